@@ -1,0 +1,50 @@
+/**
+ * Symbolic reverse-mode differentiation, graph → graph. The result is the forward graph plus the
+ * gradient nodes, with one output `<input>.grad` per requested input: ordinary IR, printable and
+ * optimizable like any other.
+ *
+ * The driver is micrograd's: walk the nodes in reverse topological order, ask each op's vjp rule
+ * for the cotangents of its inputs, and SUM the cotangents of a value used more than once.
+ */
+import { GraphError } from "../runtime/errors.js";
+import { GraphBuilder } from "./ir/builder.js";
+import type { Graph } from "./ir/graph.js";
+import type { V } from "./ir/types.js";
+import { ops } from "./ops/index.js";
+import type { Vjp } from "./ops/def.js";
+
+export function differentiate(g: Graph, loss: string, wrt: readonly string[]): Graph {
+  const out = g.outputs.find((o) => o.name === loss);
+  if (!out) throw new GraphError(`differentiate: no output named ${JSON.stringify(loss)}`);
+  if (g.values[out.value]!.shape.length !== 0) throw new GraphError(`differentiate: output ${loss} is not a scalar`);
+  const targets = wrt.map((name) => {
+    const i = g.inputs.find((x) => x.name === name);
+    if (!i) throw new GraphError(`differentiate: no input named ${JSON.stringify(name)}`);
+    return i;
+  });
+
+  // Only values that depend on a differentiated input need cotangents.
+  const active = new Set<V>(targets.map((t) => t.value));
+  for (const n of g.nodes) if (n.inputs.some((v) => active.has(v))) active.add(n.output);
+
+  const b = new GraphBuilder(g);
+  const ct = new Map<V, V>([[out.value, b.scalar(1)]]);
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i]!;
+    const gOut = ct.get(n.output);
+    if (gOut === undefined || !n.inputs.some((v) => active.has(v))) continue;
+    const vjp = ops[n.op].vjp as Vjp<unknown> | null;
+    if (vjp === null) throw new GraphError(`differentiate: op ${n.op} has no gradient rule`);
+    const gIns = vjp(b, gOut, n.inputs, n.output, n.attrs);
+    n.inputs.forEach((v, k) => {
+      const gv = gIns[k];
+      if (gv === null || gv === undefined || !active.has(v)) return;
+      const prev = ct.get(v);
+      ct.set(v, prev === undefined ? gv : b.add(prev, gv));
+    });
+  }
+  for (const t of targets) {
+    b.output(`${t.name}.grad`, "grad", ct.get(t.value) ?? b.constant(0, g.values[t.value]!.shape));
+  }
+  return b.build();
+}

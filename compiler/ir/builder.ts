@@ -1,0 +1,112 @@
+/**
+ * Builds graphs one node at a time, inferring each value's type with the op's shape rule. Tracing
+ * a model, differentiating and appending the optimizer all emit through this one class; the
+ * short methods (`add`, `matmul`, …) are sugar over `emit`.
+ */
+import { GraphError } from "../../runtime/errors.js";
+import { ops, type AttrsOf, type OpName } from "../ops/index.js";
+import { checkGraph, type Graph, type Input, type InputKind, type Node, type Output, type OutputKind } from "./graph.js";
+import { sameShape, type V, type ValueType } from "./types.js";
+
+export class GraphBuilder {
+  private readonly values: ValueType[];
+  private readonly inputs: Input[];
+  private readonly nodes: Node[];
+  private outputs: Output[];
+
+  constructor(from?: Graph) {
+    this.values = [...(from?.values ?? [])];
+    this.inputs = [...(from?.inputs ?? [])];
+    this.nodes = [...(from?.nodes ?? [])];
+    this.outputs = [...(from?.outputs ?? [])];
+  }
+
+  type(v: V): ValueType {
+    const t = this.values[v];
+    if (t === undefined) throw new GraphError(`value ${v} does not exist`);
+    return t;
+  }
+
+  input(name: string, kind: InputKind, type: ValueType): V {
+    if (this.inputs.some((i) => i.name === name)) throw new GraphError(`input ${JSON.stringify(name)} declared twice`);
+    const v = this.values.push(type) - 1;
+    this.inputs.push({ name, kind, value: v });
+    return v;
+  }
+
+  /** The value of a named input, if declared. */
+  findInput(name: string): V | undefined {
+    return this.inputs.find((i) => i.name === name)?.value;
+  }
+
+  output(name: string, kind: OutputKind, value: V): void {
+    if (this.outputs.some((o) => o.name === name)) throw new GraphError(`output ${JSON.stringify(name)} declared twice`);
+    this.type(value);
+    this.outputs.push({ name, kind, value });
+  }
+
+  /** Keep only the outputs `keep` accepts (their nodes stay until dead-code elimination). */
+  filterOutputs(keep: (o: Output) => boolean): void {
+    this.outputs = this.outputs.filter(keep);
+  }
+
+  emit<K extends OpName>(op: K, inputs: readonly V[], attrs: AttrsOf<K>): V {
+    const def = ops[op];
+    if (inputs.length !== def.arity) throw new GraphError(`${op}: expected ${def.arity} inputs, got ${inputs.length}`);
+    const type = def.shape(inputs.map((v) => this.type(v)), attrs);
+    const output = this.values.push(type) - 1;
+    this.nodes.push({ op, inputs: [...inputs], output, attrs } as Node);
+    return output;
+  }
+
+  build(): Graph {
+    return checkGraph(Object.freeze({
+      values: Object.freeze([...this.values]),
+      inputs: Object.freeze([...this.inputs]),
+      nodes: Object.freeze([...this.nodes]),
+      outputs: Object.freeze([...this.outputs]),
+    }));
+  }
+
+  // ---- sugar ---------------------------------------------------------------------------------
+  neg = (x: V) => this.emit("neg", [x], {});
+  exp = (x: V) => this.emit("exp", [x], {});
+  log = (x: V) => this.emit("log", [x], {});
+  relu = (x: V) => this.emit("relu", [x], {});
+  step = (x: V) => this.emit("step", [x], {});
+  sqrt = (x: V) => this.emit("sqrt", [x], {});
+  rsqrt = (x: V) => this.emit("rsqrt", [x], {});
+  add = (x: V, y: V) => this.emit("add", [x, y], {});
+  sub = (x: V, y: V) => this.emit("sub", [x, y], {});
+  mul = (x: V, y: V) => this.emit("mul", [x, y], {});
+  div = (x: V, y: V) => this.emit("div", [x, y], {});
+  scalar = (value: number) => this.emit("constant", [], { value, shape: [] });
+  constant = (value: number, shape: readonly number[]) => this.emit("constant", [], { value, shape: [...shape] });
+  sum = (x: V, axes: readonly number[], keepdims = false) => this.emit("sum", [x], { axes: [...axes], keepdims });
+  mean = (x: V, axes: readonly number[], keepdims = false) => this.emit("mean", [x], { axes: [...axes], keepdims });
+  reshape = (x: V, shape: readonly number[]) =>
+    sameShape(this.type(x).shape, shape) ? x : this.emit("reshape", [x], { shape: [...shape] });
+  broadcastTo = (x: V, shape: readonly number[]) =>
+    sameShape(this.type(x).shape, shape) ? x : this.emit("broadcast_to", [x], { shape: [...shape] });
+  matmul = (a: V, b: V, transA = false, transB = false) => this.emit("matmul", [a, b], { transA, transB });
+  normalize = (x: V, axis: number, eps: number) => this.emit("normalize", [x], { axis, eps });
+  logSoftmax = (x: V, axis: number) => this.emit("log_softmax", [x], { axis });
+  oneHot = (labels: V, classes: number) => this.emit("one_hot", [labels], { classes });
+  dropoutMask = (step: V, shape: readonly number[], p: number, seed: number, stream: number) =>
+    this.emit("dropout_mask", [step], { p, seed, stream, shape: [...shape] });
+
+  /**
+   * Sum a broadcast result back to `shape` (the adjoint of broadcasting): leading extra
+   * dimensions are summed away, dimensions where `shape` has 1 are summed with keepdims.
+   */
+  sumTo(x: V, shape: readonly number[]): V {
+    const from = this.type(x).shape;
+    if (sameShape(from, shape)) return x;
+    const lead = from.length - shape.length;
+    const axes: number[] = [];
+    for (let i = 0; i < from.length; i++) {
+      if (i < lead || (shape[i - lead] === 1 && from[i] !== 1)) axes.push(i);
+    }
+    return this.reshape(axes.length ? this.sum(x, axes, true) : x, shape);
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The IR: one SSA graph of primitive ops, plain immutable data. Values are numbered; each is
+ * defined once, by a graph input or by a node, and nodes are in topological order. The same
+ * kind of graph holds a forward pass, a gradient, a whole train step and an eval program.
+ *
+ * The io-ts codec gives the JSON check; `checkGraph` then enforces what a codec cannot
+ * (definitions before uses, shape rules, sane sizes), so a decoded graph is always runnable.
+ */
+import { either } from "fp-ts";
+import { pipe } from "fp-ts/lib/function.js";
+import * as t from "io-ts";
+import { DecodeError, GraphError } from "../../runtime/errors.js";
+import { ops, type AttrsOf, type OpName } from "../ops/index.js";
+import { report } from "./report.js";
+import { DType, fmtType, sameShape, size, type V, type ValueType } from "./types.js";
+
+export const InputKind = t.keyof({ data: null, labels: null, param: null, state: null, optim: null, scalar: null });
+export type InputKind = t.TypeOf<typeof InputKind>;
+export const OutputKind = t.keyof({ loss: null, logits: null, grad: null, param: null, state: null, optim: null, probe: null });
+export type OutputKind = t.TypeOf<typeof OutputKind>;
+
+export interface Input { readonly name: string; readonly kind: InputKind; readonly value: V }
+export interface Output { readonly name: string; readonly kind: OutputKind; readonly value: V }
+export type Node = {
+  [K in OpName]: { readonly op: K; readonly inputs: readonly V[]; readonly output: V; readonly attrs: AttrsOf<K> }
+}[OpName];
+export interface Graph {
+  readonly values: readonly ValueType[];
+  readonly inputs: readonly Input[];
+  readonly nodes: readonly Node[];
+  readonly outputs: readonly Output[];
+}
+
+/** Largest tensor a graph may declare: 2²⁸ elements (1 GiB of float32). */
+export const MAX_ELEMENTS = 2 ** 28;
+
+const Index = t.refinement(t.number, (n) => Number.isInteger(n) && n >= 0, "non-negative integer");
+const Dim = t.refinement(t.number, (n) => Number.isInteger(n) && n >= 1 && n <= MAX_ELEMENTS, "positive integer dimension");
+const ValueTypeC = t.strict({ shape: t.array(Dim), dtype: DType });
+const InputC = t.strict({ name: t.string, kind: InputKind, value: Index });
+const OutputC = t.strict({ name: t.string, kind: OutputKind, value: Index });
+const OpNameC = t.keyof(Object.fromEntries(Object.keys(ops).map((k) => [k, null])) as Record<OpName, null>, "op name");
+const NodeBase = t.strict({ op: OpNameC, inputs: t.array(Index), output: Index, attrs: t.unknown });
+
+/** A node: the base fields, then the attributes checked by the codec of that node's op. */
+const NodeC = new t.Type<Node, unknown, unknown>(
+  "Node",
+  (u): u is Node => either.isRight(NodeC.validate(u, [])),
+  (u, c) => pipe(
+    NodeBase.validate(u, c),
+    either.chain((n) => pipe(
+      ops[n.op].attrs.validate(n.attrs, [...c, { key: "attrs", type: ops[n.op].attrs, actual: n.attrs }]),
+      either.map((attrs) => ({ ...n, attrs }) as Node),
+    )),
+  ),
+  (n) => ({ op: n.op, inputs: n.inputs, output: n.output, attrs: (ops[n.op].attrs as t.Type<unknown>).encode(n.attrs) }),
+);
+
+export const GraphC = t.strict({ values: t.array(ValueTypeC), inputs: t.array(InputC), nodes: t.array(NodeC), outputs: t.array(OutputC) }, "Graph");
+
+/** Check the invariants a codec cannot: SSA order, arities, shape rules, unique names. */
+export function checkGraph(g: Graph): Graph {
+  const defined = new Array<boolean>(g.values.length).fill(false);
+  const fail = (msg: string): never => { throw new GraphError(msg); };
+  const ref = (v: V, where: string) => {
+    if (v >= g.values.length) fail(`${where}: value ${v} does not exist (graph has ${g.values.length})`);
+    return v;
+  };
+  g.values.forEach((v, i) => { if (size(v.shape) > MAX_ELEMENTS) fail(`values[${i}]: ${fmtType(v)} exceeds ${MAX_ELEMENTS} elements`); });
+  const unique = (names: readonly string[], what: string) => {
+    const seen = new Set<string>();
+    for (const n of names) { if (seen.has(n)) fail(`${what} name ${JSON.stringify(n)} appears twice`); seen.add(n); }
+  };
+  unique(g.inputs.map((i) => i.name), "input");
+  unique(g.outputs.map((o) => o.name), "output");
+  g.inputs.forEach((inp, i) => {
+    if (defined[ref(inp.value, `inputs[${i}]`)]) fail(`inputs[${i}]: value ${inp.value} defined twice`);
+    defined[inp.value] = true;
+  });
+  g.nodes.forEach((n, i) => {
+    const where = `nodes[${i}] ${n.op}`;
+    const def = ops[n.op];
+    if (n.inputs.length !== def.arity) fail(`${where}: expected ${def.arity} inputs, got ${n.inputs.length}`);
+    n.inputs.forEach((v) => { if (!defined[ref(v, where)]) fail(`${where}: uses value ${v} before it is defined`); });
+    if (defined[ref(n.output, where)]) fail(`${where}: value ${n.output} defined twice`);
+    const want = (def.shape as (ins: readonly ValueType[], a: unknown) => ValueType)(n.inputs.map((v) => g.values[v]!), n.attrs);
+    const got = g.values[n.output]!;
+    if (want.dtype !== got.dtype || !sameShape(want.shape, got.shape)) fail(`${where}: declares ${fmtType(got)} but the shape rule gives ${fmtType(want)}`);
+    defined[n.output] = true;
+  });
+  g.outputs.forEach((o, i) => { if (!defined[ref(o.value, `outputs[${i}]`)]) fail(`outputs[${i}]: value ${o.value} is never defined`); });
+  return g;
+}
+
+/** Graph → plain JSON-able data. */
+export const encodeGraph = (g: Graph): unknown => GraphC.encode(g as t.TypeOf<typeof GraphC>);
+
+/** JSON data → checked graph, or a DecodeError with the path of the first bad field. */
+export function decodeGraph(json: unknown): Graph {
+  const r = GraphC.decode(json);
+  if (either.isLeft(r)) throw new DecodeError(`invalid IR graph: ${report(r.left)}`);
+  try {
+    return checkGraph(r.right);
+  } catch (e) {
+    if (e instanceof GraphError) throw new DecodeError(`invalid IR graph: ${e.message}`);
+    throw e;
+  }
+}

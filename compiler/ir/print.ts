@@ -1,0 +1,49 @@
+/**
+ * jaxpr-like text for a graph, every value with its type:
+ *
+ *   { lambda x:f32[4,8] 0.weight:f32[16,8] .
+ *     let a:f32[4,16] = matmul[transA=false transB=true] x 0.weight
+ *     in (logits=a) }
+ *
+ * Inputs print under their names; other values get short letter names (a, b, …, z, ba, …).
+ * Scalar constants print inline as literals, as jaxpr does.
+ */
+import type { Graph, Node } from "./graph.js";
+import { fmtType, type V } from "./types.js";
+
+/** a, b, …, z, ba, bb, … (jaxpr's scheme: base-26 with 'a' as the zero digit after the first). */
+function letters(i: number): string {
+  let s = "";
+  do { s = String.fromCharCode(97 + (i % 26)) + s; i = Math.floor(i / 26); } while (i > 0);
+  return s;
+}
+
+const fmtAttr = (v: unknown): string => (Array.isArray(v) ? `[${v.join(",")}]` : String(v));
+
+/** Literals print as floats (2.0, 0.5), as they are f32 values. */
+const fmtNumber = (x: number): string => (Number.isInteger(x) ? x.toFixed(1) : String(x));
+
+const isScalarConstant = (n: Node): n is Extract<Node, { op: "constant" }> => n.op === "constant" && n.attrs.shape.length === 0;
+
+export function printIR(g: Graph): string {
+  const names = new Map<V, string>();
+  const taken = new Set(g.inputs.map((i) => i.name));
+  for (const i of g.inputs) names.set(i.value, i.name);
+  let counter = 0;
+  const fresh = (): string => { let s; do { s = letters(counter++); } while (taken.has(s)); return s; };
+  for (const n of g.nodes) {
+    if (isScalarConstant(n)) names.set(n.output, fmtNumber(n.attrs.value));
+    else names.set(n.output, fresh());
+  }
+  const name = (v: V) => names.get(v) ?? `?${v}`;
+  const head = g.inputs.map((i) => `${i.name}:${fmtType(g.values[i.value]!)}`).join(" ");
+  const lines = g.nodes.filter((n) => !isScalarConstant(n)).map((n) => {
+    const attrs = Object.entries(n.attrs as Record<string, unknown>);
+    const params = attrs.length ? `[${attrs.map(([k, v]) => `${k}=${fmtAttr(v)}`).join(" ")}]` : "";
+    const args = n.inputs.map(name).join(" ");
+    return `${name(n.output)}:${fmtType(g.values[n.output]!)} = ${n.op}${params}${args ? " " + args : ""}`;
+  });
+  const outs = g.outputs.map((o) => `${o.name}=${name(o.value)}`).join(", ");
+  const body = lines.length ? `\n  let ${lines.join("\n      ")}\n  in` : "\n  in";
+  return `{ lambda ${head} .${body} (${outs}) }`;
+}

@@ -1,0 +1,29 @@
+/**
+ * Turns io-ts validation errors into one line per problem with the path of the bad field, e.g.
+ * `nodes[3].attrs.axis: expected number, got "x"` — the form every decoder in kiln reports.
+ */
+import type * as t from "io-ts";
+
+const show = (v: unknown): string => {
+  if (v === undefined) return "nothing";
+  const s = typeof v === "string" ? JSON.stringify(v) : (() => { try { return JSON.stringify(v) ?? String(v); } catch { return String(v); } })();
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+};
+
+export function pathOf(context: t.Context): string {
+  let path = "";
+  for (const entry of context.slice(1)) {
+    // Union and intersection branches add numeric keys of their own; skip keys of those codecs.
+    if (entry.key === "") continue;
+    path += /^\d+$/.test(entry.key) ? `[${entry.key}]` : path === "" ? entry.key : `.${entry.key}`;
+  }
+  return path === "" ? "(root)" : path;
+}
+
+export function report(errors: t.Errors, limit = 5): string {
+  const lines = [...new Set(errors.map((e) => {
+    const expected = e.message ?? e.context[e.context.length - 1]?.type.name ?? "valid value";
+    return `${pathOf(e.context)}: expected ${expected}, got ${show(e.value)}`;
+  }))];
+  return lines.length > limit ? [...lines.slice(0, limit), `… and ${lines.length - limit} more`].join("; ") : lines.join("; ");
+}

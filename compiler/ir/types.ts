@@ -1,0 +1,19 @@
+/** The leaves of the IR: element types and the static type of a value. */
+import * as t from "io-ts";
+
+export const DType = t.keyof({ f32: null, i32: null });
+export type DType = t.TypeOf<typeof DType>;
+
+export interface ValueType {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+
+/** A value is named by its index in `Graph.values` (SSA: defined exactly once). */
+export type V = number;
+
+export const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+export const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
+export const fmtShape = (shape: readonly number[]): string => `[${shape.join(",")}]`;
+export const fmtType = (v: ValueType): string => `${v.dtype}${fmtShape(v.shape)}`;

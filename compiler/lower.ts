@@ -1,0 +1,31 @@
+/**
+ * Lowering: a graph becomes a program the runtime can run — one buffer per value (the reference
+ * plan; issue-3 memory planning shares them), one kernel call per node. Outputs that update an
+ * input of the same name and kind (parameters, state, optimizer buffers) become copy-backs.
+ */
+import type { Program } from "../runtime/program.js";
+import type { Graph } from "./ir/graph.js";
+import { size, type ValueType } from "./ir/types.js";
+import { ops } from "./ops/index.js";
+import type { Lowered } from "./ops/def.js";
+
+const UPDATABLE = new Set(["param", "state", "optim"]);
+
+export function lower(g: Graph): Program {
+  const steps = g.nodes.map((n) => {
+    const lowerNode = ops[n.op].lower as (a: unknown, ins: readonly ValueType[], out: ValueType) => Lowered;
+    const { kernel, params } = lowerNode(n.attrs, n.inputs.map((v) => g.values[v]!), g.values[n.output]!);
+    return { kernel, args: [...n.inputs, n.output], params };
+  });
+  const updates = g.outputs.flatMap((o) => {
+    const target = g.inputs.find((i) => i.name === o.name && i.kind === o.kind && UPDATABLE.has(o.kind));
+    return target ? [{ from: o.value, to: target.value }] : [];
+  });
+  return {
+    buffers: g.values.map((v) => ({ length: size(v.shape), dtype: v.dtype })),
+    steps,
+    inputs: g.inputs.map((i) => ({ name: i.name, buffer: i.value })),
+    outputs: g.outputs.map((o) => ({ name: o.name, buffer: o.value })),
+    updates,
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * What defines a primitive: its attributes (an io-ts codec, so the same definition gives the
+ * static type, the JSON check and the encoder), its shape rule, its gradient rule written with
+ * other primitives, and how it lowers to a runtime kernel.
+ */
+import type * as t from "io-ts";
+import { GraphError } from "../../runtime/errors.js";
+import type { KernelName } from "../../runtime/kernels/index.js";
+import type { GraphBuilder } from "../ir/builder.js";
+import { fmtType, type V, type ValueType } from "../ir/types.js";
+
+export interface Lowered {
+  readonly kernel: KernelName;
+  readonly params: readonly number[];
+}
+
+/**
+ * Vector-Jacobian product: given the cotangent `g` of the output, emit the cotangents of the
+ * inputs (null where an input takes no gradient: integer labels, random masks, constants).
+ */
+export type Vjp<A> = (b: GraphBuilder, g: V, ins: readonly V[], out: V, attrs: A) => readonly (V | null)[];
+
+export interface OpDef<A> {
+  readonly attrs: t.Type<A, unknown, unknown>;
+  readonly arity: number;
+  readonly shape: (ins: readonly ValueType[], attrs: A) => ValueType;
+  /** null only for ops that appear after differentiation (fused kernels). */
+  readonly vjp: Vjp<A> | null;
+  readonly lower: (attrs: A, ins: readonly ValueType[], out: ValueType) => Lowered;
+}
+
+export const defineOp = <A>(def: OpDef<A>): OpDef<A> => Object.freeze(def);
+
+/** Raise a shape-rule violation naming the op and its operand types. */
+export function shapeError(op: string, ins: readonly ValueType[], why: string): never {
+  throw new GraphError(`${op}(${ins.map(fmtType).join(", ")}): ${why}`);
+}
+
+export function requireF32(op: string, ins: readonly ValueType[]): void {
+  if (ins.some((v) => v.dtype !== "f32")) shapeError(op, ins, "expected f32 operands");
+}
+
+/** Normalize a possibly negative axis against a rank, or fail. */
+export function axisOf(op: string, ins: readonly ValueType[], axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= rank) shapeError(op, ins, `axis ${axis} out of range for rank ${rank}`);
+  return a;
+}
+
+/** [outer, n, inner] view of a shape around one axis (used by normalize and log_softmax kernels). */
+export function aroundAxis(shape: readonly number[], axis: number): [number, number, number] {
+  const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  return [outer, shape[axis]!, inner];
+}
+
+/** Row-major strides of `shape`, as seen from an output of rank `rank`, 0 where broadcast. */
+export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
+  const strides = new Array<number>(out.length).fill(0);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    const o = out.length - shape.length + i;
+    strides[o] = shape[i] === 1 && out[o] !== 1 ? 0 : s;
+    s *= shape[i]!;
+  }
+  return strides;
+}

@@ -1,0 +1,44 @@
+/**
+ * The op registry. `OpName` is its set of keys and every entry must be a complete `OpDef`
+ * (attributes, shape rule, gradient rule, lowering), so a primitive with a missing rule does not
+ * type-check. Adding a primitive: one file here, one entry below, its kernel in runtime/kernels.
+ */
+import * as t from "io-ts";
+import { add } from "./add.js";
+import { broadcast_to } from "./broadcast_to.js";
+import { constant } from "./constant.js";
+import type { OpDef } from "./def.js";
+import { div } from "./div.js";
+import { dropout_mask } from "./dropout_mask.js";
+import { exp } from "./exp.js";
+import { log } from "./log.js";
+import { log_softmax } from "./log_softmax.js";
+import { matmul } from "./matmul.js";
+import { mean } from "./mean.js";
+import { mul } from "./mul.js";
+import { neg } from "./neg.js";
+import { normalize } from "./normalize.js";
+import { one_hot } from "./one_hot.js";
+import { relu } from "./relu.js";
+import { reshape } from "./reshape.js";
+import { rsqrt } from "./rsqrt.js";
+import { sqrt } from "./sqrt.js";
+import { step } from "./step.js";
+import { sub } from "./sub.js";
+import { sum } from "./sum.js";
+
+const registry = {
+  neg, exp, log, relu, step, sqrt, rsqrt,
+  add, sub, mul, div,
+  constant, sum, mean, reshape, broadcast_to,
+  matmul, normalize, log_softmax, one_hot, dropout_mask,
+};
+
+export type OpName = keyof typeof registry;
+export type AttrsOf<K extends OpName> = (typeof registry)[K] extends OpDef<infer A> ? A : never;
+
+export const ops: { readonly [K in OpName]: OpDef<AttrsOf<K>> } = registry;
+export const opNames = Object.keys(registry) as OpName[];
+
+/** io-ts codec of a node's attributes, chosen by its op name. */
+export const attrsCodec = <K extends OpName>(op: K): t.Type<AttrsOf<K>, unknown, unknown> => ops[op].attrs;

@@ -1,0 +1,70 @@
+/**
+ * Runs a planned program. Buffers are allocated once, when the executor is made; a run only
+ * executes kernels and copies updates, so repeated runs allocate nothing.
+ *
+ * Inputs may be bound to caller-owned arrays (parameters live outside any one program and are
+ * shared by the train, gradient and eval programs): the kernels then read them directly.
+ */
+import { GraphError } from "./errors.js";
+import { kernels, type AnyArray, type Kernel } from "./kernels/index.js";
+import type { Program } from "./program.js";
+
+export type Precision = "f32" | "f64";
+
+export class Executor {
+  private readonly bufs: AnyArray[];
+  private readonly calls: { readonly kernel: Kernel; readonly args: AnyArray[]; readonly params: readonly number[] }[] = [];
+  private readonly inputs = new Map<string, number>();
+  private readonly outputs = new Map<string, number>();
+
+  constructor(readonly program: Program, readonly precision: Precision = "f32") {
+    this.bufs = program.buffers.map((b) =>
+      b.dtype === "i32" ? new Int32Array(b.length) : precision === "f64" ? new Float64Array(b.length) : new Float32Array(b.length));
+    for (const i of program.inputs) this.inputs.set(i.name, i.buffer);
+    for (const o of program.outputs) this.outputs.set(o.name, o.buffer);
+    this.relink();
+  }
+
+  /** The buffer of a named input: a live view to write into before `run`. */
+  input(name: string): AnyArray {
+    const i = this.inputs.get(name);
+    if (i === undefined) throw new GraphError(`program has no input named ${JSON.stringify(name)}`);
+    return this.bufs[i]!;
+  }
+
+  /** The buffer of a named output: a live view, valid until the next `run`. */
+  output(name: string): AnyArray {
+    const i = this.outputs.get(name);
+    if (i === undefined) throw new GraphError(`program has no output named ${JSON.stringify(name)}`);
+    return this.bufs[i]!;
+  }
+
+  hasInput(name: string): boolean {
+    return this.inputs.has(name);
+  }
+
+  /** Make the named input read from `array` (same length and element type) instead of its own buffer. */
+  bind(name: string, array: AnyArray): void {
+    const i = this.inputs.get(name);
+    if (i === undefined) throw new GraphError(`program has no input named ${JSON.stringify(name)}`);
+    const own = this.bufs[i]!;
+    if (own.length !== array.length || own.constructor !== array.constructor) {
+      throw new GraphError(`cannot bind ${JSON.stringify(name)}: expected ${own.constructor.name}(${own.length}), got ${array.constructor.name}(${array.length})`);
+    }
+    this.bufs[i] = array;
+    this.relink();
+  }
+
+  run(): void {
+    for (const c of this.calls) c.kernel(c.args, c.params);
+    for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
+  }
+
+  /** Resolve each call's buffer indices to arrays once, so `run` is a flat loop. */
+  private relink(): void {
+    this.calls.length = 0;
+    for (const s of this.program.steps) {
+      this.calls.push({ kernel: kernels[s.kernel], args: s.args.map((a) => this.bufs[a]!), params: s.params });
+    }
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * The kernel table. `KernelName` is the set of keys, so an op that lowers to a kernel that does
+ * not exist is a type error in compiler/, and a kernel named here but missing is one here.
+ */
+import * as ew from "./elementwise.js";
+import { matmul } from "./matmul.js";
+import { dropoutMask, oneHot } from "./random.js";
+import { logSoftmax, normalize, reduceSum } from "./reduce.js";
+import type { Kernel } from "./types.js";
+
+export const kernels = {
+  neg: ew.neg, exp: ew.exp, log: ew.log, relu: ew.relu, step: ew.step, sqrt: ew.sqrt, rsqrt: ew.rsqrt,
+  add: ew.add, sub: ew.sub, mul: ew.mul, div: ew.div,
+  broadcast: ew.broadcast, copy: ew.copy, fill: ew.fill,
+  reduceSum, normalize, logSoftmax, matmul, dropoutMask, oneHot,
+} satisfies Record<string, Kernel>;
+
+export type KernelName = keyof typeof kernels;
+export type { Kernel, AnyArray, FloatArray } from "./types.js";

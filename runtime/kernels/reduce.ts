@@ -1,0 +1,70 @@
+/**
+ * Reductions and normalizations along one axis, viewed as [outer, n, inner]: a 2-D [rows, cols]
+ * tensor reduced over axis 1 is (rows, cols, 1), over axis 0 it is (1, rows, cols).
+ */
+import { scratch } from "./scratch.js";
+import type { FloatArray, Kernel } from "./types.js";
+
+/**
+ * y = scale · Σ x over the reduced dimensions. p = [scale, rank, ...shape, ...outStrides] where
+ * an output stride is 0 along a reduced dimension (so every reduced index lands on one cell).
+ */
+export const reduceSum: Kernel = (bufs, p) => {
+  const x = bufs[0] as FloatArray, y = bufs[1] as FloatArray;
+  const scale = p[0]!, rank = p[1]!;
+  const shape = p.slice(2, 2 + rank), so = p.slice(2 + rank, 2 + 2 * rank);
+  // Accumulate in float64 whatever the buffer type, then round once.
+  const acc = scratch(y.length);
+  acc.fill(0, 0, y.length);
+  const idx = new Array<number>(rank).fill(0);
+  let io = 0;
+  for (let i = 0; i < x.length; i++) {
+    acc[io]! += x[i]!;
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      io += so[d]!;
+      if (idx[d]! < shape[d]!) break;
+      io -= so[d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+  for (let i = 0; i < y.length; i++) y[i] = acc[i]! * scale;
+};
+
+/**
+ * y = (x − mean) / √(var + eps) along the middle axis of [outer, n, inner], biased variance
+ * (two passes, so it stays exact when the mean is large). p = [outer, n, inner, eps].
+ */
+export const normalize: Kernel = (bufs, p) => {
+  const x = bufs[0] as FloatArray, y = bufs[1] as FloatArray;
+  const [outer, n, inner, eps] = p as [number, number, number, number];
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * n * inner + j;
+      let s = 0;
+      for (let k = 0; k < n; k++) s += x[base + k * inner]!;
+      const mean = s / n;
+      let v = 0;
+      for (let k = 0; k < n; k++) { const d = x[base + k * inner]! - mean; v += d * d; }
+      const rstd = 1 / Math.sqrt(v / n + eps);
+      for (let k = 0; k < n; k++) y[base + k * inner] = (x[base + k * inner]! - mean) * rstd;
+    }
+  }
+};
+
+/** y = x − log Σ exp(x) along the middle axis, shifted by the maximum for stability. p = [outer, n, inner]. */
+export const logSoftmax: Kernel = (bufs, p) => {
+  const x = bufs[0] as FloatArray, y = bufs[1] as FloatArray;
+  const [outer, n, inner] = p as [number, number, number];
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * n * inner + j;
+      let m = -Infinity;
+      for (let k = 0; k < n; k++) m = Math.max(m, x[base + k * inner]!);
+      let s = 0;
+      for (let k = 0; k < n; k++) s += Math.exp(x[base + k * inner]! - m);
+      const lse = m + Math.log(s);
+      for (let k = 0; k < n; k++) y[base + k * inner] = x[base + k * inner]! - lse;
+    }
+  }
+};

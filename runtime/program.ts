@@ -1,0 +1,28 @@
+/**
+ * A planned program: what the executor runs. It knows nothing of layers or IR — only buffers,
+ * kernel calls with numeric parameters, and which buffers are the named inputs and outputs.
+ */
+import type { KernelName } from "./kernels/index.js";
+
+export type BufferDType = "f32" | "i32";
+
+export interface BufferSpec {
+  readonly length: number;
+  readonly dtype: BufferDType;
+}
+
+/** One kernel call: `args` are buffer indices (inputs first, output last), `params` numbers only. */
+export interface Instr {
+  readonly kernel: KernelName;
+  readonly args: readonly number[];
+  readonly params: readonly number[];
+}
+
+export interface Program {
+  readonly buffers: readonly BufferSpec[];
+  readonly steps: readonly Instr[];
+  readonly inputs: readonly { readonly name: string; readonly buffer: number }[];
+  readonly outputs: readonly { readonly name: string; readonly buffer: number }[];
+  /** After the steps run, buffer `from` is copied into buffer `to` (parameter and state updates). */
+  readonly updates: readonly { readonly from: number; readonly to: number }[];
+}

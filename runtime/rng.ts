@@ -1,0 +1,71 @@
+/**
+ * Counter-based random numbers: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy
+ * as 1, 2, 3", SC 2011). A block of 4 uint32 is a pure function of a 128-bit counter and a 64-bit
+ * key, so element i of a random tensor is computable on its own: same seed → same bits, whatever
+ * the kernel, the loop order or the thread count.
+ *
+ * kiln's streams (test/fixtures/make_fixtures.py re-implements exactly this in numpy):
+ *   dropout:  key = (seed, stream), counter = (⌊i/4⌋, step, 0, 0), word i mod 4;
+ *             u = (word >>> 8) · 2⁻²⁴ ∈ [0, 1); keep ⇔ u ≥ p; mask = keep ? fround(1/(1−p)) : 0.
+ *   init:     key = (seed, 0x80000000 + parameter index), counter = (⌊i/4⌋, 0, 0, 0).
+ */
+
+const M0 = 0xd2511f53;
+const M1 = 0xcd9e8d57;
+const W0 = 0x9e3779b9;
+const W1 = 0xbb67ae85;
+
+/** High 32 bits of the 64-bit product a·b, through 16-bit halves (exact in float64). */
+function mulhi(a: number, b: number): number {
+  const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
+  const mid = a1 * b0 + a0 * b1 + Math.floor((a0 * b0) / 65536);
+  return (a1 * b1 + Math.floor(mid / 65536)) >>> 0;
+}
+
+/** Philox4x32-10 of counter (c0..c3) under key (k0, k1), written into out[0..3]. */
+export function philox(
+  c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array,
+): void {
+  for (let round = 0; round < 10; round++) {
+    const hi0 = mulhi(M0, c0), lo0 = Math.imul(M0, c0) >>> 0;
+    const hi1 = mulhi(M1, c2), lo1 = Math.imul(M1, c2) >>> 0;
+    c0 = (hi1 ^ c1 ^ k0) >>> 0;
+    c1 = lo1;
+    c2 = (hi0 ^ c3 ^ k1) >>> 0;
+    c3 = lo0;
+    k0 = (k0 + W0) >>> 0;
+    k1 = (k1 + W1) >>> 0;
+  }
+  out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
+
+/** 24-bit uniform in [0, 1), exactly representable in float32. */
+export const toUniform = (word: number): number => (word >>> 8) * 5.9604644775390625e-8;
+
+/**
+ * Fill `out` with uniforms of stream (k0, k1) at counter words (⌊i/4⌋, c1, 0, 0).
+ * Each block of four draws is one Philox call.
+ */
+export function fillUniform(out: Float32Array | Float64Array, k0: number, k1: number, c1: number): void {
+  const block = new Uint32Array(4);
+  for (let i = 0; i < out.length; i += 4) {
+    philox(i >>> 2, c1 >>> 0, 0, 0, k0 >>> 0, k1 >>> 0, block);
+    const n = Math.min(4, out.length - i);
+    for (let j = 0; j < n; j++) out[i + j] = toUniform(block[j]!);
+  }
+}
+
+/**
+ * Standard normals by Box–Muller on pairs of uniforms of the stream: element 2j and 2j+1 use
+ * uniforms 2j and 2j+1. u1 is shifted to (0, 1] so the logarithm is finite.
+ */
+export function fillNormal(out: Float32Array | Float64Array, k0: number, k1: number): void {
+  const u = new Float64Array(out.length + (out.length & 1));
+  fillUniform(u, k0, k1, 0);
+  for (let i = 0; i < out.length; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(1 - u[i]!));
+    const theta = 2 * Math.PI * u[i + 1]!;
+    out[i] = r * Math.cos(theta);
+    if (i + 1 < out.length) out[i + 1] = r * Math.sin(theta);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * `compile()`: one model expression → the train, gradient and eval programs and the parameters
+ * they share. Nothing is allocated before this call; parameters are drawn from the seeded
+ * counter-based stream of each parameter, so the same seed gives the same network.
+ */
+import { ModelError } from "../runtime/errors.js";
+import { MAX_ELEMENTS } from "../compiler/ir/graph.js";
+import { features, type LayerNode } from "./layers/node.js";
+import { softmaxCrossEntropy, type Loss } from "./loss.js";
+import { Net } from "./net.js";
+import type { Optimizer } from "./optim/optimizer.js";
+import { sgd } from "./optim/sgd.js";
+import { backwardGraph, evalGraph, forwardGraph, gradientGraph, trainGraph } from "./programs.js";
+import { describeValue } from "./validate.js";
+
+export interface CompileOptions {
+  /** Input features per sample. */
+  readonly inputs: number;
+  /** Training batch size (the eval program takes any batch). */
+  readonly batch: number;
+  /** Seed of parameter initialization and dropout masks (default 0). */
+  readonly seed?: number;
+  /** Default softmaxCrossEntropy(). */
+  readonly loss?: Loss;
+  /** Default sgd({ lr: 0.01 }). */
+  readonly optimizer?: Optimizer;
+}
+
+/** Key of the initialization stream of parameter i: (seed, 0x80000000 + i), see runtime/rng.ts. */
+const INIT_STREAM = 0x80000000;
+
+function positiveInt(what: string, n: unknown, max: number): number {
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > max) {
+    throw new ModelError(`compile: ${what} must be an integer in [1, ${max}], got ${describeValue(n)}`);
+  }
+  return n;
+}
+
+const isLayer = (m: unknown): m is LayerNode =>
+  typeof m === "object" && m !== null && typeof (m as { kind?: unknown }).kind === "string";
+
+/**
+ * Compile a model expression into a trainable network.
+ * @example
+ * const net = compile(seq(linear(784, 256), relu, linear(256, 10)), {
+ *   inputs: 784, batch: 128, seed: 0, loss: softmaxCrossEntropy(), optimizer: sgd({ lr: 0.01, momentum: 0.9 }),
+ * });
+ * const loss = net.trainStep(x, labels);
+ */
+export function compile(model: LayerNode, opts: CompileOptions): Net {
+  if (!isLayer(model)) throw new ModelError(`compile: expected a model expression (seq(...), linear(...), …), got ${describeValue(model)}`);
+  if (typeof opts !== "object" || opts === null) throw new ModelError(`compile: expected options { inputs, batch, … }, got ${describeValue(opts)}`);
+  const inputs = positiveInt("inputs", opts.inputs, 2 ** 24);
+  const batch = positiveInt("batch", opts.batch, 2 ** 24);
+  const seed = opts.seed ?? 0;
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ModelError(`compile: seed must be an integer in [0, 2³²), got ${describeValue(seed)}`);
+  const widest = Math.max(inputs, ...widths(model));
+  if (batch * widest > MAX_ELEMENTS) {
+    throw new ModelError(`compile: batch ${batch} × ${widest} features is ${batch * widest} elements; the limit per tensor is ${MAX_ELEMENTS}`);
+  }
+  const loss = opts.loss ?? softmaxCrossEntropy();
+  const optimizer = opts.optimizer ?? sgd({ lr: 0.01 });
+  const trace = { inputs, batch, seed };
+
+  const { graph: forward, ctx } = forwardGraph(model, loss, trace);
+  const names = ctx.params.map((p) => p.name);
+  const full = gradientGraph(forward, names);
+  const ir = {
+    forward,
+    backward: backwardGraph(full),
+    train: trainGraph(full, names, optimizer),
+    eval: evalGraph(model, trace),
+  };
+
+  const params: Record<string, Float32Array> = {};
+  ctx.params.forEach((p, i) => {
+    const a = new Float32Array(p.shape.reduce((x, y) => x * y, 1));
+    p.init.sample(a, p.fanIn, p.fanOut, seed, INIT_STREAM + i);
+    params[p.name] = a;
+  });
+  const state: Record<string, Float32Array> = {};
+  for (const s of ctx.state) state[s.name] = new Float32Array(s.shape.reduce((x, y) => x * y, 1)).fill(s.initial);
+  const outputs = features(model).out ?? inputs;
+  return new Net({ model, trace, outputs, loss, optimizer, ir, params, state, batchNorms: ctx.batchNorms });
+}
+
+/** Every feature size in the model, to bound activation tensors before tracing. */
+function widths(node: LayerNode): number[] {
+  switch (node.kind) {
+    case "linear": return [node.in, node.out];
+    case "layerNorm": case "batchNorm": return [node.n];
+    case "residual": return widths(node.fn);
+    case "seq": return node.layers.flatMap(widths);
+    default: return [];
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Initializers: how a parameter's first values are drawn. An initializer is a description; it is
+ * sampled by `compile()` from the seeded counter-based stream of that parameter, so the same seed
+ * always gives the same parameters.
+ *
+ * The lecture (§1): for W ~ N(0, σ²) with σ² = c/n (n = fan-in), c = 2 keeps the ReLU signal
+ * energy E[a²] flat layer after layer; c = 1 makes it vanish and c = 3 explode.
+ */
+import { fillNormal, fillUniform } from "../runtime/rng.js";
+import { ModelError } from "../runtime/errors.js";
+
+export type Distribution = "normal" | "uniform";
+export type FanMode = "fanIn" | "fanOut";
+
+export interface Initializer {
+  readonly kind: "he" | "xavier" | "normal" | "uniform" | "constant";
+  /** Human-readable, e.g. `he(normal, fanIn)`. */
+  readonly label: string;
+  /** Fill `out` (a tensor with the given fans) from the stream keyed (k0, k1). */
+  readonly sample: (out: Float32Array | Float64Array, fanIn: number, fanOut: number, k0: number, k1: number) => void;
+}
+
+function make(kind: Initializer["kind"], label: string, sample: Initializer["sample"]): Initializer {
+  return Object.freeze({ kind, label, sample });
+}
+
+function scaled(out: Float32Array | Float64Array, dist: Distribution, variance: number, k0: number, k1: number): void {
+  if (dist === "normal") {
+    fillNormal(out, k0, k1);
+    const std = Math.sqrt(variance);
+    for (let i = 0; i < out.length; i++) out[i]! *= std;
+  } else {
+    // U(−a, a) has variance a²/3, so a = √(3·variance).
+    fillUniform(out, k0, k1, 0);
+    const a = Math.sqrt(3 * variance);
+    for (let i = 0; i < out.length; i++) out[i] = (2 * out[i]! - 1) * a;
+  }
+}
+
+function checkDistribution(d: unknown): Distribution {
+  if (d !== "normal" && d !== "uniform") throw new ModelError(`init distribution must be "normal" or "uniform", got ${JSON.stringify(d)}`);
+  return d;
+}
+
+function checkMode(m: unknown): FanMode {
+  if (m !== "fanIn" && m !== "fanOut") throw new ModelError(`init mode must be "fanIn" or "fanOut", got ${JSON.stringify(m)}`);
+  return m;
+}
+
+/**
+ * He (Kaiming) initialization: variance 2/fan. The default for linear weights.
+ * @example linear(784, 256, { init: init.he({ distribution: "uniform" }) })
+ */
+export function he(opts: { distribution?: Distribution; mode?: FanMode } = {}): Initializer {
+  const dist = checkDistribution(opts.distribution ?? "normal");
+  const mode = checkMode(opts.mode ?? "fanIn");
+  return make("he", `he(${dist}, ${mode})`, (out, fanIn, fanOut, k0, k1) =>
+    scaled(out, dist, 2 / (mode === "fanIn" ? fanIn : fanOut), k0, k1));
+}
+
+/**
+ * Xavier (Glorot) initialization: variance 2/(fan_in + fan_out).
+ * @example linear(256, 256, { init: init.xavier() })
+ */
+export function xavier(opts: { distribution?: Distribution } = {}): Initializer {
+  const dist = checkDistribution(opts.distribution ?? "normal");
+  return make("xavier", `xavier(${dist})`, (out, fanIn, fanOut, k0, k1) => scaled(out, dist, 2 / (fanIn + fanOut), k0, k1));
+}
+
+/**
+ * Zero-mean normal with variance given as a function of fan-in: the lecture's σ² = c/n exactly.
+ * @example linear(100, 100, { init: init.normal({ variance: (n) => 3 / n }) })
+ */
+export function normal(opts: { variance: number | ((fanIn: number) => number) }): Initializer {
+  const v = opts?.variance;
+  if (typeof v !== "number" && typeof v !== "function") {
+    throw new ModelError(`init.normal needs { variance: number | (fanIn) => number }, got ${typeof v}`);
+  }
+  const variance = typeof v === "number" ? () => v : v;
+  const label = typeof v === "number" ? `normal(variance=${v})` : "normal(variance=f(fanIn))";
+  return make("normal", label, (out, fanIn, _fanOut, k0, k1) => {
+    const s = variance(fanIn);
+    if (!Number.isFinite(s) || s < 0) {
+      throw new ModelError(`init.normal variance must be a finite number ≥ 0, got ${s} for fan-in ${fanIn}`);
+    }
+    scaled(out, "normal", s, k0, k1);
+  });
+}
+
+function constant(value: number, label: string): Initializer {
+  return make("constant", label, (out) => { out.fill(value); });
+}
+
+/** All zeros (the default for biases and β). @example linear(10, 10, { init: init.zeros() }) */
+export const zeros = (): Initializer => constant(0, "zeros");
+/** All ones (γ of the normalization layers). @example init.ones() */
+export const ones = (): Initializer => constant(1, "ones");

@@ -1,0 +1,160 @@
+/**
+ * A compiled model: parameters and state owned here, shared by the train, gradient and eval
+ * programs (their executors read the arrays in place). Every call validates its input before
+ * anything is written, so a rejected call changes nothing.
+ */
+import type { Graph } from "../compiler/ir/graph.js";
+import { lower } from "../compiler/lower.js";
+import { ModelError } from "../runtime/errors.js";
+import { Executor } from "../runtime/executor.js";
+import type { AnyArray } from "../runtime/kernels/index.js";
+import type { LayerNode } from "./layers/node.js";
+import type { Loss } from "./loss.js";
+import type { Optimizer } from "./optim/optimizer.js";
+import { evalGraph, type TraceOptions } from "./programs.js";
+import { batchOf, checkFloats } from "./validate.js";
+
+export interface IR {
+  readonly forward: Graph;
+  readonly backward: Graph;
+  readonly train: Graph;
+  readonly eval: Graph;
+}
+
+export interface NetParts {
+  readonly model: LayerNode;
+  readonly trace: TraceOptions;
+  readonly outputs: number;
+  readonly loss: Loss;
+  readonly optimizer: Optimizer;
+  readonly ir: IR;
+  readonly params: Record<string, Float32Array>;
+  readonly state: Record<string, Float32Array>;
+  readonly batchNorms: readonly string[];
+}
+
+/** Largest eval chunk: bigger inputs to `predict` are processed in pieces of this many samples. */
+const EVAL_CHUNK = 1024;
+
+export class Net {
+  readonly ir: IR;
+  /** Parameters by PyTorch state-dict name, e.g. "0.weight" ([out, in], row-major). Writable in place. */
+  readonly params: Readonly<Record<string, Float32Array>>;
+  /** Running statistics ("1.running_mean", …) and BatchNorm's int64 `num_batches_tracked`. */
+  readonly state: Readonly<Record<string, Float32Array | BigInt64Array>>;
+  /** Optimizer buffers by "<param>.<slot>", e.g. "0.weight.momentum_buffer". */
+  readonly optimizerState: Readonly<Record<string, Float32Array>>;
+  private stepCount = 0;
+  private readonly train: Executor;
+  private readonly grad: Executor;
+  private readonly evals = new Map<number, Executor>();
+  private readonly counters: BigInt64Array[];
+
+  constructor(private readonly parts: NetParts) {
+    this.ir = parts.ir;
+    this.params = Object.freeze({ ...parts.params });
+    const counters = parts.batchNorms.map((p) => [`${p}num_batches_tracked`, new BigInt64Array(1)] as const);
+    this.counters = counters.map(([, c]) => c);
+    this.state = Object.freeze({ ...parts.state, ...Object.fromEntries(counters) });
+    const optim: Record<string, Float32Array> = {};
+    for (const i of parts.ir.train.inputs) {
+      if (i.kind === "optim") optim[i.name] = new Float32Array(parts.ir.train.values[i.value]!.shape.reduce((a, b) => a * b, 1));
+    }
+    this.optimizerState = Object.freeze(optim);
+    this.train = this.executor(parts.ir.train);
+    this.grad = this.executor(parts.ir.backward);
+  }
+
+  /** Number of train steps taken (the dropout stream's step counter). */
+  get step(): number {
+    return this.stepCount;
+  }
+
+  /**
+   * One training step on a batch: forward, backward, optimizer update, running statistics.
+   * Returns the loss before the update.
+   * @example const loss = net.trainStep(x, labels);
+   */
+  trainStep(x: ArrayLike<number>, labels: ArrayLike<number>): number {
+    this.prepare(this.train, x, labels);
+    const lr = this.learningRate();
+    (this.train.input("lr") as Float32Array)[0] = lr;
+    this.train.run();
+    this.stepCount++;
+    for (const c of this.counters) c[0]! += 1n;
+    return this.train.output("loss")[0]!;
+  }
+
+  /**
+   * Loss and gradients of the loss alone (no weight decay), same train-mode forward as the next
+   * trainStep (same dropout masks). Changes nothing: parameters, state, optimizer and step stay.
+   * @example const { loss, grads } = net.gradients(x, labels); grads["0.weight"]
+   */
+  gradients(x: ArrayLike<number>, labels: ArrayLike<number>): { loss: number; grads: Record<string, Float32Array> } {
+    this.prepare(this.grad, x, labels);
+    this.grad.run();
+    const grads: Record<string, Float32Array> = {};
+    for (const name of Object.keys(this.params)) grads[name] = Float32Array.from(this.grad.output(`${name}.grad`));
+    return { loss: this.grad.output("loss")[0]!, grads };
+  }
+
+  /**
+   * Eval program on any number of samples (x.length / inputs): no dropout, batchNorm on its
+   * running statistics, so each sample's output is independent of the others.
+   * @example const logits = net.predict(xTest); // Float32Array(n × outputs)
+   */
+  predict(x: ArrayLike<number>): Float32Array {
+    const { inputs } = this.parts.trace;
+    const n = batchOf(x, inputs);
+    checkFloats(x, n * inputs, "x", `${n}×${inputs}`);
+    const out = new Float32Array(n * this.parts.outputs);
+    for (let start = 0; start < n; start += EVAL_CHUNK) {
+      const count = Math.min(EVAL_CHUNK, n - start);
+      const exec = this.evalExecutor(count);
+      const xs = ArrayBuffer.isView(x) ? (x as unknown as Float32Array).subarray(start * inputs, (start + count) * inputs)
+        : Array.prototype.slice.call(x, start * inputs, (start + count) * inputs);
+      (exec.input("x") as Float32Array).set(xs);
+      exec.run();
+      out.set(exec.output("logits") as Float32Array, start * this.parts.outputs);
+    }
+    return out;
+  }
+
+  /** Validate, then write the batch into a program's input buffers. */
+  private prepare(exec: Executor, x: ArrayLike<number>, labels: ArrayLike<number>): void {
+    const { batch, inputs } = this.parts.trace;
+    checkFloats(x, batch * inputs, "x", `batch ${batch} × ${inputs} features; this program was compiled for batch ${batch}`);
+    this.parts.loss.check(labels, batch, this.parts.outputs);
+    (exec.input("x") as Float32Array).set(x);
+    (exec.input("labels") as Float32Array | Int32Array).set(labels);
+    if (exec.hasInput("step")) (exec.input("step") as Int32Array)[0] = this.stepCount;
+  }
+
+  private learningRate(): number {
+    const { lr } = this.parts.optimizer;
+    const value = typeof lr === "function" ? lr(this.stepCount) : lr;
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+      throw new ModelError(`learning-rate schedule gave ${String(value)} at step ${this.stepCount}; expected a finite number ≥ 0`);
+    }
+    return value;
+  }
+
+  private evalExecutor(batch: number): Executor {
+    let exec = this.evals.get(batch);
+    if (!exec) {
+      if (this.evals.size >= 4) this.evals.delete(this.evals.keys().next().value!);
+      exec = this.executor(evalGraph(this.parts.model, { ...this.parts.trace, batch }));
+      this.evals.set(batch, exec);
+    }
+    return exec;
+  }
+
+  /** Lower a graph and bind its parameter, state and optimizer inputs to this net's arrays. */
+  private executor(g: Graph): Executor {
+    const exec = new Executor(lower(g));
+    const arrays: Record<string, AnyArray> = { ...this.params, ...this.optimizerState };
+    for (const [k, v] of Object.entries(this.state)) if (v instanceof Float32Array) arrays[k] = v;
+    for (const i of g.inputs) if (i.kind === "param" || i.kind === "state" || i.kind === "optim") exec.bind(i.name, arrays[i.name]!);
+    return exec;
+  }
+}

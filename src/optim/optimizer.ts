@@ -1,0 +1,25 @@
+/**
+ * An optimizer is part of the train graph: for each parameter it emits the update of the
+ * parameter and of its slots (momentum buffers, moments) from the gradient and the runtime
+ * learning-rate scalar. Hyper-parameters other than the learning rate are compile-time numbers.
+ */
+import type { GraphBuilder } from "../../compiler/ir/builder.js";
+import type { V } from "../../compiler/ir/types.js";
+
+/** The learning rate: a constant, or a function of the step (0-based) evaluated before each step. */
+export type LearningRate = number | ((step: number) => number);
+
+export interface ParamUpdate {
+  readonly param: V;
+  /** New values of the slots, in the order of `Optimizer.slots`. */
+  readonly slots: readonly V[];
+}
+
+export interface Optimizer {
+  readonly kind: string;
+  readonly lr: LearningRate;
+  /** Per-parameter buffers, named `<param>.<slot>` as in PyTorch's optimizer state ("momentum_buffer"). */
+  readonly slots: readonly string[];
+  /** Emit the update of one parameter `w` given its gradient, the lr scalar and its slots. */
+  readonly emit: (b: GraphBuilder, w: V, g: V, lr: V, slots: readonly V[]) => ParamUpdate;
+}

@@ -1,0 +1,79 @@
+/**
+ * From one model expression to the four graphs a user can inspect:
+ *   forward   train-mode forward pass + loss (+ running-statistic updates)
+ *   backward  loss and the gradient of every parameter (ordinary IR from `differentiate`)
+ *   train     one whole step: forward, backward, optimizer update; parameters in, parameters out
+ *   eval      eval-mode forward: no dropout, batchNorm on running statistics
+ */
+import { differentiate } from "../compiler/autodiff.js";
+import { GraphBuilder } from "../compiler/ir/builder.js";
+import type { Graph } from "../compiler/ir/graph.js";
+import { dce } from "../compiler/passes/dce.js";
+import type { LayerNode } from "./layers/node.js";
+import type { Loss } from "./loss.js";
+import type { Optimizer } from "./optim/optimizer.js";
+import { TraceContext, traceLayer, type Mode } from "./trace.js";
+
+export interface TraceOptions {
+  readonly inputs: number;
+  readonly batch: number;
+  readonly seed: number;
+}
+
+export interface Traced {
+  readonly b: GraphBuilder;
+  readonly ctx: TraceContext;
+  readonly logits: number;
+}
+
+/** Trace the model on an input batch `x: f32[batch, inputs]` in the given mode. */
+export function traceModel(model: LayerNode, mode: Mode, o: TraceOptions): Traced {
+  const b = new GraphBuilder();
+  const ctx = new TraceContext(b, mode, o.seed, o.batch);
+  const x = b.input("x", "data", { shape: [o.batch, o.inputs], dtype: "f32" });
+  return { b, ctx, logits: traceLayer(model, x, "", ctx) };
+}
+
+/** Train-mode forward graph with the loss appended: outputs loss, logits and state updates. */
+export function forwardGraph(model: LayerNode, loss: Loss, o: TraceOptions): { graph: Graph; ctx: TraceContext } {
+  const { b, ctx, logits } = traceModel(model, "train", o);
+  const labels = b.input("labels", "labels", loss.labelType(o.batch, b.type(logits).shape[1]!));
+  b.output("loss", "loss", loss.emit(b, logits, labels));
+  b.output("logits", "logits", logits);
+  return { graph: b.build(), ctx };
+}
+
+/** Forward + reverse-mode gradient of the loss w.r.t. every parameter (all outputs kept). */
+export function gradientGraph(forward: Graph, params: readonly string[]): Graph {
+  return differentiate(forward, "loss", params);
+}
+
+/** Only the loss and the gradients: what `net.gradients()` runs. */
+export function backwardGraph(full: Graph): Graph {
+  const b = new GraphBuilder(full);
+  b.filterOutputs((o) => o.kind === "loss" || o.kind === "grad");
+  return dce(b.build());
+}
+
+/** The whole train step: the optimizer's update appended to forward + backward. */
+export function trainGraph(full: Graph, params: readonly string[], opt: Optimizer): Graph {
+  const b = new GraphBuilder(full);
+  const grads = new Map(full.outputs.filter((o) => o.kind === "grad").map((o) => [o.name, o.value]));
+  b.filterOutputs((o) => o.kind === "loss" || o.kind === "state");
+  const lr = b.input("lr", "scalar", { shape: [], dtype: "f32" });
+  for (const name of params) {
+    const w = b.findInput(name)!;
+    const slots = opt.slots.map((s) => b.input(`${name}.${s}`, "optim", b.type(w)));
+    const u = opt.emit(b, w, grads.get(`${name}.grad`)!, lr, slots);
+    b.output(name, "param", u.param);
+    opt.slots.forEach((s, i) => b.output(`${name}.${s}`, "optim", u.slots[i]!));
+  }
+  return dce(b.build());
+}
+
+/** The eval program at a given batch size: outputs the logits only. */
+export function evalGraph(model: LayerNode, o: TraceOptions): Graph {
+  const { b, logits } = traceModel(model, "eval", o);
+  b.output("logits", "logits", logits);
+  return dce(b.build());
+}

@@ -1,0 +1,130 @@
+/**
+ * Tracing: a model expression becomes forward IR. Each layer kind has one tracer below, and the
+ * mode is explicit — train and eval are two traces of the same expression, never a flag flipped
+ * at run time:
+ *   dropout    train: x · mask(seed, step, stream)     eval: absent
+ *   batchNorm  train: batch statistics, running-stat updates as outputs    eval: running statistics
+ * Parameters are declared as graph inputs named like PyTorch's state dict ("3.weight").
+ */
+import type { GraphBuilder } from "../compiler/ir/builder.js";
+import type { V } from "../compiler/ir/types.js";
+import { ModelError } from "../runtime/errors.js";
+import { ones, zeros, type Initializer } from "./init.js";
+import { describe, type LayerKind, type LayerNode } from "./layers/node.js";
+
+export type Mode = "train" | "eval";
+
+export interface ParamSpec {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly init: Initializer;
+  readonly fanIn: number;
+  readonly fanOut: number;
+}
+
+export interface StateSpec {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly initial: number;
+}
+
+/** What tracing needs and records: the builder, the mode, and the parameters it declares. */
+export class TraceContext {
+  readonly params: ParamSpec[] = [];
+  readonly state: StateSpec[] = [];
+  /** Paths of the batchNorm layers, for their host-side `num_batches_tracked` counters. */
+  readonly batchNorms: string[] = [];
+  private dropouts = 0;
+  private stepValue: V | undefined;
+
+  constructor(readonly b: GraphBuilder, readonly mode: Mode, readonly seed: number, readonly batch: number) {}
+
+  param(name: string, shape: readonly number[], init: Initializer, fanIn: number, fanOut: number): V {
+    this.params.push({ name, shape, init, fanIn, fanOut });
+    return this.b.input(name, "param", { shape, dtype: "f32" });
+  }
+
+  stateInput(name: string, shape: readonly number[], initial: number): V {
+    this.state.push({ name, shape, initial });
+    return this.b.input(name, "state", { shape, dtype: "f32" });
+  }
+
+  /** The int32 training-step scalar, declared on first use (only dropout needs it). */
+  step(): V {
+    this.stepValue ??= this.b.input("step", "scalar", { shape: [], dtype: "i32" });
+    return this.stepValue;
+  }
+
+  /** Dropout layers are numbered in pre-order; the number keys the layer's random stream. */
+  nextDropoutStream(): number {
+    return this.dropouts++;
+  }
+}
+
+type Tracer<K extends LayerKind> = (node: Extract<LayerNode, { kind: K }>, x: V, path: string, ctx: TraceContext) => V;
+
+const tracers: { readonly [K in LayerKind]: Tracer<K> } = {
+  linear: (n, x, path, ctx) => {
+    const w = ctx.param(`${path}weight`, [n.out, n.in], n.init, n.in, n.out);
+    const y = ctx.b.matmul(x, w, false, true); // x·Wᵀ with W stored [out, in]
+    return n.bias ? ctx.b.add(y, ctx.param(`${path}bias`, [n.out], n.biasInit, n.in, n.out)) : y;
+  },
+  relu: (_n, x, _path, { b }) => b.relu(x),
+  dropout: (n, x, _path, ctx) => {
+    const stream = ctx.nextDropoutStream();
+    if (ctx.mode === "eval" || n.p === 0) return x;
+    const mask = ctx.b.dropoutMask(ctx.step(), ctx.b.type(x).shape, n.p, ctx.seed, stream);
+    return ctx.b.mul(x, mask);
+  },
+  layerNorm: (n, x, path, ctx) => {
+    const gb = n.affine ? affineParams(n.n, path, ctx) : null;
+    const y = ctx.b.normalize(x, 1, n.eps);
+    return gb ? affine(y, gb, ctx) : y;
+  },
+  batchNorm: (n, x, path, ctx) => {
+    const { b } = ctx;
+    const gb = affineParams(n.n, path, ctx); // declared first: PyTorch's state-dict order
+    const rm = ctx.stateInput(`${path}running_mean`, [n.n], 0);
+    const rv = ctx.stateInput(`${path}running_var`, [n.n], 1);
+    ctx.batchNorms.push(path);
+    if (ctx.mode === "eval") {
+      const y = b.mul(b.sub(x, rm), b.rsqrt(b.add(rv, b.scalar(n.eps))));
+      return affine(y, gb, ctx);
+    }
+    if (ctx.batch < 2) throw new ModelError(`${path || "model "}batchNorm(${n.n}) needs a training batch of at least 2, got ${ctx.batch}`);
+    // Running statistics: (1 − m)·running + m·batch, with the UNBIASED batch variance (PyTorch).
+    const mean = b.mean(x, [0]);
+    const centered = b.sub(x, mean);
+    const unbiased = b.mul(b.mean(b.mul(centered, centered), [0]), b.scalar(ctx.batch / (ctx.batch - 1)));
+    const blend = (old: V, now: V) => b.add(b.mul(old, b.scalar(1 - n.momentum)), b.mul(now, b.scalar(n.momentum)));
+    b.output(`${path}running_mean`, "state", blend(rm, mean));
+    b.output(`${path}running_var`, "state", blend(rv, unbiased));
+    return affine(b.normalize(x, 0, n.eps), gb, ctx);
+  },
+  residual: (n, x, path, ctx) => ctx.b.add(x, traceLayer(n.fn, x, `${path}fn.`, ctx)),
+  seq: (n, x, path, ctx) => n.layers.reduce((h, layer, i) => traceLayer(layer, h, `${path}${i}.`, ctx), x),
+};
+
+/** γ and β of a normalization layer (`weight`, `bias`), initialized to 1 and 0. */
+function affineParams(n: number, path: string, ctx: TraceContext): readonly [V, V] {
+  return [ctx.param(`${path}weight`, [n], ones(), n, n), ctx.param(`${path}bias`, [n], zeros(), n, n)];
+}
+
+/** γ·x̂ + β, the learnable affine after a normalization. */
+const affine = (y: V, [gamma, beta]: readonly [V, V], ctx: TraceContext): V => ctx.b.add(ctx.b.mul(y, gamma), beta);
+
+/** Trace one layer on input x; `path` is its parameter-name prefix ("4.fn.0."). */
+export function traceLayer(node: LayerNode, x: V, path: string, ctx: TraceContext): V {
+  const width = ctx.b.type(x).shape[1]!;
+  const expects = node.kind === "linear" ? node.in : node.kind === "layerNorm" || node.kind === "batchNorm" ? node.n : width;
+  if (expects !== width) {
+    throw new ModelError(`${pathLabel(path)}${describe(node)} expects ${expects} features, but its input has ${width}`);
+  }
+  return (tracers[node.kind] as Tracer<LayerKind>)(node as never, x, path, ctx);
+}
+
+/** "4.fn.0." → "seq[4].fn[0] " for messages; the root is unnamed. */
+export function pathLabel(path: string): string {
+  if (path === "") return "";
+  return path.slice(0, -1).split(".").map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join("").replace(/^/, "seq") + " ";
+}
