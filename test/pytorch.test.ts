@@ -189,10 +189,11 @@ function expectClose(what: string, actual: ArrayLike<number> | undefined, expect
   }
   const { ratio, i, tol } = worst;
   const a = actual[i]!, b = expected.data[i]!;
+  const where = expected.shape.length === 0 ? "" : ` at ${at(i, expected.shape)} (worst of ${actual.length})`;
   expect.soft(
     ratio,
-    `${what}${at(i, expected.shape)} (worst of ${actual.length}): got ${a}, expected ${b}, |diff| ${Math.abs(a - b)} > tol ${tol} ` +
-      `(rtol ${rtol} × max(|expected|, scale ${scale}))`,
+    `${what}${where}: got ${a}, expected ${b}, |diff| ${Math.abs(a - b)} > tol ${tol} ` +
+      `= rtol ${rtol} × max(|expected|, scale ${scale}); error/tol`,
   ).toBeLessThanOrEqual(1);
 }
 

@@ -8,7 +8,7 @@ import { asLayer, type ResidualArg, type ResidualOf } from "./shapes.js";
  * a pass-through layer (relu, dropout) is itself pass-through.
  * @example seq(linear(784, 256), relu, residual(seq(linear(256, 256), batchNorm(256), relu)), linear(256, 10))
  */
-export function residual<F extends ResidualArg<F>>(fn: F): ResidualOf<F>;
+export function residual<F>(fn: ResidualArg<F>): ResidualOf<F>;
 export function residual(fn: unknown): ResidualNode {
   const node = asLayer("residual argument", fn);
   const f = features(node);

@@ -9,7 +9,7 @@ import { asLayer, type SeqArgs, type SeqOf } from "./shapes.js";
  * relu and dropout pass their input size through, so a seq may start with them.
  * @example seq(linear(784, 256), layerNorm(256), relu, dropout(0.1), linear(256, 10))
  */
-export function seq<L extends SeqArgs<L>>(...layers: L): SeqOf<L>;
+export function seq<L extends readonly unknown[]>(...layers: SeqArgs<L>): SeqOf<L>;
 export function seq(...layers: readonly unknown[]): SeqNode {
   if (layers.length === 0) throw new ModelError("seq needs at least one layer, got none");
   const nodes: LayerNode[] = [];

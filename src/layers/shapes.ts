@@ -37,7 +37,7 @@ export type Pass = "pass";
 
 /** [In, Out] of a layer type, `Pass` for shape-preserving markers; see the header. */
 export type SizesOf<L> =
-  typeof sizes extends keyof L ? [Exclude<L[typeof sizes], undefined>["in"], Exclude<L[typeof sizes], undefined>["out"]]
+  typeof sizes extends keyof L ? (L[typeof sizes] extends { readonly in: infer A; readonly out: infer B } | undefined ? [A, B] : never)
   : [L] extends [{ readonly kind: "relu" | "dropout" }] ? Pass
   : typeof passes extends keyof L ? Pass
   : [number, number];
@@ -56,22 +56,23 @@ export type ResidualMismatch<In, Out> =
  * `Prev` is the size flowing out of the layers so far; `Acc["length"]` is the current index.
  * After a misfit the walk continues from the misfit's own output, so one error is reported once.
  */
-export type SeqArgs<L extends readonly unknown[]> = number extends L["length"] ? L : WalkArgs<L, unknown, []>;
+export type SeqArgs<L extends readonly unknown[]> =
+  number extends L["length"] ? L : L extends readonly [] ? [layer: LayerNode] : WalkArgs<L, unknown, []>;
 type WalkArgs<L extends readonly unknown[], Prev, Acc extends unknown[]> =
-  L extends readonly [] ? Acc
-  : L extends readonly [infer H, ...infer T]
+  Acc["length"] extends L["length"] ? Acc
+  : L[Acc["length"]] extends infer H
     ? [H] extends [LayerNode]
       ? SizesOf<H> extends [infer A, infer B]
-        ? WalkArgs<T, B, [...Acc, Fits<Prev, A> extends true ? H : SeqMismatch<Acc["length"], A, Prev>]>
-        : WalkArgs<T, Prev, [...Acc, H]>
-      : WalkArgs<T, Prev, [...Acc, LayerNode]>
-    : [...Acc, ...L];
+        ? WalkArgs<L, B, [...Acc, Fits<Prev, A> extends true ? H : SeqMismatch<Acc["length"], A, Prev>]>
+        : WalkArgs<L, Prev, [...Acc, H]>
+      : WalkArgs<L, Prev, [...Acc, LayerNode]>
+    : never;
 
 /** First known input size and last known output size of the arguments, or `Pass` if none. */
-type Ends<L extends readonly unknown[], First, Last> =
-  L extends readonly [infer H, ...infer T]
-    ? SizesOf<H> extends [infer A, infer B] ? Ends<T, unknown extends First ? A : First, B> : Ends<T, First, Last>
-    : unknown extends First ? Pass : [First, Last];
+type Ends<L extends readonly unknown[], First, Last, I extends 0[] = []> =
+  I["length"] extends L["length"] ? (unknown extends First ? Pass : [First, Last])
+  : SizesOf<L[I["length"]]> extends [infer A, infer B] ? Ends<L, unknown extends First ? A : First, B, [...I, 0]>
+  : Ends<L, First, Last, [...I, 0]>;
 
 /** A seq with known sizes; `seq(...)` returns one, so a seq can be nested and checked again. */
 export type Seq<In extends number, Out extends number> = SeqNode & Sized<In, Out>;
@@ -80,9 +81,9 @@ export type Residual<N extends number> = ResidualNode & Sized<N, N>;
 
 /** The type `seq(...layers)` returns. A spread of an untyped array has unknown sizes. */
 export type SeqOf<L extends readonly unknown[]> =
-  number extends L["length"] ? Seq<number, number> : AsSized<Ends<L, unknown, unknown>, SeqNode>;
-
-type AsSized<S, Node> = S extends [infer A extends number, infer B extends number] ? Node & Sized<A, B> : Node & PassThrough;
+  number extends L["length"] ? Seq<number, number>
+  : Ends<L, unknown, unknown> extends [infer A extends number, infer B extends number] ? Seq<A, B>
+  : SeqNode & PassThrough;
 
 /** `residual`'s argument if f maps N → N (or sizes are not literal), else the message. */
 export type ResidualArg<F> =

@@ -1,0 +1,42 @@
+/** Test helpers: run a graph directly (float64 or float32) and compare arrays. */
+import type { Graph } from "../../compiler/ir/graph.js";
+import { lower } from "../../compiler/lower.js";
+import { Executor, type Precision } from "../../runtime/executor.js";
+import type { AnyArray } from "../../runtime/kernels/index.js";
+
+/** Run `g` once with the given inputs (copied in); returns copies of every output. */
+export function runGraph(g: Graph, inputs: Record<string, ArrayLike<number>>, precision: Precision = "f64"): Record<string, Float64Array> {
+  const exec = new Executor(lower(g), precision);
+  for (const i of g.inputs) {
+    const v = inputs[i.name];
+    if (v === undefined) throw new Error(`runGraph: missing input ${i.name}`);
+    (exec.input(i.name) as AnyArray & { set(a: ArrayLike<number>): void }).set(v);
+  }
+  exec.run();
+  return Object.fromEntries(g.outputs.map((o) => [o.name, Float64Array.from(exec.output(o.name) as ArrayLike<number>)]));
+}
+
+/** Deterministic pseudo-random numbers for tests (mulberry32). */
+export function rand(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomArray(n: number, r: () => number, lo = -1, hi = 1): Float64Array {
+  return Float64Array.from({ length: n }, () => lo + (hi - lo) * r());
+}
+
+/** max |a − b| / max(|b|, floor) over all elements. */
+export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-3): number {
+  let scale = floor;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / scale);
+  return worst;
+}
