@@ -9,6 +9,7 @@
 import { either } from "fp-ts";
 import { pipe } from "fp-ts/lib/function.js";
 import * as t from "io-ts";
+import { closed } from "./closed.js";
 import { DecodeError, GraphError } from "../../runtime/errors.js";
 import { ops, type AttrsOf, type OpName } from "../ops/index.js";
 import { report } from "./report.js";
@@ -36,11 +37,11 @@ export const MAX_ELEMENTS = 2 ** 28;
 
 const Index = t.refinement(t.number, (n) => Number.isInteger(n) && n >= 0, "non-negative integer");
 const Dim = t.refinement(t.number, (n) => Number.isInteger(n) && n >= 1 && n <= MAX_ELEMENTS, "positive integer dimension");
-const ValueTypeC = t.strict({ shape: t.array(Dim), dtype: DType });
-const InputC = t.strict({ name: t.string, kind: InputKind, value: Index });
-const OutputC = t.strict({ name: t.string, kind: OutputKind, value: Index });
+const ValueTypeC = closed({ shape: t.array(Dim), dtype: DType });
+const InputC = closed({ name: t.string, kind: InputKind, value: Index });
+const OutputC = closed({ name: t.string, kind: OutputKind, value: Index });
 const OpNameC = t.keyof(Object.fromEntries(Object.keys(ops).map((k) => [k, null])) as Record<OpName, null>, "op name");
-const NodeBase = t.strict({ op: OpNameC, inputs: t.array(Index), output: Index, attrs: t.unknown });
+const NodeBase = closed({ op: OpNameC, inputs: t.array(Index), output: Index, attrs: t.unknown });
 
 /** A node: the base fields, then the attributes checked by the codec of that node's op. */
 const NodeC = new t.Type<Node, unknown, unknown>(
@@ -56,7 +57,7 @@ const NodeC = new t.Type<Node, unknown, unknown>(
   (n) => ({ op: n.op, inputs: n.inputs, output: n.output, attrs: (ops[n.op].attrs as t.Type<unknown>).encode(n.attrs) }),
 );
 
-export const GraphC = t.strict({ values: t.array(ValueTypeC), inputs: t.array(InputC), nodes: t.array(NodeC), outputs: t.array(OutputC) }, "Graph");
+export const GraphC = closed({ values: t.array(ValueTypeC), inputs: t.array(InputC), nodes: t.array(NodeC), outputs: t.array(OutputC) }, "Graph");
 
 /** Check the invariants a codec cannot: SSA order, arities, shape rules, unique names. */
 export function checkGraph(g: Graph): Graph {

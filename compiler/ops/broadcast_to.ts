@@ -1,9 +1,10 @@
 import * as t from "io-ts";
+import { closed } from "../ir/closed.js";
 import { broadcastStrides, defineOp, requireF32, shapeError, type OpDef } from "./def.js";
 
 /** Repeat x along dimensions of size 1 (or missing leading ones);  dx = g summed back to x's shape */
 export const broadcast_to: OpDef<{ shape: number[] }> = defineOp({
-  attrs: t.strict({ shape: t.array(t.number) }),
+  attrs: closed({ shape: t.array(t.number) }),
   arity: 1,
   shape: (ins, a) => {
     requireF32("broadcast_to", ins);

@@ -1,4 +1,5 @@
 import * as t from "io-ts";
+import { closed } from "../ir/closed.js";
 import { defineOp, shapeError, type OpDef } from "./def.js";
 
 /**
@@ -7,7 +8,7 @@ import { defineOp, shapeError, type OpDef } from "./def.js";
  * — see runtime/rng.ts. Its only input is the int32 step scalar; it takes no gradient.
  */
 export const dropout_mask: OpDef<{ p: number; seed: number; stream: number; shape: number[] }> = defineOp({
-  attrs: t.strict({ p: t.number, seed: t.number, stream: t.number, shape: t.array(t.number) }),
+  attrs: closed({ p: t.number, seed: t.number, stream: t.number, shape: t.array(t.number) }),
   arity: 1,
   shape: (ins, a) => {
     const s = ins[0]!;

@@ -1,4 +1,5 @@
 import * as t from "io-ts";
+import { closed } from "../ir/closed.js";
 import { aroundAxis, axisOf, defineOp, requireF32, type OpDef } from "./def.js";
 
 /**
@@ -6,7 +7,7 @@ import { aroundAxis, axisOf, defineOp, requireF32, type OpDef } from "./def.js";
  * Backward: dx = g − softmax(x)·Σ g = g − exp(y)·sum(g).
  */
 export const log_softmax: OpDef<{ axis: number }> = defineOp({
-  attrs: t.strict({ axis: t.number }),
+  attrs: closed({ axis: t.number }),
   arity: 1,
   shape: (ins, a) => {
     requireF32("log_softmax", ins);

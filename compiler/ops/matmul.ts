@@ -1,4 +1,5 @@
 import * as t from "io-ts";
+import { closed } from "../ir/closed.js";
 import { defineOp, requireF32, shapeError, type OpDef } from "./def.js";
 
 /**
@@ -10,7 +11,7 @@ import { defineOp, requireF32, shapeError, type OpDef } from "./def.js";
  *   Y = Aᵀ·Bᵀ  dA = Bᵀ·Gᵀ  dB = Gᵀ·Aᵀ
  */
 export const matmul: OpDef<{ transA: boolean; transB: boolean }> = defineOp({
-  attrs: t.strict({ transA: t.boolean, transB: t.boolean }),
+  attrs: closed({ transA: t.boolean, transB: t.boolean }),
   arity: 2,
   shape: (ins, a) => {
     requireF32("matmul", ins);

@@ -1,4 +1,5 @@
 import * as t from "io-ts";
+import { closed } from "../ir/closed.js";
 import { aroundAxis, axisOf, defineOp, requireF32, type OpDef } from "./def.js";
 
 /**
@@ -9,7 +10,7 @@ import { aroundAxis, axisOf, defineOp, requireF32, type OpDef } from "./def.js";
  * where 1/σ is recomputed from x with primitives (fusion later merges it into one kernel).
  */
 export const normalize: OpDef<{ axis: number; eps: number }> = defineOp({
-  attrs: t.strict({ axis: t.number, eps: t.number }),
+  attrs: closed({ axis: t.number, eps: t.number }),
   arity: 1,
   shape: (ins, a) => {
     requireF32("normalize", ins);

@@ -1,9 +1,10 @@
 import * as t from "io-ts";
+import { closed } from "../ir/closed.js";
 import { defineOp, shapeError, type OpDef } from "./def.js";
 
 /** y[b, c] = 1[labels[b] = c]: integer class labels [B] → f32 [B, classes]. Labels take no gradient. */
 export const one_hot: OpDef<{ classes: number }> = defineOp({
-  attrs: t.strict({ classes: t.number }),
+  attrs: closed({ classes: t.number }),
   arity: 1,
   shape: (ins, a) => {
     const x = ins[0]!;

@@ -1,10 +1,11 @@
 /** Shared rule for the reductions `sum` and `mean` over a set of axes. */
 import * as t from "io-ts";
+import { closed } from "../ir/closed.js";
 import type { V, ValueType } from "../ir/types.js";
 import type { GraphBuilder } from "../ir/builder.js";
 import { axisOf, requireF32, shapeError, type Lowered } from "./def.js";
 
-export const ReduceAttrs = t.strict({ axes: t.array(t.number), keepdims: t.boolean });
+export const ReduceAttrs = closed({ axes: t.array(t.number), keepdims: t.boolean });
 export type ReduceAttrs = t.TypeOf<typeof ReduceAttrs>;
 
 export function reducedShape(op: string, ins: readonly ValueType[], a: ReduceAttrs): ValueType {

@@ -1,10 +1,11 @@
 import * as t from "io-ts";
+import { closed } from "../ir/closed.js";
 import { size } from "../ir/types.js";
 import { defineOp, requireF32, shapeError, type OpDef } from "./def.js";
 
 /** Same elements, new shape (row-major);  dx = reshape(g, shape of x) */
 export const reshape: OpDef<{ shape: number[] }> = defineOp({
-  attrs: t.strict({ shape: t.array(t.number) }),
+  attrs: closed({ shape: t.array(t.number) }),
   arity: 1,
   shape: (ins, a) => {
     requireF32("reshape", ins);

@@ -1,11 +1,12 @@
 /** Builders for the two families of elementwise primitives; each op still lives in its own file. */
 import * as t from "io-ts";
+import { closed } from "../ir/closed.js";
 import type { KernelName } from "../../runtime/kernels/index.js";
 import type { V } from "../ir/types.js";
 import type { GraphBuilder } from "../ir/builder.js";
 import { broadcastStrides, defineOp, requireF32, shapeError, type OpDef } from "./def.js";
 
-export const NoAttrs = t.strict({});
+export const NoAttrs = closed({});
 export type NoAttrs = t.TypeOf<typeof NoAttrs>;
 
 /** y = f(x), same shape. */

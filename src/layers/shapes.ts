@@ -9,15 +9,15 @@
  * `number` (a size that widened, e.g. `{ hidden: 256 }.hidden`) always fits, so the check falls
  * back to run time instead of failing.
  *
- * The walk over `seq`'s arguments is tail recursive (the recursive call is the whole branch and
- * state is carried in accumulators), so tsc evaluates it as a loop (up to 1000 steps) instead of
- * nesting instantiations, which dies with TS2589 near 50 layers.
+ * The walks over `seq`'s arguments are tail recursive (the recursive call is the whole branch,
+ * state rides in accumulators), so tsc runs them as loops instead of nesting instantiations,
+ * which dies with TS2589 near 50 layers; they count with a lookup table, so they are O(n).
  *
- * Errors land on the offending argument through an F-bounded rest parameter,
- * `seq<L extends SeqArgs<L>>(...layers: L)`: `SeqArgs<L>` is L itself with every misfit replaced
- * by a string-literal message. When L does not satisfy its bound, tsc uses the bound as L, so the
- * parameter list becomes a fixed tuple and each argument is compared with its own element: the
- * offending one is "not assignable to parameter of type '"seq argument 3 expects 128 …"'".
+ * Errors land on the offending argument: `seq<L>(...layers: SeqArgs<L>)`. tsc infers L from the
+ * arguments through the branch of `SeqArgs` that is L itself, then checks every argument against
+ * its own element of the fixed tuple `SeqArgs<L>`, which is L with each misfit replaced by a
+ * string-literal message. So the offending argument, and only it, "is not assignable to parameter
+ * of type '"seq argument 3 expects 128 features, but previous layer outputs 256"'".
  */
 import { ModelError } from "../../runtime/errors.js";
 import type { LayerNode, ResidualNode, SeqNode } from "./node.js";
@@ -52,27 +52,51 @@ export type ResidualMismatch<In, Out> =
   `residual expects its function to map N features to N, but it maps ${In & number} to ${Out & number}`;
 
 /**
- * `seq`'s arguments with every misfit replaced by its message (non-layers by `LayerNode`).
- * `Prev` is the size flowing out of the layers so far; `Acc["length"]` is the current index.
- * After a misfit the walk continues from the misfit's own output, so one error is reported once.
+ * Successor table: `Succ[i]` is i + 1, for i < 767. The walks below count with it because
+ * counting with a tuple (`[...I, 0]`) rebuilds an i-element tuple at step i, O(n²) for n layers
+ * (0.5 s at 500); a lookup is O(1). Built once by doubling. A walk over n layers takes n + 1
+ * steps and tsc allows a tail-recursive conditional type 1000, so longer seqs (767+ literal
+ * arguments) are left to the run-time check.
+ */
+type Double<T extends unknown[]> = [...T, ...T];
+type Zeros256 = Double<Double<Double<Double<Double<Double<Double<Double<[0]>>>>>>>>;
+type IndicesOf<T> = { [K in keyof T]: K extends `${infer N extends number}` ? N : never };
+type Succ = IndicesOf<[...Zeros256, ...Zeros256, ...Zeros256]> extends [unknown, ...infer R extends number[]] ? R : never;
+/** Can the walks count through a tuple of length N? (No for `number`, the length of an array.) */
+type Walkable<N extends number> = [N] extends [Succ[number]] ? true : false;
+
+/**
+ * The misfits among `seq`'s arguments, as a union of [index, message] pairs (`never` if none).
+ * `Prev` is the size flowing out of the layers so far (`unknown` before the first sized one).
+ * After a misfit the walk continues from the misfit's own output, so each mistake is reported once.
+ */
+type Misfits<L extends readonly unknown[], I extends number, Prev, Errs> =
+  I extends L["length"] ? Errs
+  : [L[I]] extends [LayerNode]
+    ? SizesOf<L[I]> extends [infer A, infer B]
+      ? Misfits<L, Succ[I], B, Fits<Prev, A> extends true ? Errs : Errs | [`${I}`, SeqMismatch<I, A, Prev>]>
+      : Misfits<L, Succ[I], Prev, Errs>
+    : Misfits<L, Succ[I], Prev, Errs | [`${I}`, LayerNode]>;
+
+/** L with the element at each misfit's index replaced by its message (a homomorphic map keeps L a tuple). */
+type Marked<L extends readonly unknown[], Errs extends [string, unknown]> =
+  { [K in keyof L]: K extends Errs[0] ? Extract<Errs, [K, unknown]>[1] : L[K] };
+
+/**
+ * The parameter list `seq` accepts for arguments L: L itself if every neighbour fits, else L with
+ * messages at the misfits. An untyped array (`seq(...layers)`) is left to the run-time check.
+ * Zero arguments become one missing parameter ("Expected 1 arguments, but got 0").
  */
 export type SeqArgs<L extends readonly unknown[]> =
-  number extends L["length"] ? L : L extends readonly [] ? [layer: LayerNode] : WalkArgs<L, unknown, []>;
-type WalkArgs<L extends readonly unknown[], Prev, Acc extends unknown[]> =
-  Acc["length"] extends L["length"] ? Acc
-  : L[Acc["length"]] extends infer H
-    ? [H] extends [LayerNode]
-      ? SizesOf<H> extends [infer A, infer B]
-        ? WalkArgs<L, B, [...Acc, Fits<Prev, A> extends true ? H : SeqMismatch<Acc["length"], A, Prev>]>
-        : WalkArgs<L, Prev, [...Acc, H]>
-      : WalkArgs<L, Prev, [...Acc, LayerNode]>
-    : never;
+  L extends readonly [] ? [layer: LayerNode]
+  : Walkable<L["length"]> extends false ? L
+  : Misfits<L, 0, unknown, never> extends infer E extends [string, unknown] ? ([E] extends [never] ? L : Marked<L, E>) : L;
 
 /** First known input size and last known output size of the arguments, or `Pass` if none. */
-type Ends<L extends readonly unknown[], First, Last, I extends 0[] = []> =
-  I["length"] extends L["length"] ? (unknown extends First ? Pass : [First, Last])
-  : SizesOf<L[I["length"]]> extends [infer A, infer B] ? Ends<L, unknown extends First ? A : First, B, [...I, 0]>
-  : Ends<L, First, Last, [...I, 0]>;
+type Ends<L extends readonly unknown[], I extends number, First, Last> =
+  I extends L["length"] ? (unknown extends First ? Pass : [First, Last])
+  : SizesOf<L[I]> extends [infer A, infer B] ? Ends<L, Succ[I], unknown extends First ? A : First, B>
+  : Ends<L, Succ[I], First, Last>;
 
 /** A seq with known sizes; `seq(...)` returns one, so a seq can be nested and checked again. */
 export type Seq<In extends number, Out extends number> = SeqNode & Sized<In, Out>;
@@ -81,8 +105,8 @@ export type Residual<N extends number> = ResidualNode & Sized<N, N>;
 
 /** The type `seq(...layers)` returns. A spread of an untyped array has unknown sizes. */
 export type SeqOf<L extends readonly unknown[]> =
-  number extends L["length"] ? Seq<number, number>
-  : Ends<L, unknown, unknown> extends [infer A extends number, infer B extends number] ? Seq<A, B>
+  Walkable<L["length"]> extends false ? Seq<number, number>
+  : Ends<L, 0, unknown, unknown> extends [infer A extends number, infer B extends number] ? Seq<A, B>
   : SeqNode & PassThrough;
 
 /** `residual`'s argument if f maps N → N (or sizes are not literal), else the message. */
@@ -107,14 +131,17 @@ export function describeArgument(x: unknown): string {
   if (Array.isArray(x)) return `an array of ${x.length} items (spread it: seq(...layers))`;
   if (typeof x === "object" && x !== null) {
     const kind = (x as { kind?: unknown }).kind;
-    return kind === undefined ? "an object without a kind" : `an object of unknown kind ${JSON.stringify(kind) ?? String(kind)}`;
+    if (kind === undefined) return "an object without a kind";
+    return `an object of unknown kind ${typeof kind === "string" ? JSON.stringify(kind) : `${typeof kind} ${String(kind)}`}`;
   }
+  if (x === undefined || x === null) return String(x);
   return typeof x === "string" ? `string ${JSON.stringify(x)}` : `${typeof x} ${String(x)}`;
 }
 
 /**
  * `x` as a layer, or a ModelError naming `what` and what came. The fields that `features()` and
- * `describe()` read are checked too, so a hand-made object from JS cannot give a wrong size.
+ * `describe()` read are checked too, so a hand-made object from JS cannot give a wrong size here;
+ * sizes between the layers of a hand-made `{ kind: "seq" }` are checked again when compile() traces.
  */
 export function asLayer(what: string, x: unknown): LayerNode {
   const problem = layerProblem(x);

@@ -1,0 +1,33 @@
+/** Metrics over model outputs. */
+import { InputError } from "../runtime/errors.js";
+
+/**
+ * Index of the largest logit of each row: predicted classes of a batch.
+ * @example argmax(net.predict(x), 10) // Int32Array(batch)
+ */
+export function argmax(logits: ArrayLike<number>, classes: number): Int32Array {
+  if (!Number.isInteger(classes) || classes < 1 || logits.length % classes !== 0) {
+    throw new InputError(`argmax: expected a multiple of ${classes} logits, got ${logits.length}`);
+  }
+  const out = new Int32Array(logits.length / classes);
+  for (let r = 0; r < out.length; r++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (logits[r * classes + c]! > logits[r * classes + best]!) best = c;
+    out[r] = best;
+  }
+  return out;
+}
+
+/**
+ * Fraction of rows whose largest logit is at the label.
+ * @example accuracy(net.predict(test.images), test.labels, 10) // 0.97
+ */
+export function accuracy(logits: ArrayLike<number>, labels: ArrayLike<number>, classes: number): number {
+  const predicted = argmax(logits, classes);
+  if (predicted.length !== labels.length) {
+    throw new InputError(`accuracy: expected ${predicted.length} labels (one per row of logits), got ${labels.length}`);
+  }
+  let hits = 0;
+  for (let i = 0; i < labels.length; i++) if (predicted[i] === labels[i]) hits++;
+  return labels.length === 0 ? 0 : hits / labels.length;
+}
