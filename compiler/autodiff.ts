@@ -25,17 +25,17 @@ export function differentiate(g: Graph, loss: string, wrt: readonly string[]): G
 
   // Only values that depend on a differentiated input need cotangents.
   const active = new Set<V>(targets.map((t) => t.value));
-  for (const n of g.nodes) if (n.inputs.some((v) => active.has(v))) active.add(n.output);
+  for (const n of g.nodes) if (n.inputs.some((v) => active.has(v))) n.outputs.forEach((v) => active.add(v));
 
   const b = new GraphBuilder(g);
   const ct = new Map<V, V>([[out.value, b.scalar(1)]]);
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     const n = g.nodes[i]!;
-    const gOut = ct.get(n.output);
-    if (gOut === undefined || !n.inputs.some((v) => active.has(v))) continue;
+    const gOuts = n.outputs.map((v) => ct.get(v) ?? null);
+    if (gOuts.every((x) => x === null) || !n.inputs.some((v) => active.has(v))) continue;
     const vjp = ops[n.op].vjp as Vjp<unknown> | null;
     if (vjp === null) throw new GraphError(`differentiate: op ${n.op} has no gradient rule`);
-    const gIns = vjp(b, gOut, n.inputs, n.output, n.attrs);
+    const gIns = vjp(b, gOuts, n.inputs, n.outputs, n.attrs);
     n.inputs.forEach((v, k) => {
       const gv = gIns[k];
       if (gv === null || gv === undefined || !active.has(v)) return;

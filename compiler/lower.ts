@@ -13,9 +13,9 @@ const UPDATABLE = new Set(["param", "state", "optim"]);
 
 export function lower(g: Graph): Program {
   const steps = g.nodes.map((n) => {
-    const lowerNode = ops[n.op].lower as (a: unknown, ins: readonly ValueType[], out: ValueType) => Lowered;
-    const { kernel, params } = lowerNode(n.attrs, n.inputs.map((v) => g.values[v]!), g.values[n.output]!);
-    return { kernel, args: [...n.inputs, n.output], params };
+    const lowerNode = ops[n.op].lower as (a: unknown, ins: readonly ValueType[], outs: readonly ValueType[]) => Lowered;
+    const { kernel, params } = lowerNode(n.attrs, n.inputs.map((v) => g.values[v]!), n.outputs.map((v) => g.values[v]!));
+    return { kernel, args: [...n.inputs, ...n.outputs], params };
   });
   const updates = g.outputs.flatMap((o) => {
     const target = g.inputs.find((i) => i.name === o.name && i.kind === o.kind && UPDATABLE.has(o.kind));

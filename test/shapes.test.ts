@@ -92,9 +92,10 @@ describe("run-time shape check", () => {
   });
 
   it("builds frozen plain descriptions", () => {
+    const first = linear(3, 4);
     const inner = linear(4, 4);
-    const model = seq(linear(3, 4), relu, residual(inner));
-    expect(model).toEqual({ kind: "seq", layers: [linear(3, 4), relu, { kind: "residual", fn: inner }] });
+    const model = seq(first, relu, residual(inner));
+    expect(model).toEqual({ kind: "seq", layers: [first, relu, { kind: "residual", fn: inner }] });
     expect(Object.isFrozen(model) && Object.isFrozen(model.layers) && Object.isFrozen(model.layers[2])).toBe(true);
     expect(Object.keys(model)).toEqual(["kind", "layers"]);
   });

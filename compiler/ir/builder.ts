@@ -50,13 +50,21 @@ export class GraphBuilder {
     this.outputs = this.outputs.filter(keep);
   }
 
+  /** Emit a single-output op; returns its output. */
   emit<K extends OpName>(op: K, inputs: readonly V[], attrs: AttrsOf<K>): V {
+    const outs = this.emitMulti(op, inputs, attrs);
+    if (outs.length !== 1) throw new GraphError(`${op} has ${outs.length} outputs; use emitMulti`);
+    return outs[0]!;
+  }
+
+  /** Emit any op; returns its outputs in order. */
+  emitMulti<K extends OpName>(op: K, inputs: readonly V[], attrs: AttrsOf<K>): V[] {
     const def = ops[op];
     if (inputs.length !== def.arity) throw new GraphError(`${op}: expected ${def.arity} inputs, got ${inputs.length}`);
-    const type = def.shape(inputs.map((v) => this.type(v)), attrs);
-    const output = this.values.push(type) - 1;
-    this.nodes.push({ op, inputs: [...inputs], output, attrs } as Node);
-    return output;
+    const types = def.shapes(inputs.map((v) => this.type(v)), attrs);
+    const outputs = types.map((t) => this.values.push(t) - 1);
+    this.nodes.push({ op, inputs: [...inputs], outputs, attrs } as Node);
+    return outputs;
   }
 
   build(): Graph {

@@ -23,7 +23,7 @@ export type OutputKind = t.TypeOf<typeof OutputKind>;
 export interface Input { readonly name: string; readonly kind: InputKind; readonly value: V }
 export interface Output { readonly name: string; readonly kind: OutputKind; readonly value: V }
 export type Node = {
-  [K in OpName]: { readonly op: K; readonly inputs: readonly V[]; readonly output: V; readonly attrs: AttrsOf<K> }
+  [K in OpName]: { readonly op: K; readonly inputs: readonly V[]; readonly outputs: readonly V[]; readonly attrs: AttrsOf<K> }
 }[OpName];
 export interface Graph {
   readonly values: readonly ValueType[];
@@ -41,7 +41,7 @@ const ValueTypeC = closed({ shape: t.array(Dim), dtype: DType });
 const InputC = closed({ name: t.string, kind: InputKind, value: Index });
 const OutputC = closed({ name: t.string, kind: OutputKind, value: Index });
 const OpNameC = t.keyof(Object.fromEntries(Object.keys(ops).map((k) => [k, null])) as Record<OpName, null>, "op name");
-const NodeBase = closed({ op: OpNameC, inputs: t.array(Index), output: Index, attrs: t.unknown });
+const NodeBase = closed({ op: OpNameC, inputs: t.array(Index), outputs: t.array(Index), attrs: t.unknown });
 
 /** A node: the base fields, then the attributes checked by the codec of that node's op. */
 const NodeC = new t.Type<Node, unknown, unknown>(
@@ -54,7 +54,7 @@ const NodeC = new t.Type<Node, unknown, unknown>(
       either.map((attrs) => ({ ...n, attrs }) as Node),
     )),
   ),
-  (n) => ({ op: n.op, inputs: n.inputs, output: n.output, attrs: (ops[n.op].attrs as t.Type<unknown>).encode(n.attrs) }),
+  (n) => ({ op: n.op, inputs: n.inputs, outputs: n.outputs, attrs: (ops[n.op].attrs as t.Type<unknown>).encode(n.attrs) }),
 );
 
 export const GraphC = closed({ values: t.array(ValueTypeC), inputs: t.array(InputC), nodes: t.array(NodeC), outputs: t.array(OutputC) }, "Graph");
@@ -83,11 +83,16 @@ export function checkGraph(g: Graph): Graph {
     const def = ops[n.op];
     if (n.inputs.length !== def.arity) fail(`${where}: expected ${def.arity} inputs, got ${n.inputs.length}`);
     n.inputs.forEach((v) => { if (!defined[ref(v, where)]) fail(`${where}: uses value ${v} before it is defined`); });
-    if (defined[ref(n.output, where)]) fail(`${where}: value ${n.output} defined twice`);
-    const want = (def.shape as (ins: readonly ValueType[], a: unknown) => ValueType)(n.inputs.map((v) => g.values[v]!), n.attrs);
-    const got = g.values[n.output]!;
-    if (want.dtype !== got.dtype || !sameShape(want.shape, got.shape)) fail(`${where}: declares ${fmtType(got)} but the shape rule gives ${fmtType(want)}`);
-    defined[n.output] = true;
+    const want = (def.shapes as (ins: readonly ValueType[], a: unknown) => readonly ValueType[])(n.inputs.map((v) => g.values[v]!), n.attrs);
+    if (n.outputs.length !== want.length) fail(`${where}: expected ${want.length} outputs, got ${n.outputs.length}`);
+    n.outputs.forEach((v, k) => {
+      if (defined[ref(v, where)]) fail(`${where}: value ${v} defined twice`);
+      const got = g.values[v]!;
+      if (want[k]!.dtype !== got.dtype || !sameShape(want[k]!.shape, got.shape)) {
+        fail(`${where}: declares ${fmtType(got)} but the shape rule gives ${fmtType(want[k]!)}`);
+      }
+      defined[v] = true;
+    });
   });
   g.outputs.forEach((o, i) => { if (!defined[ref(o.value, `outputs[${i}]`)]) fail(`outputs[${i}]: value ${o.value} is never defined`); });
   return g;

@@ -32,8 +32,8 @@ export function printIR(g: Graph): string {
   let counter = 0;
   const fresh = (): string => { let s; do { s = letters(counter++); } while (taken.has(s)); return s; };
   for (const n of g.nodes) {
-    if (isScalarConstant(n)) names.set(n.output, fmtNumber(n.attrs.value));
-    else names.set(n.output, fresh());
+    if (isScalarConstant(n)) names.set(n.outputs[0]!, fmtNumber(n.attrs.value));
+    else for (const v of n.outputs) names.set(v, fresh());
   }
   const name = (v: V) => names.get(v) ?? `?${v}`;
   const head = g.inputs.map((i) => `${i.name}:${fmtType(g.values[i.value]!)}`).join(" ");
@@ -41,7 +41,8 @@ export function printIR(g: Graph): string {
     const attrs = Object.entries(n.attrs as Record<string, unknown>);
     const params = attrs.length ? `[${attrs.map(([k, v]) => `${k}=${fmtAttr(v)}`).join(" ")}]` : "";
     const args = n.inputs.map(name).join(" ");
-    return `${name(n.output)}:${fmtType(g.values[n.output]!)} = ${n.op}${params}${args ? " " + args : ""}`;
+    const outs = n.outputs.map((v) => `${name(v)}:${fmtType(g.values[v]!)}`).join(" ");
+    return `${outs} = ${n.op}${params}${args ? " " + args : ""}`;
   });
   const outs = g.outputs.map((o) => `${o.name}=${name(o.value)}`).join(", ");
   const body = lines.length ? `\n  let ${lines.join("\n      ")}\n  in` : "\n  in";

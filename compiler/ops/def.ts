@@ -15,21 +15,47 @@ export interface Lowered {
 }
 
 /**
- * Vector-Jacobian product: given the cotangent `g` of the output, emit the cotangents of the
- * inputs (null where an input takes no gradient: integer labels, random masks, constants).
+ * Vector-Jacobian product: given the cotangents of the outputs (null for an output nothing
+ * depends on), emit the cotangents of the inputs (null where an input takes no gradient:
+ * integer labels, random masks, constants).
  */
-export type Vjp<A> = (b: GraphBuilder, g: V, ins: readonly V[], out: V, attrs: A) => readonly (V | null)[];
+export type Vjp<A> = (
+  b: GraphBuilder, gs: readonly (V | null)[], ins: readonly V[], outs: readonly V[], attrs: A,
+) => readonly (V | null)[];
 
+/** A primitive with any number of outputs (fused kernels often have several). */
 export interface OpDef<A> {
   readonly attrs: t.Type<A, unknown, unknown>;
   readonly arity: number;
-  readonly shape: (ins: readonly ValueType[], attrs: A) => ValueType;
+  readonly shapes: (ins: readonly ValueType[], attrs: A) => readonly ValueType[];
   /** null only for ops that appear after differentiation (fused kernels). */
   readonly vjp: Vjp<A> | null;
+  /** One kernel call; its buffers are the node's inputs then its outputs. */
+  readonly lower: (attrs: A, ins: readonly ValueType[], outs: readonly ValueType[]) => Lowered;
+}
+
+/** The common case: one output, so shape, vjp and lower speak of `out` and `g` directly. */
+export interface SingleOutputOp<A> {
+  readonly attrs: t.Type<A, unknown, unknown>;
+  readonly arity: number;
+  readonly shape: (ins: readonly ValueType[], attrs: A) => ValueType;
+  readonly vjp: ((b: GraphBuilder, g: V, ins: readonly V[], out: V, attrs: A) => readonly (V | null)[]) | null;
   readonly lower: (attrs: A, ins: readonly ValueType[], out: ValueType) => Lowered;
 }
 
-export const defineOp = <A>(def: OpDef<A>): OpDef<A> => Object.freeze(def);
+export function defineOp<A>(op: SingleOutputOp<A>): OpDef<A> {
+  const vjp = op.vjp;
+  return Object.freeze({
+    attrs: op.attrs,
+    arity: op.arity,
+    shapes: (ins: readonly ValueType[], a: A) => [op.shape(ins, a)],
+    vjp: vjp && ((b: GraphBuilder, gs: readonly (V | null)[], ins: readonly V[], outs: readonly V[], a: A) =>
+      gs[0] === null || gs[0] === undefined ? ins.map(() => null) : vjp(b, gs[0], ins, outs[0]!, a)),
+    lower: (a: A, ins: readonly ValueType[], outs: readonly ValueType[]) => op.lower(a, ins, outs[0]!),
+  });
+}
+
+export const defineMultiOp = <A>(op: OpDef<A>): OpDef<A> => Object.freeze(op);
 
 /** Raise a shape-rule violation naming the op and its operand types. */
 export function shapeError(op: string, ins: readonly ValueType[], why: string): never {

@@ -11,13 +11,13 @@ export function dce(g: Graph): Graph {
   const keep: Node[] = [];
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     const n = g.nodes[i]!;
-    if (!live.has(n.output)) continue;
+    if (!n.outputs.some((v) => live.has(v))) continue;
     keep.push(n);
     for (const v of n.inputs) live.add(v);
   }
   keep.reverse();
   const renumber = new Map<V, V>();
-  const values = [...g.inputs.map((i) => i.value), ...keep.map((n) => n.output)].map((v, k) => {
+  const values = [...g.inputs.map((i) => i.value), ...keep.flatMap((n) => n.outputs)].map((v, k) => {
     renumber.set(v, k);
     return g.values[v]!;
   });
@@ -25,7 +25,7 @@ export function dce(g: Graph): Graph {
   return {
     values,
     inputs: g.inputs.map((i) => ({ ...i, value: r(i.value) })),
-    nodes: keep.map((n) => ({ ...n, inputs: n.inputs.map(r), output: r(n.output) }) as Node),
+    nodes: keep.map((n) => ({ ...n, inputs: n.inputs.map(r), outputs: n.outputs.map(r) }) as Node),
     outputs: g.outputs.map((o) => ({ ...o, value: r(o.value) })),
   };
 }
