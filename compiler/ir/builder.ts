@@ -67,6 +67,17 @@ export class GraphBuilder {
     return outputs;
   }
 
+  /** Nodes emitted so far (rewrite passes track producers with it). */
+  get nodeCount(): number {
+    return this.nodes.length;
+  }
+
+  node(i: number): Node {
+    const n = this.nodes[i];
+    if (!n) throw new GraphError(`node ${i} does not exist`);
+    return n;
+  }
+
   build(): Graph {
     return checkGraph(Object.freeze({
       values: Object.freeze([...this.values]),

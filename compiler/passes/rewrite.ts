@@ -1,0 +1,50 @@
+/**
+ * The rewrite engine shared by the local passes: walk the nodes in order, remap inputs through
+ * the substitutions made so far, and let a rule replace a node by an existing value or by new
+ * nodes. The result is rebuilt through GraphBuilder (so every shape rule is re-checked) and
+ * cleaned by DCE.
+ */
+import { GraphBuilder } from "../ir/builder.js";
+import type { Graph, Node } from "../ir/graph.js";
+import type { V } from "../ir/types.js";
+import type { OpName } from "../ops/index.js";
+import { dce } from "./dce.js";
+
+/** What a rule sees: the node (inputs already remapped) and a view of the graph being built. */
+export interface RewriteContext {
+  readonly b: GraphBuilder;
+  /** The node that produced v in the new graph, if any (inputs are not produced by nodes). */
+  readonly producer: (v: V) => Node | undefined;
+  /** The value of v if it is a constant fill, else undefined. */
+  readonly constant: (v: V) => number | undefined;
+}
+
+/** A rule returns the values replacing the node's outputs, or null to keep the node. */
+export type Rule = (n: Node, ctx: RewriteContext) => readonly V[] | null;
+
+export function rewrite(g: Graph, rules: readonly Rule[]): Graph {
+  const b = new GraphBuilder({ ...g, nodes: [], outputs: [] });
+  const subst = new Map<V, V>();
+  const made = new Map<V, Node>();
+  const r = (v: V) => subst.get(v) ?? v;
+  const producer = (v: V) => made.get(v);
+  const constant = (v: V) => {
+    const p = made.get(v);
+    return p?.op === "constant" ? p.attrs.value : undefined;
+  };
+  const ctx: RewriteContext = { b, producer, constant };
+  for (const old of g.nodes) {
+    const n = { ...old, inputs: old.inputs.map(r) } as Node;
+    const before = b.nodeCount;
+    let outs: readonly V[] | null = null;
+    for (const rule of rules) {
+      outs = rule(n, ctx);
+      if (outs) break;
+    }
+    outs ??= b.emitMulti(n.op as OpName, n.inputs, n.attrs as never);
+    old.outputs.forEach((v, k) => subst.set(v, outs[k]!));
+    for (let i = before; i < b.nodeCount; i++) for (const v of b.node(i).outputs) made.set(v, b.node(i));
+  }
+  for (const o of g.outputs) b.output(o.name, o.kind, r(o.value));
+  return dce(b.build());
+}

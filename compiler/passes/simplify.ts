@@ -1,0 +1,92 @@
+/**
+ * Algebraic simplification: one rewrite per line, its algebra in the comment. Constants are
+ * `constant` fills (usually scalars); folding them is exact in float64 and rounded once.
+ */
+import type { Graph, Node } from "../ir/graph.js";
+import { sameShape, type V } from "../ir/types.js";
+import { rewrite, type RewriteContext, type Rule } from "./rewrite.js";
+
+const shapeOf = (ctx: RewriteContext, v: V) => ctx.b.type(v).shape;
+/** x may replace the node only if it already has the node's output shape (no broadcast lost). */
+const same = (ctx: RewriteContext, x: V, n: Node) => sameShape(shapeOf(ctx, x), ctx.b.type(n.outputs[0]!).shape);
+const fold: Partial<Record<Node["op"], (a: number, b: number) => number>> = {
+  add: (a, b) => a + b, sub: (a, b) => a - b, mul: (a, b) => a * b, div: (a, b) => a / b,
+};
+const fold1: Partial<Record<Node["op"], (a: number) => number>> = {
+  neg: (a) => -a, exp: Math.exp, log: Math.log, sqrt: Math.sqrt, rsqrt: (a) => 1 / Math.sqrt(a), relu: (a) => Math.max(a, 0),
+};
+
+const rules: Rule[] = [
+  // op(c₁, c₂) → c  (constant folding; the result has the broadcast shape)
+  (n, ctx) => {
+    const f = fold[n.op], f1 = fold1[n.op];
+    const cs = n.inputs.map(ctx.constant);
+    if (cs.some((c) => c === undefined) || n.inputs.length === 0) return null;
+    const shape = broadcast(n.inputs.map((v) => shapeOf(ctx, v)));
+    if (f && cs.length === 2) return [ctx.b.constant(f(cs[0]!, cs[1]!), shape)];
+    if (f1 && cs.length === 1) return [ctx.b.constant(f1(cs[0]!), shape)];
+    return null;
+  },
+  // x ⊙ fill(c, S) → x ⊙ c  when x already has the output shape (broadcasting does the fill)
+  (n, ctx) => {
+    if (!fold[n.op]) return null;
+    const [x, y] = n.inputs as [V, V];
+    const cy = ctx.constant(y), cx = ctx.constant(x);
+    if (cy !== undefined && shapeOf(ctx, y).length > 0 && same(ctx, x, n)) return [ctx.b.emit(n.op as "add", [x, ctx.b.scalar(cy)], {})];
+    if (cx !== undefined && shapeOf(ctx, x).length > 0 && same(ctx, y, n)) return [ctx.b.emit(n.op as "add", [ctx.b.scalar(cx), y], {})];
+    return null;
+  },
+  // x·1 → x,  1·x → x,  x + 0 → x,  0 + x → x,  x − 0 → x,  x / 1 → x
+  (n, ctx) => {
+    const [x, y] = n.inputs as [V, V];
+    const id = (v: V, unit: number) => ctx.constant(v) === unit;
+    if ((n.op === "mul" && id(y, 1)) || ((n.op === "add" || n.op === "sub") && id(y, 0)) || (n.op === "div" && id(y, 1))) {
+      return same(ctx, x, n) ? [x] : null;
+    }
+    if ((n.op === "mul" && id(x, 1)) || (n.op === "add" && id(x, 0))) return same(ctx, y, n) ? [y] : null;
+    return null;
+  },
+  // (x·c₁)·c₂ → x·(c₁c₂)   when c₁, c₂ are scalar constants
+  (n, ctx) => {
+    if (n.op !== "mul") return null;
+    const c2 = ctx.constant(n.inputs[1]!), p = ctx.producer(n.inputs[0]!);
+    if (c2 === undefined || p?.op !== "mul" || shapeOf(ctx, n.inputs[1]!).length !== 0) return null;
+    const c1 = ctx.constant(p.inputs[1]!);
+    if (c1 === undefined || shapeOf(ctx, p.inputs[1]!).length !== 0) return null;
+    return [ctx.b.mul(p.inputs[0]!, ctx.b.scalar(c1 * c2))];
+  },
+  // −(−x) → x
+  (n, ctx) => {
+    const p = n.op === "neg" ? ctx.producer(n.inputs[0]!) : undefined;
+    return p?.op === "neg" ? [p.inputs[0]!] : null;
+  },
+  // x − (−y) → x + y ;  x + (−y) → x − y
+  (n, ctx) => {
+    if (n.op !== "sub" && n.op !== "add") return null;
+    const p = ctx.producer(n.inputs[1]!);
+    if (p?.op !== "neg") return null;
+    return [n.op === "sub" ? ctx.b.add(n.inputs[0]!, p.inputs[0]!) : ctx.b.sub(n.inputs[0]!, p.inputs[0]!)];
+  },
+  // reshape(x, shape(x)) → x ;  reshape(reshape(x)) → reshape(x) ;  broadcast_to(x, shape(x)) → x
+  (n, ctx) => {
+    if (n.op !== "reshape" && n.op !== "broadcast_to") return null;
+    const x = n.inputs[0]!;
+    if (sameShape(shapeOf(ctx, x), n.attrs.shape)) return [x];
+    const p = ctx.producer(x);
+    if (n.op === "reshape" && p?.op === "reshape") return [ctx.b.reshape(p.inputs[0]!, n.attrs.shape)];
+    return null;
+  },
+  // broadcast_to(reshape(c)) of a constant → the constant at the new shape
+  (n, ctx) => {
+    if (n.op !== "reshape" && n.op !== "broadcast_to") return null;
+    const c = ctx.constant(n.inputs[0]!);
+    return c === undefined ? null : [ctx.b.constant(c, n.attrs.shape)];
+  },
+];
+
+function broadcast(shapes: readonly (readonly number[])[]): number[] {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  return Array.from({ length: rank }, (_, i) => Math.max(...shapes.map((s) => s[s.length - rank + i] ?? 1)));
+}
+
+export const simplify = (g: Graph): Graph => rewrite(g, rules);
