@@ -8,8 +8,26 @@ import type { Graph } from "./ir/graph.js";
 import { size, type ValueType } from "./ir/types.js";
 import { ops } from "./ops/index.js";
 import type { Lowered } from "./ops/def.js";
+import type { MemoryPlan } from "./plan.js";
 
 const UPDATABLE = new Set(["param", "state", "optim"]);
+
+/**
+ * Lower with a memory plan: buffers placed at their planned offsets, updates planned in place
+ * need no copy-back.
+ */
+export function lowerPlanned(g: Graph, plan: MemoryPlan): Program {
+  const p = lower(g);
+  return {
+    ...p,
+    buffers: p.buffers.map((b, v) => {
+      const off = plan.offsets[v], ext = plan.external[v];
+      return ext !== null && ext !== undefined ? { ...b, external: ext } : off !== null && off !== undefined ? { ...b, offset: off } : b;
+    }),
+    updates: p.updates.filter((u) => plan.external[u.from] === null),
+    scratchBytes: plan.scratchBytes,
+  };
+}
 
 export function lower(g: Graph): Program {
   const steps = g.nodes.map((n) => {

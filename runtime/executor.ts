@@ -5,6 +5,7 @@
  * Inputs may be bound to caller-owned arrays (parameters live outside any one program and are
  * shared by the train, gradient and eval programs): the kernels then read them directly.
  */
+import type { Arena } from "./arena.js";
 import { GraphError } from "./errors.js";
 import { kernels, type AnyArray, type Kernel } from "./kernels/index.js";
 import type { Program } from "./program.js";
@@ -17,9 +18,18 @@ export class Executor {
   private readonly inputs = new Map<string, number>();
   private readonly outputs = new Map<string, number>();
 
-  constructor(readonly program: Program, readonly precision: Precision = "f32") {
-    this.bufs = program.buffers.map((b) =>
-      b.dtype === "i32" ? new Int32Array(b.length) : precision === "f64" ? new Float64Array(b.length) : new Float32Array(b.length));
+  /**
+   * Unplanned programs get one array per buffer (float64 ones when `precision` is "f64", for
+   * gradient checks). Planned programs place their buffers in the arena's scratch region.
+   */
+  constructor(readonly program: Program, readonly precision: Precision = "f32", arena?: Arena) {
+    const planned = program.scratchBytes !== undefined;
+    if (planned && (!arena || precision !== "f32")) throw new GraphError("a planned program runs in float32 inside an arena");
+    const base = planned ? arena!.scratch(program.scratchBytes!) : 0;
+    this.bufs = program.buffers.map((b) => {
+      if (b.offset !== undefined) return b.dtype === "i32" ? arena!.i32(base + b.offset, b.length) : arena!.f32(base + b.offset, b.length);
+      return b.dtype === "i32" ? new Int32Array(b.length) : precision === "f64" ? new Float64Array(b.length) : new Float32Array(b.length);
+    });
     for (const i of program.inputs) this.inputs.set(i.name, i.buffer);
     for (const o of program.outputs) this.outputs.set(o.name, o.buffer);
     this.relink();
@@ -52,6 +62,8 @@ export class Executor {
       throw new GraphError(`cannot bind ${JSON.stringify(name)}: expected ${own.constructor.name}(${own.length}), got ${array.constructor.name}(${array.length})`);
     }
     this.bufs[i] = array;
+    // Outputs planned into this input's storage (in-place updates) share the array.
+    this.program.buffers.forEach((b, k) => { if (b.external === name) this.bufs[k] = array; });
     this.relink();
   }
 

@@ -9,6 +9,10 @@ export type BufferDType = "f32" | "i32";
 export interface BufferSpec {
   readonly length: number;
   readonly dtype: BufferDType;
+  /** Byte offset in the arena's scratch region (planned programs); absent: a buffer of its own. */
+  readonly offset?: number;
+  /** The buffer is the caller's array bound to this input name (in-place parameter updates). */
+  readonly external?: string;
 }
 
 /** One kernel call: `args` are buffer indices (inputs first, output last), `params` numbers only. */
@@ -25,4 +29,6 @@ export interface Program {
   readonly outputs: readonly { readonly name: string; readonly buffer: number }[];
   /** After the steps run, buffer `from` is copied into buffer `to` (parameter and state updates). */
   readonly updates: readonly { readonly from: number; readonly to: number }[];
+  /** Bytes of arena scratch the planned buffers need (absent for unplanned programs). */
+  readonly scratchBytes?: number;
 }

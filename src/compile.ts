@@ -3,7 +3,10 @@
  * they share. Nothing is allocated before this call; parameters are drawn from the seeded
  * counter-based stream of each parameter, so the same seed gives the same network.
  */
+import { Arena } from "../runtime/arena.js";
 import { ModelError } from "../runtime/errors.js";
+import { optimize } from "../compiler/pipeline.js";
+import type { Graph } from "../compiler/ir/graph.js";
 import { MAX_ELEMENTS } from "../compiler/ir/graph.js";
 import { features, type LayerNode } from "./layers/node.js";
 import { softmaxCrossEntropy, type Loss } from "./loss.js";
@@ -24,6 +27,12 @@ export interface CompileOptions {
   readonly loss?: Loss;
   /** Default sgd({ lr: 0.01 }). */
   readonly optimizer?: Optimizer;
+  /**
+   * Run the optimizing compiler (passes, fused kernels, one memory arena) — the default. With
+   * false, the graphs run as traced on the reference interpreter, the baseline the optimized
+   * programs are tested against.
+   */
+  readonly optimize?: boolean;
 }
 
 /** Key of the initialization stream of parameter i: (seed, 0x80000000 + i), see runtime/rng.ts. */
@@ -65,23 +74,32 @@ export function compile(model: LayerNode, opts: CompileOptions): Net {
   const { graph: forward, ctx } = forwardGraph(model, loss, trace);
   const names = ctx.params.map((p) => p.name);
   const full = gradientGraph(forward, names);
+  const useOpt = opts.optimize ?? true;
+  if (typeof useOpt !== "boolean") throw new ModelError(`compile: optimize must be true or false, got ${describeValue(useOpt)}`);
+  const stage = (g: Graph, label: string) => (useOpt ? optimize(g, label) : g);
   const ir = {
     forward,
-    backward: backwardGraph(full),
-    train: trainGraph(full, names, optimizer),
-    eval: evalGraph(model, trace),
+    backward: stage(backwardGraph(full), "backward"),
+    train: stage(trainGraph(full, names, optimizer), "train"),
+    eval: stage(evalGraph(model, trace), "eval"),
   };
 
+  // Parameters, state and optimizer buffers: persistent arrays (views of the arena when optimized).
+  const arena = useOpt ? new Arena() : null;
+  const array = (n: number) => (arena ? arena.f32(arena.allocPersistent(n * 4), n) : new Float32Array(n));
+  const sizeOf = (shape: readonly number[]) => shape.reduce((x, y) => x * y, 1);
   const params: Record<string, Float32Array> = {};
   ctx.params.forEach((p, i) => {
-    const a = new Float32Array(p.shape.reduce((x, y) => x * y, 1));
+    const a = array(sizeOf(p.shape));
     p.init.sample(a, p.fanIn, p.fanOut, seed, INIT_STREAM + i);
     params[p.name] = a;
   });
   const state: Record<string, Float32Array> = {};
-  for (const s of ctx.state) state[s.name] = new Float32Array(s.shape.reduce((x, y) => x * y, 1)).fill(s.initial);
+  for (const s of ctx.state) state[s.name] = array(sizeOf(s.shape)).fill(s.initial);
+  const optimizerState: Record<string, Float32Array> = {};
+  for (const i of ir.train.inputs) if (i.kind === "optim") optimizerState[i.name] = array(sizeOf(ir.train.values[i.value]!.shape));
   const outputs = features(model).out ?? inputs;
-  return new Net({ model, trace, outputs, loss, optimizer, ir, params, state, batchNorms: ctx.batchNorms });
+  return new Net({ model, trace, outputs, loss, optimizer, ir, params, state, optimizerState, arena, batchNorms: ctx.batchNorms });
 }
 
 /** Every feature size in the model, to bound activation tensors before tracing. */

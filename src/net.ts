@@ -4,7 +4,8 @@
  * anything is written, so a rejected call changes nothing.
  */
 import type { Graph } from "../compiler/ir/graph.js";
-import { lower } from "../compiler/lower.js";
+import { optimize, prepare } from "../compiler/pipeline.js";
+import type { Arena } from "../runtime/arena.js";
 import { ModelError } from "../runtime/errors.js";
 import { Executor } from "../runtime/executor.js";
 import type { AnyArray } from "../runtime/kernels/index.js";
@@ -22,6 +23,9 @@ export interface IR {
 }
 
 export interface NetParts {
+  /** The arena of the optimized path; null runs the reference interpreter. */
+  readonly arena: Arena | null;
+  readonly optimizerState: Record<string, Float32Array>;
   readonly model: LayerNode;
   readonly trace: TraceOptions;
   readonly outputs: number;
@@ -56,13 +60,9 @@ export class Net {
     const counters = parts.batchNorms.map((p) => [`${p}num_batches_tracked`, new BigInt64Array(1)] as const);
     this.counters = counters.map(([, c]) => c);
     this.state = Object.freeze({ ...parts.state, ...Object.fromEntries(counters) });
-    const optim: Record<string, Float32Array> = {};
-    for (const i of parts.ir.train.inputs) {
-      if (i.kind === "optim") optim[i.name] = new Float32Array(parts.ir.train.values[i.value]!.shape.reduce((a, b) => a * b, 1));
-    }
-    this.optimizerState = Object.freeze(optim);
-    this.train = this.executor(parts.ir.train);
-    this.grad = this.executor(parts.ir.backward);
+    this.optimizerState = Object.freeze({ ...parts.optimizerState });
+    this.train = this.executor(parts.ir.train, "train");
+    this.grad = this.executor(parts.ir.backward, "backward");
   }
 
   /** Number of train steps taken (the dropout stream's step counter). */
@@ -143,15 +143,16 @@ export class Net {
     let exec = this.evals.get(batch);
     if (!exec) {
       if (this.evals.size >= 4) this.evals.delete(this.evals.keys().next().value!);
-      exec = this.executor(evalGraph(this.parts.model, { ...this.parts.trace, batch }));
+      const g = evalGraph(this.parts.model, { ...this.parts.trace, batch });
+      exec = this.executor(this.parts.arena ? optimize(g, `eval[${batch}]`) : g, `eval[${batch}]`);
       this.evals.set(batch, exec);
     }
     return exec;
   }
 
   /** Lower a graph and bind its parameter, state and optimizer inputs to this net's arrays. */
-  private executor(g: Graph): Executor {
-    const exec = new Executor(lower(g));
+  private executor(g: Graph, label: string): Executor {
+    const exec = prepare(g, this.parts.arena, label).executor;
     const arrays: Record<string, AnyArray> = { ...this.params, ...this.optimizerState };
     for (const [k, v] of Object.entries(this.state)) if (v instanceof Float32Array) arrays[k] = v;
     for (const i of g.inputs) if (i.kind === "param" || i.kind === "state" || i.kind === "optim") exec.bind(i.name, arrays[i.name]!);

@@ -32,6 +32,12 @@ export interface OpDef<A> {
   readonly vjp: Vjp<A> | null;
   /** One kernel call; its buffers are the node's inputs then its outputs. */
   readonly lower: (attrs: A, ins: readonly ValueType[], outs: readonly ValueType[]) => Lowered;
+  /**
+   * Element i of every output depends only on element i of the inputs of the output's shape
+   * (other inputs broadcast), and the kernel reads them all before writing: an output may then
+   * take the buffer of such an input that dies here (in-place update).
+   */
+  readonly elementwise?: boolean;
 }
 
 /** The common case: one output, so shape, vjp and lower speak of `out` and `g` directly. */
@@ -41,6 +47,7 @@ export interface SingleOutputOp<A> {
   readonly shape: (ins: readonly ValueType[], attrs: A) => ValueType;
   readonly vjp: ((b: GraphBuilder, g: V, ins: readonly V[], out: V, attrs: A) => readonly (V | null)[]) | null;
   readonly lower: (attrs: A, ins: readonly ValueType[], out: ValueType) => Lowered;
+  readonly elementwise?: boolean;
 }
 
 export function defineOp<A>(op: SingleOutputOp<A>): OpDef<A> {
@@ -52,6 +59,7 @@ export function defineOp<A>(op: SingleOutputOp<A>): OpDef<A> {
     vjp: vjp && ((b: GraphBuilder, gs: readonly (V | null)[], ins: readonly V[], outs: readonly V[], a: A) =>
       gs[0] === null || gs[0] === undefined ? ins.map(() => null) : vjp(b, gs[0], ins, outs[0]!, a)),
     lower: (a: A, ins: readonly ValueType[], outs: readonly ValueType[]) => op.lower(a, ins, outs[0]!),
+    elementwise: op.elementwise ?? false,
   });
 }
 

@@ -21,6 +21,7 @@ export function unaryOp(
     shape: (ins) => { requireF32(name, ins); return ins[0]!; },
     vjp: (b, g, [x], y) => [vjp(b, g, x!, y)],
     lower: () => ({ kernel, params: [] }),
+    elementwise: true,
   });
 }
 
@@ -51,6 +52,7 @@ export function binaryOp(
       const [gx, gy] = vjp(b, g, x!, y!, out);
       return [gx === null ? null : b.sumTo(gx, b.type(x!).shape), gy === null ? null : b.sumTo(gy, b.type(y!).shape)];
     },
+    elementwise: true,
     lower: (_a, ins, out) => ({
       kernel,
       params: [out.shape.length, ...out.shape, ...broadcastStrides(ins[0]!.shape, out.shape), ...broadcastStrides(ins[1]!.shape, out.shape)],

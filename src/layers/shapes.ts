@@ -37,13 +37,22 @@ export type Pass = "pass";
 
 /** [In, Out] of a layer type, `Pass` for shape-preserving markers; see the header. */
 export type SizesOf<L> =
-  typeof sizes extends keyof L ? (L[typeof sizes] extends { readonly in: infer A; readonly out: infer B } | undefined ? [A, B] : never)
+  0 extends 1 & L ? [number, number] // L is `any`
+  : typeof sizes extends keyof L ? (L[typeof sizes] extends { readonly in: infer A; readonly out: infer B } | undefined ? [A, B] : never)
   : [L] extends [{ readonly kind: "relu" | "dropout" }] ? Pass
   : typeof passes extends keyof L ? Pass
   : [number, number];
 
-/** Does an output of size P feed an input of size A? `unknown` = nothing known yet. */
-export type Fits<P, A> = unknown extends P ? true : number extends P ? true : number extends A ? true : [P] extends [A] ? true : false;
+/**
+ * Does an output of size P feed an input of size A? Yes if they are equal or either is `number`.
+ * Sizes are compared inside a `Box`, never bare: a conditional type that tests a bare type
+ * parameter (`N` in `function block<N extends number>(n: N)`) is deferred, and a deferred test
+ * rejects every argument. Boxed, tsc decides by assignability, so N fits N. N against anything
+ * else (a literal, `number`, another parameter) stays undecidable there and is an error: inside
+ * such helpers, sizes that are not the same parameter should be typed `number` (run-time check).
+ */
+export type Fits<P, A> = Box<P> extends Box<A> ? true : Box<number> extends Box<P> ? true : false;
+interface Box<T> { readonly v: T }
 
 /** The message shared by tsc and the run-time check (argument numbers are 0-based, as `seq[3]`). */
 export type SeqMismatch<I extends number, Expects, Got> =
@@ -67,14 +76,16 @@ type Walkable<N extends number> = [N] extends [Succ[number]] ? true : false;
 
 /**
  * The misfits among `seq`'s arguments, as a union of [index, message] pairs (`never` if none).
- * `Prev` is the size flowing out of the layers so far (`unknown` before the first sized one).
+ * `Prev` is [the size flowing out of the layers so far], `[]` before the first sized one (a tuple,
+ * so that testing it never depends on what the size is; see `Fits`).
  * After a misfit the walk continues from the misfit's own output, so each mistake is reported once.
  */
 type Misfits<L extends readonly unknown[], I extends number, Prev, Errs> =
   I extends L["length"] ? Errs
   : [L[I]] extends [LayerNode]
     ? SizesOf<L[I]> extends [infer A, infer B]
-      ? Misfits<L, Succ[I], B, Fits<Prev, A> extends true ? Errs : Errs | [`${I}`, SeqMismatch<I, A, Prev>]>
+      ? Misfits<L, Succ[I], [B], Prev extends [infer P] ? (Fits<P, A> extends true ? Errs : Errs | [`${I}`, SeqMismatch<I, A, P>])
+        : Errs>
       : Misfits<L, Succ[I], Prev, Errs>
     : Misfits<L, Succ[I], Prev, Errs | [`${I}`, LayerNode]>;
 
@@ -90,13 +101,13 @@ type Marked<L extends readonly unknown[], Errs extends [string, unknown]> =
 export type SeqArgs<L extends readonly unknown[]> =
   L extends readonly [] ? [layer: LayerNode]
   : Walkable<L["length"]> extends false ? L
-  : Misfits<L, 0, unknown, never> extends infer E extends [string, unknown] ? ([E] extends [never] ? L : Marked<L, E>) : L;
+  : Misfits<L, 0, [], never> extends infer E extends [string, unknown] ? ([E] extends [never] ? L : Marked<L, E>) : L;
 
-/** First known input size and last known output size of the arguments, or `Pass` if none. */
-type Ends<L extends readonly unknown[], I extends number, First, Last> =
-  I extends L["length"] ? (unknown extends First ? Pass : [First, Last])
-  : SizesOf<L[I]> extends [infer A, infer B] ? Ends<L, Succ[I], unknown extends First ? A : First, B>
-  : Ends<L, Succ[I], First, Last>;
+/** [first known input size, last known output size] of the arguments, or `Pass` if none. */
+type Ends<L extends readonly unknown[], I extends number, Found> =
+  I extends L["length"] ? (Found extends [unknown, unknown] ? Found : Pass)
+  : SizesOf<L[I]> extends [infer A, infer B] ? Ends<L, Succ[I], Found extends [infer First, unknown] ? [First, B] : [A, B]>
+  : Ends<L, Succ[I], Found>;
 
 /** A seq with known sizes; `seq(...)` returns one, so a seq can be nested and checked again. */
 export type Seq<In extends number, Out extends number> = SeqNode & Sized<In, Out>;
@@ -106,19 +117,20 @@ export type Residual<N extends number> = ResidualNode & Sized<N, N>;
 /** The type `seq(...layers)` returns. A spread of an untyped array has unknown sizes. */
 export type SeqOf<L extends readonly unknown[]> =
   Walkable<L["length"]> extends false ? Seq<number, number>
-  : Ends<L, 0, unknown, unknown> extends [infer A extends number, infer B extends number] ? Seq<A, B>
+  : Ends<L, 0, []> extends [infer A extends number, infer B extends number] ? Seq<A, B>
   : SeqNode & PassThrough;
 
 /** `residual`'s argument if f maps N → N (or sizes are not literal), else the message. */
 export type ResidualArg<F> =
   [F] extends [LayerNode]
-    ? SizesOf<F> extends [infer A, infer B] ? Fits<A, B> extends true ? Fits<B, A> extends true ? F : ResidualMismatch<A, B> : ResidualMismatch<A, B> : F
+    ? SizesOf<F> extends [infer A, infer B] ? (Fits<A, B> extends true ? F : ResidualMismatch<A, B>) : F
     : LayerNode;
 
-/** The type `residual(f)` returns: N → N with the literal N when one side knows it. */
+/** The type `residual(f)` returns: N → N, N the input size unless only the output size is literal
+ * (x + f(x) has x's size, also when f is wrong and has been reported). */
 export type ResidualOf<F> =
   SizesOf<F> extends [infer A extends number, infer B extends number]
-    ? Residual<number extends A ? B : A>
+    ? Residual<Box<A> extends Box<B> ? A : Box<number> extends Box<A> ? B : A>
     : ResidualNode & PassThrough;
 
 // ───────────────────────────── run time ─────────────────────────────

@@ -59,9 +59,23 @@ function sized(n: number) {
 }
 export const fromFunction = seq(linear(8, 16), sized(16), residual(sized(16)));
 
+// Helpers generic over sizes: a size that is the same type parameter on both sides fits.
+function genericBlock<N extends number>(n: N) {
+  return residual(seq(layerNorm(n), linear(n, 4 * n), relu, linear(4 * n, n)));
+}
+function widen<N extends number, M extends number>(n: N, m: M) {
+  return seq(linear(n, m), relu, dropout(0.1), linear(m, n));
+}
+export const fromGenerics = seq(linear(784, 256), genericBlock(256), widen(256, 1024), linear(256, 10));
+export type T18 = Expect<Equal<ReturnType<typeof genericBlock<256>>, Residual<256>>>;
+export type T19 = Expect<Equal<typeof fromGenerics, Seq<784, 10>>>;
+
 // Plain LayerNode values (e.g. built from JSON) have unknown sizes: run-time check only.
 declare const anyLayer: LayerNode;
 export const unknownSizes = seq(linear(3, 4), anyLayer, linear(5, 6));
+declare const untyped: any;
+export const withAny = seq(untyped, linear(3, 4));
+export type T20 = Expect<Equal<typeof withAny, Seq<number, 4>>>;
 declare const many: LayerNode[];
 export const spread = seq(...many);
 export type T14 = Expect<Equal<typeof spread, Seq<number, number>>>;

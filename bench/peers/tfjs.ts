@@ -1,0 +1,184 @@
+/**
+ * TensorFlow.js 4.22 on its CPU (plain JS) and WASM (XNNPACK) backends. Both are single-threaded
+ * in Node: the WASM backend's threaded build needs web Workers (WASM_HAS_MULTITHREAD_SUPPORT is
+ * false here), so it runs its SIMD build on one thread.
+ *
+ * Same math as kiln: linear weights held as [in, out] (transposed once at load), layerNorm and
+ * batchNorm spelled with tf.moments, inverted dropout, mean softmax cross-entropy, and SGD with
+ * coupled weight decay d = g + λw followed by tf.train.momentum (v = μv + d; w −= lr·v, PyTorch's
+ * update for a constant lr).
+ */
+import { createRequire } from "node:module";
+import path from "node:path";
+import {
+  BATCH, BN_MOMENTUM, CHECK_STEPS, CLASSES, DROP, EPS, LINEARS, LR, MOMENTUM, NORMS, POOL, W3_CHECK_ROWS,
+  WEIGHT_DECAY, checkClose, checkLayerNorm, checkSgemm, checkTraining, transpose, type Norm, type Workload,
+} from "../workloads.js";
+import type { Case, Peer, Shared } from "./types.js";
+
+type TF = typeof import("@tensorflow/tfjs-core");
+type Tensor = import("@tensorflow/tfjs-core").Tensor;
+type Variable = import("@tensorflow/tfjs-core").Variable;
+
+let tfModule: Promise<{ tf: TF; wasm: typeof import("@tensorflow/tfjs-backend-wasm") }> | null = null;
+
+/** tfjs-core with both backends registered, once per process. */
+function load() {
+  tfModule ??= (async () => {
+    const tf = await import("@tensorflow/tfjs-core");
+    await import("@tensorflow/tfjs-backend-cpu");
+    const wasm = await import("@tensorflow/tfjs-backend-wasm");
+    const require = createRequire(import.meta.url);
+    // The .wasm binaries ship in the package's dist/ folder.
+    wasm.setWasmPaths(path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + path.sep);
+    tf.env().set("IS_TEST", true); // silences the "install tfjs-node" banner
+    return { tf, wasm };
+  })();
+  return tfModule;
+}
+
+let unique = 0;
+
+/** The W2/W2b model on tf variables. */
+function model(tf: TF, norm: Norm, init: Record<string, Float32Array>) {
+  const id = `b${unique++}`;
+  const vars: Record<string, Variable> = {};
+  const trainable: Variable[] = [];
+  const v = (name: string, t: Tensor, train: boolean) => {
+    const x = tf.variable(t, train, `${id}/${name}`);
+    t.dispose();
+    vars[name] = x;
+    if (train) trainable.push(x);
+    return x;
+  };
+  for (const l of LINEARS) {
+    v(`${l.index}.weight`, tf.tensor2d(transpose(init[`${l.index}.weight`]!, l.out, l.in), [l.in, l.out]), true);
+    v(`${l.index}.bias`, tf.tensor1d(init[`${l.index}.bias`]!), true);
+  }
+  for (const n of NORMS) {
+    v(`${n}.weight`, tf.tensor1d(init[`${n}.weight`]!), true);
+    v(`${n}.bias`, tf.tensor1d(init[`${n}.bias`]!), true);
+    if (norm === "batchNorm") {
+      v(`${n}.running_mean`, tf.tensor1d(init[`${n}.running_mean`]!), false);
+      v(`${n}.running_var`, tf.tensor1d(init[`${n}.running_var`]!), false);
+    }
+  }
+  const normalize = (h: Tensor, n: number, train: boolean): Tensor => {
+    const w = vars[`${n}.weight`]!, b = vars[`${n}.bias`]!;
+    if (norm === "layerNorm") {
+      const { mean, variance } = tf.moments(h, 1, true);
+      return h.sub(mean).mul(tf.rsqrt(variance.add(EPS))).mul(w).add(b);
+    }
+    const rm = vars[`${n}.running_mean`]!, rv = vars[`${n}.running_var`]!;
+    if (!train) return h.sub(rm).mul(tf.rsqrt(rv.add(EPS))).mul(w).add(b);
+    const { mean, variance } = tf.moments(h, 0);
+    rm.assign(tf.tidy(() => rm.mul(1 - BN_MOMENTUM).add(mean.mul(BN_MOMENTUM))));
+    rv.assign(tf.tidy(() => rv.mul(1 - BN_MOMENTUM).add(variance.mul((BN_MOMENTUM * BATCH) / (BATCH - 1)))));
+    return h.sub(mean).mul(tf.rsqrt(variance.add(EPS))).mul(w).add(b);
+  };
+  const forward = (x: Tensor, train: boolean): Tensor => {
+    let h = x;
+    for (const l of LINEARS) {
+      h = tf.matMul(h, vars[`${l.index}.weight`]!).add(vars[`${l.index}.bias`]!);
+      if (l.index === 8) break;
+      h = tf.relu(normalize(h, l.index + 1, train));
+      if (train) h = tf.dropout(h, DROP);
+    }
+    return h;
+  };
+  return { vars, trainable, forward };
+}
+
+export function tfjs(backend: "cpu" | "wasm"): Peer {
+  let threads = 1;
+  let info: Record<string, unknown> = {};
+  const use = async (): Promise<TF> => {
+    const { tf } = await load();
+    if (tf.getBackend() !== backend) {
+      if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend ${backend} did not initialize`);
+    }
+    await tf.ready();
+    return tf;
+  };
+  return {
+    name: `tfjs-${backend}`,
+    get threads() { return threads; },
+    async setup() {
+      const tf = await use();
+      info = { version: tf.version_core };
+      if (backend === "wasm") {
+        threads = (await load()).wasm.getThreadsCount();
+        info = { ...info, simd: tf.env().getBool("WASM_HAS_SIMD_SUPPORT"), multithread: tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT") };
+      }
+    },
+    info: () => info,
+    supports: () => true,
+    async prepare(w: Workload, shared: Shared): Promise<Case | null> {
+      const tf = await use();
+      switch (w.group) {
+        case "W1": {
+          const n = w.n!;
+          const { a, b } = shared.sgemm(n);
+          const ta = tf.tensor2d(a, [n, n]), tb = tf.tensor2d(b, [n, n]);
+          const run = () => { const c = tf.matMul(ta, tb); const d = c.dataSync(); c.dispose(); return d; };
+          return { run, check: checkSgemm(n, a, b, run()), dispose: () => tf.dispose([ta, tb]) };
+        }
+        case "W2": case "W2b": {
+          const norm: Norm = w.group === "W2" ? "layerNorm" : "batchNorm";
+          const m = model(tf, norm, shared.params(norm));
+          const data = shared.train();
+          const xs = data.xs.map((x) => tf.tensor2d(x, [BATCH, x.length / BATCH]));
+          const oh = data.labels.map((l) => tf.tidy(() => tf.oneHot(tf.tensor1d(l, "int32"), CLASSES).toFloat()));
+          const opt = tf.train.momentum(LR, MOMENTUM);
+          const step = (b: number): number => {
+            const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
+              const logits = m.forward(xs[b]!, true);
+              return tf.logSoftmax(logits).mul(oh[b]!).sum().mul(-1 / BATCH) as import("@tensorflow/tfjs-core").Scalar;
+            }), m.trainable);
+            tf.tidy(() => {
+              const decayed: Record<string, Tensor> = {};
+              for (const v of m.trainable) decayed[v.name] = grads[v.name]!.add(v.mul(WEIGHT_DECAY));
+              opt.applyGradients(decayed);
+            });
+            tf.dispose(grads);
+            const loss = value.dataSync()[0]!;
+            value.dispose();
+            return loss;
+          };
+          const losses: number[] = [];
+          for (let s = 0; s < CHECK_STEPS; s++) losses.push(step(0));
+          const check = checkTraining(losses);
+          let i = 0;
+          return {
+            check,
+            run: () => step(i++ % POOL),
+            dispose: () => { opt.dispose(); tf.dispose([...xs, ...oh, ...Object.values(m.vars)]); },
+          };
+        }
+        case "W3": {
+          const m = model(tf, "layerNorm", shared.params("layerNorm"));
+          const xe = shared.evalInput();
+          const x = tf.tensor2d(xe, [xe.length / 784, 784]);
+          const run = () => { const y = tf.tidy(() => m.forward(x, false)); const d = y.dataSync(); y.dispose(); return d; };
+          const out = run();
+          const rel = checkClose("logits", out.subarray(0, W3_CHECK_ROWS * CLASSES), shared.referenceLogits(), 1e-4);
+          return { run, check: `logits vs f64 forward: ${rel.toExponential(1)}`, dispose: () => tf.dispose([x, ...Object.values(m.vars)]) };
+        }
+        case "W4": {
+          const d = shared.layerNorm();
+          const rows = d.x.length / d.weight.length, cols = d.weight.length;
+          const x = tf.tensor2d(d.x, [rows, cols]), wt = tf.tensor1d(d.weight), bt = tf.tensor1d(d.bias), dy = tf.tensor2d(d.dy, [rows, cols]);
+          const f = tf.valueAndGrads((x: Tensor, w: Tensor, b: Tensor) => {
+            const { mean, variance } = tf.moments(x, 1, true);
+            return x.sub(mean).mul(tf.rsqrt(variance.add(EPS))).mul(w).add(b);
+          });
+          const once = () => { const { value, grads } = f([x, wt, bt], dy); return [value, ...grads] as Tensor[]; };
+          const [y, dx, dw, db] = once().map((t) => { const a = t.dataSync() as Float32Array; t.dispose(); return a; }) as Float32Array[];
+          const check = checkLayerNorm({ y: y!, dx: dx!, dw: dw!, db: db! }, shared.layerNormReference());
+          const run = () => { const outs = once(); outs[3]!.dataSync(); tf.dispose(outs); };
+          return { run, check, dispose: () => tf.dispose([x, wt, bt, dy]) };
+        }
+      }
+    },
+  };
+}

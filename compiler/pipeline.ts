@@ -1,0 +1,38 @@
+/**
+ * From a graph to something the runtime runs. Two paths:
+ *   reference  the graph as traced, one buffer per value, reference kernels (optimize: false)
+ *   optimized  passes (simplify, CSE, DCE, fusion), one arena with liveness-based reuse
+ */
+import type { Arena } from "../runtime/arena.js";
+import { Executor } from "../runtime/executor.js";
+import type { Program } from "../runtime/program.js";
+import type { Graph } from "./ir/graph.js";
+import { lower, lowerPlanned } from "./lower.js";
+import { cleanup, runPasses, type Pass } from "./passes/index.js";
+import { planMemory, type MemoryPlan } from "./plan.js";
+
+export const optimizationPasses: readonly Pass[] = [...cleanup];
+
+export function optimize(g: Graph, label = "graph"): Graph {
+  return runPasses(g, optimizationPasses, label);
+}
+
+export interface Prepared {
+  readonly program: Program;
+  readonly plan: MemoryPlan | null;
+  readonly executor: Executor;
+}
+
+/** Lower a graph (already optimized or not) and make its executor. */
+export function prepare(g: Graph, arena: Arena | null, label = "graph"): Prepared {
+  if (!arena) {
+    const program = lower(g);
+    return { program, plan: null, executor: new Executor(program) };
+  }
+  const plan = planMemory(g);
+  if (Number(process.env.KILN_DEBUG ?? 0) >= 3) {
+    console.error(`[kiln] ${label}: scratch ${plan.scratchBytes} bytes (one buffer per value: ${plan.unplannedBytes})`);
+  }
+  const program = lowerPlanned(g, plan);
+  return { program, plan, executor: new Executor(program, "f32", arena) };
+}

@@ -1,0 +1,68 @@
+/**
+ * One arena per network: a shared WebAssembly memory holding its parameters, state and optimizer
+ * buffers (persistent, allocated once at compile time) followed by one scratch region that every
+ * program of the network reuses (programs run one at a time). Kernels see typed-array views; WASM
+ * kernels and worker threads see the same bytes.
+ *
+ * Shared memory never detaches on growth, so views handed to users (net.params) stay valid when
+ * a larger eval batch grows the scratch region.
+ */
+import { KilnError } from "./errors.js";
+
+const PAGE = 65536;
+/** wasm32 addresses 4 GiB; stay below so offsets fit in an i32 the kernels index with. */
+const MAX_PAGES = 32768;
+export const ALIGN = 64;
+
+export const alignUp = (n: number, a = ALIGN): number => Math.ceil(n / a) * a;
+
+export class Arena {
+  readonly memory: WebAssembly.Memory;
+  private persistentEnd = ALIGN; // offset 0 stays unused so a null offset is never valid
+  private scratchBase: number | null = null;
+  private scratchBytes = 0;
+
+  constructor(initialBytes = PAGE) {
+    this.memory = new WebAssembly.Memory({ initial: Math.ceil(initialBytes / PAGE), maximum: MAX_PAGES, shared: true });
+  }
+
+  /** Reserve `bytes` for a buffer that lives as long as the network (params, state, optimizer). */
+  allocPersistent(bytes: number): number {
+    if (this.scratchBase !== null) throw new KilnError("arena: persistent buffers must be allocated before any program runs");
+    const offset = this.persistentEnd;
+    this.persistentEnd = alignUp(offset + bytes);
+    this.ensure(this.persistentEnd);
+    return offset;
+  }
+
+  /** Base offset of a scratch region of at least `bytes` (grown if needed, shared by all programs). */
+  scratch(bytes: number): number {
+    this.scratchBase ??= alignUp(this.persistentEnd, 4096);
+    this.scratchBytes = Math.max(this.scratchBytes, bytes);
+    this.ensure(this.scratchBase + this.scratchBytes);
+    return this.scratchBase;
+  }
+
+  /** Total bytes in use (persistent + scratch). */
+  get bytes(): number {
+    return (this.scratchBase ?? this.persistentEnd) + this.scratchBytes;
+  }
+
+  f32(offset: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, offset, length);
+  }
+
+  i32(offset: number, length: number): Int32Array {
+    return new Int32Array(this.memory.buffer, offset, length);
+  }
+
+  private ensure(end: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (end <= have) return;
+    const pages = Math.ceil((end - have) / PAGE);
+    if (have / PAGE + pages > MAX_PAGES) {
+      throw new KilnError(`arena: ${end} bytes exceed the ${MAX_PAGES * PAGE}-byte limit of one network's memory`);
+    }
+    this.memory.grow(pages);
+  }
+}

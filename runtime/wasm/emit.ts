@@ -1,0 +1,160 @@
+/**
+ * A small typed instruction DSL over the WebAssembly stack machine. An `Expr<T>` is code that
+ * leaves exactly one value of type T on the stack; a `Stmt` is code that leaves the stack as it
+ * found it. Operations take their operands as expressions, so kernels read as nested calls
+ * (`f32x4.add(get(acc), f32x4.mul(get(a), get(b)))`) and emit in post-order, which is exactly the
+ * stack machine's order. The types keep an f32 from being passed where an i32 address is meant;
+ * anything else the WebAssembly validator checks when the module is compiled.
+ */
+import { f32bytes, f64bytes, sleb, uleb } from "./encode.js";
+import { BLOCKTYPE_EMPTY, CTL, F32, F32X4, F64, I32, I32X4, SIMD_PREFIX, V128 } from "./opcodes.js";
+
+export type ValType = "i32" | "f32" | "f64" | "v128";
+export interface Expr<T extends ValType = ValType> { readonly type: T; readonly code: readonly number[] }
+export interface Stmt { readonly stmt: true; readonly code: readonly number[] }
+export interface Local<T extends ValType = ValType> { readonly type: T; readonly index: number }
+/** A callable function: its index in the module's function space and its signature. */
+export interface FuncRef { readonly index: number; readonly params: readonly ValType[]; readonly results: readonly ValType[] }
+
+type I = Expr<"i32">;
+type F = Expr<"f32">;
+type D = Expr<"f64">;
+type V = Expr<"v128">;
+type Code = readonly number[] | Expr | Stmt;
+
+function cat(parts: readonly Code[]): number[] {
+  const out: number[] = [];
+  for (const p of parts) for (const b of "code" in p ? p.code : p) out.push(b);
+  return out;
+}
+const expr = <T extends ValType>(type: T, ...parts: Code[]): Expr<T> => ({ type, code: cat(parts) });
+export const stmt = (...parts: Code[]): Stmt => ({ stmt: true, code: cat(parts) });
+const simd = (op: number): number[] => [SIMD_PREFIX, ...uleb(op)];
+/** memarg = alignment hint (log2 bytes; a hint only, misaligned access still works) + offset. */
+const memarg = (alignLog2: number, offset: number): number[] => [...uleb(alignLog2), ...uleb(offset)];
+
+// ── variables ───────────────────────────────────────────────────────────────────────────────
+export const get = <T extends ValType>(l: Local<T>): Expr<T> => expr(l.type, [CTL.local_get, ...uleb(l.index)]);
+export const set = <T extends ValType>(l: Local<T>, v: Expr<T>): Stmt => stmt(v, [CTL.local_set, ...uleb(l.index)]);
+export const tee = <T extends ValType>(l: Local<T>, v: Expr<T>): Expr<T> => expr(l.type, v, [CTL.local_tee, ...uleb(l.index)]);
+/** select(a, b, c) = c ≠ 0 ? a : b, both operands evaluated (branch-free). */
+export const select = <T extends ValType>(a: Expr<T>, b: Expr<T>, c: I): Expr<T> => expr(a.type, a, b, c, [CTL.select]);
+export const call = (f: FuncRef, ...args: Expr[]): Stmt => {
+  if (f.results.length !== 0) throw new Error("call: use callValue for functions with results");
+  return stmt(...args, [CTL.call, ...uleb(f.index)]);
+};
+export const callValue = <T extends ValType>(type: T, f: FuncRef, ...args: Expr[]): Expr<T> =>
+  expr(type, ...args, [CTL.call, ...uleb(f.index)]);
+
+// ── control flow ────────────────────────────────────────────────────────────────────────────
+// Branch targets are relative depths: 0 = innermost enclosing block/loop. A `br` to a block
+// jumps past its end; to a loop, back to its start.
+export const block = (...body: Stmt[]): Stmt => stmt([CTL.block, BLOCKTYPE_EMPTY], ...body, [CTL.end]);
+export const loop = (...body: Stmt[]): Stmt => stmt([CTL.loop, BLOCKTYPE_EMPTY], ...body, [CTL.end]);
+export const br = (depth: number): Stmt => stmt([CTL.br, ...uleb(depth)]);
+export const brIf = (depth: number, cond: I): Stmt => stmt(cond, [CTL.br_if, ...uleb(depth)]);
+export const when = (cond: I, ...then: Stmt[]): Stmt => stmt(cond, [CTL.if, BLOCKTYPE_EMPTY], ...then, [CTL.end]);
+export const ifElse = (cond: I, then: readonly Stmt[], otherwise: readonly Stmt[]): Stmt =>
+  stmt(cond, [CTL.if, BLOCKTYPE_EMPTY], ...then, [CTL.else], ...otherwise, [CTL.end]);
+export const seq = (...body: Stmt[]): Stmt => stmt(...body);
+
+/**
+ * for (i = from; i < to; i += step) body — signed compare, `to` re-evaluated each trip.
+ * Shaped as a guard block around a bottom-tested loop (one branch per iteration):
+ *   block  br_if 0 (i ≥ to)  loop  body  i += step  br_if 0 (i < to)  end  end
+ * Inside body, `br(1)` continues nowhere useful; structure loops so they need no early exit.
+ */
+export function forRange(i: Local<"i32">, from: I, to: I, step: number | I, ...body: Stmt[]): Stmt {
+  const inc = typeof step === "number" ? i32.const(step) : step;
+  return block(
+    set(i, from),
+    brIf(0, i32.ge_s(get(i), to)),
+    loop(...body, set(i, i32.add(get(i), inc)), brIf(0, i32.lt_s(get(i), to))),
+  );
+}
+
+// ── scalar arithmetic ───────────────────────────────────────────────────────────────────────
+const bin = <T extends ValType, R extends ValType>(rt: R, op: number) => (a: Expr<T>, b: Expr<T>): Expr<R> => expr(rt, a, b, [op]);
+const un = <T extends ValType, R extends ValType>(rt: R, op: number) => (a: Expr<T>): Expr<R> => expr(rt, a, [op]);
+
+export const i32 = {
+  const: (n: number): I => expr("i32", [I32.const, ...sleb(n)]),
+  add: bin<"i32", "i32">("i32", I32.add), sub: bin<"i32", "i32">("i32", I32.sub), mul: bin<"i32", "i32">("i32", I32.mul),
+  div_u: bin<"i32", "i32">("i32", I32.div_u), rem_u: bin<"i32", "i32">("i32", I32.rem_u),
+  and: bin<"i32", "i32">("i32", I32.and), or: bin<"i32", "i32">("i32", I32.or),
+  shl: bin<"i32", "i32">("i32", I32.shl), shr_u: bin<"i32", "i32">("i32", I32.shr_u),
+  eqz: un<"i32", "i32">("i32", I32.eqz), eq: bin<"i32", "i32">("i32", I32.eq), ne: bin<"i32", "i32">("i32", I32.ne),
+  lt_s: bin<"i32", "i32">("i32", I32.lt_s), gt_s: bin<"i32", "i32">("i32", I32.gt_s),
+  le_s: bin<"i32", "i32">("i32", I32.le_s), ge_s: bin<"i32", "i32">("i32", I32.ge_s),
+  load: (addr: I, offset = 0): I => expr("i32", addr, [I32.load], memarg(2, offset)),
+  store: (addr: I, v: I, offset = 0): Stmt => stmt(addr, v, [I32.store], memarg(2, offset)),
+  trunc_f32_s: un<"f32", "i32">("i32", I32.trunc_f32_s),
+  reinterpret_f32: un<"f32", "i32">("i32", I32.reinterpret_f32),
+  /** min(a, b) as a branch-free select. */
+  min_s: (a: I, b: I): I => select(a, b, i32.lt_s(a, b)),
+};
+
+export const f32 = {
+  const: (x: number): F => expr("f32", [F32.const, ...f32bytes(x)]),
+  add: bin<"f32", "f32">("f32", F32.add), sub: bin<"f32", "f32">("f32", F32.sub),
+  mul: bin<"f32", "f32">("f32", F32.mul), div: bin<"f32", "f32">("f32", F32.div),
+  max: bin<"f32", "f32">("f32", F32.max), min: bin<"f32", "f32">("f32", F32.min),
+  sqrt: un<"f32", "f32">("f32", F32.sqrt), neg: un<"f32", "f32">("f32", F32.neg),
+  lt: bin<"f32", "i32">("i32", F32.lt), gt: bin<"f32", "i32">("i32", F32.gt),
+  load: (addr: I, offset = 0): F => expr("f32", addr, [F32.load], memarg(2, offset)),
+  store: (addr: I, v: F, offset = 0): Stmt => stmt(addr, v, [F32.store], memarg(2, offset)),
+  convert_i32_s: un<"i32", "f32">("f32", F32.convert_i32_s),
+  demote_f64: un<"f64", "f32">("f32", F32.demote_f64),
+  reinterpret_i32: un<"i32", "f32">("f32", F32.reinterpret_i32),
+};
+
+export const f64 = {
+  const: (x: number): D => expr("f64", [F64.const, ...f64bytes(x)]),
+  add: bin<"f64", "f64">("f64", F64.add), sub: bin<"f64", "f64">("f64", F64.sub),
+  mul: bin<"f64", "f64">("f64", F64.mul), div: bin<"f64", "f64">("f64", F64.div),
+  promote_f32: un<"f32", "f64">("f64", F64.promote_f32),
+  convert_i32_s: un<"i32", "f64">("f64", F64.convert_i32_s),
+};
+
+// ── SIMD ────────────────────────────────────────────────────────────────────────────────────
+const vbin = (op: number) => (a: V, b: V): V => expr("v128", a, b, simd(op));
+const vun = (op: number) => (a: V): V => expr("v128", a, simd(op));
+
+export const v128 = {
+  load: (addr: I, offset = 0): V => expr("v128", addr, simd(V128.load), memarg(2, offset)),
+  store: (addr: I, v: V, offset = 0): Stmt => stmt(addr, v, simd(V128.store), memarg(2, offset)),
+  /** Load one 32-bit value and broadcast it to all lanes (x86: vbroadcastss). */
+  load32_splat: (addr: I, offset = 0): V => expr("v128", addr, simd(V128.load32_splat), memarg(2, offset)),
+  zero: (): V => expr("v128", simd(V128.const), new Array<number>(16).fill(0)),
+  and: vbin(V128.and), or: vbin(V128.or), xor: vbin(V128.xor), andnot: vbin(V128.andnot),
+  /** bitselect(a, b, mask) = (a & mask) | (b & ~mask). */
+  bitselect: (a: V, b: V, mask: V): V => expr("v128", a, b, mask, simd(V128.bitselect)),
+  /** Byte shuffle of the 32 bytes of (a, b); f32 lane shuffles pass 4 lane indices 0..7. */
+  shuffle32: (a: V, b: V, lanes: readonly [number, number, number, number]): V =>
+    expr("v128", a, b, simd(V128.i8x16_shuffle), lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])),
+};
+
+export const f32x4 = {
+  splat: (x: F): V => expr("v128", x, simd(F32X4.splat)),
+  const: (x: number): V => expr("v128", simd(V128.const), [0, 1, 2, 3].flatMap(() => f32bytes(x))),
+  extract_lane: (v: V, lane: number): F => expr("f32", v, simd(F32X4.extract_lane), [lane]),
+  add: vbin(F32X4.add), sub: vbin(F32X4.sub), mul: vbin(F32X4.mul), div: vbin(F32X4.div),
+  min: vbin(F32X4.min), max: vbin(F32X4.max), pmin: vbin(F32X4.pmin), pmax: vbin(F32X4.pmax),
+  lt: vbin(F32X4.lt), gt: vbin(F32X4.gt), eq: vbin(F32X4.eq),
+  sqrt: vun(F32X4.sqrt), neg: vun(F32X4.neg), abs: vun(F32X4.abs), nearest: vun(F32X4.nearest),
+  convert_i32x4_s: vun(F32X4.convert_i32x4_s),
+  /**
+   * a·b + c as a separate multiply and add (two roundings). relaxed_madd is not available in
+   * Node 20 without a flag; on AMD Zen the add and multiply pipes are separate, so mul+add still
+   * sustains the same per-cycle flop rate as a fused multiply-add.
+   */
+  madd: (a: V, b: V, c: V): V => f32x4.add(c, f32x4.mul(a, b)),
+};
+
+export const i32x4 = {
+  splat: (x: I): V => expr("v128", x, simd(I32X4.splat)),
+  add: vbin(I32X4.add), sub: vbin(I32X4.sub),
+  shl: (v: V, n: I): V => expr("v128", v, n, simd(I32X4.shl)),
+  trunc_sat_f32x4_s: vun(I32X4.trunc_sat_f32x4_s),
+  extract_lane: (v: V, lane: number): I => expr("i32", v, simd(I32X4.extract_lane), [lane]),
+};
