@@ -7,6 +7,7 @@
  */
 import type { Arena } from "./arena.js";
 import { GraphError } from "./errors.js";
+import { compileKernel } from "./kernels/generated.js";
 import { kernels, type AnyArray, type Kernel } from "./kernels/index.js";
 import type { Program } from "./program.js";
 
@@ -76,7 +77,8 @@ export class Executor {
   private relink(): void {
     this.calls.length = 0;
     for (const s of this.program.steps) {
-      this.calls.push({ kernel: kernels[s.kernel], args: s.args.map((a) => this.bufs[a]!), params: s.params });
+      const kernel = s.kernel === "generated" ? compileKernel(s.source ?? "") : kernels[s.kernel];
+      this.calls.push({ kernel, args: s.args.map((a) => this.bufs[a]!), params: s.params });
     }
   }
 }

@@ -17,7 +17,9 @@ export interface BufferSpec {
 
 /** One kernel call: `args` are buffer indices (inputs first, output last), `params` numbers only. */
 export interface Instr {
-  readonly kernel: KernelName;
+  /** A kernel of the table, or "generated" with its `source` (see kernels/generated.ts). */
+  readonly kernel: KernelName | "generated";
+  readonly source?: string;
   readonly args: readonly number[];
   readonly params: readonly number[];
 }

@@ -12,16 +12,31 @@ import { ModelError } from "../runtime/errors.js";
 export type Distribution = "normal" | "uniform";
 export type FanMode = "fanIn" | "fanOut";
 
+/**
+ * The arguments an initializer was made with, for description and serialization (src/spec.ts).
+ * Read-only: sampling does not look at them.
+ */
+export interface InitParams {
+  readonly distribution?: Distribution;
+  readonly mode?: FanMode;
+  /** init.normal's variance as given: a number, or the function of fan-in. */
+  readonly variance?: number | ((fanIn: number) => number);
+  /** The value of a constant initializer (zeros: 0, ones: 1). */
+  readonly value?: number;
+}
+
 export interface Initializer {
   readonly kind: "he" | "xavier" | "normal" | "uniform" | "constant";
   /** Human-readable, e.g. `he(normal, fanIn)`. */
   readonly label: string;
+  /** What it was made with (absent on hand-made initializers). */
+  readonly params?: InitParams;
   /** Fill `out` (a tensor with the given fans) from the stream keyed (k0, k1). */
   readonly sample: (out: Float32Array | Float64Array, fanIn: number, fanOut: number, k0: number, k1: number) => void;
 }
 
-function make(kind: Initializer["kind"], label: string, sample: Initializer["sample"]): Initializer {
-  return Object.freeze({ kind, label, sample });
+function make(kind: Initializer["kind"], label: string, sample: Initializer["sample"], params: InitParams): Initializer {
+  return Object.freeze({ kind, label, sample, params: Object.freeze(params) });
 }
 
 function scaled(out: Float32Array | Float64Array, dist: Distribution, variance: number, k0: number, k1: number): void {
@@ -55,7 +70,7 @@ export function he(opts: { distribution?: Distribution; mode?: FanMode } = {}): 
   const dist = checkDistribution(opts.distribution ?? "normal");
   const mode = checkMode(opts.mode ?? "fanIn");
   return make("he", `he(${dist}, ${mode})`, (out, fanIn, fanOut, k0, k1) =>
-    scaled(out, dist, 2 / (mode === "fanIn" ? fanIn : fanOut), k0, k1));
+    scaled(out, dist, 2 / (mode === "fanIn" ? fanIn : fanOut), k0, k1), { distribution: dist, mode });
 }
 
 /**
@@ -64,7 +79,7 @@ export function he(opts: { distribution?: Distribution; mode?: FanMode } = {}): 
  */
 export function xavier(opts: { distribution?: Distribution } = {}): Initializer {
   const dist = checkDistribution(opts.distribution ?? "normal");
-  return make("xavier", `xavier(${dist})`, (out, fanIn, fanOut, k0, k1) => scaled(out, dist, 2 / (fanIn + fanOut), k0, k1));
+  return make("xavier", `xavier(${dist})`, (out, fanIn, fanOut, k0, k1) => scaled(out, dist, 2 / (fanIn + fanOut), k0, k1), { distribution: dist });
 }
 
 /**
@@ -84,11 +99,11 @@ export function normal(opts: { variance: number | ((fanIn: number) => number) })
       throw new ModelError(`init.normal variance must be a finite number ≥ 0, got ${s} for fan-in ${fanIn}`);
     }
     scaled(out, "normal", s, k0, k1);
-  });
+  }, { variance: v });
 }
 
 function constant(value: number, label: string): Initializer {
-  return make("constant", label, (out) => { out.fill(value); });
+  return make("constant", label, (out) => { out.fill(value); }, { value });
 }
 
 /** All zeros (the default for biases and β). @example linear(10, 10, { init: init.zeros() }) */

@@ -11,6 +11,7 @@ import {
   WEIGHT_DECAY, checkClose, checkLayerNorm, checkSgemm, checkTraining, transpose, type Norm, type Workload,
 } from "../workloads.js";
 import type { Case, Peer, Shared } from "./types.js";
+import { packageVersion } from "./util.js";
 
 type Jax = typeof import("@jax-js/jax");
 type Arr = import("@jax-js/jax").Array;
@@ -89,8 +90,7 @@ export function jaxjs(): Peer {
     threads: 1,
     async setup() {
       await load();
-      const { createRequire } = await import("node:module");
-      jaxVersion = (createRequire(import.meta.url)("@jax-js/jax/package.json") as { version: string }).version;
+      jaxVersion = packageVersion("@jax-js/jax");
     },
     info: () => ({ version: jaxVersion, device: "wasm", workers: "none (Node 20 has no global Worker)" }),
     supports: () => true,

@@ -26,9 +26,12 @@ let tfModule: Promise<{ tf: TF; wasm: typeof import("@tensorflow/tfjs-backend-wa
 function load() {
   tfModule ??= (async () => {
     const tf = await import("@tensorflow/tfjs-core");
+    const require = createRequire(import.meta.url);
+    // tfjs-core alone registers no gradients (the @tensorflow/tfjs union package does this
+    // import). The file is ES-module syntax in a CommonJS package: tsx's require hook loads it.
+    require("@tensorflow/tfjs-core/dist/register_all_gradients");
     await import("@tensorflow/tfjs-backend-cpu");
     const wasm = await import("@tensorflow/tfjs-backend-wasm");
-    const require = createRequire(import.meta.url);
     // The .wasm binaries ship in the package's dist/ folder.
     wasm.setWasmPaths(path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + path.sep);
     tf.env().set("IS_TEST", true); // silences the "install tfjs-node" banner
@@ -63,23 +66,24 @@ function model(tf: TF, norm: Norm, init: Record<string, Float32Array>) {
       v(`${n}.running_var`, tf.tensor1d(init[`${n}.running_var`]!), false);
     }
   }
+  const affine = (xhat: Tensor, w: Tensor, b: Tensor): Tensor => tf.add(tf.mul(xhat, w), b);
   const normalize = (h: Tensor, n: number, train: boolean): Tensor => {
     const w = vars[`${n}.weight`]!, b = vars[`${n}.bias`]!;
     if (norm === "layerNorm") {
       const { mean, variance } = tf.moments(h, 1, true);
-      return h.sub(mean).mul(tf.rsqrt(variance.add(EPS))).mul(w).add(b);
+      return affine(tf.mul(tf.sub(h, mean), tf.rsqrt(tf.add(variance, EPS))), w, b);
     }
     const rm = vars[`${n}.running_mean`]!, rv = vars[`${n}.running_var`]!;
-    if (!train) return h.sub(rm).mul(tf.rsqrt(rv.add(EPS))).mul(w).add(b);
+    if (!train) return affine(tf.mul(tf.sub(h, rm), tf.rsqrt(tf.add(rv, EPS))), w, b);
     const { mean, variance } = tf.moments(h, 0);
-    rm.assign(tf.tidy(() => rm.mul(1 - BN_MOMENTUM).add(mean.mul(BN_MOMENTUM))));
-    rv.assign(tf.tidy(() => rv.mul(1 - BN_MOMENTUM).add(variance.mul((BN_MOMENTUM * BATCH) / (BATCH - 1)))));
-    return h.sub(mean).mul(tf.rsqrt(variance.add(EPS))).mul(w).add(b);
+    rm.assign(tf.tidy(() => tf.add(tf.mul(rm, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM))));
+    rv.assign(tf.tidy(() => tf.add(tf.mul(rv, 1 - BN_MOMENTUM), tf.mul(variance, (BN_MOMENTUM * BATCH) / (BATCH - 1)))));
+    return affine(tf.mul(tf.sub(h, mean), tf.rsqrt(tf.add(variance, EPS))), w, b);
   };
   const forward = (x: Tensor, train: boolean): Tensor => {
     let h = x;
     for (const l of LINEARS) {
-      h = tf.matMul(h, vars[`${l.index}.weight`]!).add(vars[`${l.index}.bias`]!);
+      h = tf.add(tf.matMul(h, vars[`${l.index}.weight`]!), vars[`${l.index}.bias`]!);
       if (l.index === 8) break;
       h = tf.relu(normalize(h, l.index + 1, train));
       if (train) h = tf.dropout(h, DROP);
@@ -128,17 +132,15 @@ export function tfjs(backend: "cpu" | "wasm"): Peer {
           const m = model(tf, norm, shared.params(norm));
           const data = shared.train();
           const xs = data.xs.map((x) => tf.tensor2d(x, [BATCH, x.length / BATCH]));
-          const oh = data.labels.map((l) => tf.tidy(() => tf.oneHot(tf.tensor1d(l, "int32"), CLASSES).toFloat()));
+          const oh = data.labels.map((l) => tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(l, "int32"), CLASSES), "float32")));
           const opt = tf.train.momentum(LR, MOMENTUM);
           const step = (b: number): number => {
             const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
               const logits = m.forward(xs[b]!, true);
-              return tf.logSoftmax(logits).mul(oh[b]!).sum().mul(-1 / BATCH) as import("@tensorflow/tfjs-core").Scalar;
+              return tf.mul(tf.sum(tf.mul(tf.logSoftmax(logits), oh[b]!)), -1 / BATCH) as import("@tensorflow/tfjs-core").Scalar;
             }), m.trainable);
             tf.tidy(() => {
-              const decayed: Record<string, Tensor> = {};
-              for (const v of m.trainable) decayed[v.name] = grads[v.name]!.add(v.mul(WEIGHT_DECAY));
-              opt.applyGradients(decayed);
+              opt.applyGradients(m.trainable.map((v) => ({ name: v.name, tensor: tf.add(grads[v.name]!, tf.mul(v, WEIGHT_DECAY)) })));
             });
             tf.dispose(grads);
             const loss = value.dataSync()[0]!;
@@ -170,7 +172,7 @@ export function tfjs(backend: "cpu" | "wasm"): Peer {
           const x = tf.tensor2d(d.x, [rows, cols]), wt = tf.tensor1d(d.weight), bt = tf.tensor1d(d.bias), dy = tf.tensor2d(d.dy, [rows, cols]);
           const f = tf.valueAndGrads((x: Tensor, w: Tensor, b: Tensor) => {
             const { mean, variance } = tf.moments(x, 1, true);
-            return x.sub(mean).mul(tf.rsqrt(variance.add(EPS))).mul(w).add(b);
+            return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, EPS))), w), b);
           });
           const once = () => { const { value, grads } = f([x, wt, bt], dy); return [value, ...grads] as Tensor[]; };
           const [y, dx, dw, db] = once().map((t) => { const a = t.dataSync() as Float32Array; t.dispose(); return a; }) as Float32Array[];

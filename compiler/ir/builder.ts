@@ -60,7 +60,7 @@ export class GraphBuilder {
   /** Emit any op; returns its outputs in order. */
   emitMulti<K extends OpName>(op: K, inputs: readonly V[], attrs: AttrsOf<K>): V[] {
     const def = ops[op];
-    if (inputs.length !== def.arity) throw new GraphError(`${op}: expected ${def.arity} inputs, got ${inputs.length}`);
+    if (def.arity !== null && inputs.length !== def.arity) throw new GraphError(`${op}: expected ${def.arity} inputs, got ${inputs.length}`);
     const types = def.shapes(inputs.map((v) => this.type(v)), attrs);
     const outputs = types.map((t) => this.values.push(t) - 1);
     this.nodes.push({ op, inputs: [...inputs], outputs, attrs } as Node);

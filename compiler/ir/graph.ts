@@ -81,7 +81,7 @@ export function checkGraph(g: Graph): Graph {
   g.nodes.forEach((n, i) => {
     const where = `nodes[${i}] ${n.op}`;
     const def = ops[n.op];
-    if (n.inputs.length !== def.arity) fail(`${where}: expected ${def.arity} inputs, got ${n.inputs.length}`);
+    if (def.arity !== null && n.inputs.length !== def.arity) fail(`${where}: expected ${def.arity} inputs, got ${n.inputs.length}`);
     n.inputs.forEach((v) => { if (!defined[ref(v, where)]) fail(`${where}: uses value ${v} before it is defined`); });
     const want = (def.shapes as (ins: readonly ValueType[], a: unknown) => readonly ValueType[])(n.inputs.map((v) => g.values[v]!), n.attrs);
     if (n.outputs.length !== want.length) fail(`${where}: expected ${want.length} outputs, got ${n.outputs.length}`);

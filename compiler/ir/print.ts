@@ -8,6 +8,8 @@
  * Inputs print under their names; other values get short letter names (a, b, …, z, ba, …).
  * Scalar constants print inline as literals, as jaxpr does.
  */
+import { ops } from "../ops/index.js";
+import type { OpDef } from "../ops/def.js";
 import type { Graph, Node } from "./graph.js";
 import { fmtType, type V } from "./types.js";
 
@@ -39,7 +41,8 @@ export function printIR(g: Graph): string {
   const head = g.inputs.map((i) => `${i.name}:${fmtType(g.values[i.value]!)}`).join(" ");
   const lines = g.nodes.filter((n) => !isScalarConstant(n)).map((n) => {
     const attrs = Object.entries(n.attrs as Record<string, unknown>);
-    const params = attrs.length ? `[${attrs.map(([k, v]) => `${k}=${fmtAttr(v)}`).join(" ")}]` : "";
+    const custom = (ops[n.op] as OpDef<unknown>).printAttrs;
+    const params = custom ? `[${custom(n.attrs, n.inputs.length)}]` : attrs.length ? `[${attrs.map(([k, v]) => `${k}=${fmtAttr(v)}`).join(" ")}]` : "";
     const args = n.inputs.map(name).join(" ");
     const outs = n.outputs.map((v) => `${name(v)}:${fmtType(g.values[v]!)}`).join(" ");
     return `${outs} = ${n.op}${params}${args ? " " + args : ""}`;

@@ -10,8 +10,10 @@ import type { GraphBuilder } from "../ir/builder.js";
 import { fmtType, type V, type ValueType } from "../ir/types.js";
 
 export interface Lowered {
-  readonly kernel: KernelName;
+  readonly kernel: KernelName | "generated";
   readonly params: readonly number[];
+  /** Source of a generated kernel: built from numbers and compiler-made names only. */
+  readonly source?: string;
 }
 
 /**
@@ -26,7 +28,8 @@ export type Vjp<A> = (
 /** A primitive with any number of outputs (fused kernels often have several). */
 export interface OpDef<A> {
   readonly attrs: t.Type<A, unknown, unknown>;
-  readonly arity: number;
+  /** Number of inputs; null for fused ops taking any number (their shape rule checks them). */
+  readonly arity: number | null;
   readonly shapes: (ins: readonly ValueType[], attrs: A) => readonly ValueType[];
   /** null only for ops that appear after differentiation (fused kernels). */
   readonly vjp: Vjp<A> | null;
@@ -38,6 +41,8 @@ export interface OpDef<A> {
    * take the buffer of such an input that dies here (in-place update).
    */
   readonly elementwise?: boolean;
+  /** Compact text for the attributes in printIR (default: key=value pairs). */
+  readonly printAttrs?: (attrs: A, inputs: number) => string;
 }
 
 /** The common case: one output, so shape, vjp and lower speak of `out` and `g` directly. */
@@ -48,6 +53,7 @@ export interface SingleOutputOp<A> {
   readonly vjp: ((b: GraphBuilder, g: V, ins: readonly V[], out: V, attrs: A) => readonly (V | null)[]) | null;
   readonly lower: (attrs: A, ins: readonly ValueType[], out: ValueType) => Lowered;
   readonly elementwise?: boolean;
+  readonly printAttrs?: (attrs: A, inputs: number) => string;
 }
 
 export function defineOp<A>(op: SingleOutputOp<A>): OpDef<A> {
@@ -60,6 +66,7 @@ export function defineOp<A>(op: SingleOutputOp<A>): OpDef<A> {
       gs[0] === null || gs[0] === undefined ? ins.map(() => null) : vjp(b, gs[0], ins, outs[0]!, a)),
     lower: (a: A, ins: readonly ValueType[], outs: readonly ValueType[]) => op.lower(a, ins, outs[0]!),
     elementwise: op.elementwise ?? false,
+    ...(op.printAttrs ? { printAttrs: op.printAttrs } : {}),
   });
 }
 

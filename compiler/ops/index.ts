@@ -11,6 +11,7 @@ import type { OpDef } from "./def.js";
 import { div } from "./div.js";
 import { dropout_mask } from "./dropout_mask.js";
 import { exp } from "./exp.js";
+import { fused_elementwise } from "./fused_elementwise.js";
 import { log } from "./log.js";
 import { log_softmax } from "./log_softmax.js";
 import { matmul } from "./matmul.js";
@@ -32,6 +33,8 @@ const registry = {
   add, sub, mul, div,
   constant, sum, mean, reshape, broadcast_to,
   matmul, normalize, log_softmax, one_hot, dropout_mask,
+  // Fused kernels: made by passes after differentiation, never differentiated themselves.
+  fused_elementwise,
 };
 
 export type OpName = keyof typeof registry;

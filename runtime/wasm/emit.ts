@@ -14,7 +14,7 @@ export interface Expr<T extends ValType = ValType> { readonly type: T; readonly 
 export interface Stmt { readonly stmt: true; readonly code: readonly number[] }
 export interface Local<T extends ValType = ValType> { readonly type: T; readonly index: number }
 /** A callable function: its index in the module's function space and its signature. */
-export interface FuncRef { readonly index: number; readonly params: readonly ValType[]; readonly results: readonly ValType[] }
+export interface FuncRef { readonly index: number; readonly paramTypes: readonly ValType[]; readonly results: readonly ValType[] }
 
 type I = Expr<"i32">;
 type F = Expr<"f32">;

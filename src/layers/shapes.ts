@@ -138,7 +138,7 @@ export type ResidualOf<F> =
 const KINDS: ReadonlySet<string> = new Set<LayerNode["kind"]>(["linear", "relu", "dropout", "layerNorm", "batchNorm", "residual", "seq"]);
 
 /** What came instead of a layer, for messages: `number 5`, `function linear (call it: …)`. */
-export function describeArgument(x: unknown): string {
+function describeArgument(x: unknown): string {
   if (typeof x === "function") return `function ${x.name || "(anonymous)"} (a layer is a value: call it, e.g. linear(784, 256))`;
   if (Array.isArray(x)) return `an array of ${x.length} items (spread it: seq(...layers))`;
   if (typeof x === "object" && x !== null) {
@@ -151,9 +151,10 @@ export function describeArgument(x: unknown): string {
 }
 
 /**
- * `x` as a layer, or a ModelError naming `what` and what came. The fields that `features()` and
- * `describe()` read are checked too, so a hand-made object from JS cannot give a wrong size here;
+ * `x` as a layer, or a ModelError naming `what` and what came. The fields that `features()` reads
+ * are checked too, so a hand-made object from JS cannot give a wrong size here;
  * sizes between the layers of a hand-made `{ kind: "seq" }` are checked again when compile() traces.
+ * @example asLayer("seq argument 0", 5) // throws ModelError "seq argument 0 must be a layer (…), got number 5"
  */
 export function asLayer(what: string, x: unknown): LayerNode {
   const problem = layerProblem(x);

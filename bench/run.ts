@@ -1,0 +1,311 @@
+/**
+ * `npm run bench` — kiln against its peers on the same workloads, in one run.
+ *
+ *   npm run bench                      every workload, every peer
+ *   npm run bench -- --only W2,W3      some workloads (a group such as W1, or an id such as W1-512)
+ *   npm run bench -- --quick           fewer repetitions (a smoke run)
+ *   npm run bench -- --peers kiln,torch  some peers (names or prefixes)
+ *
+ * For each workload and peer: set up, check that the peer computes the same thing (a failed
+ * check gives no number), warm up, then the median over repeated samples. Prints one table per
+ * workload with kiln's speed relative to each peer, and writes bench/results.json. Timings are
+ * reported, never asserted. Each peer is isolated: one that fails prints "failed: reason".
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  W3_CHECK_ROWS, WORKLOADS, evalInput, initialParams, layerNormData, referenceLayerNorm, referenceLogits, sgemmData,
+  trainData, type Norm, type Workload,
+} from "./workloads.js";
+import { jaxjs } from "./peers/jaxjs.js";
+import { kiln } from "./peers/kiln.js";
+import { onnxruntime } from "./peers/onnxruntime.js";
+import { TORCH_THREADS, findPython, runTorch, torchPeerName, type TorchRun } from "./peers/torch.js";
+import { tfjs } from "./peers/tfjs.js";
+import type { Peer, Shared } from "./peers/types.js";
+
+// ---------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------
+
+interface Options {
+  readonly quick: boolean;
+  readonly only: readonly string[] | null;
+  readonly peers: readonly string[] | null;
+  readonly out: string;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function usage(msg: string): never {
+  console.error(`bench: ${msg}\nusage: npm run bench -- [--only W1,W2,W2b,W3,W4 | W1-256,…] [--peers kiln,jax-js,tfjs,onnxruntime,torch] [--quick] [--out FILE]`);
+  process.exit(2);
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  let quick = false, only: string[] | null = null, peers: string[] | null = null, out = path.join(here, "results.json");
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (): string => {
+      const eq = a.indexOf("=");
+      if (eq >= 0) return a.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined) usage(`${a} needs a value`);
+      return v;
+    };
+    if (a === "--quick") quick = true;
+    else if (a === "--only" || a.startsWith("--only=")) only = value().split(",").map((s) => s.trim()).filter(Boolean);
+    else if (a === "--peers" || a.startsWith("--peers=")) peers = value().split(",").map((s) => s.trim()).filter(Boolean);
+    else if (a === "--out" || a.startsWith("--out=")) out = path.resolve(value());
+    else usage(`unknown argument ${a}`);
+  }
+  if (only) {
+    const known = new Set(WORKLOADS.flatMap((w) => [w.id, w.group]));
+    const bad = only.filter((o) => !known.has(o));
+    if (bad.length) usage(`unknown workload ${bad.join(", ")} (known: ${[...known].join(", ")})`);
+  }
+  return { quick, only, peers, out };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing
+// ---------------------------------------------------------------------------------------------
+
+const now = (): number => performance.now() / 1000;
+
+/**
+ * Warm up (at least 2 runs and 0.5 s; quick: 1 run, 0.2 s), then time samples of `inner`
+ * back-to-back runs, inner chosen so that a sample lasts ≥ 25 ms; about 4 s of samples
+ * (quick: 1 s), at least 5 (quick: 3) and at most 25 (quick: 10). Returns seconds per run, one
+ * value per sample. torch_bench.py follows the same protocol.
+ */
+async function measure(run: () => unknown, quick: boolean): Promise<number[]> {
+  const once = async (): Promise<void> => {
+    const r = run();
+    if (r instanceof Promise) await r;
+  };
+  const [warmMin, warmTime] = quick ? [1, 0.2] : [2, 0.5];
+  const t0 = now();
+  let n = 0;
+  while (n < warmMin || (now() - t0 < warmTime && n < 50)) { await once(); n++; }
+  const est = (now() - t0) / n;
+  const inner = Math.max(1, Math.ceil(0.025 / est));
+  const [budget, lo, hi] = quick ? [1, 3, 10] : [4, 5, 25];
+  const count = Math.min(hi, Math.max(lo, Math.round(budget / (est * inner))));
+  const samples: number[] = [];
+  for (let s = 0; s < count; s++) {
+    const start = now();
+    for (let k = 0; k < inner; k++) await once();
+    samples.push((now() - start) / inner);
+  }
+  return samples;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+// ---------------------------------------------------------------------------------------------
+
+type Outcome =
+  | {
+      status: "ok"; peer: string; threads: number; unit: string; median: number;
+      /** Half the interquartile range over the median, in percent. */
+      spreadPct: number; min: number; max: number; samples: number[]; check: string;
+    }
+  | { status: "n/a" | "failed"; peer: string; threads: number; reason: string };
+
+function summarize(w: Workload, peer: string, threads: number, seconds: readonly number[], check: string): Outcome {
+  const samples = seconds.map(w.toUnit);
+  const sorted = [...samples].sort((a, b) => a - b);
+  const median = quantile(sorted, 0.5);
+  const spreadPct = ((quantile(sorted, 0.75) - quantile(sorted, 0.25)) / 2 / median) * 100;
+  return { status: "ok", peer, threads, unit: w.unit, median, spreadPct, min: sorted[0]!, max: sorted[sorted.length - 1]!, samples, check };
+}
+
+const reasonOf = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split("\n")[0]!.slice(0, 200);
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (Math.abs(x) >= 1000) return x.toFixed(0);
+  return x.toPrecision(4).replace(/\.?0+$/, (m) => (m.startsWith(".") ? "" : m));
+}
+
+/** kiln's speed over the peer's: > 1 means kiln is faster, whatever the unit. */
+function speedRatio(w: Workload, kilnValue: number, peerValue: number): number {
+  return w.higherIsBetter ? kilnValue / peerValue : peerValue / kilnValue;
+}
+
+function table(w: Workload, outcomes: readonly Outcome[]): string {
+  const k = outcomes.find((o) => o.peer === "kiln");
+  const kilnMedian = k?.status === "ok" ? k.median : null;
+  const rows: string[][] = [["peer", "thr", `median ${w.unit}`, "spread", "n", "kiln÷peer", "check"]];
+  for (const o of outcomes) {
+    if (o.status !== "ok") {
+      rows.push([o.peer, String(o.threads), o.status === "n/a" ? "n/a" : "failed", "", "", "", o.reason]);
+      continue;
+    }
+    const ratio = kilnMedian === null ? "n/a" : o.peer === "kiln" ? "1" : `${fmt(speedRatio(w, kilnMedian, o.median))}×`;
+    rows.push([o.peer, String(o.threads), fmt(o.median), `±${o.spreadPct.toFixed(1)}%`, String(o.samples.length), ratio, o.check]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (c === 6 ? 0 : r[c]!.length))));
+  const right = new Set([1, 2, 3, 4, 5]);
+  const line = (r: string[]) => "  " + r.map((cell, c) => (c === 6 ? cell : right.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ");
+  const head = `${w.id} — ${w.title} (${w.unit}, ${w.higherIsBetter ? "higher" : "lower"} is better)`;
+  return [head, ...rows.map(line)].join("\n");
+}
+
+function machine(): Record<string, unknown> {
+  let cpu = os.cpus()[0]?.model ?? "unknown", flags: string[] = [];
+  try {
+    const info = readFileSync("/proc/cpuinfo", "utf8");
+    cpu = /^model name\s*:\s*(.*)$/m.exec(info)?.[1]?.trim() ?? cpu;
+    const f = /^flags\s*:\s*(.*)$/m.exec(info)?.[1]?.split(/\s+/) ?? [];
+    flags = ["avx2", "fma", "avx512f"].filter((x) => f.includes(x));
+  } catch { /* not Linux */ }
+  return {
+    cpu, cpuFlags: flags, logicalCpus: os.availableParallelism?.() ?? os.cpus().length,
+    memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1), node: process.version, platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------
+
+function makeShared(quick: boolean): Shared {
+  const memo = <T>(f: () => T): (() => T) => { let v: T | undefined; return () => (v ??= f()); };
+  const params: Partial<Record<Norm, Record<string, Float32Array>>> = {};
+  const sgemm = new Map<number, { a: Float32Array; b: Float32Array }>();
+  const train = memo(trainData);
+  const input = memo(evalInput);
+  const lnData = memo(layerNormData);
+  const shared: Shared = {
+    quick,
+    train,
+    params: (norm) => (params[norm] ??= initialParams(norm)),
+    evalInput: input,
+    referenceLogits: memo(() => referenceLogits(shared.params("layerNorm"), input(), W3_CHECK_ROWS)),
+    sgemm: (n) => { let d = sgemm.get(n); if (!d) sgemm.set(n, (d = sgemmData(n))); return d; },
+    layerNorm: lnData,
+    layerNormReference: memo(() => referenceLayerNorm(lnData())),
+  };
+  return shared;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const log = (s: string) => console.error(s);
+  const workloads = WORKLOADS.filter((w) => !opts.only || opts.only.includes(w.group) || opts.only.includes(w.id));
+  const wanted = (name: string) => !opts.peers || opts.peers.some((p) => name === p || name.startsWith(p));
+  const peers: Peer[] = [kiln, jaxjs(), tfjs("cpu"), tfjs("wasm"), onnxruntime(1), onnxruntime(2)].filter((p) => wanted(p.name));
+  const torchNames = TORCH_THREADS.map(torchPeerName).filter(wanted);
+  const shared = makeShared(opts.quick);
+  const started = new Date();
+  const loadStart = os.loadavg();
+  const t0 = now();
+  log(`kiln bench${opts.quick ? " (quick)" : ""}: ${workloads.map((w) => w.id).join(", ")} on ${(machine()["cpu"] as string)}, node ${process.version}`);
+
+  const outcomes = new Map<string, Outcome[]>(workloads.map((w) => [w.id, []]));
+  const peerInfo: Record<string, Record<string, unknown>> = {};
+  const setupErrors = new Map<string, string>();
+  for (const p of peers) {
+    try {
+      await p.setup?.();
+      peerInfo[p.name] = { threads: p.threads, ...p.info?.() };
+    } catch (e) {
+      setupErrors.set(p.name, reasonOf(e));
+      peerInfo[p.name] = { threads: p.threads, setupError: reasonOf(e) };
+      log(`  ${p.name}: setup failed: ${reasonOf(e)}`);
+    }
+  }
+
+  for (const w of workloads) {
+    for (const p of peers) {
+      if (!p.supports(w)) continue;
+      const record = (o: Outcome) => {
+        outcomes.get(w.id)!.push(o);
+        const text = o.status === "ok" ? `${fmt(o.median)} ${o.unit} ±${o.spreadPct.toFixed(1)}% (${o.samples.length} samples) — ${o.check}` : `${o.status}: ${o.reason}`;
+        log(`  [${w.id}] ${p.name}: ${text}`);
+      };
+      const setupError = setupErrors.get(p.name);
+      if (setupError) { record({ status: "failed", peer: p.name, threads: p.threads, reason: setupError }); continue; }
+      try {
+        const c = await p.prepare(w, shared);
+        if (!c) { record({ status: "n/a", peer: p.name, threads: p.threads, reason: "not measured" }); continue; }
+        try {
+          record(summarize(w, p.name, p.threads, await measure(() => c.run(), opts.quick), c.check));
+        } finally {
+          await c.dispose?.();
+        }
+      } catch (e) {
+        record({ status: "failed", peer: p.name, threads: p.threads, reason: reasonOf(e) });
+      }
+    }
+  }
+
+  // PyTorch runs last, in its own process, all its cases at once.
+  let torch: TorchRun | null = null;
+  if (torchNames.length) {
+    const python = findPython();
+    const fail = (reason: string) => {
+      for (const w of workloads) for (const t of TORCH_THREADS) if (torchNames.includes(torchPeerName(t))) outcomes.get(w.id)!.push({ status: "failed", peer: torchPeerName(t), threads: t, reason });
+      log(`  torch: ${reason}`);
+    };
+    if (!python) fail("no python with torch found (set KILN_BENCH_PYTHON)");
+    else {
+      log(`  torch: running bench/torch_bench.py with ${python}`);
+      try {
+        torch = await runTorch(python, workloads, shared, log);
+        for (const t of TORCH_THREADS) peerInfo[torchPeerName(t)] = { threads: t, python, ...torch.info };
+        for (const w of workloads) {
+          for (const t of TORCH_THREADS) {
+            const name = torchPeerName(t);
+            if (!torchNames.includes(name)) continue;
+            const r = torch.results.find((x) => x.workload === w.id && x.threads === t);
+            const o: Outcome = !r ? { status: "failed", peer: name, threads: t, reason: "no result from torch_bench.py" }
+              : r.error || !r.seconds ? { status: "failed", peer: name, threads: t, reason: r.error ?? "no samples" }
+              : summarize(w, name, t, r.seconds, r.check ?? "");
+            outcomes.get(w.id)!.push(o);
+          }
+        }
+      } catch (e) {
+        fail(reasonOf(e));
+      }
+    }
+  }
+
+  const elapsed = now() - t0;
+  console.log("");
+  for (const w of workloads) console.log(table(w, outcomes.get(w.id)!) + "\n");
+  console.log(`kiln÷peer is kiln's speed over the peer's (>1: kiln faster); spread is half the interquartile range. ${elapsed.toFixed(0)} s in all.`);
+
+  const results = {
+    date: started.toISOString(),
+    quick: opts.quick,
+    seconds: +elapsed.toFixed(1),
+    machine: { ...machine(), loadavgAtStart: loadStart.map((x) => +x.toFixed(2)), loadavgAtEnd: os.loadavg().map((x) => +x.toFixed(2)) },
+    peers: peerInfo,
+    workloads: Object.fromEntries(workloads.map((w) => [w.id, {
+      title: w.title,
+      unit: w.unit,
+      higherIsBetter: w.higherIsBetter,
+      peers: Object.fromEntries(outcomes.get(w.id)!.map((o) => [o.peer, o.status === "ok"
+        ? { status: o.status, threads: o.threads, median: o.median, unit: o.unit, spreadPct: +o.spreadPct.toFixed(2), min: o.min, max: o.max, samples: o.samples, check: o.check }
+        : { status: o.status, threads: o.threads, reason: o.reason }])),
+    }])),
+  };
+  writeFileSync(opts.out, JSON.stringify(results, null, 2) + "\n");
+  console.log(`wrote ${path.relative(process.cwd(), opts.out) || opts.out}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

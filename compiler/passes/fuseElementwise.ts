@@ -1,0 +1,111 @@
+/**
+ * Elementwise fusion: chains of elementwise primitives over the same output shape become one
+ * `fused_elementwise` node — one loop, intermediates in registers, never in memory. Scalar
+ * constants become literals, `broadcast_to` becomes a strided read, and `dropout_mask` is
+ * recomputed inside the loop that consumes it (the mask is never materialized).
+ *
+ * Grouping, in node order: a node joins the group of one of its inputs when every other input
+ * is a graph input, a value of that group, or a value defined before the group's first node —
+ * then no path can leave the group and come back, so the fused node cannot form a cycle.
+ */
+import { GraphBuilder } from "../ir/builder.js";
+import type { Graph, Node } from "../ir/graph.js";
+import { sameShape, type V } from "../ir/types.js";
+import type { ElementInstr, ElementOp } from "../ops/fused_elementwise.js";
+import { dce } from "./dce.js";
+import { toposort } from "./toposort.js";
+
+const FUSIBLE = new Set<string>(["neg", "exp", "log", "relu", "step", "sqrt", "rsqrt", "add", "sub", "mul", "div"]);
+/** Nodes read by groups without being members: literals, masks and broadcasts. */
+const ABSORBED = new Set<string>(["constant", "dropout_mask", "broadcast_to"]);
+
+interface Group { readonly first: number; readonly members: Node[]; readonly shape: readonly number[] }
+
+export function fuseElementwise(g: Graph): Graph {
+  const producer = new Map<V, { node: Node; index: number }>();
+  const order = new Map<Node, number>(g.nodes.map((n, i) => [n, i]));
+  g.nodes.forEach((node, index) => node.outputs.forEach((v) => producer.set(v, { node, index })));
+  const groupOf = new Map<V, Group>();
+  const groups: Group[] = [];
+
+  // A value a group can read without depending on anything after its first node.
+  const before = (v: V, grp: Group): boolean => {
+    const p = producer.get(v);
+    if (!p) return true;
+    if (groupOf.get(v) === grp) return true;
+    if (ABSORBED.has(p.node.op)) return p.node.inputs.every((u) => before(u, grp));
+    return p.index < grp.first;
+  };
+  const fits = (grp: Group) => grp.members.every((m) => m.inputs.every((v) => before(v, grp)));
+
+  g.nodes.forEach((n, index) => {
+    if (!FUSIBLE.has(n.op) || g.values[n.outputs[0]!]!.dtype !== "f32") return;
+    const shape = g.values[n.outputs[0]!]!.shape;
+    const candidates = [...new Set(n.inputs.map((v) => groupOf.get(v)))]
+      .filter((x): x is Group => x !== undefined && sameShape(x.shape, shape));
+    // Prefer merging every input group into one (a diamond becomes one loop), else join one.
+    const merged: Group = {
+      first: Math.min(index, ...candidates.map((c) => c.first)),
+      members: [...candidates.flatMap((c) => c.members), n].sort((a, b) => order.get(a)! - order.get(b)!),
+      shape,
+    };
+    for (const m of merged.members) groupOf.set(m.outputs[0]!, merged);
+    if (candidates.length > 0 && fits(merged)) {
+      for (const c of candidates) groups.splice(groups.indexOf(c), 1);
+      groups.push(merged);
+      return;
+    }
+    // Undo the tentative merge.
+    for (const c of candidates) for (const m of c.members) groupOf.set(m.outputs[0]!, c);
+    const grp = candidates.find((c) => n.inputs.every((v) => before(v, c) || groupOf.get(v) === c))
+      ?? { first: index, members: [], shape };
+    if (!grp.members.length) groups.push(grp);
+    grp.members.push(n);
+    groupOf.set(n.outputs[0]!, grp);
+  });
+
+  // Values some node outside the group (or a graph output) reads.
+  const readOutside = new Set<V>(g.outputs.map((o) => o.value));
+  for (const n of g.nodes) {
+    for (const v of n.inputs) {
+      const grp = groupOf.get(v);
+      if (grp && !grp.members.includes(n)) readOutside.add(v);
+    }
+  }
+
+  const replaced = new Map<Node, Node | null>(); // member → fused node (at its last member) or null
+  for (const grp of groups) {
+    const fused = buildGroup(g, grp, producer, readOutside);
+    grp.members.forEach((m, k) => replaced.set(m, k === grp.members.length - 1 ? fused : null));
+  }
+  const nodes = g.nodes.flatMap((n) => (replaced.has(n) ? (replaced.get(n) ? [replaced.get(n)!] : []) : [n]));
+  return dce(toposort({ ...g, nodes }));
+}
+
+/** A code argument before slots are numbered: a value read from outside, or a code result. */
+type Ref = { readonly in: V } | { readonly code: number };
+
+function buildGroup(g: Graph, grp: Group, producer: Map<V, { node: Node }>, readOutside: Set<V>): Node {
+  const raw: { op: ElementOp; args: Ref[]; num: number[] }[] = [];
+  const memberOut = new Map<V, number>();
+  const push = (op: ElementOp, args: Ref[], num: number[]) => raw.push({ op, args, num }) - 1;
+  const ref = (v: V): Ref => {
+    const own = memberOut.get(v);
+    if (own !== undefined) return { code: own };
+    const p = producer.get(v)?.node;
+    if (p?.op === "constant") return { code: push("const", [], [p.attrs.value]) };
+    if (p?.op === "dropout_mask") return { code: push("mask", [{ in: p.inputs[0]! }], [p.attrs.p, p.attrs.seed, p.attrs.stream]) };
+    if (p?.op === "broadcast_to") return { in: p.inputs[0]! };
+    return { in: v };
+  };
+  for (const m of grp.members) memberOut.set(m.outputs[0]!, push(m.op as ElementOp, m.inputs.map(ref), []));
+
+  // Slots: the distinct outside values first (the node's inputs), then one per code result.
+  const inputs = [...new Set(raw.flatMap((c) => c.args.flatMap((r) => ("in" in r ? [r.in] : []))))];
+  const slot = (r: Ref) => ("in" in r ? inputs.indexOf(r.in) : inputs.length + r.code);
+  const code: ElementInstr[] = raw.map((c) => ({ op: c.op, args: c.args.map(slot), num: c.num }));
+  const outs = grp.members.map((m) => m.outputs[0]!).filter((v) => readOutside.has(v));
+  const attrs = { shape: [...grp.shape], code, outputs: outs.map((v) => inputs.length + memberOut.get(v)!) };
+  new GraphBuilder({ ...g, nodes: [], outputs: [] }).emitMulti("fused_elementwise", inputs, attrs); // checks the shape rule
+  return { op: "fused_elementwise", inputs, outputs: outs, attrs } as Node;
+}
