@@ -46,7 +46,7 @@ describe("dropout (p is the DROP probability)", () => {
     const net = compile(model, { inputs: 4, batch: 2 });
     expect(printIR(net.ir.eval)).not.toMatch(/dropout|mask/);
     expect(printIR(net.ir.train)).not.toMatch(/dropout_mask/);
-    expect(printIR(net.ir.train)).toMatch(/fused_elementwise\[[^\]]*mask\(in\d+,0\.5,0,0\)/);
+    expect(printIR(net.ir.train)).toMatch(/fused_elementwise\[.*mask\(in\d+,0\.5,0,0\)/);
   });
 
   it("advances with each trainStep but not with gradients()", () => {

@@ -14,12 +14,14 @@
  * dtypes: F64 F32 I64 I32 U64 U32 I16 U16 I8 U8 BOOL are read into the matching typed array;
  * F16 and BF16 are widened to a Float32Array (exact: every half and bfloat16 value is a float32),
  * the entry keeps its original dtype. F8 and other exotic dtypes are refused.
+ *
+ * Errors: a bad file is a DecodeError; bad arguments to the writer are an InputError.
  */
 import { either } from "fp-ts";
 import * as t from "io-ts";
 import { closed } from "../../compiler/ir/closed.js";
 import { report } from "../../compiler/ir/report.js";
-import { DecodeError } from "../../runtime/errors.js";
+import { DecodeError, InputError } from "../../runtime/errors.js";
 
 /** Element types kiln reads; the writer infers one of the typed-array ones from the array. */
 export type Dtype = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U64" | "U32" | "U16" | "U8" | "BOOL";
@@ -271,20 +273,20 @@ export function encodeSafetensors(
   const shapeOf = new Map(entriesOf(shapes));
   const list = entriesOf(tensors).map(([name, data]) => {
     const what = `encodeSafetensors: tensor ${quote(name)}`;
-    if (name === "__metadata__") throw new DecodeError(`${what}: the name "__metadata__" is reserved`);
-    if (LONE_SURROGATE.test(name)) throw new DecodeError(`${what}: expected a name that is valid UTF-8, got one with a lone surrogate`);
+    if (name === "__metadata__") throw new InputError(`${what}: the name "__metadata__" is reserved`);
+    if (LONE_SURROGATE.test(name)) throw new InputError(`${what}: expected a name that is valid UTF-8, got one with a lone surrogate`);
     const dtype = dtypeOf(data);
-    if (dtype === null) throw new DecodeError(`${what}: expected a typed array (Float32Array, BigInt64Array, …), got ${Object.prototype.toString.call(data)}`);
+    if (dtype === null) throw new InputError(`${what}: expected a typed array (Float32Array, BigInt64Array, …), got ${Object.prototype.toString.call(data)}`);
     const shape = shapeOf.get(name);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new DecodeError(`${what}: expected a shape of non-negative integers, got ${JSON.stringify(shape) ?? "none"}`);
+      throw new InputError(`${what}: expected a shape of non-negative integers, got ${JSON.stringify(shape) ?? "none"}`);
     }
     const count = shape.reduce((a, b) => a * b, 1);
-    if (count !== data.length) throw new DecodeError(`${what}: shape [${shape.join(",")}] has ${count} elements, but the array has ${data.length}`);
+    if (count !== data.length) throw new InputError(`${what}: shape [${shape.join(",")}] has ${count} elements, but the array has ${data.length}`);
     return { name, dtype, shape: [...shape], data };
   });
   for (const name of shapeOf.keys()) {
-    if (!list.some((e) => e.name === name)) throw new DecodeError(`encodeSafetensors: shape given for ${quote(name)}, which is not among the tensors`);
+    if (!list.some((e) => e.name === name)) throw new InputError(`encodeSafetensors: shape given for ${quote(name)}, which is not among the tensors`);
   }
   list.sort((a, b) => DTYPES[b.dtype].rank - DTYPES[a.dtype].rank || byCodePoint(a.name, b.name));
 
@@ -295,7 +297,7 @@ export function encodeSafetensors(
   if (metadata !== undefined) {
     for (const [k, v] of meta) {
       if (typeof v !== "string" || LONE_SURROGATE.test(k) || LONE_SURROGATE.test(v)) {
-        throw new DecodeError(`encodeSafetensors: metadata ${quote(k)}: expected a (valid UTF-8) string, got ${typeof v}`);
+        throw new InputError(`encodeSafetensors: metadata ${quote(k)}: expected a (valid UTF-8) string, got ${typeof v}`);
       }
     }
     parts.push(`"__metadata__":{${meta.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(",")}}`);
@@ -308,7 +310,7 @@ export function encodeSafetensors(
   }
   const json = new TextEncoder().encode(`{${parts.join(",")}}`);
   const n = Math.ceil(json.length / 8) * 8;
-  if (n > MAX_HEADER_BYTES) throw new DecodeError(`encodeSafetensors: the header would be ${n} bytes; the format allows ${MAX_HEADER_BYTES}`);
+  if (n > MAX_HEADER_BYTES) throw new InputError(`encodeSafetensors: the header would be ${n} bytes; the format allows ${MAX_HEADER_BYTES}`);
   const out = new Uint8Array(8 + n + offset);
   const view = new DataView(out.buffer);
   view.setUint32(0, n % 2 ** 32, true);
