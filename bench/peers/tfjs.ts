@@ -34,7 +34,7 @@ function load() {
     const wasm = await import("@tensorflow/tfjs-backend-wasm");
     // The .wasm binaries ship in the package's dist/ folder.
     wasm.setWasmPaths(path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + path.sep);
-    tf.env().set("IS_TEST", true); // silences the "install tfjs-node" banner
+    tf.enableProdMode(); // no debug checks; also silences the "install tfjs-node" banner
     return { tf, wasm };
   })();
   return tfModule;

@@ -48,8 +48,8 @@ export function elementwiseSource(a: FusedElementwiseAttrs, inShapes: readonly (
   const lines: string[] = [];
   inShapes.forEach((_s, j) => lines.push(`const in${num(j)} = bufs[${num(j)}];`));
   a.outputs.forEach((_o, j) => lines.push(`const out${num(j)} = bufs[${num(k + j)}];`));
-  const usesMask = a.code.some((c) => c.op === "mask");
-  if (usesMask) lines.push("const word = new Uint32Array(4); let block = -1;");
+  // Each mask keeps its own current Philox block (four draws) while the loop walks elements.
+  a.code.forEach((c, j) => { if (c.op === "mask") lines.push(`const word${num(j)} = new Uint32Array(4); let block${num(j)} = -1;`); });
   // Scalars are loaded once; every other input is read at its strided offset.
   const load = (j: number): string => {
     if (size(inShapes[j]!) === 1) return `s${num(j)}`;
@@ -67,8 +67,9 @@ export function elementwiseSource(a: FusedElementwiseAttrs, inShapes: readonly (
     if (c.op === "const") lines.push(`${pad}const ${out} = ${num(c.num[0]!)};`);
     else if (c.op === "mask") {
       const [p, seed, stream] = c.num as [number, number, number];
-      lines.push(`${pad}if ((i >>> 2) !== block) { block = i >>> 2; philox(block, ${slot(c.args[0]!)} >>> 0, 0, 0, ${num(seed)}, ${num(stream)}, word); }`);
-      lines.push(`${pad}const ${out} = toUniform(word[i & 3]) >= ${num(p)} ? ${num(Math.fround(1 / (1 - p)))} : 0;`);
+      const w = `word${num(j)}`, blk = `block${num(j)}`;
+      lines.push(`${pad}if ((i >>> 2) !== ${blk}) { ${blk} = i >>> 2; philox(${blk}, ${slot(c.args[0]!)} >>> 0, 0, 0, ${num(seed)}, ${num(stream)}, ${w}); }`);
+      lines.push(`${pad}const ${out} = toUniform(${w}[i & 3]) >= ${num(p)} ? ${num(Math.fround(1 / (1 - p)))} : 0;`);
     } else lines.push(`${pad}const ${out} = ${EXPR[c.op](`(${slot(c.args[0]!)})`, `(${slot(c.args[1] ?? 0)})`)};`);
   });
   a.outputs.forEach((s, j) => lines.push(`${pad}out${num(j)}[i] = ${slot(s)};`));

@@ -84,7 +84,7 @@ export const i32 = {
   and: bin<"i32", "i32">("i32", I32.and), or: bin<"i32", "i32">("i32", I32.or),
   shl: bin<"i32", "i32">("i32", I32.shl), shr_u: bin<"i32", "i32">("i32", I32.shr_u),
   eqz: un<"i32", "i32">("i32", I32.eqz), eq: bin<"i32", "i32">("i32", I32.eq), ne: bin<"i32", "i32">("i32", I32.ne),
-  lt_s: bin<"i32", "i32">("i32", I32.lt_s), gt_s: bin<"i32", "i32">("i32", I32.gt_s),
+  lt_s: bin<"i32", "i32">("i32", I32.lt_s), lt_u: bin<"i32", "i32">("i32", I32.lt_u), gt_s: bin<"i32", "i32">("i32", I32.gt_s),
   le_s: bin<"i32", "i32">("i32", I32.le_s), ge_s: bin<"i32", "i32">("i32", I32.ge_s),
   load: (addr: I, offset = 0): I => expr("i32", addr, [I32.load], memarg(2, offset)),
   store: (addr: I, v: I, offset = 0): Stmt => stmt(addr, v, [I32.store], memarg(2, offset)),

@@ -192,7 +192,9 @@ function half(h: number): number {
 
 function readTensor(bytes: Uint8Array, start: number, info: TensorInfo): TensorArray {
   const [begin, end] = info.data_offsets as [number, number];
-  const raw = bytes.slice(start + begin, start + end); // a fresh, 0-aligned copy
+  // A fresh copy at offset 0 (aligned whatever the file offset; Buffer#slice would be a view).
+  const raw = new Uint8Array(end - begin);
+  raw.set(bytes.subarray(start + begin, start + end));
   if (info.dtype === "F16" || info.dtype === "BF16") {
     const v = new DataView(raw.buffer);
     const out = new Float32Array(raw.length / 2);
@@ -285,8 +287,9 @@ export function encodeSafetensors(
     if (count !== data.length) throw new InputError(`${what}: shape [${shape.join(",")}] has ${count} elements, but the array has ${data.length}`);
     return { name, dtype, shape: [...shape], data };
   });
+  const names = new Set(list.map((e) => e.name));
   for (const name of shapeOf.keys()) {
-    if (!list.some((e) => e.name === name)) throw new InputError(`encodeSafetensors: shape given for ${quote(name)}, which is not among the tensors`);
+    if (!names.has(name)) throw new InputError(`encodeSafetensors: shape given for ${quote(name)}, which is not among the tensors`);
   }
   list.sort((a, b) => DTYPES[b.dtype].rank - DTYPES[a.dtype].rank || byCodePoint(a.name, b.name));
 

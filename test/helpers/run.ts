@@ -32,11 +32,19 @@ export function randomArray(n: number, r: () => number, lo = -1, hi = 1): Float6
   return Float64Array.from({ length: n }, () => lo + (hi - lo) * r());
 }
 
-/** max |a − b| / max(|b|, floor) over all elements. */
+/**
+ * max |a − b| / max(|b|, floor) over all elements; identical values (also ±Infinity, NaN where
+ * both diverged the same way) agree.
+ */
 export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-3): number {
+  if (a.length !== b.length) return Infinity;
   let scale = floor;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
+  for (let i = 0; i < b.length; i++) if (Number.isFinite(b[i]!)) scale = Math.max(scale, Math.abs(b[i]!));
   let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / scale);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === b[i] || (Number.isNaN(a[i]!) && Number.isNaN(b[i]!))) continue;
+    const d = Math.abs(a[i]! - b[i]!) / scale;
+    worst = Math.max(worst, Number.isNaN(d) ? Infinity : d);
+  }
   return worst;
 }

@@ -1,0 +1,102 @@
+/**
+ * The API the compiler calls: one WebAssembly module holding every kernel, compiled once per
+ * process and instantiated synchronously on a shared memory.
+ *
+ *   const memory = createMemory(bytes);                 // shared: true, usable by workers
+ *   const k = instantiateKernels(memory);               // synchronous: compile() stays sync
+ *   k.sgemm({ m, n, k, a, b, y, transB: true, bias, relu: true, scratch });
+ *
+ * In a worker: `instantiateKernels(memory, kernelModule())` with the Module and Memory posted
+ * from the main thread (both are structured-cloneable), giving the same code on the same memory.
+ *
+ * Conventions: all buffers are byte offsets into the memory, 4-byte aligned (16-byte aligned is
+ * faster: vector loads never straddle cache lines); leading dimensions are in floats. Scratch
+ * regions (SGEMM_SCRATCH_BYTES for sgemm) must be 16-byte aligned and private to one thread.
+ */
+import { MAX_PAGES, ModuleBuilder } from "./builder.js";
+import { bindElementwise, emitElementwise, type ElementwiseExports } from "./elementwise.js";
+import { SGEMM, SGEMM_SCRATCH_BYTES, emitSgemm } from "./sgemm.js";
+
+export { SGEMM_SCRATCH_BYTES };
+const PAGE = 65536;
+
+/** Module bytes, built on demand (exposed for tests and for inspection with wasm tools). */
+export function kernelBytes(): Uint8Array {
+  const m = new ModuleBuilder();
+  m.importMemory("env", "memory", 1);
+  emitSgemm(m);
+  emitElementwise(m);
+  return m.encode();
+}
+
+let compiled: WebAssembly.Module | undefined;
+/** The compiled module, shared by every instance in this thread (and postable to workers). */
+export function kernelModule(): WebAssembly.Module {
+  return (compiled ??= new WebAssembly.Module(kernelBytes()));
+}
+
+/** A shared memory of at least `bytes` bytes that can grow to `maxBytes`. */
+export function createMemory(bytes: number, maxBytes = Math.max(bytes, 256 * 1024 * 1024)): WebAssembly.Memory {
+  const initial = Math.max(1, Math.ceil(bytes / PAGE));
+  const maximum = Math.min(MAX_PAGES, Math.max(initial, Math.ceil(maxBytes / PAGE)));
+  return new WebAssembly.Memory({ initial, maximum, shared: true });
+}
+
+/** Y[rowStart..rowEnd, :] (=|+=) op(A)·op(B) (+ bias) (relu). Offsets in bytes, ld in floats. */
+export interface SgemmArgs {
+  readonly m: number; readonly n: number; readonly k: number;
+  readonly a: number; readonly transA?: boolean; readonly lda?: number; // default: transA ? m : k
+  readonly b: number; readonly transB?: boolean; readonly ldb?: number; // default: transB ? k : n
+  readonly y: number; readonly ldy?: number; // default n
+  readonly bias?: number; // N floats added per column after the product
+  readonly relu?: boolean; // y = max(y, 0) last
+  readonly accumulate?: boolean; // beta = 1: Y += …
+  readonly rowStart?: number; readonly rowEnd?: number; // rows of Y this call computes
+  readonly scratch: number; // SGEMM_SCRATCH_BYTES, 16-byte aligned, private to the calling thread
+}
+
+type Raw = (...args: number[]) => void;
+
+export interface Kernels extends ElementwiseExports {
+  readonly memory: WebAssembly.Memory;
+  /** The validated entry point (allocates nothing; reuse one args object per call site). */
+  sgemm(args: SgemmArgs): void;
+  /** The raw export: (flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch). */
+  readonly sgemmRaw: Raw;
+}
+
+export function instantiateKernels(memory: WebAssembly.Memory, module: WebAssembly.Module = kernelModule()): Kernels {
+  const inst = new WebAssembly.Instance(module, { env: { memory } });
+  const ex = inst.exports as Record<string, Raw>;
+  const sgemmRaw = ex["sgemm"]!;
+  const check = (what: string, off: number, floats: number, align = 4) => {
+    if (!Number.isInteger(off) || off % align !== 0 || off < 0 || off + 4 * floats > memory.buffer.byteLength) {
+      throw new RangeError(`sgemm: ${what} at byte ${off} (${floats} floats, ${align}-byte aligned) is outside the ${memory.buffer.byteLength}-byte memory or misaligned`);
+    }
+  };
+  const dim = (what: string, x: number) => {
+    if (!Number.isInteger(x) || x < 0) throw new RangeError(`sgemm: ${what} must be an integer ≥ 0, got ${x}`);
+    return x;
+  };
+  const sgemm = (p: SgemmArgs): void => {
+    const m = dim("m", p.m), n = dim("n", p.n), k = dim("k", p.k);
+    const tA = p.transA ?? false, tB = p.transB ?? false;
+    const lda = dim("lda", p.lda ?? (tA ? m : k)), ldb = dim("ldb", p.ldb ?? (tB ? k : n)), ldy = dim("ldy", p.ldy ?? n);
+    const r0 = dim("rowStart", p.rowStart ?? 0), r1 = dim("rowEnd", p.rowEnd ?? m);
+    if (r0 > r1 || r1 > m) throw new RangeError(`sgemm: rows ${r0}..${r1} not within 0..${m}`);
+    if (lda < (tA ? m : k) || ldb < (tB ? k : n) || ldy < n) throw new RangeError(`sgemm: a leading dimension is shorter than its row`);
+    if (r1 === r0 || n === 0) return;
+    // Extent of each operand in floats: (rows − 1)·ld + row length.
+    if (k > 0) {
+      check("A", p.a, tA ? (k - 1) * lda + m : (m - 1) * lda + k);
+      check("B", p.b, tB ? (n - 1) * ldb + k : (k - 1) * ldb + n);
+    }
+    check("Y", p.y, (m - 1) * ldy + n);
+    if (p.bias !== undefined) check("bias", p.bias, n);
+    check("scratch", p.scratch, SGEMM_SCRATCH_BYTES / 4, 16);
+    const flags = (tA ? SGEMM.TRANS_A : 0) | (tB ? SGEMM.TRANS_B : 0) | (p.accumulate ? SGEMM.ACCUMULATE : 0)
+      | (p.bias !== undefined ? SGEMM.BIAS : 0) | (p.relu ? SGEMM.RELU : 0);
+    sgemmRaw(flags, r0, r1, n, k, p.a, lda, p.b, ldb, p.y, ldy, p.bias ?? 0, p.scratch);
+  };
+  return { memory, sgemm, sgemmRaw, ...bindElementwise(ex) };
+}

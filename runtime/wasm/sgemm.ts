@@ -1,0 +1,138 @@
+/**
+ * Single-precision matrix multiply, GotoBLAS-style:
+ *
+ *   Y[m0..m1, 0..N] (= or +=) op(A)[m0..m1, 0..K] · op(B)[0..K, 0..N]  (+ bias[j]) (relu)
+ *
+ * Loops, outermost first (block sizes in BLOCK):
+ *   jc: columns of Y in NC-wide panels
+ *     pc: K in KC-deep blocks          pack op(B)[pc.., jc..] → Bp (kc×nc, NR-wide slivers; L3/L2)
+ *       ic: rows m0..m1 in MC blocks   pack op(A)[ic.., pc..] → Ap (mc×kc, MR-tall slivers; L2)
+ *         jr: NR-column slivers of Bp  (one B sliver, kc·NR·4 = 8 KiB, stays in L1)
+ *           ir: MR-row slivers of Ap   micro-kernel: MR×NR tile of Y
+ *
+ * One generic kernel with runtime sizes, not code specialized per shape: the only hot loop is the
+ * micro-kernel's k loop, which does not depend on M, N or K; the outer loops cost a few
+ * instructions per tile. So one module, compiled once, serves every matmul of every graph and
+ * can be shared with worker threads; the compiler need not wait for per-graph compilation.
+ *
+ * Reduction order: every Y element is Σ over KC blocks in order, each block summed k = 0, 1, …
+ * in one f32x4 lane (mul then add), added to Y after each block; bias then relu after the last.
+ * This sequence depends on K only — not on m0/m1, the tile an element falls in, or whether the
+ * tile is an edge tile — so splitting rows across threads gives bit-identical results.
+ *
+ * Edge tiles (fewer than MR rows or NR columns left) reuse the same micro-kernel on a scratch
+ * tile: packing zero-pads the operands, the kernel computes a full tile into `tile`, and only
+ * the valid part is copied to Y (and, to accumulate, from Y), so nothing outside Y is touched.
+ */
+import type { FuncBuilder, ModuleBuilder } from "./builder.js";
+import {
+  brIf, call, f32, forRange, get, i32, ifElse, loop, select, set, when, type Expr, type Stmt,
+} from "./emit.js";
+import { EPI, TILE, emitMicroKernel } from "./microkernel.js";
+import { emitPack } from "./pack.js";
+
+/** sgemm flags. */
+export const SGEMM = { TRANS_A: 1, TRANS_B: 2, ACCUMULATE: 4, BIAS: 8, RELU: 16 } as const;
+
+/**
+ * Block sizes: KC·NR·4 = 8 KiB B sliver (L1 32 KiB), MC·KC·4 = 128 KiB Ap (L2 512 KiB),
+ * KC·NC·4 = 2 MiB Bp (L3). MC is a multiple of MR and NC of NR.
+ */
+export const BLOCK = { MC: 128, KC: 256, NC: 2048 } as const;
+
+/** Scratch layout (byte offsets from the scratch base, which should be 64-byte aligned). */
+const BP = 0;
+const AP = BP + BLOCK.KC * BLOCK.NC * 4;
+const TILE_BUF = AP + BLOCK.MC * BLOCK.KC * 4;
+const BIAS_BUF = TILE_BUF + TILE.mr * TILE.nr * 4;
+/** Bytes of scratch one sgemm call (one thread) needs. */
+export const SGEMM_SCRATCH_BYTES = BIAS_BUF + TILE.nr * 4;
+
+const { mr: MR, nr: NR } = TILE;
+const add = i32.add, mul = i32.mul, c = i32.const;
+const min = (a: Expr<"i32">, b: Expr<"i32">) => i32.min_s(a, b);
+const has = (flags: Expr<"i32">, bit: number) => i32.ne(i32.and(flags, c(bit)), c(0));
+
+/** Copy a rows×cols block of floats between two row-pitched regions. */
+function copyBlock(
+  f: FuncBuilder, dst: Expr<"i32">, dstPitch: Expr<"i32">, src: Expr<"i32">, srcPitch: Expr<"i32">,
+  rows: Expr<"i32">, cols: Expr<"i32">,
+): Stmt {
+  const i = f.local("i32"), j = f.local("i32");
+  return forRange(i, c(0), rows, 1,
+    forRange(j, c(0), cols, 1,
+      f32.store(add(dst, add(mul(get(i), dstPitch), mul(get(j), c(4)))),
+        f32.load(add(src, add(mul(get(i), srcPitch), mul(get(j), c(4))))))));
+}
+
+/** Emit the module's sgemm functions; returns the exported driver. */
+export function emitSgemm(m: ModuleBuilder): FuncBuilder {
+  const micro = emitMicroKernel(m, TILE);
+  const packA = emitPack(m, MR), packB = emitPack(m, NR);
+
+  // edgeTile(ap, bp, kc, c, ldc, bias, epi, rows, cols, scratch): a partial tile via the buffer.
+  const edge = m.func("edgeTile", Array<"i32">(10).fill("i32"), [], false);
+  {
+    const [ap, bp, kc, cp, ldc, bias, epi, rows, cols, scratch] = edge.i32Params();
+    const tile = add(get(scratch), c(TILE_BUF)), biasTile = add(get(scratch), c(BIAS_BUF));
+    edge.body(
+      when(has(get(epi), EPI.ACCUMULATE), copyBlock(edge, tile, c(NR * 4), get(cp), get(ldc), get(rows), get(cols))),
+      when(has(get(epi), EPI.BIAS), copyBlock(edge, biasTile, c(0), get(bias), c(0), c(1), get(cols))),
+      call(micro, get(ap), get(bp), get(kc), tile, c(NR * 4), biasTile, get(epi)),
+      copyBlock(edge, get(cp), get(ldc), tile, c(NR * 4), get(rows), get(cols)),
+    );
+  }
+
+  // macro(ap, bp, kc, mc, nc, c, ldc, bias, epi, scratch): all tiles of one packed block pair.
+  const macro = m.func("macroKernel", Array<"i32">(10).fill("i32"), [], false);
+  {
+    const [ap, bp, kc, mc, nc, cp, ldc, bias, epi, scratch] = macro.i32Params();
+    const ir = macro.local("i32"), jr = macro.local("i32");
+    const apS = add(get(ap), mul(get(ir), mul(get(kc), c(4)))); // sliver ir/MR: (ir/MR)·kc·MR·4
+    const bpS = add(get(bp), mul(get(jr), mul(get(kc), c(4))));
+    const cT = add(get(cp), add(mul(get(ir), get(ldc)), mul(get(jr), c(4))));
+    const biasS = add(get(bias), mul(get(jr), c(4)));
+    macro.body(
+      forRange(jr, c(0), get(nc), NR,
+        forRange(ir, c(0), get(mc), MR,
+          ifElse(i32.and(i32.le_s(add(get(ir), c(MR)), get(mc)), i32.le_s(add(get(jr), c(NR)), get(nc))),
+            [call(micro, apS, bpS, get(kc), cT, get(ldc), biasS, get(epi))],
+            [call(edge, apS, bpS, get(kc), cT, get(ldc), biasS, get(epi),
+              min(c(MR), i32.sub(get(mc), get(ir))), min(c(NR), i32.sub(get(nc), get(jr))), get(scratch))]))),
+    );
+  }
+
+  // sgemm(flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch); leading dims in floats.
+  const f = m.func("sgemm", Array<"i32">(13).fill("i32"));
+  const [flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch] = f.i32Params();
+  const jc = f.local("i32"), pc = f.local("i32"), ic = f.local("i32");
+  const nc = f.local("i32"), kc = f.local("i32"), mc = f.local("i32"), epi = f.local("i32");
+  const tA = has(get(flags), SGEMM.TRANS_A), tB = has(get(flags), SGEMM.TRANS_B);
+  const bp = add(get(scratch), c(BP)), ap = add(get(scratch), c(AP));
+  const last = i32.ge_s(add(get(pc), get(kc)), get(k));
+  f.body(
+    forRange(jc, c(0), get(n), BLOCK.NC,
+      set(nc, min(c(BLOCK.NC), i32.sub(get(n), get(jc)))),
+      set(pc, c(0)),
+      // do … while (pc < k): runs once even for K = 0, so Y still gets 0 (+ bias, relu).
+      loop(
+        set(kc, min(c(BLOCK.KC), i32.sub(get(k), get(pc)))),
+        set(epi, i32.or(
+          select(c(EPI.ACCUMULATE), c(0), i32.or(i32.gt_s(get(pc), c(0)), has(get(flags), SGEMM.ACCUMULATE))),
+          select(i32.or(select(c(EPI.BIAS), c(0), has(get(flags), SGEMM.BIAS)), select(c(EPI.RELU), c(0), has(get(flags), SGEMM.RELU))), c(0), last))),
+        // op(B)[pc, jc] is B[jc, pc] when B is transposed.
+        call(packB, bp, add(get(b), mul(c(4), select(add(mul(get(jc), get(ldb)), get(pc)), add(mul(get(pc), get(ldb)), get(jc)), tB))),
+          mul(get(ldb), c(4)), get(kc), get(nc), select(c(1), c(0), tB)),
+        forRange(ic, get(m0), get(m1), BLOCK.MC,
+          set(mc, min(c(BLOCK.MC), i32.sub(get(m1), get(ic)))),
+          // op(A)[ic, pc] is A[pc, ic] when A is transposed; rows of op(A) run along k unless it is.
+          call(packA, ap, add(get(a), mul(c(4), select(add(mul(get(pc), get(lda)), get(ic)), add(mul(get(ic), get(lda)), get(pc)), tA))),
+            mul(get(lda), c(4)), get(kc), get(mc), select(c(0), c(1), tA)),
+          call(macro, ap, bp, get(kc), get(mc), get(nc), add(get(y), mul(c(4), add(mul(get(ic), get(ldy)), get(jc)))),
+            mul(get(ldy), c(4)), add(get(bias), mul(get(jc), c(4))), get(epi), get(scratch))),
+        set(pc, add(get(pc), c(BLOCK.KC))),
+        brIf(0, i32.lt_s(get(pc), get(k))),
+      )),
+  );
+  return f;
+}

@@ -1,0 +1,67 @@
+/**
+ * Atomic file replacement: write to a temporary file in the same directory, flush it to disk,
+ * then rename it over the target. rename(2) within one file system is atomic, so a reader (or a
+ * crash at any moment) sees either the complete old file or the complete new one, never a
+ * half-written mix. The temporary file is removed if anything fails before the rename.
+ */
+import * as fs from "node:fs";
+import { randomBytes } from "node:crypto";
+import { basename, dirname, join } from "node:path";
+import { KilnError } from "../../runtime/errors.js";
+
+/** The file-system calls used, injectable so tests can make one of them fail. */
+export interface FileIO {
+  openSync(path: string, flags: string, mode?: number): number;
+  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number): number;
+  fsyncSync(fd: number): void;
+  closeSync(fd: number): void;
+  renameSync(from: string, to: string): void;
+  unlinkSync(path: string): void;
+}
+
+const nodeIO: FileIO = {
+  openSync: (p, f, m) => fs.openSync(p, f, m),
+  writeSync: (fd, b, o, l) => fs.writeSync(fd, b, o, l),
+  fsyncSync: (fd) => fs.fsyncSync(fd),
+  closeSync: (fd) => fs.closeSync(fd),
+  renameSync: (a, b) => fs.renameSync(a, b),
+  unlinkSync: (p) => fs.unlinkSync(p),
+};
+
+/**
+ * Replace the file at `path` with `data`, atomically (see the header). Failures are KilnErrors
+ * naming the file, with the system error as `cause`.
+ * @example writeFileAtomic("model.safetensors", bytes)
+ */
+export function writeFileAtomic(path: string, data: Uint8Array, io: FileIO = nodeIO): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  let fd: number | null = null;
+  let renamed = false;
+  try {
+    fd = io.openSync(tmp, "wx", 0o644);
+    for (let at = 0; at < data.length;) at += io.writeSync(fd, data, at, data.length - at);
+    io.fsyncSync(fd); // the data is on disk before the name points at it
+    const f = fd;
+    fd = null;
+    io.closeSync(f);
+    io.renameSync(tmp, path);
+    renamed = true;
+  } catch (e) {
+    throw new KilnError(`cannot write ${JSON.stringify(path)}: ${(e as Error)?.message ?? String(e)} (the previous file, if any, is unchanged)`, { cause: e });
+  } finally {
+    if (fd !== null) try { io.closeSync(fd); } catch { /* already failing */ }
+    if (!renamed) try { io.unlinkSync(tmp); } catch { /* never created */ }
+  }
+  syncDirectory(dirname(path));
+}
+
+/** Make the rename itself durable (POSIX); not possible everywhere (Windows), so best effort. */
+function syncDirectory(dir: string): void {
+  let fd: number | null = null;
+  try {
+    fd = fs.openSync(dir, "r");
+    fs.fsyncSync(fd);
+  } catch { /* best effort */ } finally {
+    if (fd !== null) try { fs.closeSync(fd); } catch { /* ignore */ }
+  }
+}
