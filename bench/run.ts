@@ -263,7 +263,7 @@ async function main(): Promise<void> {
       log(`  torch: running bench/torch_bench.py with ${python}`);
       try {
         torch = await runTorch(python, workloads, shared, log);
-        for (const t of TORCH_THREADS) peerInfo[torchPeerName(t)] = { threads: t, python, ...torch.info };
+        for (const t of TORCH_THREADS) peerInfo[torchPeerName(t)] = { threads: t, ...torch.info, pythonPath: python };
         for (const w of workloads) {
           for (const t of TORCH_THREADS) {
             const name = torchPeerName(t);

@@ -9,10 +9,15 @@ import type { Program } from "../runtime/program.js";
 import type { Graph } from "./ir/graph.js";
 import { lower, lowerPlanned } from "./lower.js";
 import { fuseElementwise } from "./passes/fuseElementwise.js";
+import { fuseLinear } from "./passes/fuseLinear.js";
 import { cleanup, runPasses, type Pass } from "./passes/index.js";
 import { planMemory, type MemoryPlan } from "./plan.js";
 
-export const optimizationPasses: readonly Pass[] = [...cleanup, { name: "fuseElementwise", run: fuseElementwise }];
+export const optimizationPasses: readonly Pass[] = [
+  ...cleanup,
+  { name: "fuseLinear", run: fuseLinear },
+  { name: "fuseElementwise", run: fuseElementwise },
+];
 
 export function optimize(g: Graph, label = "graph"): Graph {
   return runPasses(g, optimizationPasses, label);

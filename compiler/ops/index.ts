@@ -12,6 +12,7 @@ import { div } from "./div.js";
 import { dropout_mask } from "./dropout_mask.js";
 import { exp } from "./exp.js";
 import { fused_elementwise } from "./fused_elementwise.js";
+import { linear } from "./linear.js";
 import { log } from "./log.js";
 import { log_softmax } from "./log_softmax.js";
 import { matmul } from "./matmul.js";
@@ -34,7 +35,7 @@ const registry = {
   constant, sum, mean, reshape, broadcast_to,
   matmul, normalize, log_softmax, one_hot, dropout_mask,
   // Fused kernels: made by passes after differentiation, never differentiated themselves.
-  fused_elementwise,
+  fused_elementwise, linear,
 };
 
 export type OpName = keyof typeof registry;

@@ -17,6 +17,8 @@ export interface RewriteContext {
   readonly producer: (v: V) => Node | undefined;
   /** The value of v if it is a constant fill, else undefined. */
   readonly constant: (v: V) => number | undefined;
+  /** How many node inputs and graph outputs read v in the graph being rewritten. */
+  readonly uses: (v: V) => number;
 }
 
 /** A rule returns the values replacing the node's outputs, or null to keep the node. */
@@ -32,7 +34,13 @@ export function rewrite(g: Graph, rules: readonly Rule[]): Graph {
     const p = made.get(v);
     return p?.op === "constant" ? p.attrs.value : undefined;
   };
-  const ctx: RewriteContext = { b, producer, constant };
+  const oldUses = new Map<V, number>();
+  const count = (v: V) => oldUses.set(v, (oldUses.get(v) ?? 0) + 1);
+  g.nodes.forEach((n) => n.inputs.forEach(count));
+  g.outputs.forEach((o) => count(o.value));
+  const origin = new Map<V, V>(); // new value → the old value it stands for
+  const uses = (v: V) => oldUses.get(origin.get(v) ?? v) ?? 0;
+  const ctx: RewriteContext = { b, producer, constant, uses };
   for (const old of g.nodes) {
     const n = { ...old, inputs: old.inputs.map(r) } as Node;
     const before = b.nodeCount;
@@ -42,7 +50,7 @@ export function rewrite(g: Graph, rules: readonly Rule[]): Graph {
       if (outs) break;
     }
     outs ??= b.emitMulti(n.op as OpName, n.inputs, n.attrs as never);
-    old.outputs.forEach((v, k) => subst.set(v, outs[k]!));
+    old.outputs.forEach((v, k) => { subst.set(v, outs[k]!); if (!origin.has(outs[k]!)) origin.set(outs[k]!, v); });
     for (let i = before; i < b.nodeCount; i++) for (const v of b.node(i).outputs) made.set(v, b.node(i));
   }
   for (const o of g.outputs) b.output(o.name, o.kind, r(o.value));

@@ -3,7 +3,7 @@
  * not exist is a type error in compiler/, and a kernel named here but missing is one here.
  */
 import * as ew from "./elementwise.js";
-import { matmul } from "./matmul.js";
+import { linear, matmul } from "./matmul.js";
 import { dropoutMask, oneHot } from "./random.js";
 import { logSoftmax, normalize, reduceSum } from "./reduce.js";
 import type { Kernel } from "./types.js";
@@ -13,6 +13,7 @@ export const kernels = {
   add: ew.add, sub: ew.sub, mul: ew.mul, div: ew.div,
   broadcast: ew.broadcast, copy: ew.copy, fill: ew.fill,
   reduceSum, normalize, logSoftmax, matmul, dropoutMask, oneHot,
+  linear,
 } satisfies Record<string, Kernel>;
 
 export type KernelName = keyof typeof kernels;

@@ -44,3 +44,21 @@ export const matmul: Kernel = (bufs, p) => {
     }
   }
 };
+
+/**
+ * Y = act(op(A)·op(B) + bias): the product, then the epilogue over each row while it is hot.
+ * p = [M, N, K, transA, transB, relu].
+ */
+export const linear: Kernel = (bufs, p) => {
+  matmul([bufs[0]!, bufs[1]!, bufs[3]!], p);
+  const bias = bufs[2] as FloatArray, y = bufs[3] as FloatArray;
+  const [M, N] = p as [number, number];
+  const relu = p[5] === 1;
+  for (let i = 0; i < M; i++) {
+    const o = i * N;
+    for (let j = 0; j < N; j++) {
+      const v = y[o + j]! + bias[j]!;
+      y[o + j] = relu && v < 0 ? 0 : v;
+    }
+  }
+};

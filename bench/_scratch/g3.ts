@@ -1,5 +1,0 @@
-const tf = await import("@tensorflow/tfjs-core");
-await import("@tensorflow/tfjs-backend-cpu");
-await tf.setBackend("cpu");
-const g = tf.grad((x: any) => tf.sum(tf.add(tf.mul(x, x), 1)));
-console.log(g(tf.tensor1d([1, 2, 3])).dataSync());

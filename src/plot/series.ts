@@ -1,0 +1,167 @@
+/**
+ * One data series as SVG: a single <path> whose sub-paths are the runs of drawable points.
+ * A NaN, ±∞ or (on a log axis) non-positive value breaks the curve instead of dragging it to an
+ * edge; segments leaving a user-fixed range are clipped here (Liang–Barsky), so the output needs
+ * no clipPath ids and never holds an off-canvas coordinate.
+ */
+import type { Axis, Box } from "./axis.js";
+import { el, num as fmt } from "./svg.js";
+
+export type Point = readonly [x: number, y: number];
+export type MarkerShape = "circle" | "square" | "triangle" | "diamond" | "down" | "plus";
+
+/** How a series is drawn. */
+export interface Style {
+  readonly color: string;
+  readonly dash: string | undefined;
+  readonly marker: MarkerShape | undefined;
+}
+
+// Okabe–Ito: distinguishable with colour-blindness and, thanks to differing lightness, in grey print.
+export const PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"];
+// After the palette is used up, cycle dash patterns so series 8+ still differ.
+const DASHES = [undefined, "7 4", "2 3", "9 3 2 3"];
+const MARKERS: readonly MarkerShape[] = ["circle", "square", "triangle", "diamond", "down", "plus"];
+
+/**
+ * The default look of the i-th series; `dashed` forces a dash pattern.
+ * @example seriesStyle(0, { dashed: true, markers: true }) // { color: "#0072B2", dash: "7 4", marker: "circle" }
+ */
+export function seriesStyle(i: number, opts: { color?: string; dashed?: boolean; markers?: boolean }): Style {
+  const auto = DASHES[Math.floor(i / PALETTE.length) % DASHES.length];
+  return {
+    color: typeof opts.color === "string" && opts.color !== "" ? opts.color : PALETTE[i % PALETTE.length]!,
+    dash: opts.dashed === true ? (auto ?? "7 4") : auto,
+    marker: opts.markers === true ? MARKERS[i % MARKERS.length] : undefined,
+  };
+}
+
+/**
+ * A marker centred at (x, y), filled with the series colour.
+ * @example markerSvg("square", 10, 10, "#D55E00")
+ */
+export function markerSvg(shape: MarkerShape, x: number, y: number, color: string, r = 3.2): string {
+  const poly = (pts: number[][]) => el("polygon", { points: pts.map(([a, b]) => `${fmt(a!)},${fmt(b!)}`).join(" "), fill: color });
+  switch (shape) {
+    case "circle": return el("circle", { cx: x, cy: y, r, fill: color });
+    case "square": return el("rect", { x: x - r * 0.9, y: y - r * 0.9, width: r * 1.8, height: r * 1.8, fill: color });
+    case "triangle": return poly([[x, y - r * 1.2], [x + r * 1.1, y + r * 0.8], [x - r * 1.1, y + r * 0.8]]);
+    case "down": return poly([[x, y + r * 1.2], [x + r * 1.1, y - r * 0.8], [x - r * 1.1, y - r * 0.8]]);
+    case "diamond": return poly([[x, y - r * 1.3], [x + r * 1.1, y], [x, y + r * 1.3], [x - r * 1.1, y]]);
+    case "plus": {
+      const d = `M${fmt(x - r * 1.2)} ${fmt(y)}h${fmt(r * 2.4)}M${fmt(x)} ${fmt(y - r * 1.2)}v${fmt(r * 2.4)}`;
+      return el("path", { d, stroke: color, "stroke-width": 1.6, fill: "none" });
+    }
+  }
+}
+
+/** The drawn series, plus sample positions (pixels) the legend uses to find an empty corner. */
+export interface Drawn {
+  readonly svg: string;
+  readonly samples: readonly (readonly [number, number])[];
+  readonly drawable: number;
+}
+
+/**
+ * Draw `points` into `box`. A point whose y turns non-finite right after a drawable point (a
+ * diverged run, like σ² = 3/n reaching NaN) gets a small × where the curve stops.
+ * @example seriesSvg([[1, 1], [2, NaN], [3, 2]], xAxis, yAxis, box, seriesStyle(0, {})).svg
+ */
+export function seriesSvg(points: readonly Point[], x: Axis, y: Axis, box: Box, style: Style): Drawn {
+  const n = Array.isArray(points) ? points.length : 0;
+  const U = new Float64Array(n);
+  const V = new Float64Array(n);
+  const ok: boolean[] = [];
+  let drawable = 0;
+  for (let i = 0; i < n; i++) {
+    const p = points[i];
+    U[i] = x.norm(Array.isArray(p) ? p[0] : NaN);
+    V[i] = y.norm(Array.isArray(p) ? p[1] : NaN);
+    ok.push(!Number.isNaN(U[i]) && !Number.isNaN(V[i]));
+    if (ok[i]) drawable++;
+  }
+  const px = (u: number) => fmt(box.left + u * box.w);
+  const py = (v: number) => fmt(box.top + box.h - v * box.h);
+  const inside = (i: number) => U[i]! >= -1e-6 && U[i]! <= 1 + 1e-6 && V[i]! >= -1e-6 && V[i]! <= 1 + 1e-6;
+  const samples: [number, number][] = [];
+  const sub = n > 400 ? 1 : 6; // samples per segment; enough for a 12-px legend row test
+
+  let d = "";
+  let pen = "";
+  const extra: string[] = [];
+  for (let i = 0; i < n; i++) {
+    if (!ok[i]) continue;
+    if (i + 1 < n && ok[i + 1]) {
+      const c = clipUnit(U[i]!, V[i]!, U[i + 1]!, V[i + 1]!);
+      if (c) {
+        const a = `${px(c[0])} ${py(c[1])}`;
+        const b = `${px(c[2])} ${py(c[3])}`;
+        if (a !== pen) d += `M${a}`;
+        if (b !== a || a !== pen) d += `L${b}`;
+        pen = b;
+        for (let s = 0; s <= sub; s++) {
+          const t = s / sub;
+          samples.push([box.left + (c[0] + t * (c[2] - c[0])) * box.w, box.top + box.h - (c[1] + t * (c[3] - c[1])) * box.h]);
+        }
+      }
+    } else if (inside(i) && !(i > 0 && ok[i - 1]) && style.marker === undefined) {
+      // A point with no drawable neighbour would be invisible as a line: show it as a dot.
+      extra.push(el("circle", { cx: px(U[i]!), cy: py(V[i]!), r: 2.6, fill: style.color }));
+    }
+    if (inside(i)) samples.push([box.left + U[i]! * box.w, box.top + box.h - V[i]! * box.h]);
+    if (style.marker !== undefined && inside(i)) {
+      extra.push(markerSvg(style.marker, box.left + U[i]! * box.w, box.top + box.h - V[i]! * box.h, style.color));
+    }
+    const p = points[i + 1];
+    if (i + 1 < n && inside(i) && !Number.isNaN(U[i + 1]) && Array.isArray(p) && !Number.isFinite(p[1])) {
+      extra.push(cross(box.left + U[i]! * box.w, box.top + box.h - V[i]! * box.h, style.color));
+    }
+  }
+  const line = d
+    ? el("path", {
+        d,
+        fill: "none",
+        stroke: style.color,
+        "stroke-width": 1.8,
+        "stroke-linejoin": "round",
+        "stroke-linecap": "round",
+        "stroke-dasharray": style.dash,
+      })
+    : "";
+  return { svg: line + extra.join(""), samples, drawable };
+}
+
+/** × mark: the run ended because the next value was NaN or infinite. */
+function cross(x: number, y: number, color: string): string {
+  const r = 4;
+  const d = `M${fmt(x - r)} ${fmt(y - r)}l${2 * r} ${2 * r}M${fmt(x - r)} ${fmt(y + r)}l${2 * r} ${-2 * r}`;
+  return el("path", { d, stroke: color, "stroke-width": 2, fill: "none", "stroke-linecap": "round" });
+}
+
+/**
+ * Liang–Barsky: the part of segment (x0,y0)–(x1,y1) inside the unit square, or undefined.
+ * @example clipUnit(-1, 0.5, 2, 0.5) // [0, 0.5, 1, 0.5]
+ */
+export function clipUnit(x0: number, y0: number, x1: number, y1: number): [number, number, number, number] | undefined {
+  const dx = x1 - x0;
+  const dy = y1 - y0;
+  let t0 = 0;
+  let t1 = 1;
+  // Each pair: p·t ≤ q keeps the point on the inner side of one edge of the square.
+  for (const [p, q] of [[-dx, x0], [dx, 1 - x0], [-dy, y0], [dy, 1 - y0]] as const) {
+    if (p === 0) {
+      if (q < 0) return undefined; // parallel to this edge and outside it
+      continue;
+    }
+    const r = q / p;
+    if (p < 0) {
+      if (r > t1) return undefined;
+      if (r > t0) t0 = r;
+    } else {
+      if (r < t0) return undefined;
+      if (r < t1) t1 = r;
+    }
+  }
+  if (!Number.isFinite(dx) || !Number.isFinite(dy)) return undefined;
+  return [x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy];
+}

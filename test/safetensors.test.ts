@@ -1,0 +1,414 @@
+/**
+ * safetensors and checkpoints: the byte format against the reference implementation's own test
+ * vectors, every kind of malformed file, a PyTorch-written state dict reproducing PyTorch's eval
+ * predictions (test/fixtures/make_safetensors.py), bit-exact round trips, all-or-nothing loads,
+ * atomic saves, and training that resumes bit for bit from checkpoint + optimizer state.
+ *
+ * To check that PyTorch accepts kiln's files (Node tests do not run Python):
+ *   KILN_SAFETENSORS_OUT=/tmp/kiln.safetensors npx vitest run test/safetensors
+ *   /usr/bin/python3 test/fixtures/make_safetensors.py /tmp/kiln.safetensors
+ */
+import * as fs from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { writeFileAtomic, type FileIO } from "../src/io/atomic.js";
+import {
+  checkpointBytes, loadCheckpoint, loadCheckpointBytes, loadOptimizerState, saveCheckpoint, saveOptimizerState, type OptimizerTarget,
+} from "../src/io/checkpoint.js";
+import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "../src/io/safetensors.js";
+import { fromSpec } from "../src/spec.js";
+import {
+  batchNorm, compile, DecodeError, dropout, KilnError, layerNorm, linear, ModelError, relu, residual, seq, sgd, type Net,
+} from "../src/index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "kiln-safetensors-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const bytesOf = (...parts: (number[] | string | Uint8Array)[]): Uint8Array => {
+  const chunks = parts.map((p) => (typeof p === "string" ? new TextEncoder().encode(p) : Uint8Array.from(p)));
+  const out = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+  let at = 0;
+  for (const c of chunks) { out.set(c, at); at += c.length; }
+  return out;
+};
+const u64 = (n: number): number[] => [...new Uint8Array(new BigUint64Array([BigInt(n)]).buffer)];
+/** A file with the given header text (unpadded unless the text is) and data bytes. */
+const file = (header: string, data: number[] = []): Uint8Array => bytesOf(u64(new TextEncoder().encode(header).length), header, data);
+const info = (dtype: string, shape: number[], begin: number, end: number) => ({ dtype, shape, data_offsets: [begin, end] });
+const fileOf = (header: object, data: number[] = []) => file(JSON.stringify(header), data);
+
+describe("safetensors bytes, as the reference writes them", () => {
+  it("matches the reference's test vectors (tensor; empty; metadata only)", () => {
+    // huggingface/safetensors safetensors/src/tensor.rs: test_serialization, test_empty
+    const data = new Float32Array([0, 1, 2, 3, 4, 5]);
+    expect([...encodeSafetensors({ "attn.0": data }, { "attn.0": [1, 2, 3] })]).toEqual([
+      64, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 46, 48, 34, 58, 123, 34, 100,
+      116, 121, 112, 101, 34, 58, 34, 70, 51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34,
+      58, 91, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95, 111, 102, 102, 115,
+      101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 0, 0, 0, 0, 0, 0, 128, 63,
+      0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
+    ]);
+    expect([...encodeSafetensors({}, {})]).toEqual([8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32]);
+    expect([...encodeSafetensors({}, {}, { framework: "pt" })]).toEqual([
+      40, 0, 0, 0, 0, 0, 0, 0, 123, 34, 95, 95, 109, 101, 116, 97, 100, 97, 116, 97, 95,
+      95, 34, 58, 123, 34, 102, 114, 97, 109, 101, 119, 111, 114, 107, 34, 58, 34, 112,
+      116, 34, 125, 125, 32, 32, 32, 32, 32,
+    ]);
+    // test_serialization_forced_alignement: the header is padded with spaces to 8 bytes.
+    const padded = encodeSafetensors({ attn0: data }, { attn0: [1, 1, 2, 3] });
+    expect(new DataView(padded.buffer).getUint32(0, true)).toBe(72);
+    expect(new TextDecoder().decode(padded.subarray(8, 80))).toMatch(/\}\} {7}$/);
+  });
+
+  it("orders tensors by dtype (widest first), then by name in code-point order, packed without gaps", () => {
+    const bytes = encodeSafetensors(
+      { b: new Float32Array(1), "10": new Float32Array(1), "9": new Float32Array(1), a: new Float64Array(2), n: new BigInt64Array(1), i: new Int8Array(3), "\u{1F600}": new Float32Array(1), "\uFFFD": new Float32Array(1) },
+      { b: [1], "10": [1], "9": [1], a: [2], n: [], i: [3], "\u{1F600}": [1], "\uFFFD": [1] },
+    );
+    const n = new DataView(bytes.buffer).getUint32(0, true);
+    const text = new TextDecoder().decode(bytes.subarray(8, 8 + n));
+    const names = [...text.matchAll(/"([^"]+)":\{"dtype"/g)].map((m) => m[1]);
+    // I64 > F64 > F32 > I8; within F32 "10" < "9" < "b" < U+FFFD < U+1F600 (UTF-16 order would swap the last two).
+    expect(names).toEqual(["n", "a", "10", "9", "b", "\uFFFD", "\u{1F600}", "i"]);
+    const { tensors } = decodeSafetensors(bytes);
+    expect([...tensors.keys()]).toEqual(names);
+    expect(tensors.get("i")!.data).toBeInstanceOf(Int8Array);
+  });
+
+  it("round-trips every writable dtype, shape [] and zero-size tensors, bit for bit", () => {
+    const arrays = {
+      f32: new Float32Array([1.5, -0, NaN, Infinity, 1e-45]), f64: new Float64Array([Math.PI, -1e308]),
+      i64: new BigInt64Array([-(2n ** 63n), 2n ** 63n - 1n]), u64: new BigUint64Array([2n ** 64n - 1n]),
+      i32: new Int32Array([-5, 7]), u32: new Uint32Array([4e9]), i16: new Int16Array([-3]), u16: new Uint16Array([65535]),
+      i8: new Int8Array([-128]), u8: new Uint8Array([255, 0]), scalar: new BigInt64Array([42n]), empty: new Float32Array(0),
+    };
+    const shapes = { f32: [5], f64: [2, 1], i64: [2], u64: [1], i32: [1, 2], u32: [1], i16: [1], u16: [1], i8: [1], u8: [2], scalar: [], empty: [0, 3] };
+    const { tensors, metadata } = decodeSafetensors(encodeSafetensors(arrays, shapes, { note: "ünïcode" }));
+    expect(metadata.get("note")).toBe("ünïcode");
+    for (const [name, a] of Object.entries(arrays)) {
+      const t = tensors.get(name)!;
+      expect(t.shape).toEqual(shapes[name as keyof typeof shapes]);
+      expect(t.data.constructor).toBe(a.constructor);
+      expect(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)).toEqual(new Uint8Array(a.buffer));
+    }
+  });
+
+  it("reads unaligned data: a F32 tensor at an odd offset, and a file at an odd byte offset of its buffer", () => {
+    const header = JSON.stringify({ a: info("U8", [3], 0, 3), w: info("F32", [2], 3, 11) });
+    const f32 = [...new Uint8Array(new Float32Array([1.25, -7]).buffer)];
+    const bytes = file(header, [1, 2, 3, ...f32]);
+    const shifted = new Uint8Array(bytes.length + 1);
+    shifted.set(bytes, 1);
+    for (const b of [bytes, shifted.subarray(1), Buffer.from(shifted.buffer, 1, bytes.length)]) {
+      const { tensors } = decodeSafetensors(b);
+      expect([...(tensors.get("w")!.data as Float32Array)]).toEqual([1.25, -7]);
+      expect(tensors.get("w")!.data.byteOffset).toBe(0); // a copy, never a view of the file
+    }
+  });
+
+  it("widens F16 and BF16 to float32 exactly", () => {
+    const half = [0x3c00, 0xc000, 0x7bff, 0x0001, 0x8000, 0x7c00, 0x3555];
+    const bf16 = [0x3f80, 0xc049, 0x0001];
+    const le = (xs: number[]) => xs.flatMap((x) => [x & 0xff, x >> 8]);
+    const { tensors } = decodeSafetensors(fileOf({ h: info("F16", [7], 0, 14), b: info("BF16", [3], 14, 20) }, [...le(half), ...le(bf16)]));
+    expect(tensors.get("h")!.dtype).toBe("F16");
+    expect([...tensors.get("h")!.data as Float32Array]).toEqual([1, -2, 65504, 2 ** -24, -0, Infinity, Math.fround(0.333251953125)]);
+    expect([...tensors.get("b")!.data as Float32Array]).toEqual([1, Math.fround(-3.140625), new Float32Array(new Uint32Array([0x10000]).buffer)[0]]);
+  });
+
+  it("refuses bad writer arguments with an InputError", () => {
+    expect(() => encodeSafetensors({ a: new Float32Array(3) }, { a: [2, 2] })).toThrow(/tensor "a": shape \[2,2\] has 4 elements, but the array has 3/);
+    expect(() => encodeSafetensors({ a: new Float32Array(3) }, {})).toThrow(/expected a shape/);
+    expect(() => encodeSafetensors({ a: [1, 2] as unknown as Float32Array }, { a: [2] })).toThrow(/expected a typed array/);
+    expect(() => encodeSafetensors({ __metadata__: new Float32Array(1) }, { __metadata__: [1] })).toThrow(/reserved/);
+    expect(() => encodeSafetensors({ "\ud800": new Float32Array(1) }, { "\ud800": [1] })).toThrow(/lone surrogate/);
+  });
+});
+
+describe("malformed files are refused with a DecodeError naming the tensor", () => {
+  const ok = { a: info("F32", [2], 0, 8), b: info("I64", [], 8, 16) };
+  const data = Array.from({ length: 16 }, () => 0);
+  const cases: [string, Uint8Array, RegExp][] = [
+    ["too short", Uint8Array.from([1, 0, 0]), /3 bytes; expected at least 8/],
+    ["header length beyond the file", bytesOf(u64(100), "{}"), /header length 100: expected at most 2/],
+    ["header length over 100 MB", bytesOf(u64(100_000_001), "{}"), /expected at most 100000000/],
+    ["header length over 2^32", bytesOf([0, 0, 0, 0, 1, 0, 0, 0], "{}"), /expected at most 100000000/],
+    ["header length below 2", bytesOf(u64(1), "{}"), /expected at least 2/],
+    ["not UTF-8", bytesOf(u64(4), [0x7b, 0xff, 0xfe, 0x7d]), /UTF-8/],
+    ["not JSON", file("{\"a\":"), /expected JSON/],
+    ["not an object", file("[1,2]"), /starting with "\{"/],
+    ["null", file("null "), /starting with "\{"/],
+    ["unknown dtype", fileOf({ a: info("F8_E4M3", [2], 0, 2) }, [0, 0]), /tensor "a": dtype: expected one of .*F32.*, got "F8_E4M3"/],
+    ["negative dimension", fileOf({ a: info("F32", [-2], 0, 8) }, data.slice(0, 8)), /tensor "a": shape\[0\]: expected non-negative integer, got -2/],
+    ["fractional dimension", fileOf({ a: info("F32", [1.5], 0, 8) }, data.slice(0, 8)), /tensor "a": shape\[0\]/],
+    ["extra key", fileOf({ a: { ...info("F32", [2], 0, 8), name: "x" } }, data.slice(0, 8)), /tensor "a": name: expected no such field/],
+    ["missing key", fileOf({ a: { dtype: "F32", shape: [2] } }, data.slice(0, 8)), /tensor "a": data_offsets: expected \[begin, end\]/],
+    ["three offsets", fileOf({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8, 9] } }, data.slice(0, 8)), /tensor "a": data_offsets/],
+    ["not an object entry", fileOf({ a: 5 }), /tensor "a": expected \{ dtype, shape, data_offsets \}, got 5/],
+    ["size mismatch", fileOf({ a: info("F32", [3], 0, 8) }, data.slice(0, 8)), /tensor "a": F32 \[3\] needs 12 bytes, but data_offsets \[0, 8\] span 8/],
+    ["end before begin", fileOf({ a: info("F32", [0], 8, 0) }, data.slice(0, 8)), /tensor "a": data_offsets \[8, 0\] end before they begin/],
+    ["past the data region", fileOf({ a: info("F32", [4], 0, 16) }, data.slice(0, 8)), /tensor "a": data_offsets \[0, 16\] go past the data region of 8 bytes/],
+    ["overlap", fileOf({ a: info("F32", [2], 0, 8), b: info("F32", [2], 4, 12) }, data.slice(0, 12)), /tensor "b": data \[4, 12\] overlaps tensor "a"/],
+    ["gap", fileOf({ a: info("F32", [1], 0, 4), b: info("F32", [1], 8, 12) }, data.slice(0, 12)), /tensor "b": data begins at 8, leaving a gap of 4 bytes after tensor "a"/],
+    ["gap at the start", fileOf({ a: info("F32", [1], 4, 8) }, data.slice(0, 8)), /tensor "a": data begins at 4, leaving a gap of 4 bytes after the data region start/],
+    ["trailing bytes", fileOf(ok, [...data, 0]), /cover 16 bytes of the data region, but it has 17/],
+    ["duplicate names", file(`{"a":${JSON.stringify(info("F32", [1], 0, 4))},"a":${JSON.stringify(info("F32", [1], 4, 8))}}`, data.slice(0, 8)), /key "a" appears twice/],
+    ["duplicate names (escaped)", file(`{"a":${JSON.stringify(info("F32", [1], 0, 4))},"\\u0061":${JSON.stringify(info("F32", [1], 4, 8))}}`, data.slice(0, 8)), /key "a" appears twice/],
+    ["duplicate field", file('{"a":{"dtype":"F32","dtype":"I32","shape":[1],"data_offsets":[0,4]}}', data.slice(0, 4)), /key "dtype" appears twice/],
+    ["10¹² elements", fileOf({ a: info("F32", [1_000_000, 1_000_000], 0, 4e12) }, data.slice(0, 8)), /tensor "a": data_offsets \[0, 4000000000000\] go past the data region of 8 bytes/],
+    ["element count overflow", fileOf({ a: info("F32", [2 ** 40, 2 ** 40], 0, 8) }, data.slice(0, 8)), /tensor "a": shape \[.*\] has too many elements/],
+    ["offset beyond 2^53", file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,99999999999999999999]}}', data.slice(0, 8)), /tensor "a": data_offsets/],
+    ["metadata not strings", fileOf({ __metadata__: { a: 1 } }), /__metadata__."a": expected a string, got 1/],
+    ["metadata not an object", fileOf({ __metadata__: "x" }), /__metadata__: expected an object of strings/],
+    ["BOOL not 0/1", fileOf({ a: info("BOOL", [2], 0, 2) }, [1, 2]), /tensor "a": BOOL element 1 is 2/],
+  ];
+  for (const [name, bytes, message] of cases) {
+    it(name, () => {
+      let error: unknown;
+      try { decodeSafetensors(bytes); } catch (e) { error = e; }
+      expect(error).toBeInstanceOf(DecodeError);
+      expect((error as Error).message).toMatch(message);
+    });
+  }
+
+  it("a valid header with a __proto__ tensor is data, not a prototype", () => {
+    const { tensors } = decodeSafetensors(file(`{"__proto__":${JSON.stringify(info("F32", [1], 0, 4))}}`, [0, 0, 128, 63]));
+    expect([...(tensors.get("__proto__")!.data as Float32Array)]).toEqual([1]);
+    expect(Object.getPrototypeOf({})).toBe(Object.prototype);
+  });
+
+  it("refuses non-Uint8Array input", () => {
+    expect(() => decodeSafetensors("abc" as unknown as Uint8Array)).toThrow(DecodeError);
+  });
+});
+
+// ─────────────────────────────── checkpoints ───────────────────────────────
+
+interface TorchFixture {
+  readonly spec: unknown;
+  readonly inputs: number;
+  readonly outputs: number;
+  readonly names: readonly string[];
+  readonly x: { readonly shape: readonly number[]; readonly data: readonly number[] };
+  readonly predictions: { readonly shape: readonly number[]; readonly data: readonly number[] };
+}
+const FIXTURES = new URL("./fixtures/", import.meta.url);
+const fixture = JSON.parse(readFileSync(new URL("torch-state.json", FIXTURES), "utf8")) as TorchFixture;
+const torchFile = new URL("torch-state.safetensors", FIXTURES).pathname;
+
+/** All the net's arrays, copied, to compare before/after. */
+function snapshot(net: Net) {
+  const copy = (r: Readonly<Record<string, Float32Array | BigInt64Array>>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.slice()]));
+  return { params: copy(net.params), state: copy(net.state), optim: copy(net.optimizerState), step: net.step };
+}
+
+/** Element i passes when |got − want| ≤ rtol · max|want| (relative to the tensor's scale). */
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, rtol: number): void {
+  expect(got.length).toBe(want.length);
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]!));
+  for (let i = 0; i < want.length; i++) {
+    if (Math.abs(got[i]! - want[i]!) > rtol * scale) expect.fail(`element ${i}: got ${got[i]}, expected ${want[i]} (±${rtol * scale})`);
+  }
+}
+
+const model = () => seq(
+  linear(6, 5), layerNorm(5), relu, dropout(0.25),
+  residual(seq(linear(5, 5), batchNorm(5), relu)),
+  linear(5, 3),
+);
+const schedule = (step: number) => 0.1 / (1 + step);
+const make = (seed = 0) => compile(model(), { inputs: 6, batch: 4, seed, optimizer: sgd({ lr: schedule, momentum: 0.9, weightDecay: 1e-3 }) });
+const batch = (k: number) => ({
+  x: new Float32Array(24).map((_, i) => Math.sin(i * 0.7 + k)),
+  y: new Int32Array([k % 3, (k + 1) % 3, (k + 2) % 3, k % 2]),
+});
+
+/** Net's step counter is private for now: restore it through the field until Net has setStep. */
+function resumable(net: Net): OptimizerTarget {
+  const withSetter = net as unknown as { setStep?: (n: number) => void };
+  return {
+    ir: net.ir, optimizerState: net.optimizerState,
+    get step() { return net.step; },
+    setStep: typeof withSetter.setStep === "function" ? (n) => withSetter.setStep!(n) : (n) => { (net as unknown as { stepCount: number }).stepCount = n; },
+  };
+}
+
+describe("checkpoints: PyTorch state dicts in and out", () => {
+  it("loads a PyTorch-written state dict and reproduces PyTorch's eval predictions (1e-5)", () => {
+    const net = compile(fromSpec(fixture.spec), { inputs: fixture.inputs, batch: 2 });
+    expect([...Object.keys(net.params), ...Object.keys(net.state)].sort()).toEqual([...fixture.names].sort());
+    loadCheckpoint(net, torchFile);
+    expect(net.state["3.num_batches_tracked"]).toEqual(new BigInt64Array([3n]));
+    expectClose(net.predict(Float32Array.from(fixture.x.data)), fixture.predictions.data, 1e-5);
+    const out = process.env.KILN_SAFETENSORS_OUT;
+    if (out) saveCheckpoint(net, out); // for make_safetensors.py FILE (see the header)
+  });
+
+  it("writes exactly the state dict, byte-identical to PyTorch's file for the same tensors", () => {
+    const net = compile(fromSpec(fixture.spec), { inputs: fixture.inputs, batch: 2 });
+    loadCheckpoint(net, torchFile);
+    const bytes = checkpointBytes(net);
+    expect(Buffer.from(bytes).equals(readFileSync(torchFile))).toBe(true);
+    const { tensors, metadata } = decodeSafetensors(bytes);
+    expect(metadata.get("format")).toBe("pt");
+    expect(tensors.get("3.num_batches_tracked")).toMatchObject({ dtype: "I64", shape: [] });
+    expect(tensors.get("2.fn.0.weight")).toMatchObject({ dtype: "F32", shape: [8, 8] });
+  });
+
+  it("save → load round trip is bit-exact, into a net with other parameters", () => {
+    const a = make(1);
+    for (let k = 0; k < 3; k++) a.trainStep(batch(k).x, batch(k).y);
+    const path = join(dir, "roundtrip.safetensors");
+    saveCheckpoint(a, path);
+    const b = make(2);
+    expect(b.params["0.weight"]).not.toEqual(a.params["0.weight"]);
+    loadCheckpoint(b, path);
+    const bits = (r: Readonly<Record<string, Float32Array | BigInt64Array>>) =>
+      Object.fromEntries(Object.entries(r).map(([k, v]) => [k, [...new Uint8Array(v.buffer, v.byteOffset, v.byteLength)]]));
+    expect(bits(b.params)).toEqual(bits(a.params));
+    expect(bits(b.state)).toEqual(bits(a.state));
+    expect(b.state["4.fn.1.num_batches_tracked"]).toEqual(new BigInt64Array([3n]));
+    expect(b.predict(batch(9).x)).toEqual(a.predict(batch(9).x));
+    expect(Buffer.from(checkpointBytes(b)).equals(readFileSync(path))).toBe(true);
+  });
+
+  it("a checkpoint that does not fit is refused with every problem in one message, and changes nothing", () => {
+    const net = make();
+    net.trainStep(batch(0).x, batch(0).y);
+    const before = snapshot(net);
+    const { tensors } = decodeSafetensors(checkpointBytes(make(5)));
+    const edited = new Map<string, SafeTensor>(tensors);
+    edited.delete("0.bias");
+    edited.delete("4.fn.1.running_var");
+    edited.set("9.weight", { dtype: "F32", shape: [2], data: new Float32Array(2) });
+    edited.set("0.weight", { dtype: "F32", shape: [6, 5], data: new Float32Array(30) });
+    edited.set("4.fn.1.num_batches_tracked", { dtype: "F32", shape: [], data: new Float32Array(1) });
+    edited.set("5.bias", { dtype: "F32", shape: [3], data: new Float32Array([0, NaN, 0]) });
+    const bytes = encodeSafetensors(new Map([...edited].map(([k, v]) => [k, v.data])), new Map([...edited].map(([k, v]) => [k, v.shape])));
+    const path = join(dir, "misfit.safetensors");
+    writeFileSync(path, bytes);
+    let error: Error | undefined;
+    try { loadCheckpoint(net, path); } catch (e) { error = e as Error; }
+    expect(error).toBeInstanceOf(DecodeError);
+    expect(error!.message).toContain(`checkpoint ${JSON.stringify(path)} does not fit this model`);
+    expect(error!.message).toContain('missing (2): "0.bias", "4.fn.1.running_var"');
+    expect(error!.message).toContain('unexpected (1): "9.weight"');
+    expect(error!.message).toContain('"0.weight" (expected F32 [5,6], got F32 [6,5])');
+    expect(error!.message).toContain('"4.fn.1.num_batches_tracked" (expected I64 [], got F32 [])');
+    expect(error!.message).toContain('non-finite (1): "5.bias" (NaN at element 1)');
+    expect(snapshot(net)).toEqual(before);
+  });
+
+  it("a corrupt or unreadable file changes nothing either", () => {
+    const net = make();
+    const before = snapshot(net);
+    const good = checkpointBytes(make(3));
+    expect(() => loadCheckpointBytes(net, good.subarray(0, good.length - 1))).toThrow(/checkpoint: invalid safetensors file: .*trailing|past the data region/);
+    expect(() => loadCheckpoint(net, join(dir, "no-such-file.safetensors"))).toThrow(KilnError);
+    expect(snapshot(net)).toEqual(before);
+  });
+
+  it("an optimizer-state file given as a checkpoint says so", () => {
+    const net = make();
+    const path = join(dir, "optim-as-model.safetensors");
+    saveOptimizerState(resumable(net), path);
+    expect(() => loadCheckpoint(net, path)).toThrow(/optimizer-state file: use loadOptimizerState/);
+  });
+});
+
+describe("atomic saves", () => {
+  const failing = (at: keyof FileIO, afterBytes = 0): FileIO => {
+    let written = 0;
+    return {
+      openSync: (p, f, m) => fs.openSync(p, f, m),
+      writeSync: (fd, b, o, l) => {
+        if (at === "writeSync") {
+          const n = fs.writeSync(fd, b, o, Math.min(l, afterBytes - written));
+          written += n;
+          if (written >= afterBytes) throw new Error("ENOSPC: no space left on device (simulated)");
+          return n;
+        }
+        return fs.writeSync(fd, b, o, l);
+      },
+      fsyncSync: (fd) => { if (at === "fsyncSync") throw new Error("EIO (simulated)"); fs.fsyncSync(fd); },
+      closeSync: (fd) => fs.closeSync(fd),
+      renameSync: (a, b) => { if (at === "renameSync") throw new Error("EXDEV (simulated)"); fs.renameSync(a, b); },
+      unlinkSync: (p) => fs.unlinkSync(p),
+    };
+  };
+
+  for (const [where, io] of [["mid-write", failing("writeSync", 100)], ["at fsync", failing("fsyncSync")], ["at rename", failing("renameSync")]] as const) {
+    it(`a failure ${where} leaves the previous file intact and no temporary file`, () => {
+      const sub = mkdtempSync(join(dir, "atomic-"));
+      const path = join(sub, "model.safetensors");
+      const net = make();
+      saveCheckpoint(net, path);
+      const old = readFileSync(path);
+      net.trainStep(batch(0).x, batch(0).y);
+      const next = checkpointBytes(net);
+      expect(Buffer.from(next).equals(old)).toBe(false);
+      expect(() => writeFileAtomic(path, next, io)).toThrow(/cannot write .*model\.safetensors.*simulated.*previous file.*unchanged/);
+      expect(readFileSync(path).equals(old)).toBe(true);
+      expect(readdirSync(sub)).toEqual(["model.safetensors"]);
+      saveCheckpoint(net, path); // and a save that succeeds replaces it
+      expect(readFileSync(path).equals(Buffer.from(next))).toBe(true);
+      expect(readdirSync(sub)).toEqual(["model.safetensors"]);
+    });
+  }
+
+  it("saving into a missing directory is a KilnError", () => {
+    expect(() => saveCheckpoint(make(), join(dir, "missing", "x.safetensors"))).toThrow(KilnError);
+  });
+});
+
+describe("optimizer state", () => {
+  it("checkpoint + optimizer state resume training bit for bit (momentum, dropout, lr schedule)", () => {
+    const a = make(0);
+    for (let k = 0; k < 3; k++) a.trainStep(batch(k).x, batch(k).y);
+    const model = join(dir, "resume.safetensors"), optim = join(dir, "resume.optim.safetensors");
+    saveCheckpoint(a, model);
+    saveOptimizerState(resumable(a), optim);
+    const l4 = a.trainStep(batch(3).x, batch(3).y), l5 = a.trainStep(batch(4).x, batch(4).y);
+
+    const b = make(0); // same seed: the dropout streams are keyed by it (it is a compile option)
+    b.trainStep(batch(7).x, batch(7).y); // and some other history, all of which the load overwrites
+    loadCheckpoint(b, model);
+    loadOptimizerState(resumable(b), optim);
+    expect(b.step).toBe(3);
+    expect([b.trainStep(batch(3).x, batch(3).y), b.trainStep(batch(4).x, batch(4).y)]).toEqual([l4, l5]);
+    expect(snapshot(b)).toEqual(snapshot(a));
+  });
+
+  it("writes the buffers with their parameter's shape and the step as an I64 scalar", () => {
+    const net = make();
+    net.trainStep(batch(0).x, batch(0).y);
+    const path = join(dir, "optim.safetensors");
+    saveOptimizerState(resumable(net), path);
+    const { tensors } = decodeSafetensors(readFileSync(path));
+    expect(tensors.get("step")).toMatchObject({ dtype: "I64", shape: [], data: new BigInt64Array([1n]) });
+    expect(tensors.get("0.weight.momentum_buffer")).toMatchObject({ dtype: "F32", shape: [5, 6] });
+    expect(tensors.size).toBe(Object.keys(net.optimizerState).length + 1);
+  });
+
+  it("a misfit or a negative step is refused and changes nothing; a net without setStep is refused", () => {
+    const net = make();
+    net.trainStep(batch(0).x, batch(0).y);
+    const before = snapshot(net);
+    const other = compile(seq(linear(6, 3)), { inputs: 6, batch: 4, optimizer: sgd({ lr: 0.1, momentum: 0.9 }) });
+    const path = join(dir, "other.optim.safetensors");
+    saveOptimizerState(resumable(other), path);
+    expect(() => loadOptimizerState(resumable(net), path)).toThrow(/missing \(8\): "1.weight.momentum_buffer".*mis-shaped \(2\): "0.weight.momentum_buffer" \(expected F32 \[5,6\], got F32 \[3,6\]\)/);
+    const negative = join(dir, "negative.optim.safetensors");
+    const slots = Object.entries(net.optimizerState);
+    writeFileSync(negative, encodeSafetensors(
+      new Map<string, Float32Array | BigInt64Array>([...slots, ["step", new BigInt64Array([-1n])]]),
+      new Map([...slots.map(([k]) => [k, net.ir.train.values[net.ir.train.inputs.find((i) => i.name === k)!.value]!.shape] as const), ["step", []]]),
+    ));
+    expect(() => loadOptimizerState(resumable(net), negative)).toThrow(/"step" is -1/);
+    expect(() => loadOptimizerState({ ...resumable(net), setStep: undefined }, path)).toThrow(ModelError);
+    expect(snapshot(net)).toEqual(before);
+  });
+});
