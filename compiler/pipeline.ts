@@ -9,12 +9,14 @@ import type { Program } from "../runtime/program.js";
 import type { Graph } from "./ir/graph.js";
 import { lower, lowerPlanned } from "./lower.js";
 import { fuseElementwise } from "./passes/fuseElementwise.js";
+import { foldBatchNorm } from "./passes/foldBatchNorm.js";
 import { fuseLinear } from "./passes/fuseLinear.js";
 import { cleanup, runPasses, type Pass } from "./passes/index.js";
 import { planMemory, type MemoryPlan } from "./plan.js";
 
 export const optimizationPasses: readonly Pass[] = [
   ...cleanup,
+  { name: "foldBatchNorm", run: foldBatchNorm },
   { name: "fuseLinear", run: fuseLinear },
   { name: "fuseElementwise", run: fuseElementwise },
 ];

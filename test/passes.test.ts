@@ -112,3 +112,49 @@ describe("cleaned programs compute the same as the originals", () => {
     });
   });
 });
+
+describe("foldBatchNorm (eval)", () => {
+  it("folds a batchNorm on running statistics into the preceding linear layer", async () => {
+    const { foldBatchNorm } = await import("../compiler/passes/foldBatchNorm.js");
+    const model = seq(linear(3, 4), batchNorm(4), relu, linear(4, 4, { bias: false }), batchNorm(4), linear(4, 2));
+    const ref = compile(model, { inputs: 3, batch: 2, optimize: false });
+    const folded = foldBatchNorm(runPasses(ref.ir.eval, cleanup, "eval"));
+    expect(printIR(folded)).toMatchInlineSnapshot(`
+      "{ lambda x:f32[2,3] 0.weight:f32[4,3] 0.bias:f32[4] 1.weight:f32[4] 1.bias:f32[4] 1.running_mean:f32[4] 1.running_var:f32[4] 3.weight:f32[4,4] 4.weight:f32[4] 4.bias:f32[4] 4.running_mean:f32[4] 4.running_var:f32[4] 5.weight:f32[2,4] 5.bias:f32[2] .
+        let a:f32[4] = add 1.running_var 0.00001
+            b:f32[4] = rsqrt a
+            c:f32[4] = mul b 1.weight
+            d:f32[4,1] = reshape[shape=[4,1]] c
+            e:f32[4,3] = mul 0.weight d
+            f:f32[4] = sub 0.bias 1.running_mean
+            g:f32[2,4] = matmul[transA=false transB=true] x e
+            h:f32[4] = mul f c
+            i:f32[4] = add h 1.bias
+            j:f32[2,4] = add g i
+            k:f32[2,4] = relu j
+            l:f32[4] = add 4.running_var 0.00001
+            m:f32[4] = rsqrt l
+            n:f32[4] = mul m 4.weight
+            o:f32[4,1] = reshape[shape=[4,1]] n
+            p:f32[4,4] = mul 3.weight o
+            q:f32[4] = neg 4.running_mean
+            r:f32[2,4] = matmul[transA=false transB=true] k p
+            s:f32[4] = mul q n
+            t:f32[4] = add s 4.bias
+            u:f32[2,4] = add r t
+            v:f32[2,2] = matmul[transA=false transB=true] u 5.weight
+            w:f32[2,2] = add v 5.bias
+        in (logits=w) }"
+    `);
+    const r = rand(5);
+    const inputs: Record<string, ArrayLike<number>> = {};
+    for (const i of ref.ir.eval.inputs) {
+      const n = size(ref.ir.eval.values[i.value]!.shape);
+      inputs[i.name] = i.name.endsWith("running_var") ? randomArray(n, r, 0.2, 3) : randomArray(n, r);
+    }
+    expect(maxRelErr(runGraph(folded, inputs).logits!, runGraph(ref.ir.eval, inputs).logits!)).toBeLessThan(1e-12);
+    // And through compile(): no batch-sized normalization arithmetic is left in the eval program.
+    const net = compile(model, { inputs: 3, batch: 2 });
+    expect(printIR(net.ir.eval)).not.toMatch(/rsqrt[^\n]*\[2,4\]|f32\[2,4\] = fused_elementwise/);
+  });
+});

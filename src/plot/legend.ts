@@ -1,0 +1,102 @@
+/**
+ * Legend box: a short line sample (with dash and marker) and the series name per row. "best"
+ * placement picks the corner of the plot crossed by the fewest curve samples, the way
+ * matplotlib's `loc="best"` does, so the legend rarely hides data.
+ */
+import type { Box } from "./axis.js";
+import { markerSvg, type Style } from "./series.js";
+import { clip, el, num as fmt, text, textWidth } from "./svg.js";
+
+export interface LegendEntry {
+  readonly name: string;
+  readonly style: Style;
+}
+
+/** Rows to show and the box size; long lists end in "+N more", long names are cut. */
+export interface LegendLayout {
+  readonly rows: readonly LegendEntry[];
+  readonly more: number;
+  readonly w: number;
+  readonly h: number;
+}
+
+const FONT = 11;
+const ROW = 16;
+const PAD = 6;
+const SWATCH = 24;
+const MAX_ROWS = 12;
+const MAX_CHARS = 40;
+
+/**
+ * Measure a legend for `entries`; undefined when there is nothing to say (no named series).
+ * @example layoutLegend([{ name: "σ² = 2/n", style }])?.w // ≈ 90
+ */
+export function layoutLegend(entries: readonly LegendEntry[]): LegendLayout | undefined {
+  const named = entries.filter((e) => e.name !== "");
+  if (named.length === 0) return undefined;
+  const shown = named.length > MAX_ROWS ? MAX_ROWS - 1 : named.length;
+  const rows = named.slice(0, shown).map((e) => ({ ...e, name: clip(e.name, MAX_CHARS) }));
+  const more = named.length - shown;
+  const labels = rows.map((r) => r.name).concat(more > 0 ? [`+${more} more`] : []);
+  const w = PAD * 2 + SWATCH + 6 + Math.max(...labels.map((l) => textWidth(l, FONT)));
+  const h = PAD * 2 + labels.length * ROW - 4;
+  return { rows, more, w, h };
+}
+
+/**
+ * Top-left corner for the legend inside `box`: the candidate corner with fewest samples under it
+ * (ties go to top-right, then top-left, bottom-right, bottom-left).
+ * @example bestCorner(box, layout, drawn.flatMap((d) => d.samples)) // { x: 300, y: 48 }
+ */
+export function bestCorner(box: Box, size: { w: number; h: number }, samples: readonly (readonly [number, number])[]): { x: number; y: number } {
+  const inset = 8;
+  const right = box.left + box.w - inset - size.w;
+  const bottom = box.top + box.h - inset - size.h;
+  const corners = [
+    { x: right, y: box.top + inset },
+    { x: box.left + inset, y: box.top + inset },
+    { x: right, y: bottom },
+    { x: box.left + inset, y: bottom },
+    { x: right, y: box.top + (box.h - size.h) / 2 },
+  ];
+  let best = corners[0]!;
+  let fewest = Infinity;
+  for (const c of corners) {
+    let hits = 0;
+    for (const [sx, sy] of samples) {
+      if (sx >= c.x - 4 && sx <= c.x + size.w + 4 && sy >= c.y - 4 && sy <= c.y + size.h + 4) hits++;
+    }
+    if (hits < fewest) [best, fewest] = [c, hits];
+  }
+  return best;
+}
+
+/**
+ * The legend at (x, y): white box with a thin border, then one row per entry.
+ * @example legendSvg(layout, 300, 48)
+ */
+export function legendSvg(layout: LegendLayout, x: number, y: number): string {
+  const parts = [
+    el("rect", { x, y, width: layout.w, height: layout.h, fill: "#fff", "fill-opacity": 0.9, stroke: "#bbb", rx: 3 }),
+  ];
+  layout.rows.forEach((r, i) => {
+    const cy = y + PAD + i * ROW + 6;
+    const x0 = x + PAD;
+    parts.push(
+      el("path", {
+        d: `M${fmt(x0)} ${fmt(cy)}h${SWATCH}`,
+        stroke: r.style.color,
+        "stroke-width": 2,
+        "stroke-dasharray": r.style.dash,
+        fill: "none",
+      }),
+    );
+    if (r.style.marker) parts.push(markerSvg(r.style.marker, x0 + SWATCH / 2, cy, r.style.color));
+    parts.push(text(x0 + SWATCH + 6, cy + 4, r.name, { "font-size": FONT }));
+  });
+  if (layout.more > 0) {
+    const cy = y + PAD + layout.rows.length * ROW + 6;
+    parts.push(text(x + PAD + SWATCH + 6, cy + 4, `+${layout.more} more`, { "font-size": FONT, fill: "#666" }));
+  }
+  return el("g", {}, parts.join(""));
+}
