@@ -69,8 +69,28 @@ export class Executor {
   }
 
   run(): void {
+    if (this.profile) return this.runProfiled();
     for (const c of this.calls) c.kernel(c.args, c.params);
     for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
+  }
+
+  /** KILN_DEBUG=4: time every kernel call, print the totals every 100 runs. */
+  private readonly profile = Number(process.env.KILN_DEBUG ?? 0) >= 4;
+  private readonly times: number[] = [];
+  private runs = 0;
+
+  private runProfiled(): void {
+    this.calls.forEach((c, i) => {
+      const t0 = performance.now();
+      c.kernel(c.args, c.params);
+      this.times[i] = (this.times[i] ?? 0) + performance.now() - t0;
+    });
+    for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
+    if (++this.runs % 100 === 0 || this.runs === 1) {
+      const rows = this.program.steps.map((s, i) => [`#${i} ${s.kernel}`, this.times[i]! / this.runs] as const)
+        .sort((a, b) => b[1] - a[1]).slice(0, 12);
+      console.error(`[kiln] kernel times, mean of ${this.runs} runs (ms):\n${rows.map(([k, t]) => `  ${t.toFixed(3).padStart(9)}  ${k}`).join("\n")}`);
+    }
   }
 
   /** Resolve each call's buffer indices to arrays once, so `run` is a flat loop. */

@@ -20,5 +20,6 @@ export type { Optimizer, LearningRate } from "./optim/optimizer.js";
 export { compile, type CompileOptions } from "./compile.js";
 export { Net, type IR } from "./net.js";
 export { printIR } from "../compiler/ir/print.js";
+export { summarize, formatSummary, type ProgramSummary } from "../compiler/summary.js";
 export { encodeGraph, decodeGraph, type Graph } from "../compiler/ir/graph.js";
 export { KilnError, ModelError, InputError, DecodeError, GraphError } from "../runtime/errors.js";

@@ -5,6 +5,7 @@
  */
 import type { Graph } from "../compiler/ir/graph.js";
 import { optimize, prepare } from "../compiler/pipeline.js";
+import { summarize, type ProgramSummary } from "../compiler/summary.js";
 import type { Arena } from "../runtime/arena.js";
 import { ModelError } from "../runtime/errors.js";
 import { Executor } from "../runtime/executor.js";
@@ -63,6 +64,15 @@ export class Net {
     this.optimizerState = Object.freeze({ ...parts.optimizerState });
     this.train = this.executor(parts.ir.train, "train");
     this.grad = this.executor(parts.ir.backward, "backward");
+  }
+
+  /**
+   * What each program costs: kernels by op, fused kernels, arena bytes and FLOPs per call.
+   * @example console.log(net.summary().train.flops)
+   */
+  summary(): { train: ProgramSummary; backward: ProgramSummary; eval: ProgramSummary; parameters: number } {
+    const parameters = Object.values(this.params).reduce((s, p) => s + p.length, 0);
+    return { train: summarize(this.ir.train), backward: summarize(this.ir.backward), eval: summarize(this.ir.eval), parameters };
   }
 
   /** Number of train steps taken (the dropout stream's step counter). */

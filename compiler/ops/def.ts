@@ -43,6 +43,8 @@ export interface OpDef<A> {
   readonly elementwise?: boolean;
   /** Compact text for the attributes in printIR (default: key=value pairs). */
   readonly printAttrs?: (attrs: A, inputs: number) => string;
+  /** Floating-point operations of one call (default: one per output element). */
+  readonly flops?: (attrs: A, ins: readonly ValueType[], outs: readonly ValueType[]) => number;
 }
 
 /** The common case: one output, so shape, vjp and lower speak of `out` and `g` directly. */
@@ -54,6 +56,7 @@ export interface SingleOutputOp<A> {
   readonly lower: (attrs: A, ins: readonly ValueType[], out: ValueType) => Lowered;
   readonly elementwise?: boolean;
   readonly printAttrs?: (attrs: A, inputs: number) => string;
+  readonly flops?: (attrs: A, ins: readonly ValueType[], out: ValueType) => number;
 }
 
 export function defineOp<A>(op: SingleOutputOp<A>): OpDef<A> {
@@ -67,6 +70,7 @@ export function defineOp<A>(op: SingleOutputOp<A>): OpDef<A> {
     lower: (a: A, ins: readonly ValueType[], outs: readonly ValueType[]) => op.lower(a, ins, outs[0]!),
     elementwise: op.elementwise ?? false,
     ...(op.printAttrs ? { printAttrs: op.printAttrs } : {}),
+    ...(op.flops ? { flops: (a: A, ins: readonly ValueType[], outs: readonly ValueType[]) => op.flops!(a, ins, outs[0]!) } : {}),
   });
 }
 

@@ -109,4 +109,5 @@ export const fused_elementwise = defineMultiOp<FusedElementwiseAttrs>({
   elementwise: true,
   lower: (a, ins) => ({ kernel: "generated", params: [], source: elementwiseSource(a, ins.map((v) => v.shape)) }),
   printAttrs: fmt,
+  flops: (a) => size(a.shape) * a.code.filter((c) => c.op !== "const").length,
 });

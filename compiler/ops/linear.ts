@@ -19,6 +19,7 @@ export const linear: OpDef<{ transA: boolean; transB: boolean; relu: boolean }> 
     }
     return y!;
   },
+  flops: (a, ins, out) => 2 * out.shape[0]! * out.shape[1]! * (a.transA ? ins[0]!.shape[0]! : ins[0]!.shape[1]!) + 2 * out.shape[0]! * out.shape[1]!,
   vjp: null,
   lower: (a, [x], out) => ({
     kernel: "linear",

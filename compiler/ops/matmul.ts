@@ -22,6 +22,7 @@ export const matmul: OpDef<{ transA: boolean; transB: boolean }> = defineOp({
     if (k1 !== k2) shapeError("matmul", ins, `inner dimensions differ (${k1} vs ${k2})`);
     return { shape: [m, n], dtype: "f32" };
   },
+  flops: (a, ins, out) => 2 * out.shape[0]! * out.shape[1]! * (a.transA ? ins[0]!.shape[0]! : ins[0]!.shape[1]!),
   vjp: (b, g, [x, y], _out, { transA, transB }) => {
     if (!transA && !transB) return [b.matmul(g, y!, false, true), b.matmul(x!, g, true, false)];
     if (!transA && transB) return [b.matmul(g, y!, false, false), b.matmul(g, x!, true, false)];

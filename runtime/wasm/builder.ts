@@ -44,6 +44,13 @@ export class FuncBuilder implements FuncRef {
     });
   }
 
+  /** Param i, checked to have the given type. */
+  param<T extends ValType>(i: number, type: T): Local<T> {
+    const p = this.params[i];
+    if (!p || p.type !== type) throw new Error(`${this.name}: param ${i} is ${p?.type}, not ${type}`);
+    return p as Local<T>;
+  }
+
   /** A fresh local; its index follows the params and earlier locals. */
   local<T extends ValType>(type: T): Local<T> {
     this.localTypes.push(type);

@@ -113,6 +113,7 @@ export const f64 = {
   const: (x: number): D => expr("f64", [F64.const, ...f64bytes(x)]),
   add: bin<"f64", "f64">("f64", F64.add), sub: bin<"f64", "f64">("f64", F64.sub),
   mul: bin<"f64", "f64">("f64", F64.mul), div: bin<"f64", "f64">("f64", F64.div),
+  gt: bin<"f64", "i32">("i32", F64.gt),
   promote_f32: un<"f32", "f64">("f64", F64.promote_f32),
   convert_i32_s: un<"i32", "f64">("f64", F64.convert_i32_s),
 };

@@ -63,6 +63,7 @@ export const F32 = {
 /** f64 scalar instructions (used for the few per-row values computed in double, e.g. log). */
 export const F64 = {
   const: 0x44,
+  gt: 0x64,
   add: 0xa0, sub: 0xa1, mul: 0xa2, div: 0xa3,
   convert_i32_s: 0xb7,
   promote_f32: 0xbb,
