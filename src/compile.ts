@@ -14,6 +14,7 @@ import { Net } from "./net.js";
 import type { Optimizer } from "./optim/optimizer.js";
 import { sgd } from "./optim/sgd.js";
 import { backwardGraph, evalGraph, forwardGraph, gradientGraph, trainGraph } from "./programs.js";
+import { checkProbes, type ProbeOptions } from "./probes.js";
 import { describeValue } from "./validate.js";
 
 export interface CompileOptions {
@@ -33,6 +34,11 @@ export interface CompileOptions {
    * programs are tested against.
    */
   readonly optimize?: boolean;
+  /**
+   * The lecture's measurements as program outputs, read with `net.probes()` after a step:
+   * per-layer activation norm, weight-gradient norm, weight variance.
+   */
+  readonly probes?: ProbeOptions;
 }
 
 /** Key of the initialization stream of parameter i: (seed, 0x80000000 + i), see runtime/rng.ts. */
@@ -69,7 +75,8 @@ export function compile(model: LayerNode, opts: CompileOptions): Net {
   }
   const loss = opts.loss ?? softmaxCrossEntropy();
   const optimizer = opts.optimizer ?? sgd({ lr: 0.01 });
-  const trace = { inputs, batch, seed };
+  const probes = checkProbes(opts.probes);
+  const trace = { inputs, batch, seed, probes };
 
   const { graph: forward, ctx } = forwardGraph(model, loss, trace);
   const names = ctx.params.map((p) => p.name);
@@ -79,8 +86,8 @@ export function compile(model: LayerNode, opts: CompileOptions): Net {
   const stage = (g: Graph, label: string) => (useOpt ? optimize(g, label) : g);
   const ir = {
     forward,
-    backward: stage(backwardGraph(full), "backward"),
-    train: stage(trainGraph(full, names, optimizer), "train"),
+    backward: stage(backwardGraph(full, probes), "backward"),
+    train: stage(trainGraph(full, names, optimizer, probes), "train"),
     eval: stage(evalGraph(model, trace), "eval"),
   };
 

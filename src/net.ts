@@ -13,6 +13,7 @@ import type { AnyArray } from "../runtime/kernels/index.js";
 import type { LayerNode } from "./layers/node.js";
 import type { Loss } from "./loss.js";
 import type { Optimizer } from "./optim/optimizer.js";
+import type { ProbeKind, Probes } from "./probes.js";
 import { evalGraph, type TraceOptions } from "./programs.js";
 import { batchOf, checkFloats } from "./validate.js";
 
@@ -50,6 +51,9 @@ export class Net {
   /** Optimizer buffers by "<param>.<slot>", e.g. "0.weight.momentum_buffer". */
   readonly optimizerState: Readonly<Record<string, Float32Array>>;
   private stepCount = 0;
+  /** Probe values of the last trainStep/gradients call, copied out of the (shared) scratch arena. */
+  private readonly probeNames: readonly string[];
+  private readonly probeValues: Float64Array;
   private readonly train: Executor;
   private readonly grad: Executor;
   private readonly evals = new Map<number, Executor>();
@@ -62,6 +66,8 @@ export class Net {
     this.counters = counters.map(([, c]) => c);
     this.state = Object.freeze({ ...parts.state, ...Object.fromEntries(counters) });
     this.optimizerState = Object.freeze({ ...parts.optimizerState });
+    this.probeNames = parts.ir.train.outputs.filter((o) => o.kind === "probe").map((o) => o.name);
+    this.probeValues = new Float64Array(this.probeNames.length).fill(NaN);
     this.train = this.executor(parts.ir.train, "train");
     this.grad = this.executor(parts.ir.backward, "backward");
   }
@@ -90,6 +96,7 @@ export class Net {
     const lr = this.learningRate();
     (this.train.input("lr") as Float32Array)[0] = lr;
     this.train.run();
+    this.keepProbes(this.train);
     this.stepCount++;
     for (const c of this.counters) c[0]! += 1n;
     return this.train.output("loss")[0]!;
@@ -103,6 +110,7 @@ export class Net {
   gradients(x: ArrayLike<number>, labels: ArrayLike<number>): { loss: number; grads: Record<string, Float32Array> } {
     this.prepare(this.grad, x, labels);
     this.grad.run();
+    this.keepProbes(this.grad);
     const grads: Record<string, Float32Array> = {};
     for (const name of Object.keys(this.params)) grads[name] = Float32Array.from(this.grad.output(`${name}.grad`));
     return { loss: this.grad.output("loss")[0]!, grads };
@@ -128,6 +136,24 @@ export class Net {
       out.set(exec.output("logits") as Float32Array, start * this.parts.outputs);
     }
     return out;
+  }
+
+  /**
+   * The probes of the last trainStep or gradients call (compile with `probes`), keyed by layer
+   * path; NaN before the first call.
+   * @example net.trainStep(x, y); net.probes().activationNorm["0"]
+   */
+  probes(): Probes {
+    const out: Probes = { activationNorm: {}, gradNorm: {}, weightVariance: {} };
+    this.probeNames.forEach((name, i) => {
+      const [kind, path] = name.split(/:(.*)/s) as [ProbeKind, string];
+      out[kind][path] = this.probeValues[i]!;
+    });
+    return out;
+  }
+
+  private keepProbes(exec: Executor): void {
+    this.probeNames.forEach((name, i) => { this.probeValues[i] = exec.output(name)[0]!; });
   }
 
   /** Validate, then write the batch into a program's input buffers. */

@@ -12,12 +12,14 @@ import { dce } from "../compiler/passes/dce.js";
 import type { LayerNode } from "./layers/node.js";
 import type { Loss } from "./loss.js";
 import type { Optimizer } from "./optim/optimizer.js";
+import { l2, probeName, variance, weightPath, type ProbeOptions } from "./probes.js";
 import { TraceContext, traceLayer, type Mode } from "./trace.js";
 
 export interface TraceOptions {
   readonly inputs: number;
   readonly batch: number;
   readonly seed: number;
+  readonly probes?: ProbeOptions;
 }
 
 export interface Traced {
@@ -40,6 +42,14 @@ export function forwardGraph(model: LayerNode, loss: Loss, o: TraceOptions): { g
   const labels = b.input("labels", "labels", loss.labelType(o.batch, b.type(logits).shape[1]!));
   b.output("loss", "loss", loss.emit(b, logits, labels));
   b.output("logits", "logits", logits);
+  const probes = o.probes ?? {};
+  if (probes.activationNorm) for (const [path, y] of ctx.activations) b.output(probeName("activationNorm", path), "probe", l2(b, y));
+  if (probes.weightVariance) {
+    for (const p of ctx.params) {
+      const path = weightPath(p.name);
+      if (path !== null) b.output(probeName("weightVariance", path), "probe", variance(b, b.findInput(p.name)!));
+    }
+  }
   return { graph: b.build(), ctx };
 }
 
@@ -48,18 +58,29 @@ export function gradientGraph(forward: Graph, params: readonly string[]): Graph 
   return differentiate(forward, "loss", params);
 }
 
-/** Only the loss and the gradients: what `net.gradients()` runs. */
-export function backwardGraph(full: Graph): Graph {
+/** ‖∂ℓ/∂W‖₂ outputs for every weight, read from the gradient outputs. */
+function gradNormProbes(b: GraphBuilder, full: Graph, probes: ProbeOptions | undefined): void {
+  if (!probes?.gradNorm) return;
+  for (const o of full.outputs) {
+    const path = o.kind === "grad" ? weightPath(o.name.slice(0, -".grad".length)) : null;
+    if (path !== null) b.output(probeName("gradNorm", path), "probe", l2(b, o.value));
+  }
+}
+
+/** Only the loss, the gradients and the probes: what `net.gradients()` runs. */
+export function backwardGraph(full: Graph, probes?: ProbeOptions): Graph {
   const b = new GraphBuilder(full);
-  b.filterOutputs((o) => o.kind === "loss" || o.kind === "grad");
+  gradNormProbes(b, full, probes);
+  b.filterOutputs((o) => o.kind === "loss" || o.kind === "grad" || o.kind === "probe");
   return dce(b.build());
 }
 
 /** The whole train step: the optimizer's update appended to forward + backward. */
-export function trainGraph(full: Graph, params: readonly string[], opt: Optimizer): Graph {
+export function trainGraph(full: Graph, params: readonly string[], opt: Optimizer, probes?: ProbeOptions): Graph {
   const b = new GraphBuilder(full);
   const grads = new Map(full.outputs.filter((o) => o.kind === "grad").map((o) => [o.name, o.value]));
-  b.filterOutputs((o) => o.kind === "loss" || o.kind === "state");
+  gradNormProbes(b, full, probes);
+  b.filterOutputs((o) => o.kind === "loss" || o.kind === "state" || o.kind === "probe");
   const lr = b.input("lr", "scalar", { shape: [], dtype: "f32" });
   for (const name of params) {
     const w = b.findInput(name)!;

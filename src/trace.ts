@@ -32,6 +32,8 @@ export interface StateSpec {
 export class TraceContext {
   readonly params: ParamSpec[] = [];
   readonly state: StateSpec[] = [];
+  /** Output of every layer but the root, by path ("0", "4.fn.1"), for the probes. */
+  readonly activations: [string, V][] = [];
   /** Paths of the batchNorm layers, for their host-side `num_batches_tracked` counters. */
   readonly batchNorms: string[] = [];
   private dropouts = 0;
@@ -120,11 +122,15 @@ export function traceLayer(node: LayerNode, x: V, path: string, ctx: TraceContex
   if (expects !== width) {
     throw new ModelError(`${pathLabel(path)}${describe(node)} expects ${expects} features, but its input has ${width}`);
   }
-  return (tracers[node.kind] as Tracer<LayerKind>)(node as never, x, path, ctx);
+  const y = (tracers[node.kind] as Tracer<LayerKind>)(node as never, x, path, ctx);
+  if (path !== "") ctx.activations.push([path.slice(0, -1), y]);
+  return y;
 }
 
-/** "4.fn.0." → "seq[4].fn[0] " for messages; the root is unnamed. */
+/** "4.fn.0." → "seq[4].fn[0] " for messages ("fn.0." → "residual.fn[0] "); the root is unnamed. */
 export function pathLabel(path: string): string {
   if (path === "") return "";
-  return path.slice(0, -1).split(".").map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join("").replace(/^/, "seq") + " ";
+  const parts = path.slice(0, -1).split(".");
+  const root = /^\d+$/.test(parts[0]!) ? "seq" : "residual";
+  return root + parts.map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join("") + " ";
 }

@@ -1,4 +1,91 @@
-import type { ModuleBuilder } from "./builder.js";
-export interface ElementwiseExports {}
-export function emitElementwise(_m: ModuleBuilder): void {}
-export function bindElementwise(_ex: Record<string, (...a: number[]) => unknown>): ElementwiseExports { return {}; }
+/**
+ * Elementwise SIMD kernels and the typed bindings of every non-matmul export. Each kernel is one
+ * loop over byte-offset buffers, written lane-generically (lanes.ts) so the vector body and the
+ * scalar tail compute identical bits. Where the unfused graph computes the same formula op by op
+ * in float32 (relu, bias add, the SGD update), the fused kernel performs the same IEEE operations
+ * in the same order, so it reproduces the reference kernels bit for bit.
+ */
+import type { FuncBuilder, ModuleBuilder } from "./builder.js";
+import { forRange, get, i32, ifElse, set, type Expr, type Local, type Stmt } from "./emit.js";
+import { eachLane, type LaneType, type Lanes } from "./lanes.js";
+import { LAYERNORM, emitLayerNorm } from "./norm.js";
+import { emitSoftmaxCrossEntropy } from "./softmax.js";
+
+export { LAYERNORM };
+export const SGD = { WEIGHT_DECAY: 1, MOMENTUM: 2, NESTEROV: 4 } as const;
+
+type I = Expr<"i32">;
+const at = (base: I, off: I) => i32.add(base, off);
+const has = (flags: I, bit: number) => i32.ne(i32.and(flags, i32.const(bit)), i32.const(0));
+const branchOn = (cond: I, make: (on: boolean) => Stmt[]): Stmt => ifElse(cond, make(true), make(false));
+const i32s = (f: FuncBuilder, n: number): Local<"i32">[] => Array.from({ length: n }, (_, i) => f.param(i, "i32"));
+
+/** A loop over rows of a [rows, n] matrix: `body` gets the row's byte offset. */
+function eachRow(f: FuncBuilder, rows: I, n: I, body: (rowOff: I) => Stmt[]): Stmt {
+  const r = f.local("i32"), off = f.local("i32");
+  return forRange(r, i32.const(0), rows, 1, set(off, i32.mul(get(r), i32.shl(n, i32.const(2)))), ...body(get(off)));
+}
+
+export function emitElementwise(m: ModuleBuilder): void {
+  // relu(x, y, n): y = 0 < x ? x : 0 (NaN → 0, −0 → +0, as the reference's x > 0 ? x : 0).
+  {
+    const f = m.func("relu", ["i32", "i32", "i32"]);
+    const [x, y, n] = i32s(f, 3);
+    f.body(...eachLane(f, get(n), (L, off) => [L.store(at(get(y), off), L.gatePositive(L.load(at(get(x), off)), L.load(at(get(x), off))))]));
+  }
+  // reluBackward(dy, x, dx, n): dx = 0 < x ? dy : 0 (the reference's dy·step(x), except +0 for −0).
+  {
+    const f = m.func("reluBackward", ["i32", "i32", "i32", "i32"]);
+    const [dy, x, dx, n] = i32s(f, 4);
+    f.body(...eachLane(f, get(n), (L, off) => [L.store(at(get(dx), off), L.gatePositive(L.load(at(get(x), off)), L.load(at(get(dy), off))))]));
+  }
+  // addBias(x, bias, y, rows, n): y[r, j] = x[r, j] + bias[j].
+  {
+    const f = m.func("addBias", ["i32", "i32", "i32", "i32", "i32"]);
+    const [x, bias, y, rows, n] = i32s(f, 5);
+    f.body(eachRow(f, get(rows), get(n), (row) => eachLane(f, get(n), (L, off) => [
+      L.store(at(at(get(y), row), off), L.add(L.load(at(at(get(x), row), off)), L.load(at(get(bias), off)))),
+    ])));
+  }
+  // colSum(x, y, rows, n, accumulate): y[j] (=|+=) Σ_r x[r, j], rows in order (the bias gradient).
+  {
+    const f = m.func("colSum", ["i32", "i32", "i32", "i32", "i32"]);
+    const [x, y, rows, n, acc] = i32s(f, 5);
+    f.body(
+      branchOn(get(acc), (keep) => keep ? [] : eachLane(f, get(n), (L, off) => [L.store(at(get(y), off), L.const(0))])),
+      eachRow(f, get(rows), get(n), (row) => eachLane(f, get(n), (L, off) => [
+        L.store(at(get(y), off), L.add(L.load(at(get(y), off)), L.load(at(at(get(x), row), off)))),
+      ])),
+    );
+  }
+  emitSgd(m);
+  emitLayerNorm(m);
+  emitSoftmaxCrossEntropy(m);
+}
+
+/**
+ * sgd(w, g, v, n, lr, momentum, weightDecay, flags): PyTorch's SGD, in the op order of
+ * src/optim/sgd.ts so the fused update equals the unfused graph bit for bit:
+ *   d = g + w·λ (WEIGHT_DECAY);  v = v·μ + d;  dir = NESTEROV ? d + v·μ : v;  w = w − dir·lr
+ * and without MOMENTUM simply w = w − d·lr (v untouched).
+ */
+function emitSgd(m: ModuleBuilder): void {
+  const f = m.func("sgd", ["i32", "i32", "i32", "i32", "f32", "f32", "f32", "i32"]);
+  const [w, g, v, n] = i32s(f, 4);
+  const lr = f.param(4, "f32"), mu = f.param(5, "f32"), wd = f.param(6, "f32"), flags = f.param(7, "i32");
+  const update = (decay: boolean, momentum: boolean, nesterov: boolean) => eachLane(f, get(n), <T extends LaneType>(L: Lanes<T>, off: I) => {
+    const W = () => L.load(at(get(w), off)), G = L.load(at(get(g), off)), V = () => L.load(at(get(v), off));
+    const s = (x: Local<"f32">) => L.splat(get(x));
+    const d = decay ? L.add(G, L.mul(W(), s(wd))) : G;
+    if (!momentum) return [L.store(at(get(w), off), L.sub(W(), L.mul(d, s(lr))))];
+    // v is stored first, then re-read: d and v each appear once in the expression tree.
+    const vNew = L.add(L.mul(V(), s(mu)), d);
+    const dir = nesterov ? L.add(decay ? L.add(L.load(at(get(g), off)), L.mul(W(), s(wd))) : L.load(at(get(g), off)), L.mul(V(), s(mu))) : V();
+    return [L.store(at(get(v), off), vNew), L.store(at(get(w), off), L.sub(W(), L.mul(dir, s(lr))))];
+  });
+  f.body(branchOn(has(get(flags), SGD.WEIGHT_DECAY), (decay) => [
+    branchOn(has(get(flags), SGD.MOMENTUM), (momentum) => momentum
+      ? [branchOn(has(get(flags), SGD.NESTEROV), (nesterov) => update(decay, true, nesterov))]
+      : update(decay, false, false)),
+  ]));
+}

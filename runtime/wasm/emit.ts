@@ -57,6 +57,8 @@ export const when = (cond: I, ...then: Stmt[]): Stmt => stmt(cond, [CTL.if, BLOC
 export const ifElse = (cond: I, then: readonly Stmt[], otherwise: readonly Stmt[]): Stmt =>
   stmt(cond, [CTL.if, BLOCKTYPE_EMPTY], ...then, [CTL.else], ...otherwise, [CTL.end]);
 export const seq = (...body: Stmt[]): Stmt => stmt(...body);
+/** Trap (RuntimeError "unreachable"): the kernels' way to refuse bad input instead of guessing. */
+export const trap = (): Stmt => stmt([CTL.unreachable]);
 
 /**
  * for (i = from; i < to; i += step) body — signed compare, `to` re-evaluated each trip.

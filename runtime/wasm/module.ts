@@ -14,10 +14,10 @@
  * regions (SGEMM_SCRATCH_BYTES for sgemm) must be 16-byte aligned and private to one thread.
  */
 import { MAX_PAGES, ModuleBuilder } from "./builder.js";
-import { bindElementwise, emitElementwise, type ElementwiseExports } from "./elementwise.js";
+import { LAYERNORM, SGD, emitElementwise } from "./elementwise.js";
 import { SGEMM, SGEMM_SCRATCH_BYTES, emitSgemm } from "./sgemm.js";
 
-export { SGEMM_SCRATCH_BYTES };
+export { LAYERNORM, SGD, SGEMM, SGEMM_SCRATCH_BYTES };
 const PAGE = 65536;
 
 /** Module bytes, built on demand (exposed for tests and for inspection with wasm tools). */
@@ -57,7 +57,36 @@ export interface SgemmArgs {
 
 type Raw = (...args: number[]) => void;
 
-export interface Kernels extends ElementwiseExports {
+/**
+ * The elementwise and normalization exports, called positionally (byte offsets; counts in
+ * floats). Rows [rowStart, rowEnd) of row-wise kernels can be split across threads.
+ */
+export interface ElementwiseKernels {
+  /** y = 0 < x ? x : 0 over n floats. */
+  relu(x: number, y: number, n: number): void;
+  /** dx = 0 < x ? dy : 0. */
+  reluBackward(dy: number, x: number, dx: number, n: number): void;
+  /** y[r, :] = x[r, :] + bias for r < rows. */
+  addBias(x: number, bias: number, y: number, rows: number, n: number): void;
+  /** y (=|+=) Σ_r x[r, :] (the bias gradient); accumulate is 0 or 1. */
+  colSum(x: number, y: number, rows: number, n: number, accumulate: number): void;
+  /** In-place SGD step on n floats; flags from SGD; v is read/written only with SGD.MOMENTUM. */
+  sgd(w: number, g: number, v: number, n: number, lr: number, momentum: number, weightDecay: number, flags: number): void;
+  /** Rows of X[·, n] normalized (+ affine with LAYERNORM.AFFINE); mean/rstd get one float per row. */
+  layerNormFwd(x: number, y: number, gamma: number, beta: number, mean: number, rstd: number,
+    rowStart: number, rowEnd: number, n: number, eps: number, flags: number): void;
+  /** dx for rows [rowStart, rowEnd); dγ/dβ (n floats) += over those rows with PARAM_GRADS, zeroed first with ZERO_PARAM_GRADS. */
+  layerNormBwd(x: number, dy: number, gamma: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number,
+    rowStart: number, rowEnd: number, n: number, flags: number): void;
+  /** Per-row loss and dZ = (softmax(Z) − onehot)·scale; labels are int32. Traps on a label outside [0, c). */
+  softmaxCrossEntropy(z: number, labels: number, loss: number, dz: number, rowStart: number, rowEnd: number, c: number, scale: number): void;
+}
+
+const ELEMENTWISE_NAMES = [
+  "relu", "reluBackward", "addBias", "colSum", "sgd", "layerNormFwd", "layerNormBwd", "softmaxCrossEntropy",
+] as const satisfies readonly (keyof ElementwiseKernels)[];
+
+export interface Kernels extends ElementwiseKernels {
   readonly memory: WebAssembly.Memory;
   /** The validated entry point (allocates nothing; reuse one args object per call site). */
   sgemm(args: SgemmArgs): void;
@@ -98,5 +127,6 @@ export function instantiateKernels(memory: WebAssembly.Memory, module: WebAssemb
       | (p.bias !== undefined ? SGEMM.BIAS : 0) | (p.relu ? SGEMM.RELU : 0);
     sgemmRaw(flags, r0, r1, n, k, p.a, lda, p.b, ldb, p.y, ldy, p.bias ?? 0, p.scratch);
   };
-  return { memory, sgemm, sgemmRaw, ...bindElementwise(ex) };
+  const elementwise = Object.fromEntries(ELEMENTWISE_NAMES.map((name) => [name, ex[name]!])) as unknown as ElementwiseKernels;
+  return { memory, sgemm, sgemmRaw, ...elementwise };
 }

@@ -46,9 +46,13 @@ export function layoutLegend(entries: readonly LegendEntry[]): LegendLayout | un
 /**
  * Top-left corner for the legend inside `box`: the candidate corner with fewest samples under it
  * (ties go to top-right, then top-left, bottom-right, bottom-left).
- * @example bestCorner(box, layout, drawn.flatMap((d) => d.samples)) // { x: 300, y: 48 }
+ * @example bestCorner(box, layout, drawn.flatMap((d) => d.samples)) // { x: 300, y: 48, hits: 0 }
  */
-export function bestCorner(box: Box, size: { w: number; h: number }, samples: readonly (readonly [number, number])[]): { x: number; y: number } {
+export function bestCorner(
+  box: Box,
+  size: { w: number; h: number },
+  samples: readonly (readonly [number, number])[],
+): { x: number; y: number; hits: number } {
   const inset = 8;
   const right = box.left + box.w - inset - size.w;
   const bottom = box.top + box.h - inset - size.h;
@@ -68,7 +72,7 @@ export function bestCorner(box: Box, size: { w: number; h: number }, samples: re
     }
     if (hits < fewest) [best, fewest] = [c, hits];
   }
-  return best;
+  return { ...best, hits: fewest };
 }
 
 /**

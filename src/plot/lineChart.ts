@@ -3,7 +3,7 @@
  * Output is a standalone SVG string: no dependencies, no randomness, no clock, so the same spec
  * gives the same bytes and a figure can be checked into a diff or compared in a test.
  */
-import { axesSvg, buildAxis, tickLabelWidth, TICK, TICK_FONT, type AxisSpec, type Box } from "./axis.js";
+import { axesSvg, buildAxis, tickLabelWidth, TICK, TICK_FONT, type Axis, type AxisSpec, type Box } from "./axis.js";
 import { bestCorner, layoutLegend, legendSvg } from "./legend.js";
 import { seriesStyle, seriesSvg, type Point } from "./series.js";
 import { clip, el, text, textWidth } from "./svg.js";
@@ -94,32 +94,34 @@ export function chartBody(spec: LineChartSpec, w: number, h: number): string {
   const coords = (k: 0 | 1) => series.flatMap((s) => pointsOf(s).map((p) => (Array.isArray(p) ? p[k] : NaN)));
   const yAxis = buildAxis(ySpec, coords(1), clampInt(plotH / 28 + 1, 3, 10));
 
-  // Horizontal layout: y tick labels set the left margin, the last x label half the right one.
+  // Horizontal layout: y tick labels set the left margin, the last x label half the right one,
+  // a legend beside the plot adds its width.
   const left = 8 + (ySpec.label ? 16 : 0) + tickLabelWidth(yAxis) + TICK + 3 + 6;
   const xs = coords(0);
-  const xAxisFor = (plotW: number) => buildAxis(xSpec, xs, clampInt(plotW / 70 + 1, 3, 11));
-  const rightFor = (m: string, lastLabel: number) =>
-    Math.max(14, lastLabel / 2 + 6) + (m === "right" && legend ? legend.w + 12 : 0);
-  const lastLabelWidth = (labels: readonly string[]) => textWidth(labels[labels.length - 1] ?? "", TICK_FONT);
-  let xAxis = xAxisFor(w - left - 16);
-  let plotW = Math.max(40, w - left - rightFor(mode, lastLabelWidth(xAxis.ticks.labels)));
-  if (mode === "best" && legend && (legend.h > plotH - 16 || legend.w > plotW * 0.6)) mode = "right";
-  xAxis = xAxisFor(plotW);
-  plotW = Math.max(40, w - left - rightFor(mode, lastLabelWidth(xAxis.ticks.labels)));
-  const box: Box = { left, top, w: plotW, h: plotH };
-
-  const drawn = series.map((s, i) => seriesSvg(pointsOf(s), xAxis, yAxis, box, styles[i]!));
+  const layout = (m: string) => {
+    const overhang = (axis: Axis) => Math.max(14, textWidth(axis.ticks.labels.at(-1) ?? "", TICK_FONT) / 2 + 6);
+    const legendW = m === "right" && legend ? legend.w + 12 : 0;
+    const xAxisFor = (plotW: number) => buildAxis(xSpec, xs, clampInt(plotW / 70 + 1, 3, 11));
+    const first = xAxisFor(w - left - 16 - legendW);
+    const xAxis = xAxisFor(Math.max(40, w - left - overhang(first) - legendW));
+    const box: Box = { left, top, w: Math.max(40, w - left - overhang(xAxis) - legendW), h: plotH };
+    const drawn = series.map((s, i) => seriesSvg(pointsOf(s), xAxis, yAxis, box, styles[i]!));
+    return { xAxis, box, drawn, legendX: left + box.w + overhang(xAxis) - 2 };
+  };
+  let L = layout(mode);
+  let corner = legend && mode === "best" ? bestCorner(L.box, legend, L.drawn.flatMap((d) => d.samples)) : undefined;
+  // Inside only if it fits and hides no data; beside the plot when that still leaves it 60%.
+  if (legend && corner && (legend.h > plotH - 16 || corner.hits > 0) && legend.w + 12 <= 0.4 * (w - left)) {
+    [mode, corner, L] = ["right", undefined, layout("right")];
+  }
+  const { xAxis, box, drawn } = L;
   const { grid, frame } = axesSvg(box, xAxis, yAxis);
   const parts = [grid, ...drawn.map((d) => d.svg), frame];
   if (drawn.every((d) => d.drawable === 0)) {
-    parts.push(text(left + plotW / 2, top + plotH / 2 + 4, "no data", { "text-anchor": "middle", fill: "#999" }));
+    parts.push(text(left + box.w / 2, top + plotH / 2 + 4, "no data", { "text-anchor": "middle", fill: "#999" }));
   }
-  if (legend && mode === "best") {
-    const at = bestCorner(box, legend, drawn.flatMap((d) => d.samples));
-    parts.push(legendSvg(legend, at.x, at.y));
-  } else if (legend && mode === "right") {
-    parts.push(legendSvg(legend, left + plotW + 12 + Math.max(0, lastLabelWidth(xAxis.ticks.labels) / 2 - 8), top));
-  }
+  if (legend && corner) parts.push(legendSvg(legend, corner.x, corner.y));
+  if (legend && mode === "right") parts.push(legendSvg(legend, L.legendX, top));
   if (title) {
     const fit = Math.max(4, Math.floor(w / (TITLE_FONT * 0.62)));
     parts.push(text(w / 2, 23, clip(title, fit), { "text-anchor": "middle", "font-size": TITLE_FONT, "font-weight": "bold" }));

@@ -89,33 +89,45 @@ export function seriesSvg(points: readonly Point[], x: Axis, y: Axis, box: Box, 
   let d = "";
   let pen = "";
   const extra: string[] = [];
-  for (let i = 0; i < n; i++) {
-    if (!ok[i]) continue;
-    if (i + 1 < n && ok[i + 1]) {
+  for (let first = 0; first < n; ) {
+    if (!ok[first]) {
+      first++;
+      continue;
+    }
+    let last = first; // a run: consecutive drawable points, drawn as connected sub-paths
+    while (last + 1 < n && ok[last + 1]) last++;
+    const ends = new Set<string>();
+    for (let i = first; i < last; i++) {
       const c = clipUnit(U[i]!, V[i]!, U[i + 1]!, V[i + 1]!);
-      if (c) {
-        const a = `${px(c[0])} ${py(c[1])}`;
-        const b = `${px(c[2])} ${py(c[3])}`;
-        if (a !== pen) d += `M${a}`;
-        if (b !== a || a !== pen) d += `L${b}`;
-        pen = b;
-        for (let s = 0; s <= sub; s++) {
-          const t = s / sub;
-          samples.push([box.left + (c[0] + t * (c[2] - c[0])) * box.w, box.top + box.h - (c[1] + t * (c[3] - c[1])) * box.h]);
-        }
+      if (!c) continue;
+      const a = `${px(c[0])} ${py(c[1])}`;
+      const b = `${px(c[2])} ${py(c[3])}`;
+      if (a !== pen) d += `M${a}`;
+      if (b !== a || a !== pen) d += `L${b}`;
+      pen = b;
+      ends.add(a).add(b);
+      for (let k = 0; k <= sub; k++) {
+        const t = k / sub;
+        samples.push([box.left + (c[0] + t * (c[2] - c[0])) * box.w, box.top + box.h - (c[1] + t * (c[3] - c[1])) * box.h]);
       }
-    } else if (inside(i) && !(i > 0 && ok[i - 1]) && style.marker === undefined) {
-      // A point with no drawable neighbour would be invisible as a line: show it as a dot.
-      extra.push(el("circle", { cx: px(U[i]!), cy: py(V[i]!), r: 2.6, fill: style.color }));
     }
-    if (inside(i)) samples.push([box.left + U[i]! * box.w, box.top + box.h - V[i]! * box.h]);
-    if (style.marker !== undefined && inside(i)) {
-      extra.push(markerSvg(style.marker, box.left + U[i]! * box.w, box.top + box.h - V[i]! * box.h, style.color));
+    const shown: number[] = [];
+    for (let i = first; i <= last; i++) if (inside(i)) shown.push(i);
+    for (const i of shown) {
+      const X = box.left + U[i]! * box.w;
+      const Y = box.top + box.h - V[i]! * box.h;
+      samples.push([X, Y]);
+      if (style.marker !== undefined) extra.push(markerSvg(style.marker, X, Y, style.color));
     }
-    const p = points[i + 1];
-    if (i + 1 < n && inside(i) && !Number.isNaN(U[i + 1]) && Array.isArray(p) && !Number.isFinite(p[1])) {
-      extra.push(cross(box.left + U[i]! * box.w, box.top + box.h - V[i]! * box.h, style.color));
+    // A single point, or a run whose points all land on one pixel, has no visible line: a dot.
+    if (style.marker === undefined && shown.length > 0 && ends.size <= 1) {
+      extra.push(el("circle", { cx: px(U[shown[0]!]!), cy: py(V[shown[0]!]!), r: 2.6, fill: style.color }));
     }
+    const next = points[last + 1];
+    if (last + 1 < n && inside(last) && !Number.isNaN(U[last + 1]) && Array.isArray(next) && !Number.isFinite(next[1])) {
+      extra.push(cross(box.left + U[last]! * box.w, box.top + box.h - V[last]! * box.h, style.color));
+    }
+    first = last + 1;
   }
   const line = d
     ? el("path", {

@@ -38,7 +38,9 @@ export function linearTicks(min: number, max: number, maxTicks = 6, snap = true)
   // Candidates in increasing size; k0 + 4 decades always fit (see the bound in the loop).
   for (let k = k0; k <= k0 + 4; k++) {
     for (const m of [1, 2, 5]) {
-      const at = (i: number) => (k >= 0 ? i * m * 10 ** k : (i * m) / 10 ** -k); // exact decimals
+      // i·m / 10^−k is exact for decimals (3 × 0.1 = 0.30000000000000004, 3 / 10 = 0.3);
+      // below 1e-300, 10^−k overflows and the plain product is the only choice.
+      const at = (i: number) => (k >= 0 || k < -300 ? i * m * 10 ** k : (i * m) / 10 ** -k);
       const step = m * 10 ** k;
       const i0 = snap ? Math.floor(lo / step + EPS) : Math.ceil(lo / step - EPS);
       const i1 = snap ? Math.ceil(hi / step - EPS) : Math.floor(hi / step + EPS);
@@ -92,8 +94,9 @@ function logMinor(lo: number, hi: number, step: number): number[] {
     }
     return minor;
   }
-  // Skipped decades, thinned to a step that divides the major step.
-  const sub = [1, 2, 5, 10, 20, 50, 100].find((s) => step % s === 0 && s < step && (hi - lo) / s <= 100);
+  // Skipped decades, thinned to a step that divides the major step (≤ 30 of them: a ruler-like
+  // comb of minor ticks reads as noise).
+  const sub = [1, 2, 5, 10, 20, 50, 100].find((s) => step % s === 0 && s < step && (hi - lo) / s <= 30);
   if (sub === undefined) return minor;
   for (let e = Math.ceil(lo / sub) * sub; e <= hi; e += sub) if (e % step !== 0) minor.push(e);
   return minor;
