@@ -95,6 +95,7 @@ export class Net {
     this.prepare(this.train, x, labels);
     const lr = this.learningRate();
     (this.train.input("lr") as Float32Array)[0] = lr;
+    for (const sc of this.parts.optimizer.scalars) (this.train.input(sc.name) as Float32Array)[0] = sc.value(this.stepCount + 1);
     this.train.run();
     this.keepProbes(this.train);
     this.stepCount++;

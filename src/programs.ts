@@ -82,10 +82,11 @@ export function trainGraph(full: Graph, params: readonly string[], opt: Optimize
   gradNormProbes(b, full, probes);
   b.filterOutputs((o) => o.kind === "loss" || o.kind === "state" || o.kind === "probe");
   const lr = b.input("lr", "scalar", { shape: [], dtype: "f32" });
+  const scalars = opt.scalars.map((s) => b.input(s.name, "scalar", { shape: [], dtype: "f32" }));
   for (const name of params) {
     const w = b.findInput(name)!;
     const slots = opt.slots.map((s) => b.input(`${name}.${s}`, "optim", b.type(w)));
-    const u = opt.emit(b, w, grads.get(`${name}.grad`)!, lr, slots);
+    const u = opt.emit(b, w, grads.get(`${name}.grad`)!, lr, slots, scalars);
     b.output(name, "param", u.param);
     opt.slots.forEach((s, i) => b.output(`${name}.${s}`, "optim", u.slots[i]!));
   }

@@ -27,7 +27,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
-  batchNorm, compile, dropout, layerNorm, linear, mse, relu, residual, seq, sgd, softmaxCrossEntropy,
+  adam, adamw, batchNorm, compile, cosine, dropout, layerNorm, linear, mse, relu, residual, seq, sgd, softmaxCrossEntropy,
 } from "../src/index.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -55,7 +55,9 @@ interface Fixture {
     readonly evalBatch: number;
     readonly seed: number;
     readonly loss: "softmaxCrossEntropy" | "mse";
-    readonly optimizer: { readonly lr: number; readonly momentum: number; readonly weightDecay: number; readonly nesterov: boolean };
+    readonly optimizer:
+      | { readonly kind: "sgd"; readonly lr: number; readonly momentum: number; readonly weightDecay: number; readonly nesterov: boolean; readonly cosineSteps?: number }
+      | { readonly kind: "adam" | "adamw"; readonly lr: number; readonly betas: [number, number]; readonly eps: number; readonly weightDecay: number };
   };
   readonly initial: { readonly params: Readonly<Record<string, TensorJson>>; readonly state: Readonly<Record<string, TensorJson>> };
   /** Training batches: x is [batch, inputs]; labels are [batch] class indices (softmaxCrossEntropy) or [batch, outputs] targets (mse). */
@@ -131,13 +133,21 @@ function build(d: LayerJson): Model {
   }
 }
 
+function optimizerOf(o: Fixture["options"]["optimizer"]) {
+  if (o.kind === "sgd") {
+    const lr = o.cosineSteps ? cosine({ from: o.lr, to: 0, steps: o.cosineSteps }) : o.lr;
+    return sgd({ lr, momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov });
+  }
+  return (o.kind === "adam" ? adam : adamw)({ lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay });
+}
+
 function compileFixture(fx: Fixture): Net {
   const o = fx.options;
   const common = {
     inputs: o.inputs,
     batch: o.batch,
     seed: o.seed,
-    optimizer: sgd({ lr: o.optimizer.lr, momentum: o.optimizer.momentum, weightDecay: o.optimizer.weightDecay, nesterov: o.optimizer.nesterov }),
+    optimizer: optimizerOf(o.optimizer),
   };
   const model = build(fx.model);
   return o.loss === "mse"

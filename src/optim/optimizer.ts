@@ -15,11 +15,20 @@ export interface ParamUpdate {
   readonly slots: readonly V[];
 }
 
+/** A runtime scalar besides lr that the host computes before each step (Adam's bias corrections). */
+export interface StepScalar {
+  readonly name: string;
+  /** Its value at a 1-based step count t. */
+  readonly value: (t: number) => number;
+}
+
 export interface Optimizer {
   readonly kind: string;
   readonly lr: LearningRate;
   /** Per-parameter buffers, named `<param>.<slot>` as in PyTorch's optimizer state ("momentum_buffer"). */
   readonly slots: readonly string[];
-  /** Emit the update of one parameter `w` given its gradient, the lr scalar and its slots. */
-  readonly emit: (b: GraphBuilder, w: V, g: V, lr: V, slots: readonly V[]) => ParamUpdate;
+  /** Scalars fed to the train program each step, in the order `emit` receives them. */
+  readonly scalars: readonly StepScalar[];
+  /** Emit the update of one parameter `w` given its gradient, the lr scalar, its slots and the step scalars. */
+  readonly emit: (b: GraphBuilder, w: V, g: V, lr: V, slots: readonly V[], scalars: readonly V[]) => ParamUpdate;
 }

@@ -39,6 +39,7 @@ export function sgd(opts: SgdOptions): Optimizer {
     kind: "sgd",
     lr,
     slots: momentum > 0 ? ["momentum_buffer"] : [],
+    scalars: [],
     emit: (b, w, g, lrV, slots) => {
       const d = wd > 0 ? b.add(g, b.mul(w, b.scalar(wd))) : g;
       if (momentum === 0) return { param: b.sub(w, b.mul(d, lrV)), slots: [] };

@@ -1,0 +1,162 @@
+/**
+ * The WebAssembly sgemm against a float64 reference: every transpose combination, sizes around
+ * and across the tile (4×8) and block (KC = 256, NC = 2048) boundaries, fused epilogues,
+ * leading dimensions larger than rows, and row splits that must reproduce the unsplit result
+ * bit for bit — in one thread and across a worker sharing the memory.
+ */
+import { Worker } from "node:worker_threads";
+import { describe, expect, it } from "vitest";
+import { BLOCK } from "../runtime/wasm/sgemm.js";
+import { SGEMM, SGEMM_SCRATCH_BYTES, createMemory, instantiateKernels, kernelModule, type SgemmArgs } from "../runtime/wasm/module.js";
+
+const memory = createMemory(64 << 20);
+const k = instantiateKernels(memory);
+const F = () => new Float32Array(memory.buffer);
+const scratch = 0;
+
+/** Deterministic uniform [-1, 1) (mulberry32). */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return (((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * 2 - 1;
+  };
+}
+
+interface Case { m: number; n: number; k: number; tA: boolean; tB: boolean; bias?: boolean; relu?: boolean; acc?: boolean; pad?: boolean }
+
+/** Lay out A, B, Y, bias after the scratch; pad = ld > row length and 4-byte (not 16) alignment. */
+function setup(c: Case, seed: number) {
+  const rand = rng(seed);
+  const lda = (c.tA ? c.m : c.k) + (c.pad ? 3 : 0), ldb = (c.tB ? c.k : c.n) + (c.pad ? 5 : 0), ldy = c.n + (c.pad ? 2 : 0);
+  const aRows = c.tA ? c.k : c.m, bRows = c.tB ? c.n : c.k;
+  let top = SGEMM_SCRATCH_BYTES + 64;
+  const alloc = (floats: number) => { const off = top + (c.pad ? 4 : 0); top += 4 * floats + 128; return off; };
+  const a = alloc(aRows * lda), b = alloc(bRows * ldb), y = alloc(c.m * ldy + 16), bias = alloc(c.n);
+  const f = F();
+  for (let i = 0; i < aRows * lda; i++) f[a / 4 + i] = rand();
+  for (let i = 0; i < bRows * ldb; i++) f[b / 4 + i] = rand();
+  for (let i = 0; i < c.n; i++) f[bias / 4 + i] = rand();
+  for (let i = 0; i < c.m * ldy + 16; i++) f[y / 4 + i] = c.acc ? rand() : 12345; // 12345: canary
+  const args: SgemmArgs = {
+    m: c.m, n: c.n, k: c.k, a, b, y, lda, ldb, ldy, transA: c.tA, transB: c.tB, scratch,
+    ...(c.bias ? { bias } : {}), relu: c.relu ?? false, accumulate: c.acc ?? false,
+  };
+  return { args, lda, ldb, ldy };
+}
+
+/** Max of |y − ref| / bound, where bound is the first-order error bound of blocked f32 sums. */
+function check(c: Case, args: SgemmArgs, lda: number, ldb: number, ldy: number, y0: Float32Array): number {
+  const f = F();
+  const A = (i: number, p: number) => f[args.a / 4 + (c.tA ? p * lda + i : i * lda + p)]!;
+  const B = (p: number, j: number) => f[args.b / 4 + (c.tB ? j * ldb + p : p * ldb + j)]!;
+  const u = 2 ** -24, steps = Math.min(c.k, BLOCK.KC) + Math.ceil(c.k / BLOCK.KC) + 3;
+  let worst = 0;
+  for (let i = 0; i < c.m; i++) {
+    for (let j = 0; j < ldy; j++) {
+      const got = f[args.y / 4 + i * ldy + j]!;
+      if (j >= c.n) { if (!Object.is(got, y0[i * ldy + j])) return Infinity; continue; } // padding untouched
+      let s = 0, mag = 0;
+      for (let p = 0; p < c.k; p++) { const t = A(i, p) * B(p, j); s += t; mag += Math.abs(t); }
+      if (c.acc) { s += y0[i * ldy + j]!; mag += Math.abs(y0[i * ldy + j]!); }
+      if (c.bias) { const bj = f[args.bias! / 4 + j]!; s += bj; mag += Math.abs(bj); }
+      if (c.relu) s = s > 0 ? s : 0;
+      worst = Math.max(worst, Math.abs(got - s) / (steps * u * mag + 1e-30));
+    }
+  }
+  for (let t = c.m * ldy; t < c.m * ldy + 16; t++) if (!Object.is(f[args.y / 4 + t], y0[t])) return Infinity; // after Y
+  return worst;
+}
+
+/** Number of elements whose bits differ. */
+function bitDiff(a: Float32Array, b: Float32Array): number {
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length), y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  let d = Math.abs(x.length - y.length);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) d++;
+  return d;
+}
+
+function run(c: Case, seed: number): number {
+  const { args, lda, ldb, ldy } = setup(c, seed);
+  const y0 = F().slice(args.y / 4, args.y / 4 + c.m * ldy + 16);
+  k.sgemm(args);
+  return check(c, args, lda, ldb, ldy, y0);
+}
+
+const transposes = [[false, false], [false, true], [true, false], [true, true]] as const;
+const epilogues: Partial<Case>[] = [{}, { bias: true }, { bias: true, relu: true }, { acc: true }, { acc: true, bias: true, relu: true }, { relu: true }];
+
+describe("sgemm", () => {
+  it("small sizes in every transpose combination", () => {
+    let seed = 1;
+    for (const m of [1, 7, 33]) for (const n of [1, 7, 33]) for (const kk of [1, 7, 33]) for (const [tA, tB] of transposes) {
+      expect(run({ m, n, k: kk, tA, tB }, seed++)).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it("tile, block and panel edges, with every epilogue", () => {
+    const shapes = [[64, 64, 64], [100, 257, 33], [257, 100, 300], [33, 257, 257], [128, 10, 784], [5, 2049, 3], [3, 9, 513], [129, 17, 1], [4, 8, 256], [2, 3, 0]];
+    let seed = 100;
+    for (const [m, n, kk] of shapes) for (const [tA, tB] of transposes) {
+      const epi = epilogues[seed % epilogues.length]!;
+      expect(run({ m: m!, n: n!, k: kk!, tA, tB, ...epi }, seed++), `${m}×${n}×${kk} ${tA} ${tB} ${JSON.stringify(epi)}`).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it("every epilogue, with padded leading dimensions and unaligned offsets", () => {
+    let seed = 200;
+    for (const epi of epilogues) for (const [tA, tB] of transposes) {
+      expect(run({ m: 13, n: 21, k: 300, tA, tB, pad: true, ...epi }, seed++)).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it("row splits reproduce the unsplit result bit for bit", () => {
+    let seed = 300;
+    for (const [m, n, kk] of [[37, 19, 300], [130, 33, 7], [9, 2049, 5]]) for (const [tA, tB] of transposes) {
+      const c: Case = { m: m!, n: n!, k: kk!, tA, tB, bias: true, relu: seed % 2 === 0, acc: seed % 3 === 0 };
+      const { args, ldy } = setup(c, seed++);
+      const len = c.m * ldy, y0 = F().slice(args.y / 4, args.y / 4 + len);
+      k.sgemm(args);
+      const whole = F().slice(args.y / 4, args.y / 4 + len);
+      for (const cuts of [[0, 1, c.m], [0, 5, 6, c.m], [0, c.m - 1, c.m], [0, 3, 17, c.m]]) {
+        F().set(y0, args.y / 4);
+        for (let s = 0; s + 1 < cuts.length; s++) {
+          const lo = Math.min(cuts[s]!, c.m), hi = Math.min(cuts[s + 1]!, c.m);
+          k.sgemm({ ...args, rowStart: lo, rowEnd: hi });
+        }
+        expect(bitDiff(F().slice(args.y / 4, args.y / 4 + len), whole)).toBe(0);
+      }
+    }
+  });
+
+  it("a worker on the same memory and module computes half the rows, bit-identically", async () => {
+    const c: Case = { m: 70, n: 45, k: 260, tA: false, tB: true, bias: true, relu: true };
+    const { args, ldy } = setup(c, 400);
+    const len = c.m * ldy;
+    k.sgemm(args);
+    const whole = F().slice(args.y / 4, args.y / 4 + len);
+    F().fill(0, args.y / 4, args.y / 4 + len);
+    // The worker uses its own scratch; the raw export takes (flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch).
+    const workerScratch = 48 << 20;
+    const raw = [SGEMM.TRANS_B | SGEMM.BIAS | SGEMM.RELU, 35, 70, c.n, c.k, args.a, args.lda!, args.b, args.ldb!, args.y, ldy, args.bias!, workerScratch];
+    const worker = new Worker(`
+      const { parentPort, workerData: { module, memory, raw } } = require("node:worker_threads");
+      const inst = new WebAssembly.Instance(module, { env: { memory } });
+      inst.exports.sgemm(...raw);
+      parentPort.postMessage("done");`, { eval: true, workerData: { module: kernelModule(), memory, raw } });
+    const done = new Promise((resolve, reject) => { worker.once("message", resolve); worker.once("error", reject); });
+    k.sgemm({ ...args, rowStart: 0, rowEnd: 35 });
+    await done;
+    await worker.terminate();
+    expect(bitDiff(F().slice(args.y / 4, args.y / 4 + len), whole)).toBe(0);
+  });
+
+  it("rejects operands outside the memory and bad row ranges with a clear error", () => {
+    const base: SgemmArgs = { m: 4, n: 4, k: 4, a: 1 << 20, b: 2 << 20, y: 3 << 20, scratch };
+    expect(() => k.sgemm({ ...base, y: memory.buffer.byteLength - 8 })).toThrow(/Y at byte/);
+    expect(() => k.sgemm({ ...base, a: 2 })).toThrow(/misaligned/);
+    expect(() => k.sgemm({ ...base, rowStart: 3, rowEnd: 2 })).toThrow(/rows 3\.\.2/);
+    expect(() => k.sgemm({ ...base, scratch: 4 })).toThrow(/scratch/);
+  });
+});
