@@ -49,8 +49,10 @@ function setup(c: Case, seed: number) {
 /** Max of |y − ref| / bound, where bound is the first-order error bound of blocked f32 sums. */
 function check(c: Case, args: SgemmArgs, lda: number, ldb: number, ldy: number, y0: Float32Array): number {
   const f = F();
-  const A = (i: number, p: number) => f[args.a / 4 + (c.tA ? p * lda + i : i * lda + p)]!;
-  const B = (p: number, j: number) => f[args.b / 4 + (c.tB ? j * ldb + p : p * ldb + j)]!;
+  // op(A) row-major and op(B) column-major as float64, so the reference's inner loop is contiguous.
+  const opA = new Float64Array(c.m * c.k), opBt = new Float64Array(c.n * c.k);
+  for (let i = 0; i < c.m; i++) for (let p = 0; p < c.k; p++) opA[i * c.k + p] = f[args.a / 4 + (c.tA ? p * lda + i : i * lda + p)]!;
+  for (let j = 0; j < c.n; j++) for (let p = 0; p < c.k; p++) opBt[j * c.k + p] = f[args.b / 4 + (c.tB ? j * ldb + p : p * ldb + j)]!;
   const u = 2 ** -24, steps = Math.min(c.k, BLOCK.KC) + Math.ceil(c.k / BLOCK.KC) + 3;
   let worst = 0;
   for (let i = 0; i < c.m; i++) {
@@ -58,7 +60,7 @@ function check(c: Case, args: SgemmArgs, lda: number, ldb: number, ldy: number, 
       const got = f[args.y / 4 + i * ldy + j]!;
       if (j >= c.n) { if (!Object.is(got, y0[i * ldy + j])) return Infinity; continue; } // padding untouched
       let s = 0, mag = 0;
-      for (let p = 0; p < c.k; p++) { const t = A(i, p) * B(p, j); s += t; mag += Math.abs(t); }
+      for (let p = 0, ia = i * c.k, jb = j * c.k; p < c.k; p++) { const t = opA[ia + p]! * opBt[jb + p]!; s += t; mag += Math.abs(t); }
       if (c.acc) { s += y0[i * ldy + j]!; mag += Math.abs(y0[i * ldy + j]!); }
       if (c.bias) { const bj = f[args.bias! / 4 + j]!; s += bj; mag += Math.abs(bj); }
       if (c.relu) s = s > 0 ? s : 0;

@@ -19,11 +19,14 @@ import { matmul } from "./matmul.js";
 import { mean } from "./mean.js";
 import { mul } from "./mul.js";
 import { neg } from "./neg.js";
+import { norm_backward } from "./norm_backward.js";
+import { norm_forward } from "./norm_forward.js";
 import { normalize } from "./normalize.js";
 import { one_hot } from "./one_hot.js";
 import { relu } from "./relu.js";
 import { reshape } from "./reshape.js";
 import { rsqrt } from "./rsqrt.js";
+import { softmax_xent } from "./softmax_xent.js";
 import { sqrt } from "./sqrt.js";
 import { step } from "./step.js";
 import { sub } from "./sub.js";
@@ -36,6 +39,7 @@ const registry = {
   matmul, normalize, log_softmax, one_hot, dropout_mask,
   // Fused kernels: made by passes after differentiation, never differentiated themselves.
   fused_elementwise, linear,
+  norm_forward, norm_backward, softmax_xent,
 };
 
 export type OpName = keyof typeof registry;

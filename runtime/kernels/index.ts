@@ -4,9 +4,11 @@
  */
 import * as ew from "./elementwise.js";
 import { linear, matmul } from "./matmul.js";
+import { normBackward, normForward } from "./norm.js";
 import { dropoutMask, oneHot } from "./random.js";
 import { logSoftmax, normalize, reduceSum } from "./reduce.js";
 import type { Kernel } from "./types.js";
+import { softmaxXent } from "./xent.js";
 
 export const kernels = {
   neg: ew.neg, exp: ew.exp, log: ew.log, relu: ew.relu, step: ew.step, sqrt: ew.sqrt, rsqrt: ew.rsqrt,
@@ -14,6 +16,7 @@ export const kernels = {
   broadcast: ew.broadcast, copy: ew.copy, fill: ew.fill,
   reduceSum, normalize, logSoftmax, matmul, dropoutMask, oneHot,
   linear,
+  normForward, normBackward, softmaxXent,
 } satisfies Record<string, Kernel>;
 
 export type KernelName = keyof typeof kernels;

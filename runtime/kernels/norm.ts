@@ -1,0 +1,143 @@
+/**
+ * Fused normalization kernels over a [rows, cols] matrix, along axis 1 (each row: layerNorm) or
+ * axis 0 (each column: batchNorm). Sums accumulate in float64; inner loops run along rows, so
+ * the column case keeps one float64 accumulator per column in the shared scratch buffer.
+ *
+ * The backward recomputes x̂ = (x − μ)·rstd from the stored statistics. μ was rounded to f32
+ * when stored; the same pass that gathers Σg and Σg·(x − μ) also gathers δ = mean(x − μ), and
+ * x̂ = (x − μ − δ)·rstd then uses the float64 mean again, so nothing is lost when |μ| ≫ σ.
+ */
+import { scratch } from "./scratch.js";
+import type { FloatArray, Kernel } from "./types.js";
+
+type F = FloatArray;
+
+/**
+ * y = x̂·γ + β (or x̂), x̂ = (x − μ)·rstd; also x̂ (if asked), μ, rstd and the biased variance.
+ * p = [rows, cols, axis, eps, affine, xhat]; bufs = x, (γ, β), y, (x̂), μ, rstd, σ².
+ */
+export const normForward: Kernel = (bufs, p) => {
+  const [rows, cols, axis, eps, affine, xhat] = p as [number, number, number, number, number, number];
+  let k = 1;
+  const x = bufs[0] as F;
+  const gamma = affine ? (bufs[k++] as F) : null, beta = affine ? (bufs[k++] as F) : null;
+  const y = bufs[k++] as F, xh = xhat ? (bufs[k++] as F) : null;
+  const mean = bufs[k++] as F, rstd = bufs[k++] as F, variance = bufs[k] as F;
+  if (axis === 1) {
+    for (let r = 0, o = 0; r < rows; r++, o += cols) {
+      let s = 0;
+      for (let j = 0; j < cols; j++) s += x[o + j]!;
+      const mu = s / cols;
+      let v = 0;
+      for (let j = 0; j < cols; j++) { const d = x[o + j]! - mu; v += d * d; }
+      const vr = v / cols, rs = 1 / Math.sqrt(vr + eps);
+      mean[r] = mu; rstd[r] = rs; variance[r] = vr;
+      if (gamma && beta) {
+        for (let j = 0; j < cols; j++) {
+          const h = (x[o + j]! - mu) * rs;
+          if (xh) xh[o + j] = h;
+          y[o + j] = h * gamma[j]! + beta[j]!;
+        }
+      } else for (let j = 0; j < cols; j++) y[o + j] = (x[o + j]! - mu) * rs;
+    }
+    return;
+  }
+  // Columns: acc[j] = Σ x then μ_j; acc[cols + j] = Σ (x − μ)² then rstd_j.
+  const acc = scratch(2 * cols);
+  acc.fill(0, 0, 2 * cols);
+  for (let r = 0, o = 0; r < rows; r++, o += cols) for (let j = 0; j < cols; j++) acc[j]! += x[o + j]!;
+  for (let j = 0; j < cols; j++) acc[j] = acc[j]! / rows;
+  for (let r = 0, o = 0; r < rows; r++, o += cols) {
+    for (let j = 0; j < cols; j++) { const d = x[o + j]! - acc[j]!; acc[cols + j]! += d * d; }
+  }
+  for (let j = 0; j < cols; j++) {
+    const vr = acc[cols + j]! / rows, rs = 1 / Math.sqrt(vr + eps);
+    mean[j] = acc[j]!; rstd[j] = rs; variance[j] = vr; acc[cols + j] = rs;
+  }
+  for (let r = 0, o = 0; r < rows; r++, o += cols) {
+    if (gamma && beta) {
+      for (let j = 0; j < cols; j++) {
+        const h = (x[o + j]! - acc[j]!) * acc[cols + j]!;
+        if (xh) xh[o + j] = h;
+        y[o + j] = h * gamma[j]! + beta[j]!;
+      }
+    } else for (let j = 0; j < cols; j++) y[o + j] = (x[o + j]! - acc[j]!) * acc[cols + j]!;
+  }
+};
+
+/**
+ * dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·γ (affine) or dy; dγ = Σ_rows dy·x̂,
+ * dβ = Σ_rows dy. p = [rows, cols, axis, affine]; bufs = dy, x, μ, rstd, (γ), dx, (dγ, dβ).
+ */
+export const normBackward: Kernel = (bufs, p) => {
+  const [rows, cols, axis, affine] = p as [number, number, number, number];
+  const dy = bufs[0] as F, x = bufs[1] as F, mean = bufs[2] as F, rstd = bufs[3] as F;
+  const gamma = affine ? (bufs[4] as F) : null;
+  const dx = bufs[affine ? 5 : 4] as F;
+  const dgamma = affine ? (bufs[6] as F) : null, dbeta = affine ? (bufs[7] as F) : null;
+  if (axis === 1) rowsBackward(rows, cols, dy, x, mean, rstd, gamma, dx, dgamma, dbeta);
+  else colsBackward(rows, cols, dy, x, mean, rstd, gamma, dx, dgamma, dbeta);
+};
+
+/** One row at a time: gather Σg, Σg·(x − μ), Σ(x − μ); then write dx and accumulate dγ, dβ. */
+function rowsBackward(rows: number, cols: number, dy: F, x: F, mean: F, rstd: F, gamma: F | null, dx: F, dgamma: F | null, dbeta: F | null): void {
+  const acc = scratch(2 * cols); // Σ dy·x̂ and Σ dy per column
+  acc.fill(0, 0, 2 * cols);
+  for (let r = 0, o = 0; r < rows; r++, o += cols) {
+    const m = mean[r]!, rs = rstd[r]!;
+    let sg = 0, sgd = 0, sd = 0;
+    if (gamma) {
+      for (let j = 0; j < cols; j++) { const d = x[o + j]! - m, g = dy[o + j]! * gamma[j]!; sg += g; sgd += g * d; sd += d; }
+    } else {
+      for (let j = 0; j < cols; j++) { const d = x[o + j]! - m, g = dy[o + j]!; sg += g; sgd += g * d; sd += d; }
+    }
+    // x̂ = (x − μ − δ)·rs, so mean(g·x̂) = rs·(Σg·(x − μ) − δ·Σg)/n.
+    const delta = sd / cols, mg = sg / cols, mgx = (rs * (sgd - delta * sg)) / cols;
+    if (gamma) {
+      for (let j = 0; j < cols; j++) {
+        const h = (x[o + j]! - m - delta) * rs, t = dy[o + j]!;
+        dx[o + j] = (t * gamma[j]! - mg - h * mgx) * rs;
+        acc[j]! += t * h;
+        acc[cols + j]! += t;
+      }
+    } else {
+      for (let j = 0; j < cols; j++) {
+        const h = (x[o + j]! - m - delta) * rs;
+        dx[o + j] = (dy[o + j]! - mg - h * mgx) * rs;
+      }
+    }
+  }
+  if (dgamma && dbeta) for (let j = 0; j < cols; j++) { dgamma[j] = acc[j]!; dbeta[j] = acc[cols + j]!; }
+}
+
+/**
+ * Columns: one pass gathers per column Σdy, Σdy·(x − μ), Σ(x − μ); then, with γ, rs, the row
+ * count n and δ = Σ(x − μ)/n folded into per-column coefficients,
+ *   dx = γ·rs·dy − γ·rs·Σdy/n − (x − μ − δ)·γ·rs²·Σ(dy·x̂)/n.
+ */
+function colsBackward(rows: number, cols: number, dy: F, x: F, mean: F, rstd: F, gamma: F | null, dx: F, dgamma: F | null, dbeta: F | null): void {
+  const acc = scratch(4 * cols);
+  acc.fill(0, 0, 3 * cols);
+  const S = 0, SD = cols, D = 2 * cols, SHIFT = 3 * cols;
+  for (let r = 0, o = 0; r < rows; r++, o += cols) {
+    for (let j = 0; j < cols; j++) {
+      const d = x[o + j]! - mean[j]!, t = dy[o + j]!;
+      acc[S + j]! += t; acc[SD + j]! += t * d; acc[D + j]! += d;
+    }
+  }
+  for (let j = 0; j < cols; j++) {
+    const rs = rstd[j]!, delta = acc[D + j]! / rows, sdy = acc[S + j]!;
+    const sdyx = rs * (acc[SD + j]! - delta * sdy); // Σ dy·x̂
+    if (dgamma && dbeta) { dgamma[j] = sdyx; dbeta[j] = sdy; }
+    const c1 = (gamma ? gamma[j]! : 1) * rs;
+    acc[S + j] = c1;                        // coefficient of dy
+    acc[SD + j] = (c1 * sdy) / rows;        // constant term
+    acc[D + j] = (c1 * rs * sdyx) / rows;   // coefficient of (x − μ − δ)
+    acc[SHIFT + j] = mean[j]! + delta;
+  }
+  for (let r = 0, o = 0; r < rows; r++, o += cols) {
+    for (let j = 0; j < cols; j++) {
+      dx[o + j] = acc[S + j]! * dy[o + j]! - acc[SD + j]! - (x[o + j]! - acc[SHIFT + j]!) * acc[D + j]!;
+    }
+  }
+}

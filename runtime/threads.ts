@@ -1,0 +1,91 @@
+/**
+ * Worker threads that share a network's arena. A kernel call is split by the caller into parts
+ * (rows of an output); part 0 runs on the calling thread, the others on workers, and the call
+ * returns when all are done. Each output element is computed by exactly one part with the same
+ * reduction order as an unsplit call, so results are bit-identical whatever the thread count.
+ *
+ * Synchronization is a shared control block per worker (Atomics.wait / notify): no message per
+ * job, so a split costs microseconds.
+ */
+import { MessageChannel, Worker } from "node:worker_threads";
+import { KilnError } from "./errors.js";
+
+interface Lane {
+  readonly worker: Worker;
+  readonly ctrl: Int32Array;
+  readonly args: Float64Array;
+  readonly port: MessageChannel["port1"];
+  readonly attached: Set<number>;
+  seq: number;
+}
+
+const MAX_ARGS = 32;
+
+export class ThreadPool {
+  private readonly lanes: Lane[] = [];
+  private readonly memoryIds = new WeakMap<WebAssembly.Memory, number>();
+  private nextMemoryId = 1;
+
+  /** `threads` counts the calling thread: a pool of 2 has one worker. */
+  constructor(readonly threads: number, private readonly module: WebAssembly.Module, private readonly names: readonly string[]) {
+    for (let i = 1; i < threads; i++) {
+      const ctrl = new Int32Array(new SharedArrayBuffer(64));
+      const args = new Float64Array(new SharedArrayBuffer(8 * MAX_ARGS));
+      const { port1, port2 } = new MessageChannel();
+      const worker = new Worker(new URL("./worker.mjs", import.meta.url), {
+        workerData: { ctrlBuffer: ctrl.buffer, argsBuffer: args.buffer, port: port2 },
+        transferList: [port2],
+      });
+      worker.unref(); // an idle pool never keeps the process alive
+      port1.unref();
+      this.lanes.push({ worker, ctrl, args, port: port1, attached: new Set(), seq: 0 });
+    }
+  }
+
+  /**
+   * Run `local()` here and `exportName(...parts[i])` on worker i − 1 (parts[0] is ignored: the
+   * caller's own share is `local`), then wait for every part.
+   */
+  run(memory: WebAssembly.Memory, exportName: string, parts: readonly (readonly number[])[], local: () => void): void {
+    const fn = this.names.indexOf(exportName);
+    if (fn < 0) throw new KilnError(`thread pool: unknown kernel ${exportName}`);
+    const id = this.idOf(memory);
+    const busy: Lane[] = [];
+    for (let i = 1; i < parts.length && i - 1 < this.lanes.length; i++) {
+      const lane = this.lanes[i - 1]!;
+      if (!lane.attached.has(id)) {
+        lane.port.postMessage({ id, memory, module: this.module, names: this.names });
+        lane.attached.add(id);
+      }
+      const a = parts[i]!;
+      lane.args.set(a);
+      lane.ctrl[2] = id;
+      lane.ctrl[3] = fn;
+      lane.ctrl[4] = a.length;
+      lane.seq++;
+      Atomics.store(lane.ctrl, 0, lane.seq);
+      Atomics.notify(lane.ctrl, 0);
+      busy.push(lane);
+    }
+    local();
+    for (const lane of busy) {
+      while (Atomics.load(lane.ctrl, 1) !== lane.seq) Atomics.wait(lane.ctrl, 1, Atomics.load(lane.ctrl, 1));
+    }
+  }
+
+  /** Stop the workers (tests; the pool is otherwise process-wide). */
+  close(): void {
+    for (const lane of this.lanes) {
+      Atomics.store(lane.ctrl, 0, -1);
+      Atomics.notify(lane.ctrl, 0);
+      void lane.worker.terminate();
+    }
+    this.lanes.length = 0;
+  }
+
+  private idOf(memory: WebAssembly.Memory): number {
+    let id = this.memoryIds.get(memory);
+    if (id === undefined) { id = this.nextMemoryId++; this.memoryIds.set(memory, id); }
+    return id;
+  }
+}
