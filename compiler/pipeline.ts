@@ -11,6 +11,9 @@ import { lower, lowerPlanned } from "./lower.js";
 import { fuseElementwise } from "./passes/fuseElementwise.js";
 import { foldBatchNorm } from "./passes/foldBatchNorm.js";
 import { fuseLinear } from "./passes/fuseLinear.js";
+import { fuseNormalize } from "./passes/fuseNormalize.js";
+import { fuseNormalizeBackward } from "./passes/fuseNormalizeBackward.js";
+import { fuseSoftmaxCrossEntropy } from "./passes/fuseSoftmaxCrossEntropy.js";
 import { cleanup, runPasses, type Pass } from "./passes/index.js";
 import { planMemory, type MemoryPlan } from "./plan.js";
 
@@ -18,6 +21,9 @@ export const optimizationPasses: readonly Pass[] = [
   ...cleanup,
   { name: "foldBatchNorm", run: foldBatchNorm },
   { name: "fuseLinear", run: fuseLinear },
+  { name: "fuseNormalize", run: fuseNormalize },
+  { name: "fuseNormalizeBackward", run: fuseNormalizeBackward },
+  { name: "fuseSoftmaxCrossEntropy", run: fuseSoftmaxCrossEntropy },
   { name: "fuseElementwise", run: fuseElementwise },
 ];
 

@@ -14,7 +14,7 @@
  * fuseNormalizeBackward replaces it.
  */
 import type { Graph, Node } from "../ir/graph.js";
-import type { V } from "../ir/types.js";
+import { sameShape, type V } from "../ir/types.js";
 import { GraphIndex, orders, perColumn, reducesOver, Splice, type NodeOf } from "./match.js";
 
 /** The statistics subgraphs of (x, axis) found in the graph, by what they compute. */
@@ -43,7 +43,7 @@ function findStats(ix: GraphIndex, x: V, axis: number): Stats {
     for (const add of ix.readers(v.outputs[0]!, "add")) {
       const eps = orders(add).map(([a, b]) => (a === v.outputs[0] ? ix.constant(b) : undefined)).find((e) => e !== undefined);
       // The add must not broadcast the variance to a larger shape.
-      if (eps === undefined || ix.shape(add.outputs[0]!).length !== ix.shape(v.outputs[0]!).length) continue;
+      if (eps === undefined || !sameShape(ix.shape(add.outputs[0]!), ix.shape(v.outputs[0]!))) continue;
       for (const node of ix.readers(add.outputs[0]!, "rsqrt")) rstds.push({ node, eps });
     }
   }

@@ -90,7 +90,10 @@ export const TICK = 5; // major tick length; minor ticks are 3
 const GRID = "#e4e4e4";
 const INK = "#333";
 
-/** Widest y tick label, to size the left margin. */
+/**
+ * Widest tick label in pixels, to size the left margin.
+ * @example tickLabelWidth(buildAxis({ log: true }, [1e-8, 1e8], 9)) // ≈ 28 ("10⁻⁸")
+ */
 export function tickLabelWidth(axis: Axis): number {
   return Math.max(0, ...axis.ticks.labels.map((l) => textWidth(l, TICK_FONT)));
 }

@@ -1,0 +1,74 @@
+/**
+ * Kernel micro-benchmark: the WebAssembly SIMD kernels against kiln's reference JS kernels.
+ *
+ *   npx tsx bench/kernels.ts            (KILN_BENCH_QUICK=1 for a short run)
+ *
+ * Each row: warm-up calls (so V8 has tiered the wasm up to TurboFan), then repeated timed calls
+ * for at least ~0.4 s; the median is reported, and the best run alongside since the machine may
+ * be shared. FLOP counts are 2·M·N·K for a matmul.
+ */
+import { matmul } from "../runtime/kernels/matmul.js";
+import { normalize } from "../runtime/kernels/reduce.js";
+import { LAYERNORM, SGEMM_SCRATCH_BYTES, createMemory, instantiateKernels, type SgemmArgs } from "../runtime/wasm/module.js";
+
+const QUICK = process.env["KILN_BENCH_QUICK"] === "1";
+const MB = 1 << 20;
+const memory = createMemory(160 * MB);
+const k = instantiateKernels(memory);
+const f32 = new Float32Array(memory.buffer);
+for (let i = 0; i < 24 * MB; i++) f32[i] = Math.random() - 0.5;
+
+/** Median and best seconds per call of fn, after warm-up, for at least `budget` seconds. */
+function time(fn: () => void, budget = QUICK ? 0.1 : 0.4, warm = 3): { median: number; best: number } {
+  for (let i = 0; i < warm; i++) fn();
+  const ts: number[] = [];
+  const start = performance.now();
+  while (ts.length < 5 || (performance.now() - start) / 1000 < budget) {
+    const t0 = performance.now();
+    fn();
+    ts.push((performance.now() - t0) / 1000);
+    if (ts.length >= 2000) break;
+  }
+  ts.sort((a, b) => a - b);
+  return { median: ts[ts.length >> 1]!, best: ts[0]! };
+}
+
+interface MatmulCase { name: string; m: number; n: number; k: number; tA: boolean; tB: boolean }
+const cases: MatmulCase[] = [
+  { name: "256³", m: 256, n: 256, k: 256, tA: false, tB: false },
+  { name: "512³", m: 512, n: 512, k: 512, tA: false, tB: false },
+  { name: "1024³", m: 1024, n: 1024, k: 1024, tA: false, tB: false },
+  { name: "fc1  X·Wᵀ 128×784·(512×784)ᵀ", m: 128, n: 512, k: 784, tA: false, tB: true },
+  { name: "fc2  X·Wᵀ 128×512·(512×512)ᵀ", m: 128, n: 512, k: 512, tA: false, tB: true },
+  { name: "dW = dYᵀ·X 512×128·128×784", m: 512, n: 784, k: 128, tA: true, tB: false },
+  { name: "dX = dY·W 128×512·512×784", m: 128, n: 784, k: 512, tA: false, tB: false },
+];
+
+const gflops = (flops: number, s: number) => (flops / s / 1e9).toFixed(1).padStart(6);
+const rows: string[] = [];
+rows.push(`${"matmul".padEnd(32)} ${"wasm GFLOP/s (median / best)".padEnd(30)} ${"JS ref GFLOP/s".padEnd(15)} speed-up`);
+for (const c of cases) {
+  const flops = 2 * c.m * c.n * c.k;
+  // Operands after the scratch region; 64-byte aligned.
+  const a = SGEMM_SCRATCH_BYTES + 4 * MB, b = a + 8 * MB, y = b + 8 * MB;
+  const args: SgemmArgs = { m: c.m, n: c.n, k: c.k, a, b, y, transA: c.tA, transB: c.tB, scratch: 0 };
+  const w = time(() => k.sgemm(args));
+  // The JS reference on the same data (fewer runs: it is ~50× slower).
+  const A = f32.subarray(a / 4, a / 4 + c.m * c.k), B = f32.subarray(b / 4, b / 4 + c.k * c.n), Y = new Float32Array(c.m * c.n);
+  const p = [c.m, c.n, c.k, c.tA ? 1 : 0, c.tB ? 1 : 0];
+  const skipJs = QUICK && flops > 3e8;
+  const js = skipJs ? undefined : time(() => matmul([A, B, Y], p), QUICK ? 0.1 : 0.5, 1);
+  rows.push(`${c.name.padEnd(32)} ${`${gflops(flops, w.median)} / ${gflops(flops, w.best)}`.padEnd(30)} ${(js ? gflops(flops, js.median) : "   (skipped)").padEnd(15)} ${js ? `${(js.median / w.median).toFixed(0)}×` : ""}`);
+}
+
+// Normalization: layerNorm forward over [rows, n], wasm (fused affine) vs the JS normalize kernel.
+rows.push("", `${"layerNorm forward".padEnd(32)} ${"wasm µs (median)".padEnd(30)} ${"JS ref µs".padEnd(15)} speed-up`);
+for (const [r, n] of [[128, 512], [128, 784]] as const) {
+  const x = 64 * MB, yOff = x + 4 * MB, g = yOff + 4 * MB, bOff = g + 4096 * 4, mean = bOff + 4096 * 4, rstd = mean + 4096 * 4;
+  const w = time(() => k.layerNormFwd(x, yOff, g, bOff, mean, rstd, 0, r, n, 1e-5, LAYERNORM.AFFINE));
+  const X = f32.subarray(x / 4, x / 4 + r * n), Y = new Float32Array(r * n);
+  const js = time(() => normalize([X, Y], [r, n, 1, 1e-5]), QUICK ? 0.1 : 0.3);
+  rows.push(`${`${r}×${n}`.padEnd(32)} ${(w.median * 1e6).toFixed(1).padStart(8).padEnd(30)} ${(js.median * 1e6).toFixed(1).padStart(8).padEnd(15)} ${(js.median / w.median).toFixed(0)}×`);
+}
+
+console.log(rows.join("\n"));

@@ -1,0 +1,72 @@
+/**
+ * The WebAssembly emitter: LEB128 against the spec's examples, a small function built with the
+ * instruction DSL, and the kernel module's shape (one shared-memory import, named exports).
+ */
+import { describe, expect, it } from "vitest";
+import { ModuleBuilder } from "../runtime/wasm/builder.js";
+import { f32, f32x4, forRange, get, i32, set, v128 } from "../runtime/wasm/emit.js";
+import { sleb, uleb } from "../runtime/wasm/encode.js";
+import { createMemory, kernelBytes, kernelModule } from "../runtime/wasm/module.js";
+
+describe("LEB128", () => {
+  it("unsigned", () => {
+    expect(uleb(0)).toEqual([0x00]);
+    expect(uleb(127)).toEqual([0x7f]);
+    expect(uleb(128)).toEqual([0x80, 0x01]);
+    expect(uleb(624485)).toEqual([0xe5, 0x8e, 0x26]);
+    expect(uleb(0xffffffff)).toEqual([0xff, 0xff, 0xff, 0xff, 0x0f]);
+    expect(() => uleb(-1)).toThrow(RangeError);
+  });
+  it("signed", () => {
+    expect(sleb(0)).toEqual([0x00]);
+    expect(sleb(63)).toEqual([0x3f]);
+    expect(sleb(64)).toEqual([0xc0, 0x00]);
+    expect(sleb(-1)).toEqual([0x7f]);
+    expect(sleb(-64)).toEqual([0x40]);
+    expect(sleb(-65)).toEqual([0xbf, 0x7f]);
+    expect(sleb(-123456)).toEqual([0xc0, 0xbb, 0x78]);
+    expect(sleb(0x7fffffff)).toEqual([0xff, 0xff, 0xff, 0xff, 0x07]);
+    expect(sleb(-0x80000000)).toEqual([0x80, 0x80, 0x80, 0x80, 0x78]);
+  });
+});
+
+describe("instruction DSL", () => {
+  it("builds a function that runs: y[i] = 2·x[i] + 1 with a vector body and a scalar tail", () => {
+    const m = new ModuleBuilder();
+    m.importMemory();
+    const f = m.func("affine", ["i32", "i32", "i32"]);
+    const [x, y, n] = f.i32Params();
+    const i = f.local("i32"), n4 = f.local("i32");
+    const at = (base: typeof x, idx: typeof i) => i32.add(get(base), i32.shl(get(idx), i32.const(2)));
+    f.body(
+      set(n4, i32.and(get(n), i32.const(-4))),
+      forRange(i, i32.const(0), get(n4), 4, v128.store(at(y, i), f32x4.add(f32x4.mul(v128.load(at(x, i)), f32x4.const(2)), f32x4.const(1)))),
+      forRange(i, get(n4), get(n), 1, f32.store(at(y, i), f32.add(f32.mul(f32.load(at(x, i)), f32.const(2)), f32.const(1)))),
+    );
+    const memory = createMemory(1 << 16);
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(m.encode()), { env: { memory } });
+    const view = new Float32Array(memory.buffer);
+    view.set([0, 1, 2, 3, 4, 5, 6], 0);
+    (inst.exports.affine as (x: number, y: number, n: number) => void)(0, 64, 7);
+    expect(Array.from(view.subarray(16, 23))).toEqual([1, 3, 5, 7, 9, 11, 13]);
+  });
+});
+
+/** Module.imports/exports exist at run time but not in the lib typings kiln compiles against. */
+const ModuleInfo = WebAssembly.Module as unknown as {
+  imports(m: WebAssembly.Module): { module: string; name: string; kind: string }[];
+  exports(m: WebAssembly.Module): { name: string; kind: string }[];
+};
+
+describe("kernel module", () => {
+  it("validates, imports only a shared memory, and exports the kernels", () => {
+    expect(WebAssembly.validate(kernelBytes())).toBe(true);
+    const mod = kernelModule();
+    expect(ModuleInfo.imports(mod)).toEqual([{ module: "env", name: "memory", kind: "memory" }]);
+    expect(ModuleInfo.exports(mod).map((e) => e.name).sort()).toEqual([
+      "addBias", "colSum", "layerNormBwd", "layerNormFwd", "relu", "reluBackward", "sgd", "sgemm", "softmaxCrossEntropy",
+    ]);
+    // A non-shared memory is refused: the module declares its import shared.
+    expect(() => new WebAssembly.Instance(mod, { env: { memory: new WebAssembly.Memory({ initial: 1, maximum: 2 }) } })).toThrow();
+  });
+});
