@@ -34,6 +34,13 @@ export interface Lanes<T extends LaneType> {
   pow2(n: Expr<T>): Expr<T>;
 }
 
+/**
+ * 2^n without a float→int conversion: the float 2^23 + 127 + n holds the integer 127 + n in its
+ * low mantissa bits (bit pattern 0x4B000000 + 127 + n); shifting left by 23 drops the 0x4B
+ * exponent out of the word and lands 127 + n in the exponent field: the float 2^n.
+ */
+const POW2_MAGIC = 2 ** 23 + 127;
+
 export const VEC: Lanes<"v128"> = {
   type: "v128", width: 4,
   load: (a, o = 0) => v128.load(a, o),
@@ -43,7 +50,7 @@ export const VEC: Lanes<"v128"> = {
   add: f32x4.add, sub: f32x4.sub, mul: f32x4.mul, div: f32x4.div, pmax: f32x4.pmax,
   gatePositive: (x, a) => v128.and(a, f32x4.lt(v128.zero(), x)),
   nearest: f32x4.nearest,
-  pow2: (n) => i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(i32.const(127))), i32.const(23)),
+  pow2: (n) => i32x4.shl(f32x4.add(n, f32x4.const(POW2_MAGIC)), i32.const(23)),
 };
 
 export const SCALAR: Lanes<"f32"> = {
@@ -56,35 +63,58 @@ export const SCALAR: Lanes<"f32"> = {
   pmax: (a, b) => select(b, a, f32.lt(a, b)),
   gatePositive: (x, a) => select(a, f32.const(0), f32.lt(f32.const(0), x)),
   nearest: f32.nearest,
-  pow2: (n) => f32.reinterpret_i32(i32.shl(i32.add(i32.trunc_f32_s(n), i32.const(127)), i32.const(23))),
+  pow2: (n) => f32.reinterpret_i32(i32.shl(i32.reinterpret_f32(f32.add(n, f32.const(POW2_MAGIC))), i32.const(23))),
 };
 
 /**
- * Visit elements [0, n) of a row: `body(L, byteOffset)` is emitted for the vector lanes over
- * [0, n − n mod 4) and again for the scalar tail. byteOffset = 4·(element index).
+ * Visit elements [0, n) of a row: `body(L, byteOffset, slot)` is emitted `unroll` times per trip
+ * of a vector loop over [0, n − n mod 4U) (slot u handles the u-th group of 4 floats), once in a
+ * vector loop over the remaining groups of 4 (slot 0), and once as the scalar tail (slot 0).
+ * Reductions keep one accumulator per slot (Acc below): independent add chains, so a row sum
+ * runs at add throughput instead of add latency. byteOffset = 4·(element index).
  */
-export function eachLane(f: FuncBuilder, n: I, body: <T extends LaneType>(L: Lanes<T>, off: I) => Stmt[]): Stmt[] {
-  const i = f.local("i32"), n4 = f.local("i32");
+export function eachLane(
+  f: FuncBuilder, n: I, body: <T extends LaneType>(L: Lanes<T>, off: I, slot: number) => Stmt[], unroll = 1,
+): Stmt[] {
+  const i = f.local("i32"), nU = f.local("i32"), n4 = f.local("i32");
+  const byte = (extra: number) => extra === 0 ? i32.shl(get(i), i32.const(2)) : i32.add(i32.shl(get(i), i32.const(2)), i32.const(extra));
   return [
     set(n4, i32.and(n, i32.const(-4))),
-    forRange(i, i32.const(0), get(n4), 4, ...body(VEC, i32.shl(get(i), i32.const(2)))),
-    forRange(i, get(n4), n, 1, ...body(SCALAR, i32.shl(get(i), i32.const(2)))),
+    ...(unroll > 1 ? [
+      set(nU, i32.and(n, i32.const(-4 * unroll))),
+      forRange(i, i32.const(0), get(nU), 4 * unroll, ...Array.from({ length: unroll }, (_, u) => body(VEC, byte(16 * u), u)).flat()),
+    ] : [set(nU, i32.const(0))]),
+    forRange(i, get(nU), get(n4), 4, ...body(VEC, byte(0), 0)),
+    forRange(i, get(n4), n, 1, ...body(SCALAR, byte(0), 0)),
   ];
 }
 
-/** Horizontal sum in a fixed order: (l0 + l1) + (l2 + l3). */
-export function hsum(v: Local<"v128">): Expr<"f32"> {
-  const l = (k: number) => f32x4.extract_lane(get(v), k);
-  return f32.add(f32.add(l(0), l(1)), f32.add(l(2), l(3)));
+/** Per-slot vector accumulators plus one for the scalar tail. */
+export interface Acc { readonly v: readonly Local<"v128">[]; readonly s: Local<"f32"> }
+export const accLocals = (f: FuncBuilder, unroll: number): Acc => ({ v: f.locals("v128", unroll), s: f.local("f32") });
+export const accInit = (acc: Acc, x: number): Stmt[] => [...acc.v.map((v) => set(v, f32x4.const(x))), set(acc.s, f32.const(x))];
+
+/** acc[slot] = op(acc[slot], x) in the lane type of L. */
+export function accUpdate<T extends LaneType>(L: Lanes<T>, acc: Acc, slot: number, op: (a: Expr<T>, x: Expr<T>) => Expr<T>, x: Expr<T>): Stmt {
+  const a = (L.type === "v128" ? acc.v[slot]! : acc.s) as Local<T>;
+  return set(a, op(get(a), x));
 }
 
-/** Horizontal max (pmax order (l0, l1), (l2, l3)); NaN-free inputs assumed. */
-export function hmax(v: Local<"v128">): Expr<"f32"> {
-  const l = (k: number) => f32x4.extract_lane(get(v), k);
-  return SCALAR.pmax(SCALAR.pmax(l(0), l(1)), SCALAR.pmax(l(2), l(3)));
+/** Combine: slots pairwise in a fixed tree, then lanes (l0 ∘ l1) ∘ (l2 ∘ l3), then the tail. */
+export function accReduce(acc: Acc, op: <T extends LaneType>(L: Lanes<T>) => (a: Expr<T>, b: Expr<T>) => Expr<T>): Expr<"f32"> {
+  let vs: Expr<"v128">[] = acc.v.map((v) => get(v));
+  while (vs.length > 1) {
+    const next = Array.from({ length: vs.length >> 1 }, (_, i) => op(VEC)(vs[2 * i]!, vs[2 * i + 1]!));
+    vs = vs.length % 2 ? [...next, vs[vs.length - 1]!] : next;
+  }
+  const l = (k: number) => f32x4.extract_lane(vs[0]!, k);
+  const s = op(SCALAR);
+  return s(s(s(l(0), l(1)), s(l(2), l(3))), get(acc.s));
 }
+export const sum = <T extends LaneType>(L: Lanes<T>) => L.add;
+export const pmax = <T extends LaneType>(L: Lanes<T>) => L.pmax;
 
-/** One local per lane type, for state a lane-generic body carries (e.g. a running sum). */
+/** One local per lane type, for a value a lane-generic body reads or rewrites (e.g. a broadcast mean). */
 export interface LanePair { readonly v128: Local<"v128">; readonly f32: Local<"f32"> }
 export const lanePair = (f: FuncBuilder): LanePair => ({ v128: f.local("v128"), f32: f.local("f32") });
 export const pick = <T extends LaneType>(L: Lanes<T>, p: LanePair): Local<T> => p[L.type] as Local<T>;
