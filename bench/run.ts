@@ -76,23 +76,24 @@ function parseArgs(argv: readonly string[]): Options {
 const now = (): number => performance.now() / 1000;
 
 /**
- * Warm up (at least 2 runs and 0.5 s; quick: 1 run, 0.2 s), then time samples of `inner`
- * back-to-back runs, inner chosen so that a sample lasts ≥ 25 ms; about 4 s of samples
- * (quick: 1 s), at least 5 (quick: 3) and at most 25 (quick: 10). Returns seconds per run, one
- * value per sample. torch_bench.py follows the same protocol.
+ * Warm up (at least 2 runs and 0.5 s; quick: 1 run, 0.2 s; one run when the check already
+ * warmed the case up), then time samples of `inner` back-to-back runs, inner chosen so that a
+ * sample lasts ≥ 25 ms; about 4 s of samples (quick: 1 s), at least 5 (quick, or runs over 1 s:
+ * 3) and at most 25 (quick: 10). Returns seconds per run, one value per sample.
+ * torch_bench.py follows the same protocol.
  */
-async function measure(run: () => unknown, quick: boolean): Promise<number[]> {
+async function measure(run: () => unknown, quick: boolean, warmedUp = false): Promise<number[]> {
   const once = async (): Promise<void> => {
     const r = run();
     if (r instanceof Promise) await r;
   };
-  const [warmMin, warmTime] = quick ? [1, 0.2] : [2, 0.5];
+  const [warmMin, warmTime] = warmedUp ? [1, 0] : quick ? [1, 0.2] : [2, 0.5];
   const t0 = now();
   let n = 0;
   while (n < warmMin || (now() - t0 < warmTime && n < 50)) { await once(); n++; }
   const est = (now() - t0) / n;
   const inner = Math.max(1, Math.ceil(0.025 / est));
-  const [budget, lo, hi] = quick ? [1, 3, 10] : [4, 5, 25];
+  const [budget, lo, hi] = quick ? [1, 3, 10] : [4, est > 1 ? 3 : 5, 25];
   const count = Math.min(hi, Math.max(lo, Math.round(budget / (est * inner))));
   const samples: number[] = [];
   for (let s = 0; s < count; s++) {
@@ -211,6 +212,10 @@ async function main(): Promise<void> {
   const loadStart = os.loadavg();
   const t0 = now();
   log(`kiln bench${opts.quick ? " (quick)" : ""}: ${workloads.map((w) => w.id).join(", ")} on ${(machine()["cpu"] as string)}, node ${process.version}`);
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  if (loadStart[0]! > 0.5) {
+    log(`  warning: load average ${loadStart[0]!.toFixed(2)} on ${cores} cores — other processes are running; figures (multi-threaded ones most) will be low and noisy`);
+  }
 
   const outcomes = new Map<string, Outcome[]>(workloads.map((w) => [w.id, []]));
   const peerInfo: Record<string, Record<string, unknown>> = {};
@@ -240,7 +245,7 @@ async function main(): Promise<void> {
         const c = await p.prepare(w, shared);
         if (!c) { record({ status: "n/a", peer: p.name, threads: p.threads, reason: "not measured" }); continue; }
         try {
-          record(summarize(w, p.name, p.threads, await measure(() => c.run(), opts.quick), c.check));
+          record(summarize(w, p.name, p.threads, await measure(() => c.run(), opts.quick, c.warmedUp), c.check));
         } finally {
           await c.dispose?.();
         }

@@ -73,16 +73,16 @@ class Blas:
         return out
 
 
-def measure(run, quick):
+def measure(run, quick, warmed_up=False):
     """Same protocol as measure() in bench/run.ts; returns seconds per run, one per sample."""
-    warm_min, warm_time = (1, 0.2) if quick else (2, 0.5)
+    warm_min, warm_time = (1, 0.0) if warmed_up else (1, 0.2) if quick else (2, 0.5)
     t0, n = time.perf_counter(), 0
     while n < warm_min or (time.perf_counter() - t0 < warm_time and n < 50):
         run()
         n += 1
     est = (time.perf_counter() - t0) / n
     inner = max(1, math.ceil(0.025 / est))
-    budget, lo, hi = (1.0, 3, 10) if quick else (4.0, 5, 25)
+    budget, lo, hi = (1.0, 3, 10) if quick else (4.0, 3 if est > 1 else 5, 25)
     count = min(hi, max(lo, round(budget / (est * inner))))
     samples = []
     for _ in range(count):
@@ -257,7 +257,7 @@ def main():
             blas.set_threads(t)
             try:
                 run, check = prepare(data, workload, args.quick)
-                samples = measure(run, args.quick)
+                samples = measure(run, args.quick, warmed_up=workload in ("W2", "W2b"))
                 results.append({"workload": workload, "threads": t, "seconds": samples, "check": check})
             except Exception as e:  # one failed case must not stop the others
                 results.append({"workload": workload, "threads": t, "error": f"{type(e).__name__}: {e}"})

@@ -4,13 +4,12 @@
  * input of the same name and kind (parameters, state, optimizer buffers) become copy-backs.
  */
 import type { Program } from "../runtime/program.js";
-import type { Graph } from "./ir/graph.js";
+import { UPDATABLE, type Graph } from "./ir/graph.js";
 import { size, type ValueType } from "./ir/types.js";
 import { ops } from "./ops/index.js";
 import type { Lowered } from "./ops/def.js";
 import type { MemoryPlan } from "./plan.js";
 
-const UPDATABLE = new Set(["param", "state", "optim"]);
 
 /**
  * Lower with a memory plan: buffers placed at their planned offsets, updates planned in place

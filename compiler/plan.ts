@@ -6,7 +6,7 @@
  * elementwise and is the input's last reader — parameters are updated in place, no copy.
  */
 import { alignUp } from "../runtime/arena.js";
-import type { Graph } from "./ir/graph.js";
+import { UPDATABLE, type Graph } from "./ir/graph.js";
 import { size, type V } from "./ir/types.js";
 import { ops } from "./ops/index.js";
 
@@ -20,7 +20,6 @@ export interface MemoryPlan {
   readonly unplannedBytes: number;
 }
 
-const EXTERNAL = new Set(["param", "state", "optim"]);
 
 /** Best-fit free list over [0, end): blocks kept sorted by offset and merged when adjacent. */
 class FreeList {
@@ -72,7 +71,7 @@ export function planMemory(g: Graph): MemoryPlan {
   // An update output aliases its external input only if nothing reads that input afterwards.
   const updates = new Map<V, string>();
   for (const o of g.outputs) {
-    const target = g.inputs.find((i) => i.name === o.name && i.kind === o.kind && EXTERNAL.has(i.kind));
+    const target = g.inputs.find((i) => i.name === o.name && i.kind === o.kind && UPDATABLE.has(i.kind));
     if (target) updates.set(o.value, target.name);
   }
   const inputOf = new Map(g.inputs.map((i) => [i.value, i]));
@@ -89,7 +88,7 @@ export function planMemory(g: Graph): MemoryPlan {
   };
 
   for (const i of g.inputs) {
-    if (EXTERNAL.has(i.kind)) external[i.value] = i.name;
+    if (UPDATABLE.has(i.kind)) external[i.value] = i.name;
     else place(i.value, free.take(bytesOf(i.value)));
   }
   g.nodes.forEach((n, idx) => {

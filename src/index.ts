@@ -25,4 +25,13 @@ export { Net, type IR } from "./net.js";
 export { printIR } from "../compiler/ir/print.js";
 export { summarize, formatSummary, type ProgramSummary } from "../compiler/summary.js";
 export { encodeGraph, decodeGraph, type Graph } from "../compiler/ir/graph.js";
+export { toSpec, fromSpec, MAX_SPEC_DEPTH, type LayerSpec, type InitSpec } from "./spec.js";
+export { encodeSafetensors, decodeSafetensors, type SafeTensor, type SafetensorsFile, type TensorArray } from "./io/safetensors.js";
+export {
+  saveCheckpoint, loadCheckpoint, saveOptimizerState, loadOptimizerState,
+  checkpointBytes, loadCheckpointBytes, optimizerStateBytes, loadOptimizerStateBytes,
+} from "./io/checkpoint.js";
+export type { InitParams } from "./init.js";
+export type { Seq, Residual } from "./layers/shapes.js";
+export type { ProbeOptions, Probes } from "./probes.js";
 export { KilnError, ModelError, InputError, DecodeError, GraphError } from "../runtime/errors.js";

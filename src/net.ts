@@ -7,7 +7,8 @@ import type { Graph } from "../compiler/ir/graph.js";
 import { optimize, prepare } from "../compiler/pipeline.js";
 import { summarize, type ProgramSummary } from "../compiler/summary.js";
 import type { Arena } from "../runtime/arena.js";
-import { ModelError } from "../runtime/errors.js";
+import { InputError, ModelError } from "../runtime/errors.js";
+import { loadCheckpoint, loadOptimizerState, saveCheckpoint, saveOptimizerState } from "./io/checkpoint.js";
 import { Executor } from "../runtime/executor.js";
 import type { AnyArray } from "../runtime/kernels/index.js";
 import type { LayerNode } from "./layers/node.js";
@@ -84,6 +85,44 @@ export class Net {
   /** Number of train steps taken (the dropout stream's step counter). */
   get step(): number {
     return this.stepCount;
+  }
+
+  /**
+   * Set the step counter (restoring a run: the schedule and the dropout masks follow it).
+   * @example net.setStep(1260)
+   */
+  setStep(step: number): void {
+    if (!Number.isSafeInteger(step) || step < 0) throw new InputError(`setStep: expected a non-negative integer, got ${String(step)}`);
+    this.stepCount = step;
+  }
+
+  /**
+   * Write parameters and state as a safetensors file PyTorch's `load_state_dict` accepts
+   * (a temporary file renamed into place: a crash leaves the previous file intact).
+   * @example await net.save("mnist.safetensors")
+   */
+  async save(path: string): Promise<void> {
+    saveCheckpoint(this, path);
+  }
+
+  /**
+   * Read parameters and state from a safetensors file (kiln's or PyTorch's state dict). A file
+   * that does not fit is refused with every missing, unexpected and mis-shaped tensor listed,
+   * and nothing is changed.
+   * @example await net.load("mnist.safetensors")
+   */
+  async load(path: string): Promise<void> {
+    loadCheckpoint(this, path);
+  }
+
+  /** Write optimizer buffers and the step counter, so training resumes bit for bit. @example await net.saveOptimizerState("opt.safetensors") */
+  async saveOptimizerState(path: string): Promise<void> {
+    saveOptimizerState(this, path);
+  }
+
+  /** Restore what saveOptimizerState wrote. @example await net.loadOptimizerState("opt.safetensors") */
+  async loadOptimizerState(path: string): Promise<void> {
+    loadOptimizerState(this, path);
   }
 
   /**

@@ -149,6 +149,7 @@ export function jaxjs(): Peer {
           let i = 0;
           return {
             check,
+            warmedUp: true,
             run: () => train(i++ % POOL),
             dispose: () => { tree.dispose([p, mom, state, xs, oh]); step.dispose(); },
           };

@@ -51,7 +51,7 @@ export const kiln: Peer = {
         for (let s = 0; s < CHECK_STEPS; s++) losses.push(net.trainStep(xs[0]!, labels[0]!));
         const check = checkTraining(losses);
         let i = 0;
-        return { check, run: () => { const b = i++ % POOL; return net.trainStep(xs[b]!, labels[b]!); } };
+        return { check, warmedUp: true, run: () => { const b = i++ % POOL; return net.trainStep(xs[b]!, labels[b]!); } };
       }
       case "W3": {
         const net = build("layerNorm", shared);

@@ -153,6 +153,7 @@ export function tfjs(backend: "cpu" | "wasm"): Peer {
           let i = 0;
           return {
             check,
+            warmedUp: true,
             run: () => step(i++ % POOL),
             dispose: () => { opt.dispose(); tf.dispose([...xs, ...oh, ...Object.values(m.vars)]); },
           };

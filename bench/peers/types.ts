@@ -9,6 +9,8 @@ export interface Case {
   run(): unknown;
   /** What the correctness check found, e.g. "loss 2.41 → 1.90 in 20 steps". */
   readonly check: string;
+  /** The check already ran the case enough to warm it up (e.g. 20 train steps): one warm-up run suffices. */
+  readonly warmedUp?: boolean;
   dispose?(): void | Promise<void>;
 }
 

@@ -59,6 +59,9 @@ const NodeC = new t.Type<Node, unknown, unknown>(
 
 export const GraphC = closed({ values: t.array(ValueTypeC), inputs: t.array(InputC), nodes: t.array(NodeC), outputs: t.array(OutputC) }, "Graph");
 
+/** Output kinds that write back into the input of the same name and kind. */
+export const UPDATABLE: ReadonlySet<string> = new Set(["param", "state", "optim"]);
+
 /** Check the invariants a codec cannot: SSA order, arities, shape rules, unique names. */
 export function checkGraph(g: Graph): Graph {
   const defined = new Array<boolean>(g.values.length).fill(false);
@@ -94,7 +97,17 @@ export function checkGraph(g: Graph): Graph {
       defined[v] = true;
     });
   });
-  g.outputs.forEach((o, i) => { if (!defined[ref(o.value, `outputs[${i}]`)]) fail(`outputs[${i}]: value ${o.value} is never defined`); });
+  g.outputs.forEach((o, i) => {
+    if (!defined[ref(o.value, `outputs[${i}]`)]) fail(`outputs[${i}]: value ${o.value} is never defined`);
+    // An output that updates an input (parameter, state, optimizer buffer) must fit it exactly.
+    const target = UPDATABLE.has(o.kind) ? g.inputs.find((x) => x.name === o.name && x.kind === o.kind) : undefined;
+    if (target) {
+      const want = g.values[target.value]!, got = g.values[o.value]!;
+      if (want.dtype !== got.dtype || !sameShape(want.shape, got.shape)) {
+        fail(`outputs[${i}] ${JSON.stringify(o.name)}: updates an input of type ${fmtType(want)} with ${fmtType(got)}`);
+      }
+    }
+  });
   return g;
 }
 

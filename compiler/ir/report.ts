@@ -4,9 +4,15 @@
  */
 import type * as t from "io-ts";
 
+/** A short picture of a bad value; never throws, even for values too deep to stringify. */
 const show = (v: unknown): string => {
   if (v === undefined) return "nothing";
-  const s = typeof v === "string" ? JSON.stringify(v) : (() => { try { return JSON.stringify(v) ?? String(v); } catch { return String(v); } })();
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = Array.isArray(v) ? `an array of ${v.length} items` : typeof v === "object" && v !== null ? "an object" : typeof v;
+  }
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 };
 

@@ -93,16 +93,21 @@ export const fused_elementwise = defineMultiOp<FusedElementwiseAttrs>({
       const off = a.shape.length - v.shape.length;
       if (off < 0 || v.shape.some((d, i) => d !== 1 && d !== a.shape[off + i])) shapeError("fused_elementwise", ins, `input ${j} does not broadcast to [${a.shape.join(",")}]`);
     });
+    // Slots index arrays and become identifiers of generated code: plain non-negative integers only (not −0).
+    const slotOk = (s: number, limit: number) => Number.isInteger(s) && s >= 0 && !Object.is(s, -0) && s < limit;
     a.code.forEach((c, j) => {
-      if (c.args.length !== ARITY[c.op] || c.args.some((s) => !Number.isInteger(s) || s < 0 || s >= k + j)) {
+      if (c.num.some((x) => !Number.isFinite(x))) shapeError("fused_elementwise", ins, `code[${j}] ${c.op} has a non-finite number`);
+      if (c.args.length !== ARITY[c.op] || c.args.some((s) => !slotOk(s, k + j))) {
         shapeError("fused_elementwise", ins, `code[${j}] ${c.op} has bad arguments [${c.args.join(",")}]`);
       }
-      if (c.op === "mask" && (ins[c.args[0]!]?.dtype !== "i32" || c.num.length !== 3 || !(c.num[0]! >= 0 && c.num[0]! < 1))) {
+      const [p, seed, stream] = c.num as [number, number, number];
+      const u32 = (x: number) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff;
+      if (c.op === "mask" && (ins[c.args[0]!]?.dtype !== "i32" || c.num.length !== 3 || !(p >= 0 && p < 1) || !u32(seed) || !u32(stream))) {
         shapeError("fused_elementwise", ins, `code[${j}] mask needs the i32 step input and [p, seed, stream]`);
       }
       if (c.op === "const" && c.num.length !== 1) shapeError("fused_elementwise", ins, `code[${j}] const needs one number`);
     });
-    if (a.outputs.some((s) => !Number.isInteger(s) || s < 0 || s >= k + a.code.length)) shapeError("fused_elementwise", ins, "bad output slot");
+    if (a.outputs.some((s) => !slotOk(s, k + a.code.length))) shapeError("fused_elementwise", ins, "bad output slot");
     return a.outputs.map(() => ({ shape: a.shape, dtype: "f32" as const }));
   },
   vjp: null,

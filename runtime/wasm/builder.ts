@@ -14,8 +14,8 @@
  *   f.body(f32.store(get(p), f32.mul(f32.load(get(p)), f32.const(2))));
  *   new WebAssembly.Module(m.encode());
  */
-import { moduleBytes, name, section, uleb, vec } from "./encode.js";
-import type { FuncRef, Local, Stmt, ValType } from "./emit.js";
+import { append, moduleBytes, name, section, uleb, vec } from "./encode.js";
+import { flatten, type FuncRef, type Local, type Stmt, type ValType } from "./emit.js";
 import { CTL, EXTERN, FUNCTYPE, LIMITS, SECTION, VALTYPE } from "./opcodes.js";
 
 /** Largest shared memory a 32-bit module may declare: 65536 pages of 64 KiB = 4 GiB. */
@@ -77,10 +77,10 @@ export class FuncBuilder implements FuncRef {
       groups.push([...uleb(j - i), VALTYPE[this.localTypes[i]!]]);
       i = j;
     }
-    const payload = [...vec(groups)];
-    for (const s of this.code) for (const b of s.code) payload.push(b);
+    const payload = vec(groups);
+    for (const s of this.code) flatten(s.code, payload);
     payload.push(CTL.end);
-    return [...uleb(payload.length), ...payload];
+    return append(uleb(payload.length), payload);
   }
 }
 

@@ -31,13 +31,13 @@ export function emitElementwise(m: ModuleBuilder): void {
   {
     const f = m.func("relu", ["i32", "i32", "i32"]);
     const [x, y, n] = i32s(f, 3);
-    f.body(...eachLane(f, get(n), (L, off) => [L.store(at(get(y), off), L.gatePositive(L.load(at(get(x), off)), L.load(at(get(x), off))))]));
+    f.body(...eachLane(f, get(n), (L, off) => [L.store(at(get(y), off), L.gatePositive(L.load(at(get(x), off)), L.load(at(get(x), off))))], 4));
   }
   // reluBackward(dy, x, dx, n): dx = 0 < x ? dy : 0 (the reference's dy·step(x), except +0 for −0).
   {
     const f = m.func("reluBackward", ["i32", "i32", "i32", "i32"]);
     const [dy, x, dx, n] = i32s(f, 4);
-    f.body(...eachLane(f, get(n), (L, off) => [L.store(at(get(dx), off), L.gatePositive(L.load(at(get(x), off)), L.load(at(get(dy), off))))]));
+    f.body(...eachLane(f, get(n), (L, off) => [L.store(at(get(dx), off), L.gatePositive(L.load(at(get(x), off)), L.load(at(get(dy), off))))], 4));
   }
   // addBias(x, bias, y, rows, n): y[r, j] = x[r, j] + bias[j].
   {
@@ -45,7 +45,7 @@ export function emitElementwise(m: ModuleBuilder): void {
     const [x, bias, y, rows, n] = i32s(f, 5);
     f.body(eachRow(f, get(rows), get(n), (row) => eachLane(f, get(n), (L, off) => [
       L.store(at(at(get(y), row), off), L.add(L.load(at(at(get(x), row), off)), L.load(at(get(bias), off)))),
-    ])));
+    ], 4)));
   }
   // colSum(x, y, rows, n, accumulate): y[j] (=|+=) Σ_r x[r, j], rows in order (the bias gradient).
   {
@@ -55,7 +55,7 @@ export function emitElementwise(m: ModuleBuilder): void {
       branchOn(get(acc), (keep) => keep ? [] : eachLane(f, get(n), (L, off) => [L.store(at(get(y), off), L.const(0))])),
       eachRow(f, get(rows), get(n), (row) => eachLane(f, get(n), (L, off) => [
         L.store(at(get(y), off), L.add(L.load(at(get(y), off)), L.load(at(at(get(x), row), off)))),
-      ])),
+      ], 4)),
     );
   }
   emitSgd(m);
@@ -82,7 +82,7 @@ function emitSgd(m: ModuleBuilder): void {
     const vNew = L.add(L.mul(V(), s(mu)), d);
     const dir = nesterov ? L.add(decay ? L.add(L.load(at(get(g), off)), L.mul(W(), s(wd))) : L.load(at(get(g), off)), L.mul(V(), s(mu))) : V();
     return [L.store(at(get(v), off), vNew), L.store(at(get(w), off), L.sub(W(), L.mul(dir, s(lr))))];
-  });
+  }, 4);
   f.body(branchOn(has(get(flags), SGD.WEIGHT_DECAY), (decay) => [
     branchOn(has(get(flags), SGD.MOMENTUM), (momentum) => momentum
       ? [branchOn(has(get(flags), SGD.NESTEROV), (nesterov) => update(decay, true, nesterov))]

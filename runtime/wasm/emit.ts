@@ -10,8 +10,14 @@ import { f32bytes, f64bytes, sleb, uleb } from "./encode.js";
 import { BLOCKTYPE_EMPTY, CTL, F32, F32X4, F64, I32, I32X4, SIMD_PREFIX, V128 } from "./opcodes.js";
 
 export type ValType = "i32" | "f32" | "f64" | "v128";
-export interface Expr<T extends ValType = ValType> { readonly type: T; readonly code: readonly number[] }
-export interface Stmt { readonly stmt: true; readonly code: readonly number[] }
+/**
+ * Instruction bytes as a tree of chunks: composing an expression nests its operands' chunks
+ * instead of copying them (copying would cost O(size × depth)); the function builder flattens
+ * each body once.
+ */
+export type Bytes = readonly (number | Bytes)[];
+export interface Expr<T extends ValType = ValType> { readonly type: T; readonly code: Bytes }
+export interface Stmt { readonly stmt: true; readonly code: Bytes }
 export interface Local<T extends ValType = ValType> { readonly type: T; readonly index: number }
 /** A callable function: its index in the module's function space and its signature. */
 export interface FuncRef { readonly index: number; readonly paramTypes: readonly ValType[]; readonly results: readonly ValType[] }
@@ -20,11 +26,13 @@ type I = Expr<"i32">;
 type F = Expr<"f32">;
 type D = Expr<"f64">;
 type V = Expr<"v128">;
-type Code = readonly number[] | Expr | Stmt;
+type Code = Bytes | Expr | Stmt;
 
-function cat(parts: readonly Code[]): number[] {
-  const out: number[] = [];
-  for (const p of parts) for (const b of "code" in p ? p.code : p) out.push(b);
+const cat = (parts: readonly Code[]): Bytes => parts.map((p) => ("code" in p ? p.code : p));
+
+/** Append the bytes of a chunk tree to out, in order. */
+export function flatten(b: Bytes, out: number[] = []): number[] {
+  for (const x of b) if (typeof x === "number") out.push(x); else flatten(x, out);
   return out;
 }
 const expr = <T extends ValType>(type: T, ...parts: Code[]): Expr<T> => ({ type, code: cat(parts) });

@@ -55,19 +55,27 @@ export function name(s: string): number[] {
   return [...uleb(bytes.length), ...bytes];
 }
 
+/** Append bytes to out (a loop: spreading large arrays is slow and can overflow the stack). */
+export function append(out: number[], bytes: readonly number[]): number[] {
+  for (let i = 0; i < bytes.length; i++) out.push(bytes[i]!);
+  return out;
+}
+
 /** A vector: element count, then the elements' encodings back to back. */
 export function vec(items: readonly (readonly number[])[]): number[] {
-  return [...uleb(items.length), ...items.flat()];
+  const out = uleb(items.length);
+  for (const item of items) append(out, item);
+  return out;
 }
 
 /** A section: id byte, payload size, payload. */
 export function section(id: number, payload: readonly number[]): number[] {
-  return [id, ...uleb(payload.length), ...payload];
+  return append([id, ...uleb(payload.length)], payload);
 }
 
 /** Preamble + sections, in the id order the spec requires. */
 export function moduleBytes(sections: readonly (readonly number[])[]): Uint8Array {
   const out: number[] = [...MAGIC, ...VERSION];
-  for (const s of sections) for (const b of s) out.push(b); // push per byte: spread of a huge array overflows the stack
+  for (const s of sections) append(out, s);
   return Uint8Array.from(out);
 }

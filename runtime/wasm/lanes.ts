@@ -24,7 +24,7 @@ export interface Lanes<T extends LaneType> {
   sub(a: Expr<T>, b: Expr<T>): Expr<T>;
   mul(a: Expr<T>, b: Expr<T>): Expr<T>;
   div(a: Expr<T>, b: Expr<T>): Expr<T>;
-  /** max(a, b) as b < a ? a : b… precisely pmax(a, b) = a < b ? b : a (one maxps). */
+  /** pmax(a, b) = a < b ? b : a: max for ordered inputs, one maxps on x86. */
   pmax(a: Expr<T>, b: Expr<T>): Expr<T>;
   /** 0 < x ? a : +0, the relu/step gate (NaN x → 0). */
   gatePositive(x: Expr<T>, a: Expr<T>): Expr<T>;
@@ -100,16 +100,18 @@ export function accUpdate<T extends LaneType>(L: Lanes<T>, acc: Acc, slot: numbe
   return set(a, op(get(a), x));
 }
 
-/** Combine: slots pairwise in a fixed tree, then lanes (l0 ∘ l1) ∘ (l2 ∘ l3), then the tail. */
-export function accReduce(acc: Acc, op: <T extends LaneType>(L: Lanes<T>) => (a: Expr<T>, b: Expr<T>) => Expr<T>): Expr<"f32"> {
+/**
+ * Combine an accumulator: slots pairwise in a fixed tree into slot 0 (setup), then its lanes as
+ * (l0 ∘ l1) ∘ (l2 ∘ l3), then the tail (value). The order depends only on the unroll factor.
+ */
+export function accReduce(acc: Acc, op: <T extends LaneType>(L: Lanes<T>) => (a: Expr<T>, b: Expr<T>) => Expr<T>): { setup: Stmt[]; value: Expr<"f32"> } {
   let vs: Expr<"v128">[] = acc.v.map((v) => get(v));
   while (vs.length > 1) {
     const next = Array.from({ length: vs.length >> 1 }, (_, i) => op(VEC)(vs[2 * i]!, vs[2 * i + 1]!));
     vs = vs.length % 2 ? [...next, vs[vs.length - 1]!] : next;
   }
-  const l = (k: number) => f32x4.extract_lane(vs[0]!, k);
-  const s = op(SCALAR);
-  return s(s(s(l(0), l(1)), s(l(2), l(3))), get(acc.s));
+  const v0 = acc.v[0]!, l = (k: number) => f32x4.extract_lane(get(v0), k), s = op(SCALAR);
+  return { setup: [set(v0, vs[0]!)], value: s(s(s(l(0), l(1)), s(l(2), l(3))), get(acc.s)) };
 }
 export const sum = <T extends LaneType>(L: Lanes<T>) => L.add;
 export const pmax = <T extends LaneType>(L: Lanes<T>) => L.pmax;
@@ -118,3 +120,5 @@ export const pmax = <T extends LaneType>(L: Lanes<T>) => L.pmax;
 export interface LanePair { readonly v128: Local<"v128">; readonly f32: Local<"f32"> }
 export const lanePair = (f: FuncBuilder): LanePair => ({ v128: f.local("v128"), f32: f.local("f32") });
 export const pick = <T extends LaneType>(L: Lanes<T>, p: LanePair): Local<T> => p[L.type] as Local<T>;
+/** Set a pair to a scalar: the f32 local gets it, the v128 local gets it in every lane. */
+export const setPair = (p: LanePair, x: Expr<"f32">): Stmt[] => [set(p.f32, x), set(p.v128, f32x4.splat(get(p.f32)))];

@@ -14,8 +14,10 @@
  * is in L1 by then). x̂ is recomputed from x, μ, rstd rather than stored.
  */
 import type { FuncBuilder, ModuleBuilder } from "./builder.js";
-import { f32, f32x4, forRange, get, i32, ifElse, set, v128, type Expr, type Stmt } from "./emit.js";
-import { eachLane, hsum, lanePair, pick, type LanePair, type LaneType, type Lanes } from "./lanes.js";
+import { f32, forRange, get, i32, ifElse, set, type Expr, type Local, type Stmt } from "./emit.js";
+import {
+  accInit, accLocals, accReduce, accUpdate, eachLane, lanePair, pick, setPair, sum, type Acc, type LanePair, type LaneType, type Lanes,
+} from "./lanes.js";
 
 export const LAYERNORM = { AFFINE: 1, PARAM_GRADS: 2, ZERO_PARAM_GRADS: 4 } as const;
 
@@ -24,12 +26,14 @@ const has = (flags: I, bit: number) => i32.ne(i32.and(flags, i32.const(bit)), i3
 /** Emit `make(true)` or `make(false)` chosen at run time: a branch per row, none per element. */
 const branchOn = (cond: I, make: (on: boolean) => Stmt[]): Stmt => ifElse(cond, make(true), make(false));
 
-/** Set a pair to a scalar value: the f32 lane gets it, the v128 lane gets it splatted. */
-const setPair = (p: LanePair, x: Expr<"f32">): Stmt[] => [set(p.f32, x), set(p.v128, f32x4.splat(get(p.f32)))];
-const zeroPair = (p: LanePair): Stmt[] => [set(p.f32, f32.const(0)), set(p.v128, v128.zero())];
-/** Σ of a pair accumulated by eachLane: vector lanes first (fixed order), then the tail. */
-const total = (p: LanePair): Expr<"f32"> => f32.add(hsum(p.v128), get(p.f32));
-const accumulate = <T extends LaneType>(L: Lanes<T>, p: LanePair, x: Expr<T>): Stmt => set(pick(L, p), L.add(get(pick(L, p)), x));
+/** Row loops are unrolled 4 vectors deep, with an accumulator per vector for the sums. */
+const U = 4;
+const add = <T extends LaneType>(L: Lanes<T>, acc: Acc, slot: number, x: Expr<T>): Stmt => accUpdate(L, acc, slot, L.add, x);
+/** Statements that set `out` to Σ acc / n. */
+const meanOf = (acc: Acc, out: LanePair, nf: Local<"f32">): Stmt[] => {
+  const r = accReduce(acc, sum);
+  return [...r.setup, ...setPair(out, f32.div(r.value, get(nf)))];
+};
 
 /** layerNormFwd(x, y, gamma, beta, mean, rstd, r0, r1, n, eps: f32, flags) */
 function emitForward(m: ModuleBuilder): FuncBuilder {
@@ -37,7 +41,7 @@ function emitForward(m: ModuleBuilder): FuncBuilder {
   const [x, y, gamma, beta, mean, rstd, r0, r1, n] = Array.from({ length: 9 }, (_, i) => f.param(i, "i32"));
   const eps = f.param(9, "f32"), flags = f.param(10, "i32");
   const r = f.local("i32"), rowX = f.local("i32"), rowY = f.local("i32"), nf = f.local("f32");
-  const acc = lanePair(f), mu = lanePair(f), rs = lanePair(f), d = lanePair(f);
+  const acc = accLocals(f, U), mu = lanePair(f), rs = lanePair(f), d = lanePair(f);
   const at = (base: I, off: I) => i32.add(base, off);
   const xMinusMu = <T extends LaneType>(L: Lanes<T>, off: I) => L.sub(L.load(at(get(rowX), off)), get(pick(L, mu)));
   f.body(
@@ -45,19 +49,20 @@ function emitForward(m: ModuleBuilder): FuncBuilder {
     forRange(r, get(r0), get(r1), 1,
       set(rowX, i32.add(get(x), i32.mul(get(r), i32.shl(get(n), i32.const(2))))),
       set(rowY, i32.add(get(y), i32.mul(get(r), i32.shl(get(n), i32.const(2))))),
-      ...zeroPair(acc),
-      ...eachLane(f, get(n), (L, off) => [accumulate(L, acc, L.load(at(get(rowX), off)))]),
-      ...setPair(mu, f32.div(total(acc), get(nf))),
-      ...zeroPair(acc),
-      ...eachLane(f, get(n), (L, off) => [set(pick(L, d), xMinusMu(L, off)), accumulate(L, acc, L.mul(get(pick(L, d)), get(pick(L, d))))]),
-      ...setPair(rs, f32.div(f32.const(1), f32.sqrt(f32.add(f32.div(total(acc), get(nf)), get(eps))))),
+      ...accInit(acc, 0),
+      ...eachLane(f, get(n), (L, off, slot) => [add(L, acc, slot, L.load(at(get(rowX), off)))], U),
+      ...meanOf(acc, mu, nf),
+      ...accInit(acc, 0),
+      ...eachLane(f, get(n), (L, off, slot) => [set(pick(L, d), xMinusMu(L, off)), add(L, acc, slot, L.mul(get(pick(L, d)), get(pick(L, d))))], U),
+      ...meanOf(acc, rs, nf), // σ², then rstd = 1/√(σ² + ε)
+      ...setPair(rs, f32.div(f32.const(1), f32.sqrt(f32.add(get(rs.f32), get(eps))))),
       f32.store(i32.add(get(mean), i32.shl(get(r), i32.const(2))), get(mu.f32)),
       f32.store(i32.add(get(rstd), i32.shl(get(r), i32.const(2))), get(rs.f32)),
       branchOn(has(get(flags), LAYERNORM.AFFINE), (affine) => eachLane(f, get(n), (L, off) => {
         const xhat = L.mul(xMinusMu(L, off), get(pick(L, rs)));
         const out = affine ? L.add(L.mul(xhat, L.load(at(get(gamma), off))), L.load(at(get(beta), off))) : xhat;
         return [L.store(at(get(rowY), off), out)];
-      })),
+      }, U)),
     ),
   );
   return f;
@@ -69,7 +74,8 @@ function emitBackward(m: ModuleBuilder): FuncBuilder {
   const [x, dy, gamma, mean, rstd, dx, dgamma, dbeta, r0, r1, n, flags] = f.i32Params();
   const r = f.local("i32"), off0 = f.local("i32"), nf = f.local("f32");
   const rowX = f.local("i32"), rowDy = f.local("i32"), rowDx = f.local("i32");
-  const mu = lanePair(f), rs = lanePair(f), sg = lanePair(f), sgx = lanePair(f), mg = lanePair(f), mgx = lanePair(f);
+  const mu = lanePair(f), rs = lanePair(f), mg = lanePair(f), mgx = lanePair(f);
+  const sg = accLocals(f, U), sgx = accLocals(f, U);
   const xh = lanePair(f), g = lanePair(f);
   const at = (base: I, off: I) => i32.add(base, off);
   // x̂ and g for one step, into the xh / g locals of the lane type.
@@ -77,34 +83,34 @@ function emitBackward(m: ModuleBuilder): FuncBuilder {
     set(pick(L, xh), L.mul(L.sub(L.load(at(get(rowX), off)), get(pick(L, mu))), get(pick(L, rs)))),
     set(pick(L, g), affine ? L.mul(L.load(at(get(rowDy), off)), L.load(at(get(gamma), off))) : L.load(at(get(rowDy), off))),
   ];
-  const rowStats = (affine: boolean, params: boolean) => eachLane(f, get(n), (L, off) => [
+  const rowStats = (affine: boolean, params: boolean) => eachLane(f, get(n), (L, off, slot) => [
     ...xhatAndG(L, off, affine),
-    accumulate(L, sg, get(pick(L, g))),
-    accumulate(L, sgx, L.mul(get(pick(L, g)), get(pick(L, xh)))),
+    add(L, sg, slot, get(pick(L, g))),
+    add(L, sgx, slot, L.mul(get(pick(L, g)), get(pick(L, xh)))),
     ...(params ? [
       L.store(at(get(dgamma), off), L.add(L.load(at(get(dgamma), off)), L.mul(L.load(at(get(rowDy), off)), get(pick(L, xh))))),
       L.store(at(get(dbeta), off), L.add(L.load(at(get(dbeta), off)), L.load(at(get(rowDy), off)))),
     ] : []),
-  ]);
+  ], U);
   f.body(
     set(nf, f32.convert_i32_s(get(n))),
     branchOn(has(get(flags), LAYERNORM.ZERO_PARAM_GRADS), (zero) => zero ? eachLane(f, get(n), (L, off) => [
       L.store(at(get(dgamma), off), L.const(0)), L.store(at(get(dbeta), off), L.const(0)),
-    ]) : []),
+    ], U) : []),
     forRange(r, get(r0), get(r1), 1,
       set(off0, i32.mul(get(r), i32.shl(get(n), i32.const(2)))),
       set(rowX, at(get(x), get(off0))), set(rowDy, at(get(dy), get(off0))), set(rowDx, at(get(dx), get(off0))),
       ...setPair(mu, f32.load(at(get(mean), i32.shl(get(r), i32.const(2))))),
       ...setPair(rs, f32.load(at(get(rstd), i32.shl(get(r), i32.const(2))))),
-      ...zeroPair(sg), ...zeroPair(sgx),
+      ...accInit(sg, 0), ...accInit(sgx, 0),
       branchOn(has(get(flags), LAYERNORM.AFFINE), (affine) => [
         branchOn(has(get(flags), LAYERNORM.PARAM_GRADS), (params) => rowStats(affine, params)),
-        ...setPair(mg, f32.div(total(sg), get(nf))),
-        ...setPair(mgx, f32.div(total(sgx), get(nf))),
+        ...meanOf(sg, mg, nf),
+        ...meanOf(sgx, mgx, nf),
         ...eachLane(f, get(n), (L, off) => [
           ...xhatAndG(L, off, affine),
           L.store(at(get(rowDx), off), L.mul(L.sub(L.sub(get(pick(L, g)), get(pick(L, mg))), L.mul(get(pick(L, xh)), get(pick(L, mgx)))), get(pick(L, rs)))),
-        ]),
+        ], U),
       ]),
     ),
   );

@@ -19,7 +19,7 @@
  */
 import type { FuncBuilder, ModuleBuilder } from "./builder.js";
 import {
-  f32, forRange, get, i32, ifElse, select, set, v128, type Expr, type Local, type Stmt,
+  block, br, brIf, f32, forRange, get, i32, ifElse, loop, select, set, v128, when, type Expr, type Local, type Stmt,
 } from "./emit.js";
 
 /**
@@ -63,6 +63,20 @@ export function emitPack(m: ModuleBuilder, w: number): FuncBuilder {
       set(d, add(get(d), c(w * 4))), set(rowPtr, add(get(rowPtr), get(ld)))),
   ];
 
+  // Direct layout, G full slivers at once: row k's G·W floats are contiguous (G·W·4 = 128 bytes
+  // for B, two whole cache lines), written to G sliver streams. Reading rows whole rather than
+  // W floats at a time keeps the strided walk down the panel prefetch-friendly.
+  const G = 4;
+  const dg = f.locals("i32", G);
+  const directGroup: Stmt[] = [
+    ...dg.map((p, g) => set(p, add(get(dst), mul(sliverBytes, c(g))))),
+    set(rowPtr, add(get(src), mul(get(j0), c(4)))),
+    forRange(k, c(0), get(kc), 1,
+      ...dg.flatMap((p, g) => Array.from({ length: w / 4 }, (_, v) => v128.store(get(p), v128.load(get(rowPtr), 16 * (g * w / 4 + v)), 16 * v))),
+      ...dg.map((p) => set(p, add(get(p), c(w * 4)))),
+      set(rowPtr, add(get(rowPtr), get(ld)))),
+  ];
+
   // Transposed layout, full sliver: panel column j is contiguous along k at s + j·ld. For each
   // group of 4 columns and 4 k's: load 4 vectors, transpose, store as 4 sliver rows.
   const transposedSliver: Stmt[] = Array.from({ length: w / 4 }, (_, g): Stmt[] => [
@@ -79,9 +93,9 @@ export function emitPack(m: ModuleBuilder, w: number): FuncBuilder {
         f32.store(add(get(dst), mul(get(k), c(w * 4))), f32.load(add(get(s), add(mul(get(ld), c(4 * g + i)), mul(get(k), c(4))))), (4 * g + i) * 4))),
   ]).flat();
 
-  // Partial sliver: element by element, zero beyond the valid columns (jj ≥ valid). The
-  // out-of-range address is never dereferenced: select picks the value after both are computed,
-  // so a zero-filled lane reads from s (always valid) instead.
+  // Partial sliver: element by element, zero beyond the valid columns (jj ≥ valid). Those
+  // lanes load from s (always inside the operand) instead of their out-of-range address, and
+  // select then discards the value: no read outside the operand, no branch.
   const elemAddr = (kk: Local<"i32">, j: Local<"i32">) => select(
     add(get(s), add(mul(get(j), get(ld)), mul(get(kk), c(4)))),
     add(get(s), add(mul(get(kk), get(ld)), mul(get(j), c(4)))),
@@ -95,7 +109,15 @@ export function emitPack(m: ModuleBuilder, w: number): FuncBuilder {
 
   f.body(
     set(kc4, i32.and(get(kc), c(-4))),
-    forRange(j0, c(0), get(n), w,
+    set(j0, c(0)),
+    when(i32.eqz(get(trans)), block(loop(
+      brIf(1, i32.gt_s(add(get(j0), c(G * w)), get(n))),
+      ...directGroup,
+      set(j0, add(get(j0), c(G * w))),
+      set(dst, add(get(dst), mul(sliverBytes, c(G)))),
+      br(0)))),
+    // The remaining slivers one at a time (all of them when transposed).
+    forRange(j0, get(j0), get(n), w,
       // s = address of panel element (0, j0)
       set(s, add(get(src), select(mul(get(j0), get(ld)), mul(get(j0), c(4)), get(trans)))),
       set(valid, i32.sub(get(n), get(j0))),

@@ -38,15 +38,16 @@ export const SGEMM = { TRANS_A: 1, TRANS_B: 2, ACCUMULATE: 4, BIAS: 8, RELU: 16 
  * Block sizes: KC·NR·4 = 8 KiB B sliver (L1 32 KiB), MC·KC·4 = 128 KiB Ap (L2 512 KiB),
  * KC·NC·4 = 2 MiB Bp (L3). MC is a multiple of MR and NC of NR.
  */
-export const BLOCK = { MC: 128, KC: 256, NC: 2048 } as const;
+export interface Blocking { readonly MC: number; readonly KC: number; readonly NC: number }
+export const BLOCK: Blocking = { MC: 128, KC: 256, NC: 2048 };
 
 /** Scratch layout (byte offsets from the scratch base, which should be 64-byte aligned). */
-const BP = 0;
-const AP = BP + BLOCK.KC * BLOCK.NC * 4;
-const TILE_BUF = AP + BLOCK.MC * BLOCK.KC * 4;
-const BIAS_BUF = TILE_BUF + TILE.mr * TILE.nr * 4;
+function scratchLayout(b: Blocking) {
+  const BP = 0, AP = BP + b.KC * b.NC * 4, TILE_BUF = AP + b.MC * b.KC * 4, BIAS_BUF = TILE_BUF + TILE.mr * TILE.nr * 4;
+  return { BP, AP, TILE_BUF, BIAS_BUF, bytes: BIAS_BUF + TILE.nr * 4 };
+}
 /** Bytes of scratch one sgemm call (one thread) needs. */
-export const SGEMM_SCRATCH_BYTES = BIAS_BUF + TILE.nr * 4;
+export const SGEMM_SCRATCH_BYTES = scratchLayout(BLOCK).bytes;
 
 const { mr: MR, nr: NR } = TILE;
 const add = i32.add, mul = i32.mul, c = i32.const;
@@ -66,7 +67,8 @@ function copyBlock(
 }
 
 /** Emit the module's sgemm functions; returns the exported driver. */
-export function emitSgemm(m: ModuleBuilder): FuncBuilder {
+export function emitSgemm(m: ModuleBuilder, block: Blocking = BLOCK): FuncBuilder {
+  const { BP, AP, TILE_BUF, BIAS_BUF } = scratchLayout(block);
   const micro = emitMicroKernel(m, TILE);
   const packA = emitPack(m, MR), packB = emitPack(m, NR);
 
@@ -111,26 +113,26 @@ export function emitSgemm(m: ModuleBuilder): FuncBuilder {
   const bp = add(get(scratch), c(BP)), ap = add(get(scratch), c(AP));
   const last = i32.ge_s(add(get(pc), get(kc)), get(k));
   f.body(
-    forRange(jc, c(0), get(n), BLOCK.NC,
-      set(nc, min(c(BLOCK.NC), i32.sub(get(n), get(jc)))),
+    forRange(jc, c(0), get(n), block.NC,
+      set(nc, min(c(block.NC), i32.sub(get(n), get(jc)))),
       set(pc, c(0)),
       // do … while (pc < k): runs once even for K = 0, so Y still gets 0 (+ bias, relu).
       loop(
-        set(kc, min(c(BLOCK.KC), i32.sub(get(k), get(pc)))),
+        set(kc, min(c(block.KC), i32.sub(get(k), get(pc)))),
         set(epi, i32.or(
           select(c(EPI.ACCUMULATE), c(0), i32.or(i32.gt_s(get(pc), c(0)), has(get(flags), SGEMM.ACCUMULATE))),
           select(i32.or(select(c(EPI.BIAS), c(0), has(get(flags), SGEMM.BIAS)), select(c(EPI.RELU), c(0), has(get(flags), SGEMM.RELU))), c(0), last))),
         // op(B)[pc, jc] is B[jc, pc] when B is transposed.
         call(packB, bp, add(get(b), mul(c(4), select(add(mul(get(jc), get(ldb)), get(pc)), add(mul(get(pc), get(ldb)), get(jc)), tB))),
           mul(get(ldb), c(4)), get(kc), get(nc), select(c(1), c(0), tB)),
-        forRange(ic, get(m0), get(m1), BLOCK.MC,
-          set(mc, min(c(BLOCK.MC), i32.sub(get(m1), get(ic)))),
+        forRange(ic, get(m0), get(m1), block.MC,
+          set(mc, min(c(block.MC), i32.sub(get(m1), get(ic)))),
           // op(A)[ic, pc] is A[pc, ic] when A is transposed; rows of op(A) run along k unless it is.
           call(packA, ap, add(get(a), mul(c(4), select(add(mul(get(pc), get(lda)), get(ic)), add(mul(get(ic), get(lda)), get(pc)), tA))),
             mul(get(lda), c(4)), get(kc), get(mc), select(c(0), c(1), tA)),
           call(macro, ap, bp, get(kc), get(mc), get(nc), add(get(y), mul(c(4), add(mul(get(ic), get(ldy)), get(jc)))),
             mul(get(ldy), c(4)), add(get(bias), mul(get(jc), c(4))), get(epi), get(scratch))),
-        set(pc, add(get(pc), c(BLOCK.KC))),
+        set(pc, add(get(pc), c(block.KC))),
         brIf(0, i32.lt_s(get(pc), get(k))),
       )),
   );

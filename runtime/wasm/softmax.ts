@@ -4,18 +4,17 @@
  *
  *   m = max_j z_j,  s = Σ_j e^(z_j − m),  lse = m + ln s
  *   loss_r = lse − z_label                                   (per row; the caller averages)
- *   dZ_rj = (e^(z_j − m)/s − [j = label]) · scale             (scale = 1/rows for a mean loss)
+ *   dZ_rj = (e^(z_j − m)·(1/s) − [j = label]) · scale         (scale = 1/rows for a mean loss)
  *
  * Shifting by the row maximum keeps every exponent ≤ 0, so e^x never overflows. e^(z − m) is
  * written into dZ on the first pass and turned into the gradient on the second. A label outside
  * [0, c) traps rather than reading a neighbouring row.
  */
 import type { ModuleBuilder } from "./builder.js";
-import { f32, f32x4, forRange, get, i32, set, trap, v128, when, type Expr, type Stmt } from "./emit.js";
-import { SCALAR, eachLane, hmax, hsum, lanePair, pick, type LanePair } from "./lanes.js";
+import { f32, forRange, get, i32, set, trap, when, type Expr } from "./emit.js";
+import { accInit, accLocals, accReduce, accUpdate, eachLane, lanePair, pick, pmax, setPair, sum } from "./lanes.js";
 import { exp, expTemps, logPositive, logTemps } from "./simdmath.js";
 
-const setPair = (p: LanePair, x: Expr<"f32">): Stmt[] => [set(p.f32, x), set(p.v128, f32x4.splat(get(p.f32)))];
 
 /** softmaxCrossEntropy(z, labels, loss, dz, r0, r1, c, scale: f32) */
 export function emitSoftmaxCrossEntropy(m: ModuleBuilder): void {
@@ -24,10 +23,10 @@ export function emitSoftmaxCrossEntropy(m: ModuleBuilder): void {
   const scale = f.param(7, "f32");
   const r = f.local("i32"), rowZ = f.local("i32"), rowD = f.local("i32"), label = f.local("i32");
   const sTot = f.local("f32"), eL = f.local("f32");
-  const mx = lanePair(f), sum = lanePair(f), mP = lanePair(f), sP = lanePair(f), scP = lanePair(f), e = lanePair(f);
+  const mx = accLocals(f, 4), total = accLocals(f, 2), mP = lanePair(f), sP = lanePair(f), scP = lanePair(f), e = lanePair(f);
   const et = expTemps(f), lt = logTemps(f);
   const at = (base: Expr<"i32">, off: Expr<"i32">) => i32.add(base, off);
-  const lg = logPositive(get(sTot), lt);
+  const lg = logPositive(get(sTot), lt), rowMax = accReduce(mx, pmax), rowSum = accReduce(total, sum);
   f.body(
     ...setPair(scP, get(scale)),
     forRange(r, get(r0), get(r1), 1,
@@ -36,28 +35,29 @@ export function emitSoftmaxCrossEntropy(m: ModuleBuilder): void {
       set(label, i32.load(i32.add(get(labels), i32.shl(get(r), i32.const(2))))),
       when(i32.or(i32.lt_s(get(label), i32.const(0)), i32.ge_s(get(label), get(c))), trap()),
       // Pass 1: the row maximum (vector lanes reduced, then the tail).
-      ...setPair(mx, f32.const(-Infinity)),
-      ...eachLane(f, get(c), (L, off) => [set(pick(L, mx), L.pmax(get(pick(L, mx)), L.load(at(get(rowZ), off))))]),
-      ...setPair(mP, SCALAR.pmax(hmax(mx.v128), get(mx.f32))),
+      ...accInit(mx, -Infinity),
+      ...eachLane(f, get(c), (L, off, slot) => [accUpdate(L, mx, slot, L.pmax, L.load(at(get(rowZ), off)))], 4),
+      ...rowMax.setup, ...setPair(mP, rowMax.value),
       // Pass 2: e = e^(z − m) into dZ, s = Σ e.
-      set(sum.f32, f32.const(0)), set(sum.v128, v128.zero()),
-      ...eachLane(f, get(c), (L, off) => [
+      ...accInit(total, 0),
+      ...eachLane(f, get(c), (L, off, slot) => [
         ...exp(L, pick(L, e), L.sub(L.load(at(get(rowZ), off)), get(pick(L, mP))), et),
         L.store(at(get(rowD), off), get(pick(L, e))),
-        set(pick(L, sum), L.add(get(pick(L, sum)), get(pick(L, e)))),
-      ]),
-      set(sTot, f32.add(hsum(sum.v128), get(sum.f32))),
+        accUpdate(L, total, slot, L.add, get(pick(L, e))),
+      ], 2),
+      ...rowSum.setup, set(sTot, rowSum.value),
       ...lg.setup,
       f32.store(i32.add(get(loss), i32.shl(get(r), i32.const(2))),
         f32.sub(f32.add(get(mP.f32), lg.value), f32.load(at(get(rowZ), i32.shl(get(label), i32.const(2)))))),
       set(eL, f32.load(at(get(rowD), i32.shl(get(label), i32.const(2))))),
-      // Pass 3: dZ = (e / s − onehot) · scale; the label's element is fixed up after the loop.
-      ...setPair(sP, get(sTot)),
+      // Pass 3: dZ = (e · (1/s) − onehot) · scale; one division per row, not per element. The
+      // label's element is fixed up after the loop.
+      ...setPair(sP, f32.div(f32.const(1), get(sTot))),
       ...eachLane(f, get(c), (L, off) => [
-        L.store(at(get(rowD), off), L.mul(L.div(L.load(at(get(rowD), off)), get(pick(L, sP))), get(pick(L, scP)))),
-      ]),
+        L.store(at(get(rowD), off), L.mul(L.mul(L.load(at(get(rowD), off)), get(pick(L, sP))), get(pick(L, scP)))),
+      ], 4),
       f32.store(at(get(rowD), i32.shl(get(label), i32.const(2))),
-        f32.mul(f32.sub(f32.div(get(eL), get(sTot)), f32.const(1)), get(scale))),
+        f32.mul(f32.sub(f32.mul(get(eL), get(sP.f32)), f32.const(1)), get(scale))),
     ),
   );
 }

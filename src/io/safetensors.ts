@@ -94,6 +94,26 @@ function duplicateKey(text: string): string | null {
 
 interface Entry { readonly name: string; readonly info: TensorInfo }
 
+/** Is `v` nested more than `max` levels deep? (Iterative: a header can nest 10⁷ levels.) */
+function tooDeep(v: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop()!;
+    if (typeof x !== "object" || x === null) continue;
+    if (d >= max) return true;
+    for (const k of Object.keys(x)) stack.push([(x as Record<string, unknown>)[k], d + 1]);
+  }
+  return false;
+}
+
+/** A short description of a header value for messages, safe for any nesting. */
+function show(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}...` : v);
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === "object" && v !== null) return "an object";
+  return String(v);
+}
+
 /** Parse and check the header; returns the entries in data order and the metadata. */
 function readHeader(bytes: Uint8Array): { entries: Entry[]; metadata: Map<string, string>; dataStart: number } {
   if (bytes.length < 8) fail(`the file is ${bytes.length} bytes; expected at least 8 (the header length)`);
@@ -125,16 +145,21 @@ function readHeader(bytes: Uint8Array): { entries: Entry[]; metadata: Map<string
   for (const name of Object.keys(json as object)) {
     const value = (json as Record<string, unknown>)[name];
     if (name === "__metadata__") {
-      if (typeof value !== "object" || value === null || Array.isArray(value)) fail(`__metadata__: expected an object of strings, got ${JSON.stringify(value)}`);
+      if (value === null) continue; // the reference reads it as an Option: null is no metadata
+      if (typeof value !== "object" || value === null || Array.isArray(value)) fail(`__metadata__: expected an object of strings, got ${show(value)}`);
       for (const k of Object.keys(value as object)) {
         const v = (value as Record<string, unknown>)[k];
-        if (typeof v !== "string") fail(`__metadata__.${quote(k)}: expected a string, got ${JSON.stringify(v)?.slice(0, 40)}`);
+        if (typeof v !== "string") fail(`__metadata__.${quote(k)}: expected a string, got ${show(v)}`);
         metadata.set(k, v as string);
       }
       continue;
     }
+    // { dtype, shape: [..], data_offsets: [..] } nests 2 levels; refuse deeper before the codec walks it.
+    if (typeof value !== "object" || value === null || Array.isArray(value) || tooDeep(value, 3)) {
+      fail(`tensor ${quote(name)}: expected { dtype, shape, data_offsets }, got ${tooDeep(value, 3) ? "a value nested more than 3 levels deep" : show(value)}`);
+    }
     const r = TensorInfoC.decode(value);
-    if (either.isLeft(r)) fail(`tensor ${quote(name)}: ${typeof value === "object" && value !== null ? report(r.left) : `expected { dtype, shape, data_offsets }, got ${JSON.stringify(value)?.slice(0, 40)}`}`);
+    if (either.isLeft(r)) fail(`tensor ${quote(name)}: ${report(r.left)}`);
     entries.push({ name, info: (r as either.Right<TensorInfo>).right });
   }
 

@@ -1,0 +1,16 @@
+import { compile, dropout, layerNorm, linear, relu, seq, sgd } from "../src/index.js";
+import { optimizationPasses } from "../compiler/pipeline.js";
+import { runPasses } from "../compiler/passes/index.js";
+const model = seq(linear(784, 512), layerNorm(512), relu, dropout(0.1), linear(512, 512), layerNorm(512), relu, dropout(0.1), linear(512, 10));
+const ref = compile(model, { inputs: 784, batch: 128, optimizer: sgd({ lr: 0.1, momentum: 0.9 }), optimize: false });
+const mine = new Set(["fuseNormalize", "fuseNormalizeBackward", "fuseSoftmaxCrossEntropy"]);
+const without = runPasses(ref.ir.train, optimizationPasses.filter((p) => !mine.has(p.name)), "train");
+const withAll = runPasses(ref.ir.train, optimizationPasses, "train");
+const count = (g: typeof without) => { const c: Record<string, number> = {}; for (const n of g.nodes) c[n.op] = (c[n.op] ?? 0) + 1; return c; };
+console.log("reference", ref.ir.train.nodes.length, "without my passes", without.nodes.length, "with", withAll.nodes.length);
+console.log(count(without)); console.log(count(withAll));
+const net = compile(model, { inputs: 784, batch: 128, optimizer: sgd({ lr: 0.1, momentum: 0.9 }) });
+const x = Float32Array.from({ length: 128 * 784 }, (_, i) => Math.sin(i) * 0.5 + 0.5);
+const y = Int32Array.from({ length: 128 }, (_, i) => i % 10);
+for (let i = 0; i < 5; i++) net.trainStep(x, y);
+const t0 = performance.now(); for (let i = 0; i < 20; i++) net.trainStep(x, y); console.log("ms/step", (performance.now() - t0) / 20);
