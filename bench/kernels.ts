@@ -9,7 +9,7 @@
  */
 import { matmul } from "../runtime/kernels/matmul.js";
 import { normalize } from "../runtime/kernels/reduce.js";
-import { LAYERNORM, SGEMM_SCRATCH_BYTES, createMemory, instantiateKernels, type SgemmArgs } from "../runtime/wasm/module.js";
+import { LAYERNORM, SGD, SGEMM_SCRATCH_BYTES, createMemory, instantiateKernels, type SgemmArgs } from "../runtime/wasm/module.js";
 
 const QUICK = process.env["KILN_BENCH_QUICK"] === "1";
 const MB = 1 << 20;
@@ -19,11 +19,11 @@ const f32 = new Float32Array(memory.buffer);
 for (let i = 0; i < 24 * MB; i++) f32[i] = Math.random() - 0.5;
 
 /** Median and best seconds per call of fn, after warm-up, for at least `budget` seconds. */
-function time(fn: () => void, budget = QUICK ? 0.1 : 0.4, warm = 3): { median: number; best: number } {
+function time(fn: () => void, budget = QUICK ? 0.1 : 0.4, warm = 3, minReps = 5): { median: number; best: number } {
   for (let i = 0; i < warm; i++) fn();
   const ts: number[] = [];
   const start = performance.now();
-  while (ts.length < 5 || (performance.now() - start) / 1000 < budget) {
+  while (ts.length < minReps || (performance.now() - start) / 1000 < budget) {
     const t0 = performance.now();
     fn();
     ts.push((performance.now() - t0) / 1000);
@@ -56,8 +56,9 @@ for (const c of cases) {
   // The JS reference on the same data (fewer runs: it is ~50× slower).
   const A = f32.subarray(a / 4, a / 4 + c.m * c.k), B = f32.subarray(b / 4, b / 4 + c.k * c.n), Y = new Float32Array(c.m * c.n);
   const p = [c.m, c.n, c.k, c.tA ? 1 : 0, c.tB ? 1 : 0];
-  const skipJs = QUICK && flops > 3e8;
-  const js = skipJs ? undefined : time(() => matmul([A, B, Y], p), QUICK ? 0.1 : 0.5, 1);
+  // The JS reference: one warm-up and ≥ 3 runs, one run only at 1024³ (~5 s each).
+  const big = flops > 1e9, skipJs = QUICK && flops > 3e8;
+  const js = skipJs ? undefined : time(() => matmul([A, B, Y], p), QUICK ? 0.1 : 0.5, big ? 0 : 1, big ? 1 : 3);
   rows.push(`${c.name.padEnd(32)} ${`${gflops(flops, w.median)} / ${gflops(flops, w.best)}`.padEnd(30)} ${(js ? gflops(flops, js.median) : "   (skipped)").padEnd(15)} ${js ? `${(js.median / w.median).toFixed(0)}×` : ""}`);
 }
 
@@ -69,6 +70,22 @@ for (const [r, n] of [[128, 512], [128, 784]] as const) {
   const X = f32.subarray(x / 4, x / 4 + r * n), Y = new Float32Array(r * n);
   const js = time(() => normalize([X, Y], [r, n, 1, 1e-5]), QUICK ? 0.1 : 0.3);
   rows.push(`${`${r}×${n}`.padEnd(32)} ${(w.median * 1e6).toFixed(1).padStart(8).padEnd(30)} ${(js.median * 1e6).toFixed(1).padStart(8).padEnd(15)} ${(js.median / w.median).toFixed(0)}×`);
+}
+
+// Other fused kernels (no single JS reference kernel to compare: the unfused graph runs several).
+rows.push("", `${"other kernels (wasm)".padEnd(32)} µs (median)`);
+{
+  const base = 64 * MB, n = 128 * 512;
+  const lnb = time(() => k.layerNormBwd(base, base + 4 * MB, base + 8 * MB, base + 9 * MB, base + 10 * MB, base + 12 * MB, base + 16 * MB, base + 17 * MB, 0, 128, 512, LAYERNORM.AFFINE | LAYERNORM.PARAM_GRADS | LAYERNORM.ZERO_PARAM_GRADS));
+  rows.push(`${"layerNorm backward 128×512".padEnd(32)} ${(lnb.median * 1e6).toFixed(1).padStart(8)}`);
+  new Int32Array(memory.buffer, base + 20 * MB, 128).fill(3);
+  const sm = time(() => k.softmaxCrossEntropy(base, base + 20 * MB, base + 21 * MB, base + 22 * MB, 0, 128, 10, 1 / 128));
+  rows.push(`${"softmax cross-entropy 128×10".padEnd(32)} ${(sm.median * 1e6).toFixed(1).padStart(8)}`);
+  const params = 784 * 512 + 512 * 512 + 512 * 10;
+  const sgd = time(() => k.sgd(base, base + 4 * MB, base + 8 * MB, params, 0.01, 0.9, 1e-4, SGD.MOMENTUM | SGD.WEIGHT_DECAY));
+  rows.push(`${`sgd momentum ${params} params`.padEnd(32)} ${(sgd.median * 1e6).toFixed(1).padStart(8)}`);
+  const relu = time(() => k.relu(base, base + 4 * MB, n));
+  rows.push(`${"relu 128×512".padEnd(32)} ${(relu.median * 1e6).toFixed(1).padStart(8)}`);
 }
 
 console.log(rows.join("\n"));

@@ -72,7 +72,8 @@ export const trap = (): Stmt => stmt([CTL.unreachable]);
  * for (i = from; i < to; i += step) body — signed compare, `to` re-evaluated each trip.
  * Shaped as a guard block around a bottom-tested loop (one branch per iteration):
  *   block  br_if 0 (i ≥ to)  loop  body  i += step  br_if 0 (i < to)  end  end
- * Inside body, `br(1)` continues nowhere useful; structure loops so they need no early exit.
+ * Inside body, br(1) breaks out of the loop; br(0) restarts the body without the increment, so
+ * it is not a `continue`.
  */
 export function forRange(i: Local<"i32">, from: I, to: I, step: number | I, ...body: Stmt[]): Stmt {
   const inc = typeof step === "number" ? i32.const(step) : step;

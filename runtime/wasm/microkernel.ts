@@ -10,7 +10,12 @@
  * accumulators); from 10 accumulators on (5×8, 6×8, 4×12, 3×16) its allocator spills inside the
  * loop. Unrolling k fails the same way: TurboFan hoists every unrolled step's loads to the top of
  * the loop body and spills. So the loop is one k step: 2 B loads, 4 broadcasts, 8 mul + 8 add and
- * about 9 instructions of loop overhead — measured ~28 GFLOP/s (~72% of the 128-bit peak).
+ * 7 instructions of loop overhead (29 in all) — measured up to ~31 GFLOP/s, ~80% of the
+ * 128-bit peak (16 flops/cycle at 2.45 GHz).
+ *
+ * One induction variable: per k step A advances MR·4 bytes and B NR·4 = (NR/MR)·MR·4, so the B
+ * address is (NR/MR)·ap + δ with δ = bp − (NR/MR)·ap fixed; V8 folds that into one `lea`, which
+ * saved a pointer bump and a zero-extension per step (+10% measured).
  *
  * Epilogue, applied by flags (the driver sets BIAS/RELU only on the last k block):
  *   ACCUMULATE: acc = C + acc      (beta = 1, or a later k block of the same tile)
@@ -41,9 +46,10 @@ export function emitMicroKernel(m: ModuleBuilder, shape: TileShape = TILE, expor
   const nv = nr / 4;
   if (!Number.isInteger(nv) || nv < 1) throw new Error(`micro-kernel: NR=${nr} must be a positive multiple of 4`);
   if (mr * nv + nv + 1 > 15) throw new Error(`micro-kernel: ${mr}×${nr} needs more than 15 vector registers`);
+  if (!Number.isInteger(nr / mr)) throw new Error(`micro-kernel: NR=${nr} must be a multiple of MR=${mr}`);
   const f = m.func(`microkernel_${mr}x${nr}`, ["i32", "i32", "i32", "i32", "i32", "i32", "i32"], [], exported);
   const [ap, bp, kc, c, ldc, bias, flags] = f.i32Params();
-  const apEnd = f.local("i32"), row = f.local("i32");
+  const apEnd = f.local("i32"), row = f.local("i32"), delta = f.local("i32");
   const a = f.local("v128");
   const b = f.locals("v128", nv);
   const acc = Array.from({ length: mr }, () => f.locals("v128", nv));
@@ -61,14 +67,14 @@ export function emitMicroKernel(m: ModuleBuilder, shape: TileShape = TILE, expor
     // The k loop runs while ap < apEnd: the A pointer doubles as the trip counter (unsigned:
     // addresses above 2 GiB are valid).
     set(apEnd, i32.add(get(ap), i32.mul(get(kc), i32.const(mr * 4)))),
+    set(delta, i32.sub(get(bp), i32.mul(get(ap), i32.const(nr / mr)))), // wraps mod 2^32: fine
     when(i32.lt_u(get(ap), get(apEnd)), loop(
-      ...b.map((bv, v) => set(bv, v128.load(get(bp), 16 * v))),
+      ...b.map((bv, v) => set(bv, v128.load(i32.add(i32.mul(get(ap), i32.const(nr / mr)), get(delta)), 16 * v))),
       ...acc.flatMap((accRow, r) => [
         set(a, v128.load32_splat(get(ap), 4 * r)),
         ...accRow.map((x, v) => set(x, f32x4.madd(get(a), get(b[v]!), get(x)))),
       ]),
       set(ap, i32.add(get(ap), i32.const(mr * 4))),
-      set(bp, i32.add(get(bp), i32.const(nr * 4))),
       brIf(0, i32.lt_u(get(ap), get(apEnd))),
     )),
     when(flag(EPI.ACCUMULATE), ...eachRow((r) => acc[r]!.map((x, v) => set(x, f32x4.add(v128.load(get(row), 16 * v), get(x)))))),

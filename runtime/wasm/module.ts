@@ -10,8 +10,11 @@
  * from the main thread (both are structured-cloneable), giving the same code on the same memory.
  *
  * Conventions: all buffers are byte offsets into the memory, 4-byte aligned (16-byte aligned is
- * faster: vector loads never straddle cache lines); leading dimensions are in floats. Scratch
- * regions (SGEMM_SCRATCH_BYTES for sgemm) must be 16-byte aligned and private to one thread.
+ * faster: vector loads never straddle cache lines); leading dimensions are in floats. Outputs
+ * must not overlap inputs (except where a kernel updates in place: sgd, colSum with accumulate).
+ * Scratch regions (SGEMM_SCRATCH_BYTES ≈ 2.2 MB for sgemm) must be 16-byte aligned and private
+ * to one thread. The first calls run in V8's baseline tier; it tiers each kernel up to TurboFan
+ * after a few calls, so time steady-state runs.
  */
 import { MAX_PAGES, ModuleBuilder } from "./builder.js";
 import { LAYERNORM, SGD, emitElementwise } from "./elementwise.js";

@@ -119,17 +119,20 @@ export function emitSgemm(m: ModuleBuilder, block: Blocking = BLOCK): FuncBuilde
       // do … while (pc < k): runs once even for K = 0, so Y still gets 0 (+ bias, relu).
       loop(
         set(kc, min(c(block.KC), i32.sub(get(k), get(pc)))),
-        set(epi, i32.or(
-          select(c(EPI.ACCUMULATE), c(0), i32.or(i32.gt_s(get(pc), c(0)), has(get(flags), SGEMM.ACCUMULATE))),
-          select(i32.or(select(c(EPI.BIAS), c(0), has(get(flags), SGEMM.BIAS)), select(c(EPI.RELU), c(0), has(get(flags), SGEMM.RELU))), c(0), last))),
+        // Add to Y unless this is the first k block of a beta = 0 product; bias and relu once
+        // the last k block is in.
+        set(epi, select(c(EPI.ACCUMULATE), c(0), i32.or(i32.gt_s(get(pc), c(0)), has(get(flags), SGEMM.ACCUMULATE)))),
+        when(last, set(epi, i32.or(get(epi), i32.or(
+          select(c(EPI.BIAS), c(0), has(get(flags), SGEMM.BIAS)), select(c(EPI.RELU), c(0), has(get(flags), SGEMM.RELU)))))),
         // op(B)[pc, jc] is B[jc, pc] when B is transposed.
         call(packB, bp, add(get(b), mul(c(4), select(add(mul(get(jc), get(ldb)), get(pc)), add(mul(get(pc), get(ldb)), get(jc)), tB))),
-          mul(get(ldb), c(4)), get(kc), get(nc), select(c(1), c(0), tB)),
+          mul(get(ldb), c(4)), get(kc), get(nc), tB),
         forRange(ic, get(m0), get(m1), block.MC,
           set(mc, min(c(block.MC), i32.sub(get(m1), get(ic)))),
-          // op(A)[ic, pc] is A[pc, ic] when A is transposed; rows of op(A) run along k unless it is.
+          // op(A)[ic, pc] is A[pc, ic] when A is transposed; rows of op(A) lie along k (pack's
+          // "transposed" layout) exactly when A is not.
           call(packA, ap, add(get(a), mul(c(4), select(add(mul(get(pc), get(lda)), get(ic)), add(mul(get(ic), get(lda)), get(pc)), tA))),
-            mul(get(lda), c(4)), get(kc), get(mc), select(c(0), c(1), tA)),
+            mul(get(lda), c(4)), get(kc), get(mc), i32.eqz(tA)),
           call(macro, ap, bp, get(kc), get(mc), get(nc), add(get(y), mul(c(4), add(mul(get(ic), get(ldy)), get(jc)))),
             mul(get(ldy), c(4)), add(get(bias), mul(get(jc), c(4))), get(epi), get(scratch))),
         set(pc, add(get(pc), c(block.KC))),
