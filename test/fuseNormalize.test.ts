@@ -121,9 +121,67 @@ describe("fuseNormalize + fuseNormalizeBackward", () => {
   it("batchNorm in training: the running statistics read the kernel's mean and variance", () => {
     const { graph, ctx } = forwardGraph(seq(batchNorm(3)), mse(), { inputs: 3, batch: 4, seed: 0 });
     const g = clean(differentiate(graph, "loss", ["x", ...ctx.params.map((p) => p.name)]));
-    expect(printIR(g)).toMatchInlineSnapshot();
+    expect(printIR(g)).toMatchInlineSnapshot(`
+      "{ lambda x:f32[4,3] 0.weight:f32[3] 0.bias:f32[3] 0.running_mean:f32[3] 0.running_var:f32[3] labels:f32[4,3] .
+        let a:f32[3] = mean[axes=[0] keepdims=false] x
+            b:f32[4,3] = sub x a
+            c:f32[4,3] = mul b b
+            d:f32[3] = mean[axes=[0] keepdims=false] c
+            e:f32[3] = mul 0.running_mean 0.9
+            f:f32[3] = mul a 0.1
+            g:f32[3] = add e f
+            h:f32[3] = mul 0.running_var 0.9
+            i:f32[3] = mul d 0.13333333333333333
+            j:f32[3] = add h i
+            k:f32[4,3] = normalize[axis=0 eps=0.00001] x
+            l:f32[4,3] = mul k 0.weight
+            m:f32[4,3] = add l 0.bias
+            n:f32[4,3] = sub m labels
+            o:f32[4,3] = mul n n
+            p:f32[] = mean[axes=[0,1] keepdims=false] o
+            q:f32[4,3] = mul 0.08333333333333333 n
+            r:f32[4,3] = add q q
+            s:f32[1,3] = sum[axes=[0] keepdims=true] r
+            t:f32[3] = reshape[shape=[3]] s
+            u:f32[4,3] = mul r 0.weight
+            v:f32[4,3] = mul r k
+            w:f32[1,3] = sum[axes=[0] keepdims=true] v
+            y:f32[3] = reshape[shape=[3]] w
+            z:f32[1,3] = mean[axes=[0] keepdims=true] x
+            ba:f32[4,3] = sub x z
+            bb:f32[4,3] = mul ba ba
+            bc:f32[1,3] = mean[axes=[0] keepdims=true] bb
+            bd:f32[1,3] = add bc 0.00001
+            be:f32[1,3] = rsqrt bd
+            bf:f32[1,3] = mean[axes=[0] keepdims=true] u
+            bg:f32[4,3] = sub u bf
+            bh:f32[4,3] = mul u k
+            bi:f32[1,3] = mean[axes=[0] keepdims=true] bh
+            bj:f32[4,3] = mul k bi
+            bk:f32[4,3] = sub bg bj
+            bl:f32[4,3] = mul bk be
+        in (0.running_mean=g, 0.running_var=j, loss=p, logits=m, x.grad=bl, 0.weight.grad=y, 0.bias.grad=t) }"
+    `);
     const fused = fuseNormalizeBackward(fuseNormalize(g));
-    expect(printIR(fused)).toMatchInlineSnapshot();
+    expect(printIR(fused)).toMatchInlineSnapshot(`
+      "{ lambda x:f32[4,3] 0.weight:f32[3] 0.bias:f32[3] 0.running_mean:f32[3] 0.running_var:f32[3] labels:f32[4,3] .
+        let a:f32[4,3] b:f32[1,3] c:f32[1,3] d:f32[1,3] = norm_forward[axis=0 eps=0.00001 affine=true xhat=false] x 0.weight 0.bias
+            e:f32[3] = reshape[shape=[3]] b
+            f:f32[3] = reshape[shape=[3]] d
+            g:f32[3] = mul 0.running_mean 0.9
+            h:f32[3] = mul e 0.1
+            i:f32[3] = add g h
+            j:f32[3] = mul 0.running_var 0.9
+            k:f32[3] = mul f 0.13333333333333333
+            l:f32[3] = add j k
+            m:f32[4,3] = sub a labels
+            n:f32[4,3] = mul m m
+            o:f32[] = mean[axes=[0,1] keepdims=false] n
+            p:f32[4,3] = mul 0.08333333333333333 m
+            q:f32[4,3] = add p p
+            r:f32[4,3] s:f32[3] t:f32[3] = norm_backward[axis=0 affine=true] q x b c 0.weight
+        in (0.running_mean=i, 0.running_var=l, loss=o, logits=a, x.grad=r, 0.weight.grad=s, 0.bias.grad=t) }"
+    `);
     expectSameOutputs(g, fused);
   });
 

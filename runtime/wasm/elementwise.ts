@@ -6,8 +6,8 @@
  * in the same order, so it reproduces the reference kernels bit for bit.
  */
 import type { FuncBuilder, ModuleBuilder } from "./builder.js";
-import { forRange, get, i32, ifElse, set, type Expr, type Local, type Stmt } from "./emit.js";
-import { eachLane, type LaneType, type Lanes } from "./lanes.js";
+import { branchOn, forRange, get, hasFlag, i32, set, type Expr, type Local, type Stmt } from "./emit.js";
+import { eachLane, lanePair, pick, type LaneType, type Lanes } from "./lanes.js";
 import { LAYERNORM, emitLayerNorm } from "./norm.js";
 import { emitSoftmaxCrossEntropy } from "./softmax.js";
 
@@ -16,8 +16,6 @@ export const SGD = { WEIGHT_DECAY: 1, MOMENTUM: 2, NESTEROV: 4 } as const;
 
 type I = Expr<"i32">;
 const at = (base: I, off: I) => i32.add(base, off);
-const has = (flags: I, bit: number) => i32.ne(i32.and(flags, i32.const(bit)), i32.const(0));
-const branchOn = (cond: I, make: (on: boolean) => Stmt[]): Stmt => ifElse(cond, make(true), make(false));
 const i32s = (f: FuncBuilder, n: number): Local<"i32">[] => Array.from({ length: n }, (_, i) => f.param(i, "i32"));
 
 /** A loop over rows of a [rows, n] matrix: `body` gets the row's byte offset. */
@@ -73,19 +71,19 @@ function emitSgd(m: ModuleBuilder): void {
   const f = m.func("sgd", ["i32", "i32", "i32", "i32", "f32", "f32", "f32", "i32"]);
   const [w, g, v, n] = i32s(f, 4);
   const lr = f.param(4, "f32"), mu = f.param(5, "f32"), wd = f.param(6, "f32"), flags = f.param(7, "i32");
+  const dP = lanePair(f);
   const update = (decay: boolean, momentum: boolean, nesterov: boolean) => eachLane(f, get(n), <T extends LaneType>(L: Lanes<T>, off: I) => {
-    const W = () => L.load(at(get(w), off)), G = L.load(at(get(g), off)), V = () => L.load(at(get(v), off));
-    const s = (x: Local<"f32">) => L.splat(get(x));
-    const d = decay ? L.add(G, L.mul(W(), s(wd))) : G;
-    if (!momentum) return [L.store(at(get(w), off), L.sub(W(), L.mul(d, s(lr))))];
-    // v is stored first, then re-read: d and v each appear once in the expression tree.
-    const vNew = L.add(L.mul(V(), s(mu)), d);
-    const dir = nesterov ? L.add(decay ? L.add(L.load(at(get(g), off)), L.mul(W(), s(wd))) : L.load(at(get(g), off)), L.mul(V(), s(mu))) : V();
-    return [L.store(at(get(v), off), vNew), L.store(at(get(w), off), L.sub(W(), L.mul(dir, s(lr))))];
+    const W = () => L.load(at(get(w), off)), V = () => L.load(at(get(v), off)), G = () => L.load(at(get(g), off));
+    const d = pick(L, dP), s = (x: Local<"f32">) => L.splat(get(x));
+    const setD = set(d, decay ? L.add(G(), L.mul(W(), s(wd))) : G());
+    if (!momentum) return [setD, L.store(at(get(w), off), L.sub(W(), L.mul(get(d), s(lr))))];
+    // v is stored, then re-read for the direction (the load is cheaper than another local).
+    const dir = nesterov ? L.add(get(d), L.mul(V(), s(mu))) : V();
+    return [setD, L.store(at(get(v), off), L.add(L.mul(V(), s(mu)), get(d))), L.store(at(get(w), off), L.sub(W(), L.mul(dir, s(lr))))];
   }, 4);
-  f.body(branchOn(has(get(flags), SGD.WEIGHT_DECAY), (decay) => [
-    branchOn(has(get(flags), SGD.MOMENTUM), (momentum) => momentum
-      ? [branchOn(has(get(flags), SGD.NESTEROV), (nesterov) => update(decay, true, nesterov))]
+  f.body(branchOn(hasFlag(get(flags), SGD.WEIGHT_DECAY), (decay) => [
+    branchOn(hasFlag(get(flags), SGD.MOMENTUM), (momentum) => momentum
+      ? [branchOn(hasFlag(get(flags), SGD.NESTEROV), (nesterov) => update(decay, true, nesterov))]
       : update(decay, false, false)),
   ]));
 }

@@ -65,6 +65,13 @@ export const when = (cond: I, ...then: Stmt[]): Stmt => stmt(cond, [CTL.if, BLOC
 export const ifElse = (cond: I, then: readonly Stmt[], otherwise: readonly Stmt[]): Stmt =>
   stmt(cond, [CTL.if, BLOCKTYPE_EMPTY], ...then, [CTL.else], ...otherwise, [CTL.end]);
 export const seq = (...body: Stmt[]): Stmt => stmt(...body);
+/** flags & bit ≠ 0, as 0 or 1. */
+export const hasFlag = (flags: I, bit: number): I => i32.ne(i32.and(flags, i32.const(bit)), i32.const(0));
+/**
+ * Emit make(true) or make(false), chosen at run time: a loop specialized on a flag costs one
+ * branch outside it instead of one per element.
+ */
+export const branchOn = (cond: I, make: (on: boolean) => Stmt[]): Stmt => ifElse(cond, make(true), make(false));
 /** Trap (RuntimeError "unreachable"): the kernels' way to refuse bad input instead of guessing. */
 export const trap = (): Stmt => stmt([CTL.unreachable]);
 

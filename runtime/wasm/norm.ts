@@ -14,7 +14,7 @@
  * is in L1 by then). x̂ is recomputed from x, μ, rstd rather than stored.
  */
 import type { FuncBuilder, ModuleBuilder } from "./builder.js";
-import { f32, forRange, get, i32, ifElse, set, type Expr, type Local, type Stmt } from "./emit.js";
+import { branchOn, f32, forRange, get, hasFlag, i32, set, type Expr, type Local, type Stmt } from "./emit.js";
 import {
   accInit, accLocals, accReduce, accUpdate, eachLane, lanePair, pick, setPair, sum, type Acc, type LanePair, type LaneType, type Lanes,
 } from "./lanes.js";
@@ -22,9 +22,6 @@ import {
 export const LAYERNORM = { AFFINE: 1, PARAM_GRADS: 2, ZERO_PARAM_GRADS: 4 } as const;
 
 type I = Expr<"i32">;
-const has = (flags: I, bit: number) => i32.ne(i32.and(flags, i32.const(bit)), i32.const(0));
-/** Emit `make(true)` or `make(false)` chosen at run time: a branch per row, none per element. */
-const branchOn = (cond: I, make: (on: boolean) => Stmt[]): Stmt => ifElse(cond, make(true), make(false));
 
 /** Row loops are unrolled 4 vectors deep, with an accumulator per vector for the sums. */
 const U = 4;
@@ -58,7 +55,7 @@ function emitForward(m: ModuleBuilder): FuncBuilder {
       ...setPair(rs, f32.div(f32.const(1), f32.sqrt(f32.add(get(rs.f32), get(eps))))),
       f32.store(i32.add(get(mean), i32.shl(get(r), i32.const(2))), get(mu.f32)),
       f32.store(i32.add(get(rstd), i32.shl(get(r), i32.const(2))), get(rs.f32)),
-      branchOn(has(get(flags), LAYERNORM.AFFINE), (affine) => eachLane(f, get(n), (L, off) => {
+      branchOn(hasFlag(get(flags), LAYERNORM.AFFINE), (affine) => eachLane(f, get(n), (L, off) => {
         const xhat = L.mul(xMinusMu(L, off), get(pick(L, rs)));
         const out = affine ? L.add(L.mul(xhat, L.load(at(get(gamma), off))), L.load(at(get(beta), off))) : xhat;
         return [L.store(at(get(rowY), off), out)];
@@ -94,7 +91,7 @@ function emitBackward(m: ModuleBuilder): FuncBuilder {
   ], U);
   f.body(
     set(nf, f32.convert_i32_s(get(n))),
-    branchOn(has(get(flags), LAYERNORM.ZERO_PARAM_GRADS), (zero) => zero ? eachLane(f, get(n), (L, off) => [
+    branchOn(hasFlag(get(flags), LAYERNORM.ZERO_PARAM_GRADS), (zero) => zero ? eachLane(f, get(n), (L, off) => [
       L.store(at(get(dgamma), off), L.const(0)), L.store(at(get(dbeta), off), L.const(0)),
     ], U) : []),
     forRange(r, get(r0), get(r1), 1,
@@ -103,8 +100,8 @@ function emitBackward(m: ModuleBuilder): FuncBuilder {
       ...setPair(mu, f32.load(at(get(mean), i32.shl(get(r), i32.const(2))))),
       ...setPair(rs, f32.load(at(get(rstd), i32.shl(get(r), i32.const(2))))),
       ...accInit(sg, 0), ...accInit(sgx, 0),
-      branchOn(has(get(flags), LAYERNORM.AFFINE), (affine) => [
-        branchOn(has(get(flags), LAYERNORM.PARAM_GRADS), (params) => rowStats(affine, params)),
+      branchOn(hasFlag(get(flags), LAYERNORM.AFFINE), (affine) => [
+        branchOn(hasFlag(get(flags), LAYERNORM.PARAM_GRADS), (params) => rowStats(affine, params)),
         ...meanOf(sg, mg, nf),
         ...meanOf(sgx, mgx, nf),
         ...eachLane(f, get(n), (L, off) => [

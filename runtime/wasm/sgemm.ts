@@ -26,7 +26,7 @@
  */
 import type { FuncBuilder, ModuleBuilder } from "./builder.js";
 import {
-  brIf, call, f32, forRange, get, i32, ifElse, loop, select, set, when, type Expr, type Stmt,
+  brIf, call, f32, forRange, get, hasFlag, i32, ifElse, loop, select, set, when, type Expr, type Stmt,
 } from "./emit.js";
 import { EPI, TILE, emitMicroKernel } from "./microkernel.js";
 import { emitPack } from "./pack.js";
@@ -52,7 +52,6 @@ export const SGEMM_SCRATCH_BYTES = scratchLayout(BLOCK).bytes;
 const { mr: MR, nr: NR } = TILE;
 const add = i32.add, mul = i32.mul, c = i32.const;
 const min = (a: Expr<"i32">, b: Expr<"i32">) => i32.min_s(a, b);
-const has = (flags: Expr<"i32">, bit: number) => i32.ne(i32.and(flags, c(bit)), c(0));
 
 /** Copy a rows×cols block of floats between two row-pitched regions. */
 function copyBlock(
@@ -78,8 +77,8 @@ export function emitSgemm(m: ModuleBuilder, block: Blocking = BLOCK): FuncBuilde
     const [ap, bp, kc, cp, ldc, bias, epi, rows, cols, scratch] = edge.i32Params();
     const tile = add(get(scratch), c(TILE_BUF)), biasTile = add(get(scratch), c(BIAS_BUF));
     edge.body(
-      when(has(get(epi), EPI.ACCUMULATE), copyBlock(edge, tile, c(NR * 4), get(cp), get(ldc), get(rows), get(cols))),
-      when(has(get(epi), EPI.BIAS), copyBlock(edge, biasTile, c(0), get(bias), c(0), c(1), get(cols))),
+      when(hasFlag(get(epi), EPI.ACCUMULATE), copyBlock(edge, tile, c(NR * 4), get(cp), get(ldc), get(rows), get(cols))),
+      when(hasFlag(get(epi), EPI.BIAS), copyBlock(edge, biasTile, c(0), get(bias), c(0), c(1), get(cols))),
       call(micro, get(ap), get(bp), get(kc), tile, c(NR * 4), biasTile, get(epi)),
       copyBlock(edge, get(cp), get(ldc), tile, c(NR * 4), get(rows), get(cols)),
     );
@@ -109,7 +108,7 @@ export function emitSgemm(m: ModuleBuilder, block: Blocking = BLOCK): FuncBuilde
   const [flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch] = f.i32Params();
   const jc = f.local("i32"), pc = f.local("i32"), ic = f.local("i32");
   const nc = f.local("i32"), kc = f.local("i32"), mc = f.local("i32"), epi = f.local("i32");
-  const tA = has(get(flags), SGEMM.TRANS_A), tB = has(get(flags), SGEMM.TRANS_B);
+  const tA = hasFlag(get(flags), SGEMM.TRANS_A), tB = hasFlag(get(flags), SGEMM.TRANS_B);
   const bp = add(get(scratch), c(BP)), ap = add(get(scratch), c(AP));
   const last = i32.ge_s(add(get(pc), get(kc)), get(k));
   f.body(
@@ -121,9 +120,9 @@ export function emitSgemm(m: ModuleBuilder, block: Blocking = BLOCK): FuncBuilde
         set(kc, min(c(block.KC), i32.sub(get(k), get(pc)))),
         // Add to Y unless this is the first k block of a beta = 0 product; bias and relu once
         // the last k block is in.
-        set(epi, select(c(EPI.ACCUMULATE), c(0), i32.or(i32.gt_s(get(pc), c(0)), has(get(flags), SGEMM.ACCUMULATE)))),
+        set(epi, select(c(EPI.ACCUMULATE), c(0), i32.or(i32.gt_s(get(pc), c(0)), hasFlag(get(flags), SGEMM.ACCUMULATE)))),
         when(last, set(epi, i32.or(get(epi), i32.or(
-          select(c(EPI.BIAS), c(0), has(get(flags), SGEMM.BIAS)), select(c(EPI.RELU), c(0), has(get(flags), SGEMM.RELU)))))),
+          select(c(EPI.BIAS), c(0), hasFlag(get(flags), SGEMM.BIAS)), select(c(EPI.RELU), c(0), hasFlag(get(flags), SGEMM.RELU)))))),
         // op(B)[pc, jc] is B[jc, pc] when B is transposed.
         call(packB, bp, add(get(b), mul(c(4), select(add(mul(get(jc), get(ldb)), get(pc)), add(mul(get(pc), get(ldb)), get(jc)), tB))),
           mul(get(ldb), c(4)), get(kc), get(nc), tB),

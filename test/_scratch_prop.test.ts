@@ -1,0 +1,88 @@
+/**
+ * Property test: over randomly generated models (seeded; depths, widths, layer kinds, batch
+ * sizes, odd sizes 1, 7, 33), the optimized program agrees with the reference interpreter on
+ * the forward loss, every gradient, three train steps and the eval outputs.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  batchNorm, compile, dropout, printIR, layerNorm, linear, mse, relu, residual, seq, sgd, softmaxCrossEntropy, type LayerNode,
+} from "../src/index.js";
+import { maxRelErr, rand } from "./helpers/run.js";
+
+const WIDTHS = [1, 3, 7, 16, 33];
+
+/** A random model mapping `width` features to some output width; returns it and that width. */
+function randomModel(r: () => number, width: number, depth: number, allowBatchNorm: boolean): [LayerNode, number] {
+  const layers: LayerNode[] = [];
+  let w = width;
+  for (let d = 0; d < depth; d++) {
+    const pick = Math.floor(r() * 8);
+    if (pick <= 1) { const out = WIDTHS[Math.floor(r() * WIDTHS.length)]!; layers.push(linear(w, out, { bias: r() < 0.8 })); w = out; }
+    else if (pick === 2) layers.push(relu);
+    else if (pick === 3) layers.push(dropout([0, 0.1, 0.5][Math.floor(r() * 3)]!));
+    else if (pick === 4 && w > 1) layers.push(layerNorm(w, { affine: r() < 0.7, eps: r() < 0.5 ? 1e-5 : 1e-3 }));
+    else if (pick === 5 && allowBatchNorm) layers.push(batchNorm(w, { momentum: r() < 0.5 ? 0.1 : 0.3 }));
+    else if (pick === 6 && depth < 6) layers.push(residual(residualSafe(r, w, 2, allowBatchNorm)[0] as never));
+    else layers.push(linear(w, w));
+  }
+  return [seq(...(layers as [LayerNode])), w];
+}
+
+/** A random model mapping width → width (residual bodies), closed by a linear when needed. */
+function residualSafe(r: () => number, width: number, depth: number, bn: boolean): [LayerNode, number] {
+  const [m, out] = randomModel(r, width, depth, bn);
+  return out === width ? [m, out] : [seq(m as never, linear(out, width)), width];
+}
+
+import { optimizationPasses } from "../compiler/pipeline.js";
+(optimizationPasses as unknown as { name: string }[]).splice((optimizationPasses as unknown as { name: string }[]).findIndex((p) => p.name === "foldBatchNorm"), 1);
+const only = process.env.KILN_PROPERTY_ONLY;
+
+describe("optimized programs agree with the reference interpreter", () => {
+  for (let seed = 0; seed < Number(process.env.KILN_PROPERTY_CASES ?? 60); seed++) {
+    if (only !== undefined && Number(only) !== seed) continue;
+    it(`random model #${seed}`, () => {
+      const r = rand(1000 + seed);
+      const inputs = WIDTHS[Math.floor(r() * WIDTHS.length)]!;
+      const batch = [1, 2, 7, 33][Math.floor(r() * 4)]!;
+      const [body, width] = randomModel(r, inputs, 1 + Math.floor(r() * 5), batch > 1);
+      const classes = Math.max(2, width);
+      const model = seq(body as never, linear(width, classes));
+      const useMse = r() < 0.3;
+      const opts = {
+        inputs, batch, seed,
+        loss: useMse ? mse() : softmaxCrossEntropy(),
+        optimizer: sgd({ lr: 0.01, momentum: r() < 0.5 ? 0 : 0.9, weightDecay: r() < 0.5 ? 0 : 1e-3, nesterov: false }),
+      };
+      const fast = compile(model, opts), ref = compile(model, { ...opts, optimize: false });
+      if (only !== undefined) console.log(printIR(fast.ir.train));
+      const xs = Array.from({ length: 3 }, () => Float32Array.from({ length: batch * inputs }, () => 2 * r() - 1));
+      const ys = Array.from({ length: 3 }, () => (useMse
+        ? Float32Array.from({ length: batch * classes }, () => r())
+        : Int32Array.from({ length: batch }, () => Math.floor(r() * classes))));
+      const where = `model ${JSON.stringify(model).slice(0, 300)}`;
+      const a = fast.gradients(xs[0]!, ys[0]!), b = ref.gradients(xs[0]!, ys[0]!);
+      expect(maxRelErr([a.loss], [b.loss]), `loss; ${where}`).toBeLessThan(1e-4);
+      // Gradients are compared relative to the largest gradient of the call: a bias feeding a
+      // batchNorm has a gradient that is exactly 0 in exact arithmetic, so only float noise.
+      const gscale = Math.max(1e-3, ...Object.values(b.grads).flatMap((g) => Array.from(g, Math.abs)));
+      for (const k of Object.keys(b.grads)) expect(maxRelErr(a.grads[k]!, b.grads[k]!, gscale), `grad ${k}; ${where}`).toBeLessThan(1e-4);
+      for (let s = 0; s < 3; s++) {
+        const lf = fast.trainStep(xs[s]!, ys[s]!), lr = ref.trainStep(xs[s]!, ys[s]!);
+        expect(maxRelErr([lf], [lr]), `step ${s}; ${where}`).toBeLessThan(1e-4);
+        // A diverging net (the reference's loss explodes) amplifies rounding without bound:
+        // compare only what came before.
+        if (!(Math.abs(lr) < 1e3)) return;
+      }
+      // Parameters likewise relative to the largest parameter (a bias before batchNorm only moves by noise).
+      const pscale = Math.max(1e-3, ...Object.values(ref.params).flatMap((p) => Array.from(p, Math.abs)));
+      for (const k of Object.keys(ref.params)) expect(maxRelErr(fast.params[k]!, ref.params[k]!, pscale), `param ${k}; ${where}`).toBeLessThan(1e-4);
+      for (const [k, v] of Object.entries(ref.state)) {
+        if (v instanceof Float32Array) expect(maxRelErr(fast.state[k] as Float32Array, v, 1e-2), `state ${k}`).toBeLessThan(1e-4);
+      }
+      const evalX = Float32Array.from({ length: 5 * inputs }, () => 2 * r() - 1);
+      const pf = fast.predict(evalX), pr = ref.predict(evalX);
+      expect(maxRelErr(pf, pr), `predict; ${where}`).toBeLessThan(1e-4);
+    });
+  }
+});
