@@ -215,6 +215,18 @@ describe("fuseNormalize + fuseNormalizeBackward", () => {
     `);
   });
 
+  it("does not take x − mean(x) for a centering when the mean broadcasts along the wrong axis", () => {
+    const b = new GraphBuilder();
+    const x = b.input("x", "data", f32(3, 3));
+    const flat = b.mean(x, [1]); // [3], broadcast as a row: x[i,j] − μ[j], not x − μ per row
+    const d = b.sub(x, flat);
+    b.output("y", "logits", b.normalize(x, 1, 1e-5));
+    b.output("v", "probe", b.mean(b.mul(d, d), [1]));
+    const g = b.build(), fused = fuseNormalize(g);
+    expect(printIR(fused)).toMatch(/mean\[axes=\[1\] keepdims=false\] \w+\n/);
+    expectSameOutputs(g, fused);
+  });
+
   it("leaves a backward that is not normalize's untouched", () => {
     // Means along axis 0 of a layerNorm (axis 1) statistic: not the pattern.
     const b = new GraphBuilder();

@@ -29,7 +29,9 @@ function findStats(ix: GraphIndex, x: V, axis: number): Stats {
   const over = (n: NodeOf<"mean">) => reducesOver(n, [axis], 2);
   const means = ix.readers(x, "mean").filter(over);
   const vars: NodeOf<"mean">[] = [];
-  for (const m of means) {
+  // x − μ must subtract each group's own mean: μ keeps its dims, or is [cols] along axis 0
+  // (a [rows] mean would broadcast along the columns instead).
+  for (const m of means.filter((m) => m.attrs.keepdims || axis === 0)) {
     for (const c of ix.readers(m.outputs[0]!, "sub")) {
       if (!orders(c).some(([a, b]) => a === x && b === m.outputs[0])) continue;
       for (const sq of ix.readers(c.outputs[0]!, "mul")) {
@@ -83,7 +85,8 @@ export function fuseNormalize(g: Graph): Graph {
     const rstds = mine(stats.rstds.filter((r) => r.eps === eps).map((r) => r.node));
     const affine = findAffine(ix, n);
     const xhat = affine !== null && ix.uses(n.outputs[0]!) > 1;
-    // Placed before the first node it stands for (x, γ and β are defined by then: see findAffine).
+    // Placed before the first node it stands for; toposort delays it if γ or β come later
+    // (findAffine rules out a cycle).
     const family: Node[] = [n, ...means, ...vars, ...rstds];
     const at = Math.min(...family.map((s) => ix.position(s)));
     const ins = affine ? [x, affine.gamma, affine.beta] : [x];

@@ -11,7 +11,7 @@
  * final mul by s, the sum itself is the loss (scale = 1). Both patterns must be present.
  */
 import type { Graph, Node } from "../ir/graph.js";
-import type { V } from "../ir/types.js";
+import { sameShape, type V } from "../ir/types.js";
 import { GraphIndex, orders, reducesOver, Splice, type NodeOf } from "./match.js";
 
 /** The scalar c and the one-hot matrix when v = mul(c, onehot), c a scalar constant. */
@@ -67,7 +67,7 @@ export function fuseSoftmaxCrossEntropy(g: Graph): Graph {
     if (ix.shape(z).length !== 2 || (n.attrs.axis !== 1 && n.attrs.axis !== -1)) continue;
     const grad = findGrad(ix, logp);
     const oh = grad && ix.def(grad.onehot, "one_hot");
-    if (!grad || !oh || oh.attrs.classes !== ix.shape(z)[1]) continue;
+    if (!grad || !oh || !sameShape(ix.shape(grad.onehot), ix.shape(z))) continue;
     const loss = findLoss(ix, logp, grad.onehot);
     if (!loss) continue;
     const at = Math.min(ix.position(loss.node), ix.position(grad.node));

@@ -1,9 +1,30 @@
+import type { Kernels as WasmKernels } from "../wasm/module.js";
+
 /** Float buffers are float32 in normal programs and float64 in the gradient-check programs. */
 export type FloatArray = Float32Array | Float64Array;
 export type AnyArray = FloatArray | Int32Array;
 
 /**
- * A kernel reads its inputs and writes its output, `bufs[bufs.length - 1]`, in place; `p` holds
- * its numeric parameters (shapes, axes, constants). It allocates nothing.
+ * What a planned program's kernels may use besides their buffers: the WebAssembly kernels
+ * instantiated on the arena's memory, per-thread scratch, and the thread pool. Reference
+ * (unplanned) programs run without one and use the plain JavaScript loops.
  */
-export type Kernel = (bufs: readonly AnyArray[], p: readonly number[]) => void;
+export interface KernelContext {
+  readonly memory: WebAssembly.Memory;
+  readonly wasm: WasmKernels;
+  /** Byte offset of each thread's sgemm scratch (index 0: the calling thread). */
+  readonly sgemmScratch: readonly number[];
+  readonly pool: ThreadPoolLike | null;
+}
+
+/** The subset of the thread pool kernels call (see ../threads.ts). */
+export interface ThreadPoolLike {
+  readonly threads: number;
+  run(memory: WebAssembly.Memory, exportName: string, parts: readonly (readonly number[])[], local: () => void): void;
+}
+
+/**
+ * A kernel reads its inputs and writes its outputs (after the inputs in `bufs`) in place; `p`
+ * holds its numeric parameters (shapes, axes, constants). It allocates nothing.
+ */
+export type Kernel = (bufs: readonly AnyArray[], p: readonly number[], ctx?: KernelContext) => void;
