@@ -8,6 +8,9 @@
  * a larger eval batch grows the scratch region.
  */
 import { KilnError } from "./errors.js";
+import type { KernelContext } from "./kernels/types.js";
+import { sharedPool } from "./threads.js";
+import { instantiateKernels, SGEMM_SCRATCH_BYTES } from "./wasm/module.js";
 
 const PAGE = 65536;
 /** wasm32 addresses 4 GiB; stay below so offsets fit in an i32 the kernels index with. */
@@ -21,9 +24,29 @@ export class Arena {
   private persistentEnd = ALIGN; // offset 0 stays unused so a null offset is never valid
   private scratchBase: number | null = null;
   private scratchBytes = 0;
+  private kernelContext: KernelContext | undefined;
+  /** Each thread's private sgemm packing buffers (part of the persistent region). */
+  private readonly sgemmScratch: readonly number[];
 
-  constructor(initialBytes = PAGE) {
+  /** `threads`: how many threads this network's kernels may use (the caller's included). */
+  constructor(readonly threads = 1, initialBytes = PAGE) {
+    if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new KilnError(`threads must be an integer in [1, 64], got ${String(threads)}`);
     this.memory = new WebAssembly.Memory({ initial: Math.ceil(initialBytes / PAGE), maximum: MAX_PAGES, shared: true });
+    this.sgemmScratch = Array.from({ length: threads }, () => this.allocPersistent(SGEMM_SCRATCH_BYTES));
+  }
+
+  /** The WebAssembly kernels on this memory, the scratch and the thread pool (made on first use). */
+  get context(): KernelContext {
+    if (!this.kernelContext) {
+      const pool = this.threads > 1 ? sharedPool(this.threads) : null;
+      this.kernelContext = {
+        memory: this.memory,
+        wasm: instantiateKernels(this.memory),
+        sgemmScratch: this.sgemmScratch,
+        pool: pool && { threads: this.threads, run: pool.run.bind(pool) },
+      };
+    }
+    return this.kernelContext;
   }
 
   /** Reserve `bytes` for a buffer that lives as long as the network (params, state, optimizer). */

@@ -9,13 +9,15 @@ import type { Arena } from "./arena.js";
 import { GraphError } from "./errors.js";
 import { compileKernel } from "./kernels/generated.js";
 import { kernels, type AnyArray, type Kernel } from "./kernels/index.js";
+import type { KernelContext } from "./kernels/types.js";
 import type { Program } from "./program.js";
 
 export type Precision = "f32" | "f64";
 
 export class Executor {
   private readonly bufs: AnyArray[];
-  private readonly calls: { readonly kernel: Kernel; readonly args: AnyArray[]; readonly params: readonly number[] }[] = [];
+  private readonly calls: (() => void)[] = [];
+  private readonly ctx: KernelContext | undefined;
   private readonly inputs = new Map<string, number>();
   private readonly outputs = new Map<string, number>();
 
@@ -27,6 +29,7 @@ export class Executor {
     const planned = program.scratchBytes !== undefined;
     if (planned && (!arena || precision !== "f32")) throw new GraphError("a planned program runs in float32 inside an arena");
     const base = planned ? arena!.scratch(program.scratchBytes!) : 0;
+    this.ctx = planned ? arena!.context : undefined;
     this.bufs = program.buffers.map((b) => {
       if (b.offset !== undefined) return b.dtype === "i32" ? arena!.i32(base + b.offset, b.length) : arena!.f32(base + b.offset, b.length);
       return b.dtype === "i32" ? new Int32Array(b.length) : precision === "f64" ? new Float64Array(b.length) : new Float32Array(b.length);
@@ -70,7 +73,7 @@ export class Executor {
 
   run(): void {
     if (this.profile) return this.runProfiled();
-    for (const c of this.calls) c.kernel(c.args, c.params);
+    for (const call of this.calls) call();
     for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
   }
 
@@ -80,9 +83,9 @@ export class Executor {
   private runs = 0;
 
   private runProfiled(): void {
-    this.calls.forEach((c, i) => {
+    this.calls.forEach((call, i) => {
       const t0 = performance.now();
-      c.kernel(c.args, c.params);
+      call();
       this.times[i] = (this.times[i] ?? 0) + performance.now() - t0;
     });
     for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
@@ -97,8 +100,9 @@ export class Executor {
   private relink(): void {
     this.calls.length = 0;
     for (const s of this.program.steps) {
-      const kernel = s.kernel === "generated" ? compileKernel(s.source ?? "") : kernels[s.kernel];
-      this.calls.push({ kernel, args: s.args.map((a) => this.bufs[a]!), params: s.params });
+      const kernel: Kernel = s.kernel === "generated" ? compileKernel(s.source ?? "") : kernels[s.kernel];
+      const args = s.args.map((a) => this.bufs[a]!), params = s.params, ctx = this.ctx;
+      this.calls.push(ctx && kernel.prepare ? kernel.prepare(args, params, ctx) : () => kernel(args, params, ctx));
     }
   }
 }

@@ -9,6 +9,7 @@
  */
 import { MessageChannel, Worker } from "node:worker_threads";
 import { KilnError } from "./errors.js";
+import { kernelModule, KERNEL_EXPORTS } from "./wasm/module.js";
 
 interface Lane {
   readonly worker: Worker;
@@ -32,9 +33,12 @@ export class ThreadPool {
       const ctrl = new Int32Array(new SharedArrayBuffer(64));
       const args = new Float64Array(new SharedArrayBuffer(8 * MAX_ARGS));
       const { port1, port2 } = new MessageChannel();
+      // No loader flags: the worker is plain JavaScript, and an inherited loader (tsx) would
+      // talk to this thread while it blocks in Atomics.wait — a deadlock.
       const worker = new Worker(new URL("./worker.mjs", import.meta.url), {
         workerData: { ctrlBuffer: ctrl.buffer, argsBuffer: args.buffer, port: port2 },
         transferList: [port2],
+        execArgv: [],
       });
       worker.unref(); // an idle pool never keeps the process alive
       port1.unref();
@@ -69,7 +73,12 @@ export class ThreadPool {
     }
     local();
     for (const lane of busy) {
-      while (Atomics.load(lane.ctrl, 1) !== lane.seq) Atomics.wait(lane.ctrl, 1, Atomics.load(lane.ctrl, 1));
+      const start = Date.now();
+      while (Atomics.load(lane.ctrl, 1) !== lane.seq) {
+        Atomics.wait(lane.ctrl, 1, Atomics.load(lane.ctrl, 1), 1000);
+        // A worker that died or never started must not hang the process.
+        if (Date.now() - start > 60_000) throw new KilnError(`thread pool: a worker did not finish ${exportName} within 60 s`);
+      }
     }
   }
 
@@ -88,4 +97,18 @@ export class ThreadPool {
     if (id === undefined) { id = this.nextMemoryId++; this.memoryIds.set(memory, id); }
     return id;
   }
+}
+
+let pool: ThreadPool | undefined;
+
+/**
+ * The process-wide pool, grown to at least `threads` (workers are shared by every network; a
+ * network splits its kernels over the number of threads it was compiled for).
+ */
+export function sharedPool(threads: number): ThreadPool {
+  if (!pool || pool.threads < threads) {
+    pool?.close();
+    pool = new ThreadPool(threads, kernelModule(), KERNEL_EXPORTS);
+  }
+  return pool;
 }

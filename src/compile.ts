@@ -3,6 +3,7 @@
  * they share. Nothing is allocated before this call; parameters are drawn from the seeded
  * counter-based stream of each parameter, so the same seed gives the same network.
  */
+import { availableParallelism } from "node:os";
 import { Arena } from "../runtime/arena.js";
 import { ModelError } from "../runtime/errors.js";
 import { optimize } from "../compiler/pipeline.js";
@@ -39,6 +40,11 @@ export interface CompileOptions {
    * per-layer activation norm, weight-gradient norm, weight variance.
    */
   readonly probes?: ProbeOptions;
+  /**
+   * Threads the optimized programs' large kernels may use (default: the machine's cores, at
+   * most 8). Results are bit-identical whatever the count.
+   */
+  readonly threads?: number;
 }
 
 /** Key of the initialization stream of parameter i: (seed, 0x80000000 + i), see runtime/rng.ts. */
@@ -92,7 +98,9 @@ export function compile(model: LayerNode, opts: CompileOptions): Net {
   };
 
   // Parameters, state and optimizer buffers: persistent arrays (views of the arena when optimized).
-  const arena = useOpt ? new Arena() : null;
+  const threads = opts.threads ?? Math.min(8, availableParallelism());
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new ModelError(`compile: threads must be an integer in [1, 64], got ${describeValue(threads)}`);
+  const arena = useOpt ? new Arena(threads) : null;
   const array = (n: number) => (arena ? arena.f32(arena.allocPersistent(n * 4), n) : new Float32Array(n));
   const sizeOf = (shape: readonly number[]) => shape.reduce((x, y) => x * y, 1);
   const params: Record<string, Float32Array> = {};

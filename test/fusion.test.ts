@@ -9,13 +9,27 @@ import { batchNorm, compile, dropout, layerNorm, linear, printIR, relu, residual
 import { maxRelErr, rand } from "./helpers/run.js";
 
 const TOL = 1e-5;
+/**
+ * A cross-entropy near 0 is a difference of O(1) terms (z_label − logΣexp z), so its rounding
+ * is relative to 1, not to the small result.
+ */
+const LOSS_FLOOR = 1;
 
-const models: [string, (w: number) => LayerNode][] = [
-  ["layerNorm", (w) => seq(linear(5, w), layerNorm(w), relu, linear(w, 3))],
-  ["layerNorm without affine", (w) => seq(linear(5, w), layerNorm(w, { affine: false }), linear(w, 3))],
-  ["batchNorm", (w) => seq(linear(5, w), batchNorm(w), relu, linear(w, 3))],
-  ["residual", (w) => seq(linear(5, w), residual(seq(layerNorm(w), linear(w, w), batchNorm(w), relu)), dropout(0.2), linear(w, 3))],
+/** [name, model of a width, has a batchNorm] */
+const models: [string, (w: number) => LayerNode, boolean][] = [
+  ["layerNorm", (w) => seq(linear(5, w), layerNorm(w), relu, linear(w, 3)), false],
+  ["layerNorm without affine", (w) => seq(linear(5, w), layerNorm(w, { affine: false }), linear(w, 3)), false],
+  ["batchNorm", (w) => seq(linear(5, w), batchNorm(w), relu, linear(w, 3)), true],
+  ["residual", (w) => seq(linear(5, w), residual(seq(layerNorm(w), linear(w, w), batchNorm(w), relu)), dropout(0.2), linear(w, 3)), true],
 ];
+
+/**
+ * Over a batch of 2, x̂ = ±σ/√(σ² + ε) and batchNorm's input gradient is
+ * (g₁ − g₂)/2 · ε/(σ² + ε)^(3/2): pure cancellation, so three steps of training amplify
+ * rounding whichever kernels run (one input element moved by 1 ulp moves the reference's
+ * running statistics by ~3e-5, and a different matmul summation order by ~1e-4).
+ */
+const tolerance = (batch: number, hasBatchNorm: boolean) => (batch === 2 && hasBatchNorm ? 1e-3 : TOL);
 
 /** max |a − b| over max |b| of a whole family of arrays (a gradient may be 0 up to rounding). */
 function familyErr(a: Record<string, Float32Array>, b: Record<string, Float32Array>): number {
@@ -24,11 +38,11 @@ function familyErr(a: Record<string, Float32Array>, b: Record<string, Float32Arr
 }
 
 describe("fused normalization and softmax cross-entropy agree with the reference", () => {
-  for (const [name, make] of models) {
+  for (const [name, make, hasBatchNorm] of models) {
     for (const width of [1, 7, 33]) {
       for (const batch of [2, 7, 33]) {
         it(`${name}, width ${width}, batch ${batch}`, () => {
-          const model = make(width);
+          const model = make(width), tol = tolerance(batch, hasBatchNorm);
           const opts = { inputs: 5, batch, seed: width + batch, optimizer: sgd({ lr: 0.05, momentum: 0.9 }) };
           const fast = compile(model, opts), ref = compile(model, { ...opts, optimize: false });
           const r = rand(31 * width + batch);
@@ -36,17 +50,17 @@ describe("fused normalization and softmax cross-entropy agree with the reference
           const y = () => Int32Array.from({ length: batch }, () => Math.floor(r() * 3));
           const [x0, y0] = [x(), y()];
           const a = fast.gradients(x0, y0), b = ref.gradients(x0, y0);
-          expect(maxRelErr([a.loss], [b.loss])).toBeLessThan(TOL);
-          expect(familyErr(a.grads, b.grads)).toBeLessThan(TOL);
+          expect(maxRelErr([a.loss], [b.loss], LOSS_FLOOR)).toBeLessThan(tol);
+          expect(familyErr(a.grads, b.grads)).toBeLessThan(tol);
           for (let s = 0; s < 3; s++) {
             const [xs, ys] = [x(), y()];
-            expect(maxRelErr([fast.trainStep(xs, ys)], [ref.trainStep(xs, ys)]), `step ${s}`).toBeLessThan(TOL);
+            expect(maxRelErr([fast.trainStep(xs, ys)], [ref.trainStep(xs, ys)], LOSS_FLOOR), `step ${s}`).toBeLessThan(tol);
           }
-          expect(familyErr(fast.params, ref.params)).toBeLessThan(TOL);
+          expect(familyErr(fast.params, ref.params)).toBeLessThan(tol);
           const state = (n: typeof fast) => Object.fromEntries(Object.entries(n.state).filter((e): e is [string, Float32Array] => e[1] instanceof Float32Array));
-          expect(familyErr(state(fast), state(ref))).toBeLessThan(TOL);
+          expect(familyErr(state(fast), state(ref))).toBeLessThan(tol);
           const xe = Float32Array.from({ length: 6 * 5 }, () => 2 * r() - 1);
-          expect(maxRelErr(fast.predict(xe), ref.predict(xe))).toBeLessThan(TOL);
+          expect(maxRelErr(fast.predict(xe), ref.predict(xe))).toBeLessThan(tol);
         });
       }
     }

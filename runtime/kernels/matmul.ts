@@ -13,27 +13,29 @@ const SPLIT_FLOPS = 2_000_000;
 /**
  * The WebAssembly SGEMM on arena buffers (byte offsets from the views), rows of Y split across
  * the pool's threads. Each element's reduction order depends only on K, so any split gives the
- * same bits. p = [M, N, K, transA, transB, …].
+ * same bits. p = [M, N, K, transA, transB, …]. Returns the call, argument lists built once.
  */
-function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | null, y: AnyArray, p: readonly number[], relu: boolean): void {
+function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | null, y: AnyArray, p: readonly number[], relu: boolean): () => void {
   const [M, N, K, tA, tB] = p as [number, number, number, number, number];
   const flags = (tA ? SGEMM.TRANS_A : 0) | (tB ? SGEMM.TRANS_B : 0) | (bias ? SGEMM.BIAS : 0) | (relu ? SGEMM.RELU : 0);
   const lda = tA ? M : K, ldb = tB ? K : N;
   const args = (r0: number, r1: number, thread: number) =>
     [flags, r0, r1, N, K, a.byteOffset, lda, b.byteOffset, ldb, y.byteOffset, N, bias ? bias.byteOffset : 0, ctx.sgemmScratch[thread]!];
+  const raw = ctx.wasm.sgemmRaw;
   const threads = ctx.pool && 2 * M * N * K >= SPLIT_FLOPS ? Math.min(ctx.pool.threads, Math.ceil(M / 8)) : 1;
   if (threads <= 1) {
-    ctx.wasm.sgemmRaw(...args(0, M, 0));
-    return;
+    const all = args(0, M, 0);
+    return () => raw(...all);
   }
-  // Row blocks in multiples of 8 (the micro-kernel's rows), the last taking the remainder.
+  // Row blocks in multiples of 8 (a whole number of micro-kernel tiles), the last taking the rest.
   const per = Math.ceil(M / threads / 8) * 8;
   const parts = Array.from({ length: threads }, (_, t) => args(Math.min(M, t * per), Math.min(M, (t + 1) * per), t));
-  ctx.pool!.run(ctx.memory, "sgemm", parts, () => ctx.wasm.sgemmRaw(...parts[0]!));
+  const own = parts[0]!, local = () => raw(...own), pool = ctx.pool!;
+  return () => pool.run(ctx.memory, "sgemm", parts, local);
 }
 
-export const matmul: Kernel = (bufs, p, ctx) => {
-  if (ctx) return gemm(ctx, bufs[0]!, bufs[1]!, null, bufs[2]!, p, false);
+export const matmul: Kernel = Object.assign((bufs: readonly AnyArray[], p: readonly number[], ctx?: KernelContext) => {
+  if (ctx) return gemm(ctx, bufs[0]!, bufs[1]!, null, bufs[2]!, p, false)();
   const a = bufs[0] as FloatArray, b = bufs[1] as FloatArray, y = bufs[2] as FloatArray;
   const [M, N, K, tA, tB] = p as [number, number, number, number, number];
   if (!tB) {
@@ -70,14 +72,14 @@ export const matmul: Kernel = (bufs, p, ctx) => {
       }
     }
   }
-};
+}, { prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => gemm(ctx, bufs[0]!, bufs[1]!, null, bufs[2]!, p, false) });
 
 /**
  * Y = act(op(A)·op(B) + bias): the product, then the epilogue over each row while it is hot.
  * p = [M, N, K, transA, transB, relu].
  */
-export const linear: Kernel = (bufs, p, ctx) => {
-  if (ctx) return gemm(ctx, bufs[0]!, bufs[1]!, bufs[2]!, bufs[3]!, p, p[5] === 1);
+export const linear: Kernel = Object.assign((bufs: readonly AnyArray[], p: readonly number[], ctx?: KernelContext) => {
+  if (ctx) return gemm(ctx, bufs[0]!, bufs[1]!, bufs[2]!, bufs[3]!, p, p[5] === 1)();
   matmul([bufs[0]!, bufs[1]!, bufs[3]!], p);
   const bias = bufs[2] as FloatArray, y = bufs[3] as FloatArray;
   const [M, N] = p as [number, number];
@@ -89,4 +91,4 @@ export const linear: Kernel = (bufs, p, ctx) => {
       y[o + j] = relu && v < 0 ? 0 : v;
     }
   }
-};
+}, { prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => gemm(ctx, bufs[0]!, bufs[1]!, bufs[2]!, bufs[3]!, p, p[5] === 1) });

@@ -27,4 +27,10 @@ export interface ThreadPoolLike {
  * A kernel reads its inputs and writes its outputs (after the inputs in `bufs`) in place; `p`
  * holds its numeric parameters (shapes, axes, constants). It allocates nothing.
  */
-export type Kernel = (bufs: readonly AnyArray[], p: readonly number[], ctx?: KernelContext) => void;
+export type Kernel = ((bufs: readonly AnyArray[], p: readonly number[], ctx?: KernelContext) => void) & {
+  /**
+   * Optional: do the per-call-site work once (byte offsets, thread splits) and return the call
+   * itself, so that running a program allocates nothing.
+   */
+  readonly prepare?: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => () => void;
+};

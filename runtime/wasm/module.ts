@@ -89,6 +89,9 @@ const ELEMENTWISE_NAMES = [
   "relu", "reluBackward", "addBias", "colSum", "sgd", "layerNormFwd", "layerNormBwd", "softmaxCrossEntropy",
 ] as const satisfies readonly (keyof ElementwiseKernels)[];
 
+/** Every export of the module, by name (what a worker thread may be asked to call). */
+export const KERNEL_EXPORTS: readonly string[] = ["sgemm", ...ELEMENTWISE_NAMES];
+
 export interface Kernels extends ElementwiseKernels {
   readonly memory: WebAssembly.Memory;
   /** The validated entry point (allocates nothing; reuse one args object per call site). */
