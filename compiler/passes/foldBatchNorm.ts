@@ -37,7 +37,10 @@ const fold: Rule = (n, ctx) => {
         const h = ctx.producer(hV);
         let mmV = hV, bias: V | null = null;
         if (h?.op === "add" && ctx.uses(hV) === 1) {
-          const mm = pairs(h).find(([a]) => ctx.producer(a)?.op === "matmul" && ctx.uses(a) === 1);
+          // The other operand is a bias only if it is one value per column ([N] or [1, N]).
+          const mm = pairs(h).find(([a, c]) => ctx.producer(a)?.op === "matmul" && ctx.uses(a) === 1
+            && ctx.b.type(c).shape.reduce((x, y) => x * y, 1) === ctx.b.type(a).shape[1] && ctx.b.type(c).shape.length <= 2
+            && (ctx.b.type(c).shape.length === 1 || ctx.b.type(c).shape[0] === 1));
           if (!mm) continue;
           [mmV, bias] = mm;
         }

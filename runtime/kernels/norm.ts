@@ -8,7 +8,8 @@
  * x̂ = (x − μ − δ)·rstd then uses the float64 mean again, so nothing is lost when |μ| ≫ σ.
  */
 import { scratch } from "./scratch.js";
-import type { FloatArray, Kernel } from "./types.js";
+import { LAYERNORM } from "../wasm/norm.js";
+import type { AnyArray, FloatArray, Kernel, KernelContext } from "./types.js";
 
 type F = FloatArray;
 
@@ -35,7 +36,7 @@ function rowSquares(x: F, o: number, n: number, mu: number): number {
  * y = x̂·γ + β (or x̂), x̂ = (x − μ)·rstd; also x̂ (if asked), μ, rstd and the biased variance.
  * p = [rows, cols, axis, eps, affine, xhat]; bufs = x, (γ, β), y, (x̂), μ, rstd, σ².
  */
-export const normForward: Kernel = (bufs, p) => {
+const normForwardJs = (bufs: readonly AnyArray[], p: readonly number[]): void => {
   const [rows, cols, axis, eps, affine, xhat] = p as [number, number, number, number, number, number];
   let k = 1;
   const x = bufs[0] as F;
@@ -84,7 +85,7 @@ export const normForward: Kernel = (bufs, p) => {
  * dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·γ (affine) or dy; dγ = Σ_rows dy·x̂,
  * dβ = Σ_rows dy. p = [rows, cols, axis, affine]; bufs = dy, x, μ, rstd, (γ), dx, (dγ, dβ).
  */
-export const normBackward: Kernel = (bufs, p) => {
+const normBackwardJs = (bufs: readonly AnyArray[], p: readonly number[]): void => {
   const [rows, cols, axis, affine] = p as [number, number, number, number];
   const dy = bufs[0] as F, x = bufs[1] as F, mean = bufs[2] as F, rstd = bufs[3] as F;
   const gamma = affine ? (bufs[4] as F) : null;
@@ -156,3 +157,38 @@ function colsBackward(rows: number, cols: number, dy: F, x: F, mean: F, rstd: F,
     }
   }
 }
+
+/**
+ * In an arena, rows (layerNorm, axis 1) run in WebAssembly SIMD — the same formulas, summed in
+ * float32 lanes; the biased variance output is rebuilt from rstd (only batchNorm reads it).
+ */
+export const normForward: Kernel = Object.assign(normForwardJs, {
+  prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
+    const [rows, cols, axis, eps, affine, xhat] = p as [number, number, number, number, number, number];
+    if (axis !== 1 || xhat) return () => normForwardJs(bufs, p);
+    const at = (i: number) => bufs[i]!.byteOffset;
+    const [x, g, b, y, mean, rstd] = affine ? [0, 1, 2, 3, 4, 5].map(at) : [at(0), 0, 0, at(1), at(2), at(3)];
+    const rs = bufs[affine ? 5 : 3] as F, variance = bufs[affine ? 6 : 4] as F;
+    const flags = affine ? LAYERNORM.AFFINE : 0, run = ctx.wasm.layerNormFwd;
+    return () => {
+      run(x!, y!, g!, b!, mean!, rstd!, 0, rows, cols, eps, flags);
+      for (let r = 0; r < rows; r++) variance[r] = 1 / (rs[r]! * rs[r]!) - eps;
+    };
+  },
+});
+
+export const normBackward: Kernel = Object.assign(normBackwardJs, {
+  prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
+    const [rows, cols, axis, affine] = p as [number, number, number, number];
+    if (axis !== 1) return () => normBackwardJs(bufs, p);
+    const at = (i: number) => bufs[i]!.byteOffset;
+    const run = ctx.wasm.layerNormBwd;
+    if (affine) {
+      const [dy, x, mean, rstd, gamma, dx, dg, db] = [0, 1, 2, 3, 4, 5, 6, 7].map(at) as number[];
+      const flags = LAYERNORM.AFFINE | LAYERNORM.PARAM_GRADS | LAYERNORM.ZERO_PARAM_GRADS;
+      return () => run(x!, dy!, gamma!, mean!, rstd!, dx!, dg!, db!, 0, rows, cols, flags);
+    }
+    const [dy, x, mean, rstd, dx] = [0, 1, 2, 3, 4].map(at) as number[];
+    return () => run(x!, dy!, 0, mean!, rstd!, dx!, 0, 0, 0, rows, cols, 0);
+  },
+});

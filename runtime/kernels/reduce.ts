@@ -3,14 +3,50 @@
  * tensor reduced over axis 1 is (rows, cols, 1), over axis 0 it is (1, rows, cols).
  */
 import { scratch } from "./scratch.js";
-import type { FloatArray, Kernel } from "./types.js";
+import type { AnyArray, FloatArray, Kernel, KernelContext } from "./types.js";
 
 /**
  * y = scale · Σ x over the reduced dimensions. p = [scale, rank, ...shape, ...outStrides] where
  * an output stride is 0 along a reduced dimension (so every reduced index lands on one cell).
  */
-export const reduceSum: Kernel = (bufs, p) => {
+export const reduceSum: Kernel = Object.assign((bufs: readonly AnyArray[], p: readonly number[]) => {
   const x = bufs[0] as FloatArray, y = bufs[1] as FloatArray;
+  const scale = p[0]!, rank = p[1]!;
+  if (rank === 2) {
+    const rows = p[2]!, cols = p[3]!, s0 = p[4]!, s1 = p[5]!;
+    if (s0 === 0 && s1 === 1) return columnSums(x, y, rows, cols, scale);
+    if (s0 === 1 && s1 === 0) return rowSums(x, y, rows, cols, scale);
+  }
+  generalSum(x, y, p);
+}, {
+  /** Column sums of a float32 matrix (bias gradients) run in WebAssembly. */
+  prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
+    const [scale, rank, rows, cols, s0, s1] = p as [number, number, number, number, number, number];
+    const x = bufs[0]!, y = bufs[1]!;
+    if (rank === 2 && s0 === 0 && s1 === 1 && scale === 1) return () => ctx.wasm.colSum(x.byteOffset, y.byteOffset, rows, cols, 0);
+    return () => reduceSum(bufs, p);
+  },
+});
+
+/** y[j] = scale·Σ_r x[r, j], rows streamed contiguously into float64 accumulators. */
+function columnSums(x: FloatArray, y: FloatArray, rows: number, cols: number, scale: number): void {
+  const acc = scratch(cols);
+  acc.fill(0, 0, cols);
+  for (let r = 0, o = 0; r < rows; r++, o += cols) for (let j = 0; j < cols; j++) acc[j]! += x[o + j]!;
+  for (let j = 0; j < cols; j++) y[j] = acc[j]! * scale;
+}
+
+/** y[r] = scale·Σ_j x[r, j]. */
+function rowSums(x: FloatArray, y: FloatArray, rows: number, cols: number, scale: number): void {
+  for (let r = 0, o = 0; r < rows; r++, o += cols) {
+    let a = 0;
+    for (let j = 0; j < cols; j++) a += x[o + j]!;
+    y[r] = a * scale;
+  }
+}
+
+/** Any rank and axes: an odometer over x, each element added to the output cell its strides name. */
+function generalSum(x: FloatArray, y: FloatArray, p: readonly number[]): void {
   const scale = p[0]!, rank = p[1]!;
   const shape = p.slice(2, 2 + rank), so = p.slice(2 + rank, 2 + 2 * rank);
   // Accumulate in float64 whatever the buffer type, then round once.
