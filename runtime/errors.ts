@@ -4,8 +4,20 @@
  *
  * Messages say what was expected and what came: `expected 100352 values (128×784), got 100000`.
  */
+const MARK = Symbol.for("kiln.KilnError");
+
 export class KilnError extends Error {
   override readonly name: string = "KilnError";
+  readonly [MARK] = true;
+
+  /**
+   * `e instanceof KilnError` also holds for errors from another copy of this module (a model
+   * file loaded through a different path), by a global marker; subclasses compare as usual.
+   */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    if (this === KilnError) return typeof x === "object" && x !== null && (x as Record<symbol, unknown>)[MARK] === true;
+    return Function.prototype[Symbol.hasInstance].call(this, x);
+  }
 }
 
 /** A model whose layers do not fit together (feature sizes, residual shape, bad hyper-parameters). */

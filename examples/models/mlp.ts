@@ -1,0 +1,20 @@
+/**
+ * A model file for the `kiln` command line: the README's MNIST MLP.
+ *   npx kiln inspect examples/models/mlp.ts --graph eval
+ *   npx kiln diff examples/models/mlp.ts train eval
+ *   npx kiln train examples/models/mlp.ts --epochs 3 --out mlp.safetensors
+ */
+import { batchNorm, cosine, dropout, layerNorm, linear, relu, seq, sgd } from "../../src/index.js";
+
+export const model = seq(
+  linear(784, 256), layerNorm(256), relu, dropout(0.1),
+  linear(256, 256), batchNorm(256), relu, dropout(0.1),
+  linear(256, 10),
+);
+
+export const options = {
+  inputs: 784,
+  batch: 128,
+  seed: 0,
+  optimizer: sgd({ lr: cosine({ from: 0.05, to: 0, steps: 620 }), momentum: 0.9, weightDecay: 1e-4 }),
+};

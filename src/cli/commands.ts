@@ -1,0 +1,119 @@
+/** The subcommands of `kiln`: inspect, diff, train, eval. */
+import { GraphBuilder } from "../../compiler/ir/builder.js";
+import { diffGraphs } from "../../compiler/ir/diff.js";
+import { toDot } from "../../compiler/ir/dot.js";
+import type { Graph } from "../../compiler/ir/graph.js";
+import { printIR } from "../../compiler/ir/print.js";
+import { dce } from "../../compiler/passes/dce.js";
+import { runPasses } from "../../compiler/passes/index.js";
+import { optimizationPasses } from "../../compiler/pipeline.js";
+import { formatSummary, summarize } from "../../compiler/summary.js";
+import { KilnError } from "../../runtime/errors.js";
+import { compile } from "../compile.js";
+import { Batcher, chunks } from "../data/batches.js";
+import type { Dataset } from "../data/dataset.js";
+import { loadData } from "../data/select.js";
+import { accuracy } from "../metrics.js";
+import type { Net } from "../net.js";
+import type { Loaded } from "./load.js";
+import { modelTree } from "./tree.js";
+
+export const GRAPHS = ["forward", "backward", "train", "eval"] as const;
+export type GraphName = (typeof GRAPHS)[number];
+
+export function graphName(s: string | undefined, fallback: GraphName): GraphName {
+  const g = s ?? fallback;
+  if (!(GRAPHS as readonly string[]).includes(g)) throw new KilnError(`--graph must be one of ${GRAPHS.join(", ")}, got ${JSON.stringify(g)}`);
+  return g as GraphName;
+}
+
+/** A graph after the optimization pipeline up to `after` ("none": as traced; default: all passes). */
+export function graphAfter(loaded: Loaded, name: GraphName, after?: string): Graph {
+  const ref = compile(loaded.model, { ...loaded.options, optimize: false, threads: 1 });
+  const g = ref.ir[name];
+  if (name === "forward" || after === "none") return g;
+  const names = optimizationPasses.map((p) => p.name);
+  const upto = after === undefined ? names.length - 1 : names.indexOf(after);
+  if (upto < 0) throw new KilnError(`--after must be "none" or one of ${names.join(", ")}, got ${JSON.stringify(after)}`);
+  return runPasses(g, optimizationPasses.slice(0, upto + 1), name);
+}
+
+export function inspect(loaded: Loaded, o: { graph?: string; after?: string; dot?: boolean }): string {
+  if (o.dot) {
+    const name = graphName(o.graph, "train");
+    return toDot(graphAfter(loaded, name, o.after), name);
+  }
+  const names = o.graph === undefined ? GRAPHS : [graphName(o.graph, "eval")];
+  const parts = [modelTree(loaded.model), ""];
+  for (const name of names) {
+    const g = graphAfter(loaded, name, o.after);
+    parts.push(`── ${name}${o.after ? ` after ${o.after}` : ""} ──`, printIR(g), "", formatSummary(name, summarize(g)), "");
+  }
+  return parts.join("\n");
+}
+
+/** The forward computation of a program: train-mode forward without the loss, or eval. */
+function forwardOnly(loaded: Loaded, name: string): Graph {
+  const ref = compile(loaded.model, { ...loaded.options, optimize: false, threads: 1 });
+  if (name === "eval") return ref.ir.eval;
+  if (name !== "train" && name !== "forward") throw new KilnError(`kiln diff compares "train" and "eval", got ${JSON.stringify(name)}`);
+  const b = new GraphBuilder(ref.ir.forward);
+  b.filterOutputs((out) => out.kind !== "loss");
+  return dce(b.build());
+}
+
+export function diff(loaded: Loaded, a: string, b: string): string {
+  const lines = diffGraphs(forwardOnly(loaded, a), forwardOnly(loaded, b));
+  const header = [`--- ${a} (forward pass${a === "eval" ? "" : " in training mode"})`, `+++ ${b} (forward pass${b === "eval" ? "" : " in training mode"})`];
+  const changed = lines.filter((l) => l.startsWith("-") || l.startsWith("+")).length;
+  return [...header, ...lines, "", changed ? `${changed} lines differ` : "the two programs compute the same forward pass"].join("\n");
+}
+
+/** Accuracy and mean cross-entropy of the eval program over a dataset, in chunks. */
+export function evaluate(net: Net, ds: Dataset, classes = 10): { accuracy: number; loss: number } {
+  let hits = 0, loss = 0;
+  for (const { x, labels } of chunks(ds, 1024)) {
+    const z = net.predict(x);
+    hits += accuracy(z, labels, classes) * labels.length;
+    for (let r = 0; r < labels.length; r++) {
+      let m = -Infinity;
+      for (let c = 0; c < classes; c++) m = Math.max(m, z[r * classes + c]!);
+      let s = 0;
+      for (let c = 0; c < classes; c++) s += Math.exp(z[r * classes + c]! - m);
+      loss += m + Math.log(s) - z[r * classes + labels[r]!]!;
+    }
+  }
+  return { accuracy: hits / ds.count, loss: loss / ds.count };
+}
+
+function checkInputs(loaded: Loaded, ds: Dataset): void {
+  if (loaded.options.inputs !== ds.features) {
+    throw new KilnError(`${loaded.file} compiles for ${loaded.options.inputs} input features, but ${ds.name} has ${ds.features}`);
+  }
+}
+
+export async function train(loaded: Loaded, o: { data?: string; epochs: number; out: string; log: (s: string) => void }): Promise<void> {
+  const { train: tr, test } = await loadData(o.data);
+  checkInputs(loaded, tr);
+  const net = compile(loaded.model, loaded.options);
+  const batcher = new Batcher(tr, { batch: loaded.options.batch, seed: loaded.options.seed ?? 0 });
+  o.log(`training on ${tr.name}: ${tr.count} samples, ${o.epochs} epochs of ${batcher.batchesPerEpoch} steps`);
+  for (let e = 0; e < o.epochs; e++) {
+    const t0 = performance.now();
+    let sum = 0, n = 0;
+    for (const { x, labels } of batcher.epoch(e)) { sum += net.trainStep(x, labels); n++; }
+    const r = evaluate(net, test);
+    o.log(`epoch ${e + 1}: train loss ${(sum / n).toFixed(4)}, test error ${((1 - r.accuracy) * 100).toFixed(2)}%, ${((n * loaded.options.batch) / ((performance.now() - t0) / 1000)).toFixed(0)} samples/s`);
+  }
+  await net.save(o.out);
+  o.log(`wrote ${o.out}`);
+}
+
+export async function evalCommand(loaded: Loaded, o: { data?: string; checkpoint: string; log: (s: string) => void }): Promise<void> {
+  const { test } = await loadData(o.data);
+  checkInputs(loaded, test);
+  const net = compile(loaded.model, loaded.options);
+  await net.load(o.checkpoint);
+  const r = evaluate(net, test);
+  o.log(`${test.name}: ${test.count} samples, accuracy ${(r.accuracy * 100).toFixed(2)}% (error ${((1 - r.accuracy) * 100).toFixed(2)}%), mean loss ${r.loss.toFixed(4)}`);
+}

