@@ -4,13 +4,18 @@
  * and a cosine schedule. Prints progress, a final table and the test error.
  *
  *   npx tsx examples/mnist.ts [--epochs 10] [--hidden 512] [--batch 128] [--lr 0.05] [--seed 0]
+ *                             [--init torch|he|xavier] [--norm layer|batch] [--data mnist|fashion|DIR] [--out FILE]
+ *
+ * PyTorch with the same data, split and recipe: bench/torch_mnist.py.
  */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { Batcher } from "../src/data/batches.js";
-import { loadMnistDigits } from "../src/data/mnist.js";
+import { loadData } from "../src/data/select.js";
 import { accuracy } from "../src/metrics.js";
 import { cosine } from "../src/optim/schedules.js";
-import { compile, dropout, layerNorm, linear, relu, seq, sgd, softmaxCrossEntropy } from "../src/index.js";
+import { batchNorm, compile, dropout, init, layerNorm, linear, relu, seq, sgd, softmaxCrossEntropy } from "../src/index.js";
 import { Progress } from "./lib/progress.js";
 
 const { values: args } = parseArgs({
@@ -20,16 +25,30 @@ const { values: args } = parseArgs({
     batch: { type: "string", default: "128" },
     lr: { type: "string", default: "0.05" },
     seed: { type: "string", default: "0" },
+    init: { type: "string", default: "torch" },
+    data: { type: "string", default: "mnist" },
+    norm: { type: "string", default: "layer" },
+    out: { type: "string", default: "out/mnist/model.safetensors" },
   },
 });
 const epochs = Number(args.epochs), hidden = Number(args.hidden), batch = Number(args.batch), seed = Number(args.seed);
 
-const { train, test } = await loadMnistDigits();
+const { train, test } = await loadData(args.data);
 const stepsPerEpoch = Math.floor(train.count / batch);
+// "torch" (default here): variance 1/(3n), the scale of PyTorch's nn.Linear default U(±1/√n), so
+// the comparison with PyTorch's recipe is like for like; "he": N(0, 2/n), kiln's layer default.
+const inits = {
+  he: {},
+  xavier: { init: init.xavier() },
+  torch: { init: init.normal({ variance: (n) => 1 / (3 * n) }) },
+} as const;
+const w = inits[args.init as keyof typeof inits] ?? inits.he;
+if (args.norm !== "layer" && args.norm !== "batch") throw new Error(`--norm must be "layer" or "batch", got ${args.norm}`);
+const norm = (n: number) => (args.norm === "batch" ? batchNorm(n) : layerNorm(n));
 const model = seq(
-  linear(784, hidden), layerNorm(hidden), relu, dropout(0.1),
-  linear(hidden, hidden), layerNorm(hidden), relu, dropout(0.1),
-  linear(hidden, 10),
+  linear(784, hidden, w), norm(hidden), relu, dropout(0.1),
+  linear(hidden, hidden, w), norm(hidden), relu, dropout(0.1),
+  linear(hidden, 10, w),
 );
 const net = compile(model, {
   inputs: 784, batch, seed,
@@ -37,7 +56,8 @@ const net = compile(model, {
   optimizer: sgd({ lr: cosine({ from: Number(args.lr), to: 0, steps: epochs * stepsPerEpoch }), momentum: 0.9, weightDecay: 1e-4 }),
 });
 
-console.log(`kiln · MNIST digits from npm: ${train.count} train / ${test.count} test · 784→${hidden}→LN→ReLU→Dropout(0.1)→${hidden}→LN→ReLU→Dropout(0.1)→10`);
+const N = args.norm === "batch" ? "BN" : "LN";
+console.log(`kiln · ${train.name}: ${train.count} train / ${test.count} test · 784→${hidden}→${N}→ReLU→Dropout(0.1)→${hidden}→${N}→ReLU→Dropout(0.1)→10`);
 const batcher = new Batcher(train, { batch, seed });
 const progress = new Progress(epochs * stepsPerEpoch, "training");
 const rows: string[][] = [];
@@ -62,3 +82,6 @@ console.log(fmt(header));
 for (const r of rows) console.log(fmt(r));
 const finalAcc = accuracy(net.predict(test.images), test.labels, 10);
 console.log(`test accuracy ${(finalAcc * 100).toFixed(2)}% (error ${((1 - finalAcc) * 100).toFixed(2)}%) after ${epochs} epochs, ${net.step} steps, ${seconds.toFixed(1)} s (${((net.step * batch) / seconds).toFixed(0)} samples/s)`);
+mkdirSync(dirname(args.out), { recursive: true });
+await net.save(args.out);
+console.log(`checkpoint: ${args.out}`);
