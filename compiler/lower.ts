@@ -31,8 +31,8 @@ export function lowerPlanned(g: Graph, plan: MemoryPlan): Program {
 export function lower(g: Graph): Program {
   const steps = g.nodes.map((n) => {
     const lowerNode = ops[n.op].lower as (a: unknown, ins: readonly ValueType[], outs: readonly ValueType[]) => Lowered;
-    const { kernel, params, source } = lowerNode(n.attrs, n.inputs.map((v) => g.values[v]!), n.outputs.map((v) => g.values[v]!));
-    return { kernel, args: [...n.inputs, ...n.outputs], params, ...(source === undefined ? {} : { source }) };
+    const { kernel, params, source, wasm } = lowerNode(n.attrs, n.inputs.map((v) => g.values[v]!), n.outputs.map((v) => g.values[v]!));
+    return { kernel, args: [...n.inputs, ...n.outputs], params, ...(source === undefined ? {} : { source }), ...(wasm === undefined ? {} : { wasm }) };
   });
   const updates = g.outputs.flatMap((o) => {
     const target = g.inputs.find((i) => i.name === o.name && i.kind === o.kind && UPDATABLE.has(o.kind));

@@ -11,6 +11,7 @@ import { compileKernel } from "./kernels/generated.js";
 import { kernels, type AnyArray, type Kernel } from "./kernels/index.js";
 import type { KernelContext } from "./kernels/types.js";
 import type { Program } from "./program.js";
+import { prepareFused } from "./wasm/fused-run.js";
 
 export type Precision = "f32" | "f64";
 
@@ -100,8 +101,10 @@ export class Executor {
   private relink(): void {
     this.calls.length = 0;
     for (const s of this.program.steps) {
-      const kernel: Kernel = s.kernel === "generated" ? compileKernel(s.source ?? "") : kernels[s.kernel];
       const args = s.args.map((a) => this.bufs[a]!), params = s.params, ctx = this.ctx;
+      // In an arena every buffer is a view of its memory: a generated kernel's module runs there.
+      if (ctx && s.wasm) { this.calls.push(prepareFused(s.wasm, args, ctx.memory)); continue; }
+      const kernel: Kernel = s.kernel === "generated" ? compileKernel(s.source ?? "") : kernels[s.kernel];
       this.calls.push(ctx && kernel.prepare ? kernel.prepare(args, params, ctx) : () => kernel(args, params, ctx));
     }
   }

@@ -20,6 +20,11 @@ export interface Instr {
   /** A kernel of the table, or "generated" with its `source` (see kernels/generated.ts). */
   readonly kernel: KernelName | "generated";
   readonly source?: string;
+  /**
+   * The same generated kernel as a WebAssembly module exporting `fused(...byte offsets of args)`
+   * (runtime/wasm/fused.ts), run instead of `source` when the program runs in an arena.
+   */
+  readonly wasm?: Uint8Array;
   readonly args: readonly number[];
   readonly params: readonly number[];
 }

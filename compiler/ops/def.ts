@@ -14,6 +14,8 @@ export interface Lowered {
   readonly params: readonly number[];
   /** Source of a generated kernel: built from numbers and compiler-made names only. */
   readonly source?: string;
+  /** The same kernel as a WebAssembly module, for planned programs (see runtime/program.ts). */
+  readonly wasm?: Uint8Array;
 }
 
 /**

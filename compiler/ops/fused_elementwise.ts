@@ -6,11 +6,15 @@
  * code[j]. Inputs broadcast to `shape` (read through strides, 0 along broadcast dimensions).
  * `mask` recomputes the dropout mask inside the loop from the counter-based RNG, so it is never
  * materialized: num = [p, seed, stream] and its one arg is the int32 step input.
+ *
+ * Lowering emits both a JavaScript source (reference programs, float64 gradient checks) and a
+ * WebAssembly SIMD module (runtime/wasm/fused.ts) that planned programs run in their arena.
  */
 import * as t from "io-ts";
 import { closed } from "../ir/closed.js";
-import { size } from "../ir/types.js";
-import { broadcastStrides, defineMultiOp, shapeError } from "./def.js";
+import { FUSED_DTYPE, FUSED_OP, emitFusedElementwise, type FusedSpec } from "../../runtime/wasm/fused.js";
+import { size, type ValueType } from "../ir/types.js";
+import { broadcastStrides, defineMultiOp, shapeError, type Lowered } from "./def.js";
 
 export const ElementOp = t.keyof({
   neg: null, exp: null, log: null, relu: null, step: null, sqrt: null, rsqrt: null,
@@ -78,6 +82,37 @@ export function elementwiseSource(a: FusedElementwiseAttrs, inShapes: readonly (
   return lines.join("\n");
 }
 
+/** The numbers-only spec of the WebAssembly kernel; undefined where it has no such kernel (a mask whose step is not a scalar). */
+export function fusedSpec(a: FusedElementwiseAttrs, ins: readonly Pick<ValueType, "shape" | "dtype">[]): FusedSpec | undefined {
+  if (a.code.some((c) => c.op === "mask" && size(ins[c.args[0]!]!.shape) !== 1)) return undefined;
+  return {
+    shape: a.shape,
+    inputs: ins.map((v) => ({ strides: broadcastStrides(v.shape, a.shape), dtype: FUSED_DTYPE[v.dtype] })),
+    code: a.code.map((c) => ({ op: FUSED_OP[c.op], args: c.args, num: c.num })),
+    outputs: a.outputs,
+  };
+}
+
+/**
+ * Module bytes by spec (emission takes milliseconds; the train, eval and gradient programs of a
+ * network share most kernels). The key is the spec's JSON with −0 kept apart from 0.
+ */
+const emitted = new Map<string, Uint8Array>();
+function wasmOf(spec: FusedSpec): Uint8Array {
+  const key = JSON.stringify(spec, (_k, v: unknown) => (Object.is(v, -0) ? "-0" : v));
+  let bytes = emitted.get(key);
+  if (!bytes) {
+    if (emitted.size >= 512) emitted.clear();
+    emitted.set(key, (bytes = emitFusedElementwise(spec)));
+  }
+  return bytes;
+}
+
+function lowerFused(a: FusedElementwiseAttrs, ins: readonly ValueType[]): Lowered {
+  const spec = fusedSpec(a, ins);
+  return { kernel: "generated", params: [], source: elementwiseSource(a, ins.map((v) => v.shape)), ...(spec ? { wasm: wasmOf(spec) } : {}) };
+}
+
 const fmt = (a: FusedElementwiseAttrs, k: number) => {
   const name = (s: number) => (s < k ? `in${s}` : `t${s - k}`);
   const body = a.code.map((c, j) => `t${j}=${c.op}(${[...c.args.map(name), ...c.num.map(String)].join(",")})`).join(" ");
@@ -112,7 +147,7 @@ export const fused_elementwise = defineMultiOp<FusedElementwiseAttrs>({
   },
   vjp: null,
   elementwise: true,
-  lower: (a, ins) => ({ kernel: "generated", params: [], source: elementwiseSource(a, ins.map((v) => v.shape)) }),
+  lower: lowerFused,
   printAttrs: fmt,
   flops: (a) => size(a.shape) * a.code.filter((c) => c.op !== "const").length,
 });

@@ -5,12 +5,12 @@
  * gives what Math.exp / Math.log rounded to float32 give, within 2 ulp (test/wasm-fused.test.ts
  * measures the error over a sweep of inputs).
  */
-import type { ValType } from "./emit.js";
+import type { Expr, ValType } from "./emit.js";
 import { bind, bindInt, type FLanes, type Valued } from "./fused-lanes.js";
 
 /** Cephes expf: minimax polynomial P with e^r ≈ 1 + r + r²·P(r) on |r| ≤ ln2/2, highest degree first. */
 const EXP_POLY = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
-/** ln 2 = LN2_HI − LN2_LO_NEG…: LN2_HI has 9 significant bits, so n·LN2_HI is exact for |n| < 2^15 (Cody–Waite). */
+/** ln 2 ≈ LN2_HI + LN2_LO, LN2_HI with 9 significant bits so n·LN2_HI is exact for |n| < 2^15 (Cody–Waite). */
 const LN2_HI = 0.693359375, LN2_LO = -2.12194440e-4;
 const LOG2E = 1.44269504088896341;
 /**
@@ -23,7 +23,7 @@ const EXP_LO = -104, EXP_HI = 89;
 const POW2_MAGIC = 2 ** 23 + 127;
 
 /** 2^n for a float n holding an integer in [−126, 127], assembled in the exponent field. */
-function pow2<F extends ValType, I extends ValType>(L: FLanes<F, I>, n: ReturnType<FLanes<F, I>["const"]>) {
+function pow2<F extends ValType, I extends ValType>(L: FLanes<F, I>, n: Expr<F>) {
   return L.fromBits(L.ishl(L.bits(L.add(n, L.const(POW2_MAGIC))), 23));
 }
 
@@ -33,7 +33,7 @@ function pow2<F extends ValType, I extends ValType>(L: FLanes<F, I>, n: ReturnTy
  * subnormal (n ≥ −150) or overflows (n = 129), so the last multiply rounds into the subnormal
  * range or to ∞ exactly once, as a correctly rounded exp would.
  */
-export function expF<F extends ValType, I extends ValType>(L: FLanes<F, I>, x: ReturnType<FLanes<F, I>["const"]>): Valued<F> {
+export function expF<F extends ValType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>): Valued<F> {
   const c = (v: number) => L.const(v);
   const xc = bind(L, L.pmin(L.pmax(x, c(EXP_LO)), c(EXP_HI))); // NaN passes through both
   const n = bind(L, L.nearest(L.mul(xc.get(), c(LOG2E))));
@@ -60,7 +60,7 @@ const SMALLEST_NORMAL = 2 ** -126;
  * ln m = ln(1 + f), f = m − 1 exact. e·ln2 is added as e·LN2_LO then e·LN2_HI around the
  * polynomial, as in Cephes. x = ±0 → −∞, x < 0 → NaN, +∞ → +∞, NaN → NaN.
  */
-export function logF<F extends ValType, I extends ValType>(L: FLanes<F, I>, x: ReturnType<FLanes<F, I>["const"]>): Valued<F> {
+export function logF<F extends ValType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>): Valued<F> {
   const c = (v: number) => L.const(v);
   const xv = bind(L, x);
   const sub = bindInt(L, L.lt(xv.get(), c(SMALLEST_NORMAL)));

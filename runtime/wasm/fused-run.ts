@@ -1,0 +1,53 @@
+/**
+ * Running fused elementwise modules (fused.ts) in an arena: each distinct module is compiled once
+ * per process and instantiated once per memory; a call site binds its buffers' byte offsets once,
+ * so a run is one call into WebAssembly with no allocation.
+ */
+
+const modules = new Map<string, { bytes: Uint8Array; module: WebAssembly.Module }[]>();
+const instances = new WeakMap<WebAssembly.Memory, Map<WebAssembly.Module, (...offsets: number[]) => void>>();
+
+/** FNV-1a over the bytes and their length: the bucket; equal bytes are confirmed within it. */
+function hashKey(bytes: Uint8Array): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  return `${bytes.length}:${(h >>> 0).toString(16)}`;
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** The compiled module of these bytes (compiled on first request). */
+export function fusedModule(bytes: Uint8Array): WebAssembly.Module {
+  const key = hashKey(bytes);
+  const bucket = modules.get(key) ?? [];
+  let hit = bucket.find((e) => sameBytes(e.bytes, bytes));
+  if (!hit) {
+    hit = { bytes: bytes.slice(), module: new WebAssembly.Module(bytes) };
+    bucket.push(hit);
+    modules.set(key, bucket);
+  }
+  return hit.module;
+}
+
+/** The module's `fused` export instantiated on `memory` (one instance per module and memory). */
+export function fusedFunction(bytes: Uint8Array, memory: WebAssembly.Memory): (...offsets: number[]) => void {
+  const module = fusedModule(bytes);
+  let perMemory = instances.get(memory);
+  if (!perMemory) instances.set(memory, (perMemory = new Map()));
+  let fn = perMemory.get(module);
+  if (!fn) {
+    const inst = new WebAssembly.Instance(module, { env: { memory } });
+    fn = inst.exports["fused"] as (...offsets: number[]) => void;
+    perMemory.set(module, fn);
+  }
+  return fn;
+}
+
+/**
+ * The call of one kernel site: `views` are the inputs then the outputs, all views of `memory`
+ * (their byteOffset is their address). Returns a closure with the offsets bound.
+ */
+export function prepareFused(bytes: Uint8Array, views: readonly ArrayBufferView[], memory: WebAssembly.Memory): () => void {
+  const fn = fusedFunction(bytes, memory);
+  return fn.bind(null, ...views.map((v) => v.byteOffset)) as () => void;
+}

@@ -1,0 +1,241 @@
+/**
+ * A fused elementwise kernel as a WebAssembly SIMD module: one exported function `fused(in0, …,
+ * out0, …)` taking the byte offsets of its inputs and outputs in the imported `env.memory`.
+ *
+ * The spec holds numbers only (shape, strides, numeric opcodes, constants): the module is a pure
+ * function of them. Semantics are those of the unfused graph, op by op in float32: each code
+ * result is rounded to float32, constants are float32 (as the `constant` op's buffer), so
+ * add/sub/mul/div/neg/relu/step/sqrt/const/mask give the bits the unfused kernels give; exp and
+ * log are within 2 ulp (fused-math.ts); rsqrt is 1/√x rounded twice. The generated JavaScript
+ * kernel instead keeps intermediates in float64 and rounds on store, so chains of ops may differ
+ * from it by a few float32 roundings.
+ *
+ * Loop nest: the domain's dimensions are first coalesced (adjacent dimensions merge when every
+ * operand is contiguous across them), then rows of the innermost dimension run as
+ *   [head: scalar until the flat index is a multiple of 4, only with masks] [f32x4 body] [scalar tail]
+ * when every operand's inner stride is 0 (splat once per row) or 1; otherwise a scalar strided
+ * loop. Scalar inputs are loaded once. All inputs of an element group are loaded before any output
+ * is stored, so an output may share an input's buffer (in-place updates).
+ */
+import { ModuleBuilder } from "./builder.js";
+import { forRange, get, i32, set, type Expr, type Local, type Stmt, type ValType } from "./emit.js";
+import { bind, scalarLanes, vecLanes, type FLanes, type ScalarLanes, type VecLanes, type Valued } from "./fused-lanes.js";
+import { expF, logF } from "./fused-math.js";
+import { maskQuad, maskScalar, maskState, maskVector, type MaskState } from "./fused-philox.js";
+
+/** Numeric opcodes of the code ops (the compiler maps its op names to these). */
+export const FUSED_OP = {
+  neg: 0, exp: 1, log: 2, relu: 3, step: 4, sqrt: 5, rsqrt: 6, add: 7, sub: 8, mul: 9, div: 10, const: 11, mask: 12,
+} as const;
+const ARITY = [1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 0, 1];
+/** Input element types: float32 buffers, or int32 buffers (the step counter of masks). */
+export const FUSED_DTYPE = { f32: 0, i32: 1 } as const;
+
+export interface FusedSpec {
+  readonly shape: readonly number[];
+  /** Per input: element strides into the domain (0 along broadcast dimensions) and dtype. */
+  readonly inputs: readonly { readonly strides: readonly number[]; readonly dtype: number }[];
+  /** SSA over slots (inputs first): const num = [value]; mask num = [p, seed, stream], args = [scalar int32 input]. */
+  readonly code: readonly { readonly op: number; readonly args: readonly number[]; readonly num: readonly number[] }[];
+  /** Slots stored to the outputs, in order (every output has the domain's shape, contiguous). */
+  readonly outputs: readonly number[];
+}
+
+const isIndex = (x: unknown, limit: number) => typeof x === "number" && Number.isInteger(x) && x >= 0 && x < limit;
+const fail = (what: string): never => { throw new Error(`emitFusedElementwise: ${what}`); };
+
+function validate(s: FusedSpec): void {
+  const rank = s.shape.length, k = s.inputs.length;
+  if (!s.shape.every((d) => isIndex(d, 2 ** 30))) fail("shape must hold integers in [0, 2^30)");
+  s.inputs.forEach((inp, j) => {
+    if (inp.strides.length !== rank || !inp.strides.every((st) => isIndex(st, 2 ** 30))) fail(`input ${j}: bad strides`);
+    if (inp.dtype !== FUSED_DTYPE.f32 && inp.dtype !== FUSED_DTYPE.i32) fail(`input ${j}: bad dtype`);
+  });
+  s.code.forEach((c, j) => {
+    if (!isIndex(c.op, ARITY.length) || c.args.length !== ARITY[c.op] || !c.args.every((a) => isIndex(a, k + j))) fail(`code[${j}]: bad op or args`);
+    if (!c.num.every((x) => typeof x === "number" && Number.isFinite(x))) fail(`code[${j}]: non-finite number`);
+    if (c.op === FUSED_OP.const && c.num.length !== 1) fail(`code[${j}]: const needs one number`);
+    if (c.op === FUSED_OP.mask) {
+      const [p, seed, stream] = c.num as [number, number, number], step = s.inputs[c.args[0]!];
+      const u32 = (x: number) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff;
+      if (c.num.length !== 3 || !(p >= 0 && p < 1) || !u32(seed) || !u32(stream)) fail(`code[${j}]: mask needs [p, seed, stream]`);
+      if (!step || step.dtype !== FUSED_DTYPE.i32 || step.strides.some((st) => st !== 0)) fail(`code[${j}]: mask needs a scalar int32 input`);
+    }
+  });
+  if (!s.outputs.every((o) => isIndex(o, k + s.code.length))) fail("bad output slot");
+}
+
+/**
+ * Merge adjacent dimensions d, d+1 when every operand has stride[d] = stride[d+1]·shape[d+1]
+ * (outputs are contiguous, so they always do); drop size-1 dimensions. Returns the dims and each
+ * input's strides over them, outermost first; at least one dimension.
+ */
+function coalesce(shape: readonly number[], strides: readonly (readonly number[])[]): { dims: number[]; strides: number[][] } {
+  const keep = shape.map((d, i) => [d, i] as const).filter(([d]) => d !== 1);
+  const dims: number[] = [], st: number[][] = strides.map(() => []);
+  for (const [d, i] of keep) {
+    const last = dims.length - 1;
+    if (last >= 0 && strides.every((s, j) => st[j]![last] === s[i]! * d)) {
+      dims[last] = dims[last]! * d;
+      strides.forEach((s, j) => { st[j]![last] = s[i]!; });
+    } else {
+      dims.push(d);
+      strides.forEach((s, j) => st[j]!.push(s[i]!));
+    }
+  }
+  if (dims.length === 0) return { dims: [1], strides: strides.map(() => [0]) };
+  return { dims, strides: st };
+}
+
+type Lanes = VecLanes | ScalarLanes;
+
+export function emitFusedElementwise(spec: FusedSpec): Uint8Array {
+  validate(spec);
+  const m = new ModuleBuilder();
+  m.importMemory("env", "memory", 1);
+  const k = spec.inputs.length, nOut = spec.outputs.length;
+  const f = m.func("fused", Array<ValType>(k + nOut).fill("i32"));
+  const params = f.i32Params();
+  if (spec.shape.some((d) => d === 0)) { f.body(); return m.encode(); }
+
+  const { dims, strides } = coalesce(spec.shape, spec.inputs.map((x) => x.strides));
+  const rank = dims.length, n = dims[rank - 1]!;
+  // Slots some output depends on (others are dead code).
+  const live = new Set<number>(spec.outputs);
+  for (let j = spec.code.length - 1; j >= 0; j--) if (live.has(k + j)) spec.code[j]!.args.forEach((a) => live.add(a));
+  const maskArg = new Set(spec.code.flatMap((c, j) => (c.op === FUSED_OP.mask && live.has(k + j) ? [c.args[0]!] : [])));
+  const read = spec.inputs.map((_x, j) => live.has(j) && spec.code.some((c, q) => live.has(k + q) && c.op !== FUSED_OP.mask && c.args.includes(j)) || spec.outputs.includes(j));
+  const isScalar = (j: number) => strides[j]!.every((st) => st === 0);
+  const inner = (j: number) => strides[j]![rank - 1]!;
+  const vectorize = n >= 4 && spec.inputs.every((_x, j) => !read[j] || isScalar(j) || inner(j) <= 1);
+  const hasMask = maskArg.size > 0;
+  const needHead = vectorize && hasMask && rank > 1 && n % 4 !== 0;
+
+  const S = scalarLanes(f), V = vecLanes(f);
+  const prologue: Stmt[] = [];
+  // Loop-invariant inputs: one f32 local and its splat (scalars once, row-broadcast inputs per row).
+  const fixed = new Map<number, { s: Local<"f32">; v: Local<"v128"> }>();
+  const loadFloat = (j: number, addr: Expr<"i32">) => (spec.inputs[j]!.dtype === FUSED_DTYPE.i32 ? S.loadInt(addr) : S.load(addr));
+  const fix = (j: number, addr: Expr<"i32">): Stmt[] => {
+    const l = { s: f.local("f32"), v: f.local("v128") };
+    fixed.set(j, l);
+    return [set(l.s, loadFloat(j, addr)), set(l.v, V.splat(get(l.s)))];
+  };
+  spec.inputs.forEach((_x, j) => { if (read[j] && isScalar(j)) prologue.push(...fix(j, get(params[j]!))); });
+  const steps = new Map<number, Local<"i32">>();
+  for (const j of maskArg) {
+    const l = f.local("i32");
+    steps.set(j, l);
+    prologue.push(set(l, i32.load(get(params[j]!))));
+  }
+  const masks = new Map<number, MaskState>();
+  spec.code.forEach((c, q) => {
+    if (c.op !== FUSED_OP.mask || !live.has(k + q)) return;
+    const [p, seed, stream] = c.num as [number, number, number];
+    const st = maskState(f, steps.get(c.args[0]!)!, p, seed, stream);
+    masks.set(q, st);
+    prologue.push(set(st.block, i32.const(-1)));
+  });
+
+  // Row state: each read input's byte address at the row start, the outputs' too, the row's flat index.
+  const rowPtr = params.map(() => f.local("i32"));
+  const rowIdx = f.local("i32"), col = f.local("i32"), off = f.local("i32"), idx = f.local("i32");
+  const outer = dims.slice(0, -1).map(() => f.local("i32"));
+
+  /**
+   * One element group (4 lanes or 1) at column `col`: loads, the code in SSA order, stores.
+   * `quad`: the group's place in a run of four whose masks maskQuad computed.
+   */
+  function group<F extends ValType, I extends ValType>(L: FLanes<F, I>, quad?: number): Stmt[] {
+    const vec = L.width === 4;
+    const out: Stmt[] = [set(off, i32.shl(get(col), i32.const(2)))];
+    if (hasMask && quad === undefined) out.push(set(idx, i32.add(get(rowIdx), get(col))));
+    const val = new Map<number, () => Expr<F>>();
+    spec.inputs.forEach((inp, j) => {
+      if (!read[j]) return;
+      const fx = fixed.get(j);
+      if (fx) { val.set(j, () => get((vec ? fx.v : fx.s) as Local<F>)); return; }
+      const s = inner(j);
+      const addr = s === 1 ? i32.add(get(rowPtr[j]!), get(off)) : i32.add(get(rowPtr[j]!), i32.mul(get(col), i32.const(4 * s)));
+      const b = bind(L, inp.dtype === FUSED_DTYPE.i32 ? L.loadInt(addr) : L.load(addr));
+      out.push(b.set);
+      val.set(j, b.get);
+    });
+    spec.code.forEach((c, q) => {
+      if (!live.has(k + q)) return;
+      const a = () => val.get(c.args[0]!)!(), b = () => val.get(c.args[1]!)!();
+      const r = quad !== undefined && c.op === FUSED_OP.mask ? { setup: [], value: get(masks.get(q)!.quadValues[quad]!) as Expr<F> } : op(L, c.op, c.num, a, b, masks.get(q));
+      const l = bind(L, r.value);
+      out.push(...r.setup, l.set);
+      val.set(k + q, l.get);
+    });
+    spec.outputs.forEach((s, o) => out.push(L.store(i32.add(get(rowPtr[k + o]!), get(off)), val.get(s)!())));
+    return out;
+  }
+
+  function op<F extends ValType, I extends ValType>(L: FLanes<F, I>, code: number, num: readonly number[], a: () => Expr<F>, b: () => Expr<F>, mask: MaskState | undefined): Valued<F> {
+    const v = (x: Expr<F>): Valued<F> => ({ setup: [], value: x });
+    switch (code) {
+      case FUSED_OP.neg: return v(L.neg(a()));
+      case FUSED_OP.exp: return expF(L, a());
+      case FUSED_OP.log: return logF(L, a());
+      case FUSED_OP.relu: { const x = bind(L, a()); return { setup: [x.set], value: L.select(L.lt(L.const(0), x.get()), x.get(), L.const(0)) }; }
+      case FUSED_OP.step: return v(L.select(L.lt(L.const(0), a()), L.const(1), L.const(0)));
+      case FUSED_OP.sqrt: return v(L.sqrt(a()));
+      case FUSED_OP.rsqrt: return v(L.div(L.const(1), L.sqrt(a())));
+      case FUSED_OP.add: return v(L.add(a(), b()));
+      case FUSED_OP.sub: return v(L.sub(a(), b()));
+      case FUSED_OP.mul: return v(L.mul(a(), b()));
+      case FUSED_OP.div: return v(L.div(a(), b()));
+      case FUSED_OP.const: return v(L.const(Math.fround(num[0]!)));
+      case FUSED_OP.mask:
+        return (L.width === 4 ? maskVector(L as unknown as VecLanes, mask!, get(idx)) : maskScalar(L as unknown as ScalarLanes, mask!, idx)) as unknown as Valued<F>;
+      default: return fail(`unknown op ${code}`);
+    }
+  }
+
+  const loopOver = (from: Expr<"i32">, to: Expr<"i32">, L: Lanes): Stmt => forRange(col, from, to, L.width, ...group(L as FLanes<ValType, ValType>));
+  /**
+   * Vectors over columns [from, to) (pure expressions; flat index of `from` ≡ 0 mod 4). With masks,
+   * runs of 16 columns first: their four Philox blocks are computed side by side (maskQuad).
+   */
+  function vectors(from: Expr<"i32">, to: Expr<"i32">): Stmt[] {
+    if (!hasMask) return [loopOver(from, to, V)];
+    const q = f.local("i32"), next = set(col, i32.add(get(col), i32.const(4)));
+    const quads = [...masks.values()].flatMap((st) => maskQuad(V, st, i32.add(get(rowIdx), get(col))));
+    return [
+      set(q, i32.add(from, i32.and(i32.sub(to, from), i32.const(-16)))),
+      forRange(col, from, get(q), 4, ...quads, ...group(V, 0), next, ...group(V, 1), next, ...group(V, 2), next, ...group(V, 3)),
+      loopOver(get(q), to, V),
+    ];
+  }
+  function row(): Stmt[] {
+    const body: Stmt[] = [];
+    spec.inputs.forEach((_x, j) => {
+      if (!read[j] || isScalar(j)) return;
+      let addr: Expr<"i32"> = get(params[j]!);
+      outer.forEach((d, q) => { if (strides[j]![q]) addr = i32.add(addr, i32.mul(get(d), i32.const(4 * strides[j]![q]!))); });
+      body.push(set(rowPtr[j]!, addr));
+    });
+    for (let o = 0; o < nOut; o++) body.push(set(rowPtr[k + o]!, i32.add(get(params[k + o]!), i32.shl(get(rowIdx), i32.const(2)))));
+    // Row-broadcast inputs (inner stride 0): one load per row.
+    spec.inputs.forEach((_x, j) => { if (read[j] && !isScalar(j) && inner(j) === 0) body.push(...fix(j, get(rowPtr[j]!))); });
+    if (!vectorize) return [...body, loopOver(i32.const(0), i32.const(n), S)];
+    if (!needHead) return [...body, ...vectors(i32.const(0), i32.const(n & -4)), loopOver(i32.const(n & -4), i32.const(n), S)];
+    // Head up to the next flat index ≡ 0 (mod 4), so each vector is exactly one Philox block.
+    const head = f.local("i32"), end = f.local("i32");
+    return [
+      ...body,
+      set(head, i32.min_s(i32.const(n), i32.and(i32.sub(i32.const(0), get(rowIdx)), i32.const(3)))),
+      set(end, i32.add(get(head), i32.and(i32.sub(i32.const(n), get(head)), i32.const(-4)))),
+      loopOver(i32.const(0), get(head), S),
+      ...vectors(get(head), get(end)),
+      loopOver(get(end), i32.const(n), S),
+    ];
+  }
+  // Outer dimensions as nested loops; the row's flat index advances by n per row.
+  let nest: Stmt[] = [...row(), set(rowIdx, i32.add(get(rowIdx), i32.const(n)))];
+  for (let d = rank - 2; d >= 0; d--) nest = [forRange(outer[d]!, i32.const(0), i32.const(dims[d]!), 1, ...nest)];
+  f.body(...prologue, set(rowIdx, i32.const(0)), ...nest);
+  return m.encode();
+}
