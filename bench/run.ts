@@ -20,7 +20,7 @@ import {
   trainData, type Norm, type Workload,
 } from "./workloads.js";
 import { jaxjs } from "./peers/jaxjs.js";
-import { kiln } from "./peers/kiln.js";
+import { kilnPeer } from "./peers/kiln.js";
 import { onnxruntime } from "./peers/onnxruntime.js";
 import { TORCH_THREADS, findPython, runTorch, torchPeerName, type TorchRun } from "./peers/torch.js";
 import { tfjs } from "./peers/tfjs.js";
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
   const log = (s: string) => console.error(s);
   const workloads = WORKLOADS.filter((w) => !opts.only || opts.only.includes(w.group) || opts.only.includes(w.id));
   const wanted = (name: string) => !opts.peers || opts.peers.some((p) => name === p || name.startsWith(p));
-  const peers: Peer[] = [kiln, jaxjs(), tfjs("cpu"), tfjs("wasm"), onnxruntime(1), onnxruntime(2)].filter((p) => wanted(p.name));
+  const peers: Peer[] = [kilnPeer(2), kilnPeer(1), jaxjs(), tfjs("cpu"), tfjs("wasm"), onnxruntime(1), onnxruntime(2)].filter((p) => wanted(p.name));
   const torchNames = TORCH_THREADS.map(torchPeerName).filter(wanted);
   const shared = makeShared(opts.quick);
   const started = new Date();

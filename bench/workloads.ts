@@ -6,7 +6,7 @@
  * PyTorch state-dict names and layouts), the same input batches, the same hyper-parameters. Only
  * dropout masks differ (each library draws its own).
  */
-import { compile, linear } from "../src/index.js";
+import { compileGraph, differentiate, GraphBuilder } from "../src/index.js";
 
 // ---------------------------------------------------------------------------------------------
 // Workload definitions
@@ -343,29 +343,38 @@ export function checkLayerNorm(got: LayerNormResult, ref: ReturnType<typeof refe
 // ---------------------------------------------------------------------------------------------
 
 /**
- * HOOK — kiln's W1: return a function computing C = A·B (row-major n×n, a fresh or reused
- * Float32Array), or null for "not measured".
- *
- * kiln has no public single-op API yet, so this goes through the public API as a compiled
- * one-layer model: linear(n, n, { bias: false }) computes x·Wᵀ, so with W := Bᵀ, predict(A) = A·B.
- * The figure therefore includes predict's input validation and copies (O(n²), small next to the
- * O(n³) product). Replace the body with a direct kernel call once one is public.
+ * kiln's W1: C = A·B as a one-node graph compiled with `compileGraph` — the WebAssembly SGEMM,
+ * rows split across `threads`; inputs are written straight into the program's buffers.
  */
-export function kilnSgemm(n: number, a: Float32Array, b: Float32Array): (() => Float32Array) | null {
-  const net = compile(linear(n, n, { bias: false }), { inputs: n, batch: n, seed: 0 });
-  net.params["weight"]!.set(transpose(b, n, n));
-  return () => net.predict(a);
+export function kilnSgemm(n: number, a: Float32Array, b: Float32Array, threads?: number): (() => Float32Array) | null {
+  const g = new GraphBuilder();
+  const A = g.input("a", "data", { shape: [n, n], dtype: "f32" }), B = g.input("b", "data", { shape: [n, n], dtype: "f32" });
+  g.output("c", "logits", g.matmul(A, B));
+  const p = compileGraph(g.build(), { threads });
+  p.input("a").set(a);
+  p.input("b").set(b);
+  return () => { p.run(); return p.output("c") as Float32Array; };
 }
 
 /**
- * HOOK — kiln's W4: return a function computing layerNorm's forward y = γ·x̂ + β over each row of
- * x ([W4_ROWS, W4_COLS]) and its backward for the upstream gradient dy (dx, dweight, dbias), or
- * null for "not measured".
- *
- * Not measured yet: the public API has no single-op entry and no input gradient (Net.gradients
- * returns parameter gradients of a loss only), so no honest public-API equivalent exists.
+ * kiln's W4: layerNorm with affine, forward and backward (dx, dγ, dβ for the upstream dy), as a
+ * graph differentiated by kiln and compiled with its fusions (one normalization kernel each way).
  */
-export function kilnLayerNorm(d: LayerNormData): (() => LayerNormResult) | null {
-  void d;
-  return null;
+export function kilnLayerNorm(d: LayerNormData, threads?: number): (() => LayerNormResult) | null {
+  const g = new GraphBuilder();
+  const x = g.input("x", "data", { shape: [W4_ROWS, W4_COLS], dtype: "f32" });
+  const w = g.input("weight", "param", { shape: [W4_COLS], dtype: "f32" }), bias = g.input("bias", "param", { shape: [W4_COLS], dtype: "f32" });
+  const dy = g.input("dy", "data", { shape: [W4_ROWS, W4_COLS], dtype: "f32" });
+  const y = g.add(g.mul(g.normalize(x, 1, EPS), w), bias);
+  g.output("y", "logits", y);
+  g.output("loss", "loss", g.sum(g.mul(y, dy), [0, 1])); // ∂loss/∂y = dy
+  // Only y and the gradients are wanted: the loss served to seed the backward pass with dy.
+  const grads = new GraphBuilder(differentiate(g.build(), "loss", ["x", "weight", "bias"]));
+  grads.filterOutputs((o) => o.name !== "loss");
+  const p = compileGraph(grads.build(), { threads });
+  p.input("x").set(d.x); p.input("weight").set(d.weight); p.input("bias").set(d.bias); p.input("dy").set(d.dy);
+  return () => {
+    p.run();
+    return { y: p.output("y"), dx: p.output("x.grad"), dw: p.output("weight.grad"), db: p.output("bias.grad") };
+  };
 }

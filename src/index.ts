@@ -23,6 +23,8 @@ export type { Optimizer, LearningRate } from "./optim/optimizer.js";
 export { compile, type CompileOptions } from "./compile.js";
 export { Net, type IR } from "./net.js";
 export { printIR } from "../compiler/ir/print.js";
+export { compileGraph, GraphBuilder, type CompiledGraph } from "./graph.js";
+export { differentiate } from "../compiler/autodiff.js";
 export { summarize, formatSummary, type ProgramSummary } from "../compiler/summary.js";
 export { encodeGraph, decodeGraph, type Graph } from "../compiler/ir/graph.js";
 export { toSpec, fromSpec, MAX_SPEC_DEPTH, type LayerSpec, type InitSpec } from "./spec.js";

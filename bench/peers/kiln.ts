@@ -17,9 +17,9 @@ export function mlp(norm: Norm) {
   );
 }
 
-function build(norm: Norm, shared: Shared): Net {
+function build(norm: Norm, shared: Shared, threads: number): Net {
   const net = compile(mlp(norm), {
-    inputs: INPUTS, batch: BATCH, seed: 0,
+    inputs: INPUTS, batch: BATCH, seed: 0, threads,
     loss: softmaxCrossEntropy(),
     optimizer: sgd({ lr: LR, momentum: MOMENTUM, weightDecay: WEIGHT_DECAY }),
   });
@@ -31,21 +31,22 @@ function build(norm: Norm, shared: Shared): Net {
   return net;
 }
 
-export const kiln: Peer = {
-  name: "kiln",
-  threads: 1,
+/** kiln with `threads` threads: "kiln" uses both cores of the benchmark machine, "kiln-1t" one. */
+export const kilnPeer = (threads: number): Peer => ({
+  name: threads === 1 ? "kiln-1t" : "kiln",
+  threads,
   supports: () => true,
   async prepare(w: Workload, shared: Shared): Promise<Case | null> {
     switch (w.group) {
       case "W1": {
         const n = w.n!;
         const { a, b } = shared.sgemm(n);
-        const run = kilnSgemm(n, a, b);
+        const run = kilnSgemm(n, a, b, threads);
         if (!run) return null;
         return { run, check: checkSgemm(n, a, b, run()) };
       }
       case "W2": case "W2b": {
-        const net = build(w.group === "W2" ? "layerNorm" : "batchNorm", shared);
+        const net = build(w.group === "W2" ? "layerNorm" : "batchNorm", shared, threads);
         const { xs, labels } = shared.train();
         const losses: number[] = [];
         for (let s = 0; s < CHECK_STEPS; s++) losses.push(net.trainStep(xs[0]!, labels[0]!));
@@ -54,7 +55,7 @@ export const kiln: Peer = {
         return { check, warmedUp: true, run: () => { const b = i++ % POOL; return net.trainStep(xs[b]!, labels[b]!); } };
       }
       case "W3": {
-        const net = build("layerNorm", shared);
+        const net = build("layerNorm", shared, threads);
         const x = shared.evalInput();
         const out = net.predict(x);
         const rel = checkClose("logits", out.subarray(0, W3_CHECK_ROWS * CLASSES), shared.referenceLogits(), 1e-4);
@@ -62,10 +63,10 @@ export const kiln: Peer = {
       }
       case "W4": {
         const d = shared.layerNorm();
-        const run = kilnLayerNorm(d);
+        const run = kilnLayerNorm(d, threads);
         if (!run) return null;
         return { run, check: checkLayerNorm(run(), shared.layerNormReference()) };
       }
     }
   },
-};
+});

@@ -12,6 +12,7 @@ import type { AnyArray, FloatArray, Kernel, KernelContext } from "./types.js";
 export const reduceSum: Kernel = Object.assign((bufs: readonly AnyArray[], p: readonly number[]) => {
   const x = bufs[0] as FloatArray, y = bufs[1] as FloatArray;
   const scale = p[0]!, rank = p[1]!;
+  if (y.length === 1) return totalSum(x, y, scale);
   if (rank === 2) {
     const rows = p[2]!, cols = p[3]!, s0 = p[4]!, s1 = p[5]!;
     if (s0 === 0 && s1 === 1) return columnSums(x, y, rows, cols, scale);
@@ -34,6 +35,15 @@ function columnSums(x: FloatArray, y: FloatArray, rows: number, cols: number, sc
   acc.fill(0, 0, cols);
   for (let r = 0, o = 0; r < rows; r++, o += cols) for (let j = 0; j < cols; j++) acc[j]! += x[o + j]!;
   for (let j = 0; j < cols; j++) y[j] = acc[j]! * scale;
+}
+
+/** y[0] = scale·Σ x, in four float64 accumulators. */
+function totalSum(x: FloatArray, y: FloatArray, scale: number): void {
+  let a = 0, b = 0, c = 0, d = 0, i = 0;
+  const n = x.length;
+  for (; i + 3 < n; i += 4) { a += x[i]!; b += x[i + 1]!; c += x[i + 2]!; d += x[i + 3]!; }
+  for (; i < n; i++) a += x[i]!;
+  y[0] = (a + b + c + d) * scale;
 }
 
 /** y[r] = scale·Σ_j x[r, j]. */

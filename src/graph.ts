@@ -1,0 +1,63 @@
+/**
+ * Programs from hand-built graphs: for users who write IR directly (a custom loss, a single
+ * op, a benchmark) rather than a model expression. The same pipeline as `compile()` — passes,
+ * memory plan, WebAssembly kernels, threads — with every input a live view to write into.
+ */
+import { availableParallelism } from "node:os";
+import { GraphBuilder } from "../compiler/ir/builder.js";
+import { checkGraph, type Graph } from "../compiler/ir/graph.js";
+import { size } from "../compiler/ir/types.js";
+import { optimize, prepare } from "../compiler/pipeline.js";
+import { Arena } from "../runtime/arena.js";
+import { InputError } from "../runtime/errors.js";
+import type { Executor } from "../runtime/executor.js";
+
+export { GraphBuilder };
+
+export interface CompiledGraph {
+  /** The graph that runs (after the passes, unless optimize: false). */
+  readonly graph: Graph;
+  /** A named input's buffer: write into it before `run` (it keeps its contents between runs). */
+  input(name: string): Float32Array | Int32Array;
+  /** A named output's buffer after `run` (a live view: overwritten by the next run). */
+  output(name: string): Float32Array | Int32Array;
+  run(): void;
+}
+
+/**
+ * Compile a graph built with `GraphBuilder`.
+ * @example
+ * const b = new GraphBuilder();
+ * const x = b.input("a", "data", { shape: [64, 32], dtype: "f32" }), w = b.input("b", "data", { shape: [32, 16], dtype: "f32" });
+ * b.output("y", "logits", b.matmul(x, w));
+ * const p = compileGraph(b.build()); p.input("a").set(A); p.input("b").set(B); p.run(); p.output("y");
+ */
+export function compileGraph(g: Graph, opts: { optimize?: boolean; threads?: number } = {}): CompiledGraph {
+  checkGraph(g);
+  const useOpt = opts.optimize ?? true;
+  const graph = useOpt ? optimize(g, "graph") : g;
+  const threads = opts.threads ?? Math.min(8, availableParallelism());
+  const arena = useOpt ? new Arena(threads) : null;
+  // Parameters, state and optimizer buffers live outside the scratch plan: give them arena arrays.
+  const bound = new Map<string, Float32Array | Int32Array>();
+  for (const i of graph.inputs) {
+    if (i.kind !== "param" && i.kind !== "state" && i.kind !== "optim") continue;
+    const n = size(graph.values[i.value]!.shape);
+    bound.set(i.name, arena ? arena.f32(arena.allocPersistent(4 * n), n) : new Float32Array(n));
+  }
+  const exec: Executor = prepare(graph, arena, "graph").executor;
+  for (const [name, a] of bound) exec.bind(name, a);
+  const names = (kind: "inputs" | "outputs") => graph[kind].map((v) => v.name).join(", ");
+  return {
+    graph,
+    input: (name) => {
+      if (!exec.hasInput(name)) throw new InputError(`no input named ${JSON.stringify(name)}; the graph's inputs are ${names("inputs")}`);
+      return exec.input(name) as Float32Array | Int32Array;
+    },
+    output: (name) => {
+      if (!graph.outputs.some((o) => o.name === name)) throw new InputError(`no output named ${JSON.stringify(name)}; the graph's outputs are ${names("outputs")}`);
+      return exec.output(name) as Float32Array | Int32Array;
+    },
+    run: () => exec.run(),
+  };
+}
