@@ -54,25 +54,25 @@ export class ThreadPool {
     const fn = this.names.indexOf(exportName);
     if (fn < 0) throw new KilnError(`thread pool: unknown kernel ${exportName}`);
     const id = this.idOf(memory);
-    const busy: Lane[] = [];
-    for (let i = 1; i < parts.length && i - 1 < this.lanes.length; i++) {
+    const used = Math.min(parts.length - 1, this.lanes.length);
+    for (let i = 1; i <= used; i++) {
       const lane = this.lanes[i - 1]!;
       if (!lane.attached.has(id)) {
         lane.port.postMessage({ id, memory, module: this.module, names: this.names });
         lane.attached.add(id);
       }
       const a = parts[i]!;
-      lane.args.set(a);
+      for (let k = 0; k < a.length; k++) lane.args[k] = a[k]!; // no iterator, no allocation
       lane.ctrl[2] = id;
       lane.ctrl[3] = fn;
       lane.ctrl[4] = a.length;
       lane.seq++;
       Atomics.store(lane.ctrl, 0, lane.seq);
       Atomics.notify(lane.ctrl, 0);
-      busy.push(lane);
     }
     local();
-    for (const lane of busy) {
+    for (let i = 0; i < used; i++) {
+      const lane = this.lanes[i]!;
       const start = Date.now();
       while (Atomics.load(lane.ctrl, 1) !== lane.seq) {
         Atomics.wait(lane.ctrl, 1, Atomics.load(lane.ctrl, 1), 1000);

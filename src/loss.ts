@@ -20,12 +20,16 @@ export interface Loss {
 const describeArray = (a: unknown): string =>
   a === null || typeof a !== "object" ? String(a) : `${(a as object).constructor?.name ?? "object"}(${(a as ArrayLike<unknown>).length ?? "?"})`;
 
-function checkLength(labels: unknown, want: number, what: string): asserts labels is ArrayLike<number> {
+const classIndices = (batch: number) => `one class index per sample, an Int32Array(${batch})`;
+const targets = (batch: number, outputs: number) => `targets shaped like the output, a Float32Array(${batch}×${outputs})`;
+
+/** `what(batch, outputs)` describes the expected labels; it runs only to build a message. */
+function checkLength(labels: unknown, want: number, what: (batch: number, outputs: number) => string, batch: number, outputs: number): asserts labels is ArrayLike<number> {
   if (labels === null || typeof labels !== "object" || typeof (labels as ArrayLike<number>).length !== "number") {
-    throw new InputError(`labels: expected ${what}, got ${describeArray(labels)}`);
+    throw new InputError(`labels: expected ${what(batch, outputs)}, got ${describeArray(labels)}`);
   }
   if ((labels as ArrayLike<number>).length !== want) {
-    throw new InputError(`labels: expected ${want} values (${what}), got ${(labels as ArrayLike<number>).length}`);
+    throw new InputError(`labels: expected ${want} values (${what(batch, outputs)}), got ${(labels as ArrayLike<number>).length}`);
   }
 }
 
@@ -44,7 +48,7 @@ export function softmaxCrossEntropy(): Loss {
       return b.mul(picked, b.scalar(-1 / batch));
     },
     check: (labels: unknown, batch: number, classes: number) => {
-      checkLength(labels, batch, `one class index per sample, an Int32Array(${batch})`);
+      checkLength(labels, batch, classIndices, batch, classes);
       for (let i = 0; i < batch; i++) {
         const y = labels[i]!;
         if (!Number.isInteger(y) || y < 0 || y >= classes) {
@@ -69,7 +73,7 @@ export function mse(): Loss {
       return b.mean(b.mul(d, d), [0, 1]);
     },
     check: (labels: unknown, batch: number, outputs: number) => {
-      checkLength(labels, batch * outputs, `targets shaped like the output, a Float32Array(${batch}×${outputs})`);
+      checkLength(labels, batch * outputs, targets, batch, outputs);
       for (let i = 0; i < batch * outputs; i++) {
         if (!Number.isFinite(labels[i])) throw new InputError(`targets[${i}]: expected a finite number, got ${labels[i]}`);
       }

@@ -58,13 +58,14 @@ export class Net {
   private readonly train: Executor;
   private readonly grad: Executor;
   private readonly evals = new Map<number, Executor>();
-  private readonly counters: BigInt64Array[];
+  /** num_batches_tracked as 32-bit words over the int64's bytes: counting allocates no BigInt. */
+  private readonly counters: Uint32Array[];
 
   constructor(private readonly parts: NetParts) {
     this.ir = parts.ir;
     this.params = Object.freeze({ ...parts.params });
     const counters = parts.batchNorms.map((p) => [`${p}num_batches_tracked`, new BigInt64Array(1)] as const);
-    this.counters = counters.map(([, c]) => c);
+    this.counters = counters.map(([, c]) => new Uint32Array(c.buffer, c.byteOffset, 2));
     this.state = Object.freeze({ ...parts.state, ...Object.fromEntries(counters) });
     this.optimizerState = Object.freeze({ ...parts.optimizerState });
     this.probeNames = parts.ir.train.outputs.filter((o) => o.kind === "probe").map((o) => o.name);
@@ -132,13 +133,16 @@ export class Net {
    */
   trainStep(x: ArrayLike<number>, labels: ArrayLike<number>): number {
     this.prepare(this.train, x, labels);
-    const lr = this.learningRate();
-    (this.train.input("lr") as Float32Array)[0] = lr;
+    this.writeLearningRate(this.train.input("lr") as Float32Array);
     for (const sc of this.parts.optimizer.scalars) (this.train.input(sc.name) as Float32Array)[0] = sc.value(this.stepCount + 1);
     this.train.run();
     this.keepProbes(this.train);
     this.stepCount++;
-    for (const c of this.counters) c[0]! += 1n;
+    // Little-endian int64 + 1: the low word, then the carry.
+    for (let i = 0; i < this.counters.length; i++) {
+      const w = this.counters[i]!;
+      if (++w[0]! === 0) w[1]!++;
+    }
     return this.train.output("loss")[0]!;
   }
 
@@ -193,26 +197,30 @@ export class Net {
   }
 
   private keepProbes(exec: Executor): void {
-    this.probeNames.forEach((name, i) => { this.probeValues[i] = exec.output(name)[0]!; });
+    for (let i = 0; i < this.probeNames.length; i++) this.probeValues[i] = exec.output(this.probeNames[i]!)[0]!;
   }
+
+  /** For messages only, made once: the per-call checks allocate nothing. */
+  private readonly batchText = () => `batch ${this.parts.trace.batch} × ${this.parts.trace.inputs} features; this program was compiled for batch ${this.parts.trace.batch}`;
 
   /** Validate, then write the batch into a program's input buffers. */
   private prepare(exec: Executor, x: ArrayLike<number>, labels: ArrayLike<number>): void {
     const { batch, inputs } = this.parts.trace;
-    checkFloats(x, batch * inputs, "x", `batch ${batch} × ${inputs} features; this program was compiled for batch ${batch}`);
+    checkFloats(x, batch * inputs, "x", this.batchText);
     this.parts.loss.check(labels, batch, this.parts.outputs);
     (exec.input("x") as Float32Array).set(x);
     (exec.input("labels") as Float32Array | Int32Array).set(labels);
     if (exec.hasInput("step")) (exec.input("step") as Int32Array)[0] = this.stepCount;
   }
 
-  private learningRate(): number {
+  /** Checked, then stored straight into the program's lr scalar (no number crosses a call). */
+  private writeLearningRate(target: Float32Array): void {
     const { lr } = this.parts.optimizer;
     const value = typeof lr === "function" ? lr(this.stepCount) : lr;
     if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
       throw new ModelError(`learning-rate schedule gave ${String(value)} at step ${this.stepCount}; expected a finite number ≥ 0`);
     }
-    return value;
+    target[0] = value;
   }
 
   private evalExecutor(batch: number): Executor {

@@ -6,13 +6,16 @@ export const describeValue = (a: unknown): string =>
     ? `${typeof a} ${String(a)}`
     : `${(a as object).constructor?.name ?? "object"}(${String((a as ArrayLike<unknown>).length ?? "?")})`;
 
+/** The shape text is built only for a message: a passing check allocates nothing. */
+const shapeText = (shape: string | (() => string)): string => (typeof shape === "function" ? shape() : shape);
+
 /** x must be array-like with `length` finite numbers; `what` names it in the message. */
-export function checkFloats(x: unknown, length: number, what: string, shape: string): asserts x is ArrayLike<number> {
+export function checkFloats(x: unknown, length: number, what: string, shape: string | (() => string)): asserts x is ArrayLike<number> {
   if (x === null || typeof x !== "object" || typeof (x as ArrayLike<number>).length !== "number") {
-    throw new InputError(`${what}: expected a Float32Array of ${length} values (${shape}), got ${describeValue(x)}`);
+    throw new InputError(`${what}: expected a Float32Array of ${length} values (${shapeText(shape)}), got ${describeValue(x)}`);
   }
   const a = x as ArrayLike<number>;
-  if (a.length !== length) throw new InputError(`${what}: expected ${length} values (${shape}), got ${a.length}`);
+  if (a.length !== length) throw new InputError(`${what}: expected ${length} values (${shapeText(shape)}), got ${a.length}`);
   for (let i = 0; i < length; i++) {
     const v = a[i];
     if (typeof v !== "number" || !Number.isFinite(v)) {

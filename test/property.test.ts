@@ -36,6 +36,23 @@ function residualSafe(r: () => number, width: number, depth: number, bn: boolean
 
 const only = process.env.KILN_PROPERTY_ONLY;
 
+describe("thread count does not change a bit", () => {
+  for (let seed = 0; seed < 6; seed++) {
+    it(`random model #${seed}: 1 and 2 threads give identical losses, parameters and predictions`, () => {
+      const r = rand(7000 + seed);
+      const width = [33, 64, 130][seed % 3]!, batch = [16, 33, 64][seed % 3]!;
+      const [body, w] = randomModel(r, width, 3 + (seed % 3), true);
+      const model = seq(linear(width, width), body as never, linear(w, 10));
+      const opts = { inputs: width, batch, seed, optimizer: sgd({ lr: 0.01, momentum: 0.9 }) };
+      const one = compile(model, { ...opts, threads: 1 }), two = compile(model, { ...opts, threads: 2 });
+      const x = Float32Array.from({ length: batch * width }, () => 2 * r() - 1), y = Int32Array.from({ length: batch }, () => Math.floor(r() * 10));
+      for (let s = 0; s < 3; s++) expect(two.trainStep(x, y)).toBe(one.trainStep(x, y));
+      for (const k of Object.keys(one.params)) expect(Array.from(two.params[k]!)).toEqual(Array.from(one.params[k]!));
+      expect(Array.from(two.predict(x))).toEqual(Array.from(one.predict(x)));
+    });
+  }
+});
+
 describe("optimized programs agree with the reference interpreter", () => {
   for (let seed = 0; seed < Number(process.env.KILN_PROPERTY_CASES ?? 60); seed++) {
     if (only !== undefined && Number(only) !== seed) continue;

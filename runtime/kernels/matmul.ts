@@ -16,7 +16,7 @@ const SPLIT_FLOPS = 2_000_000;
  * same bits. p = [M, N, K, transA, transB, …]. Returns the call, argument lists built once.
  */
 function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | null, y: AnyArray, p: readonly number[], relu: boolean): () => void {
-  const [M, N, K, tA, tB] = p as [number, number, number, number, number];
+  const M = p[0]!, N = p[1]!, K = p[2]!, tA = p[3]!, tB = p[4]!;
   const flags = (tA ? SGEMM.TRANS_A : 0) | (tB ? SGEMM.TRANS_B : 0) | (bias ? SGEMM.BIAS : 0) | (relu ? SGEMM.RELU : 0);
   const lda = tA ? M : K, ldb = tB ? K : N;
   const args = (r0: number, r1: number, thread: number) =>
@@ -24,20 +24,19 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
   const raw = ctx.wasm.sgemmRaw;
   const threads = ctx.pool && 2 * M * N * K >= SPLIT_FLOPS ? Math.min(ctx.pool.threads, Math.ceil(M / 8)) : 1;
   if (threads <= 1) {
-    const all = args(0, M, 0);
-    return () => raw(...all);
+    return raw.bind(null, ...args(0, M, 0)) as () => void; // bound once: calls allocate nothing
   }
   // Row blocks in multiples of 8 (a whole number of micro-kernel tiles), the last taking the rest.
   const per = Math.ceil(M / threads / 8) * 8;
   const parts = Array.from({ length: threads }, (_, t) => args(Math.min(M, t * per), Math.min(M, (t + 1) * per), t));
-  const own = parts[0]!, local = () => raw(...own), pool = ctx.pool!;
+  const local = raw.bind(null, ...parts[0]!) as () => void, pool = ctx.pool!;
   return () => pool.run(ctx.memory, "sgemm", parts, local);
 }
 
 export const matmul: Kernel = Object.assign((bufs: readonly AnyArray[], p: readonly number[], ctx?: KernelContext) => {
   if (ctx) return gemm(ctx, bufs[0]!, bufs[1]!, null, bufs[2]!, p, false)();
   const a = bufs[0] as FloatArray, b = bufs[1] as FloatArray, y = bufs[2] as FloatArray;
-  const [M, N, K, tA, tB] = p as [number, number, number, number, number];
+  const M = p[0]!, N = p[1]!, K = p[2]!, tA = p[3]!, tB = p[4]!;
   if (!tB) {
     // Y[i,:] = Σ_k A(i,k)·B[k,:]: rows of B stream through the accumulator row.
     const row = scratch(N);
@@ -82,7 +81,7 @@ export const linear: Kernel = Object.assign((bufs: readonly AnyArray[], p: reado
   if (ctx) return gemm(ctx, bufs[0]!, bufs[1]!, bufs[2]!, bufs[3]!, p, p[5] === 1)();
   matmul([bufs[0]!, bufs[1]!, bufs[3]!], p);
   const bias = bufs[2] as FloatArray, y = bufs[3] as FloatArray;
-  const [M, N] = p as [number, number];
+  const M = p[0]!, N = p[1]!;
   const relu = p[5] === 1;
   for (let i = 0; i < M; i++) {
     const o = i * N;

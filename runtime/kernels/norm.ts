@@ -37,7 +37,7 @@ function rowSquares(x: F, o: number, n: number, mu: number): number {
  * p = [rows, cols, axis, eps, affine, xhat]; bufs = x, (γ, β), y, (x̂), μ, rstd, σ².
  */
 const normForwardJs = (bufs: readonly AnyArray[], p: readonly number[]): void => {
-  const [rows, cols, axis, eps, affine, xhat] = p as [number, number, number, number, number, number];
+  const rows = p[0]!, cols = p[1]!, axis = p[2]!, eps = p[3]!, affine = p[4]!, xhat = p[5]!;
   let k = 1;
   const x = bufs[0] as F;
   const gamma = affine ? (bufs[k++] as F) : null, beta = affine ? (bufs[k++] as F) : null;
@@ -86,7 +86,7 @@ const normForwardJs = (bufs: readonly AnyArray[], p: readonly number[]): void =>
  * dβ = Σ_rows dy. p = [rows, cols, axis, affine]; bufs = dy, x, μ, rstd, (γ), dx, (dγ, dβ).
  */
 const normBackwardJs = (bufs: readonly AnyArray[], p: readonly number[]): void => {
-  const [rows, cols, axis, affine] = p as [number, number, number, number];
+  const rows = p[0]!, cols = p[1]!, axis = p[2]!, affine = p[3]!;
   const dy = bufs[0] as F, x = bufs[1] as F, mean = bufs[2] as F, rstd = bufs[3] as F;
   const gamma = affine ? (bufs[4] as F) : null;
   const dx = bufs[affine ? 5 : 4] as F;
@@ -164,7 +164,7 @@ function colsBackward(rows: number, cols: number, dy: F, x: F, mean: F, rstd: F,
  */
 export const normForward: Kernel = Object.assign(normForwardJs, {
   prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
-    const [rows, cols, axis, eps, affine, xhat] = p as [number, number, number, number, number, number];
+    const rows = p[0]!, cols = p[1]!, axis = p[2]!, eps = p[3]!, affine = p[4]!, xhat = p[5]!;
     if (axis !== 1 || xhat) return () => normForwardJs(bufs, p);
     const at = (i: number) => bufs[i]!.byteOffset;
     const [x, g, b, y, mean, rstd] = affine ? [0, 1, 2, 3, 4, 5].map(at) : [at(0), 0, 0, at(1), at(2), at(3)];
@@ -179,7 +179,7 @@ export const normForward: Kernel = Object.assign(normForwardJs, {
 
 export const normBackward: Kernel = Object.assign(normBackwardJs, {
   prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
-    const [rows, cols, axis, affine] = p as [number, number, number, number];
+    const rows = p[0]!, cols = p[1]!, axis = p[2]!, affine = p[3]!;
     if (axis !== 1) return () => normBackwardJs(bufs, p);
     const at = (i: number) => bufs[i]!.byteOffset;
     const run = ctx.wasm.layerNormBwd;

@@ -11,7 +11,7 @@ const block = new Uint32Array(4);
 
 export const dropoutMask: Kernel = (bufs, p) => {
   const step = (bufs[0] as Int32Array)[0]!, y = bufs[1] as FloatArray;
-  const [seed, stream, prob] = p as [number, number, number];
+  const seed = p[0]!, stream = p[1]!, prob = p[2]!;
   const keep = Math.fround(1 / (1 - prob));
   for (let i = 0; i < y.length; i += 4) {
     philox(i >>> 2, step >>> 0, 0, 0, seed >>> 0, stream >>> 0, block);

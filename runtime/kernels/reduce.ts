@@ -22,7 +22,7 @@ export const reduceSum: Kernel = Object.assign((bufs: readonly AnyArray[], p: re
 }, {
   /** Column sums of a float32 matrix (bias gradients) run in WebAssembly. */
   prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
-    const [scale, rank, rows, cols, s0, s1] = p as [number, number, number, number, number, number];
+    const scale = p[0]!, rank = p[1]!, rows = p[2]!, cols = p[3]!, s0 = p[4]!, s1 = p[5]!;
     const x = bufs[0]!, y = bufs[1]!;
     if (rank === 2 && s0 === 0 && s1 === 1 && scale === 1) return () => ctx.wasm.colSum(x.byteOffset, y.byteOffset, rows, cols, 0);
     return () => reduceSum(bufs, p);
@@ -83,7 +83,7 @@ function generalSum(x: FloatArray, y: FloatArray, p: readonly number[]): void {
  */
 export const normalize: Kernel = (bufs, p) => {
   const x = bufs[0] as FloatArray, y = bufs[1] as FloatArray;
-  const [outer, n, inner, eps] = p as [number, number, number, number];
+  const outer = p[0]!, n = p[1]!, inner = p[2]!, eps = p[3]!;
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       const base = o * n * inner + j;
@@ -101,7 +101,7 @@ export const normalize: Kernel = (bufs, p) => {
 /** y = x − log Σ exp(x) along the middle axis, shifted by the maximum for stability. p = [outer, n, inner]. */
 export const logSoftmax: Kernel = (bufs, p) => {
   const x = bufs[0] as FloatArray, y = bufs[1] as FloatArray;
-  const [outer, n, inner] = p as [number, number, number];
+  const outer = p[0]!, n = p[1]!, inner = p[2]!;
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       const base = o * n * inner + j;

@@ -10,7 +10,7 @@ import type { FloatArray, Kernel } from "./types.js";
 
 export const softmaxXent: Kernel = (bufs, p) => {
   const z = bufs[0] as FloatArray, labels = bufs[1] as Int32Array, loss = bufs[2] as FloatArray, dz = bufs[3] as FloatArray;
-  const [rows, classes, scale, gradScale] = p as [number, number, number, number];
+  const rows = p[0]!, classes = p[1]!, scale = p[2]!, gradScale = p[3]!;
   let total = 0;
   for (let r = 0, o = 0; r < rows; r++, o += classes) {
     let m = -Infinity;

@@ -1,5 +1,6 @@
 import { he, zeros, type Initializer } from "../init.js";
 import { ModelError } from "../../runtime/errors.js";
+import { MAX_ELEMENTS } from "../../compiler/ir/graph.js";
 import { checkFeatures } from "./check.js";
 import type { LinearNode } from "./node.js";
 import type { Sized } from "./sized.js";
@@ -22,10 +23,14 @@ export interface LinearOptions {
 export function linear<In extends number, Out extends number>(inFeatures: In, outFeatures: Out, opts: LinearOptions = {}): Linear<In, Out> {
   const bias = opts.bias ?? true;
   if (typeof bias !== "boolean") throw new ModelError(`linear bias must be true or false, got ${String(bias)}`);
+  const n = checkFeatures("linear input features", inFeatures), m = checkFeatures("linear output features", outFeatures);
+  if (n * m > MAX_ELEMENTS) {
+    throw new ModelError(`linear(${n}→${m}) has ${n * m} weights; one tensor holds at most ${MAX_ELEMENTS} (2^28)`);
+  }
   return Object.freeze({
     kind: "linear" as const,
-    in: checkFeatures("linear input features", inFeatures),
-    out: checkFeatures("linear output features", outFeatures),
+    in: n,
+    out: m,
     bias,
     init: opts.init ?? he(),
     biasInit: opts.biasInit ?? zeros(),
