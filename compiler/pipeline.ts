@@ -44,9 +44,17 @@ export function prepare(g: Graph, arena: Arena | null, label = "graph"): Prepare
     return { program, plan: null, executor: new Executor(program) };
   }
   const plan = planMemory(g);
-  if (Number(process.env.KILN_DEBUG ?? 0) >= 3) {
-    console.error(`[kiln] ${label}: scratch ${plan.scratchBytes} bytes (one buffer per value: ${plan.unplannedBytes})`);
-  }
+  if (Number(process.env.KILN_DEBUG ?? 0) >= 3) console.error(formatPlan(g, plan, label));
   const program = lowerPlanned(g, plan);
   return { program, plan, executor: new Executor(program, "f32", arena) };
+}
+
+/** KILN_DEBUG=3: where every value lives — its scratch offset, or the external buffer it updates. */
+function formatPlan(g: Graph, plan: MemoryPlan, label: string): string {
+  const lines = [`[kiln] ${label}: memory plan, scratch ${plan.scratchBytes} bytes (one buffer per value: ${plan.unplannedBytes})`];
+  g.values.forEach((t, v) => {
+    const where = plan.external[v] ? `in place in ${plan.external[v]}` : plan.offsets[v] === null ? "unused" : `@${plan.offsets[v]}`;
+    lines.push(`  %${v} ${t.dtype}[${t.shape.join(",")}] ${where}`);
+  });
+  return lines.join("\n");
 }
