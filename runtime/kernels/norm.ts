@@ -159,36 +159,75 @@ function colsBackward(rows: number, cols: number, dy: F, x: F, mean: F, rstd: F,
 }
 
 /**
+ * Row halves for the two-thread split: only for matrices big enough to be worth a handoff, and
+ * chosen by shape alone, so the arithmetic (including the order dγ, dβ are summed in) is the same
+ * whatever the thread count.
+ */
+function halves(rows: number, cols: number): number | null {
+  return rows >= 64 && rows * cols >= 32768 ? Math.ceil(rows / 2 / 8) * 8 : null;
+}
+
+/** Run two row ranges: on two threads when the pool has them, else one after the other. */
+function twoParts(ctx: KernelContext, name: "layerNormFwd" | "layerNormBwd", a: number[], b: number[]): () => void {
+  const fn = ctx.wasm[name] as (...args: number[]) => void;
+  const first = fn.bind(null, ...a) as () => void, second = fn.bind(null, ...b) as () => void;
+  const pool = ctx.pool;
+  if (pool && pool.threads >= 2) {
+    const parts = [a, b];
+    return () => pool.run(ctx.memory, name, parts, first);
+  }
+  return () => { first(); second(); };
+}
+
+/**
  * In an arena, rows (layerNorm, axis 1) run in WebAssembly SIMD — the same formulas, summed in
- * float32 lanes; the biased variance output is rebuilt from rstd (only batchNorm reads it).
+ * float32 lanes — split across two threads for large matrices; the biased variance output is
+ * rebuilt from rstd (only batchNorm reads it).
  */
 export const normForward: Kernel = Object.assign(normForwardJs, {
   prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
     const rows = p[0]!, cols = p[1]!, axis = p[2]!, eps = p[3]!, affine = p[4]!, xhat = p[5]!;
     if (axis !== 1 || xhat) return () => normForwardJs(bufs, p);
     const at = (i: number) => bufs[i]!.byteOffset;
-    const [x, g, b, y, mean, rstd] = affine ? [0, 1, 2, 3, 4, 5].map(at) : [at(0), 0, 0, at(1), at(2), at(3)];
+    const [x, g, b, y, mean, rstd] = (affine ? [0, 1, 2, 3, 4, 5].map(at) : [at(0), 0, 0, at(1), at(2), at(3)]) as number[];
     const rs = bufs[affine ? 5 : 3] as F, variance = bufs[affine ? 6 : 4] as F;
-    const flags = affine ? LAYERNORM.AFFINE : 0, run = ctx.wasm.layerNormFwd;
+    const flags = affine ? LAYERNORM.AFFINE : 0;
+    const args = (r0: number, r1: number) => [x!, y!, g!, b!, mean!, rstd!, r0, r1, cols, eps, flags];
+    const h = halves(rows, cols);
+    const rowsCall = h === null ? ctx.wasm.layerNormFwd.bind(null, ...args(0, rows)) as () => void : twoParts(ctx, "layerNormFwd", args(0, h), args(h, rows));
     return () => {
-      run(x!, y!, g!, b!, mean!, rstd!, 0, rows, cols, eps, flags);
+      rowsCall();
       for (let r = 0; r < rows; r++) variance[r] = 1 / (rs[r]! * rs[r]!) - eps;
     };
   },
 });
 
+/**
+ * Backward in WebAssembly for rows. With the two-half split, the second half's dγ, dβ go to a
+ * partial buffer (in its thread's scratch) and are added to the first half's afterwards.
+ */
 export const normBackward: Kernel = Object.assign(normBackwardJs, {
   prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
     const rows = p[0]!, cols = p[1]!, axis = p[2]!, affine = p[3]!;
     if (axis !== 1) return () => normBackwardJs(bufs, p);
     const at = (i: number) => bufs[i]!.byteOffset;
-    const run = ctx.wasm.layerNormBwd;
-    if (affine) {
-      const [dy, x, mean, rstd, gamma, dx, dg, db] = [0, 1, 2, 3, 4, 5, 6, 7].map(at) as number[];
-      const flags = LAYERNORM.AFFINE | LAYERNORM.PARAM_GRADS | LAYERNORM.ZERO_PARAM_GRADS;
-      return () => run(x!, dy!, gamma!, mean!, rstd!, dx!, dg!, db!, 0, rows, cols, flags);
+    const h = halves(rows, cols);
+    if (!affine) {
+      const [dy, x, mean, rstd, dx] = [0, 1, 2, 3, 4].map(at) as number[];
+      const args = (r0: number, r1: number) => [x!, dy!, 0, mean!, rstd!, dx!, 0, 0, r0, r1, cols, 0];
+      return h === null ? ctx.wasm.layerNormBwd.bind(null, ...args(0, rows)) as () => void : twoParts(ctx, "layerNormBwd", args(0, h), args(h, rows));
     }
-    const [dy, x, mean, rstd, dx] = [0, 1, 2, 3, 4].map(at) as number[];
-    return () => run(x!, dy!, 0, mean!, rstd!, dx!, 0, 0, 0, rows, cols, 0);
+    const [dy, x, mean, rstd, gamma, dx, dg, db] = [0, 1, 2, 3, 4, 5, 6, 7].map(at) as number[];
+    const flags = LAYERNORM.AFFINE | LAYERNORM.PARAM_GRADS | LAYERNORM.ZERO_PARAM_GRADS;
+    const args = (r0: number, r1: number, g: number, b: number) => [x!, dy!, gamma!, mean!, rstd!, dx!, g, b, r0, r1, cols, flags];
+    if (h === null) return ctx.wasm.layerNormBwd.bind(null, ...args(0, rows, dg!, db!)) as () => void;
+    const partial = ctx.sgemmScratch[ctx.pool && ctx.pool.threads >= 2 ? 1 : 0]!; // free while no SGEMM runs
+    const rowsCall = twoParts(ctx, "layerNormBwd", args(0, h, dg!, db!), args(h, rows, partial, partial + 4 * cols));
+    const add = ctx.wasm.colSum;
+    return () => {
+      rowsCall();
+      add(partial, dg!, 1, cols, 1);
+      add(partial + 4 * cols, db!, 1, cols, 1);
+    };
   },
 });
