@@ -2,15 +2,17 @@
  * The WebAssembly sgemm against a float64 reference: every transpose combination, sizes around
  * and across the tile (4×8) and block (KC = 256, NC = 2048) boundaries, fused epilogues,
  * leading dimensions larger than rows, and row splits that must reproduce the unsplit result
- * bit for bit — in one thread and across a worker sharing the memory.
+ * bit for bit — in one thread and across a worker sharing the memory. Everything runs for both
+ * variants of the kernel module: core SIMD multiply then add, and relaxed SIMD fused
+ * multiply-add (when the engine has relaxed SIMD; see runtime/wasm/features.ts).
  */
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
-import { BLOCK } from "../runtime/wasm/sgemm.js";
-import { SGEMM, SGEMM_SCRATCH_BYTES, createMemory, instantiateKernels, kernelModule, type SgemmArgs } from "../runtime/wasm/module.js";
+import { wasmFeatures } from "../runtime/wasm/features.js";
+import { sgemmConfig } from "../runtime/wasm/sgemm.js";
+import { SGEMM, SGEMM_SCRATCH_BYTES, createMemory, instantiateKernels, kernelModule, type Kernels, type SgemmArgs } from "../runtime/wasm/module.js";
 
 const memory = createMemory(64 << 20);
-const k = instantiateKernels(memory);
 const F = () => new Float32Array(memory.buffer);
 const scratch = 0;
 
@@ -47,13 +49,13 @@ function setup(c: Case, seed: number) {
 }
 
 /** Max of |y − ref| / bound, where bound is the first-order error bound of blocked f32 sums. */
-function check(c: Case, args: SgemmArgs, lda: number, ldb: number, ldy: number, y0: Float32Array): number {
+function check(c: Case, args: SgemmArgs, lda: number, ldb: number, ldy: number, y0: Float32Array, KC: number): number {
   const f = F();
   // op(A) row-major and op(B) column-major as float64, so the reference's inner loop is contiguous.
   const opA = new Float64Array(c.m * c.k), opBt = new Float64Array(c.n * c.k);
   for (let i = 0; i < c.m; i++) for (let p = 0; p < c.k; p++) opA[i * c.k + p] = f[args.a / 4 + (c.tA ? p * lda + i : i * lda + p)]!;
   for (let j = 0; j < c.n; j++) for (let p = 0; p < c.k; p++) opBt[j * c.k + p] = f[args.b / 4 + (c.tB ? j * ldb + p : p * ldb + j)]!;
-  const u = 2 ** -24, steps = Math.min(c.k, BLOCK.KC) + Math.ceil(c.k / BLOCK.KC) + 3;
+  const u = 2 ** -24, steps = Math.min(c.k, KC) + Math.ceil(c.k / KC) + 3;
   let worst = 0;
   for (let i = 0; i < c.m; i++) {
     for (let j = 0; j < ldy; j++) {
@@ -79,21 +81,31 @@ function bitDiff(a: Float32Array, b: Float32Array): number {
   return d;
 }
 
-function run(c: Case, seed: number): number {
+function run(k: Kernels, KC: number, c: Case, seed: number): number {
   const { args, lda, ldb, ldy } = setup(c, seed);
   const y0 = F().slice(args.y / 4, args.y / 4 + c.m * ldy + 16);
   k.sgemm(args);
-  return check(c, args, lda, ldb, ldy, y0);
+  return check(c, args, lda, ldb, ldy, y0, KC);
 }
 
 const transposes = [[false, false], [false, true], [true, false], [true, true]] as const;
 const epilogues: Partial<Case>[] = [{}, { bias: true }, { bias: true, relu: true }, { acc: true }, { acc: true, bias: true, relu: true }, { relu: true }];
 
-describe("sgemm", () => {
+const variants = [
+  { fma: false, name: "multiply then add" },
+  ...(wasmFeatures().relaxedSimd ? [{ fma: true, name: "relaxed_madd" }] : []),
+];
+
+describe.each(variants)("sgemm ($name)", ({ fma }) => {
+  const module = kernelModule({ fma });
+  const k = instantiateKernels(memory, module);
+  const KC = sgemmConfig(fma).block.KC;
+  const run1 = (c: Case, seed: number) => run(k, KC, c, seed);
+
   it("small sizes in every transpose combination", () => {
     let seed = 1;
     for (const m of [1, 7, 33]) for (const n of [1, 7, 33]) for (const kk of [1, 7, 33]) for (const [tA, tB] of transposes) {
-      expect(run({ m, n, k: kk, tA, tB }, seed++)).toBeLessThanOrEqual(1);
+      expect(run1({ m, n, k: kk, tA, tB }, seed++)).toBeLessThanOrEqual(1);
     }
   });
 
@@ -102,14 +114,14 @@ describe("sgemm", () => {
     let seed = 100;
     for (const [m, n, kk] of shapes) for (const [tA, tB] of transposes) {
       const epi = epilogues[seed % epilogues.length]!;
-      expect(run({ m: m!, n: n!, k: kk!, tA, tB, ...epi }, seed++), `${m}×${n}×${kk} ${tA} ${tB} ${JSON.stringify(epi)}`).toBeLessThanOrEqual(1);
+      expect(run1({ m: m!, n: n!, k: kk!, tA, tB, ...epi }, seed++), `${m}×${n}×${kk} ${tA} ${tB} ${JSON.stringify(epi)}`).toBeLessThanOrEqual(1);
     }
   });
 
   it("every epilogue, with padded leading dimensions and unaligned offsets", () => {
     let seed = 200;
     for (const epi of epilogues) for (const [tA, tB] of transposes) {
-      expect(run({ m: 13, n: 21, k: 300, tA, tB, pad: true, ...epi }, seed++)).toBeLessThanOrEqual(1);
+      expect(run1({ m: 13, n: 21, k: 300, tA, tB, pad: true, ...epi }, seed++)).toBeLessThanOrEqual(1);
     }
   });
 
@@ -146,12 +158,26 @@ describe("sgemm", () => {
       const { parentPort, workerData: { module, memory, raw } } = require("node:worker_threads");
       const inst = new WebAssembly.Instance(module, { env: { memory } });
       inst.exports.sgemm(...raw);
-      parentPort.postMessage("done");`, { eval: true, workerData: { module: kernelModule(), memory, raw } });
+      parentPort.postMessage("done");`, { eval: true, workerData: { module, memory, raw } });
     const done = new Promise((resolve, reject) => { worker.once("message", resolve); worker.once("error", reject); });
     k.sgemm({ ...args, rowStart: 0, rowEnd: 35 });
     await done;
     await worker.terminate();
     expect(bitDiff(F().slice(args.y / 4, args.y / 4 + len), whole)).toBe(0);
+  });
+
+  it(fma ? "fuses each multiply-add (one rounding) where the hardware has FMA" : "rounds each product before adding it", () => {
+    // y[0, 0] = a0·b0 + a1·b1 with a0·b0 = −(1 + 2⁻¹¹) and a1·b1 = 1 + 2⁻¹¹ + 2⁻²⁴, both exact:
+    // rounding a1·b1 to f32 first loses the 2⁻²⁴, a fused multiply-add keeps it. Everything
+    // else is 0. 1×1 goes through an edge tile, 8×16 through full tiles.
+    for (const [m, n] of [[1, 1], [8, 16]] as const) {
+      const a = SGEMM_SCRATCH_BYTES + 64, b = a + 4 * 2 * m + 64, y = b + 4 * 2 * n + 64, f = F();
+      f.fill(0, a / 4, a / 4 + 2 * m).set([-1, 1 + 2 ** -12], a / 4); // A: m×2, row 0 set
+      f.fill(0, b / 4, b / 4 + 2 * n);
+      f[b / 4] = 1 + 2 ** -11; f[b / 4 + n] = 1 + 2 ** -12; // B: 2×n, column 0 set
+      k.sgemm({ m, n, k: 2, a, b, y, scratch });
+      expect(F()[y / 4]).toBe(fma && wasmFeatures().fma ? 2 ** -24 : 0);
+    }
   });
 
   it("rejects operands outside the memory and bad row ranges with a clear error", () => {

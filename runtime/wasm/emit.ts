@@ -163,12 +163,14 @@ export const f32x4 = {
   lt: vbin(F32X4.lt), gt: vbin(F32X4.gt), eq: vbin(F32X4.eq),
   sqrt: vun(F32X4.sqrt), neg: vun(F32X4.neg), abs: vun(F32X4.abs), nearest: vun(F32X4.nearest),
   convert_i32x4_s: vun(F32X4.convert_i32x4_s),
-  /**
-   * a·b + c as a separate multiply and add (two roundings). relaxed_madd is not available in
-   * Node 20 without a flag; on AMD Zen the add and multiply pipes are separate, so mul+add still
-   * sustains the same per-cycle flop rate as a fused multiply-add.
-   */
+  /** a·b + c as a separate multiply and add (two roundings): core SIMD, valid everywhere. */
   madd: (a: V, b: V, c: V): V => f32x4.add(c, f32x4.mul(a, b)),
+  /**
+   * a·b + c, relaxed SIMD: one fused multiply-add (one rounding) on hardware with FMA, else the
+   * multiply and add above — chosen by the engine, the same way for every call in a process.
+   * Valid only where wasmFeatures().relaxedSimd (features.ts).
+   */
+  relaxed_madd: (a: V, b: V, c: V): V => expr("v128", a, b, c, simd(F32X4.relaxed_madd)),
 };
 
 export const i32x4 = {

@@ -4,18 +4,32 @@
  *
  *   for k in 0..kc:   acc[r][v] += splat(Ap[k·MR + r]) · Bp[k·NR + 4v .. 4v+3]     (r < MR, v < NR/4)
  *
+ * Two variants, chosen when the module is built (module.ts, features.ts): core SIMD multiply then
+ * add (f32x4.mul + f32x4.add, two roundings), or relaxed SIMD's f32x4.relaxed_madd, which V8
+ * compiles to one `vfmadd231ps acc, b, a` on x86 with FMA3 (one rounding). Per k step (machine
+ * code read with node --print-wasm-code --no-liftoff): 2 B loads, 4 broadcasts, 8 multiply-adds
+ * and 7 instructions of loop overhead — 29 instructions with mul + add, 21 with FMA. Zen 3 runs
+ * 2 FMAs or 2 mul + 2 add per cycle (16 flops either way with 128-bit vectors), so both could
+ * take 4 cycles per step, but 29 instructions do not issue in 4 cycles (6-wide dispatch) while
+ * 21 do: FMA runs at the multiply-add pipes' bound, mul + add below it. Measured with
+ * the kernel alone, B sliver in L1 and A streaming from L2 (kc = 256, best of many runs on a
+ * shared machine): 4×8 mul + add ~35 GFLOP/s, 4×8 FMA ~47 GFLOP/s.
+ *
  * Register budget: V8 (TurboFan, x64) keeps 15 xmm registers for wasm values (xmm15 is its
- * scratch). Reading its machine code (node --print-wasm-code) shows the MR·NR/4 accumulators,
- * NR/4 B vectors and one broadcast A value stay in registers without spills for 4×8 and 2×16 (8
- * accumulators); from 10 accumulators on (5×8, 6×8, 4×12, 3×16) its allocator spills inside the
- * loop. Unrolling k fails the same way: TurboFan hoists every unrolled step's loads to the top of
- * the loop body and spills. So the loop is one k step: 2 B loads, 4 broadcasts, 8 mul + 8 add and
- * 7 instructions of loop overhead (29 in all) — measured up to ~31 GFLOP/s, ~80% of the
- * 128-bit peak (16 flops/cycle at 2.45 GHz).
+ * scratch), and its scheduler places every load of the loop body first — all MR broadcasts and
+ * NR/4 B vectors are live at once, then the multiply-adds run. So a tile needs
+ * MR·NR/4 accumulators + NR/4 + MR registers (+1 temporary for mul + add): 4×8 needs 14, fine in
+ * both variants. FMA frees only the temporary, not enough for 12 accumulators: with FMA, 5×8
+ * (17 registers), 6×8 (20) and 4×12 (19) spill accumulators inside the loop, and a spilled
+ * accumulator's store/reload sits on its loop-carried chain — measured 18–23 GFLOP/s, half of
+ * 4×8. 3×12 (15) and 2×16 (14) fit and run like 4×8 (~47–48) but would need a packing routine
+ * for A slivers narrower than 4, so 4×8 stays, for both variants (one scratch layout, one tile).
+ * Unrolling k fails the same way (every unrolled step's loads hoisted).
  *
  * One induction variable: per k step A advances MR·4 bytes and B NR·4 = (NR/MR)·MR·4, so the B
  * address is (NR/MR)·ap + δ with δ = bp − (NR/MR)·ap fixed; V8 folds that into one `lea`, which
- * saved a pointer bump and a zero-extension per step (+10% measured).
+ * saved a pointer bump and a zero-extension per step (+10% measured). (Tiles where MR ∤ NR bump
+ * a second pointer.)
  *
  * Epilogue, applied by flags (the driver sets BIAS/RELU only on the last k block):
  *   ACCUMULATE: acc = C + acc      (beta = 1, or a later k block of the same tile)
@@ -37,17 +51,26 @@ export interface TileShape {
 /** The tile sgemm uses (see the register budget above). */
 export const TILE: TileShape = { mr: 4, nr: 8 };
 
+export interface MicroKernelOptions {
+  /** Accumulate with relaxed_madd (one fused multiply-add) instead of multiply then add. */
+  readonly fma?: boolean;
+  readonly exported?: boolean;
+  /** Emit tiles that exceed the register budget above (for measuring them). */
+  readonly allowSpills?: boolean;
+}
+
 /**
  * Emit `microkernel(ap, bp, kc, c, ldcBytes, bias, flags)`: C[0..MR, 0..NR] at byte offset c with
  * row pitch ldcBytes, bias at byte offset `bias` (NR floats, read only with BIAS).
  */
-export function emitMicroKernel(m: ModuleBuilder, shape: TileShape = TILE, exported = false): FuncBuilder {
+export function emitMicroKernel(m: ModuleBuilder, shape: TileShape = TILE, opts: MicroKernelOptions = {}): FuncBuilder {
   const { mr, nr } = shape;
+  const { fma = false, exported = false, allowSpills = false } = opts;
   const nv = nr / 4;
   if (!Number.isInteger(nv) || nv < 1) throw new Error(`micro-kernel: NR=${nr} must be a positive multiple of 4`);
-  if (mr * nv + nv + 1 > 15) throw new Error(`micro-kernel: ${mr}×${nr} needs more than 15 vector registers`);
-  if (!Number.isInteger(nr / mr)) throw new Error(`micro-kernel: NR=${nr} must be a multiple of MR=${mr}`);
-  const f = m.func(`microkernel_${mr}x${nr}`, ["i32", "i32", "i32", "i32", "i32", "i32", "i32"], [], exported);
+  const registers = mr * nv + nv + mr + (fma ? 0 : 1);
+  if (registers > 15 && !allowSpills) throw new Error(`micro-kernel: ${mr}×${nr} needs ${registers} vector registers, V8 has 15`);
+  const f = m.func(`microkernel_${mr}x${nr}${fma ? "_fma" : ""}`, ["i32", "i32", "i32", "i32", "i32", "i32", "i32"], [], exported);
   const [ap, bp, kc, c, ldc, bias, flags] = f.i32Params();
   const apEnd = f.local("i32"), row = f.local("i32"), delta = f.local("i32");
   const a = f.local("v128");
@@ -61,20 +84,26 @@ export function emitMicroKernel(m: ModuleBuilder, shape: TileShape = TILE, expor
     ...acc.flatMap((_, r) => [...g(r), set(row, i32.add(get(row), get(ldc)))]),
   ];
   const flag = (bit: number) => i32.and(get(flags), i32.const(bit));
+  const madd = fma ? f32x4.relaxed_madd : f32x4.madd;
+  // B address from the A pointer: one induction variable when NR/MR is an integer (see above),
+  // else a second pointer bumped by NR·4 per step.
+  const ratio = nr / mr, oneIv = Number.isInteger(ratio);
+  const bAddr = oneIv ? i32.add(i32.mul(get(ap), i32.const(ratio)), get(delta)) : get(bp);
 
   f.body(
     ...eachAcc((x) => set(x, v128.zero())),
     // The k loop runs while ap < apEnd: the A pointer doubles as the trip counter (unsigned:
     // addresses above 2 GiB are valid).
     set(apEnd, i32.add(get(ap), i32.mul(get(kc), i32.const(mr * 4)))),
-    set(delta, i32.sub(get(bp), i32.mul(get(ap), i32.const(nr / mr)))), // wraps mod 2^32: fine
+    ...(oneIv ? [set(delta, i32.sub(get(bp), i32.mul(get(ap), i32.const(ratio))))] : []), // wraps mod 2^32: fine
     when(i32.lt_u(get(ap), get(apEnd)), loop(
-      ...b.map((bv, v) => set(bv, v128.load(i32.add(i32.mul(get(ap), i32.const(nr / mr)), get(delta)), 16 * v))),
+      ...b.map((bv, v) => set(bv, v128.load(bAddr, 16 * v))),
       ...acc.flatMap((accRow, r) => [
         set(a, v128.load32_splat(get(ap), 4 * r)),
-        ...accRow.map((x, v) => set(x, f32x4.madd(get(a), get(b[v]!), get(x)))),
+        ...accRow.map((x, v) => set(x, madd(get(a), get(b[v]!), get(x)))),
       ]),
       set(ap, i32.add(get(ap), i32.const(mr * 4))),
+      ...(oneIv ? [] : [set(bp, i32.add(get(bp), i32.const(nr * 4)))]),
       brIf(0, i32.lt_u(get(ap), get(apEnd))),
     )),
     when(flag(EPI.ACCUMULATE), ...eachRow((r) => acc[r]!.map((x, v) => set(x, f32x4.add(v128.load(get(row), 16 * v), get(x)))))),

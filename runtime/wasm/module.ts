@@ -9,6 +9,11 @@
  * In a worker: `instantiateKernels(memory, kernelModule())` with the Module and Memory posted
  * from the main thread (both are structured-cloneable), giving the same code on the same memory.
  *
+ * Two variants, differing only in the SGEMM micro-kernel: core SIMD multiply then add, or
+ * relaxed SIMD fused multiply-add (relaxed_madd). kernelModule() picks FMA where the engine has
+ * relaxed SIMD and the hardware fuses (features.ts; on Node 20 this sets a V8 flag; opt out with
+ * KILN_RELAXED_SIMD=0), once per process; tests and benchmarks ask for either explicitly.
+ *
  * Conventions: all buffers are byte offsets into the memory, 4-byte aligned (16-byte aligned is
  * faster: vector loads never straddle cache lines); leading dimensions are in floats. Outputs
  * must not overlap inputs (except where a kernel updates in place: sgd, colSum with accumulate).
@@ -18,24 +23,54 @@
  */
 import { MAX_PAGES, ModuleBuilder } from "./builder.js";
 import { LAYERNORM, SGD, emitElementwise } from "./elementwise.js";
-import { SGEMM, SGEMM_SCRATCH_BYTES, emitSgemm } from "./sgemm.js";
+import { wasmFeatures } from "./features.js";
+import { SGEMM, SGEMM_SCRATCH_BYTES, emitSgemm, sgemmConfig } from "./sgemm.js";
 
 export { LAYERNORM, SGD, SGEMM, SGEMM_SCRATCH_BYTES };
 const PAGE = 65536;
 
-/** Module bytes, built on demand (exposed for tests and for inspection with wasm tools). */
-export function kernelBytes(): Uint8Array {
+export interface KernelOptions {
+  /**
+   * Emit the SGEMM micro-kernel with relaxed SIMD's fused multiply-add. Default: where the engine
+   * has relaxed SIMD and it fuses (wasmFeatures().fma; KILN_RELAXED_SIMD=0 turns it off).
+   * Explicitly true needs relaxed SIMD (enabled here if need be), else it throws.
+   */
+  readonly fma?: boolean;
+}
+
+function resolve(opts: KernelOptions): boolean {
+  const features = wasmFeatures(); // before any bytes are validated: may enable relaxed SIMD
+  const fma = opts.fma ?? features.fma;
+  if (fma && !features.relaxedSimd) {
+    throw new Error(`kernelBytes: fma needs WebAssembly relaxed SIMD, which is ${features.relaxedSimdSource} here`);
+  }
+  return fma;
+}
+
+/**
+ * Module bytes, built on demand (exposed for tests and for inspection with wasm tools). The
+ * variant is chosen here, once per process for the default module (kernelModule), so every
+ * thread runs the same code.
+ */
+export function kernelBytes(opts: KernelOptions = {}): Uint8Array {
   const m = new ModuleBuilder();
   m.importMemory("env", "memory", 1);
-  emitSgemm(m);
+  emitSgemm(m, sgemmConfig(resolve(opts)));
   emitElementwise(m);
   return m.encode();
 }
 
-let compiled: WebAssembly.Module | undefined;
-/** The compiled module, shared by every instance in this thread (and postable to workers). */
-export function kernelModule(): WebAssembly.Module {
-  return (compiled ??= new WebAssembly.Module(kernelBytes()));
+const compiled = new Map<boolean, WebAssembly.Module>();
+/**
+ * The compiled module, shared by every instance in this thread (and postable to workers; a
+ * worker instantiates this Module, never recompiles bytes, so it runs identical code). Without
+ * options: the process default variant.
+ */
+export function kernelModule(opts: KernelOptions = {}): WebAssembly.Module {
+  const fma = resolve(opts);
+  let mod = compiled.get(fma);
+  if (!mod) compiled.set(fma, (mod = new WebAssembly.Module(kernelBytes({ fma }))));
+  return mod;
 }
 
 /** A shared memory of at least `bytes` bytes that can grow to `maxBytes`. */

@@ -94,6 +94,9 @@ export const F32X4 = {
   // are one x86 instruction (minps/maxps) and map NaN to a chosen side, which is what relu wants.
   pmin: 0xea, pmax: 0xeb,
   convert_i32x4_s: 0xfa,
+  // Relaxed SIMD (a finished proposal, standardized in Wasm 3.0): a·b + c, fused (one rounding)
+  // where the hardware has FMA, else a separate multiply and add. See features.ts.
+  relaxed_madd: 0x105, relaxed_nmadd: 0x106,
 } as const;
 
 export const I32X4 = {
