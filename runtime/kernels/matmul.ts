@@ -11,24 +11,34 @@ import type { AnyArray, FloatArray, Kernel, KernelContext } from "./types.js";
 const SPLIT_FLOPS = 2_000_000;
 
 /**
- * The WebAssembly SGEMM on arena buffers (byte offsets from the views), rows of Y split across
- * the pool's threads. Each element's reduction order depends only on K, so any split gives the
+ * The WebAssembly SGEMM on arena buffers (byte offsets from the views), rows or columns of Y
+ * split across the pool's threads. Each element's reduction order depends only on K, so any split gives the
  * same bits. p = [M, N, K, transA, transB, …]. Returns the call, argument lists built once.
  */
 function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | null, y: AnyArray, p: readonly number[], relu: boolean): () => void {
   const M = p[0]!, N = p[1]!, K = p[2]!, tA = p[3]!, tB = p[4]!;
   const flags = (tA ? SGEMM.TRANS_A : 0) | (tB ? SGEMM.TRANS_B : 0) | (bias ? SGEMM.BIAS : 0) | (relu ? SGEMM.RELU : 0);
   const lda = tA ? M : K, ldb = tB ? K : N;
-  const args = (r0: number, r1: number, thread: number) =>
-    [flags, r0, r1, N, K, a.byteOffset, lda, b.byteOffset, ldb, y.byteOffset, N, bias ? bias.byteOffset : 0, ctx.sgemmScratch[thread]!];
+  // Rows [r0, r1) and columns [c0, c1) of Y: columns move the B, Y and bias pointers (Y keeps its
+  // leading dimension N), so every element still sums over all of K in the same order.
+  const args = (r0: number, r1: number, c0: number, c1: number, thread: number) => [
+    flags, r0, r1, c1 - c0, K, a.byteOffset, lda, b.byteOffset + 4 * c0 * (tB ? ldb : 1), ldb,
+    y.byteOffset + 4 * c0, N, bias ? bias.byteOffset + 4 * c0 : 0, ctx.sgemmScratch[thread]!,
+  ];
   const raw = ctx.wasm.sgemmRaw;
-  const threads = ctx.pool && 2 * M * N * K >= SPLIT_FLOPS ? Math.min(ctx.pool.threads, Math.ceil(M / 8)) : 1;
+  // Split the longer side of Y: each thread then packs only its share of the other operand.
+  const byColumns = N >= M;
+  const side = byColumns ? N : M;
+  const threads = ctx.pool && 2 * M * N * K >= SPLIT_FLOPS ? Math.min(ctx.pool.threads, Math.ceil(side / 8)) : 1;
   if (threads <= 1) {
-    return raw.bind(null, ...args(0, M, 0)) as () => void; // bound once: calls allocate nothing
+    return raw.bind(null, ...args(0, M, 0, N, 0)) as () => void; // bound once: calls allocate nothing
   }
-  // Row blocks in multiples of 8 (a whole number of micro-kernel tiles), the last taking the rest.
-  const per = Math.ceil(M / threads / 8) * 8;
-  const parts = Array.from({ length: threads }, (_, t) => args(Math.min(M, t * per), Math.min(M, (t + 1) * per), t));
+  // Blocks in multiples of 8 (whole micro-kernel tiles), the last taking the rest.
+  const per = Math.ceil(side / threads / 8) * 8;
+  const parts = Array.from({ length: threads }, (_, t) => {
+    const lo = Math.min(side, t * per), hi = Math.min(side, (t + 1) * per);
+    return byColumns ? args(0, M, lo, hi, t) : args(lo, hi, 0, N, t);
+  });
   const local = raw.bind(null, ...parts[0]!) as () => void, pool = ctx.pool!;
   return () => pool.run(ctx.memory, "sgemm", parts, local);
 }
