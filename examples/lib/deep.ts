@@ -1,10 +1,10 @@
 /**
  * The lecture's deep ReLU MLP (§1): `depth` blocks of linear(·→width) + ReLU (optionally a
- * layerNorm after each linear), weights W ~ N(0, c/n) with n the fan-in, then a linear head to
- * 10 classes. Blocks are nested seqs, so block i's output is probe path "i" and its weight is
+ * layerNorm or batchNorm after each linear), weights W ~ N(0, c/n) with n the fan-in, then a
+ * linear head to 10 classes. Blocks are nested seqs, so block i's output is probe path "i" and its weight is
  * "i.0.weight".
  */
-import { compile, init, layerNorm, linear, relu, seq, sgd, type LayerNode, type Optimizer } from "../../src/index.js";
+import { batchNorm, compile, init, layerNorm, linear, relu, seq, sgd, type LayerNode, type Optimizer } from "../../src/index.js";
 
 export interface DeepOptions {
   readonly depth?: number;
@@ -12,8 +12,11 @@ export interface DeepOptions {
   readonly inputs?: number;
   /** σ² = c/n. */
   readonly c: number;
-  readonly norm?: "none" | "layerNorm";
+  readonly norm?: Norm;
 }
+
+/** Where a normalization layer goes: after every linear, before its ReLU (or nowhere). */
+export type Norm = "none" | "layerNorm" | "batchNorm";
 
 export function deepMlp(o: DeepOptions): LayerNode {
   const { depth = 50, width = 100, inputs = 784, c, norm = "none" } = o;
@@ -21,7 +24,10 @@ export function deepMlp(o: DeepOptions): LayerNode {
   const blocks: LayerNode[] = [];
   for (let i = 0; i < depth; i++) {
     const lin = linear(i === 0 ? inputs : width, width, { init: w });
-    blocks.push(norm === "layerNorm" ? seq(lin, layerNorm(width), relu) : seq(lin, relu));
+    const block = norm === "layerNorm" ? seq(lin, layerNorm(width), relu)
+      : norm === "batchNorm" ? seq(lin, batchNorm(width), relu)
+      : seq(lin, relu);
+    blocks.push(block);
   }
   return seq(...(blocks as [LayerNode]), linear(width, 10, { init: w }));
 }

