@@ -1,13 +1,16 @@
 /**
  * Quick W2 timing without the peers: the layerNorm MLP train step at batch 128, with 1 and 2
- * threads. `KILN_DEBUG=4 npx tsx bench/w2.ts` adds per-kernel times.
+ * threads (`--bn`: W2b, the batchNorm MLP). `KILN_DEBUG=4 npx tsx bench/w2.ts` adds per-kernel
+ * times.
  *
- *   npx tsx bench/w2.ts [steps]
+ *   npx tsx bench/w2.ts [steps] [--bn]
  */
-import { compile, dropout, layerNorm, linear, relu, seq, sgd } from "../src/index.js";
+import { batchNorm, compile, dropout, layerNorm, linear, relu, seq, sgd } from "../src/index.js";
 
-const steps = Number(process.argv[2] ?? 200);
-const model = seq(linear(784, 512), layerNorm(512), relu, dropout(0.1), linear(512, 512), layerNorm(512), relu, dropout(0.1), linear(512, 10));
+const args = process.argv.slice(2);
+const steps = Number(args.find((a) => !a.startsWith("--")) ?? 200);
+const norm = args.includes("--bn") ? batchNorm : layerNorm;
+const model = seq(linear(784, 512), norm(512), relu, dropout(0.1), linear(512, 512), norm(512), relu, dropout(0.1), linear(512, 10));
 const x = new Float32Array(128 * 784).map((_, i) => ((i * 7) % 13) / 13);
 const y = new Int32Array(128).map((_, i) => i % 10);
 for (const threads of [1, 2]) {

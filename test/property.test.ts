@@ -37,16 +37,20 @@ function residualSafe(r: () => number, width: number, depth: number, bn: boolean
 const only = process.env.KILN_PROPERTY_ONLY;
 
 describe("thread count does not change a bit", () => {
-  it("a layerNorm MLP large enough to split its matrix products and normalizations across threads", () => {
-    const model = seq(linear(200, 256), layerNorm(256), relu, dropout(0.1), linear(256, 256), layerNorm(256), relu, linear(256, 10));
-    const opts = { inputs: 200, batch: 256, seed: 3, optimizer: sgd({ lr: 0.01, momentum: 0.9, weightDecay: 1e-4 }) };
-    const one = compile(model, { ...opts, threads: 1 }), two = compile(model, { ...opts, threads: 2 });
-    const r = rand(99);
-    const x = Float32Array.from({ length: 256 * 200 }, () => 2 * r() - 1), y = Int32Array.from({ length: 256 }, () => Math.floor(r() * 10));
-    for (let s = 0; s < 3; s++) expect(two.trainStep(x, y)).toBe(one.trainStep(x, y));
-    for (const k of Object.keys(one.params)) expect(Array.from(two.params[k]!), k).toEqual(Array.from(one.params[k]!));
-    expect(Array.from(two.predict(x))).toEqual(Array.from(one.predict(x)));
-  });
+  // Widths 256 and 250 (a scalar tail in each half of batchNorm's column split).
+  for (const [name, norm, h] of [["layerNorm", layerNorm, 256], ["batchNorm", batchNorm, 250]] as const) {
+    it(`a ${name} MLP large enough to split its matrix products and normalizations across threads`, () => {
+      const model = seq(linear(200, h), norm(h), relu, dropout(0.1), linear(h, h), norm(h), relu, linear(h, 10));
+      const opts = { inputs: 200, batch: 256, seed: 3, optimizer: sgd({ lr: 0.01, momentum: 0.9, weightDecay: 1e-4 }) };
+      const one = compile(model, { ...opts, threads: 1 }), two = compile(model, { ...opts, threads: 2 });
+      const r = rand(99);
+      const x = Float32Array.from({ length: 256 * 200 }, () => 2 * r() - 1), y = Int32Array.from({ length: 256 }, () => Math.floor(r() * 10));
+      for (let s = 0; s < 3; s++) expect(two.trainStep(x, y)).toBe(one.trainStep(x, y));
+      for (const k of Object.keys(one.params)) expect(Array.from(two.params[k]!), k).toEqual(Array.from(one.params[k]!));
+      for (const k of Object.keys(one.state)) expect(String(two.state[k]), k).toBe(String(one.state[k]));
+      expect(Array.from(two.predict(x))).toEqual(Array.from(one.predict(x)));
+    });
+  }
 
   for (let seed = 0; seed < 6; seed++) {
     it(`random model #${seed}: 1 and 2 threads give identical losses, parameters and predictions`, () => {

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { wasmFeatures } from "../runtime/wasm/features.js";
-import { LAYERNORM, SGD, createMemory, instantiateKernels, kernelModule } from "../runtime/wasm/module.js";
+import { normBackward, normForward } from "../runtime/kernels/norm.js";
+import { BATCHNORM, LAYERNORM, SGD, createMemory, instantiateKernels, kernelModule } from "../runtime/wasm/module.js";
 
 const memory = createMemory(16 << 20);
 // Both variants of the kernel module (see wasm-sgemm.test.ts): they differ only in the SGEMM
@@ -164,6 +165,54 @@ describe.each(variants)("kernel module ($name)", ({ fma }) => {
         }
         expect(maxAbsDiff(read(dg, n), dgRef)).toBeLessThan(1e-4 * rows);
         expect(maxAbsDiff(read(db, n), dbRef)).toBeLessThan(1e-5 * rows);
+      }
+    });
+  });
+
+  describe("batchNorm (columns)", () => {
+    const eps = 1e-5;
+    // Against the float64 reference kernels (runtime/kernels/norm.ts, axis 0); column splits at a
+    // multiple of 4 (as the runtime makes them) and at odd points must give the same bits.
+    it("forward and backward match the reference; column splits bit-identical", () => {
+      const rand = rng(8);
+      for (const n of [...SIZES, 512]) for (const rows of [1, 2, 9, 128]) for (const affine of [false, true]) {
+        const alloc = arena(), xhat = affine ? 1 : 0;
+        // |μ| ≫ σ tests the two-pass variance; with a few rows x − μ of close values cancels in
+        // float32 whatever the kernel does, so small batches get a small shift.
+        const xs = randoms(rand, rows * n, 3, rows > 8 ? 10 : 1), gs = randoms(rand, n), bs = randoms(rand, n), dys = randoms(rand, rows * n);
+        const x = alloc(xs), y = alloc(rows * n), xh = alloc(rows * n), g = alloc(gs), b = alloc(bs);
+        const mean = alloc(n), rstd = alloc(n), variance = alloc(n);
+        const dy = alloc(dys), dx = alloc(rows * n), dg = alloc(n), db = alloc(n);
+        const fwdFlags = (affine ? BATCHNORM.AFFINE : 0) | (xhat ? BATCHNORM.XHAT : 0), bwdFlags = affine ? BATCHNORM.AFFINE : 0;
+        const fwd = (c0: number, c1: number) => k.batchNormFwd(x, y, g, b, xh, mean, rstd, variance, rows, n, c0, c1, eps, fwdFlags);
+        const bwd = (c0: number, c1: number) => k.batchNormBwd(x, dy, g, mean, rstd, dx, dg, db, rows, n, c0, c1, bwdFlags);
+        fwd(0, n);
+        bwd(0, n);
+        const got = [y, mean, rstd, variance, dx, dg, db].map((o, i) => read(o, i === 0 || i === 4 ? rows * n : n));
+        // Reference, on plain arrays.
+        const R = { y: new Float32Array(rows * n), xh: new Float32Array(rows * n), m: new Float32Array(n), rs: new Float32Array(n), v: new Float32Array(n),
+          dx: new Float32Array(rows * n), dg: new Float32Array(n), db: new Float32Array(n) };
+        normForward(affine ? [xs, gs, bs, R.y, R.xh, R.m, R.rs, R.v] : [xs, R.y, R.m, R.rs, R.v], [rows, n, 0, eps, affine ? 1 : 0, xhat]);
+        normBackward(affine ? [dys, xs, R.m, R.rs, gs, R.dx, R.dg, R.db] : [dys, xs, R.m, R.rs, R.dx], [rows, n, 0, affine ? 1 : 0]);
+        const what = `n ${n} rows ${rows} affine ${affine}`;
+        const rel = (a: ArrayLike<number>, want: ArrayLike<number>) => maxAbsDiff(a, want) / Math.max(1e-3, ...Array.from(want, Math.abs));
+        expect(rel(got[0]!, R.y), what).toBeLessThan(1e-4);
+        if (affine) expect(rel(read(xh, rows * n), R.xh), what).toBeLessThan(1e-4);
+        expect(rel(got[1]!, R.m), what).toBeLessThan(1e-6);
+        expect(rel(got[2]!, R.rs), what).toBeLessThan(1e-4);
+        expect(rel(got[3]!, R.v), what).toBeLessThan(1e-4);
+        // dx cancels (with 2 rows it is 0 in exact arithmetic): measure against the scale of γ·rstd·dy.
+        const dxScale = Math.max(...Array.from(dys, (t, i) => Math.abs(t * (affine ? gs[i % n]! : 1) * R.rs[i % n]!)));
+        expect(maxAbsDiff(got[4]!, R.dx) / dxScale, what).toBeLessThan(5e-4);
+        if (affine) { expect(rel(got[5]!, R.dg), what).toBeLessThan(1e-3); expect(rel(got[6]!, R.db), what).toBeLessThan(1e-5); }
+        for (const h of [Math.ceil(n / 2 / 4) * 4, n >> 1]) {
+          if (h <= 0 || h >= n) continue;
+          for (const o of [y, dx, mean, rstd]) F().fill(0, o / 4, o / 4 + (o === y || o === dx ? rows * n : n));
+          fwd(0, h); fwd(h, n); bwd(h, n); bwd(0, h);
+          expect(sameBits(read(y, rows * n), got[0]!), what).toBe(true);
+          expect(sameBits(read(rstd, n), got[2]!), what).toBe(true);
+          expect(sameBits(read(dx, rows * n), got[4]!), what).toBe(true);
+        }
       }
     });
   });

@@ -8,6 +8,7 @@
  * x̂ = (x − μ − δ)·rstd then uses the float64 mean again, so nothing is lost when |μ| ≫ σ.
  */
 import { scratch } from "./scratch.js";
+import { BATCHNORM } from "../wasm/batchnorm.js";
 import { LAYERNORM } from "../wasm/norm.js";
 import type { AnyArray, FloatArray, Kernel, KernelContext } from "./types.js";
 
@@ -167,8 +168,21 @@ function halves(rows: number, cols: number): number | null {
   return rows >= 64 && rows * cols >= 32768 ? Math.ceil(rows / 2 / 8) * 8 : null;
 }
 
+/** Column halves for batchNorm (axis 0): a multiple of 4, so both halves run whole vectors. */
+function colHalves(rows: number, cols: number): number | null {
+  return cols >= 8 && rows * cols >= 32768 ? Math.ceil(cols / 2 / 4) * 4 : null;
+}
+
+/** One call over all rows/columns, or two halves (on two threads when the pool has them). */
+function split(ctx: KernelContext, name: NormExport, h: number | null, args: (from: number, to: number) => number[], end: number): () => void {
+  const fn = ctx.wasm[name] as (...args: number[]) => void;
+  return h === null ? fn.bind(null, ...args(0, end)) as () => void : twoParts(ctx, name, args(0, h), args(h, end));
+}
+
+type NormExport = "layerNormFwd" | "layerNormBwd" | "batchNormFwd" | "batchNormBwd";
+
 /** Run two row ranges: on two threads when the pool has them, else one after the other. */
-function twoParts(ctx: KernelContext, name: "layerNormFwd" | "layerNormBwd", a: number[], b: number[]): () => void {
+function twoParts(ctx: KernelContext, name: NormExport, a: number[], b: number[]): () => void {
   const fn = ctx.wasm[name] as (...args: number[]) => void;
   const first = fn.bind(null, ...a) as () => void, second = fn.bind(null, ...b) as () => void;
   const pool = ctx.pool;
@@ -180,15 +194,23 @@ function twoParts(ctx: KernelContext, name: "layerNormFwd" | "layerNormBwd", a: 
 }
 
 /**
- * In an arena, rows (layerNorm, axis 1) run in WebAssembly SIMD — the same formulas, summed in
- * float32 lanes — split across two threads for large matrices; the biased variance output is
- * rebuilt from rstd (only batchNorm reads it).
+ * In an arena, both axes run in WebAssembly SIMD — the same formulas, summed in float32 lanes —
+ * split across two threads for large matrices: rows for layerNorm (axis 1; the biased variance
+ * output, which only batchNorm reads, is rebuilt from rstd), columns for batchNorm (axis 0).
  */
 export const normForward: Kernel = Object.assign(normForwardJs, {
   prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
     const rows = p[0]!, cols = p[1]!, axis = p[2]!, eps = p[3]!, affine = p[4]!, xhat = p[5]!;
-    if (axis !== 1 || xhat) return () => normForwardJs(bufs, p);
     const at = (i: number) => bufs[i]!.byteOffset;
+    if (axis === 0) {
+      // bufs = x, (γ, β), y, (x̂), μ, rstd, σ².
+      const s = affine ? 4 + xhat : 2; // first statistic
+      const [x, g, b, y, xh] = affine ? [at(0), at(1), at(2), at(3), xhat ? at(4) : 0] : [at(0), 0, 0, at(1), 0];
+      const flags = (affine ? BATCHNORM.AFFINE : 0) | (xhat ? BATCHNORM.XHAT : 0);
+      return split(ctx, "batchNormFwd", colHalves(rows, cols),
+        (c0, c1) => [x!, y!, g!, b!, xh!, at(s), at(s + 1), at(s + 2), rows, cols, c0, c1, eps, flags], cols);
+    }
+    if (xhat) return () => normForwardJs(bufs, p);
     const [x, g, b, y, mean, rstd] = (affine ? [0, 1, 2, 3, 4, 5].map(at) : [at(0), 0, 0, at(1), at(2), at(3)]) as number[];
     const rs = bufs[affine ? 5 : 3] as F, variance = bufs[affine ? 6 : 4] as F;
     const flags = affine ? LAYERNORM.AFFINE : 0;
@@ -203,14 +225,21 @@ export const normForward: Kernel = Object.assign(normForwardJs, {
 });
 
 /**
- * Backward in WebAssembly for rows. With the two-half split, the second half's dγ, dβ go to a
- * partial buffer (in its thread's scratch) and are added to the first half's afterwards.
+ * Backward in WebAssembly. batchNorm's columns split with nothing shared; layerNorm's rows split
+ * with the second half's dγ, dβ going to a partial buffer (in its thread's scratch), added to the
+ * first half's afterwards.
  */
 export const normBackward: Kernel = Object.assign(normBackwardJs, {
   prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
     const rows = p[0]!, cols = p[1]!, axis = p[2]!, affine = p[3]!;
-    if (axis !== 1) return () => normBackwardJs(bufs, p);
     const at = (i: number) => bufs[i]!.byteOffset;
+    if (axis === 0) {
+      // bufs = dy, x, μ, rstd, (γ), dx, (dγ, dβ).
+      const [dy, x, mean, rstd, g, dx, dg, db] = affine ? [0, 1, 2, 3, 4, 5, 6, 7].map(at) : [at(0), at(1), at(2), at(3), 0, at(4), 0, 0];
+      const flags = affine ? BATCHNORM.AFFINE : 0;
+      return split(ctx, "batchNormBwd", colHalves(rows, cols),
+        (c0, c1) => [x!, dy!, g!, mean!, rstd!, dx!, dg!, db!, rows, cols, c0, c1, flags], cols);
+    }
     const h = halves(rows, cols);
     if (!affine) {
       const [dy, x, mean, rstd, dx] = [0, 1, 2, 3, 4].map(at) as number[];

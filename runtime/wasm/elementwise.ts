@@ -8,10 +8,11 @@
 import type { FuncBuilder, ModuleBuilder } from "./builder.js";
 import { branchOn, forRange, get, hasFlag, i32, set, type Expr, type Local, type Stmt } from "./emit.js";
 import { eachLane, lanePair, pick, type LaneType, type Lanes } from "./lanes.js";
+import { BATCHNORM, emitBatchNorm } from "./batchnorm.js";
 import { LAYERNORM, emitLayerNorm } from "./norm.js";
 import { emitSoftmaxCrossEntropy } from "./softmax.js";
 
-export { LAYERNORM };
+export { BATCHNORM, LAYERNORM };
 export const SGD = { WEIGHT_DECAY: 1, MOMENTUM: 2, NESTEROV: 4 } as const;
 
 type I = Expr<"i32">;
@@ -58,6 +59,7 @@ export function emitElementwise(m: ModuleBuilder): void {
   }
   emitSgd(m);
   emitLayerNorm(m);
+  emitBatchNorm(m);
   emitSoftmaxCrossEntropy(m);
 }
 

@@ -24,6 +24,7 @@ export interface Lanes<T extends LaneType> {
   sub(a: Expr<T>, b: Expr<T>): Expr<T>;
   mul(a: Expr<T>, b: Expr<T>): Expr<T>;
   div(a: Expr<T>, b: Expr<T>): Expr<T>;
+  sqrt(a: Expr<T>): Expr<T>;
   /** pmax(a, b) = a < b ? b : a: max for ordered inputs, one maxps on x86. */
   pmax(a: Expr<T>, b: Expr<T>): Expr<T>;
   /** 0 < x ? a : +0, the relu/step gate (NaN x → 0). */
@@ -47,7 +48,7 @@ export const VEC: Lanes<"v128"> = {
   store: (a, v, o = 0) => v128.store(a, v, o),
   splat: (x) => f32x4.splat(x),
   const: (x) => f32x4.const(x),
-  add: f32x4.add, sub: f32x4.sub, mul: f32x4.mul, div: f32x4.div, pmax: f32x4.pmax,
+  add: f32x4.add, sub: f32x4.sub, mul: f32x4.mul, div: f32x4.div, sqrt: f32x4.sqrt, pmax: f32x4.pmax,
   gatePositive: (x, a) => v128.and(a, f32x4.lt(v128.zero(), x)),
   nearest: f32x4.nearest,
   pow2: (n) => i32x4.shl(f32x4.add(n, f32x4.const(POW2_MAGIC)), i32.const(23)),
@@ -59,7 +60,7 @@ export const SCALAR: Lanes<"f32"> = {
   store: (a, v, o = 0) => f32.store(a, v, o),
   splat: (x) => x,
   const: (x) => f32.const(x),
-  add: f32.add, sub: f32.sub, mul: f32.mul, div: f32.div,
+  add: f32.add, sub: f32.sub, mul: f32.mul, div: f32.div, sqrt: f32.sqrt,
   pmax: (a, b) => select(b, a, f32.lt(a, b)),
   gatePositive: (x, a) => select(a, f32.const(0), f32.lt(f32.const(0), x)),
   nearest: f32.nearest,

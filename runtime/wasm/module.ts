@@ -22,11 +22,11 @@
  * after a few calls, so time steady-state runs.
  */
 import { MAX_PAGES, ModuleBuilder } from "./builder.js";
-import { LAYERNORM, SGD, emitElementwise } from "./elementwise.js";
+import { BATCHNORM, LAYERNORM, SGD, emitElementwise } from "./elementwise.js";
 import { wasmFeatures } from "./features.js";
 import { SGEMM, SGEMM_SCRATCH_BYTES, emitSgemm, sgemmConfig } from "./sgemm.js";
 
-export { LAYERNORM, SGD, SGEMM, SGEMM_SCRATCH_BYTES };
+export { BATCHNORM, LAYERNORM, SGD, SGEMM, SGEMM_SCRATCH_BYTES };
 const PAGE = 65536;
 
 export interface KernelOptions {
@@ -116,12 +116,22 @@ export interface ElementwiseKernels {
   /** dx for rows [rowStart, rowEnd); dγ/dβ (n floats) += over those rows with PARAM_GRADS, zeroed first with ZERO_PARAM_GRADS. */
   layerNormBwd(x: number, dy: number, gamma: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number,
     rowStart: number, rowEnd: number, n: number, flags: number): void;
+  /**
+   * Columns [colStart, colEnd) of X[rows, n] normalized over the rows (+ affine with
+   * BATCHNORM.AFFINE; x̂ also stored with BATCHNORM.XHAT); mean, rstd and the biased variance get
+   * one float per column.
+   */
+  batchNormFwd(x: number, y: number, gamma: number, beta: number, xhat: number, mean: number, rstd: number, variance: number,
+    rows: number, n: number, colStart: number, colEnd: number, eps: number, flags: number): void;
+  /** dx for columns [colStart, colEnd); with BATCHNORM.AFFINE also dγ, dβ (written, not added). */
+  batchNormBwd(x: number, dy: number, gamma: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number,
+    rows: number, n: number, colStart: number, colEnd: number, flags: number): void;
   /** Per-row loss and dZ = (softmax(Z) − onehot)·scale; labels are int32. Traps on a label outside [0, c). */
   softmaxCrossEntropy(z: number, labels: number, loss: number, dz: number, rowStart: number, rowEnd: number, c: number, scale: number): void;
 }
 
 const ELEMENTWISE_NAMES = [
-  "relu", "reluBackward", "addBias", "colSum", "sgd", "layerNormFwd", "layerNormBwd", "softmaxCrossEntropy",
+  "relu", "reluBackward", "addBias", "colSum", "sgd", "layerNormFwd", "layerNormBwd", "batchNormFwd", "batchNormBwd", "softmaxCrossEntropy",
 ] as const satisfies readonly (keyof ElementwiseKernels)[];
 
 /** Every export of the module, by name (what a worker thread may be asked to call). */

@@ -1,0 +1,116 @@
+/**
+ * Batch normalization over the columns of X[rows, n] (statistics per feature, across the batch),
+ * forward and backward, fused with the affine y = x̂·γ + β — the same formulas as the reference
+ * kernels (runtime/kernels/norm.ts), summed in float32 lanes.
+ *
+ * Each column is independent, so a call covers columns [c0, c1) and two threads take two column
+ * ranges; a column's sums run over rows 0, 1, … in order whether it falls in a vector of four
+ * columns or in the scalar tail (lanes.ts), so the split never changes a bit. The parameter
+ * gradients are per column too: no partial buffers, unlike layerNorm's.
+ *
+ * Forward, per column (two passes for the variance, accurate when |μ| ≫ σ):
+ *   μ = Σx/m,  σ² = Σ(x − μ)²/m (biased: stored for the running-variance update),
+ *   rstd = 1/√(σ² + ε),  x̂ = (x − μ)·rstd,  y = x̂·γ + β
+ * Backward, with δ = Σ(x − μ)/m (the rounding of the stored μ, recovered as the reference does):
+ *   Σdy·x̂ = rstd·(Σdy·(x − μ) − δ·Σdy),   dγ = Σdy·x̂,   dβ = Σdy,   c = γ·rstd,
+ *   dx = c·dy − c·Σdy/m − (x − μ − δ)·c·rstd·Σdy·x̂/m
+ */
+import type { FuncBuilder, ModuleBuilder } from "./builder.js";
+import { branchOn, f32, forRange, get, hasFlag, i32, set, type Expr, type Local, type Stmt } from "./emit.js";
+import { eachLane, lanePair, pick, type LanePair, type LaneType, type Lanes } from "./lanes.js";
+
+export const BATCHNORM = { AFFINE: 1, XHAT: 2 } as const;
+
+type I = Expr<"i32">;
+
+interface Column {
+  /** Byte address of X[0, col] etc.: base + 4·c0 + lane offset. */
+  readonly col: (base: Local<"i32">, off: I) => I;
+  /** for each row r: body, with `p` = byte offset of row r from a column address. */
+  readonly rows: (body: Stmt[]) => Stmt;
+  readonly p: Local<"i32">;
+}
+
+/** Shared locals and loops of both kernels. */
+function column(f: FuncBuilder, rows: Local<"i32">, n: Local<"i32">, c0: Local<"i32">): Column {
+  const r = f.local("i32"), p = f.local("i32");
+  return {
+    col: (base, off) => i32.add(i32.add(get(base), i32.shl(get(c0), i32.const(2))), off),
+    rows: (body) => forRange(r, i32.const(0), get(rows), 1,
+      set(p, i32.mul(get(r), i32.shl(get(n), i32.const(2)))), ...body),
+    p,
+  };
+}
+
+const v = <T extends LaneType>(L: Lanes<T>, pair: LanePair) => get(pick(L, pair));
+
+/** batchNormFwd(x, y, gamma, beta, xhat, mean, rstd, variance, rows, n, c0, c1, eps: f32, flags) */
+function emitForward(m: ModuleBuilder): void {
+  const f = m.func("batchNormFwd", [...Array<"i32">(12).fill("i32"), "f32", "i32"]);
+  const [x, y, gamma, beta, xhat, mean, rstd, variance, rows, n, c0, c1] = Array.from({ length: 12 }, (_, i) => f.param(i, "i32"));
+  const eps = f.param(12, "f32"), flags = f.param(13, "i32");
+  const C = column(f, rows, n, c0), at = (base: Local<"i32">, off: I) => i32.add(C.col(base, off), get(C.p));
+  const mf = f.local("f32"), acc = lanePair(f), mu = lanePair(f), rs = lanePair(f), d = lanePair(f);
+  const body = (affine: boolean, storeXhat: boolean) => eachLane(f, i32.sub(get(c1), get(c0)), <T extends LaneType>(L: Lanes<T>, off: I): Stmt[] => {
+    const X = () => L.load(at(x, off)), per = (base: Local<"i32">) => C.col(base, off);
+    const h = () => L.mul(L.sub(X(), v(L, mu)), v(L, rs));
+    return [
+      set(pick(L, acc), L.const(0)),
+      C.rows([set(pick(L, acc), L.add(v(L, acc), X()))]),
+      set(pick(L, mu), L.div(v(L, acc), L.splat(get(mf)))),
+      L.store(per(mean), v(L, mu)),
+      set(pick(L, acc), L.const(0)),
+      C.rows([set(pick(L, d), L.sub(X(), v(L, mu))), set(pick(L, acc), L.add(v(L, acc), L.mul(v(L, d), v(L, d))))]),
+      set(pick(L, acc), L.div(v(L, acc), L.splat(get(mf)))), // σ²
+      L.store(per(variance), v(L, acc)),
+      set(pick(L, rs), L.div(L.const(1), L.sqrt(L.add(v(L, acc), L.splat(get(eps)))))),
+      L.store(per(rstd), v(L, rs)),
+      C.rows(affine
+        ? [set(pick(L, d), h()), ...(storeXhat ? [L.store(at(xhat, off), v(L, d))] : []),
+          L.store(at(y, off), L.add(L.mul(v(L, d), L.load(per(gamma))), L.load(per(beta))))]
+        : [L.store(at(y, off), h())]),
+    ];
+  });
+  f.body(
+    set(mf, f32.convert_i32_s(get(rows))),
+    branchOn(hasFlag(get(flags), BATCHNORM.AFFINE), (affine) => affine
+      ? [branchOn(hasFlag(get(flags), BATCHNORM.XHAT), (storeXhat) => body(true, storeXhat))]
+      : body(false, false)),
+  );
+}
+
+/** batchNormBwd(x, dy, gamma, mean, rstd, dx, dgamma, dbeta, rows, n, c0, c1, flags) */
+function emitBackward(m: ModuleBuilder): void {
+  const f = m.func("batchNormBwd", Array<"i32">(13).fill("i32"));
+  const [x, dy, gamma, mean, rstd, dx, dgamma, dbeta, rows, n, c0, c1, flags] = f.i32Params();
+  const C = column(f, rows, n, c0), at = (base: Local<"i32">, off: I) => i32.add(C.col(base, off), get(C.p));
+  const mf = f.local("f32");
+  const mu = lanePair(f), rs = lanePair(f), d = lanePair(f), t = lanePair(f);
+  const s = lanePair(f), sd = lanePair(f), sx = lanePair(f), c = lanePair(f), k0 = lanePair(f), k2 = lanePair(f);
+  const body = (affine: boolean) => eachLane(f, i32.sub(get(c1), get(c0)), <T extends LaneType>(L: Lanes<T>, off: I): Stmt[] => {
+    const per = (base: Local<"i32">) => C.col(base, off), m_ = () => L.splat(get(mf));
+    const put = (pair: LanePair, e: Expr<T>) => set(pick(L, pair), e);
+    return [
+      put(mu, L.load(per(mean))), put(rs, L.load(per(rstd))),
+      put(s, L.const(0)), put(sd, L.const(0)), put(sx, L.const(0)),
+      C.rows([
+        put(d, L.sub(L.load(at(x, off)), v(L, mu))), put(t, L.load(at(dy, off))),
+        put(s, L.add(v(L, s), v(L, t))), put(sd, L.add(v(L, sd), L.mul(v(L, t), v(L, d)))), put(sx, L.add(v(L, sx), v(L, d))),
+      ]),
+      put(sx, L.div(v(L, sx), m_())),                                       // δ
+      put(sd, L.mul(v(L, rs), L.sub(v(L, sd), L.mul(v(L, sx), v(L, s))))), // Σdy·x̂
+      ...(affine ? [L.store(per(dgamma), v(L, sd)), L.store(per(dbeta), v(L, s)), put(c, L.mul(L.load(per(gamma)), v(L, rs)))] : [put(c, v(L, rs))]),
+      put(k0, L.div(L.mul(v(L, c), v(L, s)), m_())),
+      put(k2, L.div(L.mul(L.mul(v(L, c), v(L, rs)), v(L, sd)), m_())),
+      put(mu, L.add(v(L, mu), v(L, sx))),                                   // μ + δ
+      C.rows([L.store(at(dx, off), L.sub(L.sub(L.mul(v(L, c), L.load(at(dy, off))), v(L, k0)),
+        L.mul(L.sub(L.load(at(x, off)), v(L, mu)), v(L, k2))))]),
+    ];
+  });
+  f.body(set(mf, f32.convert_i32_s(get(rows))), branchOn(hasFlag(get(flags), BATCHNORM.AFFINE), body));
+}
+
+export function emitBatchNorm(m: ModuleBuilder): void {
+  emitForward(m);
+  emitBackward(m);
+}
