@@ -24,6 +24,7 @@ import { kilnPeer } from "./peers/kiln.js";
 import { onnxruntime } from "./peers/onnxruntime.js";
 import { TORCH_THREADS, findPython, runTorch, torchPeerName, type TorchRun } from "./peers/torch.js";
 import { tfjs } from "./peers/tfjs.js";
+import { evaluateTargets, formatTargets } from "./targets.js";
 import type { Peer, Shared } from "./peers/types.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -290,6 +291,8 @@ async function main(): Promise<void> {
   console.log("");
   for (const w of workloads) console.log(table(w, outcomes.get(w.id)!) + "\n");
   console.log(`kiln÷peer is kiln's speed over the peer's (>1: kiln faster); spread is half the interquartile range. ${elapsed.toFixed(0)} s in all.`);
+  const targets = evaluateTargets(outcomes);
+  console.log("\n" + formatTargets(targets));
 
   const results = {
     date: started.toISOString(),
@@ -297,6 +300,7 @@ async function main(): Promise<void> {
     seconds: +elapsed.toFixed(1),
     machine: { ...machine(), loadavgAtStart: loadStart.map((x) => +x.toFixed(2)), loadavgAtEnd: os.loadavg().map((x) => +x.toFixed(2)) },
     peers: peerInfo,
+    targets,
     workloads: Object.fromEntries(workloads.map((w) => [w.id, {
       title: w.title,
       unit: w.unit,
