@@ -10,6 +10,10 @@
  *
  *   npx tsx examples/norms.ts [--out out/norms] [--seed 0] [--quick] [--data DIR]
  *                             [--steps 2000] [--lr 0.001] [--depth 50] [--c 2]
+ *
+ * PyTorch with the same data, model and recipe: bench/torch_norms.py. Seeds 0–2 there give test
+ * error 11.1–13.1% without normalization, 18.0–24.2% with LayerNorm and 61–77% with BatchNorm (kiln,
+ * seeds 0–1: 11.2–11.5%, 17.4–18.2%, 57–67%): at depth 50 batchNorm fails to train in both.
  */
 import assert from "node:assert/strict";
 import { subset } from "../src/data/batches.js";

