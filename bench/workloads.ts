@@ -1,13 +1,11 @@
 /**
  * The benchmark workloads, their shared deterministic data, the float64 references every peer is
- * checked against, and kiln's single-op hooks (W1, W4).
+ * checked against.
  *
  * Every peer runs the same math on the same numbers: the same initial parameters (generated here,
  * PyTorch state-dict names and layouts), the same input batches, the same hyper-parameters. Only
  * dropout masks differ (each library draws its own).
  */
-import { compileGraph, differentiate, GraphBuilder } from "../src/index.js";
-
 // ---------------------------------------------------------------------------------------------
 // Workload definitions
 // ---------------------------------------------------------------------------------------------
@@ -336,45 +334,4 @@ export function checkLayerNorm(got: LayerNormResult, ref: ReturnType<typeof refe
     checkClose("layerNorm dbias", got.db, ref.db, 1e-3),
   );
   return `y, dx, dw, db vs f64: ${e.toExponential(1)}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// kiln hooks for the single-op workloads
-// ---------------------------------------------------------------------------------------------
-
-/**
- * kiln's W1: C = A·B as a one-node graph compiled with `compileGraph` — the WebAssembly SGEMM,
- * rows split across `threads`; inputs are written straight into the program's buffers.
- */
-export function kilnSgemm(n: number, a: Float32Array, b: Float32Array, threads?: number): (() => Float32Array) | null {
-  const g = new GraphBuilder();
-  const A = g.input("a", "data", { shape: [n, n], dtype: "f32" }), B = g.input("b", "data", { shape: [n, n], dtype: "f32" });
-  g.output("c", "logits", g.matmul(A, B));
-  const p = compileGraph(g.build(), { threads });
-  p.input("a").set(a);
-  p.input("b").set(b);
-  return () => { p.run(); return p.output("c") as Float32Array; };
-}
-
-/**
- * kiln's W4: layerNorm with affine, forward and backward (dx, dγ, dβ for the upstream dy), as a
- * graph differentiated by kiln and compiled with its fusions (one normalization kernel each way).
- */
-export function kilnLayerNorm(d: LayerNormData, threads?: number): (() => LayerNormResult) | null {
-  const g = new GraphBuilder();
-  const x = g.input("x", "data", { shape: [W4_ROWS, W4_COLS], dtype: "f32" });
-  const w = g.input("weight", "param", { shape: [W4_COLS], dtype: "f32" }), bias = g.input("bias", "param", { shape: [W4_COLS], dtype: "f32" });
-  const dy = g.input("dy", "data", { shape: [W4_ROWS, W4_COLS], dtype: "f32" });
-  const y = g.add(g.mul(g.normalize(x, 1, EPS), w), bias);
-  g.output("y", "logits", y);
-  g.output("loss", "loss", g.sum(g.mul(y, dy), [0, 1])); // ∂loss/∂y = dy
-  // Only y and the gradients are wanted: the loss served to seed the backward pass with dy.
-  const grads = new GraphBuilder(differentiate(g.build(), "loss", ["x", "weight", "bias"]));
-  grads.filterOutputs((o) => o.name !== "loss");
-  const p = compileGraph(grads.build(), { threads });
-  p.input("x").set(d.x); p.input("weight").set(d.weight); p.input("bias").set(d.bias); p.input("dy").set(d.dy);
-  return () => {
-    p.run();
-    return { y: p.output("y"), dx: p.output("x.grad"), dw: p.output("weight.grad"), db: p.output("bias.grad") };
-  };
 }

@@ -1,10 +1,13 @@
 /**
- * kiln through its public API (src/index.ts); W1 and W4 through the hooks in ../workloads.ts.
+ * kiln through its public API (src/index.ts): W2, W2b and W3 with compile(); W1 and W4, which
+ * are single ops, as IR graphs compiled with compileGraph.
  */
-import { batchNorm, compile, dropout, layerNorm, linear, relu, seq, sgd, softmaxCrossEntropy, type Net } from "../../src/index.js";
 import {
-  BATCH, CHECK_STEPS, CLASSES, DROP, HIDDEN, INPUTS, LR, MOMENTUM, POOL, W3_CHECK_ROWS, WEIGHT_DECAY,
-  checkClose, checkLayerNorm, checkSgemm, checkTraining, kilnLayerNorm, kilnSgemm, type Norm, type Workload,
+  batchNorm, compile, compileGraph, differentiate, dropout, GraphBuilder, layerNorm, linear, relu, seq, sgd, softmaxCrossEntropy, type Net,
+} from "../../src/index.js";
+import {
+  BATCH, CHECK_STEPS, CLASSES, DROP, EPS, HIDDEN, INPUTS, LR, MOMENTUM, POOL, W3_CHECK_ROWS, W4_COLS, W4_ROWS, WEIGHT_DECAY,
+  checkClose, checkLayerNorm, checkSgemm, checkTraining, type LayerNormData, type LayerNormResult, type Norm, type Workload,
 } from "../workloads.js";
 import type { Case, Peer, Shared } from "./types.js";
 
@@ -70,3 +73,40 @@ export const kilnPeer = (threads: number): Peer => ({
     }
   },
 });
+
+/**
+ * kiln's W1: C = A·B as a one-node graph compiled with `compileGraph` — the WebAssembly SGEMM,
+ * rows split across `threads`; inputs are written straight into the program's buffers.
+ */
+export function kilnSgemm(n: number, a: Float32Array, b: Float32Array, threads?: number): (() => Float32Array) | null {
+  const g = new GraphBuilder();
+  const A = g.input("a", "data", { shape: [n, n], dtype: "f32" }), B = g.input("b", "data", { shape: [n, n], dtype: "f32" });
+  g.output("c", "logits", g.matmul(A, B));
+  const p = compileGraph(g.build(), { threads });
+  p.input("a").set(a);
+  p.input("b").set(b);
+  return () => { p.run(); return p.output("c") as Float32Array; };
+}
+
+/**
+ * kiln's W4: layerNorm with affine, forward and backward (dx, dγ, dβ for the upstream dy), as a
+ * graph differentiated by kiln and compiled with its fusions (one normalization kernel each way).
+ */
+export function kilnLayerNorm(d: LayerNormData, threads?: number): (() => LayerNormResult) | null {
+  const g = new GraphBuilder();
+  const x = g.input("x", "data", { shape: [W4_ROWS, W4_COLS], dtype: "f32" });
+  const w = g.input("weight", "param", { shape: [W4_COLS], dtype: "f32" }), bias = g.input("bias", "param", { shape: [W4_COLS], dtype: "f32" });
+  const dy = g.input("dy", "data", { shape: [W4_ROWS, W4_COLS], dtype: "f32" });
+  const y = g.add(g.mul(g.normalize(x, 1, EPS), w), bias);
+  g.output("y", "logits", y);
+  g.output("loss", "loss", g.sum(g.mul(y, dy), [0, 1])); // ∂loss/∂y = dy
+  // Only y and the gradients are wanted: the loss served to seed the backward pass with dy.
+  const grads = new GraphBuilder(differentiate(g.build(), "loss", ["x", "weight", "bias"]));
+  grads.filterOutputs((o) => o.name !== "loss");
+  const p = compileGraph(grads.build(), { threads });
+  p.input("x").set(d.x); p.input("weight").set(d.weight); p.input("bias").set(d.bias); p.input("dy").set(d.dy);
+  return () => {
+    p.run();
+    return { y: p.output("y"), dx: p.output("x.grad"), dw: p.output("weight.grad"), db: p.output("bias.grad") };
+  };
+}
