@@ -47,6 +47,18 @@ export class Executor {
     return this.bufs[i]!;
   }
 
+  /**
+   * Are all values of a float input finite (no NaN, no ±∞)? One WebAssembly SIMD pass when the
+   * program runs in an arena (input validation at memory speed), a JavaScript loop otherwise.
+   */
+  allFinite(name: string): boolean {
+    const buf = this.input(name) as Float32Array;
+    // The program's own input buffers live in the arena; a bound array may not.
+    if (this.ctx && !this.rebound.has(this.inputs.get(name)!)) return this.ctx.wasm.allFinite(buf.byteOffset, buf.length) === 1;
+    for (let i = 0; i < buf.length; i++) if (!Number.isFinite(buf[i]!)) return false;
+    return true;
+  }
+
   /** The buffer of a named output: a live view, valid until the next `run`. */
   output(name: string): AnyArray {
     const i = this.outputs.get(name);
@@ -67,6 +79,7 @@ export class Executor {
       throw new GraphError(`cannot bind ${JSON.stringify(name)}: expected ${own.constructor.name}(${own.length}), got ${array.constructor.name}(${array.length})`);
     }
     this.bufs[i] = array;
+    this.rebound.add(i);
     // Outputs planned into this input's storage (in-place updates) share the array.
     this.program.buffers.forEach((b, k) => { if (b.external === name) this.bufs[k] = array; });
     this.relink();
@@ -77,6 +90,9 @@ export class Executor {
     for (const call of this.calls) call();
     for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
   }
+
+  /** Inputs made to read from a caller's array (bind). */
+  private readonly rebound = new Set<number>();
 
   /** KILN_DEBUG=4: time every kernel call, print the totals every 100 runs. */
   private readonly profile = Number(process.env.KILN_DEBUG ?? 0) >= 4;

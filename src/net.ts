@@ -168,7 +168,11 @@ export class Net {
   predict(x: ArrayLike<number>): Float32Array {
     const { inputs } = this.parts.trace;
     const n = batchOf(x, inputs);
-    checkFloats(x, n * inputs, "x", `${n}×${inputs}`);
+    const shape = `${n}×${inputs}`;
+    // A Float32Array is checked after the copy, in the program's buffer (allFinite); anything
+    // else by the JavaScript check first. Either way a non-finite value is named by its index.
+    const f32 = x instanceof Float32Array;
+    if (!f32) checkFloats(x, n * inputs, "x", shape);
     const out = new Float32Array(n * this.parts.outputs);
     for (let start = 0; start < n; start += EVAL_CHUNK) {
       const count = Math.min(EVAL_CHUNK, n - start);
@@ -176,6 +180,7 @@ export class Net {
       const xs = ArrayBuffer.isView(x) ? (x as unknown as Float32Array).subarray(start * inputs, (start + count) * inputs)
         : Array.prototype.slice.call(x, start * inputs, (start + count) * inputs);
       (exec.input("x") as Float32Array).set(xs);
+      if (f32 && !exec.allFinite("x")) checkFloats(x, n * inputs, "x", shape);
       exec.run();
       out.set(exec.output("logits") as Float32Array, start * this.parts.outputs);
     }
@@ -206,9 +211,16 @@ export class Net {
   /** Validate, then write the batch into a program's input buffers. */
   private prepare(exec: Executor, x: ArrayLike<number>, labels: ArrayLike<number>): void {
     const { batch, inputs } = this.parts.trace;
-    checkFloats(x, batch * inputs, "x", this.batchText);
+    const buf = exec.input("x") as Float32Array;
+    // A Float32Array of the right length is copied, then checked in place (see predict).
+    if (x instanceof Float32Array && x.length === batch * inputs) {
+      buf.set(x);
+      if (!exec.allFinite("x")) checkFloats(x, batch * inputs, "x", this.batchText);
+    } else {
+      checkFloats(x, batch * inputs, "x", this.batchText);
+      buf.set(x);
+    }
     this.parts.loss.check(labels, batch, this.parts.outputs);
-    (exec.input("x") as Float32Array).set(x);
     (exec.input("labels") as Float32Array | Int32Array).set(labels);
     if (exec.hasInput("step")) (exec.input("step") as Int32Array)[0] = this.stepCount;
   }

@@ -54,6 +54,9 @@ describe("bad input gets a KilnError and changes nothing", () => {
     ["predict length not a multiple", (n) => n.predict(new Float32Array(13)), /x: expected a positive multiple of 6 values \(batch×6\), got 13/],
     ["predict empty", (n) => n.predict(new Float32Array(0)), /got 0/],
     ["predict NaN", (n) => n.predict(new Float32Array(6).fill(NaN)), /x\[0\]: expected a finite number, got NaN/],
+    ["predict −∞ in a later chunk", (n) => { const v = new Float32Array(6 * 1030); v[6 * 1025 + 2] = -Infinity; return n.predict(v); },
+      /x\[6152\]: expected a finite number, got -Infinity/],
+    ["NaN in a plain array x", (n) => n.trainStep([...x()].map((t, i) => (i === 5 ? NaN : t)), y()), /x\[5\]: expected a finite number, got NaN/],
   ];
   for (const [name, call, message] of bad) {
     it(name, () => {
@@ -65,6 +68,13 @@ describe("bad input gets a KilnError and changes nothing", () => {
       expect(snapshot(net)).toEqual(before);
     });
   }
+
+  it("the reference interpreter (optimize: false) checks x the same way", () => {
+    const net = compile(seq(linear(6, 3)), { inputs: 6, batch: 4, optimize: false });
+    const v = x(); v[9] = NaN;
+    expect(() => net.trainStep(v, y())).toThrow(/x\[9\]: expected a finite number, got NaN/);
+    expect(() => net.predict(v)).toThrow(/x\[9\]: expected a finite number, got NaN/);
+  });
 
   it("mse targets are checked for length and finiteness", () => {
     const net = compile(seq(linear(2, 2)), { inputs: 2, batch: 2, loss: mse() });

@@ -169,6 +169,21 @@ describe.each(variants)("kernel module ($name)", ({ fma }) => {
     });
   });
 
+  describe("allFinite", () => {
+    it("finds a NaN or ±∞ anywhere (vector body or tail); ±0, subnormals and ±FLT_MAX are finite", () => {
+      for (const n of [0, ...SIZES, 512]) {
+        const alloc = arena(), xs = Float32Array.from({ length: n }, (_, i) => [0, -0, 1e-45, -3.4028234663852886e38, 3.4028234663852886e38, 1][i % 6]!);
+        const x = alloc(xs);
+        expect(k.allFinite(x, n), `n ${n}`).toBe(1);
+        for (const bad of [NaN, Infinity, -Infinity]) for (const at of n ? [0, n >> 1, n - 1] : []) {
+          F()[x / 4 + at] = bad;
+          expect(k.allFinite(x, n), `n ${n}: ${bad} at ${at}`).toBe(0);
+          F()[x / 4 + at] = xs[at]!;
+        }
+      }
+    });
+  });
+
   describe("batchNorm (columns)", () => {
     const eps = 1e-5;
     // Against the float64 reference kernels (runtime/kernels/norm.ts, axis 0); column splits at a

@@ -119,7 +119,7 @@ export const f32 = {
   max: bin<"f32", "f32">("f32", F32.max), min: bin<"f32", "f32">("f32", F32.min),
   sqrt: un<"f32", "f32">("f32", F32.sqrt), neg: un<"f32", "f32">("f32", F32.neg),
   nearest: un<"f32", "f32">("f32", F32.nearest),
-  lt: bin<"f32", "i32">("i32", F32.lt), gt: bin<"f32", "i32">("i32", F32.gt),
+  eq: bin<"f32", "i32">("i32", F32.eq), lt: bin<"f32", "i32">("i32", F32.lt), gt: bin<"f32", "i32">("i32", F32.gt),
   load: (addr: I, offset = 0): F => expr("f32", addr, [F32.load], memarg(2, offset)),
   store: (addr: I, v: F, offset = 0): Stmt => stmt(addr, v, [F32.store], memarg(2, offset)),
   convert_i32_s: un<"i32", "f32">("f32", F32.convert_i32_s),

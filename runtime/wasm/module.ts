@@ -100,6 +100,8 @@ type Raw = (...args: number[]) => void;
  * floats). Rows [rowStart, rowEnd) of row-wise kernels can be split across threads.
  */
 export interface ElementwiseKernels {
+  /** 1 if none of the n floats at x is NaN or ±∞, else 0. */
+  allFinite(x: number, n: number): number;
   /** y = 0 < x ? x : 0 over n floats. */
   relu(x: number, y: number, n: number): void;
   /** dx = 0 < x ? dy : 0. */
@@ -131,7 +133,7 @@ export interface ElementwiseKernels {
 }
 
 const ELEMENTWISE_NAMES = [
-  "relu", "reluBackward", "addBias", "colSum", "sgd", "layerNormFwd", "layerNormBwd", "batchNormFwd", "batchNormBwd", "softmaxCrossEntropy",
+  "allFinite", "relu", "reluBackward", "addBias", "colSum", "sgd", "layerNormFwd", "layerNormBwd", "batchNormFwd", "batchNormBwd", "softmaxCrossEntropy",
 ] as const satisfies readonly (keyof ElementwiseKernels)[];
 
 /** Every export of the module, by name (what a worker thread may be asked to call). */
