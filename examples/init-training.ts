@@ -9,7 +9,7 @@
  */
 import { subset } from "../src/data/batches.js";
 import { multiPanel, panelsCsv, writeFigure } from "../src/plot/index.js";
-import { commonArgs, loadData, pct, table } from "./lib/cli.js";
+import { commonArgs, loadData, numberOption, pct, table } from "./lib/cli.js";
 import { defaultRecipe, initTrainingCharts, runInitTraining } from "./lib/initTraining.js";
 
 const args = commonArgs("init-training", "Train 50×100 ReLU MLPs with W ~ N(0, c/n), c ∈ {1.7, 2, 2.3}.", {
@@ -17,9 +17,8 @@ const args = commonArgs("init-training", "Train 50×100 ReLU MLPs with W ~ N(0, 
   lr: "peak learning rate of SGD momentum 0.9 (default 0.001)",
   batch: "batch size (default 64)",
 });
-const num = (s: string | undefined, fallback: number) => (s === undefined ? fallback : Number(s));
-const steps = num(args.extra.steps, args.quick ? 300 : 3000);
-const recipe = defaultRecipe(steps, num(args.extra.batch, 64), num(args.extra.lr, 0.001));
+const steps = numberOption(args.extra, "steps", args.quick ? 300 : 3000, { integer: true });
+const recipe = defaultRecipe(steps, numberOption(args.extra, "batch", 64, { integer: true }), numberOption(args.extra, "lr", 0.001));
 const { train, test, label } = await loadData(args.data);
 // The training error is measured on the whole training set, or on 8,000 of it when larger.
 const trainEval = train.count > 8000 ? subset(train, 8000, args.seed) : train;

@@ -16,22 +16,25 @@ import { loadData } from "../src/data/select.js";
 import { accuracy } from "../src/metrics.js";
 import { cosine } from "../src/optim/schedules.js";
 import { batchNorm, compile, dropout, init, layerNorm, linear, relu, seq, sgd, softmaxCrossEntropy } from "../src/index.js";
+import { numberOption } from "./lib/cli.js";
 import { Progress } from "./lib/progress.js";
 
 const { values: args } = parseArgs({
   options: {
-    epochs: { type: "string", default: "10" },
-    hidden: { type: "string", default: "512" },
-    batch: { type: "string", default: "128" },
-    lr: { type: "string", default: "0.05" },
-    seed: { type: "string", default: "0" },
+    epochs: { type: "string" },
+    hidden: { type: "string" },
+    batch: { type: "string" },
+    lr: { type: "string" },
+    seed: { type: "string" },
     init: { type: "string", default: "torch" },
     data: { type: "string", default: "mnist" },
     norm: { type: "string", default: "layer" },
     out: { type: "string", default: "out/mnist/model.safetensors" },
   },
 });
-const epochs = Number(args.epochs), hidden = Number(args.hidden), batch = Number(args.batch), seed = Number(args.seed);
+const epochs = numberOption(args, "epochs", 10, { integer: true }), hidden = numberOption(args, "hidden", 512, { integer: true });
+const batch = numberOption(args, "batch", 128, { integer: true }), lr = numberOption(args, "lr", 0.05);
+const seed = numberOption(args, "seed", 0, { integer: true, zero: true });
 
 const { train, test } = await loadData(args.data);
 const stepsPerEpoch = Math.floor(train.count / batch);
@@ -42,7 +45,8 @@ const inits = {
   xavier: { init: init.xavier() },
   torch: { init: init.normal({ variance: (n) => 1 / (3 * n) }) },
 } as const;
-const w = inits[args.init as keyof typeof inits] ?? inits.he;
+if (!Object.hasOwn(inits, args.init!)) throw new Error(`--init must be one of ${Object.keys(inits).join(", ")}, got ${args.init}`);
+const w = inits[args.init as keyof typeof inits];
 if (args.norm !== "layer" && args.norm !== "batch") throw new Error(`--norm must be "layer" or "batch", got ${args.norm}`);
 const norm = (n: number) => (args.norm === "batch" ? batchNorm(n) : layerNorm(n));
 const model = seq(
@@ -53,7 +57,7 @@ const model = seq(
 const net = compile(model, {
   inputs: 784, batch, seed,
   loss: softmaxCrossEntropy(),
-  optimizer: sgd({ lr: cosine({ from: Number(args.lr), to: 0, steps: epochs * stepsPerEpoch }), momentum: 0.9, weightDecay: 1e-4 }),
+  optimizer: sgd({ lr: cosine({ from: lr, to: 0, steps: epochs * stepsPerEpoch }), momentum: 0.9, weightDecay: 1e-4 }),
 });
 
 const N = args.norm === "batch" ? "BN" : "LN";

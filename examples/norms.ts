@@ -18,7 +18,7 @@
 import assert from "node:assert/strict";
 import { subset } from "../src/data/batches.js";
 import { multiPanel, panelsCsv, writeFigure } from "../src/plot/index.js";
-import { commonArgs, loadData, pct, table } from "./lib/cli.js";
+import { commonArgs, loadData, numberOption, pct, table } from "./lib/cli.js";
 import { defaultRecipe } from "./lib/initTraining.js";
 import { batchNormEvalIndependence, batchOneGradientAgreement, layerNormBatchOne, normsCharts, runNorms } from "./lib/norms.js";
 
@@ -28,11 +28,10 @@ const args = commonArgs("norms", "No normalization vs layerNorm vs batchNorm on 
   depth: "hidden layers (default 50)",
   c: "initialization σ² = c/n (default 2)",
 });
-const num = (s: string | undefined, fallback: number) => (s === undefined ? fallback : Number(s));
-const steps = num(args.extra.steps, args.quick ? 200 : 2000);
-const lr = num(args.extra.lr, 0.001);
-const depth = num(args.extra.depth, 50);
-const c = num(args.extra.c, 2);
+const steps = numberOption(args.extra, "steps", args.quick ? 200 : 2000, { integer: true });
+const lr = numberOption(args.extra, "lr", 0.001);
+const depth = numberOption(args.extra, "depth", 50, { integer: true });
+const c = numberOption(args.extra, "c", 2);
 const recipe = defaultRecipe(steps, 64, lr);
 const { train, test, label } = await loadData(args.data);
 const trainEval = train.count > 8000 ? subset(train, 8000, args.seed) : train;

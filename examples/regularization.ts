@@ -8,7 +8,7 @@
  */
 import { subset } from "../src/data/batches.js";
 import { multiPanel, panelsCsv, writeFigure } from "../src/plot/index.js";
-import { commonArgs, loadData, pct, table } from "./lib/cli.js";
+import { commonArgs, loadData, numberOption, pct, table } from "./lib/cli.js";
 import { regularizationCharts, runRegularization, type RegularizationRun } from "./lib/regularization.js";
 
 const args = commonArgs("regularization", "Dropout × weight decay on a 2,000-sample training subset.", {
@@ -16,10 +16,9 @@ const args = commonArgs("regularization", "Dropout × weight decay on a 2,000-sa
   samples: "training samples (default 2000)",
   lr: "peak learning rate (default 0.05)",
 });
-const num = (s: string | undefined, fallback: number) => (s === undefined ? fallback : Number(s));
-const epochs = num(args.extra.epochs, args.quick ? 4 : 30);
-const samples = num(args.extra.samples, 2000);
-const lr = num(args.extra.lr, 0.05);
+const epochs = numberOption(args.extra, "epochs", args.quick ? 4 : 30, { integer: true });
+const samples = numberOption(args.extra, "samples", 2000, { integer: true });
+const lr = numberOption(args.extra, "lr", 0.05);
 const hidden = args.quick ? 128 : 512;
 const data = await loadData(args.data);
 const train = subset(data.train, samples, args.seed);

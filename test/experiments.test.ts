@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { subset } from "../src/data/batches.js";
 import { loadMnistDigits } from "../src/data/mnist.js";
 import { batchNorm, compile, cosine, init, linear, relu, seq, sgd } from "../src/index.js";
+import { numberOption } from "../examples/lib/cli.js";
 import { deepMlp } from "../examples/lib/deep.js";
 import { defaultRecipe, runInitTraining } from "../examples/lib/initTraining.js";
 import { batchNormEvalIndependence, batchOneGradientAgreement, layerNormBatchOne, runNorms } from "../examples/lib/norms.js";
@@ -111,4 +112,16 @@ describe("learning on the npm digits", () => {
     console.log(`test accuracy after ${steps} steps: ${(acc * 100).toFixed(2)}%`);
     expect(acc).toBeGreaterThanOrEqual(0.95);
   }, 60_000);
+});
+
+describe("the examples' numeric options", () => {
+  it("take the fallback when absent and refuse what is not a positive number (integer, or ≥ 0 when asked)", () => {
+    expect(numberOption({}, "steps", 2000)).toBe(2000);
+    expect(numberOption({ lr: "0.03" }, "lr", 0.001)).toBe(0.03);
+    expect(numberOption({ seed: "0" }, "seed", 1, { integer: true, zero: true })).toBe(0);
+    for (const bad of ["abc", "", "0", "-1", "Infinity", "1.5"]) {
+      expect(() => numberOption({ steps: bad }, "steps", 1, { integer: true }), bad).toThrow(/--steps: expected a positive integer/);
+    }
+    expect(() => numberOption({ seed: "-2" }, "seed", 0, { integer: true, zero: true })).toThrow(/--seed: expected a non-negative integer, got -2/);
+  });
 });

