@@ -99,7 +99,7 @@ export const i32 = {
   const: (n: number): I => expr("i32", [I32.const, ...sleb(n)]),
   add: bin<"i32", "i32">("i32", I32.add), sub: bin<"i32", "i32">("i32", I32.sub), mul: bin<"i32", "i32">("i32", I32.mul),
   div_u: bin<"i32", "i32">("i32", I32.div_u), rem_u: bin<"i32", "i32">("i32", I32.rem_u),
-  and: bin<"i32", "i32">("i32", I32.and), or: bin<"i32", "i32">("i32", I32.or),
+  and: bin<"i32", "i32">("i32", I32.and), or: bin<"i32", "i32">("i32", I32.or), xor: bin<"i32", "i32">("i32", I32.xor),
   shl: bin<"i32", "i32">("i32", I32.shl), shr_s: bin<"i32", "i32">("i32", I32.shr_s), shr_u: bin<"i32", "i32">("i32", I32.shr_u),
   eqz: un<"i32", "i32">("i32", I32.eqz), eq: bin<"i32", "i32">("i32", I32.eq), ne: bin<"i32", "i32">("i32", I32.ne),
   lt_s: bin<"i32", "i32">("i32", I32.lt_s), lt_u: bin<"i32", "i32">("i32", I32.lt_u), gt_s: bin<"i32", "i32">("i32", I32.gt_s),
@@ -118,7 +118,7 @@ export const f32 = {
   mul: bin<"f32", "f32">("f32", F32.mul), div: bin<"f32", "f32">("f32", F32.div),
   max: bin<"f32", "f32">("f32", F32.max), min: bin<"f32", "f32">("f32", F32.min),
   sqrt: un<"f32", "f32">("f32", F32.sqrt), neg: un<"f32", "f32">("f32", F32.neg),
-  nearest: un<"f32", "f32">("f32", F32.nearest),
+  nearest: un<"f32", "f32">("f32", F32.nearest), floor: un<"f32", "f32">("f32", F32.floor),
   eq: bin<"f32", "i32">("i32", F32.eq), lt: bin<"f32", "i32">("i32", F32.lt), gt: bin<"f32", "i32">("i32", F32.gt),
   load: (addr: I, offset = 0): F => expr("f32", addr, [F32.load], memarg(2, offset)),
   store: (addr: I, v: F, offset = 0): Stmt => stmt(addr, v, [F32.store], memarg(2, offset)),
@@ -161,7 +161,7 @@ export const f32x4 = {
   add: vbin(F32X4.add), sub: vbin(F32X4.sub), mul: vbin(F32X4.mul), div: vbin(F32X4.div),
   min: vbin(F32X4.min), max: vbin(F32X4.max), pmin: vbin(F32X4.pmin), pmax: vbin(F32X4.pmax),
   lt: vbin(F32X4.lt), gt: vbin(F32X4.gt), eq: vbin(F32X4.eq),
-  sqrt: vun(F32X4.sqrt), neg: vun(F32X4.neg), abs: vun(F32X4.abs), nearest: vun(F32X4.nearest),
+  sqrt: vun(F32X4.sqrt), neg: vun(F32X4.neg), abs: vun(F32X4.abs), nearest: vun(F32X4.nearest), floor: vun(F32X4.floor),
   convert_i32x4_s: vun(F32X4.convert_i32x4_s),
   /** a·b + c as a separate multiply and add (two roundings): core SIMD, valid everywhere. */
   madd: (a: V, b: V, c: V): V => f32x4.add(c, f32x4.mul(a, b)),
@@ -175,8 +175,11 @@ export const f32x4 = {
 
 export const i32x4 = {
   splat: (x: I): V => expr("v128", x, simd(I32X4.splat)),
-  add: vbin(I32X4.add), sub: vbin(I32X4.sub),
+  add: vbin(I32X4.add), sub: vbin(I32X4.sub), ge_s: vbin(I32X4.ge_s),
   shl: (v: V, n: I): V => expr("v128", v, n, simd(I32X4.shl)),
+  shr_u: (v: V, n: I): V => expr("v128", v, n, simd(I32X4.shr_u)),
+  /** v with lane k replaced by x. */
+  replace_lane: (v: V, lane: number, x: I): V => expr("v128", v, x, simd(I32X4.replace_lane), [lane]),
   trunc_sat_f32x4_s: vun(I32X4.trunc_sat_f32x4_s),
   extract_lane: (v: V, lane: number): I => expr("i32", v, simd(I32X4.extract_lane), [lane]),
 };

@@ -9,30 +9,10 @@
  * combined with `iand`/`ior` (both encodings are closed under them) and consumed by `select`.
  */
 import type { FuncBuilder } from "./builder.js";
-import { f32, f32x4, get, i32, i32x4, select, set, v128, type Bytes, type Expr, type Local, type Stmt, type ValType } from "./emit.js";
-import { uleb } from "./encode.js";
-import { F32, F32X4, I32, I32X4, SIMD_PREFIX } from "./opcodes.js";
+import { f32, f32x4, get, i32, i32x4, select, set, v128, type Expr, type Local, type Stmt, type ValType } from "./emit.js";
+import { SCALAR, VEC } from "./lanes.js";
 
 type A = Expr<"i32">;
-
-/** SIMD opcodes emit.ts does not wrap (numbers from the fixed-width SIMD binary table). */
-const SIMD_EXTRA = {
-  i32x4_replace_lane: 0x1c,
-  i32x4_ge_s: 0x3f,
-} as const;
-
-const raw = <T extends ValType>(type: T, ...parts: (Bytes | Expr)[]): Expr<T> =>
-  ({ type, code: parts.map((p) => ("code" in p ? p.code : p)) });
-const simd = (op: number): number[] => [SIMD_PREFIX, ...uleb(op)];
-const vbin = (op: number) => (a: Expr<"v128">, b: Expr<"v128">): Expr<"v128"> => raw("v128", a, b, simd(op));
-const sbin = <R extends ValType>(rt: R, op: number) => (a: Expr, b: Expr): Expr<R> => raw(rt, a, b, [op]);
-const sun = <R extends ValType>(rt: R, op: number) => (a: Expr): Expr<R> => raw(rt, a, [op]);
-
-/** i32x4 lane k of v replaced by x. */
-export const replaceLane = (v: Expr<"v128">, lane: number, x: A): Expr<"v128"> =>
-  raw("v128", v, x, simd(SIMD_EXTRA.i32x4_replace_lane), [lane]);
-/** i32 xor (core opcode 0x73). */
-export const xor = sbin<"i32">("i32", I32.xor);
 
 export interface FLanes<F extends ValType, I extends ValType> {
   readonly width: 1 | 4;
@@ -82,19 +62,15 @@ export type VecLanes = FLanes<"v128", "v128">;
 export type ScalarLanes = FLanes<"f32", "i32">;
 export type AnyLanes = VecLanes | ScalarLanes;
 
+// The float arithmetic both share with the other kernels comes from lanes.ts (VEC, SCALAR); the
+// rest is the integer side and the masks.
 export function vecLanes(f: FuncBuilder): VecLanes {
   return {
-    width: 4, f,
+    ...VEC, f,
     localF: () => f.local("v128"), localI: () => f.local("v128"),
     load: (a) => v128.load(a),
     loadInt: (a) => f32x4.convert_i32x4_s(v128.load(a)),
-    store: (a, v) => v128.store(a, v),
-    splat: (x) => f32x4.splat(x),
-    const: (x) => f32x4.const(x),
-    add: f32x4.add, sub: f32x4.sub, mul: f32x4.mul, div: f32x4.div,
-    neg: f32x4.neg, sqrt: f32x4.sqrt, nearest: f32x4.nearest,
-    floor: (a) => raw("v128", a, simd(F32X4.floor)),
-    pmax: f32x4.pmax, pmin: f32x4.pmin,
+    neg: f32x4.neg, floor: f32x4.floor, pmin: f32x4.pmin,
     lt: f32x4.lt, gt: f32x4.gt, eq: f32x4.eq,
     select: (m, a, b) => v128.bitselect(a, b, m),
     selectInt: (m, a, b) => v128.bitselect(a, b, m),
@@ -103,26 +79,20 @@ export function vecLanes(f: FuncBuilder): VecLanes {
     iconst: (n) => i32x4.splat(i32.const(n)),
     iadd: i32x4.add, isub: i32x4.sub, iand: v128.and, ior: v128.or,
     ishl: (a, n) => i32x4.shl(a, i32.const(n)),
-    ishr_u: (a, n) => raw("v128", a, i32.const(n), simd(I32X4.shr_u)),
-    ige_s: vbin(SIMD_EXTRA.i32x4_ge_s),
+    ishr_u: (a, n) => i32x4.shr_u(a, i32.const(n)),
+    ige_s: i32x4.ge_s,
   };
 }
 
 export function scalarLanes(f: FuncBuilder): ScalarLanes {
   return {
-    width: 1, f,
+    ...SCALAR, f,
     localF: () => f.local("f32"), localI: () => f.local("i32"),
     load: (a) => f32.load(a),
     loadInt: (a) => f32.convert_i32_s(i32.load(a)),
-    store: (a, v) => f32.store(a, v),
-    splat: (x) => x,
-    const: (x) => f32.const(x),
-    add: f32.add, sub: f32.sub, mul: f32.mul, div: f32.div,
-    neg: f32.neg, sqrt: f32.sqrt, nearest: f32.nearest,
-    floor: sun<"f32">("f32", F32.floor),
-    pmax: (a, b) => select(b, a, f32.lt(a, b)),
+    neg: f32.neg, floor: f32.floor,
     pmin: (a, b) => select(b, a, f32.lt(b, a)),
-    lt: f32.lt, gt: f32.gt, eq: sbin<"i32">("i32", F32.eq),
+    lt: f32.lt, gt: f32.gt, eq: f32.eq,
     select: (m, a, b) => select(a, b, m),
     selectInt: (m, a, b) => select(a, b, m),
     bits: i32.reinterpret_f32, fromBits: f32.reinterpret_i32,

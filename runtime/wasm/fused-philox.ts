@@ -13,7 +13,7 @@
 import type { FuncBuilder } from "./builder.js";
 import { get, i32, i32x4, select, set, v128, when, type Expr, type Local, type Stmt, type ValType } from "./emit.js";
 import { uleb } from "./encode.js";
-import { replaceLane, xor, type FLanes, type VecLanes } from "./fused-lanes.js";
+import type { FLanes, VecLanes } from "./fused-lanes.js";
 import { SIMD_PREFIX, V128 } from "./opcodes.js";
 
 const M0 = 0xd2511f53, M1 = 0xcd9e8d57, W0 = 0x9e3779b9, W1 = 0xbb67ae85;
@@ -67,7 +67,7 @@ interface Words<T extends "i32" | "v128"> {
   mullo(a: Expr<T>, m: number): Expr<T>;
 }
 
-const SCALAR_WORDS: Words<"i32"> = { const: (k) => i32.const(k), xor, mulhi, mullo: (a, m) => i32.mul(a, i32.const(m)) };
+const SCALAR_WORDS: Words<"i32"> = { const: (k) => i32.const(k), xor: i32.xor, mulhi, mullo: (a, m) => i32.mul(a, i32.const(m)) };
 
 const SIMD_EXTMUL_LOW_U = 0xde, SIMD_EXTMUL_HIGH_U = 0xdf, SIMD_I32X4_MUL = 0xb5;
 const vconst = (lanes: readonly number[]): Expr<"v128"> =>
@@ -125,7 +125,7 @@ function maskValue<F extends ValType, J extends ValType>(L: FLanes<F, J>, m: Mas
  */
 export function maskVector(L: FLanes<"v128", "v128">, m: MaskState, idx: I): { setup: Stmt[]; value: Expr<"v128"> } {
   const [c0, c1, c2, c3] = m.words as [Local<"i32">, Local<"i32">, Local<"i32">, Local<"i32">];
-  const word = replaceLane(replaceLane(replaceLane(i32x4.splat(get(c0)), 1, get(c1)), 2, get(c2)), 3, get(c3));
+  const word = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(get(c0)), 1, get(c1)), 2, get(c2)), 3, get(c3));
   return { setup: philoxBlock(m, i32.shr_u(idx, i32.const(2))), value: maskValue(L, m, word) };
 }
 

@@ -101,7 +101,8 @@ export const F32X4 = {
 
 export const I32X4 = {
   splat: 0x11,
-  extract_lane: 0x1b,
+  extract_lane: 0x1b, replace_lane: 0x1c,
+  ge_s: 0x3f,
   shl: 0xab, shr_s: 0xac, shr_u: 0xad,
   add: 0xae, sub: 0xb1, mul: 0xb5,
   trunc_sat_f32x4_s: 0xf8,
