@@ -7,6 +7,7 @@
  * Synchronization is a shared control block per worker (Atomics.wait / notify): no message per
  * job, so a split costs microseconds.
  */
+import { availableParallelism } from "node:os";
 import { MessageChannel, Worker } from "node:worker_threads";
 import { KilnError } from "./errors.js";
 import { kernelModule, KERNEL_EXPORTS } from "./wasm/module.js";
@@ -103,6 +104,9 @@ export class ThreadPool {
     return id;
   }
 }
+
+/** Threads a network uses unless told otherwise: the machine's cores, at most 8. */
+export const defaultThreads = (): number => Math.min(8, availableParallelism());
 
 let pool: ThreadPool | undefined;
 

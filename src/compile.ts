@@ -3,8 +3,8 @@
  * they share. Nothing is allocated before this call; parameters are drawn from the seeded
  * counter-based stream of each parameter, so the same seed gives the same network.
  */
-import { availableParallelism } from "node:os";
 import { Arena } from "../runtime/arena.js";
+import { defaultThreads } from "../runtime/threads.js";
 import { ModelError } from "../runtime/errors.js";
 import { optimize } from "../compiler/pipeline.js";
 import type { Graph } from "../compiler/ir/graph.js";
@@ -98,8 +98,7 @@ export function compile(model: LayerNode, opts: CompileOptions): Net {
   };
 
   // Parameters, state and optimizer buffers: persistent arrays (views of the arena when optimized).
-  const threads = opts.threads ?? Math.min(8, availableParallelism());
-  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new ModelError(`compile: threads must be an integer in [1, 64], got ${describeValue(threads)}`);
+  const threads = positiveInt("threads", opts.threads ?? defaultThreads(), 64);
   const arena = useOpt ? new Arena(threads) : null;
   const array = (n: number) => (arena ? arena.f32(arena.allocPersistent(n * 4), n) : new Float32Array(n));
   const sizeOf = (shape: readonly number[]) => shape.reduce((x, y) => x * y, 1);

@@ -3,13 +3,13 @@
  * op, a benchmark) rather than a model expression. The same pipeline as `compile()` — passes,
  * memory plan, WebAssembly kernels, threads — with every input a live view to write into.
  */
-import { availableParallelism } from "node:os";
 import { GraphBuilder } from "../compiler/ir/builder.js";
 import { checkGraph, type Graph } from "../compiler/ir/graph.js";
 import { size } from "../compiler/ir/types.js";
 import { optimize, prepare } from "../compiler/pipeline.js";
 import { Arena } from "../runtime/arena.js";
 import { InputError } from "../runtime/errors.js";
+import { defaultThreads } from "../runtime/threads.js";
 import type { Executor } from "../runtime/executor.js";
 
 export { GraphBuilder };
@@ -36,7 +36,7 @@ export function compileGraph(g: Graph, opts: { optimize?: boolean; threads?: num
   checkGraph(g);
   const useOpt = opts.optimize ?? true;
   const graph = useOpt ? optimize(g, "graph") : g;
-  const threads = opts.threads ?? Math.min(8, availableParallelism());
+  const threads = opts.threads ?? defaultThreads();
   const arena = useOpt ? new Arena(threads) : null;
   // Parameters, state and optimizer buffers live outside the scratch plan: give them arena arrays.
   const bound = new Map<string, Float32Array | Int32Array>();

@@ -4,6 +4,7 @@
 import type { GraphBuilder } from "../compiler/ir/builder.js";
 import type { V, ValueType } from "../compiler/ir/types.js";
 import { InputError } from "../runtime/errors.js";
+import { describeValue } from "./validate.js";
 
 export type Labels = Int32Array | Float32Array | ArrayLike<number>;
 
@@ -17,16 +18,13 @@ export interface Loss {
   readonly check: (labels: unknown, batch: number, outputs: number) => void;
 }
 
-const describeArray = (a: unknown): string =>
-  a === null || typeof a !== "object" ? String(a) : `${(a as object).constructor?.name ?? "object"}(${(a as ArrayLike<unknown>).length ?? "?"})`;
-
 const classIndices = (batch: number) => `one class index per sample, an Int32Array(${batch})`;
 const targets = (batch: number, outputs: number) => `targets shaped like the output, a Float32Array(${batch}×${outputs})`;
 
 /** `what(batch, outputs)` describes the expected labels; it runs only to build a message. */
 function checkLength(labels: unknown, want: number, what: (batch: number, outputs: number) => string, batch: number, outputs: number): asserts labels is ArrayLike<number> {
   if (labels === null || typeof labels !== "object" || typeof (labels as ArrayLike<number>).length !== "number") {
-    throw new InputError(`labels: expected ${what(batch, outputs)}, got ${describeArray(labels)}`);
+    throw new InputError(`labels: expected ${what(batch, outputs)}, got ${describeValue(labels)}`);
   }
   if ((labels as ArrayLike<number>).length !== want) {
     throw new InputError(`labels: expected ${want} values (${what(batch, outputs)}), got ${(labels as ArrayLike<number>).length}`);

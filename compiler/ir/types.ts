@@ -15,5 +15,8 @@ export type V = number;
 export const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 export const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && a.every((d, i) => d === b[i]);
+/** One value per column of an [·, n] matrix: [n] or [1, n] (a bias, γ, β). */
+export const perColumn = (shape: readonly number[], n: number): boolean =>
+  (shape.length === 1 && shape[0] === n) || (shape.length === 2 && shape[0] === 1 && shape[1] === n);
 export const fmtShape = (shape: readonly number[]): string => `[${shape.join(",")}]`;
 export const fmtType = (v: ValueType): string => `${v.dtype}${fmtShape(v.shape)}`;

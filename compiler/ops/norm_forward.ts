@@ -11,14 +11,13 @@
  */
 import * as t from "io-ts";
 import { closed } from "../ir/closed.js";
-import type { ValueType } from "../ir/types.js";
+import { perColumn, type ValueType } from "../ir/types.js";
 import { axisOf, defineMultiOp, shapeError } from "./def.js";
 
 const Attrs = closed({ axis: t.number, eps: t.number, affine: t.boolean, xhat: t.boolean });
 export type NormForwardAttrs = t.TypeOf<typeof Attrs>;
 
-const perColumn = (v: ValueType, n: number) =>
-  v.dtype === "f32" && ((v.shape.length === 1 && v.shape[0] === n) || (v.shape.length === 2 && v.shape[0] === 1 && v.shape[1] === n));
+const f32PerColumn = (v: ValueType, n: number) => v.dtype === "f32" && perColumn(v.shape, n);
 
 /** Shape of one statistic per normalized group: [rows, 1] along axis 1, [1, cols] along axis 0. */
 export const statShape = (shape: readonly number[], axis: number): number[] => (axis === 1 ? [shape[0]!, 1] : [1, shape[1]!]);
@@ -31,7 +30,7 @@ export const norm_forward = defineMultiOp<NormForwardAttrs>({
     if (!x || x.dtype !== "f32" || x.shape.length !== 2) shapeError("norm_forward", ins, "expected an f32 matrix x");
     const axis = axisOf("norm_forward", ins, a.axis, 2);
     if (ins.length !== (a.affine ? 3 : 1)) shapeError("norm_forward", ins, a.affine ? "expected x, γ, β" : "expected x alone");
-    if (a.affine && !ins.slice(1).every((v) => perColumn(v, x.shape[1]!))) shapeError("norm_forward", ins, `γ and β need one value per column (${x.shape[1]})`);
+    if (a.affine && !ins.slice(1).every((v) => f32PerColumn(v, x.shape[1]!))) shapeError("norm_forward", ins, `γ and β need one value per column (${x.shape[1]})`);
     if (a.xhat && !a.affine) shapeError("norm_forward", ins, "xhat is an extra output only with affine (else y is x̂)");
     if (!(a.eps > 0)) shapeError("norm_forward", ins, `eps must be positive, got ${a.eps}`);
     const stat: ValueType = { shape: statShape(x.shape, axis), dtype: "f32" };

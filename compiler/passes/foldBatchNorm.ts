@@ -7,7 +7,7 @@
  * product with a bias epilogue replaces four passes over the activations.
  */
 import type { Graph, Node } from "../ir/graph.js";
-import type { V } from "../ir/types.js";
+import { perColumn, type V } from "../ir/types.js";
 import { rewrite, type RewriteContext, type Rule } from "./rewrite.js";
 
 /** The operand pair of a commutative node in both orders. */
@@ -39,8 +39,7 @@ const fold: Rule = (n, ctx) => {
         if (h?.op === "add" && ctx.uses(hV) === 1) {
           // The other operand is a bias only if it is one value per column ([N] or [1, N]).
           const mm = pairs(h).find(([a, c]) => ctx.producer(a)?.op === "matmul" && ctx.uses(a) === 1
-            && ctx.b.type(c).shape.reduce((x, y) => x * y, 1) === ctx.b.type(a).shape[1] && ctx.b.type(c).shape.length <= 2
-            && (ctx.b.type(c).shape.length === 1 || ctx.b.type(c).shape[0] === 1));
+            && perColumn(ctx.b.type(c).shape, ctx.b.type(a).shape[1]!));
           if (!mm) continue;
           [mmV, bias] = mm;
         }

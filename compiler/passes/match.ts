@@ -9,7 +9,9 @@
  */
 import { GraphBuilder } from "../ir/builder.js";
 import type { Graph, Node } from "../ir/graph.js";
-import { type V, type ValueType } from "../ir/types.js";
+import { perColumn, type V, type ValueType } from "../ir/types.js";
+
+export { perColumn };
 import { ops, type AttrsOf, type OpName } from "../ops/index.js";
 import { dce } from "./dce.js";
 import { simplify } from "./simplify.js";
@@ -94,9 +96,6 @@ export function reducesOver(n: NodeOf<"sum" | "mean">, axes: readonly number[], 
 }
 
 /** Shape [n] or [1, n]: one value per column of a [rows, n] matrix. */
-export const perColumn = (shape: readonly number[], n: number): boolean =>
-  (shape.length === 1 && shape[0] === n) || (shape.length === 2 && shape[0] === 1 && shape[1] === n);
-
 /** Edits to a graph: add nodes, substitute values, then `build` the result. */
 export class Splice {
   private readonly values: ValueType[];
