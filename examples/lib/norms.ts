@@ -13,7 +13,8 @@ import { compile, KilnError, sgd, type Net } from "../../src/index.js";
 import { PALETTE, type LineChartSpec } from "../../src/plot/index.js";
 import { deepMlp, normsAtInit, type Norm } from "./deep.js";
 import type { Recipe } from "./initTraining.js";
-import { errorRate, trainLoop } from "./train.js";
+import { evaluate } from "../../src/metrics.js";
+import { trainLoop } from "./train.js";
 
 export interface NormsOptions {
   readonly train: Dataset;
@@ -62,13 +63,13 @@ export function runNorms(o: NormsOptions): NormRun[] {
     const r = trainLoop({
       net, train: o.train, batch: recipe.batch, steps: recipe.steps, seed, every: o.every,
       label: o.progress ? norm : undefined,
-      evaluate: (n) => ({ trainError: errorRate(n, trainEval), testError: errorRate(n, o.test) }),
+      evaluate: (n) => ({ trainError: evaluate(n, trainEval).error, testError: evaluate(n, o.test).error }),
     });
     return {
       norm, net, gradientAtInit,
       curve: r.checkpoints.map((k) => ({ step: k.step, loss: k.loss, trainError: k.metrics.trainError!, testError: k.metrics.testError! })),
-      trainError: errorRate(net, o.train),
-      testError: errorRate(net, o.test),
+      trainError: evaluate(net, o.train).error,
+      testError: evaluate(net, o.test).error,
       diverged: r.diverged,
       seconds: r.seconds,
     };

@@ -6,7 +6,8 @@
 import type { Dataset } from "../../src/data/dataset.js";
 import { compile, cosine, dropout, init, linear, relu, seq, sgd, type LayerNode } from "../../src/index.js";
 import { PALETTE, type LineChartSpec, type Series } from "../../src/plot/index.js";
-import { errorRate, trainLoop } from "./train.js";
+import { evaluate } from "../../src/metrics.js";
+import { trainLoop } from "./train.js";
 
 export interface RegularizationOptions {
   /** The (small) training set. */
@@ -75,9 +76,9 @@ export function runRegularization(o: RegularizationOptions): RegularizationRun[]
       const r = trainLoop({
         net, train: o.train, batch, steps, seed, every: every * perEpoch,
         label: o.progress ? `p = ${p}, λ = ${lambda}` : undefined,
-        evaluate: (n) => ({ trainError: errorRate(n, o.train), testError: errorRate(n, o.test) }),
+        evaluate: (n) => ({ trainError: evaluate(n, o.train).error, testError: evaluate(n, o.test).error }),
       });
-      const trainError = errorRate(net, o.train), testError = errorRate(net, o.test);
+      const trainError = evaluate(net, o.train).error, testError = evaluate(net, o.test).error;
       let weightNorm2 = 0;
       for (const [name, w] of Object.entries(net.params)) if (name.endsWith(".weight")) for (const v of w) weightNorm2 += v * v;
       runs.push({

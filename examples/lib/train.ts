@@ -4,24 +4,10 @@
  * `evaluate` measures), a progress line, and an early stop when the loss turns non-finite
  * (a diverged run: every later step would be NaN too).
  */
-import { Batcher, chunks } from "../../src/data/batches.js";
+import { Batcher } from "../../src/data/batches.js";
 import type { Dataset } from "../../src/data/dataset.js";
-import { argmax, type Net } from "../../src/index.js";
+import type { Net } from "../../src/index.js";
 import { Progress } from "./progress.js";
-
-/**
- * Fraction of misclassified samples of `ds`, predicted in chunks (the eval program: no dropout,
- * batchNorm on running statistics).
- * @example errorRate(net, test) // 0.031
- */
-export function errorRate(net: Net, ds: Dataset, chunk = 1000): number {
-  let wrong = 0;
-  for (const { x, labels, size } of chunks(ds, chunk)) {
-    const predicted = argmax(net.predict(x), ds.classes);
-    for (let i = 0; i < size; i++) if (predicted[i] !== labels[i]) wrong++;
-  }
-  return ds.count === 0 ? NaN : wrong / ds.count;
-}
 
 /** Endless batches: epoch 0, 1, 2, … of a seeded Batcher (the buffers are reused, see Batcher). */
 export function* batchStream(ds: Dataset, batch: number, seed: number): Generator<{ x: Float32Array; labels: Int32Array }> {
@@ -48,7 +34,7 @@ export interface TrainOptions {
   readonly seed: number;
   /** Checkpoint every this many steps (and at step 0 and at the end). */
   readonly every: number;
-  /** Measurements at each checkpoint, e.g. { trainError: errorRate(net, train) }. */
+  /** Measurements at each checkpoint, e.g. { trainError: evaluate(net, train).error }. */
   readonly evaluate?: (net: Net) => Record<string, number>;
   /** Called at every checkpoint; return true to stop early (e.g. a target error reached). */
   readonly onCheckpoint?: (c: Checkpoint, net: Net) => boolean | void;
@@ -69,7 +55,7 @@ export interface TrainResult {
  * Train `net` for `steps` steps with checkpoints.
  * @example
  * const r = trainLoop({ net, train, batch: 64, steps: 1000, seed: 0, every: 100,
- *                       evaluate: (n) => ({ trainError: errorRate(n, train) }) });
+ *                       evaluate: (n) => ({ trainError: evaluate(n, train).error }) });
  */
 export function trainLoop(o: TrainOptions): TrainResult {
   const { net, steps, every } = o;

@@ -10,10 +10,10 @@ import { optimizationPasses } from "../../compiler/pipeline.js";
 import { formatSummary, summarize } from "../../compiler/summary.js";
 import { KilnError } from "../../runtime/errors.js";
 import { compile } from "../compile.js";
-import { Batcher, chunks } from "../data/batches.js";
+import { Batcher } from "../data/batches.js";
 import type { Dataset } from "../data/dataset.js";
 import { loadData } from "../data/select.js";
-import { accuracy } from "../metrics.js";
+import { evaluate } from "../metrics.js";
 import type { Net } from "../net.js";
 import type { Loaded } from "./load.js";
 import { modelTree } from "./tree.js";
@@ -69,23 +69,6 @@ export function diff(loaded: Loaded, a: string, b: string): string {
   return [...header, ...lines, "", changed ? `${changed} lines differ` : "the two programs compute the same forward pass"].join("\n");
 }
 
-/** Accuracy and mean cross-entropy of the eval program over a dataset, in chunks. */
-export function evaluate(net: Net, ds: Dataset, classes = 10): { accuracy: number; loss: number } {
-  let hits = 0, loss = 0;
-  for (const { x, labels } of chunks(ds, 1024)) {
-    const z = net.predict(x);
-    hits += accuracy(z, labels, classes) * labels.length;
-    for (let r = 0; r < labels.length; r++) {
-      let m = -Infinity;
-      for (let c = 0; c < classes; c++) m = Math.max(m, z[r * classes + c]!);
-      let s = 0;
-      for (let c = 0; c < classes; c++) s += Math.exp(z[r * classes + c]! - m);
-      loss += m + Math.log(s) - z[r * classes + labels[r]!]!;
-    }
-  }
-  return { accuracy: hits / ds.count, loss: loss / ds.count };
-}
-
 function checkInputs(loaded: Loaded, ds: Dataset): void {
   if (loaded.options.inputs !== ds.features) {
     throw new KilnError(`${loaded.file} compiles for ${loaded.options.inputs} input features, but ${ds.name} has ${ds.features}`);
@@ -103,7 +86,7 @@ export async function train(loaded: Loaded, o: { data?: string; epochs: number; 
     let sum = 0, n = 0;
     for (const { x, labels } of batcher.epoch(e)) { sum += net.trainStep(x, labels); n++; }
     const r = evaluate(net, test);
-    o.log(`epoch ${e + 1}: train loss ${(sum / n).toFixed(4)}, test error ${((1 - r.accuracy) * 100).toFixed(2)}%, ${((n * loaded.options.batch) / ((performance.now() - t0) / 1000)).toFixed(0)} samples/s`);
+    o.log(`epoch ${e + 1}: train loss ${(sum / n).toFixed(4)}, test error ${(r.error * 100).toFixed(2)}%, ${((n * loaded.options.batch) / ((performance.now() - t0) / 1000)).toFixed(0)} samples/s`);
   }
   await net.save(o.out);
   o.log(`wrote ${o.out}`);
@@ -115,5 +98,5 @@ export async function evalCommand(loaded: Loaded, o: { data?: string; checkpoint
   const net = compile(loaded.model, loaded.options);
   await net.load(o.checkpoint);
   const r = evaluate(net, test);
-  o.log(`${test.name}: ${test.count} samples, accuracy ${(r.accuracy * 100).toFixed(2)}% (error ${((1 - r.accuracy) * 100).toFixed(2)}%), mean loss ${r.loss.toFixed(4)}`);
+  o.log(`${test.name}: ${test.count} samples, accuracy ${(r.accuracy * 100).toFixed(2)}% (error ${(r.error * 100).toFixed(2)}%), mean loss ${r.loss.toFixed(4)}`);
 }
