@@ -27,10 +27,12 @@ export function graphName(s: string | undefined, fallback: GraphName): GraphName
   return g as GraphName;
 }
 
+/** The graphs as traced (the reference compilation: no passes, no arena). */
+const tracedIR = (loaded: Loaded): Net["ir"] => compile(loaded.model, { ...loaded.options, optimize: false, threads: 1 }).ir;
+
 /** A graph after the optimization pipeline up to `after` ("none": as traced; default: all passes). */
-export function graphAfter(loaded: Loaded, name: GraphName, after?: string): Graph {
-  const ref = compile(loaded.model, { ...loaded.options, optimize: false, threads: 1 });
-  const g = ref.ir[name];
+function graphAfter(ir: Net["ir"], name: GraphName, after?: string): Graph {
+  const g = ir[name];
   if (name === "forward" || after === "none") return g;
   const names = optimizationPasses.map((p) => p.name);
   const upto = after === undefined ? names.length - 1 : names.indexOf(after);
@@ -39,31 +41,32 @@ export function graphAfter(loaded: Loaded, name: GraphName, after?: string): Gra
 }
 
 export function inspect(loaded: Loaded, o: { graph?: string; after?: string; dot?: boolean }): string {
+  const ir = tracedIR(loaded);
   if (o.dot) {
     const name = graphName(o.graph, "train");
-    return toDot(graphAfter(loaded, name, o.after), name);
+    return toDot(graphAfter(ir, name, o.after), name);
   }
   const names = o.graph === undefined ? GRAPHS : [graphName(o.graph, "eval")];
   const parts = [modelTree(loaded.model), ""];
   for (const name of names) {
-    const g = graphAfter(loaded, name, o.after);
+    const g = graphAfter(ir, name, o.after);
     parts.push(`── ${name}${o.after ? ` after ${o.after}` : ""} ──`, printIR(g), "", formatSummary(name, summarize(g)), "");
   }
   return parts.join("\n");
 }
 
 /** The forward computation of a program: train-mode forward without the loss, or eval. */
-function forwardOnly(loaded: Loaded, name: string): Graph {
-  const ref = compile(loaded.model, { ...loaded.options, optimize: false, threads: 1 });
-  if (name === "eval") return ref.ir.eval;
+function forwardOnly(ir: Net["ir"], name: string): Graph {
+  if (name === "eval") return ir.eval;
   if (name !== "train" && name !== "forward") throw new KilnError(`kiln diff compares "train" and "eval", got ${JSON.stringify(name)}`);
-  const b = new GraphBuilder(ref.ir.forward);
+  const b = new GraphBuilder(ir.forward);
   b.filterOutputs((out) => out.kind !== "loss");
   return dce(b.build());
 }
 
 export function diff(loaded: Loaded, a: string, b: string): string {
-  const lines = diffGraphs(forwardOnly(loaded, a), forwardOnly(loaded, b));
+  const ir = tracedIR(loaded);
+  const lines = diffGraphs(forwardOnly(ir, a), forwardOnly(ir, b));
   const header = [`--- ${a} (forward pass${a === "eval" ? "" : " in training mode"})`, `+++ ${b} (forward pass${b === "eval" ? "" : " in training mode"})`];
   const changed = lines.filter((l) => l.startsWith("-") || l.startsWith("+")).length;
   return [...header, ...lines, "", changed ? `${changed} lines differ` : "the two programs compute the same forward pass"].join("\n");
