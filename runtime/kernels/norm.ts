@@ -215,8 +215,7 @@ export const normForward: Kernel = Object.assign(normForwardJs, {
     const rs = bufs[affine ? 5 : 3] as F, variance = bufs[affine ? 6 : 4] as F;
     const flags = affine ? LAYERNORM.AFFINE : 0;
     const args = (r0: number, r1: number) => [x!, y!, g!, b!, mean!, rstd!, r0, r1, cols, eps, flags];
-    const h = halves(rows, cols);
-    const rowsCall = h === null ? ctx.wasm.layerNormFwd.bind(null, ...args(0, rows)) as () => void : twoParts(ctx, "layerNormFwd", args(0, h), args(h, rows));
+    const rowsCall = split(ctx, "layerNormFwd", halves(rows, cols), args, rows);
     return () => {
       rowsCall();
       for (let r = 0; r < rows; r++) variance[r] = 1 / (rs[r]! * rs[r]!) - eps;
@@ -243,8 +242,7 @@ export const normBackward: Kernel = Object.assign(normBackwardJs, {
     const h = halves(rows, cols);
     if (!affine) {
       const [dy, x, mean, rstd, dx] = [0, 1, 2, 3, 4].map(at) as number[];
-      const args = (r0: number, r1: number) => [x!, dy!, 0, mean!, rstd!, dx!, 0, 0, r0, r1, cols, 0];
-      return h === null ? ctx.wasm.layerNormBwd.bind(null, ...args(0, rows)) as () => void : twoParts(ctx, "layerNormBwd", args(0, h), args(h, rows));
+      return split(ctx, "layerNormBwd", h, (r0, r1) => [x!, dy!, 0, mean!, rstd!, dx!, 0, 0, r0, r1, cols, 0], rows);
     }
     const [dy, x, mean, rstd, gamma, dx, dg, db] = [0, 1, 2, 3, 4, 5, 6, 7].map(at) as number[];
     const flags = LAYERNORM.AFFINE | LAYERNORM.PARAM_GRADS | LAYERNORM.ZERO_PARAM_GRADS;
