@@ -68,8 +68,9 @@ export function runNorms(o: NormsOptions): NormRun[] {
     return {
       norm, net, gradientAtInit,
       curve: r.checkpoints.map((k) => ({ step: k.step, loss: k.loss, trainError: k.metrics.trainError!, testError: k.metrics.testError! })),
-      trainError: evaluate(net, o.train).error,
-      testError: evaluate(net, o.test).error,
+      // The last checkpoint measured the final network; its training error only if on the whole set.
+      trainError: trainEval === o.train ? r.checkpoints.at(-1)!.metrics.trainError! : evaluate(net, o.train).error,
+      testError: r.checkpoints.at(-1)!.metrics.testError!,
       diverged: r.diverged,
       seconds: r.seconds,
     };

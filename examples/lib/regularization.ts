@@ -78,7 +78,8 @@ export function runRegularization(o: RegularizationOptions): RegularizationRun[]
         label: o.progress ? `p = ${p}, λ = ${lambda}` : undefined,
         evaluate: (n) => ({ trainError: evaluate(n, o.train).error, testError: evaluate(n, o.test).error }),
       });
-      const trainError = evaluate(net, o.train).error, testError = evaluate(net, o.test).error;
+      // The last checkpoint measured the final network (trainLoop ends on one, even when it diverges).
+      const { trainError, testError } = r.checkpoints.at(-1)!.metrics as { trainError: number; testError: number };
       let weightNorm2 = 0;
       for (const [name, w] of Object.entries(net.params)) if (name.endsWith(".weight")) for (const v of w) weightNorm2 += v * v;
       runs.push({
