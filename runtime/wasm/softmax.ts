@@ -12,9 +12,9 @@
  */
 import type { ModuleBuilder } from "./builder.js";
 import { f32, forRange, get, i32, set, trap, when, type Expr } from "./emit.js";
-import { accInit, accLocals, accReduce, accUpdate, eachLane, lanePair, pick, pmax, setPair, sum } from "./lanes.js";
-import { exp, expTemps, logPositive, logTemps } from "./simdmath.js";
-
+import { scalarLanes, vecLanes, type FLanes } from "./fused-lanes.js";
+import { expF, logF } from "./fused-math.js";
+import { accInit, accLocals, accReduce, accUpdate, eachLane, lanePair, pick, pmax, setPair, sum, type LaneType, type Lanes } from "./lanes.js";
 
 /** softmaxCrossEntropy(z, labels, loss, dz, r0, r1, c, scale: f32) */
 export function emitSoftmaxCrossEntropy(m: ModuleBuilder): void {
@@ -24,9 +24,11 @@ export function emitSoftmaxCrossEntropy(m: ModuleBuilder): void {
   const r = f.local("i32"), rowZ = f.local("i32"), rowD = f.local("i32"), label = f.local("i32");
   const sTot = f.local("f32"), eL = f.local("f32");
   const mx = accLocals(f, 4), total = accLocals(f, 2), mP = lanePair(f), sP = lanePair(f), scP = lanePair(f), e = lanePair(f);
-  const et = expTemps(f), lt = logTemps(f);
+  // e^x and ln x are the fused kernels' (fused-math.ts), on those kernels' lanes for this function.
+  const vec = vecLanes(f), scalar = scalarLanes(f);
+  const fl = <T extends LaneType>(L: Lanes<T>) => (L.type === "v128" ? vec : scalar) as unknown as FLanes<T, LaneType>;
   const at = (base: Expr<"i32">, off: Expr<"i32">) => i32.add(base, off);
-  const lg = logPositive(get(sTot), lt), rowMax = accReduce(mx, pmax), rowSum = accReduce(total, sum);
+  const lg = logF(scalar, get(sTot)), rowMax = accReduce(mx, pmax), rowSum = accReduce(total, sum);
   f.body(
     ...setPair(scP, get(scale)),
     forRange(r, get(r0), get(r1), 1,
@@ -40,11 +42,14 @@ export function emitSoftmaxCrossEntropy(m: ModuleBuilder): void {
       ...rowMax.setup, ...setPair(mP, rowMax.value),
       // Pass 2: e = e^(z − m) into dZ, s = Σ e.
       ...accInit(total, 0),
-      ...eachLane(f, get(c), (L, off, slot) => [
-        ...exp(L, pick(L, e), L.sub(L.load(at(get(rowZ), off)), get(pick(L, mP))), et),
-        L.store(at(get(rowD), off), get(pick(L, e))),
-        accUpdate(L, total, slot, L.add, get(pick(L, e))),
-      ], 2),
+      ...eachLane(f, get(c), (L, off, slot) => {
+        const ex = expF(fl(L), L.sub(L.load(at(get(rowZ), off)), get(pick(L, mP))));
+        return [
+          ...ex.setup, set(pick(L, e), ex.value),
+          L.store(at(get(rowD), off), get(pick(L, e))),
+          accUpdate(L, total, slot, L.add, get(pick(L, e))),
+        ];
+      }, 2),
       ...rowSum.setup, set(sTot, rowSum.value),
       ...lg.setup,
       f32.store(i32.add(get(loss), i32.shl(get(r), i32.const(2))),
