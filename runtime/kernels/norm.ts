@@ -7,20 +7,13 @@
  * when stored; the same pass that gathers Σg and Σg·(x − μ) also gathers δ = mean(x − μ), and
  * x̂ = (x − μ − δ)·rstd then uses the float64 mean again, so nothing is lost when |μ| ≫ σ.
  */
+import { rowSum } from "./reduce.js";
 import { scratch } from "./scratch.js";
 import { BATCHNORM } from "../wasm/batchnorm.js";
 import { LAYERNORM } from "../wasm/norm.js";
 import type { AnyArray, FloatArray, Kernel, KernelContext } from "./types.js";
 
 type F = FloatArray;
-
-/** Σ_j x[o + j] over one row, in four float64 accumulators so the adds do not wait on each other. */
-function rowSum(x: F, o: number, n: number): number {
-  let a = 0, b = 0, c = 0, d = 0, j = 0;
-  for (; j + 3 < n; j += 4) { a += x[o + j]!; b += x[o + j + 1]!; c += x[o + j + 2]!; d += x[o + j + 3]!; }
-  for (; j < n; j++) a += x[o + j]!;
-  return a + b + c + d;
-}
 
 /** Σ_j (x[o + j] − mu)² over one row, likewise. */
 function rowSquares(x: F, o: number, n: number, mu: number): number {

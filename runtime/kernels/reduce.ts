@@ -37,13 +37,17 @@ function columnSums(x: FloatArray, y: FloatArray, rows: number, cols: number, sc
   for (let j = 0; j < cols; j++) y[j] = acc[j]! * scale;
 }
 
-/** y[0] = scale·Σ x, in four float64 accumulators. */
+/** Σ_j x[o + j] over n elements, in four float64 accumulators so the adds do not wait on each other. */
+export function rowSum(x: FloatArray, o: number, n: number): number {
+  let a = 0, b = 0, c = 0, d = 0, j = 0;
+  for (; j + 3 < n; j += 4) { a += x[o + j]!; b += x[o + j + 1]!; c += x[o + j + 2]!; d += x[o + j + 3]!; }
+  for (; j < n; j++) a += x[o + j]!;
+  return a + b + c + d;
+}
+
+/** y[0] = scale·Σ x. */
 function totalSum(x: FloatArray, y: FloatArray, scale: number): void {
-  let a = 0, b = 0, c = 0, d = 0, i = 0;
-  const n = x.length;
-  for (; i + 3 < n; i += 4) { a += x[i]!; b += x[i + 1]!; c += x[i + 2]!; d += x[i + 3]!; }
-  for (; i < n; i++) a += x[i]!;
-  y[0] = (a + b + c + d) * scale;
+  y[0] = rowSum(x, 0, x.length) * scale;
 }
 
 /** y[r] = scale·Σ_j x[r, j]. */
