@@ -15,7 +15,7 @@ import type { AnyArray, FloatArray, Kernel, KernelContext } from "./types.js";
 
 type F = FloatArray;
 
-/** Σ_j (x[o + j] − mu)² over one row, likewise. */
+/** Σ_j (x[o + j] − mu)² over one row, in four float64 accumulators like rowSum (reduce.ts). */
 function rowSquares(x: F, o: number, n: number, mu: number): number {
   let a = 0, b = 0, c = 0, d = 0, j = 0;
   for (; j + 3 < n; j += 4) {
