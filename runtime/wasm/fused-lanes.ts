@@ -10,33 +10,19 @@
  */
 import type { FuncBuilder } from "./builder.js";
 import { f32, f32x4, get, i32, i32x4, select, set, v128, type Expr, type Local, type Stmt, type ValType } from "./emit.js";
-import { SCALAR, VEC } from "./lanes.js";
+import { SCALAR, VEC, type LaneType, type Lanes } from "./lanes.js";
 
 type A = Expr<"i32">;
 
-export interface FLanes<F extends ValType, I extends ValType> {
-  readonly width: 1 | 4;
+/** The float lanes of lanes.ts (load, store, splat, const, add … pmax), plus integers and masks. */
+export interface FLanes<F extends LaneType, I extends ValType> extends Lanes<F> {
   readonly f: FuncBuilder;
   localF(): Local<F>;
   localI(): Local<I>;
-  /** Floats at addr (4 consecutive for vectors). */
-  load(addr: A): Expr<F>;
   /** Int32s at addr, converted to float. */
   loadInt(addr: A): Expr<F>;
-  store(addr: A, v: Expr<F>): Stmt;
-  /** A float scalar in every lane. */
-  splat(x: Expr<"f32">): Expr<F>;
-  const(x: number): Expr<F>;
-  add(a: Expr<F>, b: Expr<F>): Expr<F>;
-  sub(a: Expr<F>, b: Expr<F>): Expr<F>;
-  mul(a: Expr<F>, b: Expr<F>): Expr<F>;
-  div(a: Expr<F>, b: Expr<F>): Expr<F>;
   neg(a: Expr<F>): Expr<F>;
-  sqrt(a: Expr<F>): Expr<F>;
-  nearest(a: Expr<F>): Expr<F>;
   floor(a: Expr<F>): Expr<F>;
-  /** a < b ? b : a (NaN a stays). */
-  pmax(a: Expr<F>, b: Expr<F>): Expr<F>;
   /** b < a ? b : a (NaN a stays). */
   pmin(a: Expr<F>, b: Expr<F>): Expr<F>;
   lt(a: Expr<F>, b: Expr<F>): Expr<I>;
@@ -109,11 +95,11 @@ export function scalarLanes(f: FuncBuilder): ScalarLanes {
 export interface Valued<F extends ValType> { readonly setup: Stmt[]; readonly value: Expr<F> }
 export const noSetup = <F extends ValType>(value: Expr<F>): Valued<F> => ({ setup: [], value });
 /** Evaluate x into a fresh local: the setup sets it, the value reads it. */
-export function bind<F extends ValType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>): { set: Stmt; get: () => Expr<F> } {
+export function bind<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>): { set: Stmt; get: () => Expr<F> } {
   const l = L.localF();
   return { set: set(l, x), get: () => get(l) };
 }
-export function bindInt<F extends ValType, I extends ValType>(L: FLanes<F, I>, x: Expr<I>): { set: Stmt; get: () => Expr<I> } {
+export function bindInt<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: Expr<I>): { set: Stmt; get: () => Expr<I> } {
   const l = L.localI();
   return { set: set(l, x), get: () => get(l) };
 }

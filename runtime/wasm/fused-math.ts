@@ -7,6 +7,7 @@
  */
 import type { Expr, ValType } from "./emit.js";
 import { bind, bindInt, type FLanes, type Valued } from "./fused-lanes.js";
+import type { LaneType } from "./lanes.js";
 
 /** Cephes expf: minimax polynomial P with e^r ≈ 1 + r + r²·P(r) on |r| ≤ ln2/2, highest degree first. */
 const EXP_POLY = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
@@ -23,7 +24,7 @@ const EXP_LO = -104, EXP_HI = 89;
 const POW2_MAGIC = 2 ** 23 + 127;
 
 /** 2^n for a float n holding an integer in [−126, 127], assembled in the exponent field. */
-function pow2<F extends ValType, I extends ValType>(L: FLanes<F, I>, n: Expr<F>) {
+function pow2<F extends LaneType, I extends ValType>(L: FLanes<F, I>, n: Expr<F>) {
   return L.fromBits(L.ishl(L.bits(L.add(n, L.const(POW2_MAGIC))), 23));
 }
 
@@ -33,7 +34,7 @@ function pow2<F extends ValType, I extends ValType>(L: FLanes<F, I>, n: Expr<F>)
  * subnormal (n ≥ −150) or overflows (n = 129), so the last multiply rounds into the subnormal
  * range or to ∞ exactly once, as a correctly rounded exp would.
  */
-export function expF<F extends ValType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>): Valued<F> {
+export function expF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>): Valued<F> {
   const c = (v: number) => L.const(v);
   const xc = bind(L, L.pmin(L.pmax(x, c(EXP_LO)), c(EXP_HI))); // NaN passes through both
   const n = bind(L, L.nearest(L.mul(xc.get(), c(LOG2E))));
@@ -60,7 +61,7 @@ const SMALLEST_NORMAL = 2 ** -126;
  * ln m = ln(1 + f), f = m − 1 exact. e·ln2 is added as e·LN2_LO then e·LN2_HI around the
  * polynomial, as in Cephes. x = ±0 → −∞, x < 0 → NaN, +∞ → +∞, NaN → NaN.
  */
-export function logF<F extends ValType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>): Valued<F> {
+export function logF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>): Valued<F> {
   const c = (v: number) => L.const(v);
   const xv = bind(L, x);
   const sub = bindInt(L, L.lt(xv.get(), c(SMALLEST_NORMAL)));

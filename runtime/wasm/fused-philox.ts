@@ -14,6 +14,7 @@ import type { FuncBuilder } from "./builder.js";
 import { get, i32, i32x4, select, set, v128, when, type Expr, type Local, type Stmt, type ValType } from "./emit.js";
 import { uleb } from "./encode.js";
 import type { FLanes, VecLanes } from "./fused-lanes.js";
+import type { LaneType } from "./lanes.js";
 import { SIMD_PREFIX, V128 } from "./opcodes.js";
 
 const M0 = 0xd2511f53, M1 = 0xcd9e8d57, W0 = 0x9e3779b9, W1 = 0xbb67ae85;
@@ -116,7 +117,7 @@ function philoxBlock(m: MaskState, counter: I): Stmt[] {
 }
 
 /** The mask value from a word (lane type of L): (word >>> 8) ≥ threshold ? scale : +0. */
-function maskValue<F extends ValType, J extends ValType>(L: FLanes<F, J>, m: MaskState, word: Expr<J>): Expr<F> {
+function maskValue<F extends LaneType, J extends ValType>(L: FLanes<F, J>, m: MaskState, word: Expr<J>): Expr<F> {
   return L.select(L.ige_s(L.ishr_u(word, 8), L.iconst(m.threshold)), L.const(m.scale), L.const(0));
 }
 

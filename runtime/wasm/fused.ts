@@ -19,7 +19,8 @@
  */
 import { ModuleBuilder } from "./builder.js";
 import { forRange, get, i32, set, type Expr, type Local, type Stmt, type ValType } from "./emit.js";
-import { bind, scalarLanes, vecLanes, type FLanes, type ScalarLanes, type VecLanes, type Valued } from "./fused-lanes.js";
+import { bind, scalarLanes, vecLanes, type AnyLanes, type FLanes, type ScalarLanes, type VecLanes, type Valued } from "./fused-lanes.js";
+import type { LaneType } from "./lanes.js";
 import { expF, logF } from "./fused-math.js";
 import { maskQuad, maskScalar, maskState, maskVector, type MaskState } from "./fused-philox.js";
 
@@ -87,8 +88,6 @@ function coalesce(shape: readonly number[], strides: readonly (readonly number[]
   return { dims, strides: st };
 }
 
-type Lanes = VecLanes | ScalarLanes;
-
 export function emitFusedElementwise(spec: FusedSpec): Uint8Array {
   validate(spec);
   const m = new ModuleBuilder();
@@ -146,7 +145,7 @@ export function emitFusedElementwise(spec: FusedSpec): Uint8Array {
    * One element group (4 lanes or 1) at column `col`: loads, the code in SSA order, stores.
    * `quad`: the group's place in a run of four whose masks maskQuad computed.
    */
-  function group<F extends ValType, I extends ValType>(L: FLanes<F, I>, quad?: number): Stmt[] {
+  function group<F extends LaneType, I extends ValType>(L: FLanes<F, I>, quad?: number): Stmt[] {
     const vec = L.width === 4;
     const out: Stmt[] = [set(off, i32.shl(get(col), i32.const(2)))];
     if (hasMask && quad === undefined) out.push(set(idx, i32.add(get(rowIdx), get(col))));
@@ -173,7 +172,7 @@ export function emitFusedElementwise(spec: FusedSpec): Uint8Array {
     return out;
   }
 
-  function op<F extends ValType, I extends ValType>(L: FLanes<F, I>, code: number, num: readonly number[], a: () => Expr<F>, b: () => Expr<F>, mask: MaskState | undefined): Valued<F> {
+  function op<F extends LaneType, I extends ValType>(L: FLanes<F, I>, code: number, num: readonly number[], a: () => Expr<F>, b: () => Expr<F>, mask: MaskState | undefined): Valued<F> {
     const v = (x: Expr<F>): Valued<F> => ({ setup: [], value: x });
     switch (code) {
       case FUSED_OP.neg: return v(L.neg(a()));
@@ -194,7 +193,7 @@ export function emitFusedElementwise(spec: FusedSpec): Uint8Array {
     }
   }
 
-  const loopOver = (from: Expr<"i32">, to: Expr<"i32">, L: Lanes): Stmt => forRange(col, from, to, L.width, ...group(L as FLanes<ValType, ValType>));
+  const loopOver = (from: Expr<"i32">, to: Expr<"i32">, L: AnyLanes): Stmt => forRange(col, from, to, L.width, ...group(L as FLanes<LaneType, ValType>));
   /**
    * Vectors over columns [from, to) (pure expressions; flat index of `from` ≡ 0 mod 4). With masks,
    * runs of 16 columns first: their four Philox blocks are computed side by side (maskQuad).
