@@ -32,6 +32,46 @@ const cases: Partial<Record<OpName, readonly Case[]>> = {
   step: [{ shapes: [[3, 4]], build: (b, [x]) => b.mul(x!, b.step(x!)) }],
   sqrt: [{ shapes: [[3, 4]], build: (b, [x]) => b.sqrt(x!), lo: 0.5, hi: 2 }],
   rsqrt: [{ shapes: [[3, 4]], build: (b, [x]) => b.rsqrt(x!), lo: 0.5, hi: 2 }],
+  tanh: [{ shapes: [[3, 4]], build: (b, [x]) => b.tanh(x!), lo: -3, hi: 3 }],
+  sigmoid: [{ shapes: [[3, 4]], build: (b, [x]) => b.sigmoid(x!), lo: -6, hi: 6 }],
+  erf: [
+    { shapes: [[3, 4]], build: (b, [x]) => b.erf(x!), lo: -2.5, hi: 2.5 },
+    // Both branches of the float64 reference (series below 3, continued fraction above).
+    { shapes: [[2, 4]], build: (b, [x]) => b.erf(x!), lo: 2.9, hi: 4.5 },
+  ],
+  // Near the kink: |x| ≤ 0.01 is still ≫ the difference step 1e-6.
+  abs: [{ shapes: [[3, 4]], build: (b, [x]) => b.abs(x!) }, { shapes: [[3, 4]], build: (b, [x]) => b.abs(x!), lo: -0.01, hi: 0.01 }],
+  sign: [{ shapes: [[3, 4]], build: (b, [x]) => b.mul(x!, b.sign(x!)) }],
+  pow: [
+    { shapes: [[3, 4]], build: (b, [x]) => b.pow(x!, 3) },
+    { shapes: [[3, 4]], build: (b, [x]) => b.pow(x!, 2) },
+    { shapes: [[3, 4]], build: (b, [x]) => b.pow(x!, -1.5), lo: 0.5, hi: 2 },
+    { shapes: [[3, 4]], build: (b, [x]) => b.add(b.pow(x!, 0), x!) },
+  ],
+  maximum: [
+    { shapes: [[3, 4], [4]], build: (b, [x, y]) => b.maximum(x!, y!) },
+    // Near ties: y differs from x by 1e-3·z, still ≫ the step.
+    { shapes: [[3, 4], [3, 4]], build: (b, [x, z]) => b.maximum(x!, b.add(x!, b.mul(z!, b.scalar(1e-3)))) },
+  ],
+  minimum: [
+    { shapes: [[3, 1], [1, 4]], build: (b, [x, y]) => b.minimum(x!, y!) },
+    { shapes: [[3, 4], [3, 4]], build: (b, [x, z]) => b.minimum(x!, b.add(x!, b.mul(z!, b.scalar(1e-3)))) },
+  ],
+  max: [
+    { shapes: [[3, 4]], build: (b, [x]) => b.max(x!, [1]) },
+    { shapes: [[3, 4]], build: (b, [x]) => b.max(x!, [0], true) },
+    { shapes: [[2, 3, 4]], build: (b, [x]) => b.max(x!, [0, 2]) },
+    { shapes: [[2, 3, 4]], build: (b, [x]) => b.max(x!, [-2, -1]) },
+    // Near ties: every element within 1e-3 of the others.
+    { shapes: [[3, 5]], build: (b, [x]) => b.max(b.add(b.scalar(0.5), b.mul(x!, b.scalar(1e-3))), [1]) },
+  ],
+  max_mask: [{ shapes: [[3, 4]], build: (b, [x]) => b.mul(x!, b.maxMask(x!, [1])) }],
+  slice: [{ shapes: [[3, 5]], build: (b, [x]) => b.slice(x!, 1, 1, 4) }, { shapes: [[4, 2, 3]], build: (b, [x]) => b.slice(x!, 0, 0, 2) }],
+  pad: [{ shapes: [[3, 2]], build: (b, [x]) => b.pad(x!, 1, 1, 2) }, { shapes: [[2, 2, 3]], build: (b, [x]) => b.pad(x!, -3, 0, 1) }],
+  concat: [
+    { shapes: [[3, 2], [3, 4], [3, 1]], build: (b, xs) => b.concat(xs, 1) },
+    { shapes: [[1, 2, 3], [2, 2, 3]], build: (b, xs) => b.concat(xs, 0) },
+  ],
   add: [
     { shapes: [[3, 4], [3, 4]], build: (b, [x, y]) => b.add(x!, y!) },
     { shapes: [[3, 4], [4]], build: (b, [x, y]) => b.add(x!, y!) },

@@ -95,18 +95,57 @@ export class GraphBuilder {
   step = (x: V) => this.emit("step", [x], {});
   sqrt = (x: V) => this.emit("sqrt", [x], {});
   rsqrt = (x: V) => this.emit("rsqrt", [x], {});
+  tanh = (x: V) => this.emit("tanh", [x], {});
+  sigmoid = (x: V) => this.emit("sigmoid", [x], {});
+  erf = (x: V) => this.emit("erf", [x], {});
+  /** |x|, with abs'(0) = 0 as PyTorch. */
+  abs = (x: V) => this.emit("abs", [x], {});
+  sign = (x: V) => this.emit("sign", [x], {});
+  /** x^k for a number k. */
+  pow = (x: V, k: number) => this.emit("pow", [x], { k });
   add = (x: V, y: V) => this.emit("add", [x, y], {});
   sub = (x: V, y: V) => this.emit("sub", [x, y], {});
   mul = (x: V, y: V) => this.emit("mul", [x, y], {});
   div = (x: V, y: V) => this.emit("div", [x, y], {});
+  /** Elementwise max/min with broadcasting; on a tie each operand gets half the gradient (torch.maximum). */
+  maximum = (x: V, y: V) => this.emit("maximum", [x, y], {});
+  minimum = (x: V, y: V) => this.emit("minimum", [x, y], {});
   scalar = (value: number) => this.emit("constant", [], { value, shape: [] });
   constant = (value: number, shape: readonly number[]) => this.emit("constant", [], { value, shape: [...shape] });
   sum = (x: V, axes: readonly number[], keepdims = false) => this.emit("sum", [x], { axes: [...axes], keepdims });
   mean = (x: V, axes: readonly number[], keepdims = false) => this.emit("mean", [x], { axes: [...axes], keepdims });
+  /** x[…, start:end, …] on `axis` (may be negative). */
+  slice = (x: V, axis: number, start: number, end: number) => this.emit("slice", [x], { axis, start, end });
+  /** Zeros around x on `axis`: `before` in front, `after` behind (the adjoint of slice). */
+  pad = (x: V, axis: number, before: number, after: number) => this.emit("pad", [x], { axis, before, after });
+  /** The values side by side on `axis` (like torch.cat). */
+  concat = (xs: readonly V[], axis: number) => this.emit("concat", xs, { axis });
+  maxMask = (x: V, axes: readonly number[]) => this.emit("max_mask", [x], { axes: [...axes], keepdims: false });
   reshape = (x: V, shape: readonly number[]) =>
     sameShape(this.type(x).shape, shape) ? x : this.emit("reshape", [x], { shape: [...shape] });
   broadcastTo = (x: V, shape: readonly number[]) =>
     sameShape(this.type(x).shape, shape) ? x : this.emit("broadcast_to", [x], { shape: [...shape] });
+  /**
+   * Max over `axes`; its gradient goes to the first maximal element. The max op reduces one
+   * contiguous run of axes: other axis sets become one max per run (last run first, keepdims),
+   * which picks the same first maximum in row-major order.
+   */
+  max(x: V, axes: readonly number[], keepdims = false): V {
+    const rank = this.type(x).shape.length;
+    const norm = [...new Set(axes.map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+    const runs: number[][] = [];
+    for (const a of norm) {
+      const last = runs.at(-1);
+      if (last && last.at(-1)! + 1 === a) last.push(a);
+      else runs.push([a]);
+    }
+    if (runs.length <= 1 || norm.length !== axes.length || norm.some((a) => !Number.isInteger(a) || a < 0 || a >= rank)) {
+      return this.emit("max", [x], { axes: [...axes], keepdims });
+    }
+    let y = x;
+    for (const run of runs.reverse()) y = this.emit("max", [y], { axes: run, keepdims: true });
+    return keepdims ? y : this.reshape(y, this.type(x).shape.filter((_d, i) => !norm.includes(i)));
+  }
   matmul = (a: V, b: V, transA = false, transB = false) => this.emit("matmul", [a, b], { transA, transB });
   normalize = (x: V, axis: number, eps: number) => this.emit("normalize", [x], { axis, eps });
   logSoftmax = (x: V, axis: number) => this.emit("log_softmax", [x], { axis });

@@ -4,38 +4,51 @@
  * type-check. Adding a primitive: one file here, one entry below, its kernel in runtime/kernels.
  */
 import * as t from "io-ts";
+import { abs } from "./abs.js";
 import { add } from "./add.js";
 import { broadcast_to } from "./broadcast_to.js";
+import { concat } from "./concat.js";
 import { constant } from "./constant.js";
-import type { OpDef } from "./def.js";
 import { div } from "./div.js";
 import { dropout_mask } from "./dropout_mask.js";
+import { erf } from "./erf.js";
 import { exp } from "./exp.js";
 import { fused_elementwise } from "./fused_elementwise.js";
 import { linear } from "./linear.js";
 import { log } from "./log.js";
 import { log_softmax } from "./log_softmax.js";
 import { matmul } from "./matmul.js";
+import { max } from "./max.js";
+import { max_mask } from "./max_mask.js";
+import { maximum } from "./maximum.js";
 import { mean } from "./mean.js";
+import { minimum } from "./minimum.js";
 import { mul } from "./mul.js";
 import { neg } from "./neg.js";
 import { norm_backward } from "./norm_backward.js";
 import { norm_forward } from "./norm_forward.js";
 import { normalize } from "./normalize.js";
 import { one_hot } from "./one_hot.js";
+import { pad } from "./pad.js";
+import { pow } from "./pow.js";
 import { relu } from "./relu.js";
 import { reshape } from "./reshape.js";
 import { rsqrt } from "./rsqrt.js";
+import { sigmoid } from "./sigmoid.js";
+import { sign } from "./sign.js";
+import { slice } from "./slice.js";
 import { softmax_xent } from "./softmax_xent.js";
 import { sqrt } from "./sqrt.js";
 import { step } from "./step.js";
 import { sub } from "./sub.js";
 import { sum } from "./sum.js";
+import { tanh } from "./tanh.js";
+import type { OpDef } from "./def.js";
 
 const registry = {
-  neg, exp, log, relu, step, sqrt, rsqrt,
-  add, sub, mul, div,
-  constant, sum, mean, reshape, broadcast_to,
+  neg, exp, log, relu, step, sqrt, rsqrt, tanh, sigmoid, erf, abs, sign, pow,
+  add, sub, mul, div, maximum, minimum,
+  constant, sum, mean, max, max_mask, reshape, broadcast_to, slice, pad, concat,
   matmul, normalize, log_softmax, one_hot, dropout_mask,
   // Fused kernels: made by passes after differentiation, never differentiated themselves.
   fused_elementwise, linear,

@@ -3,6 +3,7 @@
  * not exist is a type error in compiler/, and a kernel named here but missing is one here.
  */
 import * as ew from "./elementwise.js";
+import { concat, maxMask, pad, reduceMax, slice } from "./layout.js";
 import { linear, matmul } from "./matmul.js";
 import { normBackward, normForward } from "./norm.js";
 import { dropoutMask, oneHot } from "./random.js";
@@ -12,7 +13,9 @@ import { softmaxXent } from "./xent.js";
 
 export const kernels = {
   neg: ew.neg, exp: ew.exp, log: ew.log, relu: ew.relu, step: ew.step, sqrt: ew.sqrt, rsqrt: ew.rsqrt,
-  add: ew.add, sub: ew.sub, mul: ew.mul, div: ew.div,
+  tanh: ew.tanh, sigmoid: ew.sigmoid, erf: ew.erf, abs: ew.abs, sign: ew.sign, pow: ew.pow,
+  add: ew.add, sub: ew.sub, mul: ew.mul, div: ew.div, maximum: ew.maximum, minimum: ew.minimum,
+  slice, pad, concat, reduceMax, maxMask,
   broadcast: ew.broadcast, copy: ew.copy, fill: ew.fill,
   reduceSum, normalize, logSoftmax, matmul, dropoutMask, oneHot,
   linear,

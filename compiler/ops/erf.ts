@@ -1,0 +1,3 @@
+import { unaryOp } from "./shared.js";
+/** y = erf x = (2/√π)∫₀ˣ e^{−t²} dt;  dx = g·(2/√π)·e^{−x²} */
+export const erf = unaryOp("erf", "erf", (b, g, x) => b.mul(g, b.mul(b.scalar(2 / Math.sqrt(Math.PI)), b.exp(b.neg(b.mul(x, x))))));
