@@ -3,6 +3,8 @@
  *   activationNorm  ‖y‖₂ of the layer's whole output batch (every layer)
  *   gradNorm        ‖∂ℓ/∂W‖₂ of its weight (layers with a weight)
  *   weightVariance  Var(W), population variance over all entries (layers with a weight)
+ * and, with gradNorm, gradNorm "total": the global norm ‖(∂ℓ/∂θ₁, …)‖₂ over every parameter's
+ * gradient, before any clipping (what clip_grad_norm_ returns in PyTorch).
  * They describe the same forward/backward pass as the loss returned by trainStep (weights before
  * the update), and cost nothing when off: no probe, no extra node.
  */
@@ -30,6 +32,9 @@ export function checkProbes(p: unknown): ProbeOptions {
   }
   return p as ProbeOptions;
 }
+
+/** Key of the global gradient norm among the gradNorm probes (no layer path is a word). */
+export const TOTAL_GRAD_NORM = "total";
 
 /** Output name of a probe: "activationNorm:4.fn.0". */
 export const probeName = (kind: ProbeKind, path: string): string => `${kind}:${path}`;

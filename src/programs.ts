@@ -8,11 +8,13 @@
 import { differentiate } from "../compiler/autodiff.js";
 import { GraphBuilder } from "../compiler/ir/builder.js";
 import type { Graph } from "../compiler/ir/graph.js";
+import type { V } from "../compiler/ir/types.js";
 import { dce } from "../compiler/passes/dce.js";
 import type { LayerNode } from "./layers/node.js";
 import type { Loss } from "./loss.js";
+import { emitClip, globalNorm } from "./optim/clip.js";
 import type { Optimizer } from "./optim/optimizer.js";
-import { l2, probeName, variance, weightPath, type ProbeOptions } from "./probes.js";
+import { l2, probeName, TOTAL_GRAD_NORM, variance, weightPath, type ProbeOptions } from "./probes.js";
 import { TraceContext, traceLayer, type Mode } from "./trace.js";
 
 export interface TraceOptions {
@@ -58,13 +60,19 @@ export function gradientGraph(forward: Graph, params: readonly string[]): Graph 
   return differentiate(forward, "loss", params);
 }
 
-/** ‖∂ℓ/∂W‖₂ outputs for every weight, read from the gradient outputs. */
-function gradNormProbes(b: GraphBuilder, full: Graph, probes: ProbeOptions | undefined): void {
-  if (!probes?.gradNorm) return;
+/**
+ * ‖∂ℓ/∂W‖₂ outputs for every weight, read from the gradient outputs, and the global norm over
+ * every parameter's gradient (before any clipping) as gradNorm "total"; returns that norm.
+ */
+function gradNormProbes(b: GraphBuilder, full: Graph, probes: ProbeOptions | undefined): V | undefined {
+  if (!probes?.gradNorm) return undefined;
   for (const o of full.outputs) {
     const path = o.kind === "grad" ? weightPath(o.name.slice(0, -".grad".length)) : null;
     if (path !== null) b.output(probeName("gradNorm", path), "probe", l2(b, o.value));
   }
+  const total = globalNorm(b, full.outputs.filter((o) => o.kind === "grad").map((o) => o.value));
+  b.output(probeName("gradNorm", TOTAL_GRAD_NORM), "probe", total);
+  return total;
 }
 
 /** Only the loss, the gradients and the probes: what `net.gradients()` runs. */
@@ -78,8 +86,10 @@ export function backwardGraph(full: Graph, probes?: ProbeOptions): Graph {
 /** The whole train step: the optimizer's update appended to forward + backward. */
 export function trainGraph(full: Graph, params: readonly string[], opt: Optimizer, probes?: ProbeOptions): Graph {
   const b = new GraphBuilder(full);
-  const grads = new Map(full.outputs.filter((o) => o.kind === "grad").map((o) => [o.name, o.value]));
-  gradNormProbes(b, full, probes);
+  const gradOutputs = full.outputs.filter((o) => o.kind === "grad");
+  const total = gradNormProbes(b, full, probes);
+  const clipped = opt.clip ? emitClip(b, gradOutputs.map((o) => o.value), opt.clip, total) : gradOutputs.map((o) => o.value);
+  const grads = new Map(gradOutputs.map((o, i) => [o.name, clipped[i]!]));
   b.filterOutputs((o) => o.kind === "loss" || o.kind === "state" || o.kind === "probe");
   const lr = b.input("lr", "scalar", { shape: [], dtype: "f32" });
   const scalars = opt.scalars.map((s) => b.input(s.name, "scalar", { shape: [], dtype: "f32" }));

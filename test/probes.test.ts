@@ -21,7 +21,9 @@ describe("probes", () => {
       net.trainStep(x, y);
       const p = net.probes();
       expect(Object.keys(p.activationNorm).sort()).toEqual(["0", "1", "2", "3", "3.fn", "3.fn.0", "3.fn.1", "4"]);
-      expect(Object.keys(p.gradNorm).sort()).toEqual(["0", "1", "3.fn.0", "4"]);
+      expect(Object.keys(p.gradNorm).sort()).toEqual(["0", "1", "3.fn.0", "4", "total"]);
+      // The global norm over every parameter's gradient, biases and γ, β included.
+      expect(p.gradNorm.total).toBeCloseTo(Math.sqrt(Object.values(grads).reduce((s, g) => s + l2(g) ** 2, 0)), 5);
       // Each prefix of the model, with the same (pre-update) weights, gives that layer's output.
       layers().forEach((_l, k) => {
         const prefix = compile(seq(...(layers().slice(0, k + 1) as [LayerNode])), { inputs: 6, batch: 4 });

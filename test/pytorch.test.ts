@@ -55,9 +55,10 @@ interface Fixture {
     readonly evalBatch: number;
     readonly seed: number;
     readonly loss: "softmaxCrossEntropy" | "mse";
-    readonly optimizer:
+    readonly optimizer: (
       | { readonly kind: "sgd"; readonly lr: number; readonly momentum: number; readonly weightDecay: number; readonly nesterov: boolean; readonly cosineSteps?: number }
-      | { readonly kind: "adam" | "adamw"; readonly lr: number; readonly betas: [number, number]; readonly eps: number; readonly weightDecay: number };
+      | { readonly kind: "adam" | "adamw"; readonly lr: number; readonly betas: [number, number]; readonly eps: number; readonly weightDecay: number }
+    ) & { readonly clipGradNorm?: number; readonly clipGradValue?: number };
   };
   readonly initial: { readonly params: Readonly<Record<string, TensorJson>>; readonly state: Readonly<Record<string, TensorJson>> };
   /** Training batches: x is [batch, inputs]; labels are [batch] class indices (softmaxCrossEntropy) or [batch, outputs] targets (mse). */
@@ -134,11 +135,12 @@ function build(d: LayerJson): Model {
 }
 
 function optimizerOf(o: Fixture["options"]["optimizer"]) {
+  const clip = { ...(o.clipGradNorm === undefined ? {} : { clipGradNorm: o.clipGradNorm }), ...(o.clipGradValue === undefined ? {} : { clipGradValue: o.clipGradValue }) };
   if (o.kind === "sgd") {
     const lr = o.cosineSteps ? cosine({ from: o.lr, to: 0, steps: o.cosineSteps }) : o.lr;
-    return sgd({ lr, momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov });
+    return sgd({ lr, momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov, ...clip });
   }
-  return (o.kind === "adam" ? adam : adamw)({ lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay });
+  return (o.kind === "adam" ? adam : adamw)({ lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, ...clip });
 }
 
 function compileFixture(fx: Fixture): Net {

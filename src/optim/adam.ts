@@ -1,8 +1,9 @@
 import { ModelError } from "../../runtime/errors.js";
+import { checkClip, type ClipOptions } from "./clip.js";
 import type { LearningRate, Optimizer } from "./optimizer.js";
 import { checkLr } from "./sgd.js";
 
-export interface AdamOptions {
+export interface AdamOptions extends ClipOptions {
   readonly lr: LearningRate;
   /** (β₁, β₂), default (0.9, 0.999). */
   readonly betas?: readonly [number, number];
@@ -19,6 +20,7 @@ function check(what: string, x: unknown, lo: number, hi: number): number {
  * Adam and AdamW with PyTorch's update. With t the 1-based step, bias corrections
  * c₁ = 1/(1 − β₁ᵗ), c₂ = 1/√(1 − β₂ᵗ) (host-computed runtime scalars, so no recompilation):
  *   m = β₁m + (1 − β₁)g;  v = β₂v + (1 − β₂)g²;  w −= lr·c₁·m / (√v·c₂ + ε)
+ * `clipGradNorm` / `clipGradValue` clip the loss gradient before either decay (see clip.ts).
  * Weight decay: Adam couples it as L2 (g += λw, as SGD); AdamW decouples it (w −= lr·λ·w first).
  */
 function make(kind: "adam" | "adamw", opts: AdamOptions, defaultDecay: number): Optimizer {
@@ -28,9 +30,11 @@ function make(kind: "adam" | "adamw", opts: AdamOptions, defaultDecay: number): 
   check(`${kind} betas[1]`, b2, 0, 1);
   const eps = check(`${kind} eps`, opts.eps ?? 1e-8, 0, Infinity);
   const wd = check(`${kind} weightDecay`, opts.weightDecay ?? defaultDecay, 0, Infinity);
+  const clip = checkClip(kind, opts);
   const optimizer: Optimizer = {
     kind,
     lr,
+    ...(clip ? { clip } : {}),
     slots: ["exp_avg", "exp_avg_sq"],
     scalars: [
       { name: "adam.c1", value: (t) => 1 / (1 - b1 ** t) },

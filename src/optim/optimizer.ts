@@ -5,6 +5,7 @@
  */
 import type { GraphBuilder } from "../../compiler/ir/builder.js";
 import type { V } from "../../compiler/ir/types.js";
+import type { Clip } from "./clip.js";
 
 /** The learning rate: a constant, or a function of the step (0-based) evaluated before each step. */
 export type LearningRate = number | ((step: number) => number);
@@ -29,6 +30,8 @@ export interface Optimizer {
   readonly slots: readonly string[];
   /** Scalars fed to the train program each step, in the order `emit` receives them. */
   readonly scalars: readonly StepScalar[];
+  /** Gradient clipping applied to the loss gradient before `emit` (see clip.ts); absent: none. */
+  readonly clip?: Clip;
   /** Emit the update of one parameter `w` given its gradient, the lr scalar, its slots and the step scalars. */
   readonly emit: (b: GraphBuilder, w: V, g: V, lr: V, slots: readonly V[], scalars: readonly V[]) => ParamUpdate;
 }

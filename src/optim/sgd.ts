@@ -1,7 +1,8 @@
 import { ModelError } from "../../runtime/errors.js";
+import { checkClip, type ClipOptions } from "./clip.js";
 import type { LearningRate, Optimizer } from "./optimizer.js";
 
-export interface SgdOptions {
+export interface SgdOptions extends ClipOptions {
   readonly lr: LearningRate;
   readonly momentum?: number;
   readonly weightDecay?: number;
@@ -26,7 +27,9 @@ function checkNonNegative(what: string, x: unknown): number {
  * to every parameter) and momentum μ:
  *   d = g + λ·w;   v = μ·v + d;   w = w − lr·(nesterov ? d + μ·v : v)
  * With μ = 0 this is the lecture's W := (1 − αλ)·W − α·∇ℓ: shrink, then step.
+ * `clipGradNorm` / `clipGradValue` clip the loss gradient first (see clip.ts).
  * @example sgd({ lr: 0.01, momentum: 0.9, weightDecay: 1e-4 })
+ * @example sgd({ lr: 0.1, clipGradNorm: 1 })
  */
 export function sgd(opts: SgdOptions): Optimizer {
   const lr = checkLr(opts?.lr);
@@ -35,9 +38,11 @@ export function sgd(opts: SgdOptions): Optimizer {
   const nesterov = opts.nesterov ?? false;
   if (typeof nesterov !== "boolean") throw new ModelError(`sgd nesterov must be true or false, got ${String(nesterov)}`);
   if (nesterov && momentum === 0) throw new ModelError("sgd nesterov needs a momentum > 0 (as in PyTorch)");
+  const clip = checkClip("sgd", opts);
   const optimizer: Optimizer = {
     kind: "sgd",
     lr,
+    ...(clip ? { clip } : {}),
     slots: momentum > 0 ? ["momentum_buffer"] : [],
     scalars: [],
     emit: (b, w, g, lrV, slots) => {
