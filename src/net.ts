@@ -17,6 +17,8 @@ import type { Optimizer } from "./optim/optimizer.js";
 import type { ProbeKind, Probes } from "./probes.js";
 import { evalGraph, type TraceOptions } from "./programs.js";
 import { batchOf, checkFloats } from "./validate.js";
+import { writeFileAtomic } from "./io/atomic.js";
+import { toOnnx, type OnnxExportOptions } from "./onnx/export.js";
 
 export interface IR {
   readonly forward: Graph;
@@ -114,6 +116,21 @@ export class Net {
    */
   async load(path: string): Promise<void> {
     loadCheckpoint(this, path);
+  }
+
+  /**
+   * The eval program as an ONNX model (opset 17) with the current parameters, for ONNX Runtime:
+   * input `x` [batch, inputs], output `logits`, initializers under their state-dict names.
+   * @example const bytes = net.toOnnx({ program: "eval" });
+   */
+  toOnnx(options?: OnnxExportOptions): Uint8Array {
+    const { model, trace } = this.parts;
+    return toOnnx({ model, inputs: trace.inputs, seed: trace.seed, params: this.params, state: this.state }, options);
+  }
+
+  /** Write `toOnnx(options)` to a file, atomically. @example await net.exportOnnx("model.onnx") */
+  async exportOnnx(path: string, options?: OnnxExportOptions): Promise<void> {
+    writeFileAtomic(path, this.toOnnx(options));
   }
 
   /** Write optimizer buffers and the step counter, so training resumes bit for bit. @example await net.saveOptimizerState("opt.safetensors") */

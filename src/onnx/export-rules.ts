@@ -1,0 +1,113 @@
+/**
+ * One entry per IR primitive: the ONNX nodes (opset 17) that compute it. A mapped type over the
+ * op registry, so a new primitive without an entry is a `tsc` error here. An entry that is a
+ * string is the reason the primitive has no ONNX form; exporting a graph that holds one is a
+ * KilnError naming the layer (these are train-only or fused ops, which an exported eval trace
+ * never holds).
+ *
+ * Rules see ONNX value names and both traces' attributes (the eval graph is traced at two batch
+ * sizes, see ./export.ts): an attribute that differs between the two traces depends on the batch
+ * size and must become symbolic, or the primitive is refused.
+ */
+import type { AttrsOf, OpName } from "../../compiler/ops/index.js";
+import type { ValueType } from "../../compiler/ir/types.js";
+import { f, i, ints, type OnnxBuilder } from "./builder.js";
+
+export interface RuleArgs<A> {
+  readonly ins: readonly string[];
+  /** The output names to define (one per IR output). */
+  readonly outs: readonly string[];
+  readonly attrs: A;
+  /** The same node's attributes in the trace at the other batch size. */
+  readonly other: A;
+  readonly types: readonly ValueType[];
+}
+/** Emit the nodes; return null, or why this instance cannot be expressed. */
+export type Rule<A> = (o: OnnxBuilder, a: RuleArgs<A>) => string | null;
+export type Rules = { readonly [K in OpName]: Rule<AttrsOf<K>> | string };
+
+const unary = (op: string): Rule<unknown> => (o, { ins, outs }) => (o.node(op, ins, {}, outs), null);
+const binary = unary;
+
+/** Positions where the two traces' shapes differ: the batch dimension(s). */
+const varying = (a: readonly number[], b: readonly number[]): number[] => a.flatMap((d, k) => (d === b[k] ? [] : [k]));
+const sameAttrs = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+const BATCH = "depends on the batch size in a way ONNX cannot express with a symbolic batch";
+
+/** Reduce over axes with ONNX 17's two conventions: axes attribute (ReduceMean), axes input (ReduceSum). */
+function reduce(op: "ReduceMean" | "ReduceSum"): Rule<{ axes: number[]; keepdims: boolean }> {
+  return (o, { ins, outs, attrs, other }) => {
+    if (!sameAttrs(attrs, other)) return BATCH;
+    const keepdims = i(attrs.keepdims ? 1 : 0);
+    if (op === "ReduceMean") o.node(op, ins, { axes: ints(attrs.axes), keepdims }, outs);
+    else o.node(op, [ins[0]!, o.int64s(attrs.axes)], { keepdims }, outs);
+    return null;
+  };
+}
+
+export const rules: Rules = {
+  neg: unary("Neg"),
+  exp: unary("Exp"),
+  log: unary("Log"),
+  relu: unary("Relu"),
+  sqrt: unary("Sqrt"),
+  // 1/√x: Reciprocal(Sqrt(x)) rounds twice, as kiln's reference kernel does.
+  rsqrt: (o, { ins, outs }) => (o.node("Reciprocal", [o.one("Sqrt", ins)], {}, outs), null),
+  // 1[x > 0] as float.
+  step: (o, { ins, outs }) => (o.node("Cast", [o.one("Greater", [ins[0]!, o.floats([], [0])])], { to: i(1) }, outs), null),
+  add: binary("Add"),
+  sub: binary("Sub"),
+  mul: binary("Mul"),
+  div: binary("Div"),
+  constant: (o, { outs, attrs, other }) => {
+    if (!sameAttrs(attrs, other)) return BATCH;
+    const n = attrs.shape.reduce((x, y) => x * y, 1);
+    o.node("Identity", [o.floats(attrs.shape, new Float32Array(n).fill(attrs.value))], {}, outs);
+    return null;
+  },
+  sum: reduce("ReduceSum"),
+  mean: reduce("ReduceMean"),
+  reshape: (o, { ins, outs, attrs, other, types }) => {
+    // A dimension that follows the batch: 0 (copy the input's) where it is the input's batch
+    // dimension at the same position, otherwise -1 (inferred), which ONNX allows once.
+    const vary = varying(attrs.shape, other.shape);
+    const inVary = types[0]!.shape.length === attrs.shape.length ? vary : [];
+    const shape = attrs.shape.map((d, k) => (!vary.includes(k) ? d : inVary.includes(k) && attrs.shape[k] === types[0]!.shape[k] ? 0 : -1));
+    if (shape.filter((d) => d === -1).length > 1) return BATCH;
+    o.node("Reshape", [ins[0]!, o.int64s(shape)], {}, outs);
+    return null;
+  },
+  broadcast_to: (o, { ins, outs, attrs, other, types }) => {
+    // Expand broadcasts both ways, so a batch dimension the input already has is written as 1.
+    const x = types[0]!.shape, off = attrs.shape.length - x.length;
+    const vary = varying(attrs.shape, other.shape);
+    if (vary.some((k) => k < off || x[k - off] === 1)) return BATCH;
+    o.node("Expand", [ins[0]!, o.int64s(attrs.shape.map((d, k) => (vary.includes(k) ? 1 : d)))], {}, outs);
+    return null;
+  },
+  matmul: (o, { ins, outs, attrs }) => (o.node("Gemm", ins, { transA: i(attrs.transA ? 1 : 0), transB: i(attrs.transB ? 1 : 0) }, outs), null),
+  normalize: (o, { ins, outs, attrs, types }) => {
+    const rank = types[0]!.shape.length;
+    const axis = attrs.axis < 0 ? attrs.axis + rank : attrs.axis;
+    if (axis === rank - 1) {
+      // LayerNormalization over the last axis, with a unit scale and no bias.
+      const n = types[0]!.shape[axis]!;
+      o.node("LayerNormalization", [ins[0]!, o.floats([n], new Float32Array(n).fill(1))], { axis: i(-1), epsilon: f(attrs.eps) }, outs);
+      return null;
+    }
+    // (x − mean) / √(mean((x − mean)²) + eps) along another axis (a batch normalization).
+    const axes = { axes: ints([axis]), keepdims: i(1) };
+    const centered = o.one("Sub", [ins[0]!, o.one("ReduceMean", ins, axes)]);
+    const variance = o.one("ReduceMean", [o.one("Mul", [centered, centered])], axes);
+    o.node("Div", [centered, o.one("Sqrt", [o.one("Add", [variance, o.floats([], [attrs.eps])])])], {}, outs);
+    return null;
+  },
+  log_softmax: (o, { ins, outs, attrs }) => (o.node("LogSoftmax", ins, { axis: i(attrs.axis) }, outs), null),
+  one_hot: "one_hot encodes training labels; an eval program has none",
+  dropout_mask: "a dropout mask exists only in training programs (eval drops the layer)",
+  fused_elementwise: "fused kernels exist only in optimized programs; the exporter reads the traced graph",
+  linear: "fused kernels exist only in optimized programs; the exporter reads the traced graph",
+  norm_forward: "fused kernels exist only in optimized programs; the exporter reads the traced graph",
+  norm_backward: "a gradient kernel has no place in an inference graph",
+  softmax_xent: "a loss kernel has no place in an inference graph",
+};

@@ -1,0 +1,88 @@
+/**
+ * TensorProto ↔ typed arrays. Reading checks before it allocates: the element count is the
+ * product of the declared dims, and it must equal what the message actually carries, so a
+ * declared shape of 2⁴⁰ with four floats of data is refused without allocating anything larger
+ * than the input. Data stored outside the file (`data_location: EXTERNAL`) is refused: kiln reads
+ * only the bytes it was given, never a path named inside them.
+ */
+import { MAX_ELEMENTS } from "../../compiler/ir/graph.js";
+import { DecodeError } from "../../runtime/errors.js";
+import { DataType, EXTERNAL, int, quoteName, type Tensor } from "./proto.js";
+
+export interface FloatTensor { readonly dims: readonly number[]; readonly data: Float32Array }
+
+/** Declared dims as numbers, each a non-negative integer, their product at most MAX_ELEMENTS. */
+export function dimsOf(t: Tensor, what: string): number[] {
+  const dims = t.dims.map((d, i) => int(d, `${what} dims[${i}]`));
+  let count = 1;
+  for (const d of dims) {
+    if (d < 0) throw new DecodeError(`ONNX: ${what} declares a negative dimension (${d})`);
+    count *= d;
+    if (count > MAX_ELEMENTS) throw new DecodeError(`ONNX: ${what} declares [${dims.join(",")}], more than ${MAX_ELEMENTS} elements`);
+  }
+  return dims;
+}
+
+function refuseExternal(t: Tensor, what: string): void {
+  if (t.data_location === EXTERNAL || t.external_data.length > 0) {
+    const where = t.external_data.find((e) => e.key === "location")?.value;
+    throw new DecodeError(`ONNX: ${what} keeps its data in an external file${where === undefined ? "" : ` (${quoteName(where)})`}; kiln reads only the bytes it is given — save the model with its data inside`);
+  }
+}
+
+const elements = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
+
+/** A FLOAT tensor's values (raw_data little-endian, or float_data). */
+export function readFloats(t: Tensor, what: string): FloatTensor {
+  refuseExternal(t, what);
+  if (t.data_type !== DataType.FLOAT) throw new DecodeError(`ONNX: ${what} has data type ${t.data_type}; kiln reads FLOAT (1) tensors`);
+  const dims = dimsOf(t, what);
+  const count = elements(dims);
+  if (t.raw_data.length > 0) {
+    if (t.raw_data.length !== count * 4) throw new DecodeError(`ONNX: ${what} declares [${dims.join(",")}] (${count * 4} bytes) but carries ${t.raw_data.length} bytes`);
+    const view = new DataView(t.raw_data.buffer, t.raw_data.byteOffset, t.raw_data.byteLength);
+    const data = new Float32Array(count);
+    for (let i = 0; i < count; i++) data[i] = view.getFloat32(4 * i, true);
+    return { dims, data };
+  }
+  if (t.float_data.length !== count) throw new DecodeError(`ONNX: ${what} declares [${dims.join(",")}] (${count} values) but carries ${t.float_data.length}`);
+  return { dims, data: Float32Array.from(t.float_data) };
+}
+
+/** An INT64 (or INT32) tensor's values as numbers: shapes, axes. */
+export function readInts(t: Tensor, what: string): { dims: number[]; data: number[] } {
+  refuseExternal(t, what);
+  const dims = dimsOf(t, what);
+  const count = elements(dims);
+  const data: number[] = [];
+  if (t.data_type === DataType.INT64 && t.raw_data.length > 0) {
+    if (t.raw_data.length !== count * 8) throw new DecodeError(`ONNX: ${what} declares ${count} int64 values but carries ${t.raw_data.length} bytes`);
+    const view = new DataView(t.raw_data.buffer, t.raw_data.byteOffset, t.raw_data.byteLength);
+    for (let i = 0; i < count; i++) {
+      const v = view.getBigInt64(8 * i, true);
+      if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new DecodeError(`ONNX: ${what}[${i}] is out of range`);
+      data.push(Number(v));
+    }
+  } else if (t.data_type === DataType.INT64) {
+    if (t.int64_data.length !== count) throw new DecodeError(`ONNX: ${what} declares ${count} int64 values but carries ${t.int64_data.length}`);
+    t.int64_data.forEach((v, i) => data.push(int(v, `${what}[${i}]`)));
+  } else if (t.data_type === DataType.INT32 && t.raw_data.length === 0) {
+    if (t.int32_data.length !== count) throw new DecodeError(`ONNX: ${what} declares ${count} int32 values but carries ${t.int32_data.length}`);
+    data.push(...t.int32_data);
+  } else {
+    throw new DecodeError(`ONNX: ${what} has data type ${t.data_type}; expected an INT64 tensor`);
+  }
+  return { dims, data };
+}
+
+/** A FLOAT initializer with raw little-endian data. */
+export function floatTensor(name: string, dims: readonly number[], data: ArrayLike<number>): object {
+  const raw = new Uint8Array(data.length * 4);
+  const view = new DataView(raw.buffer);
+  for (let i = 0; i < data.length; i++) view.setFloat32(4 * i, data[i]!, true);
+  return { name, dims: [...dims], data_type: DataType.FLOAT, raw_data: raw };
+}
+
+/** An INT64 tensor (Reshape's shape, ReduceSum's axes). */
+export const int64Tensor = (name: string, values: readonly number[]): object =>
+  ({ name, dims: [values.length], data_type: DataType.INT64, int64_data: [...values] });
