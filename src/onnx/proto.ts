@@ -117,7 +117,7 @@ export function encodeModel(model: object): Uint8Array {
   const type = ModelProto();
   const problem = type.verify(model);
   if (problem !== null) throw new DecodeError(`ONNX export: invalid ModelProto (${problem})`);
-  return type.encode(type.fromObject(model)).finish();
+  return new Uint8Array(type.encode(type.fromObject(model)).finish()); // a plain copy, not a pooled Buffer
 }
 
 /** A name for messages: quoted, at most 60 characters (names come from files from anywhere). */
