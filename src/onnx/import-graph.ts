@@ -1,0 +1,140 @@
+/**
+ * An ONNX graph read for import: checked for what kiln needs before any pattern is matched —
+ * one float input [batch, n], one output, nodes in topological order (a node may use only the
+ * graph's inputs, initializers and earlier nodes' outputs, so a cycle is refused here), unique
+ * value names — with its constants (initializers, Constant nodes and Identity copies of them)
+ * resolved lazily, so a tensor's data is read only when a layer uses it.
+ */
+import { DecodeError, KilnError } from "../../runtime/errors.js";
+import { AttrType, int, quoteName, type Attribute, type Graph, type Model, type Node, type Tensor } from "./proto.js";
+import { readFloats, readInts, type FloatTensor } from "./tensors.js";
+
+/** Node description for messages: `Gemm "/0/Gemm"`. */
+export const nodeLabel = (n: Node): string => `${n.op_type || "(no op_type)"} ${quoteName(n.name || "(unnamed)")}`;
+
+export class OnnxGraph {
+  readonly nodes: readonly Node[];
+  /** The input's name and feature count. */
+  readonly input: string;
+  readonly features: number;
+  readonly output: string;
+  /** Indices of the nodes that are constants (Constant, Identity of a constant): not layers. */
+  readonly constantNodes = new Set<number>();
+  private readonly consts = new Map<string, Tensor>();
+  private readonly users = new Map<string, number[]>();
+
+  constructor(model: Model) {
+    const g: Graph | null | undefined = model.graph;
+    if (!g) throw new DecodeError("ONNX: the model has no graph");
+    for (const o of model.opset_import) {
+      if (o.domain === "" || o.domain === "ai.onnx") {
+        const v = int(o.version, "opset version");
+        if (v < 7 || v > 22) throw new DecodeError(`ONNX: opset ${v} is outside what kiln reads (7 to 22)`);
+      }
+    }
+    if (g.sparse_initializer.length > 0) throw new DecodeError("ONNX: sparse initializers are not supported");
+    const defined = new Set<string>();
+    const define = (name: string, what: string) => {
+      if (name === "") return;
+      if (defined.has(name)) throw new DecodeError(`ONNX: the value ${quoteName(name)} is defined twice (${what})`);
+      defined.add(name);
+    };
+    for (const t of g.initializer) { define(t.name, "initializer"); this.consts.set(t.name, t); }
+    const inputs = g.input.filter((i) => !this.consts.has(i.name));
+    if (inputs.length !== 1) throw new DecodeError(`ONNX: kiln imports models with one input [batch, features]; this graph has ${inputs.length} (${inputs.slice(0, 5).map((i) => quoteName(i.name)).join(", ")})`);
+    const input = inputs[0]!;
+    const tt = input.type?.tensor_type;
+    const dims = tt?.shape?.dim ?? [];
+    if (tt?.elem_type !== 1 || dims.length !== 2) throw new DecodeError(`ONNX: the input ${quoteName(input.name)} must be a float tensor [batch, features]; got element type ${tt?.elem_type ?? "none"}, rank ${dims.length}`);
+    const n = int(dims[1]!.dim_value, "input features");
+    if (n < 1 || n > 2 ** 24) throw new DecodeError(`ONNX: the input ${quoteName(input.name)} must have a known number of features (1 to 2^24), got ${n}`);
+    define(input.name, "graph input");
+    this.input = input.name;
+    this.features = n;
+    if (g.output.length !== 1) throw new DecodeError(`ONNX: kiln imports models with one output; this graph has ${g.output.length}`);
+    this.output = g.output[0]!.name;
+    this.nodes = g.node;
+    g.node.forEach((node, k) => {
+      node.input.forEach((name) => {
+        if (name === "") return;
+        if (!defined.has(name)) throw new DecodeError(`ONNX: node ${nodeLabel(node)} uses ${quoteName(name)} before any node defines it (the graph must be acyclic and in topological order)`);
+        (this.users.get(name) ?? this.users.set(name, []).get(name)!).push(k);
+      });
+      node.output.forEach((name) => define(name, `output of ${nodeLabel(node)}`));
+      if (node.domain !== "" && node.domain !== "ai.onnx") return;
+      if (node.op_type === "Constant" && node.output.length === 1) {
+        const t = constantValue(node);
+        if (t) { this.consts.set(node.output[0]!, t); this.constantNodes.add(k); }
+      } else if (node.op_type === "Identity" && node.input.length === 1 && this.consts.has(node.input[0]!)) {
+        this.consts.set(node.output[0]!, this.consts.get(node.input[0]!)!);
+        this.constantNodes.add(k);
+      }
+    });
+    if (!defined.has(this.output)) throw new DecodeError(`ONNX: no node defines the graph output ${quoteName(this.output)}`);
+  }
+
+  /** The nodes that read a value. */
+  usersOf(name: string): readonly number[] {
+    return this.users.get(name) ?? [];
+  }
+
+  isConstant(name: string): boolean {
+    return this.consts.has(name);
+  }
+
+  /** A constant's float values, or a KilnError naming what needed it. */
+  floats(name: string, what: string): FloatTensor {
+    const t = this.consts.get(name);
+    if (!t) throw new KilnError(`ONNX: ${what} must be a constant tensor (an initializer), but ${quoteName(name)} is computed`);
+    return readFloats(t, `${what} ${quoteName(name)}`);
+  }
+
+  /** A constant's integer values (shapes, axes). */
+  ints(name: string, what: string): number[] {
+    const t = this.consts.get(name);
+    if (!t) throw new KilnError(`ONNX: ${what} must be a constant, but ${quoteName(name)} is computed`);
+    return readInts(t, `${what} ${quoteName(name)}`).data;
+  }
+
+  /** A constant scalar (a tensor of one element, any rank). */
+  scalar(name: string, what: string): number {
+    const { data } = this.floats(name, what);
+    if (data.length !== 1) throw new KilnError(`ONNX: ${what} must be a single number, got ${data.length} values`);
+    return data[0]!;
+  }
+}
+
+/** The tensor of a Constant node (value, value_float, value_floats). */
+function constantValue(node: Node): Tensor | null {
+  const a = node.attribute[0];
+  if (node.attribute.length !== 1 || !a) return null;
+  const blank = { float_data: [], int64_data: [], int32_data: [], double_data: [], raw_data: new Uint8Array(0), data_location: 0, external_data: [] };
+  if (a.name === "value" && a.type === AttrType.TENSOR && a.t) return a.t;
+  if (a.name === "value_float" && a.type === AttrType.FLOAT) return { ...blank, name: "", dims: [], data_type: 1, float_data: [a.f] };
+  if (a.name === "value_floats" && a.type === AttrType.FLOATS) return { ...blank, name: "", dims: [a.floats.length], data_type: 1, float_data: a.floats };
+  if (a.name === "value_ints" && a.type === AttrType.INTS) return { ...blank, name: "", dims: [a.ints.length], data_type: 7, int64_data: a.ints };
+  return null;
+}
+
+/** Attribute readers with defaults; a wrong attribute type is a DecodeError. */
+export function attr(node: Node, name: string): Attribute | undefined {
+  return node.attribute.find((a) => a.name === name);
+}
+export function attrInt(node: Node, name: string, dflt: number): number {
+  const a = attr(node, name);
+  if (!a) return dflt;
+  if (a.type !== AttrType.INT) throw new DecodeError(`ONNX: attribute ${name} of ${nodeLabel(node)} must be an integer`);
+  return int(a.i, `attribute ${name} of ${nodeLabel(node)}`);
+}
+export function attrFloat(node: Node, name: string, dflt: number): number {
+  const a = attr(node, name);
+  if (!a) return dflt;
+  if (a.type !== AttrType.FLOAT || !Number.isFinite(a.f)) throw new DecodeError(`ONNX: attribute ${name} of ${nodeLabel(node)} must be a finite float`);
+  return a.f;
+}
+export function attrInts(node: Node, name: string): number[] | undefined {
+  const a = attr(node, name);
+  if (!a) return undefined;
+  if (a.type !== AttrType.INTS) throw new DecodeError(`ONNX: attribute ${name} of ${nodeLabel(node)} must be a list of integers`);
+  return a.ints.map((v, k) => int(v, `attribute ${name}[${k}] of ${nodeLabel(node)}`));
+}

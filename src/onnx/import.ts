@@ -1,0 +1,117 @@
+/**
+ * Import: an ONNX model (as torch.onnx.export writes an MLP) → a kiln model expression built
+ * from the combinators a user writes (seq, linear, layerNorm, batchNorm, relu, dropout,
+ * residual) and its weights under the names compile() gives them.
+ *
+ * The graph is walked from its input: at each value the matchers (./import-match.ts) name the
+ * layer its readers compute; a value read by a layer and by an Add that joins that layer's
+ * output back is a residual. Before any matching, every node whose op type kiln cannot express
+ * is listed, all of them in one KilnError.
+ */
+import { DecodeError, KilnError } from "../../runtime/errors.js";
+import { features, type LayerNode } from "../layers/node.js";
+import { residual } from "../layers/residual.js";
+import { seq } from "../layers/seq.js";
+import { traceModel } from "../programs.js";
+import { nodeLabel, OnnxGraph } from "./import-graph.js";
+import { matchers, SUPPORTED, type Matched } from "./import-match.js";
+import { decodeModel, quoteName } from "./proto.js";
+
+export interface Imported {
+  /** The model expression: `seq(linear(784, 256), relu, …)`. */
+  readonly model: LayerNode;
+  /** Parameters by the names compile(model, …) gives them ("0.weight" [out, in], …). */
+  readonly params: Record<string, Float32Array>;
+  /** Running statistics by name ("1.running_mean", …) and each batchNorm's `num_batches_tracked` (0). */
+  readonly state: Record<string, Float32Array | BigInt64Array>;
+  /** Input features per sample. */
+  readonly inputs: number;
+}
+
+const LIST = 40;
+
+/** A chain of layers from one value to another, with their tensors in declaration order. */
+interface Chain { layers: LayerNode[]; params: Float32Array[]; state: Float32Array[] }
+
+class Walker {
+  readonly claimed = new Set<number>();
+  constructor(readonly g: OnnxGraph) {
+    for (const k of g.constantNodes) this.claimed.add(k);
+  }
+
+  readonly free = (v: string): readonly number[] => this.g.usersOf(v).filter((k) => !this.claimed.has(k));
+
+  /** Layers from value v until `stop` (the graph output when null). */
+  chain(v: string, stop: string | null, width: number): { chain: Chain; width: number } {
+    const chain: Chain = { layers: [], params: [], state: [] };
+    const end = stop ?? this.g.output;
+    while (v !== end) {
+      const m = this.match(v, width);
+      if (m.layer) chain.layers.push(m.layer);
+      chain.params.push(...m.params);
+      chain.state.push(...m.state);
+      width = m.layer ? features(m.layer).out ?? width : width;
+      v = m.out;
+    }
+    return { chain, width };
+  }
+
+  private match(v: string, width: number): Matched {
+    for (const m of matchers) {
+      const found = m({ g: this.g, free: this.free }, v, width);
+      if (found) { found.nodes.forEach((k) => this.claimed.add(k)); return found; }
+    }
+    const users = this.free(v);
+    // A residual: v read by the block and by the Add that sums v with the block's output.
+    for (const k of users) {
+      const add = this.g.nodes[k]!;
+      const w = add.input[0] === v ? add.input[1] : add.input[0];
+      if (users.length !== 2 || add.op_type !== "Add" || add.input.length !== 2 || w === v || w === undefined) continue;
+      this.claimed.add(k);
+      const { chain } = this.chain(v, w, width);
+      if (chain.layers.length === 0) throw new KilnError(`ONNX: ${nodeLabel(add)} adds a value to itself through no layer; kiln's residual needs a block`);
+      const fn = chain.layers.length === 1 ? chain.layers[0]! : seq(...chain.layers);
+      return { layer: residual(fn), params: chain.params, state: chain.state, nodes: [], out: add.output[0]! };
+    }
+    if (users.length === 0) throw new KilnError(`ONNX: the value ${quoteName(v)} is read by no node, but the output ${quoteName(this.g.output)} is not reached from it`);
+    const list = users.map((k) => nodeLabel(this.g.nodes[k]!)).join(", ");
+    throw new KilnError(`ONNX: cannot express the graph in kiln's layers: the value ${quoteName(v)} is read by ${list}, which form no layer kiln has (linear, layerNorm, batchNorm, relu, dropout, residual)`);
+  }
+}
+
+/**
+ * Decode an ONNX model and express it with kiln's combinators.
+ * @example
+ * const { model, params, state, inputs } = fromOnnx(readFileSync("torch_mlp.onnx"));
+ * const net = compile(model, { inputs, batch: 64 });
+ * for (const [k, v] of Object.entries(params)) net.params[k]!.set(v);
+ * for (const [k, v] of Object.entries(state)) (net.state[k] as typeof v).set(v as never);
+ */
+export function fromOnnx(bytes: Uint8Array): Imported {
+  const g = new OnnxGraph(decodeModel(bytes));
+  const unsupported = g.nodes.flatMap((n, k) =>
+    !g.constantNodes.has(k) && (!SUPPORTED.has(n.op_type) || (n.domain !== "" && n.domain !== "ai.onnx")) ? [nodeLabel(n)] : []);
+  if (unsupported.length > 0) {
+    const shown = unsupported.slice(0, LIST).join(", ") + (unsupported.length > LIST ? `, and ${unsupported.length - LIST} more` : "");
+    throw new KilnError(`ONNX: ${unsupported.length} node${unsupported.length === 1 ? "" : "s"} kiln cannot express: ${shown}. Supported: ${[...SUPPORTED].join(", ")}`);
+  }
+  const walker = new Walker(g);
+  const { chain } = walker.chain(g.input, null, g.features);
+  const left = g.nodes.flatMap((n, k) => (walker.claimed.has(k) ? [] : [nodeLabel(n)]));
+  if (left.length > 0) throw new KilnError(`ONNX: ${left.length} node(s) are not on the path from the input to the output: ${left.slice(0, LIST).join(", ")}`);
+  if (chain.layers.length === 0) throw new KilnError("ONNX: the graph computes nothing (its output is its input); there is no model to import");
+  const model = seq(...chain.layers);
+
+  // The names compile() gives: trace the model and take its parameters and state in order.
+  const { ctx } = traceModel(model, "eval", { inputs: g.features, batch: 1, seed: 0 });
+  const zip = (specs: readonly { name: string; shape: readonly number[] }[], data: readonly Float32Array[], what: string) => {
+    if (specs.length !== data.length) throw new DecodeError(`ONNX: the model has ${specs.length} ${what} but the graph gives ${data.length}`);
+    return Object.fromEntries(specs.map((p, k) => {
+      const want = p.shape.reduce((a, b) => a * b, 1);
+      if (data[k]!.length !== want) throw new DecodeError(`ONNX: ${p.name} needs ${want} values, the graph gives ${data[k]!.length}`);
+      return [p.name, data[k]!];
+    }));
+  };
+  const counters = Object.fromEntries(ctx.batchNorms.map((p) => [`${p}num_batches_tracked`, new BigInt64Array(1)]));
+  return { model, params: zip(ctx.params, chain.params, "parameters"), state: { ...zip(ctx.state, chain.state, "running statistics"), ...counters }, inputs: g.features };
+}

@@ -1,0 +1,132 @@
+/**
+ * ONNX import of PyTorch models: test/fixtures/onnx/*.onnx are written by torch.onnx.export
+ * (test/fixtures/make_onnx.py, torch 1.13), with what PyTorch computed beside them. For each:
+ * fromOnnx → compile → load the weights → predict equals PyTorch's logits; then three SGD steps
+ * of the imported model give PyTorch's losses and PyTorch's logits after them.
+ *
+ * Tolerance as test/pytorch.test.ts: |kiln − torch| ≤ rtol · max(|torch|, scale) element-wise,
+ * scale = max(max-abs of the expected tensor, 1e-3); rtol 1e-5 (both sides float32 here).
+ */
+import { readFileSync } from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  batchNorm, compile, dropout, encodeSafetensors, layerNorm, linear, loadCheckpointBytes, relu, residual, seq, sgd, KilnError, type Net,
+} from "../src/index.js";
+import { fromOnnx, type Imported } from "../src/onnx/import.js";
+import { decodeModel, encodeModel } from "../src/onnx/proto.js";
+
+interface TensorJson { readonly shape: readonly number[]; readonly data: readonly number[] }
+interface Fixture {
+  readonly x: TensorJson;
+  readonly logits: TensorJson;
+  readonly train: { lr: number; steps: { x: TensorJson; labels: number[] }[]; losses: number[]; logits: TensorJson } | null;
+}
+
+const dir = new URL("./fixtures/onnx/", import.meta.url);
+const bytesOf = (name: string) => new Uint8Array(readFileSync(new URL(`${name}.onnx`, dir)));
+const fixtureOf = (name: string): Fixture => JSON.parse(readFileSync(new URL(`${name}.json`, dir), "utf8")) as Fixture;
+
+/** The worst |a − e| / max(|e_i|, scale) over the tensor. */
+function relErr(actual: ArrayLike<number>, expected: readonly number[]): number {
+  const scale = Math.max(1e-3, ...expected.map(Math.abs));
+  let worst = 0;
+  expected.forEach((e, i) => { worst = Math.max(worst, Math.abs(actual[i]! - e) / Math.max(Math.abs(e), scale)); });
+  return worst;
+}
+
+function load(net: Net, imported: Imported): void {
+  for (const [k, v] of Object.entries(imported.params)) net.params[k]!.set(v);
+  for (const [k, v] of Object.entries(imported.state)) (net.state[k] as Float32Array).set(v as Float32Array);
+}
+
+const worst: Record<string, { predict: number; train?: number }> = {};
+afterAll(() => console.log("ONNX import, worst relative error against PyTorch:", worst));
+
+const TREES: Record<string, string> = {
+  mlp: "seq(linear(12→16), relu, linear(16→5))",
+  "residual-layernorm": "seq(linear(10→16), layerNorm(16), relu, residual(seq(linear(16→16), relu, linear(16→16))), linear(16→4))",
+  batchnorm: "seq(linear(8→24), batchNorm(24), relu, linear(24→24, no bias), batchNorm(24), relu, linear(24→3))",
+  "decomposed-layernorm": "seq(linear(6→20), layerNorm(20), relu, linear(20→20), layerNorm(20), linear(20→4))",
+  dropout: "seq(linear(7→14), relu, dropout(0.25), linear(14→14), relu, dropout(0.1), linear(14→3))",
+};
+
+/** The model as text, children inline (describe() stops at one level). */
+function tree(m: Imported["model"]): string {
+  switch (m.kind) {
+    case "seq": return `seq(${m.layers.map(tree).join(", ")})`;
+    case "residual": return `residual(${tree(m.fn)})`;
+    case "linear": return `linear(${m.in}→${m.out}${m.bias ? "" : ", no bias"})`;
+    case "layerNorm": return `layerNorm(${m.n}${m.affine ? "" : ", no affine"})`;
+    case "batchNorm": return `batchNorm(${m.n})`;
+    case "dropout": return `dropout(${m.p})`;
+    default: return m.kind;
+  }
+}
+
+describe("PyTorch models through ONNX into kiln", () => {
+  for (const name of Object.keys(TREES)) {
+    it(`${name}: the model kiln writes, PyTorch's predictions, and three more SGD steps as PyTorch took them`, () => {
+      const fx = fixtureOf(name);
+      const imported = fromOnnx(bytesOf(name));
+      expect(tree(imported.model)).toBe(TREES[name]);
+      const net = compile(imported.model, { inputs: imported.inputs, batch: 8, seed: 0, optimizer: sgd({ lr: fx.train?.lr ?? 0.1 }) });
+      expect(Object.keys(imported.params)).toEqual(Object.keys(net.params));
+      expect(Object.keys(imported.state)).toEqual(Object.keys(net.state));
+      load(net, imported);
+      const record: { predict: number; train?: number } = (worst[name] = { predict: relErr(net.predict(fx.x.data), fx.logits.data) });
+      expect(record.predict).toBeLessThanOrEqual(1e-5);
+      if (fx.train === null) return;
+      const losses = fx.train.steps.map((s) => net.trainStep(s.x.data, s.labels));
+      const after = net.predict(fx.x.data);
+      record.train = Math.max(relErr(losses, fx.train.losses), relErr(after, fx.train.logits.data));
+      expect(relErr(losses, fx.train.losses)).toBeLessThanOrEqual(1e-5);
+      expect(relErr(after, fx.train.logits.data)).toBeLessThanOrEqual(1e-5);
+    });
+  }
+
+  it("the weights also load as a safetensors checkpoint (loadCheckpointBytes)", () => {
+    const imported = fromOnnx(bytesOf("batchnorm"));
+    const net = compile(imported.model, { inputs: imported.inputs, batch: 8 });
+    const tensors = { ...imported.params, ...imported.state };
+    const shapes = Object.fromEntries(net.ir.train.inputs.filter((i) => i.name in tensors).map((i) => [i.name, net.ir.train.values[i.value]!.shape]));
+    for (const k of Object.keys(imported.state)) if (k.endsWith("num_batches_tracked")) shapes[k] = [];
+    loadCheckpointBytes(net, encodeSafetensors(tensors, shapes));
+    expect(relErr(net.predict(fixtureOf("batchnorm").x.data), fixtureOf("batchnorm").logits.data)).toBeLessThanOrEqual(1e-5);
+  });
+});
+
+describe("kiln → ONNX → kiln", () => {
+  it("a model exported by toOnnx imports to the same predictions, bit for bit", () => {
+    const model = seq(linear(20, 32), layerNorm(32), relu, dropout(0.1), residual(seq(linear(32, 32), batchNorm(32), relu)), layerNorm(32, { affine: false }), linear(32, 10, { bias: false }));
+    const net = compile(model, { inputs: 20, batch: 16, seed: 2, threads: 1 });
+    for (let s = 0; s < 3; s++) net.trainStep(Float32Array.from({ length: 320 }, (_, i) => Math.sin(i * (s + 1))), Int32Array.from({ length: 16 }, (_, i) => i % 10));
+    const imported = fromOnnx(net.toOnnx());
+    const back = compile(imported.model, { inputs: 20, batch: 16, threads: 1 });
+    load(back, imported);
+    const x = Float32Array.from({ length: 7 * 20 }, (_, i) => Math.cos(i));
+    expect(back.predict(x)).toEqual(net.predict(x));
+    // The same layers but dropout (absent from an eval program); a unit-scale LayerNormalization reads back as layerNorm.
+    expect(tree(imported.model)).toBe("seq(linear(20→32), layerNorm(32), relu, residual(seq(linear(32→32), batchNorm(32), relu)), layerNorm(32), linear(32→10, no bias))");
+  });
+});
+
+describe("graphs kiln cannot express", () => {
+  it("lists every unsupported node, with op type and name, in one KilnError", () => {
+    const m = decodeModel(bytesOf("residual-layernorm"));
+    const nodes = m.graph!.node as { op_type: string; name: string }[];
+    nodes[2]!.op_type = "Softmax";
+    nodes[4]!.op_type = "Conv";
+    nodes[6]!.op_type = "LSTM";
+    nodes[6]!.name = '"); process.exit(1); ("';
+    let message = "";
+    try { fromOnnx(encodeModel(m)); } catch (e) { expect(e).toBeInstanceOf(KilnError); message = (e as Error).message; }
+    expect(message).toMatch(/^ONNX: 3 nodes kiln cannot express: Softmax "\/2\/Relu", Conv "\/3\/fn\/fn.1\/Relu", LSTM "\\"\); process.exit\(1\); \(\\"". Supported: /);
+  });
+
+  it("a structure no layer matches is named at the value where matching stopped", () => {
+    const m = decodeModel(bytesOf("mlp"));
+    const relu = m.graph!.node[1] as { input: string[] };
+    relu.input[0] = "x"; // Relu reads the input too: x feeds a Gemm and a Relu, no residual Add
+    expect(() => fromOnnx(encodeModel(m))).toThrow(/the value "x" is read by Gemm "\/0\/Gemm", Relu "\/1\/Relu", which form no layer kiln has/);
+  });
+});
