@@ -36,4 +36,6 @@ export {
 export type { InitParams } from "./init.js";
 export type { Seq, Residual } from "./layers/shapes.js";
 export type { ProbeOptions, Probes } from "./probes.js";
+export { fromOnnx, type Imported } from "./onnx/import.js";
+export type { OnnxExportOptions } from "./onnx/export.js";
 export { KilnError, ModelError, InputError, DecodeError, GraphError } from "../runtime/errors.js";

@@ -83,21 +83,23 @@ export class OnnxGraph {
   }
 
   /** A constant's float values, or a KilnError naming what needed it. */
-  floats(name: string, what: string): FloatTensor {
+  floats(name: string | undefined, what: string): FloatTensor {
+    if (!name) throw new KilnError(`ONNX: ${what} is missing`);
     const t = this.consts.get(name);
     if (!t) throw new KilnError(`ONNX: ${what} must be a constant tensor (an initializer), but ${quoteName(name)} is computed`);
     return readFloats(t, `${what} ${quoteName(name)}`);
   }
 
   /** A constant's integer values (shapes, axes). */
-  ints(name: string, what: string): number[] {
+  ints(name: string | undefined, what: string): number[] {
+    if (!name) throw new KilnError(`ONNX: ${what} is missing`);
     const t = this.consts.get(name);
     if (!t) throw new KilnError(`ONNX: ${what} must be a constant, but ${quoteName(name)} is computed`);
     return readInts(t, `${what} ${quoteName(name)}`).data;
   }
 
   /** A constant scalar (a tensor of one element, any rank). */
-  scalar(name: string, what: string): number {
+  scalar(name: string | undefined, what: string): number {
     const { data } = this.floats(name, what);
     if (data.length !== 1) throw new KilnError(`ONNX: ${what} must be a single number, got ${data.length} values`);
     return data[0]!;

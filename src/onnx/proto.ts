@@ -121,4 +121,7 @@ export function encodeModel(model: object): Uint8Array {
 }
 
 /** A name for messages: quoted, at most 60 characters (names come from files from anywhere). */
-export const quoteName = (s: string): string => JSON.stringify(s.length > 60 ? `${s.slice(0, 57)}...` : s);
+export const quoteName = (s: string | undefined): string => {
+  const t = String(s ?? "");
+  return JSON.stringify(t.length > 60 ? `${t.slice(0, 57)}...` : t);
+};
