@@ -55,6 +55,14 @@ export const rules: Rules = {
   rsqrt: (o, { ins, outs }) => (o.node("Reciprocal", [o.one("Sqrt", ins)], {}, outs), null),
   // 1[x > 0] as float.
   step: (o, { ins, outs }) => (o.node("Cast", [o.one("Greater", [ins[0]!, o.floats([], [0])])], { to: i(1) }, outs), null),
+  tanh: unary("Tanh"),
+  sigmoid: unary("Sigmoid"),
+  erf: unary("Erf"),
+  abs: unary("Abs"),
+  sign: unary("Sign"),
+  pow: (o, { ins, outs, attrs }) => (o.node("Pow", [ins[0]!, o.floats([], [attrs.k])], {}, outs), null),
+  maximum: binary("Max"),
+  minimum: binary("Min"),
   add: binary("Add"),
   sub: binary("Sub"),
   mul: binary("Mul"),
@@ -67,6 +75,27 @@ export const rules: Rules = {
   },
   sum: reduce("ReduceSum"),
   mean: reduce("ReduceMean"),
+  max: (o, { ins, outs, attrs, other }) => {
+    if (!sameAttrs(attrs, other)) return BATCH;
+    o.node("ReduceMax", ins, { axes: ints(attrs.axes), keepdims: i(attrs.keepdims ? 1 : 0) }, outs);
+    return null;
+  },
+  max_mask: "max_mask is part of max's gradient; an eval program has none",
+  slice: (o, { ins, outs, attrs, other }) => {
+    if (!sameAttrs(attrs, other)) return BATCH;
+    o.node("Slice", [ins[0]!, o.int64s([attrs.start]), o.int64s([attrs.end]), o.int64s([attrs.axis])], {}, outs);
+    return null;
+  },
+  pad: (o, { ins, outs, attrs, other, types }) => {
+    if (!sameAttrs(attrs, other)) return BATCH;
+    const rank = types[0]!.shape.length, axis = attrs.axis < 0 ? attrs.axis + rank : attrs.axis;
+    const pads = new Array<number>(2 * rank).fill(0); // [begin of each axis…, end of each axis…]
+    pads[axis] = attrs.before;
+    pads[rank + axis] = attrs.after;
+    o.node("Pad", [ins[0]!, o.int64s(pads)], {}, outs);
+    return null;
+  },
+  concat: (o, { ins, outs, attrs }) => (o.node("Concat", ins, { axis: i(attrs.axis) }, outs), null),
   reshape: (o, { ins, outs, attrs, other, types }) => {
     // A dimension that follows the batch: 0 (copy the input's) where it is the input's batch
     // dimension at the same position, otherwise -1 (inferred), which ONNX allows once.
