@@ -6,6 +6,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { KilnError } from "../../runtime/errors.js";
 import { diff, evalCommand, inspect, train } from "./commands.js";
 import { loadModule } from "./load.js";
+import { exportCommand, loadOnnx } from "./onnx.js";
 
 const HELP: Record<string, string> = {
   main: `kiln — a graph-compiling deep-learning library
@@ -13,10 +14,11 @@ const HELP: Record<string, string> = {
 usage: kiln <command> [options]
 
 commands:
-  inspect <file.ts>            model tree, IR of each program, summary (kernels, arena bytes, FLOPs)
+  inspect <file.ts|file.onnx>  model tree, IR of each program, summary (kernels, arena bytes, FLOPs)
   diff <file.ts> train eval    what differs between the training and evaluation programs
   train <file.ts>              train on IDX data and write a safetensors checkpoint
   eval <file.ts>               evaluate a checkpoint on IDX data
+  export <file.ts>             write a checkpoint's eval program as an ONNX model (for ONNX Runtime)
 
 A model file exports a model expression and its compile options:
   export const model = seq(linear(784, 256), relu, linear(256, 10));
@@ -41,6 +43,11 @@ statistics, running-statistic updates gone.`,
   --epochs N  passes over the training set (default 10)
   --out FILE  safetensors checkpoint to write (default model.safetensors)`,
   eval: `usage: kiln eval <file.ts> --checkpoint FILE [--data mnist|fashion|DIR] [--export NAME]`,
+  export: `usage: kiln export <file.ts> --checkpoint FILE --onnx OUT [--fold-batchnorm] [--export NAME]
+
+  --checkpoint FILE   the safetensors checkpoint (kiln's or a PyTorch state dict) to export
+  --onnx OUT          the ONNX model to write (opset 17; input x [batch, n], output logits)
+  --fold-batchnorm    fold each batchNorm that follows a linear layer into its Gemm`,
 };
 
 const common = { help: { type: "boolean", short: "h" }, export: { type: "string" } } as const;
@@ -55,7 +62,7 @@ export async function main(argv: string[], log: (s: string) => void = (s) => con
     log(HELP.main!);
     return command === undefined ? 2 : 0;
   }
-  if (!(command in HELP) || command === "main") throw new UsageError(`unknown command ${JSON.stringify(command)}; expected inspect, diff, train or eval (kiln --help)`);
+  if (!(command in HELP) || command === "main") throw new UsageError(`unknown command ${JSON.stringify(command)}; expected inspect, diff, train, eval or export (kiln --help)`);
   const file = (positionals: string[]) => {
     if (!positionals[0]) throw new UsageError(`kiln ${command}: expected a model file (kiln ${command} --help)`);
     return positionals[0];
@@ -64,7 +71,10 @@ export async function main(argv: string[], log: (s: string) => void = (s) => con
     case "inspect": {
       const { values, positionals } = parse(rest, { graph: { type: "string" }, after: { type: "string" }, dot: { type: "boolean" } });
       if (values.help) return log(HELP.inspect!), 0;
-      log(inspect(await loadModule(file(positionals), values.export), { graph: values.graph, after: values.after, dot: values.dot }));
+      const f = file(positionals);
+      const onnx = f.endsWith(".onnx") ? loadOnnx(f) : null;
+      const shown = inspect(onnx ?? await loadModule(f, values.export), { graph: values.graph, after: values.after, dot: values.dot });
+      log(onnx && !values.dot ? `${onnx.header}\n\n${shown}` : shown);
       return 0;
     }
     case "diff": {
@@ -87,6 +97,13 @@ export async function main(argv: string[], log: (s: string) => void = (s) => con
       if (values.help) return log(HELP.eval!), 0;
       if (!values.checkpoint) throw new UsageError("kiln eval: --checkpoint FILE is required");
       await evalCommand(await loadModule(file(positionals), values.export), { data: values.data, checkpoint: values.checkpoint, log });
+      return 0;
+    }
+    case "export": {
+      const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, onnx: { type: "string" }, "fold-batchnorm": { type: "boolean" } });
+      if (values.help) return log(HELP.export!), 0;
+      if (!values.checkpoint || !values.onnx) throw new UsageError("kiln export: --checkpoint FILE and --onnx OUT are required (kiln export --help)");
+      await exportCommand(await loadModule(file(positionals), values.export), { checkpoint: values.checkpoint, onnx: values.onnx, foldBatchNorm: values["fold-batchnorm"] ?? false, log });
       return 0;
     }
   }
