@@ -9,7 +9,7 @@ import { ModelError } from "../runtime/errors.js";
 import { optimize } from "../compiler/pipeline.js";
 import type { Graph } from "../compiler/ir/graph.js";
 import { MAX_ELEMENTS } from "../compiler/ir/graph.js";
-import { features, type LayerNode } from "./layers/node.js";
+import { flowOut, type LayerNode } from "./layers/node.js";
 import { softmaxCrossEntropy, type Loss } from "./loss.js";
 import { Net } from "./net.js";
 import type { Optimizer } from "./optim/optimizer.js";
@@ -112,17 +112,19 @@ export function compile(model: LayerNode, opts: CompileOptions): Net {
   for (const s of ctx.state) state[s.name] = array(sizeOf(s.shape)).fill(s.initial);
   const optimizerState: Record<string, Float32Array> = {};
   for (const i of ir.train.inputs) if (i.kind === "optim") optimizerState[i.name] = array(sizeOf(ir.train.values[i.value]!.shape));
-  const outputs = features(model).out ?? inputs;
+  const logits = forward.outputs.find((o) => o.name === "logits")!;
+  const outputs = forward.values[logits.value]!.shape[1]!;
   return new Net({ model, trace, outputs, loss, optimizer, ir, params, state, optimizerState, arena, batchNorms: ctx.batchNorms });
 }
 
 /** Every feature size in the model, to bound activation tensors before tracing. */
 function widths(node: LayerNode): number[] {
   switch (node.kind) {
-    case "linear": return [node.in, node.out];
     case "layerNorm": case "batchNorm": return [node.n];
+    case "linear": case "layer": return [node.in, node.out];
     case "residual": return widths(node.fn);
     case "seq": return node.layers.flatMap(widths);
+    case "concat": return [...node.branches.flatMap(widths), flowOut(node, null) ?? 0];
     default: return [];
   }
 }

@@ -3,17 +3,22 @@
  */
 import type { GraphBuilder } from "../compiler/ir/builder.js";
 import type { V, ValueType } from "../compiler/ir/types.js";
-import { InputError } from "../runtime/errors.js";
+import { InputError, ModelError } from "../runtime/errors.js";
 import { describeValue } from "./validate.js";
+import { callUser, returnedTensor, type ScopeRange } from "./dsl/call.js";
+import type { T } from "./dsl/tensor.js";
+import { checkName } from "./layers/fn.js";
 
 export type Labels = Int32Array | Float32Array | ArrayLike<number>;
 
 export interface Loss {
-  readonly kind: "softmaxCrossEntropy" | "mse";
+  readonly kind: "softmaxCrossEntropy" | "mse" | "binaryCrossEntropy" | "l1" | "huber" | "lossFn";
+  /** The name a user gave (lossFn), or the loss's own. */
+  readonly name?: string;
   /** Type of the labels input for a batch and an output width. */
   readonly labelType: (batch: number, outputs: number) => ValueType;
-  /** Emit the scalar loss of `logits` against the labels input. */
-  readonly emit: (b: GraphBuilder, logits: V, labels: V) => V;
+  /** Emit the scalar loss of `logits` against the labels input; user code records its nodes in `scopes`. */
+  readonly emit: (b: GraphBuilder, logits: V, labels: V, scopes?: ScopeRange[]) => V;
   /** Reject labels that do not fit; called before anything is written. */
   readonly check: (labels: unknown, batch: number, outputs: number) => void;
 }
@@ -70,11 +75,98 @@ export function mse(): Loss {
       const d = b.sub(out, target);
       return b.mean(b.mul(d, d), [0, 1]);
     },
-    check: (labels: unknown, batch: number, outputs: number) => {
-      checkLength(labels, batch * outputs, targets, batch, outputs);
-      for (let i = 0; i < batch * outputs; i++) {
-        if (!Number.isFinite(labels[i])) throw new InputError(`targets[${i}]: expected a finite number, got ${labels[i]}`);
-      }
-    },
+    check: checkFinite,
   });
+}
+
+/** Float targets shaped like the output, every one finite. */
+function checkFinite(labels: unknown, batch: number, outputs: number): void {
+  checkLength(labels, batch * outputs, targets, batch, outputs);
+  for (let i = 0; i < batch * outputs; i++) {
+    if (!Number.isFinite(labels[i])) throw new InputError(`targets[${i}]: expected a finite number, got ${labels[i]}`);
+  }
+}
+
+/** Probabilities: every target in [0, 1] (one compare pair per element; NaN fails both). */
+function checkUnit(labels: unknown, batch: number, outputs: number): void {
+  checkLength(labels, batch * outputs, targets, batch, outputs);
+  const n = batch * outputs;
+  for (let i = 0; i < n; i++) {
+    const v = labels[i]!;
+    if (!(v >= 0 && v <= 1)) throw new InputError(`targets[${i}]: expected a probability in [0, 1], got ${String(v)}`);
+  }
+}
+
+/** A loss written with tensor expressions over (out, target); the result must be a scalar. */
+function expressionLoss(kind: Loss["kind"], name: string, f: (out: T, target: T) => unknown,
+  check: (labels: unknown, batch: number, outputs: number) => void): Loss {
+  const where = `${kind === "lossFn" ? "lossFn" : "loss"} ${JSON.stringify(name)}`;
+  return Object.freeze({
+    kind, name,
+    labelType: (batch: number, outputs: number) => ({ shape: [batch, outputs], dtype: "f32" as const }),
+    emit: (b: GraphBuilder, out: V, target: V, scopes: ScopeRange[] = []) =>
+      callUser(b, where, scopes, (wrap) => f(wrap(out), wrap(target)), (r, scope) => {
+        const v = returnedTensor(r, scope, "a scalar tensor expression (shape [])");
+        const shape = b.type(v).shape;
+        if (shape.length !== 0) scope.fail(`the loss must be a scalar (shape []), got shape [${shape.join(",")}]; reduce it with .mean() or .sum()`);
+        return v;
+      }),
+    check,
+  });
+}
+
+/**
+ * Binary cross-entropy, mean over all elements, targets in [0, 1] shaped like the output.
+ * `logits: true` is PyTorch's BCEWithLogitsLoss on raw scores, computed stably as
+ * z·(½ − t) + ½|z| + log(1 + e^−|z|) (= max(z, 0) − z·t + log(1 + e^−|z|); the halves make the
+ * gradient at z = 0 exactly σ(0) − t, as PyTorch's); `logits: false` is BCELoss on
+ * probabilities, each log clamped at −100 as PyTorch does.
+ * @example compile(seq(linear(20, 1)), { inputs: 20, batch: 32, loss: binaryCrossEntropy({ logits: true }) })
+ */
+export function binaryCrossEntropy(opts: { logits?: boolean } = {}): Loss {
+  const logits = opts?.logits ?? false;
+  if (typeof logits !== "boolean") throw new ModelError(`binaryCrossEntropy logits must be true or false, got ${String(logits)}`);
+  return logits
+    ? expressionLoss("binaryCrossEntropy", "binaryCrossEntropy(logits)", (z, t) => {
+      const a = z.abs();
+      return z.mul(t.neg().add(0.5)).add(a.mul(0.5)).add(a.neg().exp().add(1).log()).mean();
+    }, checkUnit)
+    : expressionLoss("binaryCrossEntropy", "binaryCrossEntropy", (p, t) => {
+      const lp = p.log().maximum(-100), lq = p.neg().add(1).log().maximum(-100);
+      return t.mul(lp).add(t.neg().add(1).mul(lq)).mean().neg();
+    }, checkUnit);
+}
+
+/**
+ * Mean absolute error (PyTorch's L1Loss): mean |out − target|.
+ * @example compile(model, { inputs: 3, batch: 16, loss: l1() })
+ */
+export function l1(): Loss {
+  return expressionLoss("l1", "l1", (o, t) => o.sub(t).abs().mean(), checkFinite);
+}
+
+/**
+ * Huber loss (PyTorch's HuberLoss, mean): ½d² where |d| < δ, δ(|d| − ½δ) beyond, d = out − target.
+ * Written without a branch: with a = |d| and q = min(a, δ), it is ½q² + δ(a − q).
+ * @example compile(model, { inputs: 3, batch: 16, loss: huber({ delta: 0.5 }) })
+ */
+export function huber(opts: { delta?: number } = {}): Loss {
+  const delta = opts?.delta ?? 1;
+  if (typeof delta !== "number" || !Number.isFinite(delta) || delta <= 0) throw new ModelError(`huber delta must be a finite number > 0, got ${String(delta)}`);
+  return expressionLoss("huber", `huber(${delta})`, (o, t) => {
+    const a = o.sub(t).abs();
+    const q = a.minimum(delta);
+    return q.square().mul(0.5).add(a.sub(q).mul(delta)).mean();
+  }, checkFinite);
+}
+
+/**
+ * A user's loss over float targets shaped like the output: `f(out, target)` returns a scalar
+ * tensor expression. The name shows in errors and in the traced IR.
+ * @example lossFn("logcosh", (out, t) => out.sub(t).exp().add(out.sub(t).neg().exp()).mul(0.5).log().mean())
+ */
+export function lossFn(name: string, f: (out: T, target: T) => T): Loss {
+  const n = checkName("lossFn", name);
+  if (typeof f !== "function") throw new ModelError(`lossFn ${JSON.stringify(n)}: expected a function (out, target) => scalar tensor expression, got ${typeof f}`);
+  return expressionLoss("lossFn", n, f, checkFinite);
 }

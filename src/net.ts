@@ -15,7 +15,7 @@ import type { LayerNode } from "./layers/node.js";
 import type { Loss } from "./loss.js";
 import type { Optimizer } from "./optim/optimizer.js";
 import type { ProbeKind, Probes } from "./probes.js";
-import { evalGraph, type TraceOptions } from "./programs.js";
+import { backwardGraph, evalGraph, gradientGraph, type TraceOptions } from "./programs.js";
 import { batchOf, checkFloats } from "./validate.js";
 import { writeFileAtomic } from "./io/atomic.js";
 import { toOnnx, type OnnxExportOptions } from "./onnx/export.js";
@@ -59,6 +59,8 @@ export class Net {
   private readonly probeValues: Float64Array;
   private readonly train: Executor;
   private readonly grad: Executor;
+  /** The gradient program that also differentiates w.r.t. x, made on the first `{ input: true }` call. */
+  private gradX: Executor | undefined;
   private readonly evals = new Map<number, Executor>();
   /** num_batches_tracked as 32-bit words over the int64's bytes: counting allocates no BigInt. */
   private readonly counters: Uint32Array[];
@@ -166,15 +168,34 @@ export class Net {
   /**
    * Loss and gradients of the loss alone (no weight decay), same train-mode forward as the next
    * trainStep (same dropout masks). Changes nothing: parameters, state, optimizer and step stay.
+   * With `{ input: true }` also `inputGrad`, ∂loss/∂x shaped like x (a saliency map, an
+   * adversarial direction), from a second gradient program compiled on first use.
    * @example const { loss, grads } = net.gradients(x, labels); grads["0.weight"]
+   * @example const { inputGrad } = net.gradients(x, labels, { input: true });
    */
-  gradients(x: ArrayLike<number>, labels: ArrayLike<number>): { loss: number; grads: Record<string, Float32Array> } {
-    this.prepare(this.grad, x, labels);
-    this.grad.run();
-    this.keepProbes(this.grad);
+  gradients(x: ArrayLike<number>, labels: ArrayLike<number>): { loss: number; grads: Record<string, Float32Array> };
+  gradients(x: ArrayLike<number>, labels: ArrayLike<number>, opts: { input: true }): { loss: number; grads: Record<string, Float32Array>; inputGrad: Float32Array };
+  gradients(x: ArrayLike<number>, labels: ArrayLike<number>, opts?: { input?: boolean }): { loss: number; grads: Record<string, Float32Array>; inputGrad?: Float32Array };
+  gradients(x: ArrayLike<number>, labels: ArrayLike<number>, opts: { input?: boolean } = {}): { loss: number; grads: Record<string, Float32Array>; inputGrad?: Float32Array } {
+    const input = opts?.input ?? false;
+    if (typeof input !== "boolean") throw new InputError(`gradients: options.input must be true or false, got ${String(input)}`);
+    const exec = input ? this.inputGradExecutor() : this.grad;
+    this.prepare(exec, x, labels);
+    exec.run();
+    this.keepProbes(exec);
     const grads: Record<string, Float32Array> = {};
-    for (const name of Object.keys(this.params)) grads[name] = Float32Array.from(this.grad.output(`${name}.grad`));
-    return { loss: this.grad.output("loss")[0]!, grads };
+    for (const name of Object.keys(this.params)) grads[name] = Float32Array.from(exec.output(`${name}.grad`));
+    const loss = exec.output("loss")[0]!;
+    return input ? { loss, grads, inputGrad: Float32Array.from(exec.output("x.grad")) } : { loss, grads };
+  }
+
+  private inputGradExecutor(): Executor {
+    if (this.gradX === undefined) {
+      const full = gradientGraph(this.ir.forward, [...Object.keys(this.params), "x"]);
+      const g = backwardGraph(full, this.parts.trace.probes);
+      this.gradX = this.executor(this.parts.arena ? optimize(g, "backward+input") : g, "backward+input");
+    }
+    return this.gradX;
   }
 
   /**

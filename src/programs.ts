@@ -16,6 +16,7 @@ import { emitClip, globalNorm } from "./optim/clip.js";
 import type { Optimizer } from "./optim/optimizer.js";
 import { l2, probeName, TOTAL_GRAD_NORM, variance, weightPath, type ProbeOptions } from "./probes.js";
 import { TraceContext, traceLayer, type Mode } from "./trace.js";
+import { withScopes } from "./dsl/call.js";
 
 export interface TraceOptions {
   readonly inputs: number;
@@ -42,7 +43,7 @@ export function traceModel(model: LayerNode, mode: Mode, o: TraceOptions): Trace
 export function forwardGraph(model: LayerNode, loss: Loss, o: TraceOptions): { graph: Graph; ctx: TraceContext } {
   const { b, ctx, logits } = traceModel(model, "train", o);
   const labels = b.input("labels", "labels", loss.labelType(o.batch, b.type(logits).shape[1]!));
-  b.output("loss", "loss", loss.emit(b, logits, labels));
+  b.output("loss", "loss", loss.emit(b, logits, labels, ctx.scopes));
   b.output("logits", "logits", logits);
   const probes = o.probes ?? {};
   if (probes.activationNorm) for (const [path, y] of ctx.activations) b.output(probeName("activationNorm", path), "probe", l2(b, y));
@@ -52,7 +53,7 @@ export function forwardGraph(model: LayerNode, loss: Loss, o: TraceOptions): { g
       if (path !== null) b.output(probeName("weightVariance", path), "probe", variance(b, b.findInput(p.name)!));
     }
   }
-  return { graph: b.build(), ctx };
+  return { graph: withScopes(b.build(), ctx.scopes), ctx };
 }
 
 /** Forward + reverse-mode gradient of the loss w.r.t. every parameter (all outputs kept). */
@@ -105,7 +106,7 @@ export function trainGraph(full: Graph, params: readonly string[], opt: Optimize
 
 /** The eval program at a given batch size: outputs the logits only. */
 export function evalGraph(model: LayerNode, o: TraceOptions): Graph {
-  const { b, logits } = traceModel(model, "eval", o);
+  const { b, ctx, logits } = traceModel(model, "eval", o);
   b.output("logits", "logits", logits);
-  return dce(b.build());
+  return dce(withScopes(b.build(), ctx.scopes));
 }

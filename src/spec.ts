@@ -27,7 +27,9 @@ import { batchNorm } from "./layers/batchNorm.js";
 import { dropout } from "./layers/dropout.js";
 import { layerNorm } from "./layers/layerNorm.js";
 import { linear } from "./layers/linear.js";
-import type { LayerNode } from "./layers/node.js";
+import type { BuiltinActivation, LayerNode } from "./layers/node.js";
+import { gelu, leakyRelu, sigmoid, silu, tanh } from "./layers/activations.js";
+import { concat } from "./layers/concat.js";
 import { relu } from "./layers/relu.js";
 import { residual } from "./layers/residual.js";
 import { seq } from "./layers/seq.js";
@@ -47,7 +49,9 @@ export type LayerSpec =
   | { readonly kind: "layerNorm"; readonly n: number; readonly eps?: number; readonly affine?: boolean }
   | { readonly kind: "batchNorm"; readonly n: number; readonly eps?: number; readonly momentum?: number }
   | { readonly kind: "residual"; readonly fn: LayerSpec }
-  | { readonly kind: "seq"; readonly layers: readonly LayerSpec[] };
+  | { readonly kind: "seq"; readonly layers: readonly LayerSpec[] }
+  | { readonly kind: "concat"; readonly branches: readonly LayerSpec[] }
+  | ({ readonly kind: "activation" } & BuiltinActivation);
 
 /** Deepest nesting of seq/residual a spec may have (a real model needs a handful). */
 export const MAX_SPEC_DEPTH = 64;
@@ -74,16 +78,16 @@ function optional<C extends t.Mixed>(c: C): t.Type<t.TypeOf<C> | undefined, t.Ou
 }
 
 /** An object told apart by its `kind`; an unknown kind is reported at `.kind` with the choices. */
-function tagged<A>(name: string, cases: () => Record<string, t.Decoder<unknown, unknown>>): t.Type<A, A, unknown> {
+function tagged<A>(name: string, cases: () => Record<string, t.Decoder<unknown, unknown>>, tag = "kind"): t.Type<A, A, unknown> {
   const codec: t.Type<A, A, unknown> = new t.Type<A, A, unknown>(
     name,
     (u): u is A => either.isRight(codec.validate(u, [{ key: "", type: codec, actual: u }])),
     (u, c) => {
       const cs = cases();
-      if (typeof u !== "object" || u === null || Array.isArray(u)) return t.failure(u, c, `${name} object { "kind": …, … }`);
-      const kind = (u as { kind?: unknown }).kind;
+      if (typeof u !== "object" || u === null || Array.isArray(u)) return t.failure(u, c, `${name} object { "${tag}": …, … }`);
+      const kind = (u as Record<string, unknown>)[tag];
       if (typeof kind !== "string" || !Object.hasOwn(cs, kind)) {
-        return t.failure(kind, [...c, { key: "kind", type: t.string, actual: kind }], `${name} kind, one of ${Object.keys(cs).join(", ")}`);
+        return t.failure(kind, [...c, { key: tag, type: t.string, actual: kind }], `${name} ${tag}, one of ${Object.keys(cs).join(", ")}`);
       }
       return cs[kind]!.validate(u, c) as t.Validation<A>;
     },
@@ -115,6 +119,17 @@ const layerCases: Record<LayerSpec["kind"], t.Decoder<unknown, unknown>> = {
     kind: t.literal("seq"),
     layers: t.refinement(t.array(LayerSpecC), (a) => a.length >= 1 && a.length <= MAX_SEQ_LAYERS, `1 to ${MAX_SEQ_LAYERS} layers`),
   }),
+  concat: closed({
+    kind: t.literal("concat"),
+    branches: t.refinement(t.array(LayerSpecC), (a) => a.length >= 1 && a.length <= MAX_SEQ_LAYERS, `1 to ${MAX_SEQ_LAYERS} branches`),
+  }),
+  activation: tagged("activation", () => ({
+    tanh: closed({ kind: t.literal("activation"), name: t.literal("tanh") }),
+    sigmoid: closed({ kind: t.literal("activation"), name: t.literal("sigmoid") }),
+    silu: closed({ kind: t.literal("activation"), name: t.literal("silu") }),
+    gelu: closed({ kind: t.literal("activation"), name: t.literal("gelu"), approximate: t.keyof({ none: null, tanh: null }, `"none" or "tanh"`) }),
+    leakyRelu: closed({ kind: t.literal("activation"), name: t.literal("leakyRelu"), slope: num("finite number", Number.isFinite) }),
+  }), "name"),
 };
 
 /** Refuse deep or huge JSON with an explicit stack, before any recursive walk sees it. */
@@ -174,6 +189,11 @@ function build(s: LayerSpec, path: string, depth: number): LayerNode {
       const layers = s.layers.map((l, i) => build(l, `${sub("layers")}[${i}]`, depth + 1));
       return made(path, () => (seq as (...ls: LayerNode[]) => LayerNode)(...layers));
     }
+    case "concat": {
+      const branches = s.branches.map((l, i) => build(l, `${sub("branches")}[${i}]`, depth + 1));
+      return made(path, () => (concat as (...ls: LayerNode[]) => LayerNode)(...branches));
+    }
+    case "activation": return activation(s);
   }
 }
 
@@ -212,6 +232,16 @@ function initTo(i: Initializer, fanIn: number, path: string): InitSpec {
   }
 }
 
+function activation(s: BuiltinActivation): LayerNode {
+  switch (s.name) {
+    case "tanh": return tanh;
+    case "sigmoid": return sigmoid;
+    case "silu": return silu;
+    case "gelu": return gelu({ approximate: s.approximate });
+    case "leakyRelu": return leakyRelu(s.slope);
+  }
+}
+
 function specOf(node: LayerNode, path: string, depth: number): LayerSpec {
   if (depth > MAX_SPEC_DEPTH) throw new ModelError(`${at(path)}: nested deeper than ${MAX_SPEC_DEPTH} levels of seq/residual, which fromSpec would refuse`);
   const sub = (key: string) => (path === "" ? key : `${path}.${key}`);
@@ -228,7 +258,20 @@ function specOf(node: LayerNode, path: string, depth: number): LayerSpec {
     case "seq":
       if (node.layers.length > MAX_SEQ_LAYERS) throw new ModelError(`${at(path)}: a seq of ${node.layers.length} layers; specs allow ${MAX_SEQ_LAYERS}`);
       return { kind: "seq", layers: node.layers.map((l, i) => specOf(l, `${sub("layers")}[${i}]`, depth + 1)) };
+    case "concat":
+      if (node.branches.length > MAX_SEQ_LAYERS) throw new ModelError(`${at(path)}: a concat of ${node.branches.length} branches; specs allow ${MAX_SEQ_LAYERS}`);
+      return { kind: "concat", branches: node.branches.map((l, i) => specOf(l, `${sub("branches")}[${i}]`, depth + 1)) };
+    case "fn":
+      if (node.builtin !== undefined) return { kind: "activation", ...node.builtin };
+      return userCode(node, path);
+    case "layer": return userCode(node, path);
   }
+}
+
+/** A spec holds data, never code: a user's fn or layer cannot be written, and saying so beats dropping it. */
+function userCode(node: { kind: string; name: string }, path: string): never {
+  throw new ModelError(`toSpec: ${at(path)} is ${node.kind} ${JSON.stringify(node.name)}, user code (a JavaScript function), which a spec cannot hold; `
+    + "rebuild that part of the model in code (its parameters still save and load with net.save)");
 }
 
 /**

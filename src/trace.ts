@@ -10,7 +10,11 @@ import type { GraphBuilder } from "../compiler/ir/builder.js";
 import type { V } from "../compiler/ir/types.js";
 import { ModelError } from "../runtime/errors.js";
 import { ones, zeros, type Initializer } from "./init.js";
-import { describe, type LayerKind, type LayerNode } from "./layers/node.js";
+import { describe, features, type LayerKind, type LayerNode } from "./layers/node.js";
+import { callUser, checkShape, returnedTensor, type ScopeRange } from "./dsl/call.js";
+import { fans } from "./layers/layer.js";
+import { T, type Scope } from "./dsl/tensor.js";
+import { MAX_ELEMENTS } from "../compiler/ir/graph.js";
 
 export type Mode = "train" | "eval";
 
@@ -34,6 +38,8 @@ export class TraceContext {
   readonly state: StateSpec[] = [];
   /** Output of every layer but the root, by path ("0", "4.fn.1"), for the probes. */
   readonly activations: [string, V][] = [];
+  /** Node ranges emitted by user code (fn, layer), named for printIR. */
+  readonly scopes: ScopeRange[] = [];
   /** Paths of the batchNorm layers, for their host-side `num_batches_tracked` counters. */
   readonly batchNorms: string[] = [];
   private dropouts = 0;
@@ -103,7 +109,42 @@ const tracers: { readonly [K in LayerKind]: Tracer<K> } = {
     b.output(`${path}running_var`, "state", blend(rv, unbiased));
     return affine(b.normalize(x, 0, n.eps), gb, ctx);
   },
-  residual: (n, x, path, ctx) => ctx.b.add(x, traceLayer(n.fn, x, `${path}fn.`, ctx)),
+  residual: (n, x, path, ctx) => {
+    const y = traceLayer(n.fn, x, `${path}fn.`, ctx);
+    checkShape(ctx.b, `${pathLabel(path)}residual`, y, ctx.b.type(x).shape, "the output of its function (x + f(x))");
+    return ctx.b.add(x, y);
+  },
+  fn: (n, x, path, ctx) => {
+    const where = userLabel(n, path);
+    return callUser(ctx.b, where, ctx.scopes, (wrap) => n.f(wrap(x)), (r, scope) =>
+      checkShape(ctx.b, where, returnedTensor(r, scope), ctx.b.type(x).shape, "an fn's result (it keeps its input's shape)"));
+  },
+  layer: (n, x, path, ctx) => {
+    const where = userLabel(n, path);
+    const declare = (decls: typeof n.params, make: (name: string, shape: readonly number[], d: (typeof n.params)[string]) => V) =>
+      Object.fromEntries(Object.entries(decls).map(([k, d]) => [k, make(`${path}${k}`, d.shape, d)]));
+    const params = declare(n.params, (name, shape, d) => ctx.param(name, shape, d.init, ...fans(shape)));
+    const state = declare(n.state, (name, shape, d) => ctx.stateInput(name, shape, d.init.params!.value!));
+    const batch = ctx.b.type(x).shape[0]!;
+    return callUser(ctx.b, where, ctx.scopes, (wrap) => {
+      const wrapAll = (vs: Record<string, V>) => Object.freeze(Object.fromEntries(Object.entries(vs).map(([k, v]) => [k, wrap(v)]))) as Record<string, T>;
+      return n.apply(wrapAll(params), wrap(x), wrapAll(state));
+    }, (r, scope) => {
+      const isPair = r !== null && typeof r === "object" && !(r instanceof T) && "out" in r;
+      const out = returnedTensor(isPair ? (r as { out: unknown }).out : r, scope, "a tensor expression (or { out, state })");
+      checkShape(ctx.b, where, out, [batch, n.out], "apply's result");
+      if (isPair) updateState(n, (r as { state?: unknown }).state, state, path, where, scope, ctx);
+      return out;
+    });
+  },
+  concat: (n, x, path, ctx) => {
+    const ys = n.branches.map((branch, i) => traceLayer(branch, x, `${path}${i}.`, ctx));
+    if (ys.length === 1) return ys[0]!;
+    const [batch] = ctx.b.type(x).shape as [number];
+    const width = ys.reduce((w, y) => w + ctx.b.type(y).shape[1]!, 0);
+    if (batch * width > MAX_ELEMENTS) throw new ModelError(`${pathLabel(path)}${describe(n)}: batch ${batch} × ${width} features is more than ${MAX_ELEMENTS} elements`);
+    return ctx.b.concat(ys, 1);
+  },
   seq: (n, x, path, ctx) => n.layers.reduce((h, layer, i) => traceLayer(layer, h, `${path}${i}.`, ctx), x),
 };
 
@@ -115,10 +156,26 @@ function affineParams(n: number, path: string, ctx: TraceContext): readonly [V, 
 /** γ·x̂ + β, the learnable affine after a normalization. */
 const affine = (y: V, [gamma, beta]: readonly [V, V], ctx: TraceContext): V => ctx.b.add(ctx.b.mul(y, gamma), beta);
 
+/** `fn "swish" at 2.1.1`: how errors and the IR name user code (the name is quoted data). */
+const userLabel = (n: { kind: string; name: string }, path: string): string =>
+  `${n.kind} ${JSON.stringify(n.name)} at ${path === "" ? "the root" : path.slice(0, -1)}`;
+
+/** New values of a user layer's state buffers, kept as state outputs in training (like batchNorm's running statistics). */
+function updateState(n: Extract<LayerNode, { kind: "layer" }>, given: unknown, state: Record<string, V>, path: string, where: string,
+  scope: Scope, ctx: TraceContext): void {
+  if (given === undefined) return;
+  if (typeof given !== "object" || given === null) scope.fail(`apply's state must be an object { name: tensor }, got ${String(given)}`);
+  for (const [k, t] of Object.entries(given)) {
+    if (!Object.hasOwn(state, k)) scope.fail(`apply returned state ${JSON.stringify(k)}, which the layer does not declare (declared: ${Object.keys(state).join(", ") || "none"})`);
+    const v = checkShape(ctx.b, where, returnedTensor(t, scope, `a tensor expression for state ${JSON.stringify(k)}`), n.state[k]!.shape, `state ${JSON.stringify(k)}`);
+    if (ctx.mode === "train") ctx.b.output(`${path}${k}`, "state", v);
+  }
+}
+
 /** Trace one layer on input x; `path` is its parameter-name prefix ("4.fn.0."). */
 export function traceLayer(node: LayerNode, x: V, path: string, ctx: TraceContext): V {
   const width = ctx.b.type(x).shape[1]!;
-  const expects = node.kind === "linear" ? node.in : node.kind === "layerNorm" || node.kind === "batchNorm" ? node.n : width;
+  const expects = features(node).in ?? width;
   if (expects !== width) {
     throw new ModelError(`${pathLabel(path)}${describe(node)} expects ${expects} features, but its input has ${width}`);
   }

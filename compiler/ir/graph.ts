@@ -22,8 +22,12 @@ export type OutputKind = t.TypeOf<typeof OutputKind>;
 
 export interface Input { readonly name: string; readonly kind: InputKind; readonly value: V }
 export interface Output { readonly name: string; readonly kind: OutputKind; readonly value: V }
+/**
+ * `scope`, when present, names the user code that emitted the node (`fn "swish" at 2.1.1`): it is
+ * for people reading the IR (printIR shows it) and means nothing to the compiler.
+ */
 export type Node = {
-  [K in OpName]: { readonly op: K; readonly inputs: readonly V[]; readonly outputs: readonly V[]; readonly attrs: AttrsOf<K> }
+  [K in OpName]: { readonly op: K; readonly inputs: readonly V[]; readonly outputs: readonly V[]; readonly attrs: AttrsOf<K>; readonly scope?: string }
 }[OpName];
 export interface Graph {
   readonly values: readonly ValueType[];
@@ -41,7 +45,8 @@ const ValueTypeC = closed({ shape: t.array(Dim), dtype: DType });
 const InputC = closed({ name: t.string, kind: InputKind, value: Index });
 const OutputC = closed({ name: t.string, kind: OutputKind, value: Index });
 const OpNameC = t.keyof(Object.fromEntries(Object.keys(ops).map((k) => [k, null])) as Record<OpName, null>, "op name");
-const NodeBase = closed({ op: OpNameC, inputs: t.array(Index), outputs: t.array(Index), attrs: t.unknown });
+const NodeFields = { op: OpNameC, inputs: t.array(Index), outputs: t.array(Index), attrs: t.unknown };
+const NodeBase = t.union([closed(NodeFields), closed({ ...NodeFields, scope: t.string })]);
 
 /** A node: the base fields, then the attributes checked by the codec of that node's op. */
 const NodeC = new t.Type<Node, unknown, unknown>(
@@ -54,7 +59,10 @@ const NodeC = new t.Type<Node, unknown, unknown>(
       either.map((attrs) => ({ ...n, attrs }) as Node),
     )),
   ),
-  (n) => ({ op: n.op, inputs: n.inputs, outputs: n.outputs, attrs: (ops[n.op].attrs as t.Type<unknown>).encode(n.attrs) }),
+  (n) => ({
+    op: n.op, inputs: n.inputs, outputs: n.outputs, attrs: (ops[n.op].attrs as t.Type<unknown>).encode(n.attrs),
+    ...(n.scope === undefined ? {} : { scope: n.scope }),
+  }),
 );
 
 export const GraphC = closed({ values: t.array(ValueTypeC), inputs: t.array(InputC), nodes: t.array(NodeC), outputs: t.array(OutputC) }, "Graph");

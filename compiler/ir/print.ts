@@ -6,7 +6,8 @@
  *     in (logits=a) }
  *
  * Inputs print under their names; other values get short letter names (a, b, …, z, ba, …).
- * Scalar constants print inline as literals, as jaxpr does.
+ * Scalar constants print inline as literals, as jaxpr does. A node emitted by user code ends
+ * with its scope: `… = erf c  # fn "gelu" at 1`.
  */
 import { ops } from "../ops/index.js";
 import type { OpDef } from "../ops/def.js";
@@ -27,6 +28,9 @@ const fmtNumber = (x: number): string => (Number.isInteger(x) ? x.toFixed(1) : S
 
 const isScalarConstant = (n: Node): n is Extract<Node, { op: "constant" }> => n.op === "constant" && n.attrs.shape.length === 0;
 
+/** A user's scope name, on one line whatever it holds (it is data: control characters are escaped). */
+const scopeText = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
 export function printIR(g: Graph): string {
   const names = new Map<V, string>();
   const taken = new Set(g.inputs.map((i) => i.name));
@@ -45,7 +49,7 @@ export function printIR(g: Graph): string {
     const params = custom ? `[${custom(n.attrs, n.inputs.length)}]` : attrs.length ? `[${attrs.map(([k, v]) => `${k}=${fmtAttr(v)}`).join(" ")}]` : "";
     const args = n.inputs.map(name).join(" ");
     const outs = n.outputs.map((v) => `${name(v)}:${fmtType(g.values[v]!)}`).join(" ");
-    return `${outs} = ${n.op}${params}${args ? " " + args : ""}`;
+    return `${outs} = ${n.op}${params}${args ? " " + args : ""}${n.scope === undefined ? "" : `  # ${scopeText(n.scope)}`}`;
   });
   const outs = g.outputs.map((o) => `${o.name}=${name(o.value)}`).join(", ");
   const body = lines.length ? `\n  let ${lines.join("\n      ")}\n  in` : "\n  in";

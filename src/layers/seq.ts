@@ -1,5 +1,5 @@
 import { ModelError } from "../../runtime/errors.js";
-import { describe, features, type LayerNode, type SeqNode } from "./node.js";
+import { describe, features, flowOut, type LayerNode, type SeqNode } from "./node.js";
 import { asLayer, type SeqArgs, type SeqOf } from "./shapes.js";
 
 /**
@@ -21,7 +21,7 @@ export function seq(...layers: readonly unknown[]): SeqNode {
     if (f.in !== null && out !== null && f.in !== out) {
       throw new ModelError(`seq[${i}] ${describe(node)}: seq argument ${i} expects ${f.in} features, but previous layer outputs ${out}`);
     }
-    if (f.out !== null) out = f.out;
+    out = flowOut(node, out);
     nodes.push(node);
   });
   return Object.freeze({ kind: "seq" as const, layers: Object.freeze(nodes) });

@@ -39,7 +39,7 @@ export type Pass = "pass";
 export type SizesOf<L> =
   0 extends 1 & L ? [number, number] // L is `any`
   : typeof sizes extends keyof L ? (L[typeof sizes] extends { readonly in: infer A; readonly out: infer B } | undefined ? [A, B] : never)
-  : [L] extends [{ readonly kind: "relu" | "dropout" }] ? Pass
+  : [L] extends [{ readonly kind: "relu" | "dropout" | "fn" }] ? Pass
   : typeof passes extends keyof L ? Pass
   : [number, number];
 
@@ -135,7 +135,7 @@ export type ResidualOf<F> =
 
 // ───────────────────────────── run time ─────────────────────────────
 
-const KINDS: ReadonlySet<string> = new Set<LayerNode["kind"]>(["linear", "relu", "dropout", "layerNorm", "batchNorm", "residual", "seq"]);
+const KINDS: ReadonlySet<string> = new Set<LayerNode["kind"]>(["linear", "relu", "dropout", "layerNorm", "batchNorm", "residual", "seq", "fn", "layer", "concat"]);
 
 /** What came instead of a layer, for messages: `number 5`, `function linear (call it: …)`. */
 function describeArgument(x: unknown): string {
@@ -158,12 +158,14 @@ function describeArgument(x: unknown): string {
  */
 export function asLayer(what: string, x: unknown): LayerNode {
   const problem = layerProblem(x);
-  if (problem !== null) throw new ModelError(`${what} must be a layer (linear, relu, dropout, layerNorm, batchNorm, residual or seq), got ${problem}`);
+  if (problem !== null) throw new ModelError(`${what} must be a layer (linear, relu, dropout, layerNorm, batchNorm, residual, seq, fn, layer or concat), got ${problem}`);
   return x as LayerNode;
 }
 
 function layerProblem(x: unknown): string | null {
-  if (typeof x !== "object" || x === null || Array.isArray(x)) return describeArgument(x);
+  // An activation that is also callable (gelu, leakyRelu) is a function with a kind.
+  const callableFn = typeof x === "function" && (x as { kind?: unknown }).kind === "fn";
+  if (!callableFn && (typeof x !== "object" || x === null || Array.isArray(x))) return describeArgument(x);
   const node = x as Record<string, unknown>;
   if (typeof node.kind !== "string" || !KINDS.has(node.kind)) return describeArgument(x);
   const size = (key: string) => (Number.isInteger(node[key]) && (node[key] as number) >= 1 ? null : `a ${String(node.kind)} whose ${key} is ${String(node[key])}`);
@@ -171,6 +173,13 @@ function layerProblem(x: unknown): string | null {
     case "linear": return size("in") ?? size("out");
     case "layerNorm": case "batchNorm": return size("n");
     case "relu": case "dropout": return null;
+    case "fn": return typeof node.f === "function" && typeof node.name === "string" ? null : "an fn without a function or a name";
+    case "layer": return size("in") ?? size("out") ?? (typeof node.apply === "function" ? null : "a layer without apply");
+    case "concat": {
+      if (!Array.isArray(node.branches) || node.branches.length === 0) return "a concat without branches";
+      const bad = node.branches.findIndex((l) => layerProblem(l) !== null);
+      return bad < 0 ? null : `a concat whose branches[${bad}] is ${layerProblem(node.branches[bad])}`;
+    }
     case "residual": {
       const inner = layerProblem(node.fn);
       return inner === null ? null : `a residual whose fn is ${inner}`;

@@ -1,0 +1,202 @@
+/**
+ * Tensor expressions: the value `fn`, `layer` and `lossFn` callbacks receive. A `T` is a value of
+ * the graph being traced; each method emits one primitive (or a short composition of them)
+ * through the GraphBuilder, so a user's code gets what the built-ins get: symbolic gradients,
+ * fusion, WebAssembly kernels, printable IR. Nothing is computed here.
+ *
+ * Every T belongs to one callback call (its Scope): a T kept from another layer, or used after
+ * its callback returned, is refused, so a body can use only its own inputs and numbers. Errors
+ * (a bad argument, shapes that do not fit, a tensor over the size limit) are ModelErrors naming
+ * the layer path, raised while compile() traces, before anything is allocated.
+ */
+import type { GraphBuilder } from "../../compiler/ir/builder.js";
+import { MAX_ELEMENTS } from "../../compiler/ir/graph.js";
+import { fmtShape, size, type V } from "../../compiler/ir/types.js";
+import { KilnError, ModelError } from "../../runtime/errors.js";
+import { describeValue } from "../validate.js";
+
+/** One callback call: the builder it emits into and its name in messages (`seq[2].fn[1] "swish"`). */
+export class Scope {
+  private open = true;
+  constructor(readonly b: GraphBuilder, readonly where: string) {}
+
+  /** The callback returned: its tensors may no longer be used. */
+  close(): void {
+    this.open = false;
+  }
+
+  fail(what: string): never {
+    throw new ModelError(`${this.where}: ${what}`);
+  }
+
+  /** A tensor argument of an op: a T of this scope, or a number made a scalar constant. */
+  operand(op: string, x: unknown): V {
+    if (typeof x === "number") {
+      if (!Number.isFinite(x)) this.fail(`${op}: expected a finite number, got ${x}`);
+      return this.b.scalar(x);
+    }
+    if (!(x instanceof T)) this.fail(`${op}: expected a tensor expression or a number, got ${describe(x)}`);
+    return this.own(op, x);
+  }
+
+  own(op: string, x: T): V {
+    if (x.scope !== this) this.fail(`${op}: a tensor from ${x.scope.where} (a body may use only its own inputs and numbers)`);
+    if (!this.open) this.fail(`${op}: the tensor is used after its callback returned`);
+    return x.v;
+  }
+
+  /** Run one emission; a shape-rule error or an oversized result becomes a ModelError naming the layer. */
+  emit(op: string, f: (b: GraphBuilder) => V): T {
+    if (!this.open) this.fail(`${op}: the tensor is used after its callback returned`);
+    let v: V;
+    try {
+      v = f(this.b);
+    } catch (e) {
+      if (e instanceof KilnError && !(e instanceof ModelError)) this.fail(`${op}: ${e.message}`);
+      throw e;
+    }
+    const shape = this.b.type(v).shape;
+    if (size(shape) > MAX_ELEMENTS) this.fail(`${op} gives shape ${fmtShape(shape)}, ${size(shape)} elements; one tensor holds at most ${MAX_ELEMENTS}`);
+    return new T(this, v);
+  }
+}
+
+const describe = (x: unknown): string => (typeof x === "function" ? "a function" : x instanceof Promise ? "a Promise" : describeValue(x));
+
+export interface MatmulOptions {
+  readonly transposeA?: boolean;
+  readonly transposeB?: boolean;
+}
+export interface ReduceOptions {
+  readonly keepdims?: boolean;
+}
+
+/** A tensor expression. Create none yourself: callbacks receive them. */
+export class T {
+  /** @internal */
+  constructor(readonly scope: Scope, readonly v: V) {
+    Object.freeze(this);
+  }
+
+  /** The static shape, e.g. [32, 48] (the batch is the first axis). */
+  get shape(): readonly number[] {
+    return this.scope.b.type(this.v).shape;
+  }
+
+  // ---- arithmetic with numpy broadcasting; a number is a scalar ----------------------------
+  add(y: T | number): T { return this.binary("add", y, (b, x, z) => b.add(x, z)); }
+  sub(y: T | number): T { return this.binary("sub", y, (b, x, z) => b.sub(x, z)); }
+  mul(y: T | number): T { return this.binary("mul", y, (b, x, z) => b.mul(x, z)); }
+  div(y: T | number): T { return this.binary("div", y, (b, x, z) => b.div(x, z)); }
+  /** Elementwise max(x, y); the gradient at a tie follows PyTorch's torch.maximum. */
+  maximum(y: T | number): T { return this.binary("maximum", y, (b, x, z) => b.maximum(x, z)); }
+  minimum(y: T | number): T { return this.binary("minimum", y, (b, x, z) => b.minimum(x, z)); }
+
+  // ---- elementwise functions ----------------------------------------------------------------
+  neg(): T { return this.unary("neg", (b, x) => b.neg(x)); }
+  exp(): T { return this.unary("exp", (b, x) => b.exp(x)); }
+  log(): T { return this.unary("log", (b, x) => b.log(x)); }
+  tanh(): T { return this.unary("tanh", (b, x) => b.tanh(x)); }
+  sigmoid(): T { return this.unary("sigmoid", (b, x) => b.sigmoid(x)); }
+  relu(): T { return this.unary("relu", (b, x) => b.relu(x)); }
+  sqrt(): T { return this.unary("sqrt", (b, x) => b.sqrt(x)); }
+  rsqrt(): T { return this.unary("rsqrt", (b, x) => b.rsqrt(x)); }
+  abs(): T { return this.unary("abs", (b, x) => b.abs(x)); }
+  erf(): T { return this.unary("erf", (b, x) => b.erf(x)); }
+  square(): T { return this.unary("square", (b, x) => b.mul(x, x)); }
+  /** x^k for a number k (x > 0 unless k is an integer). */
+  pow(k: number): T {
+    if (typeof k !== "number" || !Number.isFinite(k)) this.scope.fail(`pow: expected a finite number exponent, got ${describe(k)}`);
+    return this.unary("pow", (b, x) => b.pow(x, k));
+  }
+
+  // ---- linear algebra and reductions --------------------------------------------------------
+  /** op(A)·op(B) of 2-D tensors, op = transpose where asked. */
+  matmul(other: T, opts: MatmulOptions = {}): T {
+    const y = this.scope.own("matmul", this.tensorArg("matmul", other));
+    const ta = this.flag("matmul transposeA", opts?.transposeA), tb = this.flag("matmul transposeB", opts?.transposeB);
+    return this.scope.emit("matmul", (b) => b.matmul(this.x("matmul"), y, ta, tb));
+  }
+
+  /** Sum over `axis` (a number or several; all axes if absent; negative counts from the end). */
+  sum(axis?: number | readonly number[], opts: ReduceOptions = {}): T { return this.reduce("sum", axis, opts, (b, x, a, k) => b.sum(x, a, k)); }
+  mean(axis?: number | readonly number[], opts: ReduceOptions = {}): T { return this.reduce("mean", axis, opts, (b, x, a, k) => b.mean(x, a, k)); }
+  /** Maximum over `axis`; its gradient goes to the first maximal element, as PyTorch's amax/max(dim). */
+  max(axis?: number | readonly number[], opts: ReduceOptions = {}): T { return this.reduce("max", axis, opts, (b, x, a, k) => b.max(x, a, k)); }
+
+  /** Elements start ≤ i < end along `axis` (negative axis and indices count from the end, as Python). */
+  slice(axis: number, start: number, end?: number): T {
+    const shape = this.shape;
+    const a = this.axis("slice", axis);
+    const n = shape[a]!;
+    const at = (what: string, i: unknown, dflt: number): number => {
+      if (i === undefined) return dflt;
+      if (typeof i !== "number" || !Number.isInteger(i)) this.scope.fail(`slice: ${what} must be an integer, got ${describe(i)}`);
+      return Math.min(Math.max(i < 0 ? i + n : i, 0), n);
+    };
+    const s = at("start", start, 0), e = at("end", end, n);
+    if (e <= s) this.scope.fail(`slice(${axis}, ${String(start)}, ${String(end)}) of shape ${fmtShape(shape)} is empty; expected start < end within 0..${n}`);
+    return this.scope.emit("slice", (b) => (s === 0 && e === n ? this.x("slice") : b.slice(this.x("slice"), a, s, e)));
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+  private x(op: string): V {
+    return this.scope.own(op, this);
+  }
+
+  private tensorArg(op: string, y: unknown): T {
+    if (!(y instanceof T)) this.scope.fail(`${op}: expected a tensor expression, got ${describe(y)}`);
+    return y;
+  }
+
+  private flag(what: string, f: unknown): boolean {
+    if (f !== undefined && typeof f !== "boolean") this.scope.fail(`${what} must be true or false, got ${describe(f)}`);
+    return f ?? false;
+  }
+
+  private unary(op: string, f: (b: GraphBuilder, x: V) => V): T {
+    const x = this.x(op);
+    return this.scope.emit(op, (b) => f(b, x));
+  }
+
+  private binary(op: string, y: unknown, f: (b: GraphBuilder, x: V, y: V) => V): T {
+    const x = this.x(op);
+    const z = this.scope.operand(op, y);
+    return this.scope.emit(op, (b) => f(b, x, z));
+  }
+
+  /** A possibly negative axis as an index into this shape. */
+  axis(op: string, axis: unknown): number {
+    const rank = this.shape.length;
+    if (typeof axis !== "number" || !Number.isInteger(axis) || axis < -rank || axis >= rank) {
+      this.scope.fail(`${op}: axis must be an integer in [${-rank}, ${rank - 1}] for shape ${fmtShape(this.shape)}, got ${describe(axis)}`);
+    }
+    return axis < 0 ? axis + rank : axis;
+  }
+
+  private reduce(op: string, axis: unknown, opts: ReduceOptions, f: (b: GraphBuilder, x: V, axes: number[], keepdims: boolean) => V): T {
+    const x = this.x(op);
+    const all = this.shape.map((_d, i) => i);
+    const axes = axis === undefined ? all : Array.isArray(axis) ? axis.map((a) => this.axis(op, a)) : [this.axis(op, axis)];
+    if (new Set(axes).size !== axes.length) this.scope.fail(`${op}: repeated axis in ${JSON.stringify(axis)}`);
+    const keep = this.flag(`${op} keepdims`, opts?.keepdims);
+    if (axes.length === 0) return this;
+    return this.scope.emit(op, (b) => f(b, x, axes, keep));
+  }
+}
+
+/**
+ * Concatenate tensors along `axis` (like torch.cat); every other dimension must agree.
+ * @example layer({ …, apply: (p, x) => cat([x.matmul(p.a, { transposeB: true }), x], 1) })
+ */
+export function cat(xs: readonly T[], axis: number): T {
+  if (!Array.isArray(xs) || xs.length === 0 || !(xs[0] instanceof T)) {
+    throw new ModelError(`cat: expected a non-empty array of tensor expressions, got ${describe(xs)}`);
+  }
+  const first = xs[0];
+  const { scope } = first;
+  const vs = xs.map((x, i) => (x instanceof T ? scope.own(`cat[${i}]`, x) : scope.fail(`cat[${i}]: expected a tensor expression, got ${describe(x)}`)));
+  const a = first.axis("cat", axis);
+  if (vs.length === 1) return first;
+  return scope.emit("cat", (b) => b.concat(vs, a));
+}
