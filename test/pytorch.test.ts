@@ -27,7 +27,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
-  adam, adamw, batchNorm, compile, cosine, dropout, layerNorm, linear, mse, relu, residual, seq, sgd, softmaxCrossEntropy,
+  adam, adamw, batchNorm, binaryCrossEntropy, cat, compile, concat, cosine, dropout, fn, gelu, huber, l1, layer, layerNorm, leakyRelu,
+  linear, lossFn, mse, relu, residual, seq, sgd, sigmoid, silu, softmaxCrossEntropy, tanh, type Loss, type T,
 } from "../src/index.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -42,7 +43,18 @@ type LayerJson =
   | { readonly kind: "layerNorm"; readonly n: number; readonly eps: number; readonly affine: boolean }
   | { readonly kind: "batchNorm"; readonly n: number; readonly eps: number; readonly momentum: number }
   | { readonly kind: "residual"; readonly fn: LayerJson }
-  | { readonly kind: "seq"; readonly layers: readonly LayerJson[] };
+  | { readonly kind: "seq"; readonly layers: readonly LayerJson[] }
+  | { readonly kind: "concat"; readonly branches: readonly LayerJson[] }
+  | { readonly kind: "activation"; readonly name: "tanh" | "sigmoid" | "silu" | "gelu" | "leakyRelu"; readonly approximate?: "none" | "tanh"; readonly slope?: number }
+  | { readonly kind: "userFn"; readonly name: keyof typeof USER_FNS }
+  | { readonly kind: "userLayer"; readonly name: keyof typeof USER_LAYERS; readonly n: number };
+
+type LossJson =
+  | "softmaxCrossEntropy" | "mse"
+  | { readonly kind: "binaryCrossEntropy"; readonly logits: boolean }
+  | { readonly kind: "l1" }
+  | { readonly kind: "huber"; readonly delta: number }
+  | { readonly kind: "lossFn"; readonly name: keyof typeof USER_LOSSES };
 
 interface Fixture {
   readonly name: string;
@@ -54,7 +66,7 @@ interface Fixture {
     readonly batch: number;
     readonly evalBatch: number;
     readonly seed: number;
-    readonly loss: "softmaxCrossEntropy" | "mse";
+    readonly loss: LossJson;
     readonly optimizer: (
       | { readonly kind: "sgd"; readonly lr: number; readonly momentum: number; readonly weightDecay: number; readonly nesterov: boolean; readonly cosineSteps?: number }
       | { readonly kind: "adam" | "adamw"; readonly lr: number; readonly betas: [number, number]; readonly eps: number; readonly weightDecay: number }
@@ -65,7 +77,7 @@ interface Fixture {
   readonly steps: readonly { readonly x: TensorJson; readonly labels: TensorJson }[];
   readonly eval: { readonly x: TensorJson };
   readonly expected: {
-    readonly gradients: { readonly loss: number; readonly grads: Readonly<Record<string, TensorJson>> };
+    readonly gradients: { readonly loss: number; readonly grads: Readonly<Record<string, TensorJson>>; readonly inputGrad: TensorJson };
     readonly trainLosses: readonly number[];
     /** State holds running_mean / running_var tensors and num_batches_tracked as a plain number. */
     readonly final: { readonly params: Readonly<Record<string, TensorJson>>; readonly state: Readonly<Record<string, TensorJson | number>> };
@@ -93,7 +105,9 @@ interface Net {
   readonly params: Readonly<Record<string, Float32Array>>;
   readonly state: Readonly<Record<string, Float32Array | BigInt64Array>>;
   trainStep(x: Float32Array, labels: Int32Array | Float32Array): number;
-  gradients(x: Float32Array, labels: Int32Array | Float32Array): { readonly loss: number; readonly grads: Readonly<Record<string, Float32Array>> };
+  gradients(x: Float32Array, labels: Int32Array | Float32Array, opts: { input: true }): {
+    readonly loss: number; readonly grads: Readonly<Record<string, Float32Array>>; readonly inputGrad: Float32Array;
+  };
   predict(x: Float32Array): Float32Array;
 }
 
@@ -105,6 +119,77 @@ type Model = Parameters<typeof compile>[0];
 const asModel = (layer: unknown): Model => layer as Model;
 const seqOf = seq as unknown as (...layers: Model[]) => Model;
 const residualOf = residual as unknown as (fn: Model) => Model;
+
+// ---------------------------------------------------------------------------------------------
+// User code of the DSL fixtures: the same formulas as USER_FNS, USER_LAYERS and USER_LOSSES in
+// test/fixtures/kiln_torch.py, written with kiln's tensor expressions as a user would.
+
+const USER_FNS = {
+  swish: (x: T) => x.mul(x.sigmoid()),
+  softsign: (x: T) => x.div(x.abs().add(1)),
+  bump: (x: T) => x.mul(x.square().neg().exp()),
+  isru: (x: T) => x.mul(x.square().add(1).rsqrt()),
+  powmix: (x: T) => x.square().add(1).pow(0.75).sub(x.mul(0.5).tanh()),
+  clip: (x: T) => x.maximum(-1).minimum(1),
+  center: (x: T) => x.sub(x.mean(1, { keepdims: true })),
+  softmaxRows: (x: T) => {
+    const e = x.sub(x.max(-1, { keepdims: true })).exp();
+    return e.div(e.sum(-1, { keepdims: true }));
+  },
+  logabs: (x: T) => x.abs().add(1).log().mul(x.sign()).add(x.erf().mul(0.5)),
+};
+
+const USER_LAYERS = {
+  glu: (n: number) => layer({
+    name: "glu", in: n, out: n,
+    params: { weight: { shape: [2 * n, n] }, bias: { shape: [2 * n] } },
+    apply: (p, x) => {
+      const h = x.matmul(p.weight, { transposeB: true }).add(p.bias);
+      return h.slice(1, 0, n).mul(h.slice(1, n, 2 * n).sigmoid());
+    },
+  }),
+  twin: (n: number) => layer({
+    name: "twin", in: n, out: 2 * n,
+    params: { weight: { shape: [n, n] }, scale: { shape: [n] } },
+    apply: (p, x) => cat([x.matmul(p.weight), x.mul(p.scale)], -1),
+  }),
+  gram: (n: number) => layer({
+    name: "gram", in: n, out: n,
+    params: { weight: { shape: [n, n] }, bias: { shape: [n] } },
+    apply: (p, x) => {
+      const h = x.matmul(p.weight, { transposeB: true });
+      return x.matmul(x.matmul(h, { transposeA: true })).div(x.shape[0]!).add(p.bias);
+    },
+  }),
+};
+
+const USER_LOSSES = {
+  relsq: (out: T, t: T) => out.sub(t).square().div(t.abs().add(1)).sum().div(out.shape[0]!),
+};
+
+function lossOf(l: LossJson): Loss {
+  if (l === "mse") return mse();
+  if (l === "softmaxCrossEntropy") return softmaxCrossEntropy();
+  switch (l.kind) {
+    case "binaryCrossEntropy": return binaryCrossEntropy({ logits: l.logits });
+    case "l1": return l1();
+    case "huber": return huber({ delta: l.delta });
+    case "lossFn": return lossFn(l.name, USER_LOSSES[l.name]);
+  }
+}
+
+function activationOf(d: Extract<LayerJson, { kind: "activation" }>): Model {
+  switch (d.name) {
+    case "tanh": return asModel(tanh);
+    case "sigmoid": return asModel(sigmoid);
+    case "silu": return asModel(silu);
+    // The defaults are written the short way, so they are tested too.
+    case "gelu": return asModel(d.approximate === "tanh" ? gelu({ approximate: "tanh" }) : gelu);
+    case "leakyRelu": return asModel(d.slope === 0.01 ? leakyRelu() : leakyRelu(d.slope!));
+  }
+}
+
+const concatOf = concat as unknown as (...branches: Model[]) => Model;
 
 /** The kiln expression for a fixture's model. Options equal to the documented defaults are left out, so the defaults are tested too. */
 function build(d: LayerJson): Model {
@@ -131,6 +216,14 @@ function build(d: LayerJson): Model {
       return residualOf(build(d.fn));
     case "seq":
       return seqOf(...d.layers.map(build));
+    case "concat":
+      return concatOf(...d.branches.map(build));
+    case "activation":
+      return activationOf(d);
+    case "userFn":
+      return asModel(fn(d.name, USER_FNS[d.name]));
+    case "userLayer":
+      return asModel(USER_LAYERS[d.name](d.n));
   }
 }
 
@@ -143,22 +236,15 @@ function optimizerOf(o: Fixture["options"]["optimizer"]) {
   return (o.kind === "adam" ? adam : adamw)({ lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, ...clip });
 }
 
-function compileFixture(fx: Fixture): Net {
+function compileFixture(fx: Fixture, optimize: boolean): Net {
   const o = fx.options;
-  const common = {
-    inputs: o.inputs,
-    batch: o.batch,
-    seed: o.seed,
-    optimizer: optimizerOf(o.optimizer),
-  };
-  const model = build(fx.model);
-  return o.loss === "mse"
-    ? compile(model, { ...common, loss: mse() })
-    : compile(model, { ...common, loss: softmaxCrossEntropy() });
+  return compile(build(fx.model), {
+    inputs: o.inputs, batch: o.batch, seed: o.seed, optimizer: optimizerOf(o.optimizer), loss: lossOf(o.loss), optimize,
+  });
 }
 
 const labelsOf = (fx: Fixture, t: TensorJson): Int32Array | Float32Array =>
-  fx.options.loss === "mse" ? Float32Array.from(t.data) : Int32Array.from(t.data);
+  fx.options.loss === "softmaxCrossEntropy" ? Int32Array.from(t.data) : Float32Array.from(t.data);
 
 // ---------------------------------------------------------------------------------------------
 // Comparison
@@ -239,11 +325,12 @@ describe("whole models against PyTorch (test/fixtures/pytorch-*.json)", () => {
     expect(FIXTURE_FILES.length, "run /usr/bin/python3 test/fixtures/make_fixtures.py").toBeGreaterThanOrEqual(6);
   });
 
-  for (const file of FIXTURE_FILES) {
+  // The DSL fixtures run on both paths: the optimized program and the reference interpreter.
+  for (const [file, optimize] of FIXTURE_FILES.flatMap((f) => (f.startsWith("pytorch-dsl-") ? [[f, true], [f, false]] as const : [[f, true]] as const))) {
     const fx = loadFixture(file);
-    it(`${fx.name}: ${fx.covers}`, () => {
-      const net = compileFixture(fx);
-      const tag = `[${fx.name}]`;
+    it(`${fx.name}${optimize ? "" : " (reference interpreter)"}: ${fx.covers}`, () => {
+      const net = compileFixture(fx, optimize);
+      const tag = `[${fx.name}${optimize ? "" : ", reference"}]`;
 
       // Names follow PyTorch's state dict; load PyTorch's initial values in place.
       expect(Object.keys(net.params).sort(), `${tag} parameter names`).toEqual(Object.keys(fx.initial.params).sort());
@@ -272,7 +359,7 @@ describe("whole models against PyTorch (test/fixtures/pytorch-*.json)", () => {
       const xs = fx.steps.map((s) => Float32Array.from(s.x.data));
       const ys = fx.steps.map((s) => labelsOf(fx, s.labels));
       before = snapshot(net);
-      const g = net.gradients(xs[0]!, ys[0]!);
+      const g = net.gradients(xs[0]!, ys[0]!, { input: true });
       expectUnchanged(`${tag} gradients()`, before, snapshot(net));
       expectClose(`${tag} gradients().loss`, [g.loss], scalar(fx.expected.gradients.loss), RTOL_ELEMENTWISE);
       expect.soft(Object.keys(g.grads).sort(), `${tag} gradients().grads names`).toEqual(Object.keys(fx.expected.gradients.grads).sort());
@@ -280,6 +367,7 @@ describe("whole models against PyTorch (test/fixtures/pytorch-*.json)", () => {
       for (const [k, t] of Object.entries(fx.expected.gradients.grads)) {
         expectClose(`${tag} gradients().grads["${k}"]`, g.grads[k], t, RTOL_SUMS, gradFloor);
       }
+      expectClose(`${tag} gradients().inputGrad`, g.inputGrad, fx.expected.gradients.inputGrad, RTOL_SUMS);
 
       // Three train steps; each returns the loss before its update.
       fx.expected.trainLosses.forEach((expected, s) => {

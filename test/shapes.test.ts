@@ -20,7 +20,7 @@ import { residual } from "../src/layers/residual.js";
 import { seq } from "../src/layers/seq.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const LAYERS = "must be a layer (linear, relu, dropout, layerNorm, batchNorm, residual or seq)";
+const LAYERS = "must be a layer (linear, relu, dropout, layerNorm, batchNorm, residual, seq, fn, layer or concat)";
 
 /** How a JS caller (no types) sees the combinators. */
 const untypedSeq = seq as unknown as (...layers: unknown[]) => unknown;

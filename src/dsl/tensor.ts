@@ -104,6 +104,8 @@ export class T {
   abs(): T { return this.unary("abs", (b, x) => b.abs(x)); }
   erf(): T { return this.unary("erf", (b, x) => b.erf(x)); }
   square(): T { return this.unary("square", (b, x) => b.mul(x, x)); }
+  /** −1, 0 or 1 (gradient 0 everywhere, as PyTorch). */
+  sign(): T { return this.unary("sign", (b, x) => b.sign(x)); }
   /** x^k for a number k (x > 0 unless k is an integer). */
   pow(k: number): T {
     if (typeof k !== "number" || !Number.isFinite(k)) this.scope.fail(`pow: expected a finite number exponent, got ${describe(k)}`);
