@@ -10,7 +10,7 @@ import type { GraphBuilder } from "../compiler/ir/builder.js";
 import type { V } from "../compiler/ir/types.js";
 import { ModelError } from "../runtime/errors.js";
 import { ones, zeros, type Initializer } from "./init.js";
-import { describe, features, type LayerKind, type LayerNode } from "./layers/node.js";
+import { describe, type LayerKind, type LayerNode } from "./layers/node.js";
 import { callUser, checkShape, returnedTensor, type ScopeRange } from "./dsl/call.js";
 import { fans } from "./layers/layer.js";
 import { T, type Scope } from "./dsl/tensor.js";
@@ -175,7 +175,8 @@ function updateState(n: Extract<LayerNode, { kind: "layer" }>, given: unknown, s
 /** Trace one layer on input x; `path` is its parameter-name prefix ("4.fn.0."). */
 export function traceLayer(node: LayerNode, x: V, path: string, ctx: TraceContext): V {
   const width = ctx.b.type(x).shape[1]!;
-  const expects = features(node).in ?? width;
+  // Leaves check their own input; a seq or concat leaves it to its children (errors name the child).
+  const expects = node.kind === "linear" || node.kind === "layer" ? node.in : node.kind === "layerNorm" || node.kind === "batchNorm" ? node.n : width;
   if (expects !== width) {
     throw new ModelError(`${pathLabel(path)}${describe(node)} expects ${expects} features, but its input has ${width}`);
   }

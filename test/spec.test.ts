@@ -77,7 +77,7 @@ describe("invalid specs name the bad field", () => {
     ["fractional size", { kind: "seq", layers: [lin({ in: 2.5 })] }, DecodeError, /layers\[0\]\.in: expected positive integer, got 2\.5/],
     ["string size", lin({ out: "4" }), DecodeError, /^invalid model spec: out: expected positive integer, got "4"/],
     ["missing size", { kind: "layerNorm" }, DecodeError, /n: expected positive integer, got nothing/],
-    ["unknown kind", { kind: "seq", layers: [lin(), { kind: "conv2d", k: 3 }] }, DecodeError, /layers\[1\]\.kind: expected layer kind, one of linear, relu, dropout, layerNorm, batchNorm, residual, seq, got "conv2d"/],
+    ["unknown kind", { kind: "seq", layers: [lin(), { kind: "conv2d", k: 3 }] }, DecodeError, /layers\[1\]\.kind: expected layer kind, one of linear, relu, dropout, layerNorm, batchNorm, residual, seq, concat, activation, got "conv2d"/],
     ["no kind", { kind: "seq", layers: [{}] }, DecodeError, /layers\[0\]\.kind: expected layer kind, .* got nothing/],
     ["kind from the prototype", { kind: "toString" }, DecodeError, /kind: expected layer kind/],
     ["extra key", { kind: "seq", layers: [lin({ name: "fc1" })] }, DecodeError, /layers\[0\]\.name: expected no such field \(allowed: kind, in, out, bias, init, biasInit\), got "fc1"/],

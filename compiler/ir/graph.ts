@@ -45,8 +45,19 @@ const ValueTypeC = closed({ shape: t.array(Dim), dtype: DType });
 const InputC = closed({ name: t.string, kind: InputKind, value: Index });
 const OutputC = closed({ name: t.string, kind: OutputKind, value: Index });
 const OpNameC = t.keyof(Object.fromEntries(Object.keys(ops).map((k) => [k, null])) as Record<OpName, null>, "op name");
-const NodeFields = { op: OpNameC, inputs: t.array(Index), outputs: t.array(Index), attrs: t.unknown };
-const NodeBase = t.union([closed(NodeFields), closed({ ...NodeFields, scope: t.string })]);
+const NodeFields = closed({ op: OpNameC, inputs: t.array(Index), outputs: t.array(Index), attrs: t.unknown });
+/** The node fields, and `scope` if present (a string); any other key is refused by NodeFields. */
+const NodeBase = new t.Type<t.TypeOf<typeof NodeFields> & { scope?: string }, unknown, unknown>(
+  "NodeBase",
+  (u): u is t.TypeOf<typeof NodeFields> & { scope?: string } => either.isRight(NodeBase.validate(u, [])),
+  (u, c) => {
+    if (typeof u !== "object" || u === null || !Object.hasOwn(u, "scope")) return NodeFields.validate(u, c);
+    const { scope, ...rest } = u as Record<string, unknown>;
+    if (typeof scope !== "string") return t.failure(scope, [...c, { key: "scope", type: t.string, actual: scope }], "string scope");
+    return pipe(NodeFields.validate(rest, c), either.map((n) => ({ ...n, scope })));
+  },
+  t.identity,
+);
 
 /** A node: the base fields, then the attributes checked by the codec of that node's op. */
 const NodeC = new t.Type<Node, unknown, unknown>(
