@@ -11,7 +11,9 @@
  *     (2^-24 relative per op, 2 ulp for exp/log), which also covers cancellation.
  */
 import { describe, expect, it } from "vitest";
-import { elementwiseSource, fusedSpec, type ElementInstr, type FusedElementwiseAttrs } from "../compiler/ops/fused_elementwise.js";
+import { elementwiseSource, fusedSpec, type ElementInstr, type FusedElementwiseAttrs } from "../compiler/ops/elementwise_codegen.js";
+import { scalarOps } from "../compiler/ops/index.js";
+import { erf } from "../runtime/kernels/math.js";
 import { size } from "../compiler/ir/types.js";
 import { broadcastStrides } from "../compiler/ops/def.js";
 import { compileKernel } from "../runtime/kernels/generated.js";
@@ -62,19 +64,35 @@ function interpret(c: Case, ins: readonly Val[]): { f32: Float32Array[]; f64: Fl
         case "rsqrt": v32 = fr(1 / fr(Math.sqrt(a32))); v64 = 1 / Math.sqrt(a64); e = a64 > 2 * ea ? ea / (a64 - ea) ** 1.5 + 2 * U * v64 : Infinity; break;
         case "exp": v32 = fr(Math.exp(a32)); v64 = Math.exp(a64); e = v64 * Math.expm1(ea) + 4 * U * v64 + 2 ** -148; break;
         case "log": v32 = fr(Math.log(a32)); v64 = Math.log(a64); e = a64 > 2 * ea ? ea / (a64 - ea) + 4 * U * Math.abs(v64) : Infinity; break;
+        case "abs": v32 = Math.abs(a32); v64 = Math.abs(a64); e = ea; break;
+        case "sign": v32 = Math.sign(a32); v64 = Math.sign(a64); e = Math.abs(a64) <= ea ? 2 : 0; break;
+        case "maximum": v32 = Math.max(a32, b32); v64 = Math.max(a64, b64); e = Math.max(ea, eb); break;
+        case "minimum": v32 = Math.min(a32, b32); v64 = Math.min(a64, b64); e = Math.max(ea, eb); break;
+        // The transcendental ones: within a few float32 roundings of the float64 function (measured below).
+        case "tanh": v32 = fr(Math.tanh(a32)); v64 = Math.tanh(a64); e = ea + 4 * U * Math.abs(v64) + TINY; break;
+        case "sigmoid": v32 = fr(1 / (1 + Math.exp(-a32))); v64 = 1 / (1 + Math.exp(-a64)); e = ea / 4 + 6 * U * v64 + TINY; break;
+        case "erf": v32 = fr(erf(a32)); v64 = erf(a64); e = 1.13 * ea + 4 * U * Math.abs(v64) + TINY; break;
+        case "pow": {
+          const k = ins1.num[0]!;
+          v32 = fr(Math.pow(a32, k)); v64 = Math.pow(a64, k);
+          const lnA = Math.abs(Math.log(Math.abs(a64)));
+          e = k === 0 ? 0 : Math.abs(a64) > 2 * ea ? Math.abs(k) * (Math.abs(a64) + ea) ** (k - 1) * ea * (k < 1 ? 2 ** (1 - k) : 1) + (8 + 2 * Math.abs(k) * lnA) * U * Math.abs(v64) + TINY : Infinity;
+          break;
+        }
         case "const": v32 = fr(ins1.num[0]!); v64 = ins1.num[0]!; e = Math.abs(v32 - v64); break;
         case "mask": {
           const [p, seed, stream] = ins1.num as [number, number, number];
           philox(i >>> 2, a32 >>> 0, 0, 0, seed, stream, w);
           v32 = v64 = toUniform(w[i & 3]!) >= p ? fr(1 / (1 - p)) : 0; e = 0; break;
         }
+        default: throw new Error(`no reference for ${ins1.op}`);
       }
       // Beyond float32's range the float64 value has no float32 counterpart to be near.
       x32[s] = v32; x64[s] = v64; err[s] = Number.isNaN(e) || Math.abs(v64) > F32_MAX ? Infinity : e;
     });
     a.outputs.forEach((s, o) => { out.f32[o]![i] = x32[s]!; out.f64[o]![i] = x64[s]!; out.bound[o]![i] = err[s]!; });
   }
-  return { ...out, transcendental: a.code.some((q) => q.op === "exp" || q.op === "log") };
+  return { ...out, transcendental: a.code.some((q) => ["exp", "log", "tanh", "sigmoid", "erf", "pow"].includes(q.op)) };
 }
 
 /** Run a case through both kernels on the same input views; outputs in separate views. */
@@ -86,9 +104,9 @@ function runBoth(c: Case, values: readonly (readonly number[] | Float32Array | I
   });
   const n = size(c.attrs.shape);
   const js = c.attrs.outputs.map(() => allocF(n)), wa = c.attrs.outputs.map(() => allocF(n, skew));
-  compileKernel(elementwiseSource(c.attrs, c.shapes))([...ins, ...js], []);
+  compileKernel(elementwiseSource(c.attrs, c.shapes, scalarOps))([...ins, ...js], []);
   const spec = fusedSpec(c.attrs, c.shapes.map((shape, j) => ({ shape, dtype: c.dtypes[j]! })))!;
-  prepareFused(emitFusedElementwise(spec), [...ins, ...wa], memory)();
+  prepareFused(emitFusedElementwise(spec, scalarOps), [...ins, ...wa], memory)();
   return { ins, js, wa };
 }
 
@@ -164,13 +182,48 @@ describe("fused elementwise kernels in WebAssembly", () => {
     expect(worst[0]).toBeLessThanOrEqual(2);
   });
 
+  it("tanh, sigmoid, erf and pow within 5e-7 relative of the float64 functions (pow through e^{k·ln x}: plus |k·ln x|·2^-23), specials exact", () => {
+    const r = rng(4);
+    const xs: number[] = [0, -0, Infinity, -Infinity, NaN, 1, -1, 0.625, -0.625, 0.62499997, 1 - 2 ** -24, 3.92, -3.92, 3.9199998, 2 ** -149, 2 ** -126, -1e-20, 88, -88, 100, -104, 1e30, -1e30];
+    for (let i = 0; i < 30000; i++) xs.push(fr((r() - 0.5) * 2 * [1, 4, 12, 120][i % 4]!), fr(2 ** ((r() - 0.5) * 60) * (i % 3 ? 1 : -1)));
+    const n = xs.length, ks = [2, 3, -1, 0.5, 1.5, -2.5, 7, 40];
+    const fns: [string, (x: number) => number][] = [
+      ["tanh", Math.tanh], ["sigmoid", (x) => 1 / (1 + Math.exp(-x))], ["erf", erf],
+      ...ks.map((k): [string, (x: number) => number] => [`pow ${k}`, (x) => Math.pow(x, k)]),
+    ];
+    const code: ElementInstr[] = fns.map(([name]) => name.startsWith("pow") ? { op: "pow", args: [0], num: [Number(name.slice(4))] } : { op: name, args: [0], num: [] });
+    const c = { attrs: { shape: [n], code, outputs: code.map((_c, o) => 1 + o) }, shapes: [[n]], dtypes: ["f32"], sample: r } as unknown as Case;
+    const { ins, wa } = runBoth(c, [xs], 2);
+    const worst = fns.map(() => 0);
+    for (let i = 0; i < n; i++) {
+      const x = ins[0]![i]!;
+      fns.forEach(([name, fn], o) => {
+        const want = fn(x), got = wa[o]![i]!;
+        // Exact where float32 cannot hold the value (overflow, underflow to 0 or subnormals) and for ±0, ±∞, NaN.
+        if (!Number.isFinite(want) || Math.abs(want) < 2 ** -126 || Math.abs(want) > 3.4e38) {
+          const w32 = fr(want);
+          if (!(bitsEqual(got, w32) || (Math.abs(want) < 2 ** -126 && Math.abs(got - want) <= 2 ** -140))) expect.fail(`${name}(${x}) = ${got}, want ${w32}`);
+          return;
+        }
+        // e^{k·ln x} (non-integer or |k| > 32) carries the rounding of k·ln x: |k·ln x|·2^-24 more.
+        const k = name.startsWith("pow") ? Number(name.slice(4)) : 0;
+        const tol = 5e-7 + (Number.isInteger(k) && Math.abs(k) <= 32 ? 0 : 2 * Math.abs(k * Math.log(Math.abs(x))) * U);
+        const e = Math.abs(got - want) / Math.abs(want);
+        worst[o] = Math.max(worst[o]!, e - (tol - 5e-7));
+        if (!(e < tol)) expect.fail(`${name}(${x}) = ${got}, want ${want} (relative error ${e})`);
+      });
+    }
+    // Measured (seed 4): tanh 1.2e-7, sigmoid 1.8e-7, erf 1.7e-7, integer pow ≤ 3.0e-7.
+    expect(Math.max(...worst)).toBeLessThan(5e-7);
+  });
+
   it("in place: an output sharing an input's buffer gives the same result", () => {
     const r = rng(5);
     for (const shape of [[7], [513], [3, 33]]) {
       const n = size(shape), code: ElementInstr[] = [{ op: "mul", args: [0, 1], num: [] }, { op: "sub", args: [0, 2], num: [] }];
       const attrs: FusedElementwiseAttrs = { shape, code, outputs: [3, 2] };
       const spec = fusedSpec(attrs, [{ shape, dtype: "f32" }, { shape: [], dtype: "f32" }])!;
-      const bytes = emitFusedElementwise(spec);
+      const bytes = emitFusedElementwise(spec, scalarOps);
       const x = allocF(n, 1), s = allocF(1), y0 = allocF(n), y1 = allocF(n);
       x.set(Array.from({ length: n }, r)); s[0] = 0.37;
       const x0 = x.slice();
@@ -186,13 +239,13 @@ describe("fused elementwise kernels in WebAssembly", () => {
     const spec = {
       shape: [B, N],
       inputs: [{ strides: [1, B], dtype: 0 }, { strides: [N, 1], dtype: 0 }, { strides: [0, 2], dtype: 0 }, { strides: [0, 0], dtype: 1 }],
-      code: [{ op: 7, args: [0, 1], num: [] }, { op: 9, args: [4, 2], num: [] }, { op: 12, args: [3], num: [0.3, 5, 2] }, { op: 9, args: [6, 0], num: [] }],
+      code: [{ op: "add", args: [0, 1], num: [] }, { op: "mul", args: [4, 2], num: [] }, { op: "mask", args: [3], num: [0.3, 5, 2] }, { op: "mul", args: [6, 0], num: [] }],
       outputs: [5, 7],
     };
     const a = allocF(n, 1), b = allocF(n), c = allocF(2 * N, 3), step = allocI(1), y0 = allocF(n), y1 = allocF(n);
     [a, b, c].forEach((v) => v.set(Array.from({ length: v.length }, r)));
     step[0] = 42;
-    prepareFused(emitFusedElementwise(spec), [a, b, c, step, y0, y1], memory)();
+    prepareFused(emitFusedElementwise(spec, scalarOps), [a, b, c, step, y0, y1], memory)();
     const w = new Uint32Array(4);
     for (let d0 = 0; d0 < B; d0++) {
       for (let d1 = 0; d1 < N; d1++) {
@@ -205,11 +258,13 @@ describe("fused elementwise kernels in WebAssembly", () => {
   });
 
   it("modules are compiled once per bytes; specs with non-numbers or bad slots are refused", () => {
-    const spec = { shape: [3], inputs: [{ strides: [1], dtype: 0 }], code: [{ op: 0, args: [0], num: [] }], outputs: [1] };
-    expect(emitFusedElementwise(spec)).toEqual(emitFusedElementwise(structuredClone(spec)));
-    expect(() => emitFusedElementwise({ ...spec, outputs: [2] })).toThrow(/output/);
-    expect(() => emitFusedElementwise({ ...spec, code: [{ op: 11, args: [], num: [NaN] }] })).toThrow(/non-finite/);
-    expect(() => emitFusedElementwise({ ...spec, code: [{ op: 12, args: [0], num: [0.1, 0, 0] }] })).toThrow(/scalar int32/);
-    expect(() => emitFusedElementwise({ ...spec, shape: ["3" as unknown as number] })).toThrow(/shape/);
+    const spec = { shape: [3], inputs: [{ strides: [1], dtype: 0 }], code: [{ op: "neg", args: [0], num: [] }], outputs: [1] };
+    expect(emitFusedElementwise(spec, scalarOps)).toEqual(emitFusedElementwise(structuredClone(spec), scalarOps));
+    expect(() => emitFusedElementwise({ ...spec, outputs: [2] }, scalarOps)).toThrow(/output/);
+    expect(() => emitFusedElementwise({ ...spec, code: [{ op: "const", args: [], num: [NaN] }] }, scalarOps)).toThrow(/non-finite/);
+    expect(() => emitFusedElementwise({ ...spec, code: [{ op: "mask", args: [0], num: [0.1, 0, 0] }] }, scalarOps)).toThrow(/scalar int32/);
+    expect(() => emitFusedElementwise({ ...spec, code: [{ op: "toString", args: [0], num: [] }] }, scalarOps)).toThrow(/bad op/);
+    expect(() => emitFusedElementwise({ ...spec, code: [{ op: "add", args: [0], num: [] }] }, scalarOps)).toThrow(/bad op/);
+    expect(() => emitFusedElementwise({ ...spec, shape: ["3" as unknown as number] }, scalarOps)).toThrow(/shape/);
   });
 });

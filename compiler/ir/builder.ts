@@ -4,11 +4,12 @@
  * short methods (`add`, `matmul`, …) are sugar over `emit`.
  */
 import { GraphError } from "../../runtime/errors.js";
+import type { Emitter } from "../ops/def.js";
 import { ops, type AttrsOf, type OpName } from "../ops/index.js";
 import { checkGraph, type Graph, type Input, type InputKind, type Node, type Output, type OutputKind } from "./graph.js";
 import { sameShape, type V, type ValueType } from "./types.js";
 
-export class GraphBuilder {
+export class GraphBuilder implements Emitter {
   private readonly values: ValueType[];
   private readonly inputs: Input[];
   private readonly nodes: Node[];

@@ -6,8 +6,36 @@
 import type * as t from "io-ts";
 import { GraphError } from "../../runtime/errors.js";
 import type { KernelName } from "../../runtime/kernels/index.js";
-import type { GraphBuilder } from "../ir/builder.js";
 import { fmtType, type V, type ValueType } from "../ir/types.js";
+
+/**
+ * What gradient rules emit through: the graph builder (compiler/ir/builder.ts implements it), seen
+ * here as an interface so that ops/ does not depend on the builder, which depends on the op
+ * registry. A rule needing another primitive adds its method here; the builder then fails to
+ * type-check until it has it.
+ */
+export interface Emitter {
+  type(v: V): ValueType;
+  scalar(value: number): V;
+  constant(value: number, shape: readonly number[]): V;
+  neg(x: V): V; exp(x: V): V; log(x: V): V; relu(x: V): V; step(x: V): V; sqrt(x: V): V; rsqrt(x: V): V;
+  tanh(x: V): V; sigmoid(x: V): V; erf(x: V): V; abs(x: V): V; sign(x: V): V;
+  pow(x: V, k: number): V;
+  add(x: V, y: V): V; sub(x: V, y: V): V; mul(x: V, y: V): V; div(x: V, y: V): V;
+  maximum(x: V, y: V): V; minimum(x: V, y: V): V;
+  sum(x: V, axes: readonly number[], keepdims?: boolean): V;
+  mean(x: V, axes: readonly number[], keepdims?: boolean): V;
+  max(x: V, axes: readonly number[], keepdims?: boolean): V;
+  maxMask(x: V, axes: readonly number[]): V;
+  reshape(x: V, shape: readonly number[]): V;
+  broadcastTo(x: V, shape: readonly number[]): V;
+  /** Sum a broadcast result back to `shape` (the adjoint of broadcasting). */
+  sumTo(x: V, shape: readonly number[]): V;
+  slice(x: V, axis: number, start: number, end: number): V;
+  pad(x: V, axis: number, before: number, after: number): V;
+  concat(xs: readonly V[], axis: number): V;
+  matmul(a: V, b: V, transA?: boolean, transB?: boolean): V;
+}
 
 export interface Lowered {
   readonly kernel: KernelName | "generated";
@@ -24,7 +52,7 @@ export interface Lowered {
  * integer labels, random masks, constants).
  */
 export type Vjp<A> = (
-  b: GraphBuilder, gs: readonly (V | null)[], ins: readonly V[], outs: readonly V[], attrs: A,
+  b: Emitter, gs: readonly (V | null)[], ins: readonly V[], outs: readonly V[], attrs: A,
 ) => readonly (V | null)[];
 
 /** A primitive with any number of outputs (fused kernels often have several). */
@@ -54,7 +82,7 @@ export interface SingleOutputOp<A> {
   readonly attrs: t.Type<A, unknown, unknown>;
   readonly arity: number;
   readonly shape: (ins: readonly ValueType[], attrs: A) => ValueType;
-  readonly vjp: ((b: GraphBuilder, g: V, ins: readonly V[], out: V, attrs: A) => readonly (V | null)[]) | null;
+  readonly vjp: ((b: Emitter, g: V, ins: readonly V[], out: V, attrs: A) => readonly (V | null)[]) | null;
   readonly lower: (attrs: A, ins: readonly ValueType[], out: ValueType) => Lowered;
   readonly elementwise?: boolean;
   readonly printAttrs?: (attrs: A, inputs: number) => string;
@@ -67,7 +95,7 @@ export function defineOp<A>(op: SingleOutputOp<A>): OpDef<A> {
     attrs: op.attrs,
     arity: op.arity,
     shapes: (ins: readonly ValueType[], a: A) => [op.shape(ins, a)],
-    vjp: vjp && ((b: GraphBuilder, gs: readonly (V | null)[], ins: readonly V[], outs: readonly V[], a: A) =>
+    vjp: vjp && ((b: Emitter, gs: readonly (V | null)[], ins: readonly V[], outs: readonly V[], a: A) =>
       gs[0] === null || gs[0] === undefined ? ins.map(() => null) : vjp(b, gs[0], ins, outs[0]!, a)),
     lower: (a: A, ins: readonly ValueType[], outs: readonly ValueType[]) => op.lower(a, ins, outs[0]!),
     elementwise: op.elementwise ?? false,

@@ -1,7 +1,9 @@
 /**
  * The op registry. `OpName` is its set of keys and every entry must be a complete `OpDef`
  * (attributes, shape rule, gradient rule, lowering), so a primitive with a missing rule does not
- * type-check. Adding a primitive: one file here, one entry below, its kernel in runtime/kernels.
+ * type-check. Adding a primitive: one file here and one entry below (an elementwise one in
+ * `elementwise`, which derives its kernels and fusion); other primitives name a kernel of
+ * runtime/kernels.
  */
 import * as t from "io-ts";
 import { abs } from "./abs.js";
@@ -13,7 +15,9 @@ import { div } from "./div.js";
 import { dropout_mask } from "./dropout_mask.js";
 import { erf } from "./erf.js";
 import { exp } from "./exp.js";
-import { fused_elementwise } from "./fused_elementwise.js";
+import type { ElementwiseOpDef } from "./elementwise.js";
+import type { ScalarDef } from "./elementwise_codegen.js";
+import { fusedElementwiseOp } from "./fused_elementwise.js";
 import { linear } from "./linear.js";
 import { log } from "./log.js";
 import { log_softmax } from "./log_softmax.js";
@@ -45,9 +49,25 @@ import { sum } from "./sum.js";
 import { tanh } from "./tanh.js";
 import type { OpDef } from "./def.js";
 
-const registry = {
+/**
+ * The elementwise primitives (compiler/ops/elementwise.ts): each says how to compute one element,
+ * so the fusion pass, the fused kernels and constant folding are derived from this table.
+ */
+const elementwise = {
   neg, exp, log, relu, step, sqrt, rsqrt, tanh, sigmoid, erf, abs, sign, pow,
   add, sub, mul, div, maximum, minimum,
+} satisfies Record<string, Pick<ElementwiseOpDef<never>, "scalar">>;
+
+export type ElementwiseName = keyof typeof elementwise;
+/** Each elementwise primitive's scalar definition, by op name. */
+export const scalarOps: { readonly [K in ElementwiseName]: ScalarDef<never> } = Object.fromEntries(
+  Object.entries(elementwise).map(([k, d]) => [k, d.scalar]),
+) as unknown as { [K in ElementwiseName]: ScalarDef<never> };
+export const isElementwise = (op: string): op is ElementwiseName => Object.hasOwn(scalarOps, op);
+const fused_elementwise = fusedElementwiseOp(scalarOps);
+
+const registry = {
+  ...elementwise,
   constant, sum, mean, max, max_mask, reshape, broadcast_to, slice, pad, concat,
   matmul, normalize, log_softmax, one_hot, dropout_mask,
   // Fused kernels: made by passes after differentiation, never differentiated themselves.

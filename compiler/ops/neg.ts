@@ -1,3 +1,4 @@
-import { unaryOp } from "./shared.js";
+import { noSetup } from "../../runtime/wasm/fused-lanes.js";
+import { unaryOp } from "./elementwise.js";
 /** y = −x;  dx = −g */
-export const neg = unaryOp("neg", "neg", (b, g) => b.neg(g));
+export const neg = unaryOp("neg", { vjp: (b, g) => b.neg(g), js: (a) => `-${a}`, lower: (L, a) => noSetup(L.neg(a())) });

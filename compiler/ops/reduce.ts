@@ -2,8 +2,7 @@
 import * as t from "io-ts";
 import { closed } from "../ir/closed.js";
 import type { V, ValueType } from "../ir/types.js";
-import type { GraphBuilder } from "../ir/builder.js";
-import { axisOf, requireF32, shapeError, type Lowered } from "./def.js";
+import { axisOf, requireF32, shapeError, type Emitter, type Lowered } from "./def.js";
 
 export const ReduceAttrs = closed({ axes: t.array(t.number), keepdims: t.boolean });
 export type ReduceAttrs = t.TypeOf<typeof ReduceAttrs>;
@@ -23,7 +22,7 @@ export function reducedCount(shape: readonly number[], a: ReduceAttrs): number {
 }
 
 /** Spread the cotangent back over the reduced axes: reshape to keepdims form, then broadcast. */
-export function spread(b: GraphBuilder, g: V, x: V, a: ReduceAttrs): V {
+export function spread(b: Emitter, g: V, x: V, a: ReduceAttrs): V {
   const shape = b.type(x).shape;
   const axes = a.axes.map((ax) => (ax < 0 ? ax + shape.length : ax));
   const kept = b.reshape(g, shape.map((d, i) => (axes.includes(i) ? 1 : d)));

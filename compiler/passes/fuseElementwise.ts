@@ -11,11 +11,11 @@
 import { GraphBuilder } from "../ir/builder.js";
 import type { Graph, Node } from "../ir/graph.js";
 import { sameShape, type V } from "../ir/types.js";
-import type { ElementInstr, ElementOp } from "../ops/fused_elementwise.js";
+import type { ElementInstr } from "../ops/fused_elementwise.js";
+import { isElementwise, scalarOps } from "../ops/index.js";
 import { dce } from "./dce.js";
 import { toposort } from "./toposort.js";
 
-const FUSIBLE = new Set<string>(["neg", "exp", "log", "relu", "step", "sqrt", "rsqrt", "add", "sub", "mul", "div"]);
 /** Nodes read by groups without being members: literals, masks and broadcasts. */
 const ABSORBED = new Set<string>(["constant", "dropout_mask", "broadcast_to"]);
 
@@ -39,7 +39,8 @@ export function fuseElementwise(g: Graph): Graph {
   const fits = (grp: Group) => grp.members.every((m) => m.inputs.every((v) => before(v, grp)));
 
   g.nodes.forEach((n, index) => {
-    if (!FUSIBLE.has(n.op) || g.values[n.outputs[0]!]!.dtype !== "f32") return;
+    // Every elementwise primitive is fusible: its definition says how to compute one element.
+    if (!isElementwise(n.op) || g.values[n.outputs[0]!]!.dtype !== "f32") return;
     const shape = g.values[n.outputs[0]!]!.shape;
     const candidates = [...new Set(n.inputs.map((v) => groupOf.get(v)))]
       .filter((x): x is Group => x !== undefined && sameShape(x.shape, shape));
@@ -86,9 +87,9 @@ export function fuseElementwise(g: Graph): Graph {
 type Ref = { readonly in: V } | { readonly code: number };
 
 function buildGroup(g: Graph, grp: Group, producer: Map<V, { node: Node }>, readOutside: Set<V>): Node {
-  const raw: { op: ElementOp; args: Ref[]; num: number[] }[] = [];
+  const raw: { op: string; args: Ref[]; num: number[] }[] = [];
   const memberOut = new Map<V, number>();
-  const push = (op: ElementOp, args: Ref[], num: number[]) => raw.push({ op, args, num }) - 1;
+  const push = (op: string, args: Ref[], num: number[]) => raw.push({ op, args, num }) - 1;
   const ref = (v: V): Ref => {
     const own = memberOut.get(v);
     if (own !== undefined) return { code: own };
@@ -98,7 +99,10 @@ function buildGroup(g: Graph, grp: Group, producer: Map<V, { node: Node }>, read
     if (p?.op === "broadcast_to") return { in: p.inputs[0]! };
     return { in: v };
   };
-  for (const m of grp.members) memberOut.set(m.outputs[0]!, push(m.op as ElementOp, m.inputs.map(ref), []));
+  for (const m of grp.members) {
+    if (!isElementwise(m.op)) throw new Error(`fuseElementwise: ${m.op} is not elementwise`);
+    memberOut.set(m.outputs[0]!, push(m.op, m.inputs.map(ref), scalarOps[m.op].num(m.attrs as never)));
+  }
 
   // Slots: the distinct outside values first (the node's inputs), then one per code result.
   const inputs = [...new Set(raw.flatMap((c) => c.args.flatMap((r) => ("in" in r ? [r.in] : []))))];

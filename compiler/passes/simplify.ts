@@ -4,36 +4,35 @@
  */
 import type { Graph, Node } from "../ir/graph.js";
 import { sameShape, type V } from "../ir/types.js";
+import { scalarFunction } from "../ops/elementwise_codegen.js";
+import { isElementwise, scalarOps } from "../ops/index.js";
 import { rewrite, type RewriteContext, type Rule } from "./rewrite.js";
 
 const shapeOf = (ctx: RewriteContext, v: V) => ctx.b.type(v).shape;
 /** x may replace the node only if it already has the node's output shape (no broadcast lost). */
 const same = (ctx: RewriteContext, x: V, n: Node) => sameShape(shapeOf(ctx, x), ctx.b.type(n.outputs[0]!).shape);
-const fold: Partial<Record<Node["op"], (a: number, b: number) => number>> = {
-  add: (a, b) => a + b, sub: (a, b) => a - b, mul: (a, b) => a * b, div: (a, b) => a / b,
-};
-const fold1: Partial<Record<Node["op"], (a: number) => number>> = {
-  neg: (a) => -a, exp: Math.exp, log: Math.log, sqrt: Math.sqrt, rsqrt: (a) => 1 / Math.sqrt(a), relu: (a) => Math.max(a, 0),
+/** An elementwise op's formula as a float64 function of its operands (its attributes bound). */
+const formula = (n: Node) => {
+  if (!isElementwise(n.op)) return undefined;
+  const def = scalarOps[n.op];
+  return { arity: def.arity, f: scalarFunction(n.op, def, def.num(n.attrs as never)) };
 };
 
 const rules: Rule[] = [
-  // op(c₁, c₂) → c  (constant folding; the result has the broadcast shape)
+  // op(c₁, c₂) → c  for every elementwise op (constant folding; the result has the broadcast shape)
   (n, ctx) => {
-    const f = fold[n.op], f1 = fold1[n.op];
+    const fm = formula(n);
     const cs = n.inputs.map(ctx.constant);
-    if (cs.some((c) => c === undefined) || n.inputs.length === 0) return null;
-    const shape = broadcast(n.inputs.map((v) => shapeOf(ctx, v)));
-    if (f && cs.length === 2) return [ctx.b.constant(f(cs[0]!, cs[1]!), shape)];
-    if (f1 && cs.length === 1) return [ctx.b.constant(f1(cs[0]!), shape)];
-    return null;
+    if (!fm || cs.some((c) => c === undefined) || n.inputs.length === 0) return null;
+    return [ctx.b.constant(fm.f(...(cs as number[])), broadcast(n.inputs.map((v) => shapeOf(ctx, v))))];
   },
-  // x ⊙ fill(c, S) → x ⊙ c  when x already has the output shape (broadcasting does the fill)
+  // x ⊙ fill(c, S) → x ⊙ c  for a binary elementwise ⊙, when x already has the output shape (broadcasting does the fill)
   (n, ctx) => {
-    if (!fold[n.op]) return null;
+    if (formula(n)?.arity !== 2) return null;
     const [x, y] = n.inputs as [V, V];
     const cy = ctx.constant(y), cx = ctx.constant(x);
-    if (cy !== undefined && shapeOf(ctx, y).length > 0 && same(ctx, x, n)) return [ctx.b.emit(n.op as "add", [x, ctx.b.scalar(cy)], {})];
-    if (cx !== undefined && shapeOf(ctx, x).length > 0 && same(ctx, y, n)) return [ctx.b.emit(n.op as "add", [ctx.b.scalar(cx), y], {})];
+    if (cy !== undefined && shapeOf(ctx, y).length > 0 && same(ctx, x, n)) return [ctx.b.emit(n.op as "add", [x, ctx.b.scalar(cy)], n.attrs as never)];
+    if (cx !== undefined && shapeOf(ctx, x).length > 0 && same(ctx, y, n)) return [ctx.b.emit(n.op as "add", [ctx.b.scalar(cx), y], n.attrs as never)];
     return null;
   },
   // x·1 → x,  1·x → x,  x + 0 → x,  0 + x → x,  x − 0 → x,  x / 1 → x

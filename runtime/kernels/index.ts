@@ -12,9 +12,6 @@ import type { Kernel } from "./types.js";
 import { softmaxXent } from "./xent.js";
 
 export const kernels = {
-  neg: ew.neg, exp: ew.exp, log: ew.log, relu: ew.relu, step: ew.step, sqrt: ew.sqrt, rsqrt: ew.rsqrt,
-  tanh: ew.tanh, sigmoid: ew.sigmoid, erf: ew.erf, abs: ew.abs, sign: ew.sign, pow: ew.pow,
-  add: ew.add, sub: ew.sub, mul: ew.mul, div: ew.div, maximum: ew.maximum, minimum: ew.minimum,
   slice, pad, concat, reduceMax, maxMask,
   broadcast: ew.broadcast, copy: ew.copy, fill: ew.fill,
   reduceSum, normalize, logSoftmax, matmul, dropoutMask, oneHot,

@@ -25,6 +25,9 @@ export interface FLanes<F extends LaneType, I extends ValType> extends Lanes<F> 
   floor(a: Expr<F>): Expr<F>;
   /** b < a ? b : a (NaN a stays). */
   pmin(a: Expr<F>, b: Expr<F>): Expr<F>;
+  /** IEEE maximum / minimum as WebAssembly's (and Math.max/min): NaN if either is, max(−0, +0) = +0. */
+  max(a: Expr<F>, b: Expr<F>): Expr<F>;
+  min(a: Expr<F>, b: Expr<F>): Expr<F>;
   lt(a: Expr<F>, b: Expr<F>): Expr<I>;
   gt(a: Expr<F>, b: Expr<F>): Expr<I>;
   eq(a: Expr<F>, b: Expr<F>): Expr<I>;
@@ -56,7 +59,7 @@ export function vecLanes(f: FuncBuilder): VecLanes {
     localF: () => f.local("v128"), localI: () => f.local("v128"),
     load: (a) => v128.load(a),
     loadInt: (a) => f32x4.convert_i32x4_s(v128.load(a)),
-    neg: f32x4.neg, floor: f32x4.floor, pmin: f32x4.pmin,
+    neg: f32x4.neg, floor: f32x4.floor, pmin: f32x4.pmin, max: f32x4.max, min: f32x4.min,
     lt: f32x4.lt, gt: f32x4.gt, eq: f32x4.eq,
     select: (m, a, b) => v128.bitselect(a, b, m),
     selectInt: (m, a, b) => v128.bitselect(a, b, m),
@@ -76,7 +79,7 @@ export function scalarLanes(f: FuncBuilder): ScalarLanes {
     localF: () => f.local("f32"), localI: () => f.local("i32"),
     load: (a) => f32.load(a),
     loadInt: (a) => f32.convert_i32_s(i32.load(a)),
-    neg: f32.neg, floor: f32.floor,
+    neg: f32.neg, floor: f32.floor, max: f32.max, min: f32.min,
     pmin: (a, b) => select(b, a, f32.lt(b, a)),
     lt: f32.lt, gt: f32.gt, eq: f32.eq,
     select: (m, a, b) => select(a, b, m),

@@ -5,7 +5,7 @@
  * gives what Math.exp / Math.log rounded to float32 give, within 2 ulp (test/wasm-fused.test.ts
  * measures the error over a sweep of inputs).
  */
-import type { Expr, ValType } from "./emit.js";
+import type { Expr, Stmt, ValType } from "./emit.js";
 import { bind, bindInt, type FLanes, type Valued } from "./fused-lanes.js";
 import type { LaneType } from "./lanes.js";
 
@@ -86,4 +86,117 @@ export function logF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: 
     setup: [xv.set, sub.set, bits.set, m0.set, big.set, e.set, f.set, z.set],
     value: L.select(ok, res, special),
   };
+}
+
+/** |x| by clearing the sign bit (exact; NaN stays NaN). */
+export function absF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>): Expr<F> {
+  return L.fromBits(L.iand(L.bits(x), L.iconst(0x7fffffff)));
+}
+
+/** x with the sign bit of s. */
+function withSignOf<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>, s: Expr<F>): Expr<F> {
+  return L.fromBits(L.ior(L.iand(L.bits(x), L.iconst(0x7fffffff)), L.iand(L.bits(s), L.iconst(-0x80000000))));
+}
+
+/**
+ * σ(x) = 1/(1 + e^{−x}) through e = e^{−|x|} ∈ (0, 1], which never overflows: s = 1/(1 + e) is
+ * σ(|x|), and σ(x) = e·s for x < 0 (= e^x/(1 + e^x), accurate where σ is tiny). A few ulp: exp's
+ * 2 ulp plus three roundings.
+ */
+export function sigmoidF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>): Valued<F> {
+  const xv = bind(L, x);
+  const e = expF(L, L.neg(absF(L, xv.get())));
+  const ev = bind(L, e.value);
+  const s = bind(L, L.div(L.const(1), L.add(L.const(1), ev.get())));
+  return { setup: [xv.set, ...e.setup, ev.set, s.set], value: L.select(L.lt(xv.get(), L.const(0)), L.mul(ev.get(), s.get()), s.get()) };
+}
+
+/** Cephes tanhf: tanh x ≈ x + x·z·P(z), z = x², for |x| < 0.625 (highest degree first). */
+const TANH_POLY = [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1];
+
+/**
+ * tanh x: the odd polynomial below |x| = 0.625 (where 1 − e^{−2|x|} would cancel), else
+ * 1 − 2/(e^{2|x|} + 1) with x's sign (e^{2|x|} = ∞ gives exactly ±1). Both are computed and one
+ * selected per lane. Within 2e-7 relative of tanh (test/wasm-fused.test.ts sweeps it).
+ */
+export function tanhF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>): Valued<F> {
+  const c = (v: number) => L.const(v);
+  const xv = bind(L, x), a = bind(L, absF(L, xv.get()));
+  const z = bind(L, L.mul(xv.get(), xv.get()));
+  let p = c(TANH_POLY[0]!);
+  for (const k of TANH_POLY.slice(1)) p = L.add(L.mul(p, z.get()), c(k));
+  const small = L.add(L.mul(L.mul(xv.get(), z.get()), p), xv.get());
+  const e = expF(L, L.mul(a.get(), c(2)));
+  const big = withSignOf(L, L.sub(c(1), L.div(c(2), L.add(e.value, c(1)))), xv.get());
+  return { setup: [xv.set, a.set, z.set, ...e.setup], value: L.select(L.lt(a.get(), c(0.625)), small, big) };
+}
+
+/**
+ * erf x = x·P(x²) on |x| < 1 (P fitted to erf(x)/x, relative error 4e-9 in float64); on
+ * 1 ≤ |x| < 3.92 erf |x| = 1 − Q(t), t = (|x| − 2.46)/1.46 ∈ [−1, 1] (Q a degree-14 Chebyshev
+ * fit of erfc, absolute error 2e-8); beyond, erfc |x| < 2^−25 and erf rounds to ±1. Both
+ * polynomials are highest degree first. Within 2e-7 relative in float32 (test/wasm-fused.test.ts).
+ */
+const ERF_POLY = [
+  7.971188035258137e-05, -0.0008043411030956849, 0.005191836929647456, -0.02685551087436564,
+  0.11283622079652718, -0.37612628737705023, 1.1283791660959899,
+];
+const ERFC_MID = 2.46, ERFC_HALF = 1.46, ERF_ONE = 3.92;
+const ERFC_POLY = [
+  -0.0002193802975165892, -2.6629303232904283e-05, 0.0016276413414243614, -0.0015457067711425326,
+  -0.0033393051676043057, 0.008982384892080652, -0.007346182201146623, -0.006468099983274232,
+  0.028447176788922425, -0.045114313090206824, 0.045047333900728764, -0.030599113600519257,
+  0.013928979797065331, -0.0038781327592729356, 0.0005033536447975086,
+];
+
+export function erfF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>): Valued<F> {
+  const c = (v: number) => L.const(v);
+  const xv = bind(L, x), a = bind(L, absF(L, xv.get()));
+  const z = bind(L, L.mul(xv.get(), xv.get()));
+  let p = c(ERF_POLY[0]!);
+  for (const k of ERF_POLY.slice(1)) p = L.add(L.mul(p, z.get()), c(k));
+  const small = L.mul(xv.get(), p);
+  const t = bind(L, L.div(L.sub(L.pmin(a.get(), c(ERF_ONE)), c(ERFC_MID)), c(ERFC_HALF)));
+  let q = c(ERFC_POLY[0]!);
+  for (const k of ERFC_POLY.slice(1)) q = L.add(L.mul(q, t.get()), c(k));
+  const big = withSignOf(L, L.select(L.gt(a.get(), c(ERF_ONE)), c(1), L.sub(c(1), q)), xv.get());
+  // NaN: both comparisons are false and pmin keeps NaN, so the NaN reaches `big` through t.
+  return { setup: [xv.set, a.set, z.set, t.set], value: L.select(L.lt(a.get(), c(1)), small, big) };
+}
+
+/**
+ * x^k for a number k known when the kernel is emitted: k = 0 → 1, k = ½ → √x (+0 for −0, ∞ for −∞, as Math.pow),
+ * integer |k| ≤ 32 → repeated squaring (then 1/·), any other k → e^{k·ln|x|} with x's sign for an
+ * odd integer k (ln of a negative x is NaN, as x^k is for a non-integer k; ln 0 = −∞ and ln ∞ = ∞
+ * give 0 and ∞ as they should).
+ */
+export function powF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>, k: number): Valued<F> {
+  if (k === 0) return { setup: [], value: L.const(1) };
+  const xv = bind(L, x);
+  if (k === 0.5) return { setup: [xv.set], value: L.select(L.eq(xv.get(), L.const(-Infinity)), L.const(Infinity), L.add(L.sqrt(xv.get()), L.const(0))) };
+  if (Number.isInteger(k) && Math.abs(k) <= 32) {
+    const setup = [xv.set];
+    let acc: (() => Expr<F>) | null = null, sq: () => Expr<F> = xv.get;
+    for (let n = Math.abs(k); n > 0; n >>= 1) {
+      if (n & 1) {
+        const prev: (() => Expr<F>) | null = acc, cur = sq;
+        const v: { set: Stmt; get: () => Expr<F> } = bind(L, prev ? L.mul(prev(), cur()) : cur());
+        setup.push(v.set);
+        acc = v.get;
+      }
+      if (n > 1) {
+        const s = bind(L, L.mul(sq(), sq()));
+        setup.push(s.set);
+        sq = s.get;
+      }
+    }
+    return { setup, value: k < 0 ? L.div(L.const(1), acc!()) : acc!() };
+  }
+  const odd = Number.isInteger(k) && Math.abs(k % 2) === 1;
+  const base = Number.isInteger(k) ? absF(L, xv.get()) : xv.get();
+  const ln = logF(L, base);
+  const e = expF(L, L.mul(ln.value, L.const(k)));
+  if (Number.isInteger(k)) return { setup: [xv.set, ...ln.setup, ...e.setup], value: odd ? withSignOf(L, e.value, xv.get()) : e.value };
+  // A non-integer power of −∞ is +∞ (k > 0) or +0 (k < 0), as Math.pow and C's powf, not NaN.
+  return { setup: [xv.set, ...ln.setup, ...e.setup], value: L.select(L.eq(xv.get(), L.const(-Infinity)), L.const(k > 0 ? Infinity : 0), e.value) };
 }

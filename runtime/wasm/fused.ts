@@ -2,11 +2,10 @@
  * A fused elementwise kernel as a WebAssembly SIMD module: one exported function `fused(in0, …,
  * out0, …)` taking the byte offsets of its inputs and outputs in the imported `env.memory`.
  *
- * The spec holds numbers only (shape, strides, numeric opcodes, constants): the module is a pure
- * function of them. Semantics are those of the unfused graph, op by op in float32: each code
- * result is rounded to float32, constants are float32 (as the `constant` op's buffer), so
- * add/sub/mul/div/neg/relu/step/sqrt/const/mask give the bits the unfused kernels give; exp and
- * log are within 2 ulp (fused-math.ts); rsqrt is 1/√x rounded twice. The generated JavaScript
+ * The spec holds numbers and op names only (shape, strides, ops, constants); each op's lowering
+ * comes from the table the compiler passes (FusedLowering), so the module is a pure function of
+ * the spec and that table. Semantics are those of the unfused graph, op by op in float32: each
+ * code result is rounded to float32, constants are float32 (as the `constant` op's buffer). The generated JavaScript
  * kernel instead keeps intermediates in float64 and rounds on store, so chains of ops may differ
  * from it by a few float32 roundings.
  *
@@ -21,14 +20,19 @@ import { ModuleBuilder } from "./builder.js";
 import { forRange, get, i32, set, type Expr, type Local, type Stmt, type ValType } from "./emit.js";
 import { bind, scalarLanes, vecLanes, type AnyLanes, type FLanes, type ScalarLanes, type VecLanes, type Valued } from "./fused-lanes.js";
 import type { LaneType } from "./lanes.js";
-import { expF, logF } from "./fused-math.js";
 import { maskQuad, maskScalar, maskState, maskVector, type MaskState } from "./fused-philox.js";
 
-/** Numeric opcodes of the code ops (the compiler maps its op names to these). */
-export const FUSED_OP = {
-  neg: 0, exp: 1, log: 2, relu: 3, step: 4, sqrt: 5, rsqrt: 6, add: 7, sub: 8, mul: 9, div: 10, const: 11, mask: 12,
-} as const;
-const ARITY = [1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 0, 1];
+/**
+ * How one elementwise op computes an element, lane-generic (fused-lanes.ts): the compiler derives
+ * a table of these from its op definitions (compiler/ops/) and passes it in, so this emitter knows
+ * no op but the two it implements itself: `const` (num = [value]) and `mask` (the dropout mask
+ * recomputed from the counter-based RNG, num = [p, seed, stream], args = [scalar int32 input]).
+ */
+export interface FusedLowering {
+  readonly arity: number;
+  lower<F extends LaneType, I extends ValType>(L: FLanes<F, I>, args: readonly (() => Expr<F>)[], num: readonly number[]): Valued<F>;
+}
+export type FusedTable = Readonly<Record<string, FusedLowering>>;
 /** Input element types: float32 buffers, or int32 buffers (the step counter of masks). */
 export const FUSED_DTYPE = { f32: 0, i32: 1 } as const;
 
@@ -36,8 +40,8 @@ export interface FusedSpec {
   readonly shape: readonly number[];
   /** Per input: element strides into the domain (0 along broadcast dimensions) and dtype. */
   readonly inputs: readonly { readonly strides: readonly number[]; readonly dtype: number }[];
-  /** SSA over slots (inputs first): const num = [value]; mask num = [p, seed, stream], args = [scalar int32 input]. */
-  readonly code: readonly { readonly op: number; readonly args: readonly number[]; readonly num: readonly number[] }[];
+  /** SSA over slots (inputs first): an op of the table, or const / mask. */
+  readonly code: readonly { readonly op: string; readonly args: readonly number[]; readonly num: readonly number[] }[];
   /** Slots stored to the outputs, in order (every output has the domain's shape, contiguous). */
   readonly outputs: readonly number[];
 }
@@ -45,7 +49,10 @@ export interface FusedSpec {
 const isIndex = (x: unknown, limit: number) => typeof x === "number" && Number.isInteger(x) && x >= 0 && x < limit;
 const fail = (what: string): never => { throw new Error(`emitFusedElementwise: ${what}`); };
 
-function validate(s: FusedSpec): void {
+const arityOf = (op: string, table: FusedTable): number | undefined =>
+  op === "const" ? 0 : op === "mask" ? 1 : Object.hasOwn(table, op) ? table[op]!.arity : undefined;
+
+function validate(s: FusedSpec, table: FusedTable): void {
   const rank = s.shape.length, k = s.inputs.length;
   if (!s.shape.every((d) => isIndex(d, 2 ** 30))) fail("shape must hold integers in [0, 2^30)");
   s.inputs.forEach((inp, j) => {
@@ -53,10 +60,10 @@ function validate(s: FusedSpec): void {
     if (inp.dtype !== FUSED_DTYPE.f32 && inp.dtype !== FUSED_DTYPE.i32) fail(`input ${j}: bad dtype`);
   });
   s.code.forEach((c, j) => {
-    if (!isIndex(c.op, ARITY.length) || c.args.length !== ARITY[c.op] || !c.args.every((a) => isIndex(a, k + j))) fail(`code[${j}]: bad op or args`);
+    if (c.args.length !== arityOf(c.op, table) || !c.args.every((a) => isIndex(a, k + j))) fail(`code[${j}]: bad op or args`);
     if (!c.num.every((x) => typeof x === "number" && Number.isFinite(x))) fail(`code[${j}]: non-finite number`);
-    if (c.op === FUSED_OP.const && c.num.length !== 1) fail(`code[${j}]: const needs one number`);
-    if (c.op === FUSED_OP.mask) {
+    if (c.op === "const" && c.num.length !== 1) fail(`code[${j}]: const needs one number`);
+    if (c.op === "mask") {
       const [p, seed, stream] = c.num as [number, number, number], step = s.inputs[c.args[0]!];
       const u32 = (x: number) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff;
       if (c.num.length !== 3 || !(p >= 0 && p < 1) || !u32(seed) || !u32(stream)) fail(`code[${j}]: mask needs [p, seed, stream]`);
@@ -88,8 +95,8 @@ function coalesce(shape: readonly number[], strides: readonly (readonly number[]
   return { dims, strides: st };
 }
 
-export function emitFusedElementwise(spec: FusedSpec): Uint8Array {
-  validate(spec);
+export function emitFusedElementwise(spec: FusedSpec, table: FusedTable): Uint8Array {
+  validate(spec, table);
   const m = new ModuleBuilder();
   m.importMemory("env", "memory", 1);
   const k = spec.inputs.length, nOut = spec.outputs.length;
@@ -102,8 +109,8 @@ export function emitFusedElementwise(spec: FusedSpec): Uint8Array {
   // Slots some output depends on (others are dead code).
   const live = new Set<number>(spec.outputs);
   for (let j = spec.code.length - 1; j >= 0; j--) if (live.has(k + j)) spec.code[j]!.args.forEach((a) => live.add(a));
-  const maskArg = new Set(spec.code.flatMap((c, j) => (c.op === FUSED_OP.mask && live.has(k + j) ? [c.args[0]!] : [])));
-  const read = spec.inputs.map((_x, j) => live.has(j) && spec.code.some((c, q) => live.has(k + q) && c.op !== FUSED_OP.mask && c.args.includes(j)) || spec.outputs.includes(j));
+  const maskArg = new Set(spec.code.flatMap((c, j) => (c.op === "mask" && live.has(k + j) ? [c.args[0]!] : [])));
+  const read = spec.inputs.map((_x, j) => live.has(j) && spec.code.some((c, q) => live.has(k + q) && c.op !== "mask" && c.args.includes(j)) || spec.outputs.includes(j));
   const isScalar = (j: number) => strides[j]!.every((st) => st === 0);
   const inner = (j: number) => strides[j]![rank - 1]!;
   const vectorize = n >= 4 && spec.inputs.every((_x, j) => !read[j] || isScalar(j) || inner(j) <= 1);
@@ -129,7 +136,7 @@ export function emitFusedElementwise(spec: FusedSpec): Uint8Array {
   }
   const masks = new Map<number, MaskState>();
   spec.code.forEach((c, q) => {
-    if (c.op !== FUSED_OP.mask || !live.has(k + q)) return;
+    if (c.op !== "mask" || !live.has(k + q)) return;
     const [p, seed, stream] = c.num as [number, number, number];
     const st = maskState(f, steps.get(c.args[0]!)!, p, seed, stream);
     masks.set(q, st);
@@ -162,8 +169,8 @@ export function emitFusedElementwise(spec: FusedSpec): Uint8Array {
     });
     spec.code.forEach((c, q) => {
       if (!live.has(k + q)) return;
-      const a = () => val.get(c.args[0]!)!(), b = () => val.get(c.args[1]!)!();
-      const r = quad !== undefined && c.op === FUSED_OP.mask ? { setup: [], value: get(masks.get(q)!.quadValues[quad]!) as Expr<F> } : op(L, c.op, c.num, a, b, masks.get(q));
+      const args = c.args.map((slot) => () => val.get(slot)!());
+      const r = quad !== undefined && c.op === "mask" ? { setup: [], value: get(masks.get(q)!.quadValues[quad]!) as Expr<F> } : op(L, c.op, c.num, args, masks.get(q));
       const l = bind(L, r.value);
       out.push(...r.setup, l.set);
       val.set(k + q, l.get);
@@ -172,25 +179,12 @@ export function emitFusedElementwise(spec: FusedSpec): Uint8Array {
     return out;
   }
 
-  function op<F extends LaneType, I extends ValType>(L: FLanes<F, I>, code: number, num: readonly number[], a: () => Expr<F>, b: () => Expr<F>, mask: MaskState | undefined): Valued<F> {
-    const v = (x: Expr<F>): Valued<F> => ({ setup: [], value: x });
-    switch (code) {
-      case FUSED_OP.neg: return v(L.neg(a()));
-      case FUSED_OP.exp: return expF(L, a());
-      case FUSED_OP.log: return logF(L, a());
-      case FUSED_OP.relu: { const x = bind(L, a()); return { setup: [x.set], value: L.select(L.lt(L.const(0), x.get()), x.get(), L.const(0)) }; }
-      case FUSED_OP.step: return v(L.select(L.lt(L.const(0), a()), L.const(1), L.const(0)));
-      case FUSED_OP.sqrt: return v(L.sqrt(a()));
-      case FUSED_OP.rsqrt: return v(L.div(L.const(1), L.sqrt(a())));
-      case FUSED_OP.add: return v(L.add(a(), b()));
-      case FUSED_OP.sub: return v(L.sub(a(), b()));
-      case FUSED_OP.mul: return v(L.mul(a(), b()));
-      case FUSED_OP.div: return v(L.div(a(), b()));
-      case FUSED_OP.const: return v(L.const(Math.fround(num[0]!)));
-      case FUSED_OP.mask:
-        return (L.width === 4 ? maskVector(L as unknown as VecLanes, mask!, get(idx)) : maskScalar(L as unknown as ScalarLanes, mask!, idx)) as unknown as Valued<F>;
-      default: return fail(`unknown op ${code}`);
+  function op<F extends LaneType, I extends ValType>(L: FLanes<F, I>, code: string, num: readonly number[], args: readonly (() => Expr<F>)[], mask: MaskState | undefined): Valued<F> {
+    if (code === "const") return { setup: [], value: L.const(Math.fround(num[0]!)) };
+    if (code === "mask") {
+      return (L.width === 4 ? maskVector(L as unknown as VecLanes, mask!, get(idx)) : maskScalar(L as unknown as ScalarLanes, mask!, idx)) as unknown as Valued<F>;
     }
+    return table[code]!.lower(L, args, num);
   }
 
   const loopOver = (from: Expr<"i32">, to: Expr<"i32">, L: AnyLanes): Stmt => forRange(col, from, to, L.width, ...group(L as FLanes<LaneType, ValType>));

@@ -3,7 +3,8 @@
  * sizes, inputs broadcast in every pattern ([N], [B,1], [1,N], scalars, size-1 dims anywhere),
  * several outputs, and masks (each its own seed and stream) reading one int32 step scalar.
  */
-import type { ElementInstr, ElementOp, FusedElementwiseAttrs } from "../../compiler/ops/fused_elementwise.js";
+import type { ElementInstr, FusedElementwiseAttrs } from "../../compiler/ops/fused_elementwise.js";
+import { scalarOps, type ElementwiseName } from "../../compiler/ops/index.js";
 import { rand } from "./run.js";
 
 export const rng = rand;
@@ -16,10 +17,15 @@ export interface Case {
   readonly sample: (r: () => number) => number;
 }
 
+export type ElementOp = ElementwiseName | "const" | "mask";
+
+/** Every elementwise primitive of the registry, const and mask, the common ones twice. */
 export const DEFAULT_OPS: readonly ElementOp[] = [
-  "neg", "exp", "log", "relu", "step", "sqrt", "rsqrt", "add", "sub", "mul", "div", "const", "mask",
-  "add", "sub", "mul", "mul", "relu", "const", "mask", // the common ones twice
+  ...(Object.keys(scalarOps) as ElementwiseName[]), "const", "mask",
+  "add", "sub", "mul", "mul", "relu", "const", "mask",
 ];
+/** Exponents pow draws from (integer ones take repeated squaring, others e^{k·ln x}). */
+const POW_K = [0, 1, 2, 3, -1, -2, 0.5, 1.5, -0.5, 2.25, 33];
 
 const SHAPES: readonly (readonly number[])[] = [
   [], [1], [3], [7], [33], [513], [2, 3], [3, 7], [4, 33], [5, 8], [3, 1, 7], [2, 3, 5], [2, 513], [7, 4], [1, 9],
@@ -58,8 +64,8 @@ export function randomCase(r: () => number, ops: readonly ElementOp[]): Case {
     const arg = () => pick(r, floats);
     if (op === "const") code.push({ op, args: [], num: [pick(r, CONSTS)] });
     else if (op === "mask") code.push({ op, args: [step], num: [pick(r, PS), Math.floor(r() * 2 ** 32), Math.floor(r() * 8)] });
-    else if (op === "add" || op === "sub" || op === "mul" || op === "div") code.push({ op, args: [arg(), arg()], num: [] });
-    else code.push({ op, args: [arg()], num: [] });
+    else if (op === "pow") code.push({ op, args: [arg()], num: [pick(r, POW_K)] });
+    else code.push({ op, args: Array.from({ length: scalarOps[op].arity }, arg), num: [] });
     floats.push(k + q);
   }
   // The last result, plus up to two other slots (inputs included: a pass-through output).
