@@ -1,5 +1,6 @@
 /** Shared rule of the block-moving ops (slice, pad, concat): one axis, the view [outer, n, inner]. */
 import type { ValueType } from "../ir/types.js";
+import { emitBlocks, emitMax, type BlockSpec } from "../../runtime/wasm/blocks.js";
 import { aroundAxis, axisOf, requireF32, shapeError } from "./def.js";
 
 export const isInt = (x: number) => Number.isInteger(x) && !Object.is(x, -0);
@@ -13,3 +14,16 @@ export function blockAxis(op: string, ins: readonly ValueType[], axis: number): 
 
 /** [outer, n, inner] of x around `axis`. */
 export const blockView = (x: ValueType, axis: number) => aroundAxis(x.shape, axis < 0 ? axis + x.shape.length : axis);
+
+/** Module bytes by spec (a network's programs share most call sites' shapes). */
+const modules = new Map<string, Uint8Array>();
+function cached(key: string, make: () => Uint8Array): Uint8Array {
+  let bytes = modules.get(key);
+  if (!bytes) {
+    if (modules.size >= 512) modules.clear();
+    modules.set(key, (bytes = make()));
+  }
+  return bytes;
+}
+export const blocksWasm = (spec: BlockSpec) => cached(`blocks:${JSON.stringify(spec)}`, () => emitBlocks(spec));
+export const maxWasm = (outer: number, n: number, inner: number, mask: boolean) => cached(`max:${outer},${n},${inner},${mask}`, () => emitMax(outer, n, inner, mask));

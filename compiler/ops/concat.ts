@@ -1,6 +1,6 @@
 import * as t from "io-ts";
 import { closed } from "../ir/closed.js";
-import { blockAxis, blockView } from "./axis_block.js";
+import { blockAxis, blockView, blocksWasm } from "./axis_block.js";
 import { defineMultiOp, shapeError, type OpDef } from "./def.js";
 
 /** y = the inputs side by side on `axis` (other dimensions equal);  dxᵢ = g sliced at xᵢ's place */
@@ -28,8 +28,11 @@ export const concat: OpDef<{ axis: number }> = defineMultiOp({
     });
   },
   lower: (a, ins) => {
-    const [outer, , inner] = blockView(ins[0]!, a.axis);
-    return { kernel: "concat", params: [outer, inner, ins.length, ...ins.map((v) => v.shape.at(a.axis)!)] };
+    const [outer, , inner] = blockView(ins[0]!, a.axis), ns = ins.map((v) => v.shape.at(a.axis)!);
+    const m = ns.reduce((s, n) => s + n, 0) * inner;
+    let at = 0;
+    const pieces = ns.map((n, j) => ({ src: j, srcOffset: 0, srcStride: n * inner, dstOffset: (at += n * inner) - n * inner, width: n * inner }));
+    return { kernel: "concat", params: [outer, inner, ins.length, ...ns], wasm: blocksWasm({ inputs: ins.length, outer, dstStride: m, pieces }) };
   },
   printAttrs: (a) => `axis=${a.axis}`,
 });

@@ -4,6 +4,7 @@
  * FIRST maximal element in row-major order, as PyTorch's max.
  */
 import type { ValueType } from "../ir/types.js";
+import { maxWasm } from "./axis_block.js";
 import { defineOp, shapeError, type OpDef } from "./def.js";
 import { ReduceAttrs, reducedShape, spread } from "./reduce.js";
 
@@ -26,5 +27,8 @@ export const max: OpDef<ReduceAttrs> = defineOp({
     return out;
   },
   vjp: (b, g, [x], _y, a) => [b.mul(spread(b, g, x!, a), b.maxMask(x!, a.axes))],
-  lower: (a, [x]) => ({ kernel: "reduceMax", params: maxView("max", [x!], a) }),
+  lower: (a, [x]) => {
+    const view = maxView("max", [x!], a);
+    return { kernel: "reduceMax", params: view, wasm: maxWasm(...view, false) };
+  },
 });

@@ -1,4 +1,5 @@
 import { size } from "../ir/types.js";
+import { maxWasm } from "./axis_block.js";
 import { defineOp, requireF32, type OpDef } from "./def.js";
 import { maxView } from "./max.js";
 import { ReduceAttrs } from "./reduce.js";
@@ -13,6 +14,9 @@ export const max_mask: OpDef<ReduceAttrs> = defineOp({
     return ins[0]!;
   },
   vjp: () => [null],
-  lower: (a, [x]) => ({ kernel: "maxMask", params: maxView("max_mask", [x!], a) }),
+  lower: (a, [x]) => {
+    const view = maxView("max_mask", [x!], a);
+    return { kernel: "maxMask", params: view, wasm: maxWasm(...view, true) };
+  },
   flops: (_a, [x]) => size(x!.shape),
 });

@@ -1,6 +1,6 @@
 import * as t from "io-ts";
 import { closed } from "../ir/closed.js";
-import { blockAxis, blockView, isInt } from "./axis_block.js";
+import { blockAxis, blockView, blocksWasm, isInt } from "./axis_block.js";
 import { defineOp, shapeError, type OpDef } from "./def.js";
 
 export interface SliceAttrs { axis: number; start: number; end: number }
@@ -20,6 +20,10 @@ export const slice: OpDef<SliceAttrs> = defineOp({
     const n = b.type(x!).shape.at(a.axis)!;
     return [b.pad(g, a.axis, a.start, n - a.end)];
   },
-  lower: (a, [x]) => ({ kernel: "slice", params: [...blockView(x!, a.axis), a.start, a.end] }),
+  lower: (a, [x]) => {
+    const [outer, n, inner] = blockView(x!, a.axis), w = (a.end - a.start) * inner;
+    const wasm = blocksWasm({ inputs: 1, outer, dstStride: w, pieces: [{ src: 0, srcOffset: a.start * inner, srcStride: n * inner, dstOffset: 0, width: w }] });
+    return { kernel: "slice", params: [outer, n, inner, a.start, a.end], wasm };
+  },
   printAttrs: (a) => `axis=${a.axis} [${a.start}:${a.end}]`,
 });

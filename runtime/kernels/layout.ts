@@ -34,25 +34,23 @@ export const concat: Kernel = (bufs, p) => {
   }
 };
 
-/** y[o, i] = max over k of x[o, k, i] (NaN if any is NaN); p = [outer, n, inner]. */
+/** The max of group (o, i): IEEE maximum (NaN if any element is, +0 over −0), as Math.max and WebAssembly's f32.max. */
+function groupMax(x: FloatArray, at: number, n: number, inner: number): number {
+  let m = -Infinity;
+  for (let k = 0; k < n; k++, at += inner) m = Math.max(m, x[at]!);
+  return m;
+}
+
+/** y[o, i] = max over k of x[o, k, i]; p = [outer, n, inner]. */
 export const reduceMax: Kernel = (bufs, p) => {
   const x = bufs[0] as FloatArray, y = bufs[1] as FloatArray;
   const [outer, n, inner] = p as [number, number, number];
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      let m = -Infinity;
-      for (let k = 0, at = o * n * inner + i; k < n; k++, at += inner) {
-        const v = x[at]!;
-        if (v > m || v !== v) { m = v; if (v !== v) break; }
-      }
-      y[o * inner + i] = m;
-    }
-  }
+  for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) y[o * inner + i] = groupMax(x, o * n * inner + i, n, inner);
 };
 
 /**
- * mask[o, k, i] = 1 where k is the FIRST index along the axis holding the maximum of x[o, :, i]
- * (the first NaN if there is one), else 0: where the max's gradient goes (as PyTorch's max). p = [outer, n, inner].
+ * mask[o, k, i] = 1 at the FIRST k where x[o, k, i] equals the group's max (the first NaN if
+ * there is one), else 0: where the max's gradient goes (as PyTorch's max). p = [outer, n, inner].
  */
 export const maxMask: Kernel = (bufs, p) => {
   const x = bufs[0] as FloatArray, y = bufs[1] as FloatArray;
@@ -60,12 +58,11 @@ export const maxMask: Kernel = (bufs, p) => {
   y.fill(0);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
-      let m = -Infinity, best = o * n * inner + i;
-      for (let k = 0, at = best; k < n; k++, at += inner) {
+      const base = o * n * inner + i, m = groupMax(x, base, n, inner);
+      for (let k = 0, at = base; k < n; k++, at += inner) {
         const v = x[at]!;
-        if (v > m || v !== v) { m = v; best = at; if (v !== v) break; }
+        if (v === m || v !== v) { y[at] = 1; break; }
       }
-      y[best] = 1;
     }
   }
 };

@@ -1,0 +1,105 @@
+/**
+ * WebAssembly kernels of the block-moving ops (slice, pad, concat) and of the max reduction and
+ * its gradient mask, one module per call site with every size inlined, exporting
+ * `fused(in0, …, out)` over byte offsets in the imported memory (run like the fused elementwise
+ * modules, runtime/wasm/fused-run.ts). Specs hold integers only.
+ */
+import { ModuleBuilder } from "./builder.js";
+import { f32, f32x4, forRange, get, i32, select, set, v128, type Expr, type Local, type Stmt } from "./emit.js";
+
+const isCount = (x: unknown) => typeof x === "number" && Number.isInteger(x) && x >= 0 && x < 2 ** 30;
+const fail = (what: string): never => { throw new Error(`blocks: ${what}`); };
+
+/**
+ * Output block o (of `outer`, `dstStride` floats each) is assembled from pieces: `width` floats
+ * copied from input `src` at o·srcStride + srcOffset (or zeros when src is −1) to dstOffset.
+ */
+export interface BlockSpec {
+  readonly inputs: number;
+  readonly outer: number;
+  readonly dstStride: number;
+  readonly pieces: readonly { readonly src: number; readonly srcOffset: number; readonly srcStride: number; readonly dstOffset: number; readonly width: number }[];
+}
+
+const addr = (base: Local<"i32">, floats: Expr<"i32">): Expr<"i32"> => i32.add(get(base), i32.shl(floats, i32.const(2)));
+
+/** Copy (or zero) `width` floats, four at a time then one at a time. */
+function copyRun(j: Local<"i32">, width: number, dst: (k: Expr<"i32">) => Expr<"i32">, src: ((k: Expr<"i32">) => Expr<"i32">) | null): Stmt[] {
+  const w4 = width & -4;
+  return [
+    forRange(j, i32.const(0), i32.const(w4), 4, v128.store(dst(get(j)), src ? v128.load(src(get(j))) : f32x4.const(0))),
+    forRange(j, i32.const(w4), i32.const(width), 1, f32.store(dst(get(j)), src ? f32.load(src(get(j))) : f32.const(0))),
+  ];
+}
+
+export function emitBlocks(s: BlockSpec): Uint8Array {
+  if (!isCount(s.inputs) || !isCount(s.outer) || !isCount(s.dstStride)) fail("bad sizes");
+  for (const p of s.pieces) {
+    if (!(p.src === -1 || (Number.isInteger(p.src) && p.src >= 0 && p.src < s.inputs))) fail("bad piece source");
+    if (![p.srcOffset, p.srcStride, p.dstOffset, p.width].every(isCount) || p.dstOffset + p.width > s.dstStride) fail("bad piece");
+  }
+  const m = new ModuleBuilder();
+  m.importMemory("env", "memory", 1);
+  const f = m.func("fused", Array<"i32">(s.inputs + 1).fill("i32"));
+  const params = f.i32Params(), out = params[s.inputs]!;
+  const o = f.local("i32"), j = f.local("i32"), srcRow = f.local("i32"), dstRow = f.local("i32");
+  const body: Stmt[] = [set(dstRow, i32.add(get(out), i32.mul(get(o), i32.const(4 * s.dstStride))))];
+  for (const p of s.pieces) {
+    if (p.width === 0) continue;
+    const dst = (k: Expr<"i32">) => addr(dstRow, i32.add(k, i32.const(p.dstOffset)));
+    if (p.src === -1) { body.push(...copyRun(j, p.width, dst, null)); continue; }
+    body.push(set(srcRow, i32.add(get(params[p.src]!), i32.mul(get(o), i32.const(4 * p.srcStride)))));
+    body.push(...copyRun(j, p.width, dst, (k) => addr(srcRow, i32.add(k, i32.const(p.srcOffset)))));
+  }
+  f.body(forRange(o, i32.const(0), i32.const(s.outer), 1, ...body));
+  return m.encode();
+}
+
+/**
+ * Max over the middle axis of [outer, n, inner] (`mask` false: y has [outer, inner]) or the mask
+ * of its first maximal element (`mask` true: y has x's shape, 1 there, 0 elsewhere). The max is
+ * IEEE maximum (NaN if any element is; +0 over −0), as f32.max and Math.max; the mask marks the
+ * first element equal to it, or the first NaN.
+ */
+export function emitMax(outer: number, n: number, inner: number, mask: boolean): Uint8Array {
+  if (![outer, n, inner].every(isCount) || n === 0) fail("bad max sizes");
+  const m = new ModuleBuilder();
+  m.importMemory("env", "memory", 1);
+  const f = m.func("fused", ["i32", "i32"]);
+  const [x, y] = f.i32Params() as [Local<"i32">, Local<"i32">];
+  const o = f.local("i32"), i = f.local("i32"), k = f.local("i32"), row = f.local("i32"), found = f.local("i32"), hit = f.local("i32");
+  const mx = f.local("f32"), acc = f.local("v128"), v = f.local("f32");
+  const at = (base: Expr<"i32">, floats: Expr<"i32">) => i32.add(base, i32.shl(floats, i32.const(2)));
+  const lane = (l: number) => f32x4.extract_lane(get(acc), l);
+  // The mask pass over one group: elements row + k·inner for k < n, the max in mx.
+  const markFirst = (step: number): Stmt => forRange(k, i32.const(0), i32.const(n), 1,
+    set(v, f32.load(at(get(row), i32.mul(get(k), i32.const(step))))),
+    set(hit, i32.and(i32.eqz(get(found)), i32.or(f32.eq(get(v), get(mx)), i32.eqz(f32.eq(get(v), get(v)))))),
+    f32.store(at(i32.add(get(y), i32.sub(get(row), get(x))), i32.mul(get(k), i32.const(step))), select(f32.const(1), f32.const(0), get(hit))),
+    set(found, i32.or(get(found), get(hit))),
+  );
+  let body: Stmt[];
+  if (inner === 1) {
+    // Contiguous rows: a vector max, its lanes, then the tail.
+    const n4 = n & -4;
+    body = [
+      set(row, i32.add(get(x), i32.mul(get(o), i32.const(4 * n)))),
+      set(acc, f32x4.const(-Infinity)),
+      forRange(k, i32.const(0), i32.const(n4), 4, set(acc, f32x4.max(get(acc), v128.load(at(get(row), get(k)))))),
+      set(mx, f32.max(f32.max(lane(0), lane(1)), f32.max(lane(2), lane(3)))),
+      forRange(k, i32.const(n4), i32.const(n), 1, set(mx, f32.max(get(mx), f32.load(at(get(row), get(k)))))),
+      ...(mask ? [set(found, i32.const(0)), markFirst(1)] : [f32.store(at(get(y), get(o)), get(mx))]),
+    ];
+  } else {
+    // Strided groups: one scalar max per (o, i).
+    const group: Stmt[] = [
+      set(row, at(get(x), i32.add(i32.mul(get(o), i32.const(n * inner)), get(i)))),
+      set(mx, f32.const(-Infinity)),
+      forRange(k, i32.const(0), i32.const(n), 1, set(mx, f32.max(get(mx), f32.load(at(get(row), i32.mul(get(k), i32.const(inner))))))),
+      ...(mask ? [set(found, i32.const(0)), markFirst(inner)] : [f32.store(at(get(y), i32.add(i32.mul(get(o), i32.const(inner)), get(i))), get(mx))]),
+    ];
+    body = [forRange(i, i32.const(0), i32.const(inner), 1, ...group)];
+  }
+  f.body(forRange(o, i32.const(0), i32.const(outer), 1, ...body));
+  return m.encode();
+}
