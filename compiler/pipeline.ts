@@ -15,15 +15,22 @@ import { fuseNormalize } from "./passes/fuseNormalize.js";
 import { fuseNormalizeBackward } from "./passes/fuseNormalizeBackward.js";
 import { fuseSoftmaxCrossEntropy } from "./passes/fuseSoftmaxCrossEntropy.js";
 import { cleanup, runPasses, type Pass } from "./passes/index.js";
+import { simplify } from "./passes/simplify.js";
 import { planMemory, type MemoryPlan } from "./plan.js";
 
+/**
+ * Each pass does only its own rewrite (and drops what it made dead); the reshape chains that the
+ * pattern-matching fusions leave (keepdims statistics substituted for their reductions) are folded
+ * by the `simplify` listed after each, so `kiln inspect --after X` shows what X did.
+ */
+const tidy: Pass = { name: "simplify", run: simplify };
 export const optimizationPasses: readonly Pass[] = [
   ...cleanup,
   { name: "foldBatchNorm", run: foldBatchNorm },
   { name: "fuseLinear", run: fuseLinear },
-  { name: "fuseNormalize", run: fuseNormalize },
-  { name: "fuseNormalizeBackward", run: fuseNormalizeBackward },
-  { name: "fuseSoftmaxCrossEntropy", run: fuseSoftmaxCrossEntropy },
+  { name: "fuseNormalize", run: fuseNormalize }, tidy,
+  { name: "fuseNormalizeBackward", run: fuseNormalizeBackward }, tidy,
+  { name: "fuseSoftmaxCrossEntropy", run: fuseSoftmaxCrossEntropy }, tidy,
   { name: "fuseElementwise", run: fuseElementwise },
 ];
 

@@ -2,7 +2,9 @@
  * Pattern matching over a whole graph, for the fusion passes whose patterns span many nodes
  * (a normalization backward, softmax + cross-entropy): `GraphIndex` answers "who made v, who
  * reads v", and `Splice` adds fused nodes and substitutes values, then restores SSA order
- * (toposort), drops what became dead (DCE) and folds reshape chains (simplify).
+ * (toposort) and drops what became dead (DCE). Nothing else: the reshape chains a splice leaves
+ * are folded by the `simplify` the pipeline runs after each such pass (compiler/pipeline.ts),
+ * so a pass's output shows only its own rewrite.
  *
  * A splice only ever replaces a value by one that computes the same thing, so a partial match
  * is still correct: nodes some other reader needs simply stay.
@@ -14,7 +16,6 @@ import { perColumn, type V, type ValueType } from "../ir/types.js";
 export { perColumn };
 import { ops, type AttrsOf, type OpName } from "../ops/index.js";
 import { dce } from "./dce.js";
-import { simplify } from "./simplify.js";
 import { toposort } from "./toposort.js";
 
 export type NodeOf<K extends OpName> = Extract<Node, { op: K }>;
@@ -140,8 +141,7 @@ export class Splice {
       nodes: nodes.map((n) => ({ ...n, inputs: n.inputs.map(r) }) as Node),
       outputs: this.g.outputs.map((o) => ({ ...o, value: r(o.value) })),
     };
-    // Rebuilt through the builder so every shape rule is checked again; simplify then folds
-    // the reshape chains that substituting keepdims statistics leaves behind.
-    return simplify(new GraphBuilder(dce(toposort(g))).build());
+    // Rebuilt through the builder so every shape rule is checked again.
+    return new GraphBuilder(dce(toposort(g))).build();
   }
 }
