@@ -1,0 +1,109 @@
+/**
+ * Golden IR in, IR out for fuseLinear and fuseElementwise, each pass alone (as `kiln inspect
+ * --after` shows it), with the issue-10 activations (GELU, swish, tanh, leaky relu) after
+ * matmul + bias; and agreement of each rewritten graph with the original (float64).
+ */
+import { describe, expect, it } from "vitest";
+import { GraphBuilder } from "../compiler/ir/builder.js";
+import type { Graph } from "../compiler/ir/graph.js";
+import { printIR } from "../compiler/ir/print.js";
+import { size } from "../compiler/ir/types.js";
+import { fuseElementwise } from "../compiler/passes/fuseElementwise.js";
+import { fuseLinear } from "../compiler/passes/fuseLinear.js";
+import { maxRelErr, rand, randomArray, runGraph } from "./helpers/run.js";
+
+const f32 = (...shape: number[]) => ({ shape, dtype: "f32" as const });
+
+function expectSameOutputs(before: Graph, after: Graph): void {
+  const r = rand(3);
+  const inputs: Record<string, ArrayLike<number>> = {};
+  for (const i of before.inputs) inputs[i.name] = randomArray(size(before.values[i.value]!.shape), r, -2, 2);
+  const a = runGraph(before, inputs), c = runGraph(after, inputs);
+  for (const o of before.outputs) expect(maxRelErr(c[o.name]!, a[o.name]!), o.name).toBeLessThan(1e-12);
+}
+
+/** x·Wᵀ + b, then GELU (erf form), swish and tanh on three heads, and a leaky relu. */
+function activations(): Graph {
+  const b = new GraphBuilder();
+  const x = b.input("x", "data", f32(4, 3)), w = b.input("w", "param", f32(5, 3)), c = b.input("c", "param", f32(5));
+  const h = b.add(b.matmul(x, w, false, true), c);
+  const gelu = b.mul(b.mul(h, b.scalar(0.5)), b.add(b.scalar(1), b.erf(b.mul(h, b.scalar(Math.SQRT1_2)))));
+  const swish = b.mul(h, b.sigmoid(h));
+  const leaky = b.add(b.mul(b.relu(h), b.scalar(0.9)), b.mul(h, b.scalar(0.1)));
+  b.output("gelu", "probe", gelu);
+  b.output("swish", "probe", swish);
+  b.output("tanh", "probe", b.tanh(h));
+  b.output("leaky", "probe", leaky);
+  return b.build();
+}
+
+describe("fuseLinear", () => {
+  it("bias add → linear; relu read only by relu/step → the epilogue; a non-relu activation keeps the plain linear", () => {
+    const b = new GraphBuilder();
+    const x = b.input("x", "data", f32(4, 3)), w = b.input("w", "param", f32(5, 3)), c = b.input("c", "param", f32(5));
+    const pre = b.add(b.matmul(x, w, false, true), c);
+    b.output("y", "probe", b.relu(pre));
+    b.output("mask", "probe", b.step(pre));
+    const g = b.build();
+    const fused = fuseLinear(g);
+    expect(printIR(fused)).toMatchInlineSnapshot(`
+      "{ lambda x:f32[4,3] w:f32[5,3] c:f32[5] .
+        let a:f32[4,5] = linear[transA=false transB=true relu=true] x w c
+            b:f32[4,5] = step a
+        in (y=a, mask=b) }"
+    `);
+    expectSameOutputs(g, fused);
+    const act = activations(), fusedAct = fuseLinear(act);
+    expect(printIR(fusedAct)).toMatchInlineSnapshot(`
+      "{ lambda x:f32[4,3] w:f32[5,3] c:f32[5] .
+        let a:f32[4,5] = linear[transA=false transB=true relu=false] x w c
+            b:f32[4,5] = mul a 0.5
+            d:f32[4,5] = mul a 0.7071067811865476
+            e:f32[4,5] = erf d
+            f:f32[4,5] = add 1.0 e
+            g:f32[4,5] = mul b f
+            h:f32[4,5] = sigmoid a
+            i:f32[4,5] = mul a h
+            j:f32[4,5] = relu a
+            k:f32[4,5] = mul j 0.9
+            l:f32[4,5] = mul a 0.1
+            m:f32[4,5] = add k l
+            n:f32[4,5] = tanh a
+        in (gelu=g, swish=i, tanh=n, leaky=m) }"
+    `);
+    expectSameOutputs(act, fusedAct);
+  });
+});
+
+describe("fuseElementwise", () => {
+  it("every activation chain after the linear becomes one loop (constants inlined, one read of h)", () => {
+    const g = fuseLinear(activations()), fused = fuseElementwise(g);
+    expect(printIR(fused)).toMatchInlineSnapshot(`
+      "{ lambda x:f32[4,3] w:f32[5,3] c:f32[5] .
+        let a:f32[4,5] = linear[transA=false transB=true relu=false] x w c
+            b:f32[4,5] = fused_elementwise[shape=[4,5] t0=const(0.5) t1=mul(in0,t0) t2=const(0.7071067811865476) t3=mul(in0,t2) t4=erf(t3) t5=const(1) t6=add(t5,t4) t7=mul(t1,t6) → t7] a
+            d:f32[4,5] = fused_elementwise[shape=[4,5] t0=sigmoid(in0) t1=mul(in0,t0) → t1] a
+            e:f32[4,5] = fused_elementwise[shape=[4,5] t0=relu(in0) t1=const(0.9) t2=mul(t0,t1) t3=const(0.1) t4=mul(in0,t3) t5=add(t2,t4) → t5] a
+            f:f32[4,5] = fused_elementwise[shape=[4,5] t0=tanh(in0) → t0] a
+        in (gelu=b, swish=d, tanh=f, leaky=e) }"
+    `);
+    expectSameOutputs(g, fused);
+  });
+
+  it("broadcast inputs are read through strides, pow carries its exponent, a reduction ends the loop", () => {
+    const b = new GraphBuilder();
+    const x = b.input("x", "data", f32(3, 4)), s = b.input("s", "data", f32(4));
+    const y = b.maximum(b.pow(b.sub(x, b.broadcastTo(s, [3, 4])), 2), b.abs(x));
+    const m = b.max(y, [1], true);
+    b.output("z", "probe", b.minimum(b.div(y, m), b.scalar(0.75)));
+    const g = b.build(), fused = fuseElementwise(g);
+    expect(printIR(fused)).toMatchInlineSnapshot(`
+      "{ lambda x:f32[3,4] s:f32[4] .
+        let a:f32[3,4] = fused_elementwise[shape=[3,4] t0=sub(in0,in1) t1=pow(t0,2) t2=abs(in0) t3=maximum(t1,t2) → t3] x s
+            b:f32[3,1] = max[axes=[1] keepdims=true] a
+            c:f32[3,4] = fused_elementwise[shape=[3,4] t0=div(in0,in1) t1=const(0.75) t2=minimum(t0,t1) → t2] a b
+        in (z=c) }"
+    `);
+    expectSameOutputs(g, fused);
+  });
+});
