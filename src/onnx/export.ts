@@ -96,6 +96,10 @@ export function toOnnx(net: Exportable, options?: OnnxExportOptions): Uint8Array
   const g = a.graph;
   const sameStructure = g.nodes.length === b.graph.nodes.length && g.nodes.every((n, k) => n.op === b.graph.nodes[k]!.op);
   if (!sameStructure) throw new KilnError("ONNX export: the eval graph's structure depends on the batch size; ONNX needs one graph for every batch");
+  const [outA, outB] = [g.values[a.logits]!.shape, b.graph.values[b.logits]!.shape];
+  if (outA.length !== 2 || outA[0] !== 2 || outB[0] !== 3 || outA[1] !== outB[1]) {
+    throw new KilnError(`ONNX export: the model's output must be [batch, features], one row per input row; traced at batch 2 it is [${outA.join(",")}]`);
+  }
   const paths = nodeLayers(g, a.ctx.activations);
   const need = live(g, a.logits);
   const onnx = new OnnxBuilder();
