@@ -10,7 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
-import { batchNorm, compile, dropout, KilnError, layerNorm, linear, relu, residual, seq, type LayerNode, type Net } from "../src/index.js";
+import {
+  batchNorm, compile, concat, dropout, fn, gelu, init, KilnError, layer, layerNorm, leakyRelu, linear, relu, residual, seq, sigmoid, silu, tanh,
+  type LayerNode, type Net,
+} from "../src/index.js";
 import { decodeModel, int } from "../src/onnx/proto.js";
 
 const MODELS: Record<string, { model: LayerNode; inputs: number }> = {
@@ -33,6 +36,37 @@ const MODELS: Record<string, { model: LayerNode; inputs: number }> = {
   },
   bareLinear: { model: linear(5, 3), inputs: 5 },
   identity: { model: seq(dropout(0.5), relu), inputs: 4 },
+  // The open DSL: activations, concat, user fns and layers (the example of the DSL's issue).
+  dsl: {
+    model: seq(
+      linear(20, 64), gelu, concat(seq(linear(64, 32), tanh), seq(linear(64, 16), fn("swish", (x) => x.mul(x.sigmoid())))),
+      layer({
+        name: "glu", in: 48, out: 48,
+        params: { weight: { shape: [96, 48], init: init.xavier() }, bias: { shape: [96], init: init.zeros() } },
+        apply: (p, x) => {
+          const h = x.matmul(p.weight, { transposeB: true }).add(p.bias);
+          return h.slice(1, 0, 48).mul(h.slice(1, 48, 96).sigmoid());
+        },
+      }),
+      leakyRelu(0.1), linear(48, 3),
+    ),
+    inputs: 20,
+  },
+  // Every primitive a user function can reach, each mapped to its ONNX operator.
+  primitives: {
+    model: seq(
+      linear(6, 16), gelu({ approximate: "tanh" }), silu, residual(seq(linear(16, 16), sigmoid)),
+      fn("softmaxish", (x) => {
+        const z = x.sub(x.max(1, { keepdims: true })).exp();
+        return z.div(z.sum(1, { keepdims: true })).add(x.mean(1, { keepdims: true }));
+      }),
+      fn("kitchen", (x) => x.abs().add(1).log().add(x.square().add(1).sqrt().mul(0.1)).add(x.pow(3).mul(0.01))
+        .maximum(-2).minimum(x.add(2)).add(x.neg().mul(0.1)).add(x.erf()).add(x.square().add(1).rsqrt()).sub(x.sign().mul(0.05))
+        .add(x.relu().div(3))),
+      linear(16, 4),
+    ),
+    inputs: 6,
+  },
 };
 
 /** Deterministic uniform values in [-2, 2). */
@@ -111,6 +145,13 @@ describe("the exported file", () => {
     expect(folded.initializer.map((t) => t.name)).not.toContain("4.fn.1.running_mean");
   });
 
+  it("the DSL models reach an ONNX operator for every primitive of an eval program", () => {
+    const ops = new Set(["dsl", "primitives"].flatMap((name) => decodeModel(trained(name).toOnnx()).graph!.node.map((n) => n.op_type)));
+    for (const op of ["Gemm", "Tanh", "Sigmoid", "Erf", "Abs", "Sign", "Pow", "Max", "Min", "ReduceMax", "ReduceSum", "ReduceMean", "Exp", "Log",
+      "Sqrt", "Reciprocal", "Neg", "Div", "Sub", "Mul", "Add", "Relu", "Slice", "Concat"]) expect(ops, op).toContain(op);
+    expect(ops).not.toContain("Identity"); // constants are initializers, not nodes
+  });
+
   it("exportOnnx writes the same bytes, atomically", async () => {
     const dir = mkdtempSync(join(tmpdir(), "kiln-onnx-"));
     try {
@@ -121,6 +162,11 @@ describe("the exported file", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("names the layer whose computation has no ONNX form", () => {
+    const net = compile(seq(linear(4, 4), fn("byBatch", (x) => x.mul(x.shape[0]!)), linear(4, 2)), { inputs: 4, batch: 8 });
+    expect(() => net.toOnnx()).toThrow(/^ONNX export: seq\[1\] fn\("byBatch"\) uses the primitive constant, which has no ONNX form here: depends on the batch size/);
   });
 
   it("refuses options it does not know, and programs that have no ONNX form", () => {

@@ -10,7 +10,8 @@
 import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  batchNorm, compile, dropout, encodeSafetensors, layerNorm, linear, loadCheckpointBytes, relu, residual, seq, sgd, KilnError, type Net,
+  batchNorm, compile, dropout, encodeSafetensors, gelu, layerNorm, linear, loadCheckpointBytes, relu, residual, seq, sgd, sigmoid, silu, tanh,
+  KilnError, type Net,
 } from "../src/index.js";
 import { fromOnnx, type Imported } from "../src/onnx/import.js";
 import { decodeModel, encodeModel } from "../src/onnx/proto.js";
@@ -48,6 +49,7 @@ const TREES: Record<string, string> = {
   batchnorm: "seq(linear(8→24), batchNorm(24), relu, linear(24→24, no bias), batchNorm(24), relu, linear(24→3))",
   "decomposed-layernorm": "seq(linear(6→20), layerNorm(20), relu, linear(20→20), layerNorm(20), linear(20→4))",
   dropout: "seq(linear(7→14), relu, dropout(0.25), linear(14→14), relu, dropout(0.1), linear(14→3))",
+  activations: "seq(linear(9→32), gelu, linear(32→16), tanh, linear(16→16), sigmoid, linear(16→6))",
 };
 
 /** The model as text, children inline (describe() stops at one level). */
@@ -59,6 +61,7 @@ function tree(m: Imported["model"]): string {
     case "layerNorm": return `layerNorm(${m.n}${m.affine ? "" : ", no affine"})`;
     case "batchNorm": return `batchNorm(${m.n})`;
     case "dropout": return `dropout(${m.p})`;
+    case "fn": return m.name;
     default: return m.kind;
   }
 }
@@ -107,6 +110,16 @@ describe("kiln → ONNX → kiln", () => {
     expect(back.predict(x)).toEqual(net.predict(x));
     // The same layers but dropout (absent from an eval program); a unit-scale LayerNormalization reads back as layerNorm.
     expect(tree(imported.model)).toBe("seq(linear(20→32), layerNorm(32), relu, residual(seq(linear(32→32), batchNorm(32), relu)), layerNorm(32), linear(32→10, no bias))");
+  });
+
+  it("kiln's gelu, silu, tanh and sigmoid come back as themselves", () => {
+    const net = compile(seq(linear(5, 8), gelu, linear(8, 8), silu, tanh, linear(8, 8), sigmoid, linear(8, 3)), { inputs: 5, batch: 4, threads: 1 });
+    const imported = fromOnnx(net.toOnnx());
+    expect(tree(imported.model)).toBe("seq(linear(5→8), gelu, linear(8→8), silu, tanh, linear(8→8), sigmoid, linear(8→3))");
+    const back = compile(imported.model, { inputs: 5, batch: 4, threads: 1 });
+    load(back, imported);
+    const x = Float32Array.from({ length: 9 * 5 }, (_, i) => Math.cos(i));
+    expect(back.predict(x)).toEqual(net.predict(x));
   });
 });
 

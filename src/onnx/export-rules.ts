@@ -67,10 +67,10 @@ export const rules: Rules = {
   sub: binary("Sub"),
   mul: binary("Mul"),
   div: binary("Div"),
+  // A constant is an initializer under the value's own name: no node.
   constant: (o, { outs, attrs, other }) => {
     if (!sameAttrs(attrs, other)) return BATCH;
-    const n = attrs.shape.reduce((x, y) => x * y, 1);
-    o.node("Identity", [o.floats(attrs.shape, new Float32Array(n).fill(attrs.value))], {}, outs);
+    o.initializer(outs[0]!, attrs.shape, new Float32Array(attrs.shape.reduce((x, y) => x * y, 1)).fill(attrs.value));
     return null;
   },
   sum: reduce("ReduceSum"),

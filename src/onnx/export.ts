@@ -58,6 +58,7 @@ export function layerLabel(model: LayerNode, path: string): string {
   let node: LayerNode | undefined = model;
   for (const part of path.split(".").filter((p) => p !== "")) {
     if (node?.kind === "seq") node = node.layers[Number(part)];
+    else if (node?.kind === "concat") node = node.branches[Number(part)];
     else if (node?.kind === "residual" && part === "fn") node = node.fn;
     else node = undefined;
   }

@@ -5,7 +5,8 @@
  * pattern must be read only inside it.
  *
  *   Gemm(x, W, b) [transB]          linear        MatMul(x, Wᵀ) [+ Add(·, b)]      linear
- *   Relu                            relu          Dropout(x, ratio)                 dropout(ratio)
+ *   Relu, Tanh, Sigmoid             relu, tanh, sigmoid          x·Sigmoid(x)         silu
+ *   0.5·x·(1 + Erf(x/√2))           gelu          Dropout(x, ratio)                 dropout(ratio)
  *   LayerNormalization(x, γ, β)     layerNorm     ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div [Mul γ] [Add β]   layerNorm
  *   BatchNormalization(x, γ, β, μ, σ²)  batchNorm  Identity, Flatten(axis 1), Reshape to [batch, n]   (nothing)
  */
@@ -16,6 +17,7 @@ import { layerNorm } from "../layers/layerNorm.js";
 import { linear } from "../layers/linear.js";
 import type { LayerNode } from "../layers/node.js";
 import { relu } from "../layers/relu.js";
+import { gelu, sigmoid, silu, tanh } from "../layers/activations.js";
 import { attrFloat, attrInt, attrInts, nodeLabel, type OnnxGraph } from "./import-graph.js";
 import type { Node } from "./proto.js";
 
@@ -183,13 +185,59 @@ const layerNormDecomposed: Matcher = (s, v, width) => {
   return { layer: layerNorm(width, { eps }), params: [gamma, beta ?? new Float32Array(width)], state: [], nodes: [...nodes, mul.k, ...(beta ? [shift!.k] : [])], out };
 };
 
+/** The one unclaimed reader of v among `users` that is `op` with v as one of its two inputs, and the other input. */
+function binaryReader(s: Site, users: readonly number[], v: string, op: string): { n: Node; k: number; other: string } | null {
+  for (const k of users) {
+    const n = s.g.nodes[k]!;
+    if (n.op_type === op && n.input.length === 2 && n.input.includes(v)) return { n, k, other: other(n, v)! };
+  }
+  return null;
+}
+
+const near = (s: Site, name: string | undefined, want: number): boolean =>
+  name !== undefined && s.g.isConstant(name) && Math.abs(s.g.scalar(name, "a constant") - want) <= 1e-6 * Math.abs(want);
+
+/** GELU as torch.onnx.export writes it: 0.5 · x · (1 + erf(x / √2)) (or x · (1/√2)). */
+const geluErf: Matcher = (s, v) => {
+  const users = s.free(v);
+  if (users.length !== 2) return null;
+  const scale = users.map((k) => ({ k, n: s.g.nodes[k]! })).find(({ n }) => n.input.length === 2 && n.input[0] === v &&
+    ((n.op_type === "Div" && near(s, n.input[1], Math.SQRT2)) || (n.op_type === "Mul" && near(s, n.input[1], Math.SQRT1_2))));
+  if (!scale) return null;
+  const erf = sole(s, scale.n.output[0]!, "Erf");
+  const one = erf && single(s, erf.n.output[0]!, "Add");
+  const timesK = users.find((k) => k !== scale.k);
+  const times = one && near(s, one.other, 1) && timesK !== undefined ? binaryReader(s, [timesK], v, "Mul") : null;
+  if (!erf || !one || !times || times.k === scale.k || times.other !== one.n.output[0]) return null;
+  const half = single(s, times.n.output[0]!, "Mul");
+  if (!half || !near(s, half.other, 0.5)) return null;
+  return { layer: gelu, params: [], state: [], nodes: [scale.k, erf.k, one.k, times.k, half.k], out: half.n.output[0]! };
+};
+
+/** SiLU: x · sigmoid(x). */
+const siluNodes: Matcher = (s, v) => {
+  const users = s.free(v);
+  if (users.length !== 2) return null;
+  const sig = users.map((k) => ({ k, n: s.g.nodes[k]! })).find((u) => u.n.op_type === "Sigmoid" && u.n.input[0] === v);
+  const mul = sig && binaryReader(s, users, v, "Mul");
+  if (!sig || !mul || mul.other !== sig.n.output[0] || s.free(sig.n.output[0]!).length !== 1) return null;
+  return { layer: silu, params: [], state: [], nodes: [sig.k, mul.k], out: mul.n.output[0]! };
+};
+
+/** The one unclaimed reader of v, if it is a binary `op` (v on either side): the node and its other input. */
+function single(s: Site, v: string, op: string): { n: Node; k: number; other: string } | null {
+  const users = s.free(v);
+  return users.length === 1 ? binaryReader(s, users, v, op) : null;
+}
+
 /** Tried in order at each value; the first that matches wins. */
 export const matchers: readonly Matcher[] = [
-  gemm, matmul, activation("Relu", relu), dropoutNode, layerNormNode, batchNormNode, layerNormDecomposed, passThrough,
+  gemm, matmul, activation("Relu", relu), activation("Tanh", tanh), siluNodes, activation("Sigmoid", sigmoid), geluErf,
+  dropoutNode, layerNormNode, batchNormNode, layerNormDecomposed, passThrough,
 ];
 
 /** The op types the matchers read (anything else is listed as unsupported before matching). */
 export const SUPPORTED: ReadonlySet<string> = new Set([
-  "Gemm", "MatMul", "Add", "Relu", "Dropout", "LayerNormalization", "BatchNormalization",
+  "Gemm", "MatMul", "Add", "Relu", "Tanh", "Sigmoid", "Erf", "Dropout", "LayerNormalization", "BatchNormalization",
   "ReduceMean", "Sub", "Pow", "Sqrt", "Div", "Mul", "Identity", "Flatten", "Reshape", "Constant",
 ]);
