@@ -1,7 +1,16 @@
 #!/usr/bin/env node
-// The `kiln` command: registers tsx so model files written in TypeScript load, then runs the CLI.
-import { register } from "tsx/esm/api";
+// The `kiln` command. In kiln's own checkout it runs the TypeScript sources (through tsx);
+// installed from npm it runs the built JavaScript in dist/. A model file in plain JavaScript
+// (model.mjs) needs nothing more; one in TypeScript needs tsx in the project, registered here
+// when it can be found.
+import { existsSync } from "node:fs";
 
-register();
-const { run } = await import("../src/cli/main.ts");
+const source = new URL("../src/cli/main.ts", import.meta.url);
+const fromSource = existsSync(source);
+try {
+  (await import("tsx/esm/api")).register();
+} catch (e) {
+  if (fromSource) throw e; // the checkout has tsx as a dev dependency: its absence is a real error
+}
+const { run } = await import(fromSource ? source.href : "../dist/src/cli/main.js");
 process.exitCode = await run(process.argv.slice(2));

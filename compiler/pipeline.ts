@@ -5,6 +5,7 @@
  */
 import type { Arena } from "../runtime/arena.js";
 import { Executor } from "../runtime/executor.js";
+import { envVar } from "../runtime/host.js";
 import type { Program } from "../runtime/program.js";
 import type { Graph } from "./ir/graph.js";
 import { lower, lowerPlanned } from "./lower.js";
@@ -51,7 +52,7 @@ export function prepare(g: Graph, arena: Arena | null, label = "graph"): Prepare
     return { program, plan: null, executor: new Executor(program) };
   }
   const plan = planMemory(g);
-  if (Number(process.env.KILN_DEBUG ?? 0) >= 3) console.error(formatPlan(g, plan, label));
+  if (Number(envVar("KILN_DEBUG") ?? 0) >= 3) console.error(formatPlan(g, plan, label));
   const program = lowerPlanned(g, plan);
   return { program, plan, executor: new Executor(program, "f32", arena) };
 }

@@ -7,6 +7,7 @@
  */
 import type { Arena } from "./arena.js";
 import { GraphError } from "./errors.js";
+import { envVar } from "./host.js";
 import { compileKernel } from "./kernels/generated.js";
 import { kernels, type AnyArray, type Kernel } from "./kernels/index.js";
 import type { KernelContext } from "./kernels/types.js";
@@ -95,7 +96,7 @@ export class Executor {
   private readonly rebound = new Set<number>();
 
   /** KILN_DEBUG=4: time every kernel call, print the totals every 100 runs. */
-  private readonly profile = Number(process.env.KILN_DEBUG ?? 0) >= 4;
+  private readonly profile = Number(envVar("KILN_DEBUG") ?? 0) >= 4;
   private readonly times: number[] = [];
   private runs = 0;
 

@@ -7,6 +7,7 @@ import { receiveMessageOnPort, workerData } from "node:worker_threads";
 const { ctrlBuffer, argsBuffer, port } = workerData;
 const ctrl = new Int32Array(ctrlBuffer);
 const args = new Float64Array(argsBuffer);
+Atomics.store(ctrl, 6, 1); // listening: the caller may hand this worker parts (see workers.ts)
 const instances = new Map();
 let names = [];
 let seen = 0;

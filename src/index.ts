@@ -44,3 +44,7 @@ export type { ProbeOptions, Probes } from "./probes.js";
 export { fromOnnx, type Imported } from "./onnx/import.js";
 export type { OnnxExportOptions } from "./onnx/export.js";
 export { KilnError, ModelError, InputError, DecodeError, GraphError } from "../runtime/errors.js";
+export { makeDataset, type Dataset, type DatasetSplit } from "./data/dataset.js";
+export { Batcher, chunks, subset, take, type Batch, type BatchOptions } from "./data/batches.js";
+export { lineChart, multiPanel, toCsv, panelsCsv, type LineChartSpec, type Series } from "./plot/index.js";
+export { threadJobs } from "./threads.js";

@@ -27,6 +27,7 @@ export interface IR {
   readonly eval: Graph;
 }
 
+/** @internal What compile() hands a Net (not in the published types: it names runtime internals). */
 export interface NetParts {
   /** The arena of the optimized path; null runs the reference interpreter. */
   readonly arena: Arena | null;
@@ -65,6 +66,7 @@ export class Net {
   /** num_batches_tracked as 32-bit words over the int64's bytes: counting allocates no BigInt. */
   private readonly counters: Uint32Array[];
 
+  /** @internal Nets are made by compile(). */
   constructor(private readonly parts: NetParts) {
     this.ir = parts.ir;
     this.params = Object.freeze({ ...parts.params });

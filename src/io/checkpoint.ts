@@ -10,9 +10,9 @@
  * dtypes, shapes, finite values — and reports every problem in one message; only then is any
  * array of the net written, so a rejected load changes nothing.
  */
-import { readFileSync } from "node:fs";
 import type { Graph } from "../../compiler/ir/graph.js";
 import { DecodeError, KilnError, ModelError } from "../../runtime/errors.js";
+import { nodeBuiltin } from "../../runtime/host.js";
 import { writeFileAtomic } from "./atomic.js";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor, type TensorArray } from "./safetensors.js";
 
@@ -132,8 +132,9 @@ function plan(slots: readonly Slot[], file: ReadonlyMap<string, SafeTensor>, sou
 }
 
 function readBytes(path: string, what: string): Uint8Array {
+  const fs = nodeBuiltin<typeof import("node:fs")>("node:fs", `reading ${what} from a file`);
   try {
-    return readFileSync(path);
+    return fs.readFileSync(path);
   } catch (e) {
     throw new KilnError(`cannot read ${what} ${JSON.stringify(path)}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
   }

@@ -3,8 +3,7 @@
  * value without parsing SVG. Files are written to a temporary name and renamed into place, so an
  * interrupted run never leaves half a figure that looks complete.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, extname } from "node:path";
+import { nodeBuiltin, processId } from "../../runtime/host.js";
 import type { LineChartSpec, Series } from "./lineChart.js";
 
 /**
@@ -38,15 +37,18 @@ let counter = 0; // distinct temp names for several writes within one process
  * @example writeFigure("out/init/activation", svg, toCsv(series)) // { svg: "out/init/activation.svg", csv: "…csv" }
  */
 export function writeFigure(base: string, svg: string, csv?: string): { svg: string; csv?: string } {
+  // Node's modules are looked up here, not imported: the CSV functions above also run in a browser.
+  const { dirname, extname } = nodeBuiltin<typeof import("node:path")>("node:path", "writeFigure");
   const stem = extname(base).toLowerCase() === ".svg" ? base.slice(0, -4) : base;
-  mkdirSync(dirname(stem), { recursive: true });
+  nodeBuiltin<typeof import("node:fs")>("node:fs", "writeFigure").mkdirSync(dirname(stem), { recursive: true });
   const out: { svg: string; csv?: string } = { svg: atomicWrite(`${stem}.svg`, svg) };
   if (csv !== undefined) out.csv = atomicWrite(`${stem}.csv`, csv);
   return out;
 }
 
 function atomicWrite(path: string, data: string): string {
-  const tmp = `${path}.${process.pid}.${counter++}.tmp`;
+  const { renameSync, rmSync, writeFileSync } = nodeBuiltin<typeof import("node:fs")>("node:fs", "writeFigure");
+  const tmp = `${path}.${processId()}.${counter++}.tmp`;
   try {
     writeFileSync(tmp, data, "utf8");
     renameSync(tmp, path); // atomic on one filesystem: readers see the old file or the new one

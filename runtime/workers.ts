@@ -1,0 +1,150 @@
+/**
+ * Compute threads on the two platforms kiln runs on, behind one small interface the thread pool
+ * (threads.ts) uses: Node's worker_threads, or a browser's Web Workers. Both run the same
+ * protocol on a shared control block (ctrl, see threads.ts and worker.mjs) and receive the kernel
+ * module and each network's shared memory by message:
+ *   ctrl[0] job sequence (−1: exit)   ctrl[1] last finished job   ctrl[2] memory id
+ *   ctrl[3] export index              ctrl[4] argument count      ctrl[5] scratch for a timed wait
+ *   ctrl[6] 1 once the worker listens (a browser starts workers only when the creating thread
+ *           yields to its event loop; until then the caller runs the worker's share itself)
+ */
+import { envVar, hasNodeBuiltins, nodeBuiltin } from "./host.js";
+
+/** What a worker is sent for each memory it must run kernels on. */
+export interface AttachMessage {
+  readonly id: number;
+  readonly memory: WebAssembly.Memory;
+  readonly module: WebAssembly.Module;
+  readonly names: readonly string[];
+}
+
+export interface ComputeWorker {
+  attach(message: AttachMessage): void;
+  terminate(): void;
+}
+
+export interface WorkerHost {
+  /** "node" or "web"; null when this platform has no shared-memory threads. */
+  readonly kind: "node" | "web" | null;
+  /** Why there are no threads here (kind null), in words for a console note. */
+  readonly unavailable: string;
+  /** Whether this thread may sleep in Atomics.wait (a browser's main thread may not: it spins). */
+  readonly canBlock: boolean;
+  /** Logical cores (navigator.hardwareConcurrency or os.availableParallelism). */
+  readonly cores: number;
+  spawn(ctrl: Int32Array, args: Float64Array): ComputeWorker;
+}
+
+/** How long a waiting thread spins before sleeping, in ms (KILN_SPIN_US, default 1000 µs). */
+export const spinMs = (): number => Number(envVar("KILN_SPIN_US") ?? 1000) / 1000;
+
+let host: WorkerHost | undefined;
+
+/** The worker host of this platform (chosen once). */
+export function workerHost(): WorkerHost {
+  host ??= hasNodeBuiltins() ? nodeHost() : webHost();
+  return host;
+}
+
+function nodeHost(): WorkerHost {
+  const wt = nodeBuiltin<typeof import("node:worker_threads")>("node:worker_threads", "threads");
+  const os = nodeBuiltin<typeof import("node:os")>("node:os", "threads");
+  return {
+    kind: "node",
+    unavailable: "",
+    canBlock: true,
+    cores: os.availableParallelism(),
+    spawn(ctrl, args) {
+      const { port1, port2 } = new wt.MessageChannel();
+      // No loader flags: the worker is plain JavaScript, and an inherited loader (tsx) would
+      // talk to this thread while it blocks in Atomics.wait — a deadlock.
+      const worker = new wt.Worker(new URL("./worker.mjs", import.meta.url), {
+        workerData: { ctrlBuffer: ctrl.buffer, argsBuffer: args.buffer, port: port2 },
+        transferList: [port2],
+        execArgv: [],
+      });
+      worker.unref(); // an idle pool never keeps the process alive
+      port1.unref();
+      return { attach: (m) => port1.postMessage(m), terminate: () => void worker.terminate() };
+    },
+  };
+}
+
+interface WebGlobals {
+  Worker?: new (url: string, options?: { name?: string }) => { postMessage(m: unknown): void; terminate(): void };
+  Blob?: new (parts: string[], options: { type: string }) => unknown;
+  URL: { createObjectURL?(blob: unknown): string };
+  crossOriginIsolated?: boolean;
+  navigator?: { hardwareConcurrency?: number };
+  document?: unknown;
+}
+
+function webHost(): WorkerHost {
+  const g = globalThis as unknown as WebGlobals;
+  const cores = g.navigator?.hardwareConcurrency ?? 1;
+  const unavailable =
+    typeof g.Worker !== "function" || typeof g.Blob !== "function" ? "this platform has no Web Workers"
+      : g.crossOriginIsolated !== true ? "the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp), so it cannot share memory with Web Workers"
+        : "";
+  let url: string | undefined;
+  return {
+    kind: unavailable === "" ? "web" : null,
+    unavailable,
+    // A window may not sleep in Atomics.wait; a worker may.
+    canBlock: g.document === undefined,
+    cores,
+    spawn(ctrl, args) {
+      // The worker's code travels as a Blob made from webWorkerMain's source: no file for a
+      // bundler or server to find, and it needs nothing but what it is sent.
+      url ??= g.URL.createObjectURL!(new g.Blob!([`(${webWorkerMain.toString()})()`], { type: "text/javascript" }));
+      const worker = new g.Worker!(url, { name: "kiln compute" });
+      worker.postMessage({ ctrl: ctrl.buffer, args: args.buffer, spinMs: spinMs() });
+      return { attach: (m) => worker.postMessage(m), terminate: () => worker.terminate() };
+    },
+  };
+}
+
+/**
+ * A Web Worker's loop (runs as its own script: it may use nothing from outside this function).
+ * Same protocol as worker.mjs, but it sleeps with Atomics.waitAsync so that the messages
+ * attaching memories, which a browser delivers only through the event loop, can arrive.
+ */
+function webWorkerMain(): void {
+  type Exports = Record<string, (...a: number[]) => unknown>;
+  const scope = globalThis as unknown as { onmessage: ((e: { data: Record<string, unknown> }) => void) | null; close(): void };
+  const instances = new Map<number, Exports>();
+  let names: readonly string[] = [];
+  let arrived: (() => void) | null = null;
+  scope.onmessage = (e) => {
+    const m = e.data;
+    if (m["ctrl"] !== undefined) {
+      void loop(new Int32Array(m["ctrl"] as SharedArrayBuffer), new Float64Array(m["args"] as SharedArrayBuffer), m["spinMs"] as number);
+      return;
+    }
+    names = m["names"] as string[];
+    const memory = m["memory"] as WebAssembly.Memory;
+    instances.set(m["id"] as number, new WebAssembly.Instance(m["module"] as WebAssembly.Module, { env: { memory } }).exports as Exports);
+    arrived?.();
+  };
+  async function loop(ctrl: Int32Array, args: Float64Array, spin: number): Promise<void> {
+    let seen = 0;
+    Atomics.store(ctrl, 6, 1);
+    for (;;) {
+      const until = performance.now() + spin;
+      while (Atomics.load(ctrl, 0) === seen && performance.now() < until);
+      if (Atomics.load(ctrl, 0) === seen) {
+        const w = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: unknown } }).waitAsync(ctrl, 0, seen);
+        if (w.async) await w.value;
+        continue;
+      }
+      const seq = Atomics.load(ctrl, 0);
+      if (seq < 0) { scope.close(); return; }
+      seen = seq;
+      while (!instances.has(ctrl[2]!)) await new Promise<void>((resolve) => { arrived = resolve; });
+      const fn = instances.get(ctrl[2]!)![names[ctrl[3]!]!]!;
+      fn(...Array.from(args.subarray(0, ctrl[4]!)));
+      Atomics.store(ctrl, 1, seq);
+      Atomics.notify(ctrl, 1);
+    }
+  }
+}
