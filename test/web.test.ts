@@ -1,0 +1,103 @@
+/**
+ * The web page (web/) in headless Chromium, driven by playwright-core: Debian's chromium
+ * (.ci/run installs it; no browser is downloaded). The page is built and served as
+ * `npm run web` does (cross-origin isolated), then: no console error, ?steps=300 reaches ≥ 90%
+ * test accuracy on two threads, the IR panel shows fused ops, a stroke on the pad gives ten
+ * probabilities summing to 1. A screenshot is saved to out/web.png.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import type { Server } from "node:http";
+import { join, resolve } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildPage, serve } from "../web/serve.js";
+
+// What the callbacks run inside the page use (this project's TypeScript has no DOM library).
+declare const document: {
+  getElementById(id: string): { textContent: string | null; dataset: Record<string, string | undefined> } | null;
+  querySelector(selector: string): unknown;
+};
+declare const crossOriginIsolated: boolean;
+
+const CHROMIUM = process.env["KILN_CHROMIUM"] ?? "/usr/bin/chromium";
+const present = existsSync(CHROMIUM);
+if (!present) console.warn(`test/web.test.ts: skipped, no Chromium at ${CHROMIUM} (apt-get install chromium, as .ci/run does; or set KILN_CHROMIUM)`);
+
+describe.skipIf(!present)("the web page in headless Chromium", () => {
+  let server: Server;
+  let url = "";
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    await buildPage();
+    ({ url, server } = await serve(0));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"],
+    });
+    // A fresh context is a fresh profile (playwright gives each launch its own user data dir).
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()}`));
+    page.on("response", (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    server?.close();
+  });
+
+  it("?steps=300 trains at once to ≥ 90% test accuracy, cross-origin isolated, on two threads", async () => {
+    await page.goto(`${url}?steps=300`);
+    await page.waitForFunction(() => ["done", "error"].includes(document.getElementById("status")!.textContent!), null, { timeout: 300_000 });
+    const got = await page.evaluate(() => ({
+      status: document.getElementById("status")!.textContent,
+      accuracy: document.getElementById("test-accuracy")!.textContent!,
+      isolated: crossOriginIsolated,
+      threads: document.getElementById("threads")!.dataset,
+    }));
+    expect(got.status).toBe("done");
+    expect(got.accuracy).toMatch(/^\d+\.\d%$/);
+    expect(parseFloat(got.accuracy)).toBeGreaterThanOrEqual(90);
+    expect(got.isolated).toBe(true);
+    expect(got.threads["threads"]).toBe("2");
+    expect(Number(got.threads["workerJobs"])).toBeGreaterThan(0); // the Web Worker ran kernel parts
+  }, 320_000);
+
+  it("the IR panel shows the compiled train step with fused ops, and the traced one without", async () => {
+    const after = await page.locator("#ir").textContent();
+    expect(after).toMatch(/= fused_elementwise\[/);
+    expect(after).toMatch(/= softmax_xent\[/);
+    await page.click("button[data-stage=before]");
+    const before = await page.locator("#ir").textContent();
+    expect(before).not.toMatch(/fused_elementwise/);
+    expect(before).toMatch(/= matmul\[/);
+    await page.click("button[data-stage=after]");
+  });
+
+  it("a stroke on the pad gives ten probabilities that sum to 1", async () => {
+    const box = (await page.locator("#pad").boundingBox())!;
+    // A "1": one vertical stroke down the middle.
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
+    await page.mouse.down();
+    for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.2 + 0.06 * i));
+    await page.mouse.up();
+    await page.waitForFunction(() => document.querySelector("#probs li[data-p]:not([data-p='0'])") !== null, null, { timeout: 30_000 });
+    const p = await page.$$eval("#probs li", (lis) => lis.map((li) => Number(li.getAttribute("data-p"))));
+    expect(p).toHaveLength(10);
+    for (const v of p) expect(v).toBeGreaterThanOrEqual(0);
+    expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    expect(p.indexOf(Math.max(...p))).toBe(1);
+    mkdirSync(resolve(import.meta.dirname, "../out"), { recursive: true });
+    await page.screenshot({ path: join(import.meta.dirname, "../out/web.png") });
+  });
+
+  it("the console stayed free of errors (favicon included)", () => {
+    expect(problems).toEqual([]);
+  });
+});
