@@ -9,9 +9,9 @@
  * Decoding is the boundary with files from anywhere: every exception of the decoder (truncated
  * input, wrong wire types, a RangeError from deeply nested messages) becomes a DecodeError.
  */
-import { readFileSync } from "node:fs";
 import protobuf from "protobufjs";
 import { DecodeError } from "../../runtime/errors.js";
+import { nodeBuiltin } from "../../runtime/host.js";
 
 /** protobufjs's 64-bit integer (from the `long` package), or a plain number when encoding. */
 export interface LongLike { readonly low: number; readonly high: number; readonly unsigned: boolean; toNumber(): number }
@@ -83,7 +83,9 @@ let modelType: protobuf.Type | null = null;
 /** The ModelProto message type, parsed once from the official schema. */
 function ModelProto(): protobuf.Type {
   if (modelType === null) {
-    const text = readFileSync(new URL("./onnx.proto", import.meta.url), "utf8");
+    // Read when first needed (runtime/host.ts): the module also loads where there are no files.
+    const fs = nodeBuiltin<typeof import("node:fs")>("node:fs", "ONNX (reading the onnx.proto schema)");
+    const text = fs.readFileSync(new URL("./onnx.proto", import.meta.url), "utf8");
     modelType = protobuf.parse(text, { keepCase: true }).root.lookupType("onnx.ModelProto");
   }
   return modelType;
