@@ -65,8 +65,8 @@ function decls(what: string, given: unknown, dflt: (shape: readonly number[]) =>
   if (typeof given !== "object" || given === null || Array.isArray(given)) throw new ModelError(`${what} must be an object { name: { shape, init? } }, got ${String(given)}`);
   const out: Record<string, ParamDecl> = {};
   for (const [k, d] of Object.entries(given)) {
-    // PyTorch refuses "." in a parameter name too: it separates the path.
-    if (k === "" || k.includes(".")) throw new ModelError(`${what}: name ${JSON.stringify(k)} must be non-empty and without "."`);
+    // Any non-empty key: the layer's path in front keeps names unique (a layer has no children).
+    if (k === "") throw new ModelError(`${what}: a name must be non-empty`);
     const shape = (d as { shape?: unknown } | null)?.shape;
     if (!Array.isArray(shape) || !shape.every((s) => Number.isInteger(s) && s >= 1)) {
       throw new ModelError(`${what}.${k}: shape must be an array of positive integers, got ${JSON.stringify(shape)}`);
