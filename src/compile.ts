@@ -58,7 +58,7 @@ function positiveInt(what: string, n: unknown, max: number): number {
 }
 
 const isLayer = (m: unknown): m is LayerNode =>
-  typeof m === "object" && m !== null && typeof (m as { kind?: unknown }).kind === "string";
+  (typeof m === "object" || typeof m === "function") && m !== null && typeof (m as { kind?: unknown }).kind === "string";
 
 /**
  * Compile a model expression into a trainable network.

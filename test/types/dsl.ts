@@ -12,7 +12,7 @@ import { relu } from "../../src/layers/relu.js";
 import { residual } from "../../src/layers/residual.js";
 import { seq } from "../../src/layers/seq.js";
 import type { Residual, Seq, SizesOf } from "../../src/layers/shapes.js";
-import { init } from "../../src/index.js";
+import { glu } from "../../examples/models/dsl.js";
 import type { Equal, Expect } from "./assert.js";
 
 const swish = fn("swish", (x) => x.mul(x.sigmoid()));
@@ -20,14 +20,6 @@ export type D1 = Expect<Equal<SizesOf<typeof swish>, "pass">>;
 export type D2 = Expect<Equal<SizesOf<typeof gelu>, "pass">>;
 export type D3 = Expect<Equal<SizesOf<ReturnType<typeof leakyRelu>>, "pass">>;
 
-const glu = (n: number) => layer({
-  name: "glu", in: n, out: n,
-  params: { weight: { shape: [2 * n, n], init: init.xavier() }, bias: { shape: [2 * n], init: init.zeros() } },
-  apply: (p, x) => {
-    const h = x.matmul(p.weight, { transposeB: true }).add(p.bias);
-    return h.slice(1, 0, n).mul(h.slice(1, n, 2 * n).sigmoid());
-  },
-});
 export type D4 = Expect<Equal<ReturnType<typeof glu>, UserLayer<number, number>>>;
 
 // A layer with literal sizes is typed by them, and apply sees its parameters by name.
