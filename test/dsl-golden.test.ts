@@ -36,13 +36,11 @@ describe("golden IR of user code", () => {
     expect(printIR(net.ir.eval)).toMatchInlineSnapshot(`
       "{ lambda x:f32[2,4] 0.weight:f32[3,4] 0.bias:f32[3] 2.weight:f32[3,3] 2.bias:f32[3] 3.weight:f32[2,3] 3.bias:f32[2] .
         let a:f32[2,3] = linear[transA=false transB=true relu=false] x 0.weight 0.bias
-            b:f32[2,3] = sigmoid a
-            c:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0] a b
-            d:f32[2,3] = linear[transA=false transB=true relu=false] c 2.weight 2.bias
-            e:f32[2,3] = tanh d
-            f:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0] e c
-            g:f32[2,2] = linear[transA=false transB=true relu=false] f 3.weight 3.bias
-        in (logits=g) }"
+            b:f32[2,3] = fused_elementwise[shape=[2,3] t0=sigmoid(in0) t1=mul(in0,t0) → t1] a
+            c:f32[2,3] = linear[transA=false transB=true relu=false] b 2.weight 2.bias
+            d:f32[2,3] = fused_elementwise[shape=[2,3] t0=tanh(in0) t1=mul(t0,in1) → t1] c b
+            e:f32[2,2] = linear[transA=false transB=true relu=false] d 3.weight 3.bias
+        in (logits=e) }"
     `);
   });
 
@@ -51,35 +49,35 @@ describe("golden IR of user code", () => {
     expect(printIR(net.ir.train)).toMatchInlineSnapshot(`
       "{ lambda x:f32[2,4] 0.weight:f32[3,4] 0.bias:f32[3] 2.weight:f32[3,3] 2.bias:f32[3] 3.weight:f32[2,3] 3.bias:f32[2] labels:f32[2,2] lr:f32[] .
         let a:f32[2,3] = linear[transA=false transB=true relu=false] x 0.weight 0.bias
-            b:f32[2,3] = sigmoid a
-            c:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0] a b
-            d:f32[2,3] = linear[transA=false transB=true relu=false] c 2.weight 2.bias
-            e:f32[2,3] = tanh d
-            f:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0] e c
-            g:f32[2,2] = linear[transA=false transB=true relu=false] f 3.weight 3.bias
-            h:f32[2,2] i:f32[2,2] = fused_elementwise[shape=[2,2] t0=sub(in0,in1) t1=mul(t0,t0) t2=const(0.25) t3=mul(t2,t0) t4=add(t3,t3) → t1,t4] g labels
-            j:f32[] = mean[axes=[0,1] keepdims=false] h
-            k:f32[1,2] = sum[axes=[0] keepdims=true] i
-            l:f32[2] = reshape[shape=[2]] k
-            m:f32[2,3] = matmul[transA=false transB=false] i 3.weight
-            n:f32[2,3] = matmul[transA=true transB=false] i f
-            o:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0] m e
-            p:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) t1=mul(in2,in2) t2=const(1) t3=sub(t2,t1) t4=mul(t0,t3) → t4] m c e
-            q:f32[1,3] = sum[axes=[0] keepdims=true] p
-            r:f32[3] = reshape[shape=[3]] q
-            s:f32[2,3] = matmul[transA=false transB=false] p 2.weight
-            t:f32[3,3] = matmul[transA=true transB=false] p c
-            u:f32[2,3] = fused_elementwise[shape=[2,3] t0=add(in0,in1) t1=mul(t0,in2) t2=mul(t0,in3) t3=const(1) t4=sub(t3,in2) t5=mul(in2,t4) t6=mul(t2,t5) t7=add(t1,t6) → t7] o s b a
-            v:f32[1,3] = sum[axes=[0] keepdims=true] u
-            w:f32[3] = reshape[shape=[3]] v
-            y:f32[3,4] = matmul[transA=true transB=false] u x
-            z:f32[3,4] = fused_elementwise[shape=[3,4] t0=mul(in0,in1) t1=sub(in2,t0) → t1] y lr 0.weight
-            ba:f32[3] = fused_elementwise[shape=[3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] w lr 0.bias
-            bb:f32[3,3] = fused_elementwise[shape=[3,3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] t lr 2.weight
-            bc:f32[3] = fused_elementwise[shape=[3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] r lr 2.bias
-            bd:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] n lr 3.weight
-            be:f32[2] = fused_elementwise[shape=[2] t0=mul(in0,in1) t1=sub(in2,t0) → t1] l lr 3.bias
-        in (loss=j, 0.weight=z, 0.bias=ba, 2.weight=bb, 2.bias=bc, 3.weight=bd, 3.bias=be) }"
+            b:f32[2,3] c:f32[2,3] d:f32[2,3] = fused_elementwise[shape=[2,3] t0=sigmoid(in0) t1=mul(in0,t0) t2=const(1) t3=sub(t2,t0) t4=mul(t0,t3) → t0,t1,t4] a
+            e:f32[2,3] = linear[transA=false transB=true relu=false] c 2.weight 2.bias
+            f:f32[2,3] g:f32[2,3] h:f32[2,3] = fused_elementwise[shape=[2,3] t0=tanh(in0) t1=mul(t0,in1) t2=mul(t0,t0) t3=const(1) t4=sub(t3,t2) → t0,t1,t4] e c
+            i:f32[2,2] = linear[transA=false transB=true relu=false] g 3.weight 3.bias
+            j:f32[2,2] k:f32[2,2] = fused_elementwise[shape=[2,2] t0=sub(in0,in1) t1=mul(t0,t0) t2=const(0.25) t3=mul(t2,t0) t4=add(t3,t3) → t1,t4] i labels
+            l:f32[] = mean[axes=[0,1] keepdims=false] j
+            m:f32[1,2] = sum[axes=[0] keepdims=true] k
+            n:f32[2] = reshape[shape=[2]] m
+            o:f32[2,3] = matmul[transA=false transB=false] k 3.weight
+            p:f32[2,3] = matmul[transA=true transB=false] k g
+            q:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0] o c
+            r:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0] o f
+            s:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0] q h
+            t:f32[1,3] = sum[axes=[0] keepdims=true] s
+            u:f32[3] = reshape[shape=[3]] t
+            v:f32[2,3] = matmul[transA=false transB=false] s 2.weight
+            w:f32[3,3] = matmul[transA=true transB=false] s c
+            y:f32[2,3] z:f32[2,3] = fused_elementwise[shape=[2,3] t0=add(in0,in1) t1=mul(t0,in2) t2=mul(t0,in3) → t1,t2] r v b a
+            ba:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) t1=add(in2,t0) → t1] z d y
+            bb:f32[1,3] = sum[axes=[0] keepdims=true] ba
+            bc:f32[3] = reshape[shape=[3]] bb
+            bd:f32[3,4] = matmul[transA=true transB=false] ba x
+            be:f32[3,4] = fused_elementwise[shape=[3,4] t0=mul(in0,in1) t1=sub(in2,t0) → t1] bd lr 0.weight
+            bf:f32[3] = fused_elementwise[shape=[3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] bc lr 0.bias
+            bg:f32[3,3] = fused_elementwise[shape=[3,3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] w lr 2.weight
+            bh:f32[3] = fused_elementwise[shape=[3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] u lr 2.bias
+            bi:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] p lr 3.weight
+            bj:f32[2] = fused_elementwise[shape=[2] t0=mul(in0,in1) t1=sub(in2,t0) → t1] n lr 3.bias
+        in (loss=l, 0.weight=be, 0.bias=bf, 2.weight=bg, 2.bias=bh, 3.weight=bi, 3.bias=bj) }"
     `);
   });
 });
