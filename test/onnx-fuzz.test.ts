@@ -7,7 +7,7 @@
  *   references to paths, cycles, deleted and repeated nodes, changed op types and attributes,
  *   names that are code; messages nested 100,000 deep (a RangeError in the decoder).
  * While the fuzzer runs, no file may be opened or read (external data is refused, never
- * followed). The counts and the slowest case are printed for the issue's closing note.
+ * followed), and no array fromOnnx allocates may be larger than its input (+256 bytes). The counts and the slowest case are printed for the issue's closing note.
  */
 import * as fs from "node:fs";
 import fsModule from "node:fs";
@@ -87,6 +87,27 @@ function nested(depth: number): Uint8Array {
   return out;
 }
 
+/**
+ * The largest typed array or ArrayBuffer (in bytes) constructed while `f` runs: the global
+ * constructors are wrapped (kiln's code reads them from the global scope at each call).
+ */
+function largestAllocation<T>(f: () => T): { result: T; bytes: number } {
+  const names = ["Float32Array", "Float64Array", "Uint8Array", "Int32Array", "BigInt64Array", "ArrayBuffer"] as const;
+  const g = globalThis as unknown as Record<string, new (...a: unknown[]) => { byteLength: number }>;
+  const saved = names.map((n) => g[n]!);
+  let bytes = 0;
+  names.forEach((n, i) => {
+    g[n] = new Proxy(saved[i]!, {
+      construct(target, args, newTarget) {
+        const made = Reflect.construct(target, args, newTarget === g[n] ? target : newTarget) as { byteLength: number };
+        bytes = Math.max(bytes, made.byteLength);
+        return made;
+      },
+    });
+  });
+  try { return { result: f(), bytes }; } finally { names.forEach((n, i) => { g[n] = saved[i]!; }); }
+}
+
 /** Count file opens and reads while `f` runs (builtin ESM exports follow the patched fs object). */
 function countFileReads(f: () => void): number {
   let reads = 0;
@@ -108,12 +129,16 @@ describe("fuzz: fromOnnx", () => {
     const r = rand(1313);
     const failures: string[] = [];
     const counts = { cases: 0, refused: 0, accepted: 0 };
-    let slowest = 0;
+    let slowest = 0, worstAllocation = 0;
     const attempt = (label: () => string, bytes: Uint8Array) => {
       counts.cases++;
       const t0 = performance.now();
       const ok = guarded(failures, label, () => {
-        const imported = fromOnnx(bytes);
+        const measured = largestAllocation(() => { try { return fromOnnx(bytes); } catch (e) { return e as Error; } });
+        worstAllocation = Math.max(worstAllocation, measured.bytes / Math.max(bytes.length, 1));
+        if (measured.bytes > bytes.length + 256 && failures.length < 10) failures.push(`${label()}: allocated ${measured.bytes} bytes for an input of ${bytes.length}`);
+        if (measured.result instanceof Error) throw measured.result;
+        const imported = measured.result;
         const size = Object.values(imported.params).reduce((s, p) => s + p.length, 0);
         if (size > 1e6) return;
         const net = compile(imported.model, { inputs: imported.inputs, batch: 2, optimize: false });
@@ -139,12 +164,18 @@ describe("fuzz: fromOnnx", () => {
         attempt(() => `edited case ${c}`, bytes);
       }
     });
-    console.log("ONNX fuzz:", counts, `slowest case ${slowest.toFixed(1)} ms`);
+    console.log("ONNX fuzz:", counts, `slowest case ${slowest.toFixed(1)} ms; largest array ${worstAllocation.toFixed(2)}× the input's length`);
     expect(failures).toEqual([]);
     expect(reads).toBe(0);
     expect(counts.cases).toBeGreaterThan(4000);
     expect(counts.accepted).toBeGreaterThan(100); // the edits leave many models valid: the accepted path is exercised
   }, 120_000);
+
+  it("the allocation measure sees the weights fromOnnx reads", () => {
+    const { bytes } = largestAllocation(() => fromOnnx(FIXTURES[0]!));
+    expect(bytes).toBeGreaterThanOrEqual(16 * 12 * 4); // mlp.onnx's first weight, [16, 12] float32
+    expect(bytes).toBeLessThanOrEqual(FIXTURES[0]!.length);
+  });
 
   it("messages nested 100,000 deep, and unknown groups nested 1,000,000 deep, are DecodeErrors", () => {
     expect(() => fromOnnx(nested(100_000))).toThrow(DecodeError);
