@@ -14,7 +14,7 @@
 import type { Graph } from "../../compiler/ir/graph.js";
 import type { V } from "../../compiler/ir/types.js";
 import { KilnError } from "../../runtime/errors.js";
-import { describe, features, type LayerNode } from "../layers/node.js";
+import { describe, type LayerNode } from "../layers/node.js";
 import { traceModel } from "../programs.js";
 import { pathLabel } from "../trace.js";
 import { describeValue } from "../validate.js";
@@ -134,7 +134,6 @@ export function toOnnx(net: Exportable, options?: OnnxExportOptions): Uint8Array
   });
   if (inputs.has(a.logits)) onnx.node("Identity", ["x"], {}, ["logits"]); // a model that changes nothing
 
-  const outputs = features(net.model).out ?? net.inputs;
   const tensor = (n: string, width: number) => ({
     name: n,
     type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_param: "batch" }, { dim_value: width }] } } },
@@ -144,6 +143,6 @@ export function toOnnx(net: Exportable, options?: OnnxExportOptions): Uint8Array
     opset_import: [{ domain: "", version: OPSET }],
     producer_name: "kiln",
     producer_version: "0.1.0",
-    graph: { name: "kiln", node: onnx.nodes, initializer: onnx.initializers, input: [tensor("x", net.inputs)], output: [tensor("logits", outputs)] },
+    graph: { name: "kiln", node: onnx.nodes, initializer: onnx.initializers, input: [tensor("x", net.inputs)], output: [tensor("logits", outA[1]!)] },
   });
 }
