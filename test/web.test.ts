@@ -100,4 +100,22 @@ describe.skipIf(!present)("the web page in headless Chromium", () => {
   it("the console stayed free of errors (favicon included)", () => {
     expect(problems).toEqual([]);
   });
+
+  it("served without cross-origin isolation it trains on one thread and says why, once", async () => {
+    const plain = await serve(0, { isolated: false });
+    const other = await browser.newPage();
+    const notes: string[] = [];
+    other.on("console", (m) => { if (m.type() === "error" || m.text().startsWith("kiln:")) notes.push(`${m.type()}: ${m.text()}`); });
+    other.on("pageerror", (e) => notes.push(`page error: ${e.message}`));
+    try {
+      await other.goto(`${plain.url}?steps=30`);
+      await other.waitForFunction(() => ["done", "error"].includes(document.getElementById("status")!.textContent!), null, { timeout: 120_000 });
+      expect(await other.evaluate(() => [crossOriginIsolated, document.getElementById("status")!.textContent, document.getElementById("threads")!.dataset["threads"]]))
+        .toEqual([false, "done", "1"]);
+      expect(notes).toEqual([expect.stringMatching(/^info: kiln: one thread, because the page is not cross-origin isolated/)]);
+    } finally {
+      await other.close();
+      plain.server.close();
+    }
+  }, 150_000);
 });

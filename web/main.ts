@@ -2,7 +2,8 @@
  * The page: controls, live charts (kiln's own SVG line charts), the compiled programs, the
  * drawing pad and checkpoints. kiln itself runs in trainer.ts, a Web Worker.
  * Contract for automated checks: `?steps=N` trains N steps at once; when done, #test-accuracy
- * holds e.g. "93.4%" and #status "done".
+ * holds e.g. "93.4%" and #status "done". `?bench=N` times N train steps on one batch (W2 of bench/)
+ * and puts samples/s in #speed.
  */
 import { lineChart } from "../src/plot/lineChart.js";
 import type { FromPage, IrPair, ToPage } from "./protocol.js";
@@ -192,6 +193,8 @@ worker.onmessage = (event: MessageEvent<ToPage>) => {
       ($("train") as HTMLButtonElement).disabled = false;
       ($("save") as HTMLButtonElement).disabled = false;
       status("ready");
+      const bench = Number(new URLSearchParams(location.search).get("bench"));
+      if (Number.isInteger(bench) && bench > 0) { status("benchmarking"); send({ kind: "bench", steps: bench }); }
       const steps = Number(new URLSearchParams(location.search).get("steps"));
       if (Number.isInteger(steps) && steps > 0) {
         ($("steps") as HTMLInputElement).value = String(steps);
@@ -223,6 +226,12 @@ worker.onmessage = (event: MessageEvent<ToPage>) => {
       ($("train") as HTMLButtonElement).disabled = false;
       ($("stop") as HTMLButtonElement).disabled = true;
       status(m.stopped ? "stopped" : "done");
+      break;
+    case "bench":
+      $("speed").textContent = Math.round(m.samplesPerSecond).toLocaleString("en");
+      $("speed").dataset["samplesPerSecond"] = String(m.samplesPerSecond);
+      showThreads(m.jobs);
+      status("done");
       break;
     case "probabilities":
       showProbabilities(m.p);

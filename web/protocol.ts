@@ -5,6 +5,7 @@ export type FromPage =
   | { readonly kind: "setup"; readonly digits: string }
   | { readonly kind: "train"; readonly steps: number }
   | { readonly kind: "stop" }
+  | { readonly kind: "bench"; readonly steps: number }
   | { readonly kind: "predict"; readonly pixels: Float32Array }
   | { readonly kind: "save" }
   | { readonly kind: "load"; readonly bytes: Uint8Array; readonly name: string };
@@ -17,4 +18,5 @@ export type ToPage =
   | { readonly kind: "probabilities"; readonly p: number[] }
   | { readonly kind: "checkpoint"; readonly bytes: Uint8Array }
   | { readonly kind: "loaded"; readonly name: string; readonly accuracy: number }
+  | { readonly kind: "bench"; readonly steps: number; readonly samplesPerSecond: number; readonly jobs: number[] }
   | { readonly kind: "error"; readonly message: string };

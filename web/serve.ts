@@ -51,17 +51,17 @@ const TYPES: Record<string, string> = {
   ".svg": "image/svg+xml", ".map": "application/json", ".bin": "application/octet-stream", ".json": "application/json",
 };
 
-/** Serve web/dist, cross-origin isolated. */
-export function serve(port: number, host = "127.0.0.1"): Promise<{ url: string; server: Server }> {
+/** Serve web/dist, cross-origin isolated unless `isolated` is false (to see the one-thread fallback). */
+export function serve(port: number, { host = "127.0.0.1", isolated = true } = {}): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
     const file = normalize(join(distDir, path === "/" ? "index.html" : path));
-    const headers: Record<string, string> = {
-      "Cross-Origin-Opener-Policy": "same-origin",
-      "Cross-Origin-Embedder-Policy": "require-corp",
-      "Cross-Origin-Resource-Policy": "same-origin",
-      "Cache-Control": "no-cache",
-    };
+    const headers: Record<string, string> = { "Cache-Control": "no-cache" };
+    if (isolated) {
+      headers["Cross-Origin-Opener-Policy"] = "same-origin";
+      headers["Cross-Origin-Embedder-Policy"] = "require-corp";
+      headers["Cross-Origin-Resource-Policy"] = "same-origin";
+    }
     if (!file.startsWith(resolve(distDir)) || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404, { ...headers, "Content-Type": "text/plain" }).end("not found");
       return;

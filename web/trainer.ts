@@ -96,6 +96,20 @@ async function train(steps: number): Promise<void> {
   post({ kind: "done", step, accuracy: evaluate(net, data.test).accuracy, ms, jobs: threadJobs(), stopped: stop });
 }
 
+/**
+ * W2 of bench/: train steps of the README's model on one fixed batch, timed after a warm-up
+ * (the same measurement as `npm run bench` makes in Node).
+ */
+function bench(steps: number): void {
+  const b = compile(model, options);
+  const batcher = new Batcher(data!.train, { batch: options.batch, seed: 1 });
+  const { x, labels } = batcher.epoch(0).next().value!;
+  for (let i = 0; i < 20; i++) b.trainStep(x, labels);
+  const started = performance.now();
+  for (let i = 0; i < steps; i++) b.trainStep(x, labels);
+  post({ kind: "bench", steps, samplesPerSecond: (steps * options.batch * 1000) / (performance.now() - started), jobs: threadJobs() });
+}
+
 function predict(pixels: Float32Array): void {
   if (!net) return;
   const logits = net.predict(pixels);
@@ -112,6 +126,7 @@ scope.onmessage = (event) => {
       case "setup": return setup(m.digits);
       case "train": return train(m.steps);
       case "stop": stop = true; return;
+      case "bench": return bench(m.steps);
       case "predict": return predict(m.pixels);
       case "save": {
         const bytes = checkpointBytes(net!);
