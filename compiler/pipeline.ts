@@ -6,6 +6,8 @@
 import type { Arena } from "../runtime/arena.js";
 import { Executor } from "../runtime/executor.js";
 import { envVar } from "../runtime/host.js";
+import { cacheStats } from "../runtime/lru.js";
+import { poolStats } from "../runtime/threads.js";
 import type { Program } from "../runtime/program.js";
 import type { Graph } from "./ir/graph.js";
 import { lower, lowerPlanned } from "./lower.js";
@@ -54,7 +56,16 @@ export function prepare(g: Graph, arena: Arena | null, label = "graph"): Prepare
   const plan = planMemory(g);
   if (Number(envVar("KILN_DEBUG") ?? 0) >= 3) console.error(formatPlan(g, plan, label));
   const program = lowerPlanned(g, plan);
-  return { program, plan, executor: new Executor(program, "f32", arena) };
+  const executor = new Executor(program, "f32", arena);
+  if (Number(envVar("KILN_DEBUG") ?? 0) >= 1) console.error(`[kiln] ${label}: ${formatShared()}`);
+  return { program, plan, executor };
+}
+
+/** KILN_DEBUG ≥ 1: what the process shares between networks — bounded caches and the thread pool. */
+export function formatShared(): string {
+  const caches = cacheStats().map((c) => `${c.name} ${c.size}/${c.capacity}${c.evictions ? ` (${c.evictions} evicted)` : ""}`);
+  const pool = poolStats();
+  return `caches: ${caches.join(", ")}; thread pool: ${pool.threads} threads, ${pool.leases} networks`;
 }
 
 /** KILN_DEBUG=3: where every value lives — its scratch offset, or the external buffer it updates. */

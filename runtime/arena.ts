@@ -9,13 +9,16 @@
  */
 import { KilnError } from "./errors.js";
 import type { KernelContext } from "./kernels/types.js";
-import { sharedPool } from "./threads.js";
+import { acquirePool, type PoolLease } from "./threads.js";
 import { instantiateKernels, SGEMM_SCRATCH_BYTES } from "./wasm/module.js";
 
 const PAGE = 65536;
 /** wasm32 addresses 4 GiB; stay below so offsets fit in an i32 the kernels index with. */
 const MAX_PAGES = 32768;
 export const ALIGN = 64;
+
+/** Releases the pool leases of networks nobody references any more. */
+const finalizer = new FinalizationRegistry<() => void>((release) => release());
 
 export const alignUp = (n: number, a = ALIGN): number => Math.ceil(n / a) * a;
 
@@ -25,6 +28,8 @@ export class Arena {
   private scratchBase: number | null = null;
   private scratchBytes = 0;
   private kernelContext: KernelContext | undefined;
+  private lease: PoolLease | null = null;
+  private disposed = false;
   /** Each thread's private sgemm packing buffers (part of the persistent region). */
   private readonly sgemmScratch: readonly number[];
 
@@ -37,8 +42,10 @@ export class Arena {
 
   /** The WebAssembly kernels on this memory, the scratch and the thread pool (made on first use). */
   get context(): KernelContext {
+    if (this.disposed) throw new KilnError("arena: used after it was released (the network was disposed)");
     if (!this.kernelContext) {
-      const pool = this.threads > 1 ? sharedPool(this.threads) : null;
+      this.lease = this.threads > 1 ? acquirePool(this.threads, this.memory) : null;
+      const pool = this.lease?.pool ?? null;
       this.kernelContext = {
         memory: this.memory,
         wasm: instantiateKernels(this.memory),
@@ -47,6 +54,34 @@ export class Arena {
       };
     }
     return this.kernelContext;
+  }
+
+  /**
+   * Give back what the arena holds outside itself: its lease on the thread pool (the workers
+   * drop their instances on this memory). Idempotent; any later use of `context` is an error.
+   */
+  release(): void {
+    this.disposed = true;
+    this.lease?.release();
+    this.lease = null;
+    this.kernelContext = undefined;
+  }
+
+  get released(): boolean {
+    return this.disposed;
+  }
+
+  /**
+   * Release this arena when `owner` (the network) is garbage-collected, for owners that are
+   * dropped without `dispose()`. The registry holds the lease, not the owner or the arena.
+   */
+  releaseWith(owner: object): void {
+    finalizer.register(owner, () => this.lease?.release(), this);
+  }
+
+  /** Forget `releaseWith` (the owner was disposed explicitly). */
+  unregister(): void {
+    finalizer.unregister(this);
   }
 
   /** Reserve `bytes` for a buffer that lives as long as the network (params, state, optimizer). */

@@ -1,7 +1,11 @@
 // A kiln compute thread: runs exported kernels of the kernel module on a shared arena.
 // Plain JavaScript on purpose — it needs no loader, only the module and memories it is sent.
-// Protocol (see threads.ts): ctrl[0] = job sequence (−1: exit), ctrl[1] = last finished job,
-// ctrl[2] = memory id, ctrl[3] = export index, ctrl[4] = argument count; arguments in `args`.
+// Protocol (see workers.ts): ctrl[0] = job sequence (−1: exit), ctrl[1] = last finished job,
+// ctrl[2] = memory id, ctrl[3] = export index (−1: drop that memory's instance, its network was
+// released), ctrl[4] = argument count, ctrl[6] = 1 once listening, ctrl[7] = last claimed job;
+// arguments in `args`. A job runs on whichever thread claims it first (compare-and-swap of
+// ctrl[7] from seq − 1 to seq): this worker, or the caller, which takes back a part this worker
+// has not started.
 import { receiveMessageOnPort, workerData } from "node:worker_threads";
 
 const { ctrlBuffer, argsBuffer, port } = workerData;
@@ -12,30 +16,42 @@ const instances = new Map();
 let names = [];
 let seen = 0;
 
-// Spin this long for the next job before sleeping: a sleeping thread takes 50–150 µs to wake on
-// a VM (measured), and the kernels of one step follow each other within microseconds.
-const SPIN_MS = Number(process.env.KILN_SPIN_US ?? 1000) / 1000;
+// Spin for the next job before sleeping: a sleeping thread takes 50–150 µs to wake on a VM
+// (measured), and the kernels of one step follow each other within microseconds. The spin adapts:
+// a job seen while spinning that the caller had already taken back means this thread was not
+// running when the job came (the machine is busy), and spinning then only takes the core from the
+// thread it waits for — so the spin halves; a job this thread runs doubles it again, up to
+// KILN_SPIN_US (default 1000).
+const MAX_SPIN_MS = Number(process.env.KILN_SPIN_US ?? 1000) / 1000;
+let spinMs = MAX_SPIN_MS;
 
 for (;;) {
-  const until = performance.now() + SPIN_MS;
+  const until = performance.now() + spinMs;
   while (Atomics.load(ctrl, 0) === seen && performance.now() < until);
+  const caught = Atomics.load(ctrl, 0) !== seen;
   Atomics.wait(ctrl, 0, seen);
   const seq = Atomics.load(ctrl, 0);
   if (seq < 0) break;
   seen = seq;
-  // Memories are attached by message before the first job that uses them.
-  while (!instances.has(ctrl[2])) {
-    const m = receiveMessageOnPort(port);
-    if (!m) { Atomics.wait(ctrl, 5, 0, 1); continue; } // not delivered yet: wait 1 ms and look again
-    names = m.message.names;
-    instances.set(m.message.id, new WebAssembly.Instance(m.message.module, { env: { memory: m.message.memory } }).exports);
+  if (Atomics.compareExchange(ctrl, 7, seq - 1, seq) !== seq - 1) {
+    if (caught) spinMs = spinMs < 0.008 ? 0 : spinMs / 2; // taken back while we spun: we had no core
+    continue;
   }
-  const exports = instances.get(ctrl[2]);
-  const fn = exports[names[ctrl[3]]];
-  const n = ctrl[4];
-  switch (n) {
-    case 0: fn(); break;
-    default: fn(...Array.from(args.subarray(0, n)));
+  spinMs = Math.min(MAX_SPIN_MS, Math.max(0.008, spinMs * 2));
+  if (ctrl[3] === -1) {
+    instances.delete(ctrl[2]);
+  } else {
+    // Memories are attached by message before the first job that uses them.
+    while (!instances.has(ctrl[2])) {
+      const m = receiveMessageOnPort(port);
+      if (!m) { Atomics.wait(ctrl, 5, 0, 1); continue; } // not delivered yet: wait 1 ms and look again
+      names = m.message.names;
+      instances.set(m.message.id, new WebAssembly.Instance(m.message.module, { env: { memory: m.message.memory } }).exports);
+    }
+    const fn = instances.get(ctrl[2])[names[ctrl[3]]];
+    const n = ctrl[4];
+    if (n === 0) fn();
+    else fn(...Array.from(args.subarray(0, n)));
   }
   Atomics.store(ctrl, 1, seq);
   Atomics.notify(ctrl, 1);

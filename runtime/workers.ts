@@ -7,6 +7,9 @@
  *   ctrl[3] export index              ctrl[4] argument count      ctrl[5] scratch for a timed wait
  *   ctrl[6] 1 once the worker listens (a browser starts workers only when the creating thread
  *           yields to its event loop; until then the caller runs the worker's share itself)
+ *   ctrl[7] last claimed job: a job runs on the thread that moves it from seq − 1 to seq first,
+ *           the worker or the caller taking back a part the worker has not started
+ * Export index −1 is not a kernel: the worker drops the instance of memory ctrl[2].
  */
 import { envVar, hasNodeBuiltins, nodeBuiltin } from "./host.js";
 
@@ -140,9 +143,14 @@ function webWorkerMain(): void {
       const seq = Atomics.load(ctrl, 0);
       if (seq < 0) { scope.close(); return; }
       seen = seq;
-      while (!instances.has(ctrl[2]!)) await new Promise<void>((resolve) => { arrived = resolve; });
-      const fn = instances.get(ctrl[2]!)![names[ctrl[3]!]!]!;
-      fn(...Array.from(args.subarray(0, ctrl[4]!)));
+      if (Atomics.compareExchange(ctrl, 7, seq - 1, seq) !== seq - 1) continue; // the caller took it back
+      if (ctrl[3] === -1) {
+        instances.delete(ctrl[2]!);
+      } else {
+        while (!instances.has(ctrl[2]!)) await new Promise<void>((resolve) => { arrived = resolve; });
+        const fn = instances.get(ctrl[2]!)![names[ctrl[3]!]!]!;
+        fn(...Array.from(args.subarray(0, ctrl[4]!)));
+      }
       Atomics.store(ctrl, 1, seq);
       Atomics.notify(ctrl, 1);
     }

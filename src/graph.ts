@@ -8,7 +8,7 @@ import { checkGraph, type Graph } from "../compiler/ir/graph.js";
 import { size } from "../compiler/ir/types.js";
 import { optimize, prepare } from "../compiler/pipeline.js";
 import { Arena } from "../runtime/arena.js";
-import { InputError } from "../runtime/errors.js";
+import { InputError, KilnError } from "../runtime/errors.js";
 import { defaultThreads } from "../runtime/threads.js";
 import type { Executor } from "../runtime/executor.js";
 
@@ -22,6 +22,8 @@ export interface CompiledGraph {
   /** A named output's buffer after `run` (a live view: overwritten by the next run). */
   output(name: string): Float32Array | Int32Array;
   run(): void;
+  /** Release the arena's hold on the worker threads now; later calls are a KilnError. */
+  dispose(): void;
 }
 
 /**
@@ -48,16 +50,28 @@ export function compileGraph(g: Graph, opts: { optimize?: boolean; threads?: num
   const exec: Executor = prepare(graph, arena, "graph").executor;
   for (const [name, a] of bound) exec.bind(name, a);
   const names = (kind: "inputs" | "outputs") => graph[kind].map((v) => v.name).join(", ");
-  return {
+  let disposed = false;
+  const live = () => { if (disposed) throw new KilnError("compiled graph: used after dispose()"); };
+  const compiled: CompiledGraph = {
     graph,
     input: (name) => {
+      live();
       if (!exec.hasInput(name)) throw new InputError(`no input named ${JSON.stringify(name)}; the graph's inputs are ${names("inputs")}`);
       return exec.input(name) as Float32Array | Int32Array;
     },
     output: (name) => {
+      live();
       if (!graph.outputs.some((o) => o.name === name)) throw new InputError(`no output named ${JSON.stringify(name)}; the graph's outputs are ${names("outputs")}`);
       return exec.output(name) as Float32Array | Int32Array;
     },
-    run: () => exec.run(),
+    run: () => { live(); exec.run(); },
+    dispose: () => {
+      if (disposed) return;
+      disposed = true;
+      arena?.unregister();
+      arena?.release();
+    },
   };
+  arena?.releaseWith(compiled);
+  return compiled;
 }

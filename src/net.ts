@@ -7,7 +7,7 @@ import type { Graph } from "../compiler/ir/graph.js";
 import { optimize, prepare } from "../compiler/pipeline.js";
 import { summarize, type ProgramSummary } from "../compiler/summary.js";
 import type { Arena } from "../runtime/arena.js";
-import { InputError, ModelError } from "../runtime/errors.js";
+import { InputError, KilnError, ModelError } from "../runtime/errors.js";
 import { loadCheckpoint, loadOptimizerState, saveCheckpoint, saveOptimizerState } from "./io/checkpoint.js";
 import { Executor } from "../runtime/executor.js";
 import type { AnyArray } from "../runtime/kernels/index.js";
@@ -78,6 +78,28 @@ export class Net {
     this.probeValues = new Float64Array(this.probeNames.length).fill(NaN);
     this.train = this.executor(parts.ir.train, "train");
     this.grad = this.executor(parts.ir.backward, "backward");
+    parts.arena?.releaseWith(this);
+  }
+
+  private disposed = false;
+
+  /**
+   * Release the net's hold on shared resources now (its memory in the worker threads; the
+   * workers themselves when no other net uses them) instead of when it is garbage-collected.
+   * Parameters stay readable; any later train, gradient, predict, save or load call is a KilnError.
+   * @example net.dispose()
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.evals.clear();
+    this.parts.arena?.unregister();
+    this.parts.arena?.release();
+  }
+
+  /** Refuse a call on a disposed net (its arena no longer runs kernels). */
+  private live(what: string): void {
+    if (this.disposed) throw new KilnError(`${what}: this net was disposed; compile the model again to use it`);
   }
 
   /**
@@ -109,6 +131,7 @@ export class Net {
    * @example await net.save("mnist.safetensors")
    */
   async save(path: string): Promise<void> {
+    this.live("save");
     saveCheckpoint(this, path);
   }
 
@@ -119,6 +142,7 @@ export class Net {
    * @example await net.load("mnist.safetensors")
    */
   async load(path: string): Promise<void> {
+    this.live("load");
     loadCheckpoint(this, path);
   }
 
@@ -139,11 +163,13 @@ export class Net {
 
   /** Write optimizer buffers and the step counter, so training resumes bit for bit. @example await net.saveOptimizerState("opt.safetensors") */
   async saveOptimizerState(path: string): Promise<void> {
+    this.live("saveOptimizerState");
     saveOptimizerState(this, path);
   }
 
   /** Restore what saveOptimizerState wrote. @example await net.loadOptimizerState("opt.safetensors") */
   async loadOptimizerState(path: string): Promise<void> {
+    this.live("loadOptimizerState");
     loadOptimizerState(this, path);
   }
 
@@ -153,6 +179,7 @@ export class Net {
    * @example const loss = net.trainStep(x, labels);
    */
   trainStep(x: ArrayLike<number>, labels: ArrayLike<number>): number {
+    this.live("trainStep");
     this.prepare(this.train, x, labels);
     this.writeLearningRate(this.train.input("lr") as Float32Array);
     for (const sc of this.parts.optimizer.scalars) (this.train.input(sc.name) as Float32Array)[0] = sc.value(this.stepCount + 1);
@@ -179,6 +206,7 @@ export class Net {
   gradients(x: ArrayLike<number>, labels: ArrayLike<number>, opts: { input: true }): { loss: number; grads: Record<string, Float32Array>; inputGrad: Float32Array };
   gradients(x: ArrayLike<number>, labels: ArrayLike<number>, opts?: { input?: boolean }): { loss: number; grads: Record<string, Float32Array>; inputGrad?: Float32Array };
   gradients(x: ArrayLike<number>, labels: ArrayLike<number>, opts: { input?: boolean } = {}): { loss: number; grads: Record<string, Float32Array>; inputGrad?: Float32Array } {
+    this.live("gradients");
     const input = opts?.input ?? false;
     if (typeof input !== "boolean") throw new InputError(`gradients: options.input must be true or false, got ${String(input)}`);
     const exec = input ? this.inputGradExecutor() : this.grad;
@@ -206,6 +234,7 @@ export class Net {
    * @example const logits = net.predict(xTest); // Float32Array(n × outputs)
    */
   predict(x: ArrayLike<number>): Float32Array {
+    this.live("predict");
     const { inputs } = this.parts.trace;
     const n = batchOf(x, inputs);
     const shape = `${n}×${inputs}`;

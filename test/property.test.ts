@@ -4,35 +4,12 @@
  * the forward loss, every gradient, three train steps and the eval outputs.
  */
 import { describe, expect, it } from "vitest";
-import {
-  batchNorm, compile, dropout, printIR, layerNorm, linear, mse, relu, residual, seq, sgd, softmaxCrossEntropy, type LayerNode,
-} from "../src/index.js";
+import { batchNorm, compile, dropout, printIR, layerNorm, linear, mse, relu, seq, sgd, softmaxCrossEntropy } from "../src/index.js";
+import { randomModel as randomModelOf } from "./helpers/models.js";
 import { maxRelErr, rand } from "./helpers/run.js";
 
 const WIDTHS = [1, 3, 7, 16, 33];
-
-/** A random model mapping `width` features to some output width; returns it and that width. */
-function randomModel(r: () => number, width: number, depth: number, allowBatchNorm: boolean): [LayerNode, number] {
-  const layers: LayerNode[] = [];
-  let w = width;
-  for (let d = 0; d < depth; d++) {
-    const pick = Math.floor(r() * 8);
-    if (pick <= 1) { const out = WIDTHS[Math.floor(r() * WIDTHS.length)]!; layers.push(linear(w, out, { bias: r() < 0.8 })); w = out; }
-    else if (pick === 2) layers.push(relu);
-    else if (pick === 3) layers.push(dropout([0, 0.1, 0.5][Math.floor(r() * 3)]!));
-    else if (pick === 4 && w > 1) layers.push(layerNorm(w, { affine: r() < 0.7, eps: r() < 0.5 ? 1e-5 : 1e-3 }));
-    else if (pick === 5 && allowBatchNorm) layers.push(batchNorm(w, { momentum: r() < 0.5 ? 0.1 : 0.3 }));
-    else if (pick === 6 && depth < 6) layers.push(residual(residualSafe(r, w, 2, allowBatchNorm)[0] as never));
-    else layers.push(linear(w, w));
-  }
-  return [seq(...(layers as [LayerNode])), w];
-}
-
-/** A random model mapping width → width (residual bodies), closed by a linear when needed. */
-function residualSafe(r: () => number, width: number, depth: number, bn: boolean): [LayerNode, number] {
-  const [m, out] = randomModel(r, width, depth, bn);
-  return out === width ? [m, out] : [seq(m as never, linear(out, width)), width];
-}
+const randomModel = (r: () => number, width: number, depth: number, bn: boolean) => randomModelOf(r, width, depth, bn, WIDTHS);
 
 const only = process.env.KILN_PROPERTY_ONLY;
 

@@ -10,6 +10,7 @@
  * recomputes the dropout mask inside the loop from the counter-based RNG, so it is never
  * materialized: num = [p, seed, stream] and its one arg is the int32 step input.
  */
+import { Lru } from "../../runtime/lru.js";
 import * as t from "io-ts";
 import { closed } from "../ir/closed.js";
 import { size, type ValueType } from "../ir/types.js";
@@ -100,15 +101,10 @@ export function fusedSpec(a: FusedElementwiseAttrs, ins: readonly Pick<ValueType
  * network share most kernels). The key is the spec's JSON with −0 kept apart from 0; op names
  * mean the same lowering in every table (they are the registry's names).
  */
-const emitted = new Map<string, Uint8Array>();
+const emitted = new Lru<string, Uint8Array>("fused wasm bytes", 256);
 function wasmOf(spec: FusedSpec, table: FusedTable): Uint8Array {
   const key = JSON.stringify(spec, (_k, v: unknown) => (Object.is(v, -0) ? "-0" : v));
-  let bytes = emitted.get(key);
-  if (!bytes) {
-    if (emitted.size >= 512) emitted.clear();
-    emitted.set(key, (bytes = emitFusedElementwise(spec, table)));
-  }
-  return bytes;
+  return emitted.getOrMake(key, () => emitFusedElementwise(spec, table));
 }
 
 export function lowerCode(a: FusedElementwiseAttrs, ins: readonly ValueType[], table: ScalarTable): Lowered {
@@ -117,10 +113,8 @@ export function lowerCode(a: FusedElementwiseAttrs, ins: readonly ValueType[], t
 }
 
 /** The op's formula as a float64 function (constant folding), compiled once per op and numbers. */
-const scalars = new Map<string, (...args: number[]) => number>();
+const scalars = new Lru<string, (...args: number[]) => number>("constant-folding functions", 256);
 export function scalarFunction(name: string, def: ScalarDef<never>, nums: readonly number[]): (...args: number[]) => number {
   const key = `${name}:${nums.map(num).join(",")}`;
-  let f = scalars.get(key);
-  if (!f) scalars.set(key, (f = compileScalar(def.js(["a", "b", "c", "d"].slice(0, def.arity), nums), def.arity)));
-  return f;
+  return scalars.getOrMake(key, () => compileScalar(def.js(["a", "b", "c", "d"].slice(0, def.arity), nums), def.arity));
 }

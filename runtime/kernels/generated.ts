@@ -6,13 +6,14 @@
  */
 import { philox, toUniform } from "../rng.js";
 import { erf, sigmoid } from "./math.js";
+import { Lru } from "../lru.js";
 import type { Kernel } from "./types.js";
 
 /** What generated code may call, by these names. */
 export const HELPERS = { philox, toUniform, erf, sigmoid } as const;
 const names = Object.keys(HELPERS), values = Object.values(HELPERS);
 
-const cache = new Map<string, Kernel>();
+const cache = new Lru<string, Kernel>("generated JS kernels", 256);
 
 export function compileKernel(source: string): Kernel {
   let k = cache.get(source);

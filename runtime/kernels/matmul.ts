@@ -4,6 +4,7 @@
  * Transposed operands are read in place, never materialized.
  */
 import { SGEMM } from "../wasm/sgemm.js";
+import { fits } from "./bounds.js";
 import { scratch } from "./scratch.js";
 import type { AnyArray, FloatArray, Kernel, KernelContext } from "./types.js";
 
@@ -19,6 +20,9 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
   const M = p[0]!, N = p[1]!, K = p[2]!, tA = p[3]!, tB = p[4]!;
   const flags = (tA ? SGEMM.TRANS_A : 0) | (tB ? SGEMM.TRANS_B : 0) | (bias ? SGEMM.BIAS : 0) | (relu ? SGEMM.RELU : 0);
   const lda = tA ? M : K, ldb = tB ? K : N;
+  const name = bias ? "linear" : "matmul";
+  fits(name, "A", a, M * K); fits(name, "B", b, K * N); fits(name, "Y", y, M * N);
+  if (bias) fits(name, "bias", bias, N);
   // Rows [r0, r1) and columns [c0, c1) of Y: columns move the B, Y and bias pointers (Y keeps its
   // leading dimension N), so every element still sums over all of K in the same order.
   const args = (r0: number, r1: number, c0: number, c1: number, thread: number) => [
@@ -29,7 +33,7 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
   // Split the longer side of Y: each thread then packs only its share of the other operand.
   const byColumns = N >= M;
   const side = byColumns ? N : M;
-  const threads = ctx.pool && 2 * M * N * K >= SPLIT_FLOPS ? Math.min(ctx.pool.threads, Math.ceil(side / 8)) : 1;
+  const threads = ctx.pool && 2 * M * N * K >= SPLIT_FLOPS ? Math.min(ctx.pool.threads, ctx.sgemmScratch.length, Math.ceil(side / 8)) : 1;
   if (threads <= 1) {
     return raw.bind(null, ...args(0, M, 0, N, 0)) as () => void; // bound once: calls allocate nothing
   }

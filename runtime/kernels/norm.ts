@@ -10,6 +10,8 @@
 import { rowSum } from "./reduce.js";
 import { scratch } from "./scratch.js";
 import { BATCHNORM } from "../wasm/batchnorm.js";
+import { SGEMM_SCRATCH_BYTES } from "../wasm/sgemm.js";
+import { fits } from "./bounds.js";
 import { LAYERNORM } from "../wasm/norm.js";
 import type { AnyArray, FloatArray, Kernel, KernelContext } from "./types.js";
 
@@ -152,6 +154,12 @@ function colsBackward(rows: number, cols: number, dy: F, x: F, mean: F, rstd: F,
   }
 }
 
+/** Every buffer of a call at least as long as its shape says (see bounds.ts). */
+function checkBuffers(kernel: string, bufs: readonly AnyArray[], lengths: readonly number[]): void {
+  if (bufs.length !== lengths.length) fits(kernel, `buffer ${bufs.length}`, undefined, lengths.length);
+  lengths.forEach((n, i) => fits(kernel, `buffer ${i}`, bufs[i], n));
+}
+
 /**
  * Row halves for the two-thread split: only for matrices big enough to be worth a handoff, and
  * chosen by shape alone, so the arithmetic (including the order dγ, dβ are summed in) is the same
@@ -194,6 +202,9 @@ function twoParts(ctx: KernelContext, name: NormExport, a: number[], b: number[]
 export const normForward: Kernel = Object.assign(normForwardJs, {
   prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
     const rows = p[0]!, cols = p[1]!, axis = p[2]!, eps = p[3]!, affine = p[4]!, xhat = p[5]!;
+    // bufs = x, (γ, β), y, (x̂), three statistics over the other axis.
+    const stats = axis === 0 ? cols : rows;
+    checkBuffers("norm_forward", bufs, [rows * cols, ...(affine ? [cols, cols] : []), rows * cols, ...(xhat ? [rows * cols] : []), stats, stats, stats]);
     const at = (i: number) => bufs[i]!.byteOffset;
     if (axis === 0) {
       // bufs = x, (γ, β), y, (x̂), μ, rstd, σ².
@@ -224,6 +235,9 @@ export const normForward: Kernel = Object.assign(normForwardJs, {
 export const normBackward: Kernel = Object.assign(normBackwardJs, {
   prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
     const rows = p[0]!, cols = p[1]!, axis = p[2]!, affine = p[3]!;
+    // bufs = dy, x, two statistics over the other axis, (γ), dx, (dγ, dβ).
+    const stats = axis === 0 ? cols : rows;
+    checkBuffers("norm_backward", bufs, [rows * cols, rows * cols, stats, stats, ...(affine ? [cols] : []), rows * cols, ...(affine ? [cols, cols] : [])]);
     const at = (i: number) => bufs[i]!.byteOffset;
     if (axis === 0) {
       // bufs = dy, x, μ, rstd, (γ), dx, (dγ, dβ).
@@ -232,7 +246,9 @@ export const normBackward: Kernel = Object.assign(normBackwardJs, {
       return split(ctx, "batchNormBwd", colHalves(rows, cols),
         (c0, c1) => [x!, dy!, g!, mean!, rstd!, dx!, dg!, db!, rows, cols, c0, c1, flags], cols);
     }
-    const h = halves(rows, cols);
+    // The second half's partial dγ, dβ (2·cols floats) go to a thread's sgemm scratch: a row
+    // too wide for it runs unsplit rather than past the end of that scratch.
+    const h = affine && 8 * cols > SGEMM_SCRATCH_BYTES ? null : halves(rows, cols);
     if (!affine) {
       const [dy, x, mean, rstd, dx] = [0, 1, 2, 3, 4].map(at) as number[];
       return split(ctx, "layerNormBwd", h, (r0, r1) => [x!, dy!, 0, mean!, rstd!, dx!, 0, 0, r0, r1, cols, 0], rows);

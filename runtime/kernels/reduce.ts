@@ -2,6 +2,7 @@
  * Reductions and normalizations along one axis, viewed as [outer, n, inner]: a 2-D [rows, cols]
  * tensor reduced over axis 1 is (rows, cols, 1), over axis 0 it is (1, rows, cols).
  */
+import { fits } from "./bounds.js";
 import { scratch } from "./scratch.js";
 import type { AnyArray, FloatArray, Kernel, KernelContext } from "./types.js";
 
@@ -24,7 +25,10 @@ export const reduceSum: Kernel = Object.assign((bufs: readonly AnyArray[], p: re
   prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
     const scale = p[0]!, rank = p[1]!, rows = p[2]!, cols = p[3]!, s0 = p[4]!, s1 = p[5]!;
     const x = bufs[0]!, y = bufs[1]!;
-    if (rank === 2 && s0 === 0 && s1 === 1 && scale === 1) return () => ctx.wasm.colSum(x.byteOffset, y.byteOffset, rows, cols, 0);
+    if (rank === 2 && s0 === 0 && s1 === 1 && scale === 1) {
+      fits("reduceSum", "x", x, rows * cols); fits("reduceSum", "y", y, cols);
+      return () => ctx.wasm.colSum(x.byteOffset, y.byteOffset, rows, cols, 0);
+    }
     return () => reduceSum(bufs, p);
   },
 });

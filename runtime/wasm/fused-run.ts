@@ -1,10 +1,11 @@
 /**
  * Running fused elementwise modules (fused.ts) in an arena: each distinct module is compiled once
- * per process and instantiated once per memory; a call site binds its buffers' byte offsets once,
- * so a run is one call into WebAssembly with no allocation.
+ * (while it stays among the most recently used) and instantiated once per memory; a call site
+ * binds its buffers' byte offsets once, so a run is one call into WebAssembly with no allocation.
  */
+import { Lru } from "../lru.js";
 
-const modules = new Map<string, { bytes: Uint8Array; module: WebAssembly.Module }[]>();
+const modules = new Lru<string, { bytes: Uint8Array; module: WebAssembly.Module }[]>("fused wasm modules", 256);
 const instances = new WeakMap<WebAssembly.Memory, Map<WebAssembly.Module, (...offsets: number[]) => void>>();
 
 /** FNV-1a over the bytes and their length: the bucket; equal bytes are confirmed within it. */
