@@ -50,6 +50,7 @@ const TREES: Record<string, string> = {
   "decomposed-layernorm": "seq(linear(6→20), layerNorm(20), relu, linear(20→20), layerNorm(20), linear(20→4))",
   dropout: "seq(linear(7→14), relu, dropout(0.25), linear(14→14), relu, dropout(0.1), linear(14→3))",
   activations: "seq(linear(9→32), gelu, linear(32→16), tanh, linear(16→16), sigmoid, linear(16→6))",
+  "leaky-silu": "seq(linear(5→12), leakyRelu(0.2), linear(12→12), silu, linear(12→12), leakyRelu(0.01), linear(12→2))",
 };
 
 /** The model as text, children inline (describe() stops at one level). */

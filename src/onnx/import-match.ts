@@ -5,7 +5,7 @@
  * pattern must be read only inside it.
  *
  *   Gemm(x, W, b) [transB]          linear        MatMul(x, Wᵀ) [+ Add(·, b)]      linear
- *   Relu, Tanh, Sigmoid             relu, tanh, sigmoid          x·Sigmoid(x)         silu
+ *   Relu, Tanh, Sigmoid, LeakyRelu  relu, tanh, sigmoid, leakyRelu    x·Sigmoid(x)    silu
  *   0.5·x·(1 + Erf(x/√2))           gelu          Dropout(x, ratio)                 dropout(ratio)
  *   LayerNormalization(x, γ, β)     layerNorm     ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div [Mul γ] [Add β]   layerNorm
  *   BatchNormalization(x, γ, β, μ, σ²)  batchNorm  Identity, Flatten(axis 1), Reshape to [batch, n]   (nothing)
@@ -17,7 +17,7 @@ import { layerNorm } from "../layers/layerNorm.js";
 import { linear } from "../layers/linear.js";
 import type { LayerNode } from "../layers/node.js";
 import { relu } from "../layers/relu.js";
-import { gelu, sigmoid, silu, tanh } from "../layers/activations.js";
+import { gelu, leakyRelu, sigmoid, silu, tanh } from "../layers/activations.js";
 import { attrFloat, attrInt, attrInts, nodeLabel, type OnnxGraph } from "./import-graph.js";
 import type { Node } from "./proto.js";
 
@@ -126,6 +126,12 @@ const passThrough: Matcher = (s, v, width) => {
   return null;
 };
 
+/** LeakyRelu(alpha) → leakyRelu(alpha) (ONNX's default slope 0.01 is PyTorch's too). */
+const leakyReluNode: Matcher = (s, v) => {
+  const m = sole(s, v, "LeakyRelu");
+  return m && { layer: leakyRelu(nice(attrFloat(m.n, "alpha", 0.01))), params: [], state: [], nodes: [m.k], out: m.n.output[0]! };
+};
+
 const dropoutNode: Matcher = (s, v) => {
   const m = sole(s, v, "Dropout");
   if (!m || !extraUnused(s, m.n)) return null;
@@ -232,12 +238,12 @@ function single(s: Site, v: string, op: string): { n: Node; k: number; other: st
 
 /** Tried in order at each value; the first that matches wins. */
 export const matchers: readonly Matcher[] = [
-  gemm, matmul, activation("Relu", relu), activation("Tanh", tanh), siluNodes, activation("Sigmoid", sigmoid), geluErf,
+  gemm, matmul, activation("Relu", relu), activation("Tanh", tanh), leakyReluNode, siluNodes, activation("Sigmoid", sigmoid), geluErf,
   dropoutNode, layerNormNode, batchNormNode, layerNormDecomposed, passThrough,
 ];
 
 /** The op types the matchers read (anything else is listed as unsupported before matching). */
 export const SUPPORTED: ReadonlySet<string> = new Set([
-  "Gemm", "MatMul", "Add", "Relu", "Tanh", "Sigmoid", "Erf", "Dropout", "LayerNormalization", "BatchNormalization",
+  "Gemm", "MatMul", "Add", "Relu", "Tanh", "Sigmoid", "Erf", "LeakyRelu", "Dropout", "LayerNormalization", "BatchNormalization",
   "ReduceMean", "Sub", "Pow", "Sqrt", "Div", "Mul", "Identity", "Flatten", "Reshape", "Constant",
 ]);
