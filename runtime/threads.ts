@@ -49,6 +49,8 @@ const SPIN_MS = spinMs();
  * compiles network after network flat in memory.
  */
 const RECYCLE_AFTER = 16;
+/** How long the pool runs on the calling thread alone after splits stopped paying (see judge). */
+const SOLO_MS = 100;
 /** How long an unleased pool keeps its workers before stopping them. */
 const IDLE_CLOSE_MS = 2000;
 
@@ -104,6 +106,14 @@ export class ThreadPool {
     if (fn < 0) throw new KilnError(`thread pool: unknown kernel ${exportName}`);
     const id = this.idOf(memory);
     const used = parts.length - 1;
+    if (this.soloUntil !== 0) {
+      if (performance.now() < this.soloUntil) {
+        local();
+        for (let i = 1; i <= used; i++) this.runHere(memory, id, exportName, parts[i]!);
+        return;
+      }
+      this.soloUntil = 0; // probe: split again, and see whether it pays
+    }
     for (let i = 1; i <= used; i++) {
       const lane = this.lanes[i - 1]!;
       this.posted[i] = Atomics.load(lane.ctrl, 6); // 0: the worker is still starting
@@ -114,7 +124,9 @@ export class ThreadPool {
       }
       this.post(lane, id, fn, parts[i]!);
     }
+    const t0 = performance.now();
     local();
+    const t1 = performance.now();
     for (let i = 1; i <= used; i++) {
       const lane = this.lanes[i - 1]!;
       if (this.posted[i] === 0) { this.runHere(memory, id, exportName, parts[i]!); continue; }
@@ -124,10 +136,34 @@ export class ThreadPool {
         lane.jobs--;
         Atomics.store(lane.ctrl, 1, lane.seq);
       } else {
-        this.wait(lane, exportName);
+        // Claimed: the worker runs it and, having started with us, should finish about when we
+        // did — spin no longer than our own share took, then sleep (a longer spin only takes
+        // the core from a worker that was descheduled).
+        this.wait(lane, exportName, Math.min(SPIN_MS, Math.max(0.02, t1 - t0)));
       }
     }
+    this.judge(t1 - t0, performance.now() - t1);
   }
+
+  /**
+   * Whether splitting pays on this machine now. Parts are equal shares, so a worker that had a
+   * core finishes about when the caller does; a wait for it much longer than the caller's own
+   * share means the worker was descheduled mid-part (another process holds the cores), and that
+   * split was slower than one thread. After a few such splits in a row the pool runs every part
+   * on the calling thread (the same calls: the same bits) for SOLO_MS, then tries again.
+   */
+  private judge(own: number, waited: number): void {
+    if (waited > own + 0.05) {
+      if (++this.slowSplits >= 3) { this.soloUntil = performance.now() + SOLO_MS; this.slowSplits = 0; this.soloSpells++; }
+    } else {
+      this.slowSplits = 0;
+    }
+  }
+
+  private slowSplits = 0;
+  private soloUntil = 0;
+  /** Times the pool fell back to the calling thread alone (KILN_DEBUG, tests). */
+  soloSpells = 0;
 
   /** Drop `memory` from every worker that instantiated kernels on it (its network was released). */
   detach(memory: WebAssembly.Memory): void {
@@ -180,9 +216,9 @@ export class ThreadPool {
   }
 
   /** Wait until the worker has finished its last job. */
-  private wait(lane: Lane, what: string): void {
+  private wait(lane: Lane, what: string, spin = SPIN_MS): void {
     // Spin briefly first: a thread asleep in Atomics.wait takes 50–150 µs to wake on a VM.
-    const until = performance.now() + SPIN_MS;
+    const until = performance.now() + spin;
     while (Atomics.load(lane.ctrl, 1) !== lane.seq && performance.now() < until);
     const start = Date.now();
     while (Atomics.load(lane.ctrl, 1) !== lane.seq) {
@@ -268,6 +304,6 @@ export function acquirePool(threads: number, memory: WebAssembly.Memory): PoolLe
 }
 
 /** What the pool holds now (KILN_DEBUG and tests): threads, live leases, parts taken back. */
-export function poolStats(): { threads: number; leases: number; takenBack: number } {
-  return { threads: pool && !pool.isClosed ? pool.threads : 0, leases, takenBack: pool?.takenBack ?? 0 };
+export function poolStats(): { threads: number; leases: number; takenBack: number; soloSpells: number } {
+  return { threads: pool && !pool.isClosed ? pool.threads : 0, leases, takenBack: pool?.takenBack ?? 0, soloSpells: pool?.soloSpells ?? 0 };
 }

@@ -21,8 +21,8 @@ let seen = 0;
 // a job seen while spinning that the caller had already taken back means this thread was not
 // running when the job came (the machine is busy), and spinning then only takes the core from the
 // thread it waits for — so the spin halves; a job this thread runs doubles it again, up to
-// KILN_SPIN_US (default 1000).
-const MAX_SPIN_MS = Number(process.env.KILN_SPIN_US ?? 1000) / 1000;
+// KILN_SPIN_US (default 100; see workers.ts).
+const MAX_SPIN_MS = Number(process.env.KILN_SPIN_US ?? 100) / 1000;
 let spinMs = MAX_SPIN_MS;
 
 for (;;) {

@@ -123,3 +123,32 @@ describe("release", () => {
     expect(poolStats().leases).toBe(before);
   }, 60_000);
 });
+
+describe("a worker that does not run", () => {
+  it("has its part taken back by the caller: same bits, no wait", async () => {
+    const { ThreadPool } = await import("../runtime/threads.js");
+    const { kernelModule, KERNEL_EXPORTS, instantiateKernels } = await import("../runtime/wasm/module.js");
+    const { Arena } = await import("../runtime/arena.js");
+    const { kernels } = await import("../runtime/kernels/index.js");
+    const pool = new ThreadPool(2, kernelModule(), KERNEL_EXPORTS);
+    const lane = (pool as unknown as { lanes: { ctrl: Int32Array }[] }).lanes[0]!;
+    for (let k = 0; k < 200 && Atomics.load(lane.ctrl, 6) === 0; k++) await new Promise((done) => setTimeout(done, 10));
+    expect(Atomics.load(lane.ctrl, 6)).toBe(1); // listening
+    // Stop the worker's loop: from now on it claims nothing, like a thread that never gets a core.
+    Atomics.store(lane.ctrl, 0, -1); Atomics.notify(lane.ctrl, 0);
+    await new Promise((done) => setTimeout(done, 100));
+    const arena = new Arena(2);
+    const f32 = (n: number) => arena.f32(arena.allocPersistent(4 * n), n);
+    const [M, N, K] = [256, 256, 64];
+    const r = rand(5);
+    const a = f32(M * K).map(() => r() - 0.5), b = f32(K * N).map(() => r() - 0.5), y1 = f32(M * N), y2 = f32(M * N);
+    const base = arena.context; // the 2-thread reference: a live pool
+    kernels.matmul.prepare!([a, b, y1], [M, N, K, 0, 0], base)();
+    const ctx = { ...base, wasm: instantiateKernels(arena.memory), pool: { threads: 2, run: pool.run.bind(pool) } };
+    kernels.matmul.prepare!([a, b, y2], [M, N, K, 0, 0], ctx)(); // waiting for the worker would end in a 60 s error
+    expect(pool.takenBack).toBe(1);
+    expect(Array.from(y2)).toEqual(Array.from(y1));
+    pool.close();
+    arena.release();
+  }, 30_000);
+});
