@@ -3,13 +3,15 @@
  * (.ci/run installs it; no browser is downloaded). The page is built and served as
  * `npm run web` does (cross-origin isolated), then: no console error, ?steps=300 reaches ≥ 90%
  * test accuracy on two threads, the IR panel shows fused ops, a stroke on the pad gives ten
- * probabilities summing to 1. A screenshot is saved to out/web.png.
+ * probabilities summing to 1, the checkpoint downloads as safetensors and loads into another
+ * page (served without isolation: one thread, one console note). Screenshot: out/web.png.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decodeSafetensors } from "../src/io/safetensors.js";
 import { buildPage, serve } from "../web/serve.js";
 
 // What the callbacks run inside the page use (this project's TypeScript has no DOM library).
@@ -29,6 +31,7 @@ describe.skipIf(!present)("the web page in headless Chromium", () => {
   let browser: Browser;
   let page: Page;
   const problems: string[] = [];
+  const trained = { accuracy: "", file: "" }; // the 300-step net's accuracy and checkpoint
 
   beforeAll(async () => {
     await buildPage();
@@ -97,11 +100,24 @@ describe.skipIf(!present)("the web page in headless Chromium", () => {
     await page.screenshot({ path: join(import.meta.dirname, "../out/web.png") });
   });
 
+  it("the checkpoint downloads as safetensors with PyTorch's names", async () => {
+    trained.accuracy = (await page.locator("#test-accuracy").textContent())!;
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#save")]);
+    expect(download.suggestedFilename()).toBe("kiln-mnist.safetensors");
+    const file = join(import.meta.dirname, "../out/web-checkpoint.safetensors");
+    await download.saveAs(file);
+    const tensors = decodeSafetensors(new Uint8Array(readFileSync(file))).tensors;
+    expect(tensors.get("0.weight")?.shape).toEqual([256, 784]);
+    expect(tensors.get("4.fn.1.running_var")?.shape).toEqual([256]);
+    expect(tensors.get("5.bias")?.shape).toEqual([10]);
+    trained.file = file;
+  });
+
   it("the console stayed free of errors (favicon included)", () => {
     expect(problems).toEqual([]);
   });
 
-  it("served without cross-origin isolation it trains on one thread and says why, once", async () => {
+  it("served without cross-origin isolation it trains on one thread and says why, once; a checkpoint loads there", async () => {
     const plain = await serve(0, { isolated: false });
     const other = await browser.newPage();
     const notes: string[] = [];
@@ -113,6 +129,13 @@ describe.skipIf(!present)("the web page in headless Chromium", () => {
       expect(await other.evaluate(() => [crossOriginIsolated, document.getElementById("status")!.textContent, document.getElementById("threads")!.dataset["threads"]]))
         .toEqual([false, "done", "1"]);
       expect(notes).toEqual([expect.stringMatching(/^info: kiln: one thread, because the page is not cross-origin isolated/)]);
+      // The 300-step checkpoint loaded into this 30-step net: its accuracy, to the digit (one
+      // thread or two, the same bits).
+      const own = await other.locator("#test-accuracy").textContent();
+      expect(own).not.toBe(trained.accuracy);
+      await other.setInputFiles("#load", trained.file);
+      await other.waitForFunction(() => /^loaded /.test(document.getElementById("ckpt")!.textContent ?? ""), null, { timeout: 30_000 });
+      expect(await other.locator("#ckpt").textContent()).toBe(`loaded web-checkpoint.safetensors: test accuracy ${trained.accuracy}`);
     } finally {
       await other.close();
       plain.server.close();
