@@ -80,7 +80,8 @@ export class T {
 
   /** The static shape, e.g. [32, 48] (the batch is the first axis). */
   get shape(): readonly number[] {
-    return this.scope.b.type(this.v).shape;
+    // A copy: the graph's own type must not change if a caller writes to what it got.
+    return Object.freeze([...this.scope.b.type(this.v).shape]);
   }
 
   // ---- arithmetic with numpy broadcasting; a number is a scalar ----------------------------
