@@ -208,6 +208,7 @@ async function main(): Promise<void> {
   const wanted = (name: string) => !opts.peers || opts.peers.some((p) => name === p || name.startsWith(p));
   const peers: Peer[] = [kilnPeer(2), kilnPeer(1), jaxjs(), tfjs("cpu"), tfjs("wasm"), onnxruntime(1), onnxruntime(2)].filter((p) => wanted(p.name));
   const torchNames = TORCH_THREADS.map(torchPeerName).filter(wanted);
+  const torchWorkloads = workloads.filter((w) => !w.kilnOnly);
   const shared = makeShared(opts.quick);
   const started = new Date();
   const loadStart = os.loadavg();
@@ -261,16 +262,16 @@ async function main(): Promise<void> {
   if (torchNames.length) {
     const python = findPython();
     const fail = (reason: string) => {
-      for (const w of workloads) for (const t of TORCH_THREADS) if (torchNames.includes(torchPeerName(t))) outcomes.get(w.id)!.push({ status: "failed", peer: torchPeerName(t), threads: t, reason });
+      for (const w of torchWorkloads) for (const t of TORCH_THREADS) if (torchNames.includes(torchPeerName(t))) outcomes.get(w.id)!.push({ status: "failed", peer: torchPeerName(t), threads: t, reason });
       log(`  torch: ${reason}`);
     };
     if (!python) fail("no python with torch found (set KILN_BENCH_PYTHON)");
     else {
       log(`  torch: running bench/torch_bench.py with ${python}`);
       try {
-        torch = await runTorch(python, workloads, shared, log);
+        torch = await runTorch(python, torchWorkloads, shared, log);
         for (const t of TORCH_THREADS) peerInfo[torchPeerName(t)] = { threads: t, ...torch.info, pythonPath: python };
-        for (const w of workloads) {
+        for (const w of torchWorkloads) {
           for (const t of TORCH_THREADS) {
             const name = torchPeerName(t);
             if (!torchNames.includes(name)) continue;

@@ -30,7 +30,9 @@ export const POOL = 8;
 /** Steps of the W2/W2b training check. */
 export const CHECK_STEPS = 20;
 
-export type Group = "W1" | "W2" | "W2b" | "W3" | "W4";
+export type Group = "W1" | "W2" | "W2b" | "W3" | "W4" | "W2u";
+/** W2u: W2 with a user-written activation in place of relu (kiln only: the open DSL, issue 10). */
+export type UserActivation = "relu2" | "gelu" | "swish";
 export type Unit = "GFLOP/s" | "samples/s" | "µs";
 export type Norm = "layerNorm" | "batchNorm";
 
@@ -44,6 +46,10 @@ export interface Workload {
   readonly higherIsBetter: boolean;
   /** W1 only: the matrix size. */
   readonly n?: number;
+  /** W2u only: the activation written with kiln's tensor expressions, in relu's place. */
+  readonly activation?: UserActivation;
+  /** Measured for kiln alone (the peers have no user-code layers to compare). */
+  readonly kilnOnly?: boolean;
   /** Seconds per run → the workload's unit. */
   readonly toUnit: (seconds: number) => number;
 }
@@ -69,6 +75,15 @@ export const WORKLOADS: readonly Workload[] = [
     title: `eval forward of the W2 model, batch ${W3_BATCH}`,
     toUnit: (s) => W3_BATCH / s,
   },
+  ...([
+    ["relu2", `fn("relu2", x => x.maximum(0))`],
+    ["gelu", "gelu (erf form, a built-in fn of primitives)"],
+    ["swish", `fn("swish", x => x.mul(x.sigmoid()))`],
+  ] as const).map(([activation, what]): Workload => ({
+    id: `W2-${activation}`, group: "W2u", unit: "samples/s", higherIsBetter: true, activation, kilnOnly: true,
+    title: `W2 with ${what} in place of relu (kiln only; compare with kiln's W2)`,
+    toUnit: (s) => BATCH / s,
+  })),
   {
     id: "W4", group: "W4", unit: "µs", higherIsBetter: false,
     title: `layerNorm (affine) forward + backward, ${W4_ROWS}×${W4_COLS}`,

@@ -93,7 +93,7 @@ export function jaxjs(): Peer {
       jaxVersion = packageVersion("@jax-js/jax");
     },
     info: () => ({ version: jaxVersion, device: "wasm", workers: "none (Node 20 has no global Worker)" }),
-    supports: () => true,
+    supports: (w: Workload) => !w.kilnOnly,
     async prepare(w: Workload, shared: Shared): Promise<Case | null> {
       const jax = await load();
       const { numpy: np, nn, random, jit, valueAndGrad, vjp, tree, blockUntilReady } = jax;
@@ -164,6 +164,7 @@ export function jaxjs(): Peer {
           const rel = checkClose("logits", out.subarray(0, W3_CHECK_ROWS * CLASSES), shared.referenceLogits(), 1e-4);
           return { run, check: `logits vs f64 forward: ${rel.toExponential(1)}`, dispose: () => { tree.dispose([p, x]); predict.dispose(); } };
         }
+        case "W2u": return null; // kiln only (supports() is false)
         case "W4": {
           const d = shared.layerNorm();
           const rows = d.x.length / d.weight.length, cols = d.weight.length;

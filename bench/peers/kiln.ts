@@ -3,25 +3,34 @@
  * are single ops, as IR graphs compiled with compileGraph.
  */
 import {
-  batchNorm, compile, compileGraph, differentiate, dropout, GraphBuilder, layerNorm, linear, relu, seq, sgd, softmaxCrossEntropy, type Net,
+  batchNorm, compile, compileGraph, differentiate, dropout, fn, gelu, GraphBuilder, layerNorm, linear, relu, seq, sgd, softmaxCrossEntropy,
+  type LayerNode, type Net,
 } from "../../src/index.js";
 import {
   BATCH, CHECK_STEPS, CLASSES, DROP, EPS, HIDDEN, INPUTS, LR, MOMENTUM, POOL, W3_CHECK_ROWS, W4_COLS, W4_ROWS, WEIGHT_DECAY,
-  checkClose, checkLayerNorm, checkSgemm, checkTraining, type LayerNormData, type LayerNormResult, type Norm, type Workload,
+  checkClose, checkLayerNorm, checkSgemm, checkTraining, type LayerNormData, type LayerNormResult, type Norm, type UserActivation, type Workload,
 } from "../workloads.js";
 import type { Case, Peer, Shared } from "./types.js";
 
-export function mlp(norm: Norm) {
+/** The W2u activations, written as a user would (gelu is kiln's own fn of primitives). */
+const ACTIVATIONS: Record<UserActivation, LayerNode> = {
+  relu2: fn("relu2", (x) => x.maximum(0)),
+  gelu,
+  swish: fn("swish", (x) => x.mul(x.sigmoid())),
+};
+
+export function mlp(norm: Norm, activation?: UserActivation) {
   const n = norm === "layerNorm" ? layerNorm : batchNorm;
+  const act = activation === undefined ? relu : ACTIVATIONS[activation];
   return seq(
-    linear(INPUTS, HIDDEN), n(HIDDEN), relu, dropout(DROP),
-    linear(HIDDEN, HIDDEN), n(HIDDEN), relu, dropout(DROP),
+    linear(INPUTS, HIDDEN), n(HIDDEN), act, dropout(DROP),
+    linear(HIDDEN, HIDDEN), n(HIDDEN), act, dropout(DROP),
     linear(HIDDEN, CLASSES),
   );
 }
 
-function build(norm: Norm, shared: Shared, threads: number): Net {
-  const net = compile(mlp(norm), {
+function build(norm: Norm, shared: Shared, threads: number, activation?: UserActivation): Net {
+  const net = compile(mlp(norm, activation) as LayerNode, {
     inputs: INPUTS, batch: BATCH, seed: 0, threads,
     loss: softmaxCrossEntropy(),
     optimizer: sgd({ lr: LR, momentum: MOMENTUM, weightDecay: WEIGHT_DECAY }),
@@ -48,8 +57,8 @@ export const kilnPeer = (threads: number): Peer => ({
         if (!run) return null;
         return { run, check: checkSgemm(n, a, b, run()) };
       }
-      case "W2": case "W2b": {
-        const net = build(w.group === "W2" ? "layerNorm" : "batchNorm", shared, threads);
+      case "W2": case "W2b": case "W2u": {
+        const net = build(w.group === "W2b" ? "batchNorm" : "layerNorm", shared, threads, w.activation);
         const { xs, labels } = shared.train();
         const losses: number[] = [];
         for (let s = 0; s < CHECK_STEPS; s++) losses.push(net.trainStep(xs[0]!, labels[0]!));

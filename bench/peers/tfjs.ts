@@ -116,7 +116,7 @@ export function tfjs(backend: "cpu" | "wasm"): Peer {
       }
     },
     info: () => info,
-    supports: () => true,
+    supports: (w: Workload) => !w.kilnOnly,
     async prepare(w: Workload, shared: Shared): Promise<Case | null> {
       const tf = await use();
       switch (w.group) {
@@ -167,6 +167,7 @@ export function tfjs(backend: "cpu" | "wasm"): Peer {
           const rel = checkClose("logits", out.subarray(0, W3_CHECK_ROWS * CLASSES), shared.referenceLogits(), 1e-4);
           return { run, check: `logits vs f64 forward: ${rel.toExponential(1)}`, dispose: () => tf.dispose([x, ...Object.values(m.vars)]) };
         }
+        case "W2u": return null; // kiln only (supports() is false)
         case "W4": {
           const d = shared.layerNorm();
           const rows = d.x.length / d.weight.length, cols = d.weight.length;
