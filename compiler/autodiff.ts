@@ -35,12 +35,15 @@ export function differentiate(g: Graph, loss: string, wrt: readonly string[]): G
     if (gOuts.every((x) => x === null) || !n.inputs.some((v) => active.has(v))) continue;
     const vjp = ops[n.op].vjp as Vjp<unknown> | null;
     if (vjp === null) throw new GraphError(`differentiate: op ${n.op} has no gradient rule`);
-    const gIns = vjp(b, gOuts, n.inputs, n.outputs, n.attrs);
-    n.inputs.forEach((v, k) => {
-      const gv = gIns[k];
-      if (gv === null || gv === undefined || !active.has(v)) return;
-      const prev = ct.get(v);
-      ct.set(v, prev === undefined ? gv : b.add(prev, gv));
+    // The gradient's nodes record the node they differentiate: forward@37 → backward@37.
+    b.withOrigin(n.at?.map((o) => o.replace(/^forward@/, "backward@")), () => {
+      const gIns = vjp(b, gOuts, n.inputs, n.outputs, n.attrs);
+      n.inputs.forEach((v, k) => {
+        const gv = gIns[k];
+        if (gv === null || gv === undefined || !active.has(v)) return;
+        const prev = ct.get(v);
+        ct.set(v, prev === undefined ? gv : b.add(prev, gv));
+      });
     });
   }
   for (const t of targets) {

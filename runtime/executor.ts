@@ -92,6 +92,35 @@ export class Executor {
     for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
   }
 
+  /**
+   * `run` with a check after every kernel (checkNumerics): the first step whose outputs (buffer
+   * indices, `outputsOf[step]`) hold a NaN or ±∞ stops the run before the copy-backs, and is
+   * returned with that buffer; null when every output was finite. The check is one WebAssembly
+   * pass over each output in an arena, a JavaScript loop otherwise.
+   */
+  runChecked(outputsOf: readonly (readonly number[])[]): { step: number; buffer: number } | null {
+    for (let i = 0; i < this.calls.length; i++) {
+      this.calls[i]!();
+      for (const b of outputsOf[i]!) if (!this.finite(this.bufs[b]!)) return { step: i, buffer: b };
+    }
+    for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
+    return null;
+  }
+
+  /** Buffer `i` of the program (a value of the graph it was lowered from), for messages. */
+  buffer(i: number): AnyArray {
+    const b = this.bufs[i];
+    if (b === undefined) throw new GraphError(`program has no buffer ${i}`);
+    return b;
+  }
+
+  private finite(buf: AnyArray): boolean {
+    if (buf instanceof Int32Array) return true;
+    if (this.ctx && buf.buffer === this.ctx.memory.buffer) return this.ctx.wasm.allFinite(buf.byteOffset, buf.length) === 1;
+    for (let i = 0; i < buf.length; i++) if (!Number.isFinite(buf[i]!)) return false;
+    return true;
+  }
+
   /** Inputs made to read from a caller's array (bind). */
   private readonly rebound = new Set<number>();
 

@@ -16,6 +16,7 @@ import type { Optimizer } from "./optim/optimizer.js";
 import { sgd } from "./optim/sgd.js";
 import { backwardGraph, evalGraph, forwardGraph, gradientGraph, trainGraph } from "./programs.js";
 import { checkProbes, type ProbeOptions } from "./probes.js";
+import { checkNumericsFromEnv } from "./numerics.js";
 import { describeValue } from "./validate.js";
 
 export interface CompileOptions {
@@ -45,6 +46,12 @@ export interface CompileOptions {
    * most 8). Results are bit-identical whatever the count.
    */
   readonly threads?: number;
+  /**
+   * Check every value the train, gradient and eval programs make: the first NaN or ±∞ raises a
+   * NumericsError naming the step, the op and the layer, and a failed train step changes nothing.
+   * Default: KILN_CHECK_NUMERICS=1 in the environment, else off (off costs nothing).
+   */
+  readonly checkNumerics?: boolean;
 }
 
 /** Key of the initialization stream of parameter i: (seed, 0x80000000 + i), see runtime/rng.ts. */
@@ -114,7 +121,9 @@ export function compile(model: LayerNode, opts: CompileOptions): Net {
   for (const i of ir.train.inputs) if (i.kind === "optim") optimizerState[i.name] = array(sizeOf(ir.train.values[i.value]!.shape));
   const logits = forward.outputs.find((o) => o.name === "logits")!;
   const outputs = forward.values[logits.value]!.shape[1]!;
-  return new Net({ model, trace, outputs, loss, optimizer, ir, params, state, optimizerState, arena, batchNorms: ctx.batchNorms });
+  const checkNumerics = opts.checkNumerics ?? checkNumericsFromEnv();
+  if (typeof checkNumerics !== "boolean") throw new ModelError(`compile: checkNumerics must be true or false, got ${describeValue(checkNumerics)}`);
+  return new Net({ model, trace, outputs, loss, optimizer, ir, params, state, optimizerState, arena, batchNorms: ctx.batchNorms, checkNumerics });
 }
 
 /** Every feature size in the model, to bound activation tensors before tracing. */

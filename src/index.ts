@@ -48,3 +48,4 @@ export { makeDataset, type Dataset, type DatasetSplit } from "./data/dataset.js"
 export { Batcher, chunks, subset, take, type Batch, type BatchOptions } from "./data/batches.js";
 export { lineChart, multiPanel, toCsv, panelsCsv, type LineChartSpec, type Series } from "./plot/index.js";
 export { threadJobs } from "./threads.js";
+export { NumericsError } from "./numerics.js";

@@ -3,7 +3,7 @@
  * programs (their executors read the arrays in place). Every call validates its input before
  * anything is written, so a rejected call changes nothing.
  */
-import type { Graph } from "../compiler/ir/graph.js";
+import { UPDATABLE, type Graph } from "../compiler/ir/graph.js";
 import { optimize, prepare } from "../compiler/pipeline.js";
 import { summarize, type ProgramSummary } from "../compiler/summary.js";
 import type { Arena } from "../runtime/arena.js";
@@ -12,6 +12,7 @@ import { loadCheckpoint, loadOptimizerState, saveCheckpoint, saveOptimizerState 
 import { Executor } from "../runtime/executor.js";
 import type { AnyArray } from "../runtime/kernels/index.js";
 import type { LayerNode } from "./layers/node.js";
+import { CheckedProgram } from "./numerics.js";
 import type { Loss } from "./loss.js";
 import type { Optimizer } from "./optim/optimizer.js";
 import type { ProbeKind, Probes } from "./probes.js";
@@ -41,6 +42,8 @@ export interface NetParts {
   readonly params: Record<string, Float32Array>;
   readonly state: Record<string, Float32Array>;
   readonly batchNorms: readonly string[];
+  /** Check every kernel's outputs for NaN and ±∞ (see numerics.ts). */
+  readonly checkNumerics?: boolean;
 }
 
 /** Largest eval chunk: bigger inputs to `predict` are processed in pieces of this many samples. */
@@ -65,6 +68,8 @@ export class Net {
   private readonly evals = new Map<number, Executor>();
   /** num_batches_tracked as 32-bit words over the int64's bytes: counting allocates no BigInt. */
   private readonly counters: Uint32Array[];
+  /** The checked runs of this net's executors (checkNumerics only). */
+  private readonly checks = new WeakMap<Executor, CheckedProgram>();
 
   /** @internal Nets are made by compile(). */
   constructor(private readonly parts: NetParts) {
@@ -183,7 +188,7 @@ export class Net {
     this.prepare(this.train, x, labels);
     this.writeLearningRate(this.train.input("lr") as Float32Array);
     for (const sc of this.parts.optimizer.scalars) (this.train.input(sc.name) as Float32Array)[0] = sc.value(this.stepCount + 1);
-    this.train.run();
+    this.run(this.train);
     this.keepProbes(this.train);
     this.stepCount++;
     // Little-endian int64 + 1: the low word, then the carry.
@@ -211,7 +216,7 @@ export class Net {
     if (typeof input !== "boolean") throw new InputError(`gradients: options.input must be true or false, got ${String(input)}`);
     const exec = input ? this.inputGradExecutor() : this.grad;
     this.prepare(exec, x, labels);
-    exec.run();
+    this.run(exec);
     this.keepProbes(exec);
     const grads: Record<string, Float32Array> = {};
     for (const name of Object.keys(this.params)) grads[name] = Float32Array.from(exec.output(`${name}.grad`));
@@ -250,7 +255,7 @@ export class Net {
         : Array.prototype.slice.call(x, start * inputs, (start + count) * inputs);
       (exec.input("x") as Float32Array).set(xs);
       if (f32 && !exec.allFinite("x")) checkFloats(x, n * inputs, "x", shape);
-      exec.run();
+      this.run(exec, start, count);
       out.set(exec.output("logits") as Float32Array, start * this.parts.outputs);
     }
     return out;
@@ -268,6 +273,13 @@ export class Net {
       out[kind][path] = this.probeValues[i]!;
     });
     return out;
+  }
+
+  /** Run a program, checked when compiled with checkNumerics (predict: its chunk of samples). */
+  private run(exec: Executor, start = 0, count = 0): void {
+    const checked = this.checks.get(exec);
+    if (checked) checked.run(this.parts.model, this.stepCount, start, count);
+    else exec.run();
   }
 
   private keepProbes(exec: Executor): void {
@@ -321,6 +333,11 @@ export class Net {
     const arrays: Record<string, AnyArray> = { ...this.params, ...this.optimizerState };
     for (const [k, v] of Object.entries(this.state)) if (v instanceof Float32Array) arrays[k] = v;
     for (const i of g.inputs) if (i.kind === "param" || i.kind === "state" || i.kind === "optim") exec.bind(i.name, arrays[i.name]!);
+    if (this.parts.checkNumerics) {
+      const written = g.outputs.filter((o) => UPDATABLE.has(o.kind) && g.inputs.some((i) => i.name === o.name && i.kind === o.kind));
+      const program = label.startsWith("eval") ? "eval" : label.startsWith("backward") ? "backward" : label;
+      this.checks.set(exec, new CheckedProgram(g, exec, program, written.map((o) => arrays[o.name] as Float32Array)));
+    }
     return exec;
   }
 }

@@ -43,14 +43,15 @@ export function traceModel(model: LayerNode, mode: Mode, o: TraceOptions): Trace
 export function forwardGraph(model: LayerNode, loss: Loss, o: TraceOptions): { graph: Graph; ctx: TraceContext } {
   const { b, ctx, logits } = traceModel(model, "train", o);
   const labels = b.input("labels", "labels", loss.labelType(o.batch, b.type(logits).shape[1]!));
-  b.output("loss", "loss", loss.emit(b, logits, labels, ctx.scopes));
+  b.output("loss", "loss", b.withOrigin([`loss@${loss.kind}`], () => loss.emit(b, logits, labels, ctx.scopes)));
   b.output("logits", "logits", logits);
   const probes = o.probes ?? {};
-  if (probes.activationNorm) for (const [path, y] of ctx.activations) b.output(probeName("activationNorm", path), "probe", l2(b, y));
+  const probe = (name: string, f: () => V) => b.output(name, "probe", b.withOrigin([`probe@${name}`], f));
+  if (probes.activationNorm) for (const [path, y] of ctx.activations) probe(probeName("activationNorm", path), () => l2(b, y));
   if (probes.weightVariance) {
     for (const p of ctx.params) {
       const path = weightPath(p.name);
-      if (path !== null) b.output(probeName("weightVariance", path), "probe", variance(b, b.findInput(p.name)!));
+      if (path !== null) probe(probeName("weightVariance", path), () => variance(b, b.findInput(p.name)!));
     }
   }
   return { graph: withScopes(b.build(), ctx.scopes), ctx };
@@ -69,10 +70,12 @@ function gradNormProbes(b: GraphBuilder, full: Graph, probes: ProbeOptions | und
   if (!probes?.gradNorm) return undefined;
   for (const o of full.outputs) {
     const path = o.kind === "grad" ? weightPath(o.name.slice(0, -".grad".length)) : null;
-    if (path !== null) b.output(probeName("gradNorm", path), "probe", l2(b, o.value));
+    const name = probeName("gradNorm", path ?? "");
+    if (path !== null) b.output(name, "probe", b.withOrigin([`probe@${name}`], () => l2(b, o.value)));
   }
-  const total = globalNorm(b, full.outputs.filter((o) => o.kind === "grad").map((o) => o.value));
-  b.output(probeName("gradNorm", TOTAL_GRAD_NORM), "probe", total);
+  const name = probeName("gradNorm", TOTAL_GRAD_NORM);
+  const total = b.withOrigin([`probe@${name}`], () => globalNorm(b, full.outputs.filter((o) => o.kind === "grad").map((o) => o.value)));
+  b.output(name, "probe", total);
   return total;
 }
 
@@ -89,7 +92,8 @@ export function trainGraph(full: Graph, params: readonly string[], opt: Optimize
   const b = new GraphBuilder(full);
   const gradOutputs = full.outputs.filter((o) => o.kind === "grad");
   const total = gradNormProbes(b, full, probes);
-  const clipped = opt.clip ? emitClip(b, gradOutputs.map((o) => o.value), opt.clip, total) : gradOutputs.map((o) => o.value);
+  const clip = opt.clip;
+  const clipped = clip ? b.withOrigin(["clip@"], () => emitClip(b, gradOutputs.map((o) => o.value), clip, total)) : gradOutputs.map((o) => o.value);
   const grads = new Map(gradOutputs.map((o, i) => [o.name, clipped[i]!]));
   b.filterOutputs((o) => o.kind === "loss" || o.kind === "state" || o.kind === "probe");
   const lr = b.input("lr", "scalar", { shape: [], dtype: "f32" });
@@ -97,7 +101,7 @@ export function trainGraph(full: Graph, params: readonly string[], opt: Optimize
   for (const name of params) {
     const w = b.findInput(name)!;
     const slots = opt.slots.map((s) => b.input(`${name}.${s}`, "optim", b.type(w)));
-    const u = opt.emit(b, w, grads.get(`${name}.grad`)!, lr, slots, scalars);
+    const u = b.withOrigin([`optimizer@${name}`], () => opt.emit(b, w, grads.get(`${name}.grad`)!, lr, slots, scalars));
     b.output(name, "param", u.param);
     opt.slots.forEach((s, i) => b.output(`${name}.${s}`, "optim", u.slots[i]!));
   }

@@ -180,7 +180,8 @@ export function traceLayer(node: LayerNode, x: V, path: string, ctx: TraceContex
   if (expects !== width) {
     throw new ModelError(`${pathLabel(path)}${describe(node)} expects ${expects} features, but its input has ${width}`);
   }
-  const y = (tracers[node.kind] as Tracer<LayerKind>)(node as never, x, path, ctx);
+  // Every node the layer emits records its path (Node.at), for checkNumerics' messages.
+  const y = ctx.b.withOrigin([`forward@${path.slice(0, -1)}`], () => (tracers[node.kind] as Tracer<LayerKind>)(node as never, x, path, ctx));
   if (path !== "") ctx.activations.push([path.slice(0, -1), y]);
   return y;
 }

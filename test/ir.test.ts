@@ -114,7 +114,7 @@ describe("malformed graphs are rejected with the path of the bad field", () => {
   const cases: [string, (g: any) => void, RegExp][] = [
     ["wrong attribute type", (g) => { g.nodes[0].attrs.transB = "yes"; }, /nodes\[0\]\.attrs\.transB: expected boolean, got "yes"/],
     ["unknown op", (g) => { g.nodes[1].op = "conv9d"; }, /nodes\[1\]\.op: expected op name, got "conv9d"/],
-    ["extra key", (g) => { g.nodes[0].extra = 1; }, /nodes\[0\].extra: expected no such field \(allowed: op, inputs, outputs, attrs\), got 1/],
+    ["extra key", (g) => { g.nodes[0].extra = 1; }, /nodes\[0\].extra: expected no such field \(allowed: op, inputs, outputs, attrs, at\), got 1/],
     ["negative dimension", (g) => { g.values[0].shape = [2, -3]; }, /values\[0\]\.shape\[1\]: expected positive integer dimension, got -3/],
     ["use before definition", (g) => { g.nodes[0].inputs = [g.nodes[3].outputs[0], g.nodes[0].inputs[1]]; }, /uses value \d+ before it is defined/],
     ["value out of range", (g) => { g.outputs[0].value = 9999; }, /outputs\[0\]: value 9999 does not exist/],

@@ -14,6 +14,8 @@ export class GraphBuilder implements Emitter {
   private readonly inputs: Input[];
   private readonly nodes: Node[];
   private outputs: Output[];
+  /** Provenance given to the nodes emitted now (see Node.at); undefined: none. */
+  private origin: readonly string[] | undefined;
 
   constructor(from?: Graph) {
     this.values = [...(from?.values ?? [])];
@@ -64,8 +66,28 @@ export class GraphBuilder implements Emitter {
     if (def.arity !== null && inputs.length !== def.arity) throw new GraphError(`${op}: expected ${def.arity} inputs, got ${inputs.length}`);
     const types = def.shapes(inputs.map((v) => this.type(v)), attrs);
     const outputs = types.map((t) => this.values.push(t) - 1);
-    this.nodes.push({ op, inputs: [...inputs], outputs, attrs } as Node);
+    this.nodes.push((this.origin ? { op, inputs: [...inputs], outputs, attrs, at: this.origin } : { op, inputs: [...inputs], outputs, attrs }) as Node);
     return outputs;
+  }
+
+  /** Emit inside `fn` with provenance `at` (restored after, so calls nest); returns fn's result. */
+  withOrigin<T>(at: readonly string[] | undefined, fn: () => T): T {
+    const saved = this.origin;
+    this.origin = at && at.length ? at : saved;
+    try {
+      return fn();
+    } finally {
+      this.origin = saved;
+    }
+  }
+
+  /** Add provenance `at` to the nodes emitted since node `from` (they keep their own first). */
+  annotate(from: number, at: readonly string[] | undefined): void {
+    if (!at || at.length === 0) return;
+    for (let i = from; i < this.nodes.length; i++) {
+      const n = this.nodes[i]!;
+      this.nodes[i] = { ...n, at: mergeOrigins(n.at, at) } as Node;
+    }
   }
 
   /** Nodes emitted so far (rewrite passes track producers with it). */
@@ -168,4 +190,13 @@ export class GraphBuilder implements Emitter {
     }
     return this.reshape(axes.length ? this.sum(x, axes, true) : x, shape);
   }
+}
+
+/** Union of two provenance lists, order kept, first list first. */
+export function mergeOrigins(a: readonly string[] | undefined, b: readonly string[] | undefined): readonly string[] | undefined {
+  if (!a || a.length === 0) return b && b.length ? b : undefined;
+  if (!b || b.length === 0) return a;
+  const out = [...a];
+  for (const x of b) if (!out.includes(x)) out.push(x);
+  return out.length === a.length ? a : out;
 }

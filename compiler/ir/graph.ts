@@ -25,9 +25,13 @@ export interface Output { readonly name: string; readonly kind: OutputKind; read
 /**
  * `scope`, when present, names the user code that emitted the node (`fn "swish" at 2.1.1`): it is
  * for people reading the IR (printIR shows it) and means nothing to the compiler.
+ *
+ * `at` (optional, provenance for messages only — no pass or kernel reads it): where the node came
+ * from, as "part@where" strings, the first the node's own: "forward@37" (layer path), "backward@37",
+ * "loss@", "optimizer@37.weight", "clip@", "probe@gradNorm:37". A fused node lists its members'.
  */
 export type Node = {
-  [K in OpName]: { readonly op: K; readonly inputs: readonly V[]; readonly outputs: readonly V[]; readonly attrs: AttrsOf<K>; readonly scope?: string }
+  [K in OpName]: { readonly op: K; readonly inputs: readonly V[]; readonly outputs: readonly V[]; readonly attrs: AttrsOf<K>; readonly scope?: string; readonly at?: readonly string[] }
 }[OpName];
 export interface Graph {
   readonly values: readonly ValueType[];
@@ -45,7 +49,8 @@ const ValueTypeC = closed({ shape: t.array(Dim), dtype: DType });
 const InputC = closed({ name: t.string, kind: InputKind, value: Index });
 const OutputC = closed({ name: t.string, kind: OutputKind, value: Index });
 const OpNameC = t.keyof(Object.fromEntries(Object.keys(ops).map((k) => [k, null])) as Record<OpName, null>, "op name");
-const NodeFields = closed({ op: OpNameC, inputs: t.array(Index), outputs: t.array(Index), attrs: t.unknown });
+const Origins = t.union([t.undefined, t.array(t.string)]);
+const NodeFields = closed({ op: OpNameC, inputs: t.array(Index), outputs: t.array(Index), attrs: t.unknown, at: Origins });
 /** The node fields, and `scope` if present (a string); any other key is refused by NodeFields. */
 const NodeBase = new t.Type<t.TypeOf<typeof NodeFields> & { scope?: string }, unknown, unknown>(
   "NodeBase",
@@ -67,12 +72,16 @@ const NodeC = new t.Type<Node, unknown, unknown>(
     NodeBase.validate(u, c),
     either.chain((n) => pipe(
       ops[n.op].attrs.validate(n.attrs, [...c, { key: "attrs", type: ops[n.op].attrs, actual: n.attrs }]),
-      either.map((attrs) => ({ ...n, attrs }) as Node),
+      either.map((attrs) => {
+        const { at, ...rest } = n;
+        return (at === undefined ? { ...rest, attrs } : { ...rest, attrs, at }) as Node;
+      }),
     )),
   ),
   (n) => ({
     op: n.op, inputs: n.inputs, outputs: n.outputs, attrs: (ops[n.op].attrs as t.Type<unknown>).encode(n.attrs),
     ...(n.scope === undefined ? {} : { scope: n.scope }),
+    ...(n.at === undefined ? {} : { at: [...n.at] }),
   }),
 );
 

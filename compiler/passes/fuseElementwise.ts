@@ -8,7 +8,7 @@
  * is a graph input, a value of that group, or a value defined before the group's first node —
  * then no path can leave the group and come back, so the fused node cannot form a cycle.
  */
-import { GraphBuilder } from "../ir/builder.js";
+import { GraphBuilder, mergeOrigins } from "../ir/builder.js";
 import type { Graph, Node } from "../ir/graph.js";
 import { sameShape, type V } from "../ir/types.js";
 import type { ElementInstr } from "../ops/fused_elementwise.js";
@@ -111,5 +111,7 @@ function buildGroup(g: Graph, grp: Group, producer: Map<V, { node: Node }>, read
   const outs = grp.members.map((m) => m.outputs[0]!).filter((v) => readOutside.has(v));
   const attrs = { shape: [...grp.shape], code, outputs: outs.map((v) => inputs.length + memberOut.get(v)!) };
   new GraphBuilder({ ...g, nodes: [], outputs: [] }).emitMulti("fused_elementwise", inputs, attrs); // checks the shape rule
-  return { op: "fused_elementwise", inputs, outputs: outs, attrs } as Node;
+  // The member that makes the output (the last) first: its layer is the one a message names.
+  const at = grp.members.reduceRight<readonly string[] | undefined>((a, m) => mergeOrigins(a, m.at), undefined);
+  return (at ? { op: "fused_elementwise", inputs, outputs: outs, attrs, at } : { op: "fused_elementwise", inputs, outputs: outs, attrs }) as Node;
 }

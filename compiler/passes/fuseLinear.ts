@@ -9,6 +9,7 @@
 import type { Node } from "../ir/graph.js";
 import type { Graph } from "../ir/graph.js";
 import { sameShape, type V } from "../ir/types.js";
+import { mergeOrigins } from "../ir/builder.js";
 import { rewrite, type Rule } from "./rewrite.js";
 
 const biasAdd: Rule = (n, ctx) => {
@@ -46,6 +47,9 @@ export function fuseLinear(g: Graph): Graph {
     (n, ctx) => {
       if (n.op !== "linear" || !foldable.has(n.outputs[0]!)) return null;
       const y = ctx.b.emit("linear", n.inputs, { ...n.attrs, relu: true });
+      // Provenance: the folded relu's layer too (the relu node itself disappears).
+      const relu = readers.get(n.outputs[0]!)!.find((r) => r.op === "relu")!;
+      ctx.b.annotate(ctx.b.nodeCount - 1, mergeOrigins(n.at, relu.at));
       fused.add(y);
       return [y];
     },

@@ -111,7 +111,9 @@ export class Splice {
   emit<K extends OpName>(op: K, inputs: readonly V[], attrs: AttrsOf<K>, before: number): V[] {
     const types = ops[op].shapes(inputs.map((v) => this.values[v]!), attrs);
     const outputs = types.map((t) => this.values.push(t) - 1);
-    this.added.set(before, [...(this.added.get(before) ?? []), { op, inputs: [...inputs], outputs, attrs } as Node]);
+    // Provenance: the fused node's family starts at `before` (one layer's statistics or gradient).
+    const at = this.g.nodes[before]?.at;
+    this.added.set(before, [...(this.added.get(before) ?? []), (at ? { op, inputs: [...inputs], outputs, attrs, at } : { op, inputs: [...inputs], outputs, attrs }) as Node]);
     return outputs;
   }
 

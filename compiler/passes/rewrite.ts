@@ -4,7 +4,7 @@
  * nodes. The result is rebuilt through GraphBuilder (so every shape rule is re-checked) and
  * cleaned by DCE.
  */
-import { GraphBuilder } from "../ir/builder.js";
+import { GraphBuilder, mergeOrigins } from "../ir/builder.js";
 import type { Graph, Node } from "../ir/graph.js";
 import type { V } from "../ir/types.js";
 import type { OpName } from "../ops/index.js";
@@ -50,6 +50,15 @@ export function rewrite(g: Graph, rules: readonly Rule[]): Graph {
       if (outs) break;
     }
     outs ??= b.emitMulti(n.op as OpName, n.inputs, n.attrs as never);
+    // Provenance: new nodes stand for the old one and for the producers they absorbed (inputs
+    // of the old node that no new node reads, e.g. the matmul a linear replaces).
+    if (b.nodeCount > before) {
+      const read = new Set<V>();
+      for (let i = before; i < b.nodeCount; i++) for (const v of b.node(i).inputs) read.add(v);
+      let at = old.at;
+      for (const v of n.inputs) if (!read.has(v)) at = mergeOrigins(at, made.get(v)?.at);
+      b.annotate(before, at);
+    }
     old.outputs.forEach((v, k) => { subst.set(v, outs[k]!); if (!origin.has(outs[k]!)) origin.set(outs[k]!, v); });
     for (let i = before; i < b.nodeCount; i++) for (const v of b.node(i).outputs) made.set(v, b.node(i));
   }

@@ -34,16 +34,19 @@ export function commonArgs(
       seed: { type: "string", default: "0" },
       quick: { type: "boolean", default: false },
       data: { type: "string" },
+      "check-numerics": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     const own = Object.entries(extra).map(([k, help]) => `\n  --${k.padEnd(10)} ${help}`).join("");
-    console.log(`${about}\n\n  npx tsx examples/${name}.ts [--out out/${name}] [--seed 0] [--quick] [--data DIR]\n\n` +
-      "  --quick     a fast smoke run (fewer steps)\n  --data DIR  \"fashion\" (Debian's dataset-fashion-mnist) or a folder of " +
+    console.log(`${about}\n\n  npx tsx examples/${name}.ts [--out out/${name}] [--seed 0] [--quick] [--data DIR] [--check-numerics]\n\n` +
+      "  --quick     a fast smoke run (fewer steps)\n  --check-numerics  stop at the first NaN or ±∞, naming the step, op and layer\n  --data DIR  \"fashion\" (Debian's dataset-fashion-mnist) or a folder of " +
       `MNIST-format IDX files; default: the npm digits${own}`);
     process.exit(0);
   }
+  // Every net the example compiles checks its numerics (compile's default follows the variable).
+  if (values["check-numerics"]) process.env.KILN_CHECK_NUMERICS = "1";
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new Error(`--seed: expected an integer in [0, 2³²), got ${values.seed}`);
   const own = Object.fromEntries(Object.keys(extra).map((k) => [k, (values as Record<string, unknown>)[k] as string | undefined]));

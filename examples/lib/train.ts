@@ -48,6 +48,8 @@ export interface TrainResult {
   readonly losses: number[];
   /** True when the loss became NaN or ±∞ and training stopped there. */
   readonly diverged: boolean;
+  /** When diverged: one line naming the step (net.step before it) and what to do next. */
+  readonly message?: string;
   readonly seconds: number;
 }
 
@@ -63,7 +65,7 @@ export function trainLoop(o: TrainOptions): TrainResult {
   const progress = o.label === undefined ? undefined : new Progress(steps, o.label);
   const checkpoints: Checkpoint[] = [];
   const losses: number[] = [];
-  let sum = 0, n = 0, diverged = false;
+  let sum = 0, n = 0, diverged = false, message: string | undefined;
   const checkpoint = (): boolean => {
     const c: Checkpoint = { step: losses.length, loss: n > 0 ? sum / n : NaN, metrics: o.evaluate?.(net) ?? {} };
     checkpoints.push(c);
@@ -75,18 +77,24 @@ export function trainLoop(o: TrainOptions): TrainResult {
   const stream = batchStream(o.train, o.batch, o.seed);
   while (!stop && losses.length < steps) {
     const { x, labels } = stream.next().value!;
+    const step = net.step;
     const loss = net.trainStep(x, labels);
     losses.push(loss);
     sum += loss;
     n++;
     if (!Number.isFinite(loss)) {
       diverged = true;
+      message = divergedMessage(loss, step);
       checkpoint();
       break;
     }
     if (losses.length % every === 0 || losses.length === steps) stop = checkpoint();
     progress?.update(losses.length, `loss ${loss.toFixed(4)}`);
   }
-  if (progress && losses.length < steps) process.stderr.write(`${o.label}: ${diverged ? "diverged" : "stopped"} at step ${losses.length}\n`);
-  return { checkpoints, losses, diverged, seconds: (performance.now() - started) / 1000 };
+  if (progress && losses.length < steps) process.stderr.write(`${o.label}: ${message ?? `stopped at step ${losses.length}`}\n`);
+  return { checkpoints, losses, diverged, ...(message ? { message } : {}), seconds: (performance.now() - started) / 1000 };
 }
+
+/** The one line a diverged run ends with; `step` is net.step before the step that gave `loss`. */
+export const divergedMessage = (loss: number, step: number): string =>
+  `the loss is ${loss} at step ${step}; stopped (run again with --check-numerics to find the layer and op that made the first non-finite value)`;

@@ -87,7 +87,15 @@ export async function train(loaded: Loaded, o: { data?: string; epochs: number; 
   for (let e = 0; e < o.epochs; e++) {
     const t0 = performance.now();
     let sum = 0, n = 0;
-    for (const { x, labels } of batcher.epoch(e)) { sum += net.trainStep(x, labels); n++; }
+    for (const { x, labels } of batcher.epoch(e)) {
+      const step = net.step, loss = net.trainStep(x, labels);
+      // A diverged run stops here: every later step would train on NaN.
+      if (!Number.isFinite(loss)) {
+        throw new KilnError(`the loss is ${loss} at step ${step} (epoch ${e + 1}); stopped without writing ${o.out} (run again with --check-numerics to find the layer and op that made the first non-finite value)`);
+      }
+      sum += loss;
+      n++;
+    }
     const r = evaluate(net, test);
     o.log(`epoch ${e + 1}: train loss ${(sum / n).toFixed(4)}, test error ${(r.error * 100).toFixed(2)}%, ${((n * loaded.options.batch) / ((performance.now() - t0) / 1000)).toFixed(0)} samples/s`);
   }

