@@ -116,7 +116,12 @@ export class Executor {
 
   private finite(buf: AnyArray): boolean {
     if (buf instanceof Int32Array) return true;
-    if (this.ctx && buf.buffer === this.ctx.memory.buffer) return this.ctx.wasm.allFinite(buf.byteOffset, buf.length) === 1;
+    // In an arena every buffer is a view of its shared memory (bound ones too: compile() and
+    // compileGraph allocate them there); views made before the memory grew hold an older
+    // SharedArrayBuffer object of the same memory, so compare by kind and bounds, not identity.
+    if (this.ctx && buf.buffer instanceof SharedArrayBuffer && buf.byteOffset + buf.byteLength <= this.ctx.memory.buffer.byteLength) {
+      return this.ctx.wasm.allFinite(buf.byteOffset, buf.length) === 1;
+    }
     for (let i = 0; i < buf.length; i++) if (!Number.isFinite(buf[i]!)) return false;
     return true;
   }

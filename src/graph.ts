@@ -11,6 +11,7 @@ import { Arena } from "../runtime/arena.js";
 import { InputError, KilnError } from "../runtime/errors.js";
 import { defaultThreads } from "../runtime/threads.js";
 import type { Executor } from "../runtime/executor.js";
+import { CheckedProgram, checkNumericsFromEnv } from "./numerics.js";
 
 export { GraphBuilder };
 
@@ -34,7 +35,7 @@ export interface CompiledGraph {
  * b.output("y", "logits", b.matmul(x, w));
  * const p = compileGraph(b.build()); p.input("a").set(A); p.input("b").set(B); p.run(); p.output("y");
  */
-export function compileGraph(g: Graph, opts: { optimize?: boolean; threads?: number } = {}): CompiledGraph {
+export function compileGraph(g: Graph, opts: { optimize?: boolean; threads?: number; checkNumerics?: boolean } = {}): CompiledGraph {
   checkGraph(g);
   const useOpt = opts.optimize ?? true;
   const graph = useOpt ? optimize(g, "graph") : g;
@@ -49,6 +50,8 @@ export function compileGraph(g: Graph, opts: { optimize?: boolean; threads?: num
   }
   const exec: Executor = prepare(graph, arena, "graph").executor;
   for (const [name, a] of bound) exec.bind(name, a);
+  // checkNumerics (default KILN_CHECK_NUMERICS=1): `run` throws a NumericsError at the first NaN or ±∞ an op makes.
+  const checked = opts.checkNumerics ?? checkNumericsFromEnv() ? new CheckedProgram(graph, exec, "graph", []) : null;
   const names = (kind: "inputs" | "outputs") => graph[kind].map((v) => v.name).join(", ");
   let disposed = false;
   const live = () => { if (disposed) throw new KilnError("compiled graph: used after dispose()"); };
@@ -64,7 +67,7 @@ export function compileGraph(g: Graph, opts: { optimize?: boolean; threads?: num
       if (!graph.outputs.some((o) => o.name === name)) throw new InputError(`no output named ${JSON.stringify(name)}; the graph's outputs are ${names("outputs")}`);
       return exec.output(name) as Float32Array | Int32Array;
     },
-    run: () => { live(); exec.run(); },
+    run: () => { live(); if (checked) checked.run(null, 0, 0, 0); else exec.run(); },
     dispose: () => {
       if (disposed) return;
       disposed = true;

@@ -86,7 +86,7 @@ function fusedPrimitives(n: Node): string[] {
     case "fused_elementwise": return n.attrs.code.filter((c) => c.op !== "const").map((c) => (c.op === "mask" ? "dropout_mask" : c.op));
     case "linear": return ["matmul", "add (bias)", ...(n.attrs.relu ? ["relu"] : [])];
     case "softmax_xent": return ["log_softmax", "one_hot", "mul", "sum (cross-entropy)", "softmax gradient"];
-    case "norm_forward": return ["mean", "sub", "mul", "mean (variance)", "rsqrt", "mul (normalize)", ...(n.attrs.affine ? ["mul (γ)", "add (β)"] : [])];
+    case "norm_forward": return ["normalize", "mean", "mean (variance)", "rsqrt", ...(n.attrs.affine ? ["mul (γ)", "add (β)"] : [])];
     case "norm_backward": return ["normalize backward", ...(n.attrs.affine ? ["γ, β gradients"] : [])];
     default: return [];
   }
@@ -103,14 +103,15 @@ function layerAt(model: LayerNode, path: string): LayerNode | null {
   return node ?? null;
 }
 
-/** "seq[37] linear(100→100)" for a layer path. */
-export function layerLabel(model: LayerNode, path: string): string {
+/** "seq[37] linear(100→100)" for a layer path (just "seq[37]" without a model: a hand-built graph). */
+export function layerLabel(model: LayerNode | null, path: string): string {
+  if (model === null) return pathLabel(path === "" ? "" : `${path}.`).trim() || "the root layer";
   const node = layerAt(model, path);
   return `${pathLabel(path === "" ? "" : `${path}.`)}${node ? describe(node) : "?"}`.trim();
 }
 
 /** Where a node came from, from its origins ("forward@37", "optimizer@37.weight", …). */
-function whereFrom(model: LayerNode, origins: readonly string[]): { path: string | null; text: string } {
+function whereFrom(model: LayerNode | null, origins: readonly string[]): { path: string | null; text: string } {
   const parts = origins.map((o) => {
     const at = o.indexOf("@"), part = o.slice(0, at), where = o.slice(at + 1);
     switch (part) {
@@ -140,7 +141,7 @@ export interface Located {
  * The NumericsError for a failed check: `found` is the node index and the value the executor
  * reported. `label` is the program's name, `step` the net's step counter.
  */
-export function numericsError(g: Graph, exec: Executor, found: Located, model: LayerNode, label: string, step: number, note: string): NumericsError {
+export function numericsError(g: Graph, exec: Executor, found: Located, model: LayerNode | null, label: string, step: number, note: string): NumericsError {
   const n = g.nodes[found.step]!;
   const data = exec.buffer(found.buffer);
   let index = 0;
@@ -159,7 +160,7 @@ export function numericsError(g: Graph, exec: Executor, found: Located, model: L
     return `${equation.names.get(u) ?? `%${u}`}:${fmtType(g.values[u]!)} ${out ? "(overwritten in place by the output)" : range(a)}`;
   });
   const lines = [
-    `${label} step ${step}: the first non-finite value is ${bad}, at ${where} of ${name}:${fmtType(type)}, made by ${from.text}`,
+    `${label}${label === "graph" ? "" : ` step ${step}`}: the first non-finite value is ${bad}, at ${where} of ${name}:${fmtType(type)}, made by ${from.text}`,
     `  equation: ${equation.text}`,
     `  op: ${n.op}${fused.length ? `, fusing ${fused.join(", ")}` : " (not fused)"}`,
     `  inputs: ${inputs.join("; ") || "none"}`,
@@ -183,14 +184,14 @@ export class CheckedProgram {
   }
 
   /** Run; on the first non-finite value, put the written arrays back and throw a NumericsError. */
-  run(model: LayerNode, step: number, start: number, count: number): void {
+  run(model: LayerNode | null, step: number, start: number, count: number): void {
     this.snapshot?.take();
     const found = this.exec.runChecked(this.outs);
     if (found === null) return;
     this.snapshot?.restore();
     const note = this.program === "train" ? `parameters, state and optimizer state are as they were before this step; net.step is still ${step}`
       : this.program === "eval" ? `predict: samples ${start}…${start + count - 1} of the call (rows of this eval chunk); nothing was changed`
-        : "net.gradients: nothing was changed";
+        : this.program === "backward" ? "net.gradients: nothing was changed" : "nothing was changed";
     throw numericsError(this.g, this.exec, found, model, this.program, step, note);
   }
 }
