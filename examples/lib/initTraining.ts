@@ -9,11 +9,11 @@
  */
 import { subset } from "../../src/data/batches.js";
 import type { Dataset } from "../../src/data/dataset.js";
-import { compile, cosine, sgd, warmup, type Net, type Optimizer } from "../../src/index.js";
+import { compile, cosine, NumericsError, sgd, warmup, type Net, type Optimizer } from "../../src/index.js";
 import { PALETTE, type LineChartSpec, type Series } from "../../src/plot/index.js";
 import { deepMlp } from "./deep.js";
 import { evaluate } from "../../src/metrics.js";
-import { trainLoop } from "./train.js";
+import { batchStream, trainLoop } from "./train.js";
 
 /** How every net is trained: the same batches, steps and optimizer for each c. */
 export interface Recipe {
@@ -124,6 +124,48 @@ export function runInitTraining(o: InitTrainingOptions): InitRun[] {
       seconds: result.seconds,
     };
   });
+}
+
+export interface ExplosionRun {
+  readonly lr: number;
+  readonly clipGradNorm: number | null;
+  /** Losses of the steps taken (the failing step's loss is not among them). */
+  readonly losses: readonly number[];
+  /** The NumericsError's message when a step made a NaN or ±∞; null when every step was finite. */
+  readonly error: string | null;
+  /** Training error on `trainEval` after the steps (NaN when the run failed). */
+  readonly trainError: number;
+}
+
+/**
+ * The lecture's warning made concrete: the 50 × 100 ReLU net at σ² = 3/n (activations grow
+ * ~1.2× per layer, ~10⁴ at the head) with a large learning rate (SGD momentum 0.9). Compiled with
+ * checkNumerics, the first step that makes an Infinity stops with a NumericsError naming the
+ * layer; with `clipGradNorm` the same run trains.
+ * @example runExplosion({ train, steps: 100, lr: 0.01 }).error
+ */
+export function runExplosion(o: {
+  train: Dataset; trainEval?: Dataset; steps: number; lr: number; clipGradNorm?: number; batch?: number; seed?: number; depth?: number;
+}): ExplosionRun {
+  const { batch = 64, seed = 0, depth = 50 } = o;
+  const inputs = o.train.features;
+  const net = compile(deepMlp({ c: 3, depth, width: 100, inputs }), {
+    inputs, batch, seed, checkNumerics: true,
+    optimizer: sgd({ lr: o.lr, momentum: 0.9, ...(o.clipGradNorm === undefined ? {} : { clipGradNorm: o.clipGradNorm }) }),
+  });
+  const losses: number[] = [];
+  let error: string | null = null;
+  const stream = batchStream(o.train, batch, seed);
+  for (let s = 0; s < o.steps && error === null; s++) {
+    const { x, labels } = stream.next().value!;
+    try {
+      losses.push(net.trainStep(x, labels));
+    } catch (e) {
+      if (!(e instanceof NumericsError)) throw e;
+      error = e.message;
+    }
+  }
+  return { lr: o.lr, clipGradNorm: o.clipGradNorm ?? null, losses, error, trainError: error === null ? evaluate(net, o.trainEval ?? o.train).error : NaN };
 }
 
 const label = (c: number) => `σ² = ${c}/n`;
