@@ -12,9 +12,17 @@ import type { Graph, Node } from "../compiler/ir/graph.js";
 import { printEquation } from "../compiler/ir/print.js";
 import { fmtType } from "../compiler/ir/types.js";
 import { KilnError } from "../runtime/errors.js";
-import type { Executor } from "../runtime/executor.js";
 import { describe, type LayerNode } from "./layers/node.js";
 import { pathLabel } from "./trace.js";
+
+/**
+ * What the check needs of an executor (runtime/executor.ts), structurally: the published types
+ * of this module then do not reach into the runtime's (WebAssembly) declarations.
+ */
+export interface CheckedExecutor {
+  runChecked(outputsOf: readonly (readonly number[])[]): { step: number; buffer: number } | null;
+  buffer(i: number): Float32Array | Float64Array | Int32Array;
+}
 
 /** The first non-finite value of a checked program (compile with `checkNumerics: true`). */
 export class NumericsError extends KilnError {
@@ -141,7 +149,7 @@ export interface Located {
  * The NumericsError for a failed check: `found` is the node index and the value the executor
  * reported. `label` is the program's name, `step` the net's step counter.
  */
-export function numericsError(g: Graph, exec: Executor, found: Located, model: LayerNode | null, label: string, step: number, note: string): NumericsError {
+export function numericsError(g: Graph, exec: CheckedExecutor, found: Located, model: LayerNode | null, label: string, step: number, note: string): NumericsError {
   const n = g.nodes[found.step]!;
   const data = exec.buffer(found.buffer);
   let index = 0;
@@ -178,7 +186,7 @@ export class CheckedProgram {
   private readonly snapshot: Snapshot | null;
 
   /** `written`: the caller's arrays the program updates (in place or by copy-back). */
-  constructor(private readonly g: Graph, private readonly exec: Executor, private readonly program: string, written: readonly Float32Array[]) {
+  constructor(private readonly g: Graph, private readonly exec: CheckedExecutor, private readonly program: string, written: readonly Float32Array[]) {
     this.outs = stepOutputs(g);
     this.snapshot = written.length ? new Snapshot(written) : null;
   }
