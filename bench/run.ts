@@ -19,6 +19,7 @@ import {
   W3_CHECK_ROWS, WORKLOADS, evalInput, initialParams, layerNormData, referenceLayerNorm, referenceLogits, sgemmData,
   trainData, type Norm, type Workload,
 } from "./workloads.js";
+import { CHROMIUM_PEER, runChromium } from "./peers/chromium.js";
 import { jaxjs } from "./peers/jaxjs.js";
 import { kilnPeer } from "./peers/kiln.js";
 import { onnxruntime } from "./peers/onnxruntime.js";
@@ -41,7 +42,7 @@ interface Options {
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function usage(msg: string): never {
-  console.error(`bench: ${msg}\nusage: npm run bench -- [--only W1,W2,W2b,W3,W4 | W1-256,…] [--peers kiln,jax-js,tfjs,onnxruntime,torch] [--quick] [--out FILE]`);
+  console.error(`bench: ${msg}\nusage: npm run bench -- [--only W1,W2,W2b,W3,W4 | W1-256,…] [--peers kiln,jax-js,tfjs,onnxruntime,torch,kiln-chromium] [--quick] [--out FILE]`);
   process.exit(2);
 }
 
@@ -286,6 +287,21 @@ async function main(): Promise<void> {
         fail(reasonOf(e));
       }
     }
+  }
+
+  // kiln in headless Chromium (the web page's ?bench): W2 only, in its own browser process.
+  const w2 = workloads.find((w) => w.id === "W2");
+  if (w2 && wanted(CHROMIUM_PEER)) {
+    log(`  ${CHROMIUM_PEER}: W2 in the web page`);
+    try {
+      const r = await runChromium(opts.quick ? 100 : 300);
+      peerInfo[CHROMIUM_PEER] = { threads: r.info["threads"], ...r.info };
+      outcomes.get("W2")!.push(summarize(w2, CHROMIUM_PEER, Number(r.info["threads"]), r.seconds, r.check));
+    } catch (e) {
+      outcomes.get("W2")!.push({ status: "failed", peer: CHROMIUM_PEER, threads: 2, reason: reasonOf(e) });
+    }
+    const o = outcomes.get("W2")!.at(-1)!;
+    log(`  [W2] ${CHROMIUM_PEER}: ${o.status === "ok" ? `${fmt(o.median)} ${o.unit} ±${o.spreadPct.toFixed(1)}%` : `${o.status}: ${o.reason}`}`);
   }
 
   const elapsed = now() - t0;

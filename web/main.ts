@@ -2,8 +2,8 @@
  * The page: controls, live charts (kiln's own SVG line charts), the compiled programs, the
  * drawing pad and checkpoints. kiln itself runs in trainer.ts, a Web Worker.
  * Contract for automated checks: `?steps=N` trains N steps at once; when done, #test-accuracy
- * holds e.g. "93.4%" and #status "done". `?bench=N` times N train steps on one batch (W2 of bench/)
- * and puts samples/s in #speed.
+ * holds e.g. "93.4%" and #status "done". `?bench=N` times N train steps of `npm run bench`'s
+ * W2 and puts the median samples/s in #speed (data-seconds: seconds per step of each sample).
  */
 import { lineChart } from "../src/plot/lineChart.js";
 import type { FromPage, IrPair, ToPage } from "./protocol.js";
@@ -230,6 +230,8 @@ worker.onmessage = (event: MessageEvent<ToPage>) => {
     case "bench":
       $("speed").textContent = Math.round(m.samplesPerSecond).toLocaleString("en");
       $("speed").dataset["samplesPerSecond"] = String(m.samplesPerSecond);
+      $("speed").dataset["seconds"] = JSON.stringify(m.seconds);
+      $("speed").dataset["check"] = m.check;
       showThreads(m.jobs);
       status("done");
       break;

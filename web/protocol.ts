@@ -18,5 +18,5 @@ export type ToPage =
   | { readonly kind: "probabilities"; readonly p: number[] }
   | { readonly kind: "checkpoint"; readonly bytes: Uint8Array }
   | { readonly kind: "loaded"; readonly name: string; readonly accuracy: number }
-  | { readonly kind: "bench"; readonly steps: number; readonly samplesPerSecond: number; readonly jobs: number[] }
+  | { readonly kind: "bench"; readonly steps: number; readonly samplesPerSecond: number; readonly seconds: number[]; readonly check: string; readonly jobs: number[] }
   | { readonly kind: "error"; readonly message: string };
