@@ -4,18 +4,19 @@
  *   c ∈ {1, 2, 3}: vanishing, flat (He), exploding;  c ∈ {1.7, 2, 2.3}: only 2 stays flat;
  * then the same nets with a layerNorm after every linear: every curve flat.
  *
- *   npx tsx examples/init-norms.ts [--out out/init-norms] [--batch 256]
+ *   npx tsx examples/init-norms.ts [--out out/init-norms] [--seed 0] [--data DIR] [--batch 256]
  */
-import { parseArgs } from "node:util";
-import { loadMnistDigits } from "../src/data/mnist.js";
-import { multiPanel, panelsCsv, writeFigure, type LineChartSpec } from "../src/plot/index.js";
+import { multiPanel, panelsCsv, writeFigure } from "../src/plot/index.js";
 import { subset } from "../src/data/batches.js";
-import { normsAtInit, type LayerNorms } from "./lib/deep.js";
+import { commonArgs, loadData, numberOption } from "./lib/cli.js";
+import { initNormsCharts, normsAtInit, type LayerNorms } from "./lib/deep.js";
 
-const { values: args } = parseArgs({ options: { out: { type: "string", default: "out/init-norms" }, batch: { type: "string", default: "256" } } });
-const batch = Number(args.batch);
-const { train } = await loadMnistDigits();
-const sample = subset(train, batch, 0);
+const args = commonArgs("init-norms", "Activation and weight-gradient norm per layer of a 50-layer ReLU MLP at initialization, σ² = c/n.", {
+  batch: "training samples in the one forward/backward pass (default 256; 64 with --quick)",
+}, process.argv.slice(2), { usage: "[--out out/init-norms] [--seed 0] [--quick] [--data DIR] [--batch 256]" });
+const { train } = await loadData(args.data);
+const batch = numberOption(args.extra, "batch", args.quick ? 64 : 256, { integer: true, max: train.count });
+const sample = subset(train, batch, args.seed);
 
 const figures: [string, string, number[], "none" | "layerNorm"][] = [
   ["three-regimes", "σ² = c/n, c ∈ {1, 2, 3}", [1, 2, 3], "none"],
@@ -26,13 +27,7 @@ const figures: [string, string, number[], "none" | "layerNorm"][] = [
 const rows: string[][] = [];
 for (const [file, title, cs, norm] of figures) {
   const results: [number, LayerNorms][] = cs.map((c) => [c, normsAtInit({ c, norm, x: sample.images, labels: sample.labels })]);
-  const panel = (what: "activation" | "gradient", ylabel: string): LineChartSpec => ({
-    title: `${what === "activation" ? "Activation" : "Weight-gradient"} norm vs layer`,
-    x: { label: "layer", min: 1, max: 50 },
-    y: { label: ylabel, log: true },
-    series: results.map(([c, r]) => ({ name: `σ² = ${c}/n`, points: r[what].map((v, i) => [i + 1, v] as const) })),
-  });
-  const charts = [panel("activation", "‖Z_i‖₂"), panel("gradient", "‖∂ℓ/∂W_i‖₂")];
+  const charts = initNormsCharts(results);
   const written = writeFigure(`${args.out}/${file}`, multiPanel(charts, { columns: 2, title: `50-layer ReLU MLP, 100 units: ${title}` }), panelsCsv(charts));
   console.log(`wrote ${written.svg}`);
   for (const [c, r] of results) {

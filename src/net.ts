@@ -58,6 +58,7 @@ export class Net {
   /** Optimizer buffers by "<param>.<slot>", e.g. "0.weight.momentum_buffer". */
   readonly optimizerState: Readonly<Record<string, Float32Array>>;
   private stepCount = 0;
+  private runSteps: number | undefined;
   /** Probe values of the last trainStep/gradients call, copied out of the (shared) scratch arena. */
   private readonly probeNames: readonly string[];
   private readonly probeValues: Float64Array;
@@ -128,6 +129,23 @@ export class Net {
   setStep(step: number): void {
     if (!Number.isSafeInteger(step) || step < 0) throw new InputError(`setStep: expected a non-negative integer, got ${String(step)}`);
     this.stepCount = step;
+  }
+
+  /**
+   * The run's length in steps (undefined: not told), which a schedule given without its own
+   * length spans (`cosine({ from, to })`); trainLoop and `kiln train` set it.
+   * @example net.setTotalSteps(10 * batchesPerEpoch)
+   */
+  setTotalSteps(total: number | undefined): void {
+    if (total !== undefined && (!Number.isSafeInteger(total) || total < 1)) {
+      throw new InputError(`setTotalSteps: expected a positive integer or undefined, got ${String(total)}`);
+    }
+    this.runSteps = total;
+  }
+
+  /** What setTotalSteps set. */
+  get totalSteps(): number | undefined {
+    return this.runSteps;
   }
 
   /**
@@ -309,7 +327,7 @@ export class Net {
   /** Checked, then stored straight into the program's lr scalar (no number crosses a call). */
   private writeLearningRate(target: Float32Array): void {
     const { lr } = this.parts.optimizer;
-    const value = typeof lr === "function" ? lr(this.stepCount) : lr;
+    const value = typeof lr === "function" ? lr(this.stepCount, this.runSteps) : lr;
     if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
       throw new ModelError(`learning-rate schedule gave ${String(value)} at step ${this.stepCount}; expected a finite number ≥ 0`);
     }

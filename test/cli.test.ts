@@ -1,6 +1,6 @@
 /** The `kiln` command line: inspect, diff, train, eval, help and errors. */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -80,6 +80,9 @@ describe("the kiln binary", () => {
       [["inspect", join(dir, "missing.ts")], 1, /^kiln: cannot load/],
       [["inspect", bad], 1, /seq argument 1 expects 7 features, but previous layer outputs 8/],
       [["eval", MODEL], 2, /--checkpoint FILE is required/],
+      [["train", MODEL, "--epochs", "-1"], 2, /^kiln: --epochs: expected a positive integer, got "-1"$/m],
+      [["train", MODEL, "--epochs=-1"], 2, /^kiln: --epochs: expected a positive integer, got "-1"$/m],
+      [["train", MODEL, "--epochs", "abc"], 2, /^kiln: --epochs: expected a positive integer, got "abc"$/m],
       [["eval", MODEL, "--checkpoint", join(dir, "none.safetensors")], 1, /^kiln: /],
     ];
     for (const [args, code, message] of cases) {
@@ -89,4 +92,56 @@ describe("the kiln binary", () => {
       expect(r.stderr).toMatch(message);
     }
   }, 60_000);
+});
+
+describe("the examples", () => {
+  const tsx = (file: string, ...args: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", `examples/${file}.ts`, ...args], { encoding: "utf8", env: { ...process.env, KILN_DEBUG: "" } });
+
+  it("answer --help with their options and how long they take", () => {
+    for (const file of ["mnist", "init-norms", "init-training", "norms", "regularization"]) {
+      const r = tsx(file, "--help");
+      expect(r.status, file).toBe(0);
+      expect(r.stdout, file).toMatch(new RegExp(`npx tsx examples/${file}.ts .*--quick`));
+      expect(r.stdout, file).toMatch(/--quick +a fast smoke run/);
+      if (file !== "init-norms") expect(r.stdout, file).toMatch(/Takes about .+; --quick about /);
+    }
+  }, 60_000);
+
+  it("fail on a bad flag with one line naming it and a non-zero exit, no stack trace", () => {
+    const cases: [string, string[], number, RegExp][] = [
+      ["mnist", ["--epochs=-1"], 2, /^mnist: --epochs: expected a positive integer, got "-1"$/],
+      ["mnist", ["--epochs", "-1"], 2, /^mnist: --epochs: expected a positive integer, got "-1"$/],
+      ["mnist", ["--norm", "group"], 2, /^mnist: --norm: expected layer or batch, got "group"$/],
+      ["mnist", ["--frob"], 2, /^mnist: Unknown option '--frob' \(examples\/mnist.ts --help lists the options\)$/],
+      ["mnist", ["--data", "/nonexistent"], 1, /^mnist: \/nonexistent: expected the four MNIST-format IDX files .* but the folder does not exist$/],
+      ["init-norms", ["--batch", "abc"], 2, /^init-norms: --batch: expected a positive integer ≤ 8000, got "abc"$/],
+      ["norms", ["--seed", "x"], 2, /^norms: --seed: expected a non-negative integer/],
+    ];
+    for (const [file, args, code, message] of cases) {
+      const r = tsx(file, ...args);
+      expect(r.status, `${file} ${args.join(" ")}`).toBe(code);
+      expect(r.stderr.trim().split("\n"), `${file} ${args.join(" ")}`).toHaveLength(1);
+      expect(r.stderr.trim()).toMatch(message);
+      expect(r.stdout).toBe("");
+    }
+  }, 60_000);
+});
+
+describe("a fresh clone stays clean", () => {
+  it("package-lock.json's root entry says what package.json says (else `npm install` rewrites the tracked lock)", () => {
+    const pkg = JSON.parse(readFileSync("package.json", "utf8"));
+    const root = JSON.parse(readFileSync("package-lock.json", "utf8")).packages[""];
+    for (const key of ["name", "version", "dependencies", "devDependencies", "optionalDependencies", "bin", "engines"]) {
+      expect(root[key], key).toEqual(pkg[key]);
+    }
+  });
+
+  it("the outputs of the README's commands go under out/, which git ignores", () => {
+    expect(readFileSync(".gitignore", "utf8").split("\n")).toContain("out/");
+    const readme = readFileSync("README.md", "utf8");
+    for (const line of readme.split("\n").filter((l) => /^npx (kiln|tsx)/.test(l))) {
+      for (const m of line.matchAll(/(?:--out|>)\s+(\S+)/g)) expect(m[1], line).toMatch(/^out\//);
+    }
+  });
 });

@@ -123,6 +123,6 @@ describe("the examples' numeric options", () => {
     for (const bad of ["abc", "", "0", "-1", "Infinity", "1.5"]) {
       expect(() => numberOption({ steps: bad }, "steps", 1, { integer: true }), bad).toThrow(/--steps: expected a positive integer/);
     }
-    expect(() => numberOption({ seed: "-2" }, "seed", 0, { integer: true, zero: true })).toThrow(/--seed: expected a non-negative integer, got -2/);
+    expect(() => numberOption({ seed: "-2" }, "seed", 0, { integer: true, zero: true })).toThrow(/--seed: expected a non-negative integer, got "-2"/);
   });
 });

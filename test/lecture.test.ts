@@ -1,9 +1,10 @@
-/** The lecture's claims (../shared/LECTURE.md), asserted on real MNIST digits. */
+/** The lecture's claims (docs/lecture.md), asserted on real MNIST digits. */
 import { describe, expect, it } from "vitest";
 import { subset } from "../src/data/batches.js";
 import { loadMnistDigits } from "../src/data/mnist.js";
-import { normsAtInit } from "../examples/lib/deep.js";
+import { normsAtInit, type Norm } from "../examples/lib/deep.js";
 import { runExplosion } from "../examples/lib/initTraining.js";
+import { runGrid } from "../examples/lib/normsGrid.js";
 
 describe("§1 initialization: 50-layer ReLU MLP, 100 units, W ~ N(0, c/n), at initialization", () => {
   const ratio = async (c: number, norm: "none" | "layerNorm") => {
@@ -40,5 +41,32 @@ describe("§1 when training goes wrong: σ² = 3/n with a large learning rate", 
     // The loss starts in the thousands (the activations grew ~10⁴-fold) and falls by 10× at least.
     expect(clipped.losses[0]).toBeGreaterThan(1000);
     expect(Math.max(...clipped.losses.slice(-5))).toBeLessThan(clipped.losses[0]! / 10);
+  }, 120_000);
+});
+
+describe("§2 normalization repairs the scale: the 50-layer, 100-unit ReLU MLP trained from σ² = c/n (reduced grid)", () => {
+  // examples/norms.ts runs the full grid (c ∈ {1, 1.7, 2, 2.3, 3} × none/layerNorm/batchNorm, the
+  // best of 6 rates per cell). Here: one rate from the region where every trainable cell does
+  // best (0.001), held after a 30-step warmup, batch 32, 300 steps, one thread.
+  const recipe = { steps: 300, batch: 32, lrs: [1e-3], decay: false };
+  const chance = 0.9;
+  const grid = async (norm: Norm, cs: number[]) => {
+    const { train, test } = await loadMnistDigits();
+    return runGrid({ train, test: subset(test, 300, 0), trainEval: subset(train, 1000, 0), cs, norms: [norm], recipe, threads: 1 });
+  };
+
+  it("without normalization, c = 1 stays at chance, c = 3 diverges (or stays at chance), and c = 2 trains", async () => {
+    const [one, two, three] = await grid("none", [1, 2, 3]);
+    expect(one!.best.trainError).toBeGreaterThan(chance - 0.03);
+    expect(three!.best.diverged || three!.best.trainError > chance - 0.03).toBe(true);
+    expect(two!.best.diverged).toBe(false);
+    expect(two!.best.trainError).toBeLessThan(0.8);
+  }, 120_000);
+
+  it("with a layerNorm after every linear, c = 1 and c = 3 both train well below chance", async () => {
+    for (const cell of await grid("layerNorm", [1, 3])) {
+      expect(cell.best.diverged, `c = ${cell.c}`).toBe(false);
+      expect(cell.best.trainError, `c = ${cell.c}`).toBeLessThan(0.8);
+    }
   }, 120_000);
 });

@@ -1,7 +1,14 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { initNormsCharts } from "../examples/lib/deep.js";
+import { initTrainingCharts, type InitRun } from "../examples/lib/initTraining.js";
+import { normsCharts, type NormRun } from "../examples/lib/norms.js";
+import { gridHeatmap, sweepCharts, type GridCell } from "../examples/lib/normsGrid.js";
+import { regularizationCharts, type RegularizationRun } from "../examples/lib/regularization.js";
+import { heatmap } from "../src/plot/index.js";
 import {
   compact, esc, lineChart, linearTicks, logTicks, multiPanel, panelsCsv, toCsv, writeFigure,
   type LineChartSpec, type Point,
@@ -221,7 +228,31 @@ describe("axis mapping", () => {
   it("user min/max fix the domain exactly", () => {
     const axis = buildAxis({ min: 2, max: 8 }, [0, 100], 6);
     expect([axis.norm(2), axis.norm(8)]).toEqual([0, 1]);
-    expect(buildAxis({ min: 0 }, [3, 97], 6).ticks).toMatchObject({ lo: 0, hi: 100 });
+    const oneEnd = buildAxis({ min: 0 }, [3, 97], 6);
+    expect(oneEnd.ticks.lo).toBe(0);
+    expect(oneEnd.norm(97)).toBeCloseTo(97 / (97 + 0.05 * 94), 12); // the free end keeps its margin
+  });
+
+  it("auto-ranged ends leave a margin of 5% of the span: no point on the frame, a flat 0% series visible", () => {
+    const axis = buildAxis({}, [0, 0, 90], 6);
+    expect(axis.norm(0)).toBeCloseTo(0.05 / 1.1, 12);
+    expect(axis.norm(90)).toBeCloseTo(1.05 / 1.1, 12);
+    expect(axis.ticks.labels).toContain("0");
+    const logAxis = buildAxis({ log: true }, [1e-3, 1e3], 9);
+    expect(logAxis.norm(1e-3)).toBeCloseTo(0.05 / 1.1, 12);
+  });
+
+  it("a log axis over less than a decade is drawn linear; over up to 3 decades its 2s and 5s are labelled", () => {
+    const loss = buildAxis({ log: true }, [1.9, 2.2, 2.6], 8); // the norms figure's loss panel
+    expect(loss.log).toBe(false);
+    expect(loss.ticks.labels.length).toBeGreaterThanOrEqual(3);
+    const errors = buildAxis({ log: true }, [0.8, 3, 40, 90], 8); // errors in percent
+    expect(errors.log).toBe(true);
+    expect(errors.ticks.labels).toEqual(["1", "2", "5", "10", "20", "50", "100"]);
+    expect(errors.ticks.minor.length).toBeGreaterThan(0);
+    const wide = buildAxis({ log: true }, [1e-6, 1e2], 9);
+    expect(wide.ticks.labels).toEqual(["10⁻⁶", "10⁻⁵", "10⁻⁴", "10⁻³", "10⁻²", "10⁻¹", "10⁰", "10¹", "10²"]);
+    expect(buildAxis({ log: true, min: 1, max: 5 }, [2, 3], 8).log).toBe(true); // fixed ends: as asked
   });
 
   it("clips segments to the unit square", () => {
@@ -261,4 +292,64 @@ describe("multiPanel, CSV and files", () => {
       expect(existsSync(dir)).toBe(false);
     }
   });
+});
+
+describe("every kind of figure kiln draws, rendered to PNG (rsvg-convert, Debian's librsvg2-bin)", () => {
+  // Shaped like the experiments' data: norms over decades, a diverged run, a flat 0% training
+  // error, errors falling from chance at step 0, references (values at init, a target, chance).
+  const layersOf = (f: (l: number) => number) => Array.from({ length: 50 }, (_, i) => f(i + 1));
+  const norms = (a: number, g: number) => ({ activation: layersOf((l) => 10 * a ** l), gradient: layersOf((l) => g ** (50 - l)), weightVariance: [], loss: 2.3 });
+  const steps = [0, 100, 200, 300];
+  const initRuns = [1.7, 2, 2.3].map((c, i) => ({
+    c, layers: Array.from({ length: 51 }, (_, k) => ({ path: `${k}.0`, fanIn: k === 0 ? 784 : 100 })),
+    varianceStart: Array.from({ length: 51 }, (_, k) => c / (k === 0 ? 784 : 100)),
+    varianceEnd: Array.from({ length: 51 }, (_, k) => (c / (k === 0 ? 784 : 100)) * (1 + 0.01 * Math.sin(k + i))),
+    curve: steps.map((s) => ({ step: s, loss: 2.3 * 0.7 ** (s / 100 + i), trainError: 0.9 * 0.4 ** (s / 100 + i / 2), varianceRatio: 1 + s * 1e-5 })),
+  })) as unknown as InitRun[];
+  const normRuns = (["none", "layerNorm", "batchNorm"] as const).map((norm, i) => ({
+    norm, gradientAtInit: layersOf((l) => 1.2 ** (50 - l) * (i + 1)),
+    curve: steps.map((s) => ({ step: s, loss: 2.6 - s / 1000 - i * 0.1, trainError: 0.9 - s / 1000 - 0.1 * i, testError: 0.9 - s / 1100 - 0.1 * i })),
+  })) as unknown as NormRun[];
+  const regRuns = [0, 0.3].flatMap((p) => [0, 1e-3].map((lambda) => ({
+    p, lambda, trainError: p === 0 ? 0 : 0.01, testError: 0.1 - lambda * 10, gap: 0.1, weightNorm2: 500 + 100 * p,
+    curve: [0, 1, 2, 3].map((epoch) => ({ epoch, loss: 2.3 / (epoch + 1), trainError: epoch === 0 ? 0.9 : p === 0 ? 0 : 0.02, testError: epoch === 0 ? 0.9 : 0.1 })),
+  }))) as unknown as RegularizationRun[];
+  const cell = (norm: "none" | "layerNorm", c: number, errors: number[]): GridCell => {
+    const runs = [1e-4, 1e-3, 1e-2, 1e-1].map((lr, i) => ({ lr, trainError: errors[i]!, testError: errors[i]! + 0.01, diverged: !Number.isFinite(errors[i]!), finalLoss: 1, steps: 10 }));
+    const best = runs.reduce((a, b) => (b.trainError < a.trainError ? b : a));
+    return { c, norm, depth: 50, residual: false, runs, best, diverged: runs.every((r) => r.diverged), gradientRatio: 1 };
+  };
+  const grid = [cell("none", 1, [0.89, 0.89, 0.89, 0.9]), cell("none", 3, [NaN, NaN, NaN, NaN]), cell("layerNorm", 1, [0.5, 0.3, 0.9, NaN]), cell("layerNorm", 3, [0.4, 0.2, 0.9, 0.9])];
+  const ir = initTrainingCharts(initRuns);
+  const rc = regularizationCharts(regRuns);
+  const figures: Record<string, string> = {
+    "init-norms": multiPanel(initNormsCharts([[1, norms(0.7, 0.8)], [2, norms(1, 1)], [3, norms(1.4, 1.3)]]), { columns: 2, title: "init-norms" }),
+    "init-training-variance": multiPanel(ir.variance, { columns: 3, title: "init-training: weight variance" }),
+    "init-training-training": multiPanel(ir.training, { columns: 2, title: "init-training: training" }),
+    "norms-training": multiPanel(normsCharts(normRuns), { columns: 2, title: "norms: training" }),
+    "norms-sweep": multiPanel(sweepCharts(grid), { columns: 2, title: "norms: sweeps" }),
+    "norms-grid": heatmap(gridHeatmap(grid, "norms: grid")),
+    "regularization-gap": multiPanel(rc.summary, { columns: 2, title: "regularization: gap" }),
+    "regularization-curves": multiPanel(rc.curves, { columns: 2, title: "regularization: curves" }),
+    "three-regimes": lineChart(threeRegimes),
+  };
+
+  it("each figure converts to a PNG of the SVG's size; the PNGs land in out/test-figures/ to be looked at", () => {
+    const which = spawnSync("rsvg-convert", ["--version"], { encoding: "utf8" });
+    expect(which.status, "rsvg-convert missing: apt-get install librsvg2-bin (.ci/run installs it)").toBe(0);
+    const dir = "out/test-figures";
+    mkdirSync(dir, { recursive: true });
+    for (const [name, svg] of Object.entries(figures)) {
+      expect(() => parseXml(svg), name).not.toThrow();
+      writeFileSync(`${dir}/${name}.svg`, svg);
+      const r = spawnSync("rsvg-convert", [`${dir}/${name}.svg`, "-o", `${dir}/${name}.png`], { encoding: "utf8" });
+      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+      const png = readFileSync(`${dir}/${name}.png`);
+      expect(png.subarray(1, 4).toString("latin1"), name).toBe("PNG");
+      const [w, h] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+      expect([w, h], name).toEqual([Number(/width="(\d+)"/.exec(svg)![1]), Number(/height="(\d+)"/.exec(svg)![1])]);
+    }
+    // Percent everywhere: no error axis labelled as a fraction.
+    for (const svg of Object.values(figures)) expect(svg).not.toMatch(/>(training|test) error<\/text>/);
+  }, 60_000);
 });

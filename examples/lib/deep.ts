@@ -4,7 +4,8 @@
  * linear head to 10 classes. Blocks are nested seqs, so block i's output is probe path "i" and its weight is
  * "i.0.weight".
  */
-import { batchNorm, compile, init, layerNorm, linear, relu, seq, sgd, type LayerNode, type Optimizer } from "../../src/index.js";
+import type { LineChartSpec } from "../../src/plot/index.js";
+import { batchNorm, compile, init, layerNorm, linear, relu, residual, seq, sgd, type LayerNode, type Optimizer } from "../../src/index.js";
 
 export interface DeepOptions {
   readonly depth?: number;
@@ -13,6 +14,8 @@ export interface DeepOptions {
   /** σ² = c/n. */
   readonly c: number;
   readonly norm?: Norm;
+  /** Blocks 2…depth as x + block(x) (a residual net; block 1 changes the width). */
+  readonly residual?: boolean;
 }
 
 /** Where a normalization layer goes: after every linear, before its ReLU (or nowhere). */
@@ -27,7 +30,7 @@ export function deepMlp(o: DeepOptions): LayerNode {
     const block = norm === "layerNorm" ? seq(lin, layerNorm(width), relu)
       : norm === "batchNorm" ? seq(lin, batchNorm(width), relu)
       : seq(lin, relu);
-    blocks.push(block);
+    blocks.push(o.residual && i > 0 ? residual(block) : block);
   }
   return seq(...(blocks as [LayerNode]), linear(width, 10, { init: w }));
 }
@@ -56,10 +59,26 @@ export function normsAtInit(o: DeepOptions & { x: Float32Array; labels: Int32Arr
   const { loss } = net.gradients(o.x, o.labels);
   const p = net.probes();
   const blocks = Array.from({ length: depth }, (_, i) => String(i));
+  const lin = (i: string) => (o.residual && i !== "0" ? `${i}.fn.0` : `${i}.0`); // residual(block) nests it under "fn"
   return {
     activation: blocks.map((i) => p.activationNorm[i]!),
-    gradient: blocks.map((i) => p.gradNorm[`${i}.0`]!),
-    weightVariance: blocks.map((i) => p.weightVariance[`${i}.0`]!),
+    gradient: blocks.map((i) => p.gradNorm[lin(i)]!),
+    weightVariance: blocks.map((i) => p.weightVariance[lin(i)]!),
     loss,
   };
+}
+
+/**
+ * The lecture's two panels: activation norm and weight-gradient norm against the layer, one
+ * series per c (log axes: the norms span many decades).
+ * @example multiPanel(initNormsCharts([[1, r1], [2, r2], [3, r3]]), { columns: 2 })
+ */
+export function initNormsCharts(results: readonly (readonly [c: number, norms: LayerNorms])[]): LineChartSpec[] {
+  const panel = (what: "activation" | "gradient", ylabel: string): LineChartSpec => ({
+    title: `${what === "activation" ? "Activation" : "Weight-gradient"} norm vs layer`,
+    x: { label: "layer" },
+    y: { label: ylabel, log: true },
+    series: results.map(([c, r]) => ({ name: `σ² = ${c}/n`, points: r[what].map((v, i) => [i + 1, v] as const) })),
+  });
+  return [panel("activation", "‖Z_i‖₂"), panel("gradient", "‖∂ℓ/∂W_i‖₂")];
 }

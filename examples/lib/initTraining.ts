@@ -171,7 +171,7 @@ export function runExplosion(o: {
 const label = (c: number) => `σ² = ${c}/n`;
 
 /**
- * (a) n·Var(W_i) per layer at the start (dashed) and after training (solid), their ratio per
+ * (a) n·Var(W_i) per layer at the start (grey references) and after training (colour), their ratio per
  * layer, and the mean ratio during training; (b) training error and loss against steps.
  * @example multiPanel(initTrainingCharts(runs, 0.05).variance, { columns: 2 })
  */
@@ -179,22 +179,20 @@ export function initTrainingCharts(runs: readonly InitRun[], target = 0.05): { v
   const color = (i: number) => PALETTE[i % PALETTE.length]!;
   const steps = runs[0]?.curve.at(-1)?.step ?? 0;
   const perLayer = (r: InitRun, values: readonly number[]) => values.map((v, i) => [i + 1, v] as const);
-  const cs = runs.map((r) => r.c);
   // Ratio axes: ±10% unless the data go further.
   const ratios = runs.flatMap((r) => [...r.varianceEnd.map((v, k) => v / r.varianceStart[k]!), ...r.curve.map((k) => k.varianceRatio)]).filter(Number.isFinite);
   const ratioAxis = { label: "ratio", min: Math.min(0.9, ...ratios.map((x) => x - 0.01)), max: Math.max(1.1, ...ratios.map((x) => x + 0.01)) };
-  const layerAxis = { label: "layer i (51 = output layer)", min: 1, max: runs[0]?.layers.length ?? 1 };
+  const layerAxis = { label: "layer i (51 = output layer)" };
   const variance: LineChartSpec[] = [
     {
-      title: "n·Var(W_i) per layer: trained vs init (dashed)",
+      title: "n·Var(W_i) per layer: trained vs at init (grey)",
       x: layerAxis,
-      // Room above the curves for the legend.
-      y: { label: "fan-in n × Var(W_i)   (= c at init)", min: Math.min(...cs) - 0.25, max: Math.max(...cs) + 0.45 },
-      // Trained in colour, init dashed on top: where the dashes cover the colour, nothing moved.
+      y: { label: "fan-in n × Var(W_i)   (= c at init)" },
+      // Trained in colour over the values at init as grey references: where they coincide, nothing moved.
       series: [
         ...runs.map((r, i): Series => ({ name: label(r.c), points: perLayer(r, r.varianceEnd.map((v, k) => v * r.layers[k]!.fanIn)), color: color(i) })),
         ...runs.map((r, i): Series => ({
-          name: i === 0 ? "at initialization" : "", color: "#222", dashed: true,
+          name: i === 0 ? "at initialization" : "", reference: true,
           points: perLayer(r, r.varianceStart.map((v, k) => v * r.layers[k]!.fanIn)),
         })),
       ],
@@ -207,25 +205,26 @@ export function initTrainingCharts(runs: readonly InitRun[], target = 0.05): { v
     },
     {
       title: "Mean over layers of Var(W_i)/Var₀(W_i)",
-      x: { label: "step", min: 0, max: steps },
+      x: { label: "step" },
       y: ratioAxis,
       series: runs.map((r, i) => ({ name: label(r.c), points: r.curve.map((k) => [k.step, k.varianceRatio] as const), color: color(i) })),
     },
   ];
-  const curve = (r: InitRun, key: "trainError" | "loss") => r.curve.filter((k) => key === "trainError" || k.step > 0).map((k) => [k.step, k[key]] as const);
+  const curve = (r: InitRun, key: "trainError" | "loss") =>
+    r.curve.filter((k) => key === "trainError" || k.step > 0).map((k) => [k.step, key === "trainError" ? 100 * k.trainError : k.loss] as const);
   const training: LineChartSpec[] = [
     {
       title: "Training error (full training set)",
-      x: { label: "step", min: 0, max: steps },
-      y: { label: "training error", log: true },
+      x: { label: "step" },
+      y: { label: "training error (%)", log: true },
       series: [
         ...runs.map((r, i) => ({ name: label(r.c), points: curve(r, "trainError"), color: color(i) })),
-        { name: `${100 * target}% target`, points: [[0, target], [steps, target]], color: "#888", dashed: true },
+        { name: `${100 * target}% target`, points: [[0, 100 * target], [steps, 100 * target]], reference: true },
       ],
     },
     {
       title: "Training loss (mean between checkpoints)",
-      x: { label: "step", min: 0, max: steps },
+      x: { label: "step" },
       y: { label: "cross-entropy", log: true },
       series: runs.map((r, i) => ({ name: label(r.c), points: curve(r, "loss"), color: color(i) })),
     },

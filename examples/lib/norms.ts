@@ -230,25 +230,23 @@ const NAMES: Record<Norm, string> = { none: "no normalization", layerNorm: "laye
  * @example multiPanel(normsCharts(runs), { columns: 3 })
  */
 export function normsCharts(runs: readonly NormRun[]): LineChartSpec[] {
-  const steps = runs[0]?.curve.at(-1)?.step ?? 0;
   const panel = (title: string, ylabel: string, key: "loss" | "trainError" | "testError"): LineChartSpec => ({
     title,
-    x: { label: "step", min: 0, max: steps },
+    x: { label: "step" },
     y: { label: ylabel, log: true },
     series: runs.map((r, i) => ({
       name: NAMES[r.norm],
       color: PALETTE[i % PALETTE.length],
-      points: r.curve.filter((k) => key !== "loss" || k.step > 0).map((k) => [k.step, k[key]] as const),
+      points: r.curve.filter((k) => key !== "loss" || k.step > 0).map((k) => [k.step, key === "loss" ? k.loss : 100 * k[key]] as const),
     })),
   });
-  const depth = runs[0]?.gradientAtInit.length ?? 1;
   return [
     panel("Training loss", "cross-entropy (mean between checkpoints)", "loss"),
-    panel("Training error", "training error", "trainError"),
-    panel("Test error", "test error", "testError"),
+    panel("Training error", "training error (%)", "trainError"),
+    panel("Test error", "test error (%)", "testError"),
     {
       title: "Weight-gradient norm per layer at init",
-      x: { label: "layer", min: 1, max: depth },
+      x: { label: "layer" },
       y: { label: "‖∂ℓ/∂W_i‖₂", log: true },
       series: runs.map((r, i) => ({ name: NAMES[r.norm], color: PALETTE[i % PALETTE.length], points: r.gradientAtInit.map((g, k) => [k + 1, g] as const) })),
     },

@@ -99,8 +99,7 @@ export function runRegularization(o: RegularizationOptions): RegularizationRun[]
 export function regularizationCharts(runs: readonly RegularizationRun[]): { summary: LineChartSpec[]; curves: LineChartSpec[] } {
   const lambdas = [...new Set(runs.map((r) => r.lambda))];
   const ps = [...new Set(runs.map((r) => r.p))];
-  // A little room on both sides so the end markers are not cut by the frame.
-  const pAxis = { label: "dropout p", min: -0.02 * Math.max(...ps), max: 1.02 * Math.max(...ps) };
+  const pAxis = { label: "dropout p" };
   const byLambda = (key: "trainError" | "testError" | "gap"): Series[] => lambdas.map((l, i) => ({
     name: `λ = ${l}`,
     color: PALETTE[i % PALETTE.length],
@@ -108,22 +107,19 @@ export function regularizationCharts(runs: readonly RegularizationRun[]): { summ
     points: runs.filter((r) => r.lambda === l).map((r) => [r.p, 100 * r[key]] as const),
   }));
   const panel = (title: string, key: "trainError" | "testError" | "gap"): LineChartSpec => ({
-    title, x: pAxis, y: { label: `${key === "gap" ? "test − train error" : title.toLowerCase()} (%)`, min: 0 }, series: byLambda(key),
+    title, x: pAxis, y: { label: `${key === "gap" ? "test − train error" : title.toLowerCase()} (%)` }, series: byLambda(key),
   });
   const weights: LineChartSpec = {
-    title: "Σ‖W_i‖² after training", x: pAxis, y: { label: "sum of squared weights", min: 0 },
+    title: "Σ‖W_i‖² after training", x: pAxis, y: { label: "sum of squared weights" },
     series: lambdas.map((l, i) => ({
       name: `λ = ${l}`, color: PALETTE[i % PALETTE.length], markers: true,
       points: runs.filter((r) => r.lambda === l).map((r) => [r.p, r.weightNorm2] as const),
     })),
   };
-  const epochs = runs[0]?.curve.at(-1)?.epoch ?? 1;
-  // The first checkpoints (~90% error) would squash the interesting range: clip at 3× the worst final test error.
-  const top = Math.ceil(3 * 100 * Math.max(...runs.map((r) => r.testError).filter(Number.isFinite), 0.05));
   const curves = ps.map((p): LineChartSpec => ({
     title: `Errors during training, dropout p = ${p}`,
-    x: { label: "epoch", min: 0, max: epochs },
-    y: { label: "error (%)", min: 0, max: top },
+    x: { label: "epoch" },
+    y: { label: "error (%)" },
     series: runs.filter((r) => r.p === p).flatMap((r): Series[] => {
       const color = PALETTE[lambdas.indexOf(r.lambda) % PALETTE.length];
       return [

@@ -2,7 +2,8 @@
  * The training loop the experiments share: a fixed number of steps over a seeded stream of
  * batches, a checkpoint every `every` steps (mean loss since the last one, plus whatever
  * `evaluate` measures), a progress line, and an early stop when the loss turns non-finite
- * (a diverged run: every later step would be NaN too).
+ * (a diverged run: every later step would be NaN too). The net is told the run's length, so a
+ * schedule given without one (cosine({ from, to })) spans exactly these steps.
  */
 import { Batcher } from "../../src/data/batches.js";
 import type { Dataset } from "../../src/data/dataset.js";
@@ -61,6 +62,7 @@ export interface TrainResult {
  */
 export function trainLoop(o: TrainOptions): TrainResult {
   const { net, steps, every } = o;
+  net.setTotalSteps(net.step + steps); // schedules without their own length span this run
   const started = performance.now();
   const progress = o.label === undefined ? undefined : new Progress(steps, o.label);
   const checkpoints: Checkpoint[] = [];

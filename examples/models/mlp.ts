@@ -2,7 +2,8 @@
  * A model file for the `kiln` command line: the README's MNIST MLP.
  *   npx kiln inspect examples/models/mlp.ts --graph eval
  *   npx kiln diff examples/models/mlp.ts train eval
- *   npx kiln train examples/models/mlp.ts --epochs 3 --out mlp.safetensors
+ *   npx kiln train examples/models/mlp.ts --epochs 3          # writes out/mlp.safetensors
+ * The cosine schedule has no steps: it spans the run kiln train makes of it, however many epochs.
  */
 import { batchNorm, cosine, dropout, layerNorm, linear, relu, seq, sgd } from "../../src/index.js";
 
@@ -16,5 +17,5 @@ export const options = {
   inputs: 784,
   batch: 128,
   seed: 0,
-  optimizer: sgd({ lr: cosine({ from: 0.05, to: 0, steps: 620 }), momentum: 0.9, weightDecay: 1e-4 }),
+  optimizer: sgd({ lr: cosine({ from: 0.05, to: 0 }), momentum: 0.9, weightDecay: 1e-4 }),
 };

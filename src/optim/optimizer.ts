@@ -7,8 +7,12 @@ import type { GraphBuilder } from "../../compiler/ir/builder.js";
 import type { V } from "../../compiler/ir/types.js";
 import type { Clip } from "./clip.js";
 
-/** The learning rate: a constant, or a function of the step (0-based) evaluated before each step. */
-export type LearningRate = number | ((step: number) => number);
+/**
+ * The learning rate: a constant, or a function of the step (0-based) evaluated before each step;
+ * `total` is the run's length in steps when known (net.setTotalSteps: trainLoop and kiln train
+ * set it), which a schedule given without its own length spans.
+ */
+export type LearningRate = number | ((step: number, total?: number) => number);
 
 export interface ParamUpdate {
   readonly param: V;

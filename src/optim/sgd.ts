@@ -10,7 +10,7 @@ export interface SgdOptions extends ClipOptions {
 }
 
 export function checkLr(lr: unknown): LearningRate {
-  if (typeof lr === "function") return lr as (step: number) => number;
+  if (typeof lr === "function") return lr as LearningRate;
   if (typeof lr !== "number" || !Number.isFinite(lr) || lr < 0) {
     throw new ModelError(`optimizer lr must be a finite number ≥ 0 or a schedule, got ${String(lr)}`);
   }

@@ -3,7 +3,7 @@
  * data value to [0, 1] across the plot, and the SVG for grid, ticks and labels.
  */
 import { el, num as fmt, text, textWidth } from "./svg.js";
-import { linearTicks, logTicks, type Ticks } from "./ticks.js";
+import { labelledLogTicks, linearTicks, type Ticks } from "./ticks.js";
 
 /** What a chart says about one axis; `min`/`max` fix that end of the domain (no rounding out). */
 export interface AxisSpec {
@@ -11,6 +11,8 @@ export interface AxisSpec {
   readonly log?: boolean;
   readonly min?: number;
   readonly max?: number;
+  /** Values the auto-ranged axis must contain besides the data (e.g. [0, 100] for errors in %). */
+  readonly include?: readonly number[];
 }
 
 /** A built axis; `norm` is NaN for values that cannot be drawn (NaN, ±∞, ≤ 0 on a log axis). */
@@ -23,31 +25,36 @@ export interface Axis {
   at(tick: number): number;
 }
 
+/** Margin added beyond the data at each auto-ranged end, as a fraction of the data's span. */
+export const MARGIN = 0.05;
+
 /**
- * Build an axis for `values` (every data value on it; unusable ones are ignored).
- * @example buildAxis({ log: true }, [1e-7, 1, 1e7], 9).ticks.labels // ["10⁻⁸", …, "10⁸"]
+ * Build an axis for `values` (every data value on it; unusable ones are ignored). Auto-ranged ends
+ * sit MARGIN of the span beyond the data, so no point lies on the frame (a flat 0% series stays
+ * visible). A log axis whose data span less than a decade is drawn linear (a log scale there
+ * shows one labelled tick or none), unless an end is fixed.
+ * @example buildAxis({ log: true }, [1e-7, 1, 1e7], 9).ticks.labels // ["10⁻⁶", …, "10⁶"]
  */
 export function buildAxis(spec: AxisSpec | undefined, values: Iterable<number>, maxTicks: number): Axis {
-  const log = spec?.log === true;
+  const data = [...values, ...(Array.isArray(spec?.include) ? spec.include : [])];
+  const fixed = (v: unknown) => typeof v === "number" && Number.isFinite(v);
+  let log = spec?.log === true;
+  if (log && !fixed(spec?.min) && !fixed(spec?.max)) {
+    const [lo, hi] = range(data, true);
+    if (lo <= hi && hi - lo < 1) log = false;
+  }
   const toAxis = (v: unknown): number =>
     typeof v !== "number" || !Number.isFinite(v) || (log && v <= 0) ? NaN : log ? Math.log10(v) : v;
-  let dataLo = Infinity;
-  let dataHi = -Infinity;
-  for (const v of values) {
-    const t = toAxis(v);
-    if (t < dataLo) dataLo = t;
-    if (t > dataHi) dataHi = t;
-  }
+  const [dataLo, dataHi] = range(data, log);
   const userLo = toAxis(spec?.min);
   const userHi = toAxis(spec?.max);
   const fixedLo = !Number.isNaN(userLo);
   const fixedHi = !Number.isNaN(userHi);
-  const lo = fixedLo ? userLo : dataLo <= dataHi ? dataLo : fixedHi ? userHi - 1 : 0;
-  const hi = fixedHi ? userHi : dataLo <= dataHi ? dataHi : fixedLo ? userLo + 1 : 1;
-  const make = log ? logTicks : linearTicks;
-  // Both ends fixed: exactly the user's range. One end fixed: round the other out, keep this one.
-  let ticks = make(Math.min(lo, hi), Math.max(lo, hi), maxTicks, !(fixedLo && fixedHi));
-  if (fixedLo !== fixedHi) ticks = pin(ticks, fixedLo ? lo : undefined, fixedHi ? hi : undefined);
+  const has = dataLo <= dataHi;
+  const span = has ? dataHi - dataLo || (log ? 1 : Math.abs(dataHi) || 1) : 0;
+  const lo = fixedLo ? userLo : has ? dataLo - MARGIN * span : fixedHi ? userHi - 1 : 0;
+  const hi = fixedHi ? userHi : has ? dataHi + MARGIN * span : fixedLo ? userLo + 1 : 1;
+  const ticks = (log ? labelledLogTicks : linearTicks)(Math.min(lo, hi), Math.max(lo, hi), maxTicks, false);
   const { lo: a, hi: b } = ticks;
   const at = (t: number) => (t - a) / (b - a);
   return {
@@ -62,19 +69,17 @@ export function buildAxis(spec: AxisSpec | undefined, values: Iterable<number>, 
   };
 }
 
-/** Replace a rounded-out end by the user's exact bound and drop ticks beyond it. */
-function pin(t: Ticks, lo: number | undefined, hi: number | undefined): Ticks {
-  const a = lo ?? t.lo;
-  const b = hi ?? t.hi;
-  if (!(a < b)) return t;
-  const keep = t.major.map((m, i) => i).filter((i) => t.major[i]! >= a - 1e-9 && t.major[i]! <= b + 1e-9);
-  return {
-    lo: a,
-    hi: b,
-    major: keep.map((i) => t.major[i]!),
-    labels: keep.map((i) => t.labels[i]!),
-    minor: t.minor.filter((m) => m >= a && m <= b),
-  };
+/** [min, max] of the drawable values in axis space (log10 on a log axis); [∞, −∞] when none. */
+function range(values: readonly number[], log: boolean): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (typeof v !== "number" || !Number.isFinite(v) || (log && v <= 0)) continue;
+    const t = log ? Math.log10(v) : v;
+    if (t < lo) lo = t;
+    if (t > hi) hi = t;
+  }
+  return [lo, hi];
 }
 
 /** The plot area inside a panel, in pixels. */

@@ -6,6 +6,7 @@
  */
 export { lineChart, chartBody, svgDocument, type LineChartSpec, type Series, type AxisSpec, type Point } from "./lineChart.js";
 export { multiPanel, type MultiPanelOptions } from "./multiPanel.js";
+export { heatmap, scaleColor, type HeatmapSpec, type HeatmapCell } from "./heatmap.js";
 export { toCsv, panelsCsv, writeFigure } from "./files.js";
 export { linearTicks, logTicks, compact, type Ticks } from "./ticks.js";
 export { PALETTE } from "./series.js";

@@ -1,9 +1,8 @@
 /**
- * Legend box: a short line sample (with dash and marker) and the series name per row. "best"
- * placement picks the corner of the plot crossed by the fewest curve samples, the way
- * matplotlib's `loc="best"` does, so the legend rarely hides data.
+ * Legend box: a short line sample (with dash and marker) and the series name per row. It has one
+ * place, beside the plot at its top right (lineChart), so it never hides data and sits in the
+ * same spot in every panel of every figure.
  */
-import type { Box } from "./axis.js";
 import { markerSvg, type Style } from "./series.js";
 import { clip, el, num as fmt, text, textWidth } from "./svg.js";
 
@@ -44,38 +43,6 @@ export function layoutLegend(entries: readonly LegendEntry[]): LegendLayout | un
 }
 
 /**
- * Top-left corner for the legend inside `box`: the candidate corner with fewest samples under it
- * (ties go to top-right, then top-left, bottom-right, bottom-left).
- * @example bestCorner(box, layout, drawn.flatMap((d) => d.samples)) // { x: 300, y: 48, hits: 0 }
- */
-export function bestCorner(
-  box: Box,
-  size: { w: number; h: number },
-  samples: readonly (readonly [number, number])[],
-): { x: number; y: number; hits: number } {
-  const inset = 8;
-  const right = box.left + box.w - inset - size.w;
-  const bottom = box.top + box.h - inset - size.h;
-  const corners = [
-    { x: right, y: box.top + inset },
-    { x: box.left + inset, y: box.top + inset },
-    { x: right, y: bottom },
-    { x: box.left + inset, y: bottom },
-    { x: right, y: box.top + (box.h - size.h) / 2 },
-  ];
-  let best = corners[0]!;
-  let fewest = Infinity;
-  for (const c of corners) {
-    let hits = 0;
-    for (const [sx, sy] of samples) {
-      if (sx >= c.x - 4 && sx <= c.x + size.w + 4 && sy >= c.y - 4 && sy <= c.y + size.h + 4) hits++;
-    }
-    if (hits < fewest) [best, fewest] = [c, hits];
-  }
-  return { ...best, hits: fewest };
-}
-
-/**
  * The legend at (x, y): white box with a thin border, then one row per entry.
  * @example legendSvg(layout, 300, 48)
  */
@@ -90,7 +57,7 @@ export function legendSvg(layout: LegendLayout, x: number, y: number): string {
       el("path", {
         d: `M${fmt(x0)} ${fmt(cy)}h${SWATCH}`,
         stroke: r.style.color,
-        "stroke-width": 2,
+        "stroke-width": Math.max(1.5, r.style.width),
         "stroke-dasharray": r.style.dash,
         fill: "none",
       }),

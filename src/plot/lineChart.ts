@@ -4,7 +4,7 @@
  * gives the same bytes and a figure can be checked into a diff or compared in a test.
  */
 import { axesSvg, buildAxis, tickLabelWidth, TICK, TICK_FONT, type Axis, type AxisSpec, type Box } from "./axis.js";
-import { bestCorner, layoutLegend, legendSvg } from "./legend.js";
+import { layoutLegend, legendSvg } from "./legend.js";
 import { seriesStyle, seriesSvg, type Point } from "./series.js";
 import { clip, el, text, textWidth } from "./svg.js";
 
@@ -19,6 +19,11 @@ export interface Series {
   /** Any SVG colour; defaults to the print-safe palette in series order. */
   readonly color?: string;
   readonly markers?: boolean;
+  /**
+   * A reference, not a measurement (a target, the value at initialization): drawn under the data,
+   * thin, grey and dashed unless `color` says otherwise.
+   */
+  readonly reference?: boolean;
 }
 
 export interface LineChartSpec {
@@ -31,8 +36,8 @@ export interface LineChartSpec {
   readonly height?: number;
   /** Markers on every series (a series' own `markers` wins). */
   readonly markers?: boolean;
-  /** "best": inside the plot, in the emptiest corner (default); "right": beside it; "none". */
-  readonly legend?: "best" | "right" | "none";
+  /** "right": beside the plot, top-aligned (the one placement: a legend never hides data); "none". */
+  readonly legend?: "right" | "none";
 }
 
 const FONT_FAMILY = "DejaVu Sans, Helvetica, Arial, sans-serif";
@@ -76,13 +81,14 @@ export function svgDocument(w: number, h: number, body: string): string {
  */
 export function chartBody(spec: LineChartSpec, w: number, h: number): string {
   const series = Array.isArray(spec?.series) ? spec.series : [];
-  const styles = series.map((s, i) =>
-    seriesStyle(i, { color: s?.color, dashed: s?.dashed, markers: s?.markers ?? spec.markers }),
+  // Colours go to the measured series in order; references take the reference style.
+  let k = 0;
+  const styles = series.map((s) =>
+    seriesStyle(s?.reference === true ? -1 : k++, { color: s?.color, dashed: s?.dashed, markers: s?.markers ?? spec.markers }),
   );
   const pointsOf = (s: Series | undefined): readonly Point[] => (Array.isArray(s?.points) ? s.points : []);
   const names = series.map((s) => (typeof s?.name === "string" ? s.name : s?.name === undefined ? "" : String(s.name)));
-  let mode = spec?.legend === "none" || spec?.legend === "right" ? spec.legend : "best";
-  const legend = mode === "none" ? undefined : layoutLegend(names.map((name, i) => ({ name, style: styles[i]! })));
+  const legend = spec?.legend === "none" ? undefined : layoutLegend(names.map((name, i) => ({ name, style: styles[i]! })));
 
   // Vertical layout first: the y ticks depend on the plot height only.
   const title = typeof spec?.title === "string" ? spec.title : "";
@@ -98,9 +104,9 @@ export function chartBody(spec: LineChartSpec, w: number, h: number): string {
   // a legend beside the plot adds its width.
   const left = 8 + (ySpec.label ? 16 : 0) + tickLabelWidth(yAxis) + TICK + 3 + 6;
   const xs = coords(0);
-  const layout = (m: string) => {
+  const layout = () => {
     const overhang = (axis: Axis) => Math.max(14, textWidth(axis.ticks.labels.at(-1) ?? "", TICK_FONT) / 2 + 6);
-    const legendW = m === "right" && legend ? legend.w + 12 : 0;
+    const legendW = legend ? legend.w + 12 : 0;
     const xAxisFor = (plotW: number) => buildAxis(xSpec, xs, clampInt(plotW / 70 + 1, 3, 11));
     const first = xAxisFor(w - left - 16 - legendW);
     const xAxis = xAxisFor(Math.max(40, w - left - overhang(first) - legendW));
@@ -108,20 +114,16 @@ export function chartBody(spec: LineChartSpec, w: number, h: number): string {
     const drawn = series.map((s, i) => seriesSvg(pointsOf(s), xAxis, yAxis, box, styles[i]!));
     return { xAxis, box, drawn, legendX: left + box.w + overhang(xAxis) - 2 };
   };
-  let L = layout(mode);
-  let corner = legend && mode === "best" ? bestCorner(L.box, legend, L.drawn.flatMap((d) => d.samples)) : undefined;
-  // Inside only if it fits and hides no data; beside the plot when that still leaves it 60%.
-  if (legend && corner && (legend.h > plotH - 16 || corner.hits > 0) && legend.w + 12 <= 0.4 * (w - left)) {
-    [mode, corner, L] = ["right", undefined, layout("right")];
-  }
+  const L = layout();
   const { xAxis, box, drawn } = L;
   const { grid, frame } = axesSvg(box, xAxis, yAxis);
-  const parts = [grid, ...drawn.map((d) => d.svg), frame];
+  // References first, so the data are drawn over them.
+  const order = series.map((s, i) => i).sort((a, b) => Number(series[b]?.reference === true) - Number(series[a]?.reference === true));
+  const parts = [grid, ...order.map((i) => drawn[i]!.svg), frame];
   if (drawn.every((d) => d.drawable === 0)) {
     parts.push(text(left + box.w / 2, top + plotH / 2 + 4, "no data", { "text-anchor": "middle", fill: "#999" }));
   }
-  if (legend && corner) parts.push(legendSvg(legend, corner.x, corner.y));
-  if (legend && mode === "right") parts.push(legendSvg(legend, L.legendX, top));
+  if (legend) parts.push(legendSvg(legend, L.legendX, top));
   if (title) {
     const fit = Math.max(4, Math.floor(w / (TITLE_FONT * 0.62)));
     parts.push(text(w / 2, 23, clip(title, fit), { "text-anchor": "middle", "font-size": TITLE_FONT, "font-weight": "bold" }));

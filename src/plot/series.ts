@@ -15,6 +15,8 @@ export interface Style {
   readonly color: string;
   readonly dash: string | undefined;
   readonly marker: MarkerShape | undefined;
+  /** Stroke width in pixels. */
+  readonly width: number;
 }
 
 // Okabe–Ito: distinguishable with colour-blindness and, thanks to differing lightness, in grey print.
@@ -23,16 +25,22 @@ export const PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "
 const DASHES = [undefined, "7 4", "2 3", "9 3 2 3"];
 const MARKERS: readonly MarkerShape[] = ["circle", "square", "triangle", "diamond", "down", "plus"];
 
+/** Reference lines (a target, the value at initialization): thin grey dashes, drawn under the data. */
+const REFERENCE = { color: "#8c8c8c", dash: "5 3", width: 1.2 } as const;
+
 /**
- * The default look of the i-th series; `dashed` forces a dash pattern.
+ * The default look of the i-th measured series (i < 0: a reference line); `dashed` forces a dash pattern.
  * @example seriesStyle(0, { dashed: true, markers: true }) // { color: "#0072B2", dash: "7 4", marker: "circle" }
  */
 export function seriesStyle(i: number, opts: { color?: string; dashed?: boolean; markers?: boolean }): Style {
+  const given = typeof opts.color === "string" && opts.color !== "" ? opts.color : undefined;
+  if (i < 0) return { color: given ?? REFERENCE.color, dash: REFERENCE.dash, marker: undefined, width: REFERENCE.width };
   const auto = DASHES[Math.floor(i / PALETTE.length) % DASHES.length];
   return {
-    color: typeof opts.color === "string" && opts.color !== "" ? opts.color : PALETTE[i % PALETTE.length]!,
+    color: given ?? PALETTE[i % PALETTE.length]!,
     dash: opts.dashed === true ? (auto ?? "7 4") : auto,
     marker: opts.markers === true ? MARKERS[i % MARKERS.length] : undefined,
+    width: 1.8,
   };
 }
 
@@ -55,10 +63,9 @@ export function markerSvg(shape: MarkerShape, x: number, y: number, color: strin
   }
 }
 
-/** The drawn series, plus sample positions (pixels) the legend uses to find an empty corner. */
+/** The drawn series and how many of its points could be drawn. */
 export interface Drawn {
   readonly svg: string;
-  readonly samples: readonly (readonly [number, number])[];
   readonly drawable: number;
 }
 
@@ -83,8 +90,6 @@ export function seriesSvg(points: readonly Point[], x: Axis, y: Axis, box: Box, 
   const px = (u: number) => fmt(box.left + u * box.w);
   const py = (v: number) => fmt(box.top + box.h - v * box.h);
   const inside = (i: number) => U[i]! >= -1e-6 && U[i]! <= 1 + 1e-6 && V[i]! >= -1e-6 && V[i]! <= 1 + 1e-6;
-  const samples: [number, number][] = [];
-  const sub = n > 400 ? 1 : 6; // samples per segment; enough for a 12-px legend row test
 
   let d = "";
   let pen = "";
@@ -106,17 +111,12 @@ export function seriesSvg(points: readonly Point[], x: Axis, y: Axis, box: Box, 
       if (b !== a || a !== pen) d += `L${b}`;
       pen = b;
       ends.add(a).add(b);
-      for (let k = 0; k <= sub; k++) {
-        const t = k / sub;
-        samples.push([box.left + (c[0] + t * (c[2] - c[0])) * box.w, box.top + box.h - (c[1] + t * (c[3] - c[1])) * box.h]);
-      }
     }
     const shown: number[] = [];
     for (let i = first; i <= last; i++) if (inside(i)) shown.push(i);
     for (const i of shown) {
       const X = box.left + U[i]! * box.w;
       const Y = box.top + box.h - V[i]! * box.h;
-      samples.push([X, Y]);
       if (style.marker !== undefined) extra.push(markerSvg(style.marker, X, Y, style.color));
     }
     // A single point, or a run whose points all land on one pixel, has no visible line: a dot.
@@ -134,13 +134,13 @@ export function seriesSvg(points: readonly Point[], x: Axis, y: Axis, box: Box, 
         d,
         fill: "none",
         stroke: style.color,
-        "stroke-width": 1.8,
+        "stroke-width": style.width,
         "stroke-linejoin": "round",
         "stroke-linecap": "round",
         "stroke-dasharray": style.dash,
       })
     : "";
-  return { svg: line + extra.join(""), samples, drawable };
+  return { svg: line + extra.join(""), drawable };
 }
 
 /** × mark: the run ended because the next value was NaN or infinite. */

@@ -82,6 +82,32 @@ export function logTicks(minExp: number, maxExp: number, maxTicks = 8, snap = tr
   return { lo, hi, major, labels: major.map(decade), minor: logMinor(lo, hi, step) };
 }
 
+/**
+ * Log ticks a reader can read values off: up to 3 decades, majors at 1, 2 and 5 × 10^e labelled
+ * as plain numbers (0.2, 0.5, 1, 2, …) and minors at the other digits; wider ranges get logTicks.
+ * @example labelledLogTicks(Math.log10(1.5), Math.log10(30), 8, false).labels // ["2", "5", "10", "20"]
+ */
+export function labelledLogTicks(minExp: number, maxExp: number, maxTicks = 8, snap = true): Ticks {
+  const [lo, hi] = finiteRange(minExp, maxExp, 0, 1, 330);
+  if (snap || hi - lo > 3) return logTicks(lo, hi, maxTicks, snap);
+  for (const digits of [[1, 2, 5], [1]]) {
+    const major: number[] = [];
+    const minor: number[] = [];
+    for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+      for (let j = 1; j <= 9; j++) {
+        const t = e + Math.log10(j);
+        if (t < lo - EPS || t > hi + EPS) continue;
+        (digits.includes(j) ? major : minor).push(t);
+      }
+    }
+    if ((major.length <= Math.max(2, Math.floor(maxTicks)) && major.length >= 2) || digits.length === 1) {
+      if (major.length < 2) return logTicks(lo, hi, maxTicks, false);
+      return { lo, hi, major, labels: major.map((t) => compact(10 ** t)), minor };
+    }
+  }
+  return logTicks(lo, hi, maxTicks, false); // unreachable
+}
+
 /** Minor ticks for a log axis; never more than about 100. */
 function logMinor(lo: number, hi: number, step: number): number[] {
   const minor: number[] = [];
