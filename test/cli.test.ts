@@ -106,7 +106,7 @@ describe("the examples", () => {
       expect(r.stdout, file).toMatch(/--quick +a fast smoke run/);
       if (file !== "init-norms") expect(r.stdout, file).toMatch(/Takes about .+; --quick about /);
     }
-  }, 60_000);
+  }, 180_000);
 
   it("fail on a bad flag with one line naming it and a non-zero exit, no stack trace", () => {
     const cases: [string, string[], number, RegExp][] = [
@@ -125,7 +125,7 @@ describe("the examples", () => {
       expect(r.stderr.trim()).toMatch(message);
       expect(r.stdout).toBe("");
     }
-  }, 60_000);
+  }, 180_000);
 });
 
 describe("a fresh clone stays clean", () => {

@@ -112,7 +112,7 @@ describe("learning on the npm digits", () => {
     const acc = evaluate(net, test).accuracy;
     console.log(`test accuracy after ${steps} steps: ${(acc * 100).toFixed(2)}%`);
     expect(acc).toBeGreaterThanOrEqual(0.95);
-  }, 60_000);
+  }, 180_000); // 113 s at load 17 on the shared 2-core machine
 });
 
 describe("the examples' numeric options", () => {
