@@ -67,7 +67,7 @@ describe("the kiln binary", () => {
   it("has --help for every command", () => {
     expect(execFileSync("node", ["bin/kiln.mjs", "--help"], { encoding: "utf8" })).toMatch(/usage: kiln <command>/);
     for (const c of ["inspect", "diff", "train", "eval"]) expect(kiln(c, "--help").stdout).toMatch(new RegExp(`usage: kiln ${c}`));
-  }, 60_000);
+  }, 180_000);
 
   it("fails with one clear line and a non-zero exit, no stack trace", () => {
     const dir = mkdtempSync(join(tmpdir(), "kiln-cli-"));
@@ -91,7 +91,7 @@ describe("the kiln binary", () => {
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
       expect(r.stderr).toMatch(message);
     }
-  }, 60_000);
+  }, 180_000);
 });
 
 describe("the examples", () => {
@@ -143,5 +143,8 @@ describe("a fresh clone stays clean", () => {
     for (const line of readme.split("\n").filter((l) => /^npx (kiln|tsx)/.test(l))) {
       for (const m of line.matchAll(/(?:--out|>)\s+(\S+)/g)) expect(m[1], line).toMatch(/^out\//);
     }
+    // Links stay inside the repository.
+    for (const [, target] of readme.matchAll(/\]\(([^)]+)\)/g)) expect(target, target).not.toMatch(/^\.\.\//);
+    expect(readme).not.toMatch(/\.\.\/shared/);
   });
 });

@@ -70,14 +70,20 @@ export function normsAtInit(o: DeepOptions & { x: Float32Array; labels: Int32Arr
 
 /**
  * The lecture's two panels: activation norm and weight-gradient norm against the layer, one
- * series per c (log axes: the norms span many decades).
+ * series per c (log axes: the norms span many decades, and a flat curve keeps a decade above and below).
  * @example multiPanel(initNormsCharts([[1, r1], [2, r2], [3, r3]]), { columns: 2 })
  */
 export function initNormsCharts(results: readonly (readonly [c: number, norms: LayerNorms])[]): LineChartSpec[] {
+  // At least a decade of room on each side: "flat" reads as flat on the scale of the unnormalized
+  // figures, instead of a ±10% wobble blown up to the full height.
+  const room = (what: "activation" | "gradient") => {
+    const v = results.flatMap(([, r]) => r[what]).filter((x) => x > 0 && Number.isFinite(x));
+    return v.length ? [Math.min(...v) / 10, Math.max(...v) * 10] : [];
+  };
   const panel = (what: "activation" | "gradient", ylabel: string): LineChartSpec => ({
     title: `${what === "activation" ? "Activation" : "Weight-gradient"} norm vs layer`,
     x: { label: "layer" },
-    y: { label: ylabel, log: true },
+    y: { label: ylabel, log: true, include: room(what) },
     series: results.map(([c, r]) => ({ name: `σ² = ${c}/n`, points: r[what].map((v, i) => [i + 1, v] as const) })),
   });
   return [panel("activation", "‖Z_i‖₂"), panel("gradient", "‖∂ℓ/∂W_i‖₂")];
