@@ -48,7 +48,7 @@ describe("a schedule without its own length", () => {
     expect(seen.every(([, total]) => total === 30)).toBe(true);
     expect(seen.map(([t]) => t)).toEqual(Array.from({ length: 30 }, (_, i) => i));
     expect(warnings).toEqual([]);
-  });
+  }, 60_000);
 });
 
 describe("running past a schedule's end", () => {
