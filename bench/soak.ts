@@ -14,11 +14,14 @@ export function soakModel(i: number): { model: LayerNode; inputs: number; output
   return { model: seq(...(body as [LayerNode])), inputs, outputs, threads: 1 + (i % 4), batch: [8, 33, 64][i % 3]!, mse: outputs === 1 };
 }
 
-/** One cycle: compile, two train steps, a prediction, dispose. */
-export function soakCycle(i: number): void {
+/**
+ * One cycle: compile, two train steps, a prediction, dispose. The seed (default: the cycle's
+ * number) goes into the dropout kernels, so distinct seeds also exercise the caches' eviction.
+ */
+export function soakCycle(i: number, seed = i): void {
   const m = soakModel(i);
   const net = compile(m.model, {
-    inputs: m.inputs, batch: m.batch, seed: i, threads: m.threads,
+    inputs: m.inputs, batch: m.batch, seed, threads: m.threads,
     loss: m.mse ? mse() : softmaxCrossEntropy(), optimizer: sgd({ lr: 0.01, momentum: 0.9 }),
   });
   const x = new Float32Array(m.batch * m.inputs).fill(0.5);
