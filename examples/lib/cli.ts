@@ -62,7 +62,7 @@ export function commonArgs(
   if (values.help) {
     const own = Object.entries(extra).map(([k, help]) => `\n  --${k.padEnd(10)} ${help}`).join("");
     const time = info.duration ? `\n\nTakes about ${info.duration.full} on a busy 2-core machine; --quick about ${info.duration.quick}.` : "";
-    console.log(`${about}${time}\n\n  npx tsx examples/${name}.ts ${info.usage ?? "[--out DIR] [--seed 0] [--quick] [--data DIR] [--check-numerics]"}\n\n` +
+    console.log(`${about}${time}\n\n  npx tsx examples/${name}.ts ${info.usage ?? "[--out DIR] [--seed 0] [--quick] [--data DIR]"} [--check-numerics]\n\n` +
       `  --out DIR   where figures and CSV go (default out/${name})\n  --seed N    shuffle and initialization seed (default 0)\n` +
       "  --quick     a fast smoke run (fewer steps, smaller evaluation sets)\n" +
       "  --check-numerics  stop at the first NaN or ±∞, naming the step, op and layer\n  --data DIR  \"fashion\" (Debian's dataset-fashion-mnist) or a folder of " +
