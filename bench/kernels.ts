@@ -88,7 +88,7 @@ for (const c of cases) {
 rows.push("", `${"layerNorm forward".padEnd(32)} ${"wasm µs (median)".padEnd(30)} ${"JS ref µs".padEnd(15)} speed-up`);
 for (const [r, n] of [[128, 512], [128, 784]] as const) {
   const x = 64 * MB, yOff = x + 4 * MB, g = yOff + 4 * MB, bOff = g + 4096 * 4, mean = bOff + 4096 * 4, rstd = mean + 4096 * 4;
-  const w = time(() => k.layerNormFwd(x, yOff, g, bOff, mean, rstd, 0, r, n, 1e-5, LAYERNORM.AFFINE));
+  const w = time(() => k.layerNormFwd(x, yOff, g, bOff, 0, mean, rstd, rstd + 4096 * 4, 0, r, n, 1e-5, LAYERNORM.AFFINE));
   const X = f32.subarray(x / 4, x / 4 + r * n), Y = new Float32Array(r * n);
   const js = time(() => normalize([X, Y], [r, n, 1, 1e-5]), QUICK ? 0.1 : 0.3);
   rows.push(`${`${r}×${n}`.padEnd(32)} ${(w.median * 1e6).toFixed(1).padStart(8).padEnd(30)} ${(js.median * 1e6).toFixed(1).padStart(8).padEnd(15)} ${(js.median / w.median).toFixed(0)}×`);
@@ -101,7 +101,7 @@ rows.push("", `${"other kernels (wasm)".padEnd(32)} µs (median)`);
   const lnb = time(() => k.layerNormBwd(base, base + 4 * MB, base + 8 * MB, base + 9 * MB, base + 10 * MB, base + 12 * MB, base + 16 * MB, base + 17 * MB, 0, 128, 512, LAYERNORM.AFFINE | LAYERNORM.PARAM_GRADS | LAYERNORM.ZERO_PARAM_GRADS));
   rows.push(`${"layerNorm backward 128×512".padEnd(32)} ${(lnb.median * 1e6).toFixed(1).padStart(8)}`);
   new Int32Array(memory.buffer, base + 20 * MB, 128).fill(3);
-  const sm = time(() => k.softmaxCrossEntropy(base, base + 20 * MB, base + 21 * MB, base + 22 * MB, 0, 128, 10, 1 / 128));
+  const sm = time(() => k.softmaxCrossEntropy(base, base + 20 * MB, base + 21 * MB, base + 22 * MB, 0, 128, 10, 1 / 128, -1 / 128));
   rows.push(`${"softmax cross-entropy 128×10".padEnd(32)} ${(sm.median * 1e6).toFixed(1).padStart(8)}`);
   const params = 784 * 512 + 512 * 512 + 512 * 10;
   const sgd = time(() => k.sgd(base, base + 4 * MB, base + 8 * MB, params, 0.01, 0.9, 1e-4, SGD.MOMENTUM | SGD.WEIGHT_DECAY));

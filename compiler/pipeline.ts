@@ -51,12 +51,15 @@ export interface Prepared {
 export function prepare(g: Graph, arena: Arena | null, label = "graph"): Prepared {
   if (!arena) {
     const program = lower(g);
-    return { program, plan: null, executor: new Executor(program) };
+    const executor = new Executor(program);
+    executor.label = label;
+    return { program, plan: null, executor };
   }
   const plan = planMemory(g);
   if (Number(envVar("KILN_DEBUG") ?? 0) >= 3) console.error(formatPlan(g, plan, label));
   const program = lowerPlanned(g, plan);
   const executor = new Executor(program, "f32", arena);
+  executor.label = label;
   if (Number(envVar("KILN_DEBUG") ?? 0) >= 1) console.error(`[kiln] ${label}: ${formatShared()}`);
   return { program, plan, executor };
 }

@@ -10,11 +10,37 @@ import { GraphError } from "./errors.js";
 import { envVar } from "./host.js";
 import { compileKernel } from "./kernels/generated.js";
 import { kernels, type AnyArray, type Kernel } from "./kernels/index.js";
-import type { KernelContext } from "./kernels/types.js";
+import type { KernelContext, SplitCall } from "./kernels/types.js";
 import type { Program } from "./program.js";
 import { prepareFused } from "./wasm/fused-run.js";
 
 export type Precision = "f32" | "f64";
+
+export interface StepInfo {
+  readonly kernel: string;
+  readonly wasm: boolean;
+  readonly threads: number;
+}
+
+/** KILN_DEBUG=4: every program times its steps; at exit each prints its slowest kernels. */
+const timed: Executor[] = [];
+function debugTiming(e: Executor): void {
+  // KILN_DEBUG is read only under Node (host.ts), so its process is there to hook.
+  const proc = (globalThis as { process?: { once(event: "exit", f: () => void): void } }).process;
+  if (timed.length === 0) proc?.once("exit", () => { for (const x of timed) printTimes(x); });
+  timed.push(e);
+  e.startTiming();
+}
+
+function printTimes(e: Executor): void {
+  const { ms, runs } = e.stepTimes();
+  if (runs === 0) return;
+  const total = ms.reduce((a, b) => a + b, 0);
+  const rows = e.steps.map((s, i) => [`#${i} ${s.kernel}${s.wasm ? "" : " (JavaScript)"}${s.threads > 1 ? ` ×${s.threads} threads` : ""}`, ms[i]!] as const)
+    .sort((a, b) => b[1] - a[1]).slice(0, 12);
+  console.error(`[kiln] ${e.label}: ${total.toFixed(3)} ms per run, mean of ${runs} runs (the first included); slowest kernels (ms):\n`
+    + rows.map(([k, t]) => `  ${t.toFixed(3).padStart(9)}  ${k}`).join("\n"));
+}
 
 export class Executor {
   private readonly bufs: AnyArray[];
@@ -39,6 +65,7 @@ export class Executor {
     for (const i of program.inputs) this.inputs.set(i.name, i.buffer);
     for (const o of program.outputs) this.outputs.set(o.name, o.buffer);
     this.relink();
+    if (Number(envVar("KILN_DEBUG") ?? 0) >= 4) debugTiming(this);
   }
 
   /** The buffer of a named input: a live view to write into before `run`. */
@@ -87,7 +114,7 @@ export class Executor {
   }
 
   run(): void {
-    if (this.profile) return this.runProfiled();
+    if (this.timing) return this.runTimed(this.timing);
     for (const call of this.calls) call();
     for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
   }
@@ -129,34 +156,61 @@ export class Executor {
   /** Inputs made to read from a caller's array (bind). */
   private readonly rebound = new Set<number>();
 
-  /** KILN_DEBUG=4: time every kernel call, print the totals every 100 runs. */
-  private readonly profile = Number(envVar("KILN_DEBUG") ?? 0) >= 4;
-  private readonly times: number[] = [];
-  private runs = 0;
+  /**
+   * How each step runs once prepared: its kernel, whether in WebAssembly (false: a JavaScript
+   * loop — always so in an unplanned program), and on how many threads.
+   */
+  readonly steps: StepInfo[] = [];
 
-  private runProfiled(): void {
-    this.calls.forEach((call, i) => {
+  /** What KILN_DEBUG=4 and `kiln profile` print beside the table (the program's name). */
+  label = "program";
+
+  /** Per-step milliseconds summed over the timed runs (null: not timing). */
+  private timing: Float64Array | null = null;
+  private timedRuns = 0;
+
+  /**
+   * Time every step of the following runs (from zero). KILN_DEBUG=4 turns it on for every
+   * program and prints the means at exit; `kiln profile` turns it on after warm-up runs.
+   */
+  startTiming(): void {
+    this.timing = new Float64Array(this.calls.length);
+    this.timedRuns = 0;
+  }
+
+  /** Mean milliseconds per step over the timed runs, and how many runs that is. */
+  stepTimes(): { readonly ms: readonly number[]; readonly runs: number } {
+    const runs = this.timedRuns;
+    return { ms: Array.from(this.timing ?? [], (t) => (runs ? t / runs : 0)), runs };
+  }
+
+  private runTimed(times: Float64Array): void {
+    for (let i = 0; i < this.calls.length; i++) {
       const t0 = performance.now();
-      call();
-      this.times[i] = (this.times[i] ?? 0) + performance.now() - t0;
-    });
-    for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
-    if (++this.runs % 100 === 0 || this.runs === 1) {
-      const rows = this.program.steps.map((s, i) => [`#${i} ${s.kernel}`, this.times[i]! / this.runs] as const)
-        .sort((a, b) => b[1] - a[1]).slice(0, 12);
-      console.error(`[kiln] kernel times, mean of ${this.runs} runs (ms):\n${rows.map(([k, t]) => `  ${t.toFixed(3).padStart(9)}  ${k}`).join("\n")}`);
+      this.calls[i]!();
+      times[i]! += performance.now() - t0;
     }
+    for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
+    this.timedRuns++;
   }
 
   /** Resolve each call's buffer indices to arrays once, so `run` is a flat loop. */
   private relink(): void {
     this.calls.length = 0;
+    this.steps.length = 0;
     for (const s of this.program.steps) {
       const args = s.args.map((a) => this.bufs[a]!), params = s.params, ctx = this.ctx;
       // In an arena every buffer is a view of its memory: a generated kernel's module runs there.
-      if (ctx && s.wasm) { this.calls.push(prepareFused(s.wasm, args, ctx.memory)); continue; }
+      if (ctx && s.wasm) {
+        this.calls.push(prepareFused(s.wasm, args, ctx.memory));
+        this.steps.push({ kernel: s.kernel, wasm: true, threads: 1 });
+        continue;
+      }
       const kernel: Kernel = s.kernel === "generated" ? compileKernel(s.source ?? "") : kernels[s.kernel];
-      this.calls.push(ctx && kernel.prepare ? kernel.prepare(args, params, ctx) : () => kernel(args, params, ctx));
+      const prepared: SplitCall | null = ctx && kernel.prepare ? kernel.prepare(args, params, ctx) : null;
+      this.calls.push(prepared ?? (() => kernel(args, params, ctx)));
+      this.steps.push({ kernel: s.kernel, wasm: prepared !== null, threads: prepared?.threads ?? 1 });
     }
+    if (this.timing) this.startTiming();
   }
 }

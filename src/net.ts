@@ -117,6 +117,15 @@ export class Net {
     return { train: summarize(this.ir.train), backward: summarize(this.ir.backward), eval: summarize(this.ir.eval), parameters };
   }
 
+  /**
+   * The programs made so far — "train", "backward" (gradients) and one "eval[batch]" per batch
+   * size predict was called with — with how each step runs (`.steps`) and optional step timing.
+   * @example net.programs().get("train")!.steps.filter((s) => !s.wasm)
+   */
+  programs(): ReadonlyMap<string, Executor> {
+    return new Map([["train", this.train], ["backward", this.grad], ...[...this.evals].map(([b, e]) => [`eval[${b}]`, e] as const)]);
+  }
+
   /** Number of train steps taken (the dropout stream's step counter). */
   get step(): number {
     return this.stepCount;
@@ -319,8 +328,16 @@ export class Net {
       checkFloats(x, batch * inputs, "x", this.batchText);
       buf.set(x);
     }
-    this.parts.loss.check(labels, batch, this.parts.outputs);
-    (exec.input("labels") as Float32Array | Int32Array).set(labels);
+    const lab = exec.input("labels") as Float32Array | Int32Array;
+    // Float targets of the right length (mse): copied, then checked in place like x; the loss's
+    // own check runs only to name what is wrong. Class indices (one per sample) are checked first.
+    if (labels instanceof Float32Array && lab instanceof Float32Array && labels.length === lab.length) {
+      lab.set(labels);
+      if (!exec.allFinite("labels")) this.parts.loss.check(labels, batch, this.parts.outputs);
+    } else {
+      this.parts.loss.check(labels, batch, this.parts.outputs);
+      lab.set(labels);
+    }
     if (exec.hasInput("step")) (exec.input("step") as Int32Array)[0] = this.stepCount;
   }
 

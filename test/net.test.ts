@@ -80,6 +80,10 @@ describe("bad input gets a KilnError and changes nothing", () => {
     const net = compile(seq(linear(2, 2)), { inputs: 2, batch: 2, loss: mse() });
     expect(() => net.trainStep([1, 2, 3, 4], [1, 2, 3])).toThrow(/labels: expected 4 values/);
     expect(() => net.trainStep([1, 2, 3, 4], [1, 2, NaN, 4])).toThrow(/targets\[2\]: expected a finite number, got NaN/);
+    // Float32Array targets are checked in WebAssembly after the copy; the message is the same.
+    const x = new Float32Array([1, 2, 3, 4]);
+    expect(() => net.gradients(x, new Float32Array([1, 2, 3, -Infinity]))).toThrow(/targets\[3\]: expected a finite number, got -Infinity/);
+    expect(net.trainStep(x, new Float32Array([1, 2, 3, 4]))).toBeGreaterThan(0);
   });
 
   it("gradients() and predict() change nothing", () => {

@@ -120,26 +120,31 @@ describe.each(variants)("kernel module ($name)", ({ fma }) => {
 
   describe("layerNorm", () => {
     const eps = 1e-5;
-    it("forward: normalize + affine, per-row mean and rstd, row splits bit-identical", () => {
+    it("forward: normalize + affine, per-row mean, rstd and variance, x̂ on request, row splits bit-identical", () => {
       const rand = rng(4);
       for (const n of [...SIZES, 512]) for (const affine of [false, true]) {
         const rows = 6, alloc = arena();
         const xs = randoms(rand, rows * n, 3, 10); // |mean| ≫ std: the two-pass variance matters
         const gs = randoms(rand, n), bs = randoms(rand, n);
         const x = alloc(xs), y = alloc(rows * n), g = alloc(gs), b = alloc(bs), mean = alloc(rows), rstd = alloc(rows);
-        const flags = affine ? LAYERNORM.AFFINE : 0;
-        k.layerNormFwd(x, y, g, b, mean, rstd, 0, rows, n, eps, flags);
-        const got = read(y, rows * n);
+        const xh = alloc(rows * n), variance = alloc(rows);
+        const flags = affine ? LAYERNORM.AFFINE | LAYERNORM.XHAT : 0;
+        k.layerNormFwd(x, y, g, b, xh, mean, rstd, variance, 0, rows, n, eps, flags);
+        const got = read(y, rows * n), gotXhat = read(xh, rows * n);
         for (let r = 0; r < rows; r++) {
           const ref = normRow(xs.subarray(r * n, (r + 1) * n), eps);
           const want = ref.xhat.map((t, j) => (affine ? t * gs[j]! + bs[j]! : t));
           expect(maxAbsDiff(got.subarray(r * n, (r + 1) * n), want), `n ${n}`).toBeLessThan(n === 1 ? 1e-6 : 2e-4);
+          if (affine) expect(maxAbsDiff(gotXhat.subarray(r * n, (r + 1) * n), ref.xhat), `x̂ n ${n}`).toBeLessThan(n === 1 ? 1e-6 : 2e-4);
           expect(Math.abs(read(mean, rows)[r]! - ref.mean)).toBeLessThan(1e-5 * 10);
           expect(Math.abs(read(rstd, rows)[r]! / ref.rstd - 1)).toBeLessThan(1e-4);
+          const v = 1 / ref.rstd ** 2 - eps;
+          expect(Math.abs(read(variance, rows)[r]! - v)).toBeLessThan(1e-4 * Math.max(v, eps));
         }
+        if (!affine) expect(read(xh, rows * n).every((t) => t === 0), "x̂ untouched without XHAT").toBe(true);
         F().fill(0, y / 4, y / 4 + rows * n);
-        k.layerNormFwd(x, y, g, b, mean, rstd, 0, 2, n, eps, flags);
-        k.layerNormFwd(x, y, g, b, mean, rstd, 2, rows, n, eps, flags);
+        k.layerNormFwd(x, y, g, b, xh, mean, rstd, variance, 0, 2, n, eps, flags);
+        k.layerNormFwd(x, y, g, b, xh, mean, rstd, variance, 2, rows, n, eps, flags);
         expect(sameBits(read(y, rows * n), got)).toBe(true);
       }
     });
@@ -151,7 +156,7 @@ describe.each(variants)("kernel module ($name)", ({ fma }) => {
         const xs = randoms(rand, rows * n, 2, 1), dys = randoms(rand, rows * n), gs = randoms(rand, n);
         const x = alloc(xs), y = alloc(rows * n), dy = alloc(dys), g = alloc(gs), mean = alloc(rows), rstd = alloc(rows);
         const dx = alloc(rows * n), dg = alloc(randoms(rand, n)), db = alloc(randoms(rand, n));
-        k.layerNormFwd(x, y, g, 0, mean, rstd, 0, rows, n, eps, 0);
+        k.layerNormFwd(x, y, g, 0, 0, mean, rstd, alloc(rows), 0, rows, n, eps, 0);
         const flags = (affine ? LAYERNORM.AFFINE : 0) | LAYERNORM.PARAM_GRADS | LAYERNORM.ZERO_PARAM_GRADS;
         k.layerNormBwd(x, dy, g, mean, rstd, dx, dg, db, 0, rows, n, flags);
         const dgRef = new Float64Array(n), dbRef = new Float64Array(n), dxGot = read(dx, rows * n);
@@ -233,33 +238,44 @@ describe.each(variants)("kernel module ($name)", ({ fma }) => {
   });
 
   describe("softmaxCrossEntropy", () => {
-    it("per-row loss and gradient against float64, stable for large logits", () => {
+    it("loss (summed over rows in float64) and gradient against float64, stable for large logits", () => {
       const rand = rng(6);
       for (const c of [1, 2, 7, 10, 33, 100, 257]) for (const shift of [0, 1000, -80]) {
         const rows = 7, alloc = arena();
         const zs = randoms(rand, rows * c, 8, shift);
         const labels = Int32Array.from({ length: rows }, (_, r) => (r * 5 + 3) % c);
-        const z = alloc(zs), lab = alloc(rows), loss = alloc(rows), dz = alloc(rows * c);
+        const z = alloc(zs), lab = alloc(rows), loss = alloc(1), dz = alloc(rows * c);
         new Int32Array(memory.buffer, lab, rows).set(labels);
         const scale = 1 / rows;
-        k.softmaxCrossEntropy(z, lab, loss, dz, 0, rows, c, scale);
-        const lossGot = read(loss, rows), dzGot = read(dz, rows * c);
+        k.softmaxCrossEntropy(z, lab, loss, dz, 0, rows, c, scale, -scale);
+        const dzGot = read(dz, rows * c);
+        let total = 0, bound = 0;
         for (let r = 0; r < rows; r++) {
           const row = Array.from(zs.subarray(r * c, (r + 1) * c));
           const m = Math.max(...row), s = row.reduce((a, t) => a + Math.exp(t - m), 0);
           const lse = m + Math.log(s);
-          expect(Math.abs(lossGot[r]! - (lse - row[labels[r]!]!)), `c ${c} shift ${shift}`).toBeLessThan(1e-6 * Math.max(1, Math.abs(lse)) * 4);
+          total += lse - row[labels[r]!]!;
+          bound += 4e-6 * Math.max(1, Math.abs(lse));
           const dzRef = row.map((t, j) => (Math.exp(t - m) / s - (j === labels[r] ? 1 : 0)) * scale);
           expect(maxAbsDiff(dzGot.subarray(r * c, (r + 1) * c), dzRef)).toBeLessThan(1e-7);
         }
+        expect(Math.abs(read(loss, 1)[0]! - total / rows), `c ${c} shift ${shift}`).toBeLessThan(bound / rows);
       }
     });
 
-    it("traps on a label outside the classes instead of reading past the row", () => {
+    it("a label outside the classes adds no loss and gets a zero gradient row, as the one-hot reference", () => {
       const alloc = arena();
-      const z = alloc(randoms(rng(7), 20)), lab = alloc(2), loss = alloc(2), dz = alloc(20);
-      new Int32Array(memory.buffer, lab, 2).set([3, 10]);
-      expect(() => k.softmaxCrossEntropy(z, lab, loss, dz, 0, 2, 10, 0.5)).toThrow(WebAssembly.RuntimeError);
+      const zs = randoms(rng(7), 30);
+      const z = alloc(zs), lab = alloc(3), loss = alloc(1), dz = alloc(30);
+      new Int32Array(memory.buffer, lab, 3).set([10, 3, -1]);
+      k.softmaxCrossEntropy(z, lab, loss, dz, 0, 3, 10, 0.5, -0.5);
+      const row = Array.from(zs.subarray(10, 20)), m = Math.max(...row);
+      const lse = m + Math.log(row.reduce((a, t) => a + Math.exp(t - m), 0));
+      expect(read(loss, 1)[0]!).toBeCloseTo(-0.5 * (row[3]! - lse), 5);
+      const dzGot = read(dz, 30);
+      expect(Array.from(dzGot.subarray(0, 10)).every((t) => t === 0)).toBe(true);
+      expect(Array.from(dzGot.subarray(20, 30)).every((t) => t === 0)).toBe(true);
+      expect(dzGot[13]!).toBeLessThan(0);
     });
   });
 });

@@ -5,7 +5,7 @@
  * Broadcast parameters: p = [rank, ...outShape, ...aStrides, ...bStrides], where a stride is 0
  * along a dimension the operand is broadcast over. Common layouts take a fast path.
  */
-import type { FloatArray, Kernel } from "./types.js";
+import type { AnyArray, FloatArray, Kernel, KernelContext } from "./types.js";
 
 /** Visit (i, ia, ib) for every output element, following per-operand strides. */
 function strided(p: readonly number[], visit: (i: number, ia: number, ib: number) => void): void {
@@ -37,10 +37,13 @@ export const broadcast: Kernel = (bufs, p) => {
   else strided(p, (i, ia) => { y[i] = x[ia]!; });
 };
 
-/** Plain copy (reshape is a copy in the reference path). */
-export const copy: Kernel = (bufs) => {
+/** Plain copy (reshape is a copy); in an arena, a WebAssembly SIMD loop. */
+export const copy: Kernel = Object.assign((bufs: readonly AnyArray[]) => {
   (bufs[1] as FloatArray).set(bufs[0] as FloatArray);
-};
+}, {
+  prepare: (bufs: readonly AnyArray[], _p: readonly number[], ctx: KernelContext) =>
+    ctx.wasm.copy.bind(null, bufs[0]!.byteOffset, bufs[1]!.byteOffset, bufs[1]!.length) as () => void,
+});
 
 /** Fill with the constant p[0]. */
 export const fill: Kernel = (bufs, p) => {

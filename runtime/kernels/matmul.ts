@@ -6,7 +6,7 @@
 import { SGEMM } from "../wasm/sgemm.js";
 import { fits } from "./bounds.js";
 import { scratch } from "./scratch.js";
-import type { AnyArray, FloatArray, Kernel, KernelContext } from "./types.js";
+import { onThreads, type AnyArray, type FloatArray, type Kernel, type KernelContext } from "./types.js";
 
 /** Below this many flops a split across threads costs more than it saves. */
 const SPLIT_FLOPS = 2_000_000;
@@ -44,7 +44,7 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
     return byColumns ? args(0, M, lo, hi, t) : args(lo, hi, 0, N, t);
   });
   const local = raw.bind(null, ...parts[0]!) as () => void, pool = ctx.pool!;
-  return () => pool.run(ctx.memory, "sgemm", parts, local);
+  return onThreads(() => pool.run(ctx.memory, "sgemm", parts, local), threads);
 }
 
 export const matmul: Kernel = Object.assign((bufs: readonly AnyArray[], p: readonly number[], ctx?: KernelContext) => {

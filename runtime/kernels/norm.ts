@@ -13,7 +13,7 @@ import { BATCHNORM } from "../wasm/batchnorm.js";
 import { SGEMM_SCRATCH_BYTES } from "../wasm/sgemm.js";
 import { fits } from "./bounds.js";
 import { LAYERNORM } from "../wasm/norm.js";
-import type { AnyArray, FloatArray, Kernel, KernelContext } from "./types.js";
+import { onThreads, type SplitCall, type AnyArray, type FloatArray, type Kernel, type KernelContext } from "./types.js";
 
 type F = FloatArray;
 
@@ -189,41 +189,33 @@ function twoParts(ctx: KernelContext, name: NormExport, a: number[], b: number[]
   const pool = ctx.pool;
   if (pool && pool.threads >= 2) {
     const parts = [a, b];
-    return () => pool.run(ctx.memory, name, parts, first);
+    return onThreads(() => pool.run(ctx.memory, name, parts, first), 2);
   }
   return () => { first(); second(); };
 }
 
 /**
  * In an arena, both axes run in WebAssembly SIMD — the same formulas, summed in float32 lanes —
- * split across two threads for large matrices: rows for layerNorm (axis 1; the biased variance
- * output, which only batchNorm reads, is rebuilt from rstd), columns for batchNorm (axis 0).
+ * split across two threads for large matrices: rows for layerNorm (axis 1), columns for
+ * batchNorm (axis 0).
  */
 export const normForward: Kernel = Object.assign(normForwardJs, {
   prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
     const rows = p[0]!, cols = p[1]!, axis = p[2]!, eps = p[3]!, affine = p[4]!, xhat = p[5]!;
-    // bufs = x, (γ, β), y, (x̂), three statistics over the other axis.
-    const stats = axis === 0 ? cols : rows;
-    checkBuffers("norm_forward", bufs, [rows * cols, ...(affine ? [cols, cols] : []), rows * cols, ...(xhat ? [rows * cols] : []), stats, stats, stats]);
+    // bufs = x, (γ, β), y, (x̂), μ, rstd, σ² (one per row or column); both kernels take them in that order.
+    const n = axis === 0 ? cols : rows;
+    checkBuffers("norm_forward", bufs, [rows * cols, ...(affine ? [cols, cols] : []), rows * cols, ...(xhat ? [rows * cols] : []), n, n, n]);
     const at = (i: number) => bufs[i]!.byteOffset;
+    const s = affine ? 4 + xhat : 2; // first statistic
+    const [x, g, b, y, xh] = affine ? [at(0), at(1), at(2), at(3), xhat ? at(4) : 0] : [at(0), 0, 0, at(1), 0];
+    const stats = [at(s), at(s + 1), at(s + 2)];
     if (axis === 0) {
-      // bufs = x, (γ, β), y, (x̂), μ, rstd, σ².
-      const s = affine ? 4 + xhat : 2; // first statistic
-      const [x, g, b, y, xh] = affine ? [at(0), at(1), at(2), at(3), xhat ? at(4) : 0] : [at(0), 0, 0, at(1), 0];
       const flags = (affine ? BATCHNORM.AFFINE : 0) | (xhat ? BATCHNORM.XHAT : 0);
       return split(ctx, "batchNormFwd", colHalves(rows, cols),
-        (c0, c1) => [x!, y!, g!, b!, xh!, at(s), at(s + 1), at(s + 2), rows, cols, c0, c1, eps, flags], cols);
+        (c0, c1) => [x!, y!, g!, b!, xh!, ...stats, rows, cols, c0, c1, eps, flags], cols);
     }
-    if (xhat) return () => normForwardJs(bufs, p);
-    const [x, g, b, y, mean, rstd] = (affine ? [0, 1, 2, 3, 4, 5].map(at) : [at(0), 0, 0, at(1), at(2), at(3)]) as number[];
-    const rs = bufs[affine ? 5 : 3] as F, variance = bufs[affine ? 6 : 4] as F;
-    const flags = affine ? LAYERNORM.AFFINE : 0;
-    const args = (r0: number, r1: number) => [x!, y!, g!, b!, mean!, rstd!, r0, r1, cols, eps, flags];
-    const rowsCall = split(ctx, "layerNormFwd", halves(rows, cols), args, rows);
-    return () => {
-      rowsCall();
-      for (let r = 0; r < rows; r++) variance[r] = 1 / (rs[r]! * rs[r]!) - eps;
-    };
+    const flags = (affine ? LAYERNORM.AFFINE : 0) | (xhat ? LAYERNORM.XHAT : 0);
+    return split(ctx, "layerNormFwd", halves(rows, cols), (r0, r1) => [x!, y!, g!, b!, xh!, ...stats, r0, r1, cols, eps, flags], rows);
   },
 });
 
@@ -260,10 +252,10 @@ export const normBackward: Kernel = Object.assign(normBackwardJs, {
     const partial = ctx.sgemmScratch[ctx.pool && ctx.pool.threads >= 2 ? 1 : 0]!; // free while no SGEMM runs
     const rowsCall = twoParts(ctx, "layerNormBwd", args(0, h, dg!, db!), args(h, rows, partial, partial + 4 * cols));
     const add = ctx.wasm.colSum;
-    return () => {
+    return onThreads(() => {
       rowsCall();
       add(partial, dg!, 1, cols, 1);
       add(partial + 4 * cols, db!, 1, cols, 1);
-    };
+    }, (rowsCall as SplitCall).threads ?? 1);
   },
 });

@@ -21,17 +21,38 @@ export const reduceSum: Kernel = Object.assign((bufs: readonly AnyArray[], p: re
   }
   generalSum(x, y, p);
 }, {
-  /** Column sums of a float32 matrix (bias gradients) run in WebAssembly. */
+  /** In WebAssembly whenever the reduction is one [outer, n, inner] view (see outerInner). */
   prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
-    const scale = p[0]!, rank = p[1]!, rows = p[2]!, cols = p[3]!, s0 = p[4]!, s1 = p[5]!;
-    const x = bufs[0]!, y = bufs[1]!;
-    if (rank === 2 && s0 === 0 && s1 === 1 && scale === 1) {
-      fits("reduceSum", "x", x, rows * cols); fits("reduceSum", "y", y, cols);
-      return () => ctx.wasm.colSum(x.byteOffset, y.byteOffset, rows, cols, 0);
-    }
-    return () => reduceSum(bufs, p);
+    const view = outerInner(p);
+    if (!view) return null;
+    const [outer, n, inner] = view;
+    fits("reduceSum", "x", bufs[0], outer * n * inner); fits("reduceSum", "y", bufs[1], outer * inner);
+    return ctx.wasm.reduceSum.bind(null, bufs[0]!.byteOffset, bufs[1]!.byteOffset, outer, n, inner, p[0]!) as () => void;
   },
 });
+
+/**
+ * The reduction as y[o, i] = Σ_k x[o, k, i]: dimensions of size 1 dropped, neighbours of the same
+ * kind (reduced: output stride 0, or kept) merged; any layout of at most kept·reduced·kept is one
+ * such view (every sum the passes make of a rank-2 or lower tensor). null for anything else.
+ */
+export function outerInner(p: readonly number[]): [number, number, number] | null {
+  const rank = p[1]!;
+  const runs: { reduced: boolean; size: number }[] = [];
+  for (let d = 0; d < rank; d++) {
+    const size = p[2 + d]!, reduced = p[2 + rank + d] === 0;
+    if (size === 1) continue;
+    const last = runs[runs.length - 1];
+    if (last && last.reduced === reduced) last.size *= size;
+    else runs.push({ reduced, size });
+  }
+  // Nothing reduced (only dimensions of size 1): a scaled copy, as one row stream.
+  if (runs.length === 1 && !runs[0]!.reduced) runs.unshift({ reduced: false, size: 1 }, { reduced: true, size: 1 });
+  if (runs.length > 0 && runs[0]!.reduced) runs.unshift({ reduced: false, size: 1 });
+  const [outer, mid, inner] = runs;
+  if (runs.length > 3) return null;
+  return [outer?.size ?? 1, mid?.size ?? 1, inner?.size ?? 1];
+}
 
 /** y[j] = scale·Σ_r x[r, j], rows streamed contiguously into float64 accumulators. */
 function columnSums(x: FloatArray, y: FloatArray, rows: number, cols: number, scale: number): void {

@@ -31,8 +31,16 @@ export interface ThreadPoolLike {
  */
 export type Kernel = ((bufs: readonly AnyArray[], p: readonly number[], ctx?: KernelContext) => void) & {
   /**
-   * Optional: do the per-call-site work once (byte offsets, thread splits) and return the call
-   * itself, so that running a program allocates nothing.
+   * Do the per-call-site work once (byte offsets, thread splits) and return the WebAssembly call
+   * itself, so that running a program allocates nothing. A kernel without `prepare`, or whose
+   * `prepare` returns null for these parameters, runs its JavaScript loop even in an arena — the
+   * executor reports such steps (Executor.steps), and a test asserts the passes produce none.
    */
-  readonly prepare?: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => () => void;
+  readonly prepare?: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => (() => void) | null;
 };
+
+/** A prepared call that splits across threads: how many it uses, for profiles. */
+export type SplitCall = (() => void) & { readonly threads?: number };
+
+/** Mark a prepared call as running on `threads` threads (1 when not marked). */
+export const onThreads = (call: () => void, threads: number): SplitCall => Object.assign(call, { threads });

@@ -6,9 +6,9 @@
  * e^(z − m) is written into dz by the first pass and scaled by the second.
  * p = [rows, classes, scale, gradScale]; bufs = z, labels (int32), loss (one value), dz.
  */
-import type { FloatArray, Kernel } from "./types.js";
+import type { AnyArray, FloatArray, Kernel, KernelContext } from "./types.js";
 
-export const softmaxXent: Kernel = (bufs, p) => {
+const softmaxXentJs = (bufs: readonly AnyArray[], p: readonly number[]): void => {
   const z = bufs[0] as FloatArray, labels = bufs[1] as Int32Array, loss = bufs[2] as FloatArray, dz = bufs[3] as FloatArray;
   const rows = p[0]!, classes = p[1]!, scale = p[2]!, gradScale = p[3]!;
   let total = 0;
@@ -26,3 +26,15 @@ export const softmaxXent: Kernel = (bufs, p) => {
   }
   loss[0] = scale * total;
 };
+
+/**
+ * In an arena: the WebAssembly kernel (runtime/wasm/softmax.ts), whose gradient is
+ * (softmax − onehot)·scale, so scale = −gradScale; a label out of range counts for nothing in
+ * both.
+ */
+export const softmaxXent: Kernel = Object.assign(softmaxXentJs, {
+  prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
+    const [z, labels, loss, dz] = bufs.map((b) => b.byteOffset) as [number, number, number, number];
+    return ctx.wasm.softmaxCrossEntropy.bind(null, z, labels, loss, dz, 0, p[0]!, p[1]!, -p[3]!, p[2]!) as () => void;
+  },
+});

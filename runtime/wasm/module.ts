@@ -24,6 +24,7 @@
 import { MAX_PAGES, ModuleBuilder } from "./builder.js";
 import { BATCHNORM, LAYERNORM, SGD, emitElementwise } from "./elementwise.js";
 import { wasmFeatures } from "./features.js";
+import { emitReductions } from "./reduce.js";
 import { SGEMM, SGEMM_SCRATCH_BYTES, emitSgemm, sgemmConfig } from "./sgemm.js";
 
 export { BATCHNORM, LAYERNORM, SGD, SGEMM, SGEMM_SCRATCH_BYTES };
@@ -57,6 +58,7 @@ export function kernelBytes(opts: KernelOptions = {}): Uint8Array {
   m.importMemory("env", "memory", 1);
   emitSgemm(m, sgemmConfig(resolve(opts)));
   emitElementwise(m);
+  emitReductions(m);
   return m.encode();
 }
 
@@ -113,8 +115,11 @@ export interface ElementwiseKernels {
   colSum(x: number, y: number, rows: number, n: number, accumulate: number): void;
   /** In-place SGD step on n floats; flags from SGD; v is read/written only with SGD.MOMENTUM. */
   sgd(w: number, g: number, v: number, n: number, lr: number, momentum: number, weightDecay: number, flags: number): void;
-  /** Rows of X[·, n] normalized (+ affine with LAYERNORM.AFFINE); mean/rstd get one float per row. */
-  layerNormFwd(x: number, y: number, gamma: number, beta: number, mean: number, rstd: number,
+  /**
+   * Rows of X[·, n] normalized (+ affine with LAYERNORM.AFFINE; x̂ also stored with LAYERNORM.XHAT);
+   * mean, rstd and the biased variance get one float per row.
+   */
+  layerNormFwd(x: number, y: number, gamma: number, beta: number, xhat: number, mean: number, rstd: number, variance: number,
     rowStart: number, rowEnd: number, n: number, eps: number, flags: number): void;
   /** dx for rows [rowStart, rowEnd); dγ/dβ (n floats) += over those rows with PARAM_GRADS, zeroed first with ZERO_PARAM_GRADS. */
   layerNormBwd(x: number, dy: number, gamma: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number,
@@ -129,12 +134,20 @@ export interface ElementwiseKernels {
   /** dx for columns [colStart, colEnd); with BATCHNORM.AFFINE also dγ, dβ (written, not added). */
   batchNormBwd(x: number, dy: number, gamma: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number,
     rows: number, n: number, colStart: number, colEnd: number, flags: number): void;
-  /** Per-row loss and dZ = (softmax(Z) − onehot)·scale; labels are int32. Traps on a label outside [0, c). */
-  softmaxCrossEntropy(z: number, labels: number, loss: number, dz: number, rowStart: number, rowEnd: number, c: number, scale: number): void;
+  /**
+   * loss[0] = lossScale·Σ_rows log softmax(Z)[label] and dZ = (softmax(Z) − onehot)·scale; labels
+   * are int32. A row whose label is outside [0, c) adds no loss and gets a zero gradient.
+   */
+  softmaxCrossEntropy(z: number, labels: number, loss: number, dz: number, rowStart: number, rowEnd: number, c: number, scale: number, lossScale: number): void;
+  /** y[o, i] = scale·Σ_k x[o, k, i], x viewed as [outer, n, inner] (reduce.ts). */
+  reduceSum(x: number, y: number, outer: number, n: number, inner: number, scale: number): void;
+  /** y = x, n floats. */
+  copy(x: number, y: number, n: number): void;
 }
 
 const ELEMENTWISE_NAMES = [
   "allFinite", "relu", "reluBackward", "addBias", "colSum", "sgd", "layerNormFwd", "layerNormBwd", "batchNormFwd", "batchNormBwd", "softmaxCrossEntropy",
+  "reduceSum", "copy",
 ] as const satisfies readonly (keyof ElementwiseKernels)[];
 
 /** Every export of the module, by name (what a worker thread may be asked to call). */

@@ -6,7 +6,8 @@
  * Forward, per row (two passes for the variance, as the reference does, so it stays accurate
  * when |mean| ≫ std):
  *   μ = Σx / n,   σ² = Σ(x − μ)² / n,   rstd = 1/√(σ² + ε),   x̂ = (x − μ)·rstd,   y = x̂·γ + β
- * and μ, rstd are stored per row for the backward.
+ * and μ, rstd, σ² are stored per row (the op's statistics outputs), x̂ too with XHAT (when
+ * something besides the affine reads it, e.g. a loss right after the layerNorm).
  *
  * Backward, with g = dy·γ (the gradient reaching x̂):
  *   dx = rstd · (g − mean(g) − x̂·mean(g·x̂)),   dγ += Σ_rows dy·x̂,   dβ += Σ_rows dy
@@ -19,7 +20,7 @@ import {
   accInit, accLocals, accReduce, accUpdate, eachLane, lanePair, pick, setPair, sum, type Acc, type LanePair, type LaneType, type Lanes,
 } from "./lanes.js";
 
-export const LAYERNORM = { AFFINE: 1, PARAM_GRADS: 2, ZERO_PARAM_GRADS: 4 } as const;
+export const LAYERNORM = { AFFINE: 1, PARAM_GRADS: 2, ZERO_PARAM_GRADS: 4, XHAT: 8 } as const;
 
 type I = Expr<"i32">;
 
@@ -32,34 +33,43 @@ const meanOf = (acc: Acc, out: LanePair, nf: Local<"f32">): Stmt[] => {
   return [...r.setup, ...setPair(out, f32.div(r.value, get(nf)))];
 };
 
-/** layerNormFwd(x, y, gamma, beta, mean, rstd, r0, r1, n, eps: f32, flags) */
+/** layerNormFwd(x, y, gamma, beta, xhat, mean, rstd, variance, r0, r1, n, eps: f32, flags) */
 function emitForward(m: ModuleBuilder): FuncBuilder {
-  const f = m.func("layerNormFwd", ["i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "f32", "i32"]);
-  const [x, y, gamma, beta, mean, rstd, r0, r1, n] = Array.from({ length: 9 }, (_, i) => f.param(i, "i32"));
-  const eps = f.param(9, "f32"), flags = f.param(10, "i32");
-  const r = f.local("i32"), rowX = f.local("i32"), rowY = f.local("i32"), nf = f.local("f32");
+  const f = m.func("layerNormFwd", ["i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "f32", "i32"]);
+  const [x, y, gamma, beta, xh, mean, rstd, variance, r0, r1, n] = Array.from({ length: 11 }, (_, i) => f.param(i, "i32"));
+  const eps = f.param(11, "f32"), flags = f.param(12, "i32");
+  const r = f.local("i32"), rowX = f.local("i32"), rowY = f.local("i32"), rowH = f.local("i32"), nf = f.local("f32");
   const acc = accLocals(f, U), mu = lanePair(f), rs = lanePair(f), d = lanePair(f);
   const at = (base: I, off: I) => i32.add(base, off);
   const xMinusMu = <T extends LaneType>(L: Lanes<T>, off: I) => L.sub(L.load(at(get(rowX), off)), get(pick(L, mu)));
+  // y = x̂ or x̂·γ + β; x̂ goes through a local so a stored x̂ and the one scaled for y are the same bits.
+  const normalizeRow = (affine: boolean, keep: boolean) => eachLane(f, get(n), (L, off) => {
+    if (!affine) return [L.store(at(get(rowY), off), L.mul(xMinusMu(L, off), get(pick(L, rs))))];
+    return [
+      set(pick(L, d), L.mul(xMinusMu(L, off), get(pick(L, rs)))),
+      ...(keep ? [L.store(at(get(rowH), off), get(pick(L, d)))] : []),
+      L.store(at(get(rowY), off), L.add(L.mul(get(pick(L, d)), L.load(at(get(gamma), off))), L.load(at(get(beta), off)))),
+    ];
+  }, U);
   f.body(
     set(nf, f32.convert_i32_s(get(n))),
     forRange(r, get(r0), get(r1), 1,
       set(rowX, i32.add(get(x), i32.mul(get(r), i32.shl(get(n), i32.const(2))))),
       set(rowY, i32.add(get(y), i32.mul(get(r), i32.shl(get(n), i32.const(2))))),
+      set(rowH, i32.add(get(xh), i32.mul(get(r), i32.shl(get(n), i32.const(2))))),
       ...accInit(acc, 0),
       ...eachLane(f, get(n), (L, off, slot) => [add(L, acc, slot, L.load(at(get(rowX), off)))], U),
       ...meanOf(acc, mu, nf),
       ...accInit(acc, 0),
       ...eachLane(f, get(n), (L, off, slot) => [set(pick(L, d), xMinusMu(L, off)), add(L, acc, slot, L.mul(get(pick(L, d)), get(pick(L, d))))], U),
       ...meanOf(acc, rs, nf), // σ², then rstd = 1/√(σ² + ε)
+      f32.store(i32.add(get(variance), i32.shl(get(r), i32.const(2))), get(rs.f32)),
       ...setPair(rs, f32.div(f32.const(1), f32.sqrt(f32.add(get(rs.f32), get(eps))))),
       f32.store(i32.add(get(mean), i32.shl(get(r), i32.const(2))), get(mu.f32)),
       f32.store(i32.add(get(rstd), i32.shl(get(r), i32.const(2))), get(rs.f32)),
-      branchOn(hasFlag(get(flags), LAYERNORM.AFFINE), (affine) => eachLane(f, get(n), (L, off) => {
-        const xhat = L.mul(xMinusMu(L, off), get(pick(L, rs)));
-        const out = affine ? L.add(L.mul(xhat, L.load(at(get(gamma), off))), L.load(at(get(beta), off))) : xhat;
-        return [L.store(at(get(rowY), off), out)];
-      }, U)),
+      branchOn(hasFlag(get(flags), LAYERNORM.AFFINE), (affine) => affine
+        ? [branchOn(hasFlag(get(flags), LAYERNORM.XHAT), (keep) => normalizeRow(true, keep))]
+        : normalizeRow(false, false)),
     ),
   );
   return f;

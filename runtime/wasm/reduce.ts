@@ -1,0 +1,85 @@
+/**
+ * Sums and copies in WebAssembly SIMD, for the optimized programs' `sum`/`mean` nodes (loss
+ * totals, row and column sums) and `reshape` copies.
+ *
+ * reduceSum(x, y, outer, n, inner, scale) views x as [outer, n, inner] and writes
+ *   y[o, i] = scale · Σ_k x[o, k, i]
+ * Two loop shapes:
+ *   inner = 1   each output sums a contiguous run of n floats: blocks of BLOCK floats are summed
+ *               in float32 lanes (four vectors of independent add chains), and each block's sum
+ *               is added into a float64 total, so a loss over a million elements loses no more
+ *               than one block's float32 rounding.
+ *   inner > 1   rows of `inner` floats are added into y in k order (as the bias gradient colSum
+ *               does), then y is scaled; a row is contiguous, so this streams memory once.
+ * copy(x, y, n): y = x, n floats (x and y do not overlap).
+ */
+import type { FuncBuilder, ModuleBuilder } from "./builder.js";
+import { f32, f64, forRange, get, i32, ifElse, set, type Expr, type Local, type Stmt } from "./emit.js";
+import { accInit, accLocals, accReduce, accUpdate, eachLane, lanePair, pick, setPair, sum } from "./lanes.js";
+
+type I = Expr<"i32">;
+const U = 4;
+/** Floats summed in float32 before the running total takes them in float64. */
+const BLOCK = 1024;
+const at = (base: I, off: I) => i32.add(base, off);
+const i32s = (f: FuncBuilder, n: number): Local<"i32">[] => Array.from({ length: n }, (_, i) => f.param(i, "i32"));
+
+/** Statements leaving Σ of n floats at `base` (bytes) in the f64 local `total`. */
+function contiguousSum(f: FuncBuilder, base: Local<"i32">, n: Local<"i32">, total: Local<"f64">): Stmt[] {
+  const b = f.local("i32"), len = f.local("i32"), acc = accLocals(f, U), blockSum = accReduce(acc, sum);
+  return [
+    set(total, f64.const(0)),
+    forRange(b, i32.const(0), get(n), BLOCK,
+      set(len, i32.min_s(i32.const(BLOCK), i32.sub(get(n), get(b)))),
+      ...accInit(acc, 0),
+      ...eachLane(f, get(len), (L, off, slot) => [accUpdate(L, acc, slot, L.add, L.load(at(at(get(base), i32.shl(get(b), i32.const(2))), off)))], U),
+      ...blockSum.setup,
+      set(total, f64.add(get(total), f64.promote_f32(blockSum.value))),
+    ),
+  ];
+}
+
+/** reduceSum(x, y, outer, n, inner, scale: f64) */
+function emitReduceSum(m: ModuleBuilder): void {
+  const f = m.func("reduceSum", ["i32", "i32", "i32", "i32", "i32", "f64"]);
+  const [x, y, outer, n, inner] = i32s(f, 5);
+  const scale = f.param(5, "f64");
+  const o = f.local("i32"), k = f.local("i32"), src = f.local("i32"), dst = f.local("i32"), total = f.local("f64");
+  const sc = lanePair(f);
+  const rowBytes = i32.shl(get(inner), i32.const(2));
+  f.body(
+    ...setPair(sc, f32.demote_f64(get(scale))),
+    ifElse(i32.eq(get(inner), i32.const(1)), [
+      // One contiguous run of n floats per output.
+      forRange(o, i32.const(0), get(outer), 1,
+        set(src, at(get(x), i32.mul(get(o), i32.shl(get(n), i32.const(2))))),
+        ...contiguousSum(f, src, n, total),
+        f32.store(at(get(y), i32.shl(get(o), i32.const(2))), f32.demote_f64(f64.mul(get(total), get(scale)))),
+      ),
+    ], [
+      // Rows of `inner` floats added into the output row in k order, then scaled.
+      forRange(o, i32.const(0), get(outer), 1,
+        set(dst, at(get(y), i32.mul(get(o), rowBytes))),
+        set(src, at(get(x), i32.mul(i32.mul(get(o), get(n)), rowBytes))),
+        ...eachLane(f, get(inner), (L, off) => [L.store(at(get(dst), off), L.const(0))], U),
+        forRange(k, i32.const(0), get(n), 1,
+          ...eachLane(f, get(inner), (L, off) => [L.store(at(get(dst), off), L.add(L.load(at(get(dst), off)), L.load(at(get(src), off))))], U),
+          set(src, i32.add(get(src), rowBytes)),
+        ),
+        ...eachLane(f, get(inner), (L, off) => [L.store(at(get(dst), off), L.mul(L.load(at(get(dst), off)), get(pick(L, sc))))], U),
+      ),
+    ]),
+  );
+}
+
+/** copy(x, y, n) */
+function emitCopy(m: ModuleBuilder): void {
+  const f = m.func("copy", ["i32", "i32", "i32"]);
+  const [x, y, n] = i32s(f, 3);
+  f.body(...eachLane(f, get(n), (L, off) => [L.store(at(get(y), off), L.load(at(get(x), off)))], U));
+}
+
+export function emitReductions(m: ModuleBuilder): void {
+  emitReduceSum(m);
+  emitCopy(m);
+}

@@ -1,0 +1,86 @@
+/**
+ * No slow path: over a seeded corpus of random models — every layer, both losses, every
+ * optimizer, odd sizes (1, 3, 37, 100, 1000), batch 1 and 1000, a normalization last, dropout
+ * first — every step of every optimized program (train, gradients, eval at several batch sizes)
+ * runs a WebAssembly kernel (Executor.steps, decided when the program is prepared, not by timing).
+ * The JavaScript kernels stay the reference interpreter's, and the optimized results are held
+ * to it here too: loss and gradients, a train step, predictions.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  adam, adamw, batchNorm, compile, dropout, layerNorm, linear, mse, relu, residual, seq, sgd, softmaxCrossEntropy,
+  type LayerNode, type Loss, type Net, type Optimizer,
+} from "../src/index.js";
+import { maxRelErr, rand } from "./helpers/run.js";
+
+const SIZES = [1, 3, 37, 100, 1000];
+
+interface Case { readonly model: LayerNode; readonly inputs: number; readonly outputs: number; readonly batch: number; readonly loss: Loss; readonly optimizer: Optimizer }
+
+/** One random model: dropout first, a normalization last (when the batch allows batchNorm). */
+function randomCase(r: () => number, k: number): Case {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const batch = k % 2 === 0 ? 1 : 1000;
+  // Width 1000 only at batch 1: the reference interpreter must check the case in milliseconds.
+  const sizes = batch === 1000 ? SIZES.slice(0, 4) : SIZES;
+  const inputs = pick(sizes);
+  const layers: LayerNode[] = [];
+  let w = inputs;
+  if (r() < 0.6) layers.push(dropout(pick([0.1, 0.5])));
+  const norm = (n: number): LayerNode => (batch > 1 && r() < 0.5 ? batchNorm(n) : layerNorm(n, { affine: r() < 0.7 }));
+  for (let d = 0, depth = 1 + Math.floor(r() * 4); d < depth; d++) {
+    const kind = Math.floor(r() * 6);
+    if (kind <= 1) { const out = pick(sizes); layers.push(linear(w, out, { bias: r() < 0.8 })); w = out; }
+    else if (kind === 2) layers.push(relu);
+    else if (kind === 3 && w > 1) layers.push(norm(w));
+    else if (kind === 4) layers.push(residual(seq(linear(w, w), relu) as never));
+    else layers.push(dropout(0.2));
+  }
+  const classes = Math.max(2, w);
+  if (classes !== w) { layers.push(linear(w, classes)); w = classes; }
+  if (w > 1) layers.push(norm(w)); // a normalization last: its x̂ feeds the loss
+  const loss = r() < 0.5 ? mse() : softmaxCrossEntropy();
+  const optimizer = pick([
+    sgd({ lr: 0.01 }), sgd({ lr: 0.01, momentum: 0.9, weightDecay: 1e-4, nesterov: true }),
+    adam({ lr: 1e-3 }), adamw({ lr: 1e-3, weightDecay: 1e-2 }),
+  ]);
+  return { model: seq(...(layers as [LayerNode])), inputs, outputs: w, batch, loss, optimizer };
+}
+
+/** Every step of every program the net has made that runs JavaScript, as "program: #i kernel". */
+function javascriptSteps(net: Net): string[] {
+  return [...net.programs()].flatMap(([name, e]) => e.steps.flatMap((s, i) => (s.wasm ? [] : [`${name}: #${i} ${s.kernel}`])));
+}
+
+describe("optimized programs run no JavaScript kernel", () => {
+  for (let k = 0; k < 24; k++) {
+    it(`random model #${k}`, () => {
+      const r = rand(4200 + k);
+      const c = randomCase(r, k);
+      const opts = { inputs: c.inputs, batch: c.batch, seed: k, loss: c.loss, optimizer: c.optimizer, threads: 1 };
+      const fast = compile(c.model, opts), ref = compile(c.model, { ...opts, optimize: false });
+      const where = JSON.stringify(c.model).slice(0, 300);
+      const x = Float32Array.from({ length: c.batch * c.inputs }, () => 2 * r() - 1);
+      const y = c.loss.kind === "mse"
+        ? Float32Array.from({ length: c.batch * c.outputs }, () => r())
+        : Int32Array.from({ length: c.batch }, () => Math.floor(r() * c.outputs));
+      const a = fast.gradients(x, y), b = ref.gradients(x, y);
+      expect(maxRelErr([a.loss], [b.loss]), `loss; ${where}`).toBeLessThan(1e-4);
+      // Gradients relative to the largest one (a bias before a normalization has a gradient of 0
+      // in exact arithmetic: only float noise).
+      const gscale = Object.values(b.grads).reduce((m, g) => g.reduce((mm, v) => Math.max(mm, Math.abs(v)), m), 1e-3);
+      for (const n of Object.keys(b.grads)) expect(maxRelErr(a.grads[n]!, b.grads[n]!, gscale), `grad ${n}; ${where}`).toBeLessThan(1e-4);
+      // Predictions on the same parameters (before a step: Adam's first update is ±lr wherever a
+      // gradient is float noise, so parameters after it differ by more than rounding).
+      for (const n of [1, 3]) {
+        const xe = Float32Array.from({ length: n * c.inputs }, () => 2 * r() - 1);
+        expect(maxRelErr(fast.predict(xe), ref.predict(xe)), `predict ${n}; ${where}`).toBeLessThan(1e-4);
+      }
+      expect(maxRelErr([fast.trainStep(x, y)], [ref.trainStep(x, y)]), `train step; ${where}`).toBeLessThan(1e-4);
+      expect([...fast.programs().keys()]).toEqual(["train", "backward", "eval[1]", "eval[3]"]);
+      expect(javascriptSteps(fast), where).toEqual([]);
+      // The reference interpreter is all JavaScript: the property the assertion above relies on.
+      expect(javascriptSteps(ref).length).toBe([...ref.programs().values()].reduce((s, e) => s + e.steps.length, 0));
+    });
+  }
+});
