@@ -36,7 +36,7 @@ function printTimes(e: Executor): void {
   const { ms, runs } = e.stepTimes();
   if (runs === 0) return;
   const total = ms.reduce((a, b) => a + b, 0);
-  const rows = e.steps.map((s, i) => [`#${i} ${s.kernel}${s.wasm ? "" : " (JavaScript)"}${s.threads > 1 ? ` ×${s.threads} threads` : ""}`, ms[i]!] as const)
+  const rows = e.steps.map((s, i) => [`#${i} ${s.kernel === "generated" ? "fused" : s.kernel}${s.wasm ? "" : " (JavaScript)"}${s.threads > 1 ? ` ×${s.threads} threads` : ""}`, ms[i]!] as const)
     .sort((a, b) => b[1] - a[1]).slice(0, 12);
   console.error(`[kiln] ${e.label}: ${total.toFixed(3)} ms per run, mean of ${runs} runs (the first included); slowest kernels (ms):\n`
     + rows.map(([k, t]) => `  ${t.toFixed(3).padStart(9)}  ${k}`).join("\n"));

@@ -17,7 +17,7 @@ import type { Loss } from "./loss.js";
 import type { Optimizer } from "./optim/optimizer.js";
 import type { ProbeKind, Probes } from "./probes.js";
 import { backwardGraph, evalGraph, gradientGraph, type TraceOptions } from "./programs.js";
-import { batchOf, checkFloats } from "./validate.js";
+import { batchOf, checkFloats, describeValue } from "./validate.js";
 import { writeFileAtomic } from "./io/atomic.js";
 import { toOnnx, type OnnxExportOptions } from "./onnx/export.js";
 
@@ -118,12 +118,14 @@ export class Net {
   }
 
   /**
-   * The programs made so far — "train", "backward" (gradients) and one "eval[batch]" per batch
-   * size predict was called with — with how each step runs (`.steps`) and optional step timing.
+   * The programs made so far — "train", "backward" (gradients), "backward+input" (gradients
+   * with `input: true`, once used) and one "eval[batch]" per batch size predict was called with —
+   * with how each step runs (`.steps`) and optional step timing.
    * @example net.programs().get("train")!.steps.filter((s) => !s.wasm)
    */
   programs(): ReadonlyMap<string, Executor> {
-    return new Map([["train", this.train], ["backward", this.grad], ...[...this.evals].map(([b, e]) => [`eval[${b}]`, e] as const)]);
+    const gradX = this.gradX ? [["backward+input", this.gradX] as const] : [];
+    return new Map([["train", this.train], ["backward", this.grad], ...gradX, ...[...this.evals].map(([b, e]) => [`eval[${b}]`, e] as const)]);
   }
 
   /** Number of train steps taken (the dropout stream's step counter). */
@@ -262,30 +264,35 @@ export class Net {
 
   /**
    * Eval program on any number of samples (x.length / inputs): no dropout, batchNorm on its
-   * running statistics, so each sample's output is independent of the others.
+   * running statistics, so each sample's output is independent of the others. The outputs go
+   * to `out` when given (n × outputs floats; nothing is allocated), else to a new array.
    * @example const logits = net.predict(xTest); // Float32Array(n × outputs)
    */
-  predict(x: ArrayLike<number>): Float32Array {
+  predict(x: ArrayLike<number>, out?: Float32Array): Float32Array {
     this.live("predict");
-    const { inputs } = this.parts.trace;
+    const { inputs } = this.parts.trace, width = this.parts.outputs;
     const n = batchOf(x, inputs);
-    const shape = `${n}×${inputs}`;
+    if (out !== undefined && (!(out instanceof Float32Array) || out.length !== n * width)) {
+      throw new InputError(`predict: out must be a Float32Array of ${n * width} values (${n} samples × ${width} outputs), got ${describeValue(out)}`);
+    }
     // A Float32Array is checked after the copy, in the program's buffer (allFinite); anything
     // else by the JavaScript check first. Either way a non-finite value is named by its index.
+    // Messages are built only on failure: a call with `out` allocates nothing.
     const f32 = x instanceof Float32Array;
-    if (!f32) checkFloats(x, n * inputs, "x", shape);
-    const out = new Float32Array(n * this.parts.outputs);
+    if (!f32) checkFloats(x, n * inputs, "x", `${n}×${inputs}`);
+    const result = out ?? new Float32Array(n * width);
     for (let start = 0; start < n; start += EVAL_CHUNK) {
       const count = Math.min(EVAL_CHUNK, n - start);
       const exec = this.evalExecutor(count);
-      const xs = ArrayBuffer.isView(x) ? (x as unknown as Float32Array).subarray(start * inputs, (start + count) * inputs)
-        : Array.prototype.slice.call(x, start * inputs, (start + count) * inputs);
-      (exec.input("x") as Float32Array).set(xs);
-      if (f32 && !exec.allFinite("x")) checkFloats(x, n * inputs, "x", shape);
+      const buf = exec.input("x") as Float32Array;
+      if (f32 && count === n) buf.set(x);
+      else buf.set(ArrayBuffer.isView(x) ? (x as unknown as Float32Array).subarray(start * inputs, (start + count) * inputs)
+        : Array.prototype.slice.call(x, start * inputs, (start + count) * inputs));
+      if (f32 && !exec.allFinite("x")) checkFloats(x, n * inputs, "x", `${n}×${inputs}`);
       this.run(exec, start, count);
-      out.set(exec.output("logits") as Float32Array, start * this.parts.outputs);
+      result.set(exec.output("logits") as Float32Array, start * width);
     }
-    return out;
+    return result;
   }
 
   /**

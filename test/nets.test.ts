@@ -143,9 +143,9 @@ describe("a worker that does not run", () => {
     const r = rand(5);
     const a = f32(M * K).map(() => r() - 0.5), b = f32(K * N).map(() => r() - 0.5), y1 = f32(M * N), y2 = f32(M * N);
     const base = arena.context; // the 2-thread reference: a live pool
-    kernels.matmul.prepare!([a, b, y1], [M, N, K, 0, 0], base)();
+    kernels.matmul.prepare!([a, b, y1], [M, N, K, 0, 0], base)!();
     const ctx = { ...base, wasm: instantiateKernels(arena.memory), pool: { threads: 2, run: pool.run.bind(pool) } };
-    kernels.matmul.prepare!([a, b, y2], [M, N, K, 0, 0], ctx)(); // waiting for the worker would end in a 60 s error
+    kernels.matmul.prepare!([a, b, y2], [M, N, K, 0, 0], ctx)!(); // waiting for the worker would end in a 60 s error
     expect(pool.takenBack).toBe(1);
     expect(Array.from(y2)).toEqual(Array.from(y1));
     pool.close();

@@ -1,7 +1,8 @@
 /**
  * No slow path: over a seeded corpus of random models — every layer, both losses, every
  * optimizer, odd sizes (1, 3, 37, 100, 1000), batch 1 and 1000, a normalization last, dropout
- * first — every step of every optimized program (train, gradients, eval at several batch sizes)
+ * first — every step of every optimized program (train, gradients with and without the input's,
+ * eval at several batch sizes)
  * runs a WebAssembly kernel (Executor.steps, decided when the program is prepared, not by timing).
  * The JavaScript kernels stay the reference interpreter's, and the optimized results are held
  * to it here too: loss and gradients, a train step, predictions.
@@ -64,12 +65,14 @@ describe("optimized programs run no JavaScript kernel", () => {
       const y = c.loss.kind === "mse"
         ? Float32Array.from({ length: c.batch * c.outputs }, () => r())
         : Int32Array.from({ length: c.batch }, () => Math.floor(r() * c.outputs));
-      const a = fast.gradients(x, y), b = ref.gradients(x, y);
+      const a = fast.gradients(x, y, { input: true }), b = ref.gradients(x, y, { input: true });
       expect(maxRelErr([a.loss], [b.loss]), `loss; ${where}`).toBeLessThan(1e-4);
       // Gradients relative to the largest one (a bias before a normalization has a gradient of 0
       // in exact arithmetic: only float noise).
       const gscale = Object.values(b.grads).reduce((m, g) => g.reduce((mm, v) => Math.max(mm, Math.abs(v)), m), 1e-3);
       for (const n of Object.keys(b.grads)) expect(maxRelErr(a.grads[n]!, b.grads[n]!, gscale), `grad ${n}; ${where}`).toBeLessThan(1e-4);
+      const xscale = b.inputGrad.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-3);
+      expect(maxRelErr(a.inputGrad, b.inputGrad, xscale), `input gradient; ${where}`).toBeLessThan(1e-4);
       // Predictions on the same parameters (before a step: Adam's first update is ±lr wherever a
       // gradient is float noise, so parameters after it differ by more than rounding).
       for (const n of [1, 3]) {
@@ -77,7 +80,7 @@ describe("optimized programs run no JavaScript kernel", () => {
         expect(maxRelErr(fast.predict(xe), ref.predict(xe)), `predict ${n}; ${where}`).toBeLessThan(1e-4);
       }
       expect(maxRelErr([fast.trainStep(x, y)], [ref.trainStep(x, y)]), `train step; ${where}`).toBeLessThan(1e-4);
-      expect([...fast.programs().keys()]).toEqual(["train", "backward", "eval[1]", "eval[3]"]);
+      expect([...fast.programs().keys()]).toEqual(["train", "backward", "backward+input", "eval[1]", "eval[3]"]);
       expect(javascriptSteps(fast), where).toEqual([]);
       // The reference interpreter is all JavaScript: the property the assertion above relies on.
       expect(javascriptSteps(ref).length).toBe([...ref.programs().values()].reduce((s, e) => s + e.steps.length, 0));

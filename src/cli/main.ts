@@ -8,6 +8,7 @@ import { numberOption, parseOptions, UsageError, type OptionSpec } from "./args.
 import { diff, evalCommand, inspect, train } from "./commands.js";
 import { loadModule } from "./load.js";
 import { exportCommand, loadOnnx } from "./onnx.js";
+import { positiveFlag, profile, PROFILE_HELP } from "./profile.js";
 
 const HELP: Record<string, string> = {
   main: `kiln — a graph-compiling deep-learning library
@@ -20,6 +21,7 @@ commands:
   train <file.ts>              train on IDX data and write a safetensors checkpoint
   eval <file.ts>               evaluate a checkpoint on IDX data
   export <file.ts>             write a checkpoint's eval program as an ONNX model (for ONNX Runtime)
+  profile <file.ts>            where a step's time goes: per program, each kernel's share, rate, threads
 
 A model file exports a model expression and its compile options:
   export const model = seq(linear(784, 256), relu, linear(256, 10));
@@ -52,6 +54,7 @@ statistics, running-statistic updates gone.`,
   --checkpoint FILE   the safetensors checkpoint (kiln's or a PyTorch state dict) to export
   --onnx OUT          the ONNX model to write (opset 17; input x [batch, n], output logits)
   --fold-batchnorm    fold each batchNorm that follows a linear layer into its Gemm`,
+  profile: PROFILE_HELP,
 };
 
 const common = { help: { type: "boolean", short: "h" }, export: { type: "string" } } as const;
@@ -75,7 +78,7 @@ export async function main(argv: string[], log: (s: string) => void = (s) => con
     log(HELP.main!);
     return command === undefined ? 2 : 0;
   }
-  if (!(command in HELP) || command === "main") throw new UsageError(`unknown command ${JSON.stringify(command)}; expected inspect, diff, train, eval or export (kiln --help)`);
+  if (!(command in HELP) || command === "main") throw new UsageError(`unknown command ${JSON.stringify(command)}; expected inspect, diff, train, eval, export or profile (kiln --help)`);
   const file = (positionals: string[]) => {
     if (!positionals[0]) throw new UsageError(`kiln ${command}: expected a model file (kiln ${command} --help)`);
     return positionals[0];
@@ -120,6 +123,13 @@ export async function main(argv: string[], log: (s: string) => void = (s) => con
       if (values.help) return log(HELP.export!), 0;
       if (!values.checkpoint || !values.onnx) throw new UsageError("kiln export: --checkpoint FILE and --onnx OUT are required (kiln export --help)");
       await exportCommand(await loadModule(file(positionals), values.export), { checkpoint: values.checkpoint, onnx: values.onnx, foldBatchNorm: (values["fold-batchnorm"] as unknown) === true, log });
+      return 0;
+    }
+    case "profile": {
+      const { values, positionals } = parse(command, rest, { batch: { type: "string" }, steps: { type: "string" }, threads: { type: "string" } });
+      if (values.help) return log(HELP.profile!), 0;
+      const o = { batch: positiveFlag("batch", values.batch), steps: positiveFlag("steps", values.steps), threads: positiveFlag("threads", values.threads) };
+      log(profile(await loadModule(file(positionals), values.export), o));
       return 0;
     }
   }
