@@ -25,7 +25,9 @@ import { kilnPeer } from "./peers/kiln.js";
 import { onnxruntime } from "./peers/onnxruntime.js";
 import { TORCH_THREADS, findPython, runTorch, torchPeerName, type TorchRun } from "./peers/torch.js";
 import { tfjs } from "./peers/tfjs.js";
-import { evaluateTargets, formatTargets } from "./targets.js";
+import { measurePeak } from "./peak.js";
+import { evaluateTargets, formatTargets, type Peak } from "./targets.js";
+import { WIDE, burn, kilnCase, runTorchWide, type WideWorkload } from "./wide.js";
 import type { Peer, Shared } from "./peers/types.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -37,17 +39,19 @@ interface Options {
   readonly only: readonly string[] | null;
   readonly peers: readonly string[] | null;
   readonly out: string;
+  /** Measure the wider workloads (W4p–W9, C2, C7) a second time with one core kept busy. */
+  readonly load: boolean;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function usage(msg: string): never {
-  console.error(`bench: ${msg}\nusage: npm run bench -- [--only W1,W2,W2b,W3,W4 | W1-256,…] [--peers kiln,jax-js,tfjs,onnxruntime,torch,kiln-chromium] [--quick] [--out FILE]`);
+  console.error(`bench: ${msg}\nusage: npm run bench -- [--only W1,W2,W2b,W3,W4,W4p,W5,W6,W7,W8,W9,C2,C7 | W1-256,…] [--peers kiln,jax-js,tfjs,onnxruntime,torch,kiln-chromium] [--quick] [--no-load] [--out FILE]`);
   process.exit(2);
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  let quick = false, only: string[] | null = null, peers: string[] | null = null, out = path.join(here, "results.json");
+  let quick = false, load = true, only: string[] | null = null, peers: string[] | null = null, out = path.join(here, "results.json");
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -58,17 +62,18 @@ function parseArgs(argv: readonly string[]): Options {
       return v;
     };
     if (a === "--quick") quick = true;
+    else if (a === "--no-load") load = false;
     else if (a === "--only" || a.startsWith("--only=")) only = value().split(",").map((s) => s.trim()).filter(Boolean);
     else if (a === "--peers" || a.startsWith("--peers=")) peers = value().split(",").map((s) => s.trim()).filter(Boolean);
     else if (a === "--out" || a.startsWith("--out=")) out = path.resolve(value());
     else usage(`unknown argument ${a}`);
   }
   if (only) {
-    const known = new Set(WORKLOADS.flatMap((w) => [w.id, w.group]));
+    const known = new Set([...WORKLOADS.flatMap((w) => [w.id, w.group]), ...WIDE.map((w) => w.id)]);
     const bad = only.filter((o) => !known.has(o));
     if (bad.length) usage(`unknown workload ${bad.join(", ")} (known: ${[...known].join(", ")})`);
   }
-  return { quick, only, peers, out };
+  return { quick, only, peers, out, load };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,6 +207,60 @@ function makeShared(quick: boolean): Shared {
   return shared;
 }
 
+/**
+ * The wider workloads (bench/wide.ts): kiln at 2 and 1 threads, then PyTorch at 1 and 2 in its
+ * own process; idle, then (opts.load) all again with a CPU-burning child process running, as
+ * "<id>+load". jax-js and TF.js are not implemented for them: their rows say so.
+ */
+async function runWideBench(ws: readonly WideWorkload[], opts: Options, wanted: (name: string) => boolean, torch: boolean, log: (s: string) => void): Promise<Map<string, Outcome[]>> {
+  const rows = new Map<string, Outcome[]>();
+  if (!ws.length) return rows;
+  const references = new Map<string, Float32Array>();
+  const python = torch ? findPython() : null;
+  for (const phase of opts.load ? ["", "+load"] : [""]) {
+    const burner = phase ? burn(30 * 60) : null;
+    try {
+      for (const w of ws) {
+        if (phase && w.mode === "compile") continue;
+        const id = w.id + phase, out: Outcome[] = [];
+        rows.set(id, out);
+        for (const threads of [2, 1]) {
+          const name = threads === 1 ? "kiln-1t" : "kiln";
+          if (!wanted(name)) continue;
+          try {
+            const c = kilnCase(w, threads);
+            if (c.reference && threads === 2) references.set(w.id, c.reference);
+            const o = summarize(w as unknown as Workload, name, threads, await measure(c.run, opts.quick, w.mode === "train"), c.check);
+            out.push(o);
+            log(`  [${id}] ${name}: ${fmt(o.status === "ok" ? o.median : NaN)} ${w.unit} — ${c.check}`);
+          } catch (e) {
+            out.push({ status: "failed", peer: name, threads, reason: reasonOf(e) });
+            log(`  [${id}] ${name}: failed: ${reasonOf(e)}`);
+          }
+        }
+        for (const p of ["jax-js", "tfjs-wasm"]) if (wanted(p)) out.push({ status: "n/a", peer: p, threads: 1, reason: "not implemented for this workload" });
+      }
+      if (!torch) continue;
+      const measured = ws.filter((w) => w.mode !== "compile");
+      const torchRows = python ? await runTorchWide(python, measured, references, opts.quick).catch((e: unknown) => reasonOf(e)) : "no python with torch found (set KILN_BENCH_PYTHON)";
+      log(`  [wide${phase}] torch: ${typeof torchRows === "string" ? torchRows : "done"}`);
+      for (const w of measured) {
+        for (const t of TORCH_THREADS) {
+          const name = torchPeerName(t);
+          if (!wanted(name)) continue;
+          const r = typeof torchRows === "string" ? { error: torchRows } : torchRows.find((x) => x.workload === w.id && x.threads === t) ?? { error: "no result from torch_wide.py" };
+          rows.get(w.id + phase)!.push("seconds" in r && r.seconds ? summarize(w as unknown as Workload, name, t, r.seconds, r.check ?? "")
+            : { status: "failed", peer: name, threads: t, reason: ("error" in r && r.error) || "no samples" });
+        }
+      }
+      for (const w of ws.filter((x) => x.mode === "compile")) if (wanted("torch")) rows.get(w.id + phase)?.push({ status: "n/a", peer: "torch", threads: 1, reason: "eager: nothing to compile" });
+    } finally {
+      burner?.stop();
+    }
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const log = (s: string) => console.error(s);
@@ -218,6 +277,13 @@ async function main(): Promise<void> {
   const cores = os.availableParallelism?.() ?? os.cpus().length;
   if (loadStart[0]! > 0.5) {
     log(`  warning: load average ${loadStart[0]!.toFixed(2)} on ${cores} cores — other processes are running; figures (multi-threaded ones most) will be low and noisy`);
+  }
+
+  // The SIMD128 multiply-add peak W1 is held against, measured here, before any peer loads the machine.
+  let peak: Peak | undefined;
+  if (workloads.some((w) => w.group === "W1")) {
+    peak = { 1: (await measurePeak(1)).gflops, 2: (await measurePeak(2)).gflops };
+    log(`  SIMD128 FMA peak (register-only f32x4 multiply-add loop): ${peak[1].toFixed(1)} GFLOP/s on 1 thread, ${peak[2].toFixed(1)} on 2`);
   }
 
   const outcomes = new Map<string, Outcome[]>(workloads.map((w) => [w.id, []]));
@@ -304,25 +370,34 @@ async function main(): Promise<void> {
     log(`  [W2] ${CHROMIUM_PEER}: ${o.status === "ok" ? `${fmt(o.median)} ${o.unit} ±${o.spreadPct.toFixed(1)}%` : `${o.status}: ${o.reason}`}`);
   }
 
+  const wide = WIDE.filter((w) => !opts.only || opts.only.includes(w.id));
+  const wideRows = await runWideBench(wide, opts, wanted, torchNames.length > 0, log);
+  for (const [id, rows] of wideRows) outcomes.set(id, rows);
+  const shown: { id: string; title: string; unit: string; higherIsBetter: boolean }[] = [
+    ...workloads,
+    ...wide.flatMap((w) => [w, ...(opts.load && w.mode !== "compile" ? [{ ...w, id: `${w.id}+load`, title: `${w.title}, one core kept busy by another process` }] : [])]),
+  ];
+
   const elapsed = now() - t0;
   console.log("");
-  for (const w of workloads) console.log(table(w, outcomes.get(w.id)!) + "\n");
+  if (peak) console.log(`SIMD128 FMA peak of this machine (bench/peak.ts): ${peak[1].toFixed(1)} GFLOP/s on 1 thread, ${peak[2].toFixed(1)} on 2 — W1's reference\n`);
+  for (const w of shown) console.log(table(w as Workload, outcomes.get(w.id) ?? []) + "\n");
   console.log(`kiln÷peer is kiln's speed over the peer's (>1: kiln faster); spread is half the interquartile range. ${elapsed.toFixed(0)} s in all.`);
-  const targets = evaluateTargets(outcomes);
+  const targets = evaluateTargets(outcomes, peak);
   console.log("\n" + formatTargets(targets));
 
   const results = {
     date: started.toISOString(),
     quick: opts.quick,
     seconds: +elapsed.toFixed(1),
-    machine: { ...machine(), loadavgAtStart: loadStart.map((x) => +x.toFixed(2)), loadavgAtEnd: os.loadavg().map((x) => +x.toFixed(2)) },
+    machine: { ...machine(), ...(peak ? { simd128Peak: peak } : {}), loadavgAtStart: loadStart.map((x) => +x.toFixed(2)), loadavgAtEnd: os.loadavg().map((x) => +x.toFixed(2)) },
     peers: peerInfo,
     targets,
-    workloads: Object.fromEntries(workloads.map((w) => [w.id, {
+    workloads: Object.fromEntries(shown.map((w) => [w.id, {
       title: w.title,
       unit: w.unit,
       higherIsBetter: w.higherIsBetter,
-      peers: Object.fromEntries(outcomes.get(w.id)!.map((o) => [o.peer, o.status === "ok"
+      peers: Object.fromEntries((outcomes.get(w.id) ?? []).map((o) => [o.peer, o.status === "ok"
         ? { status: o.status, threads: o.threads, median: o.median, unit: o.unit, spreadPct: +o.spreadPct.toFixed(2), min: o.min, max: o.max, samples: o.samples, check: o.check }
         : { status: o.status, threads: o.threads, reason: o.reason }])),
     }])),

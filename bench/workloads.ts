@@ -33,7 +33,7 @@ export const CHECK_STEPS = 20;
 export type Group = "W1" | "W2" | "W2b" | "W3" | "W4" | "W2u";
 /** W2u: W2 with a user-written activation in place of relu (kiln only: the open DSL, issue 10). */
 export type UserActivation = "relu2" | "gelu" | "swish";
-export type Unit = "GFLOP/s" | "samples/s" | "µs";
+export type Unit = "GFLOP/s" | "samples/s" | "µs" | "ms";
 export type Norm = "layerNorm" | "batchNorm";
 
 export interface Workload {
