@@ -1,7 +1,7 @@
 /**
  * Memory: a train step and a predict into the caller's array allocate nothing on the JavaScript
  * heap that grows with the model — measured with process.memoryUsage().heapUsed over 10,000
- * calls after warm-up (no GC can hide garbage that small: 10,000 × 64 bytes fits in V8's young
+ * calls after warm-up (no GC can hide garbage that small: 10,000 × 128 bytes fits in V8's young
  * generation, so heapUsed only grows by what was allocated).
  *
  * What remains in a train step is V8's, not kiln's: a double returned from a function that is not
@@ -44,8 +44,10 @@ describe("no JavaScript allocation per call", () => {
       let sum = 0;
       const train = bytesPerCall(() => { sum += net.trainStep(x, y); });
       expect(Number.isFinite(sum)).toBe(true);
-      // At most four boxed doubles (loss, lr, two Adam scalars), whatever the model's size.
-      expect(train).toBeLessThan(64);
+      // A few boxed doubles (16 bytes each: the loss, lr, Adam's two scalars, and what V8 boxes
+      // before trainStep is optimized), whatever the model's size: one closure or array per
+      // kernel call would be ≥ 16 bytes × the 10–30 kernels of these programs.
+      expect(train).toBeLessThan(128);
       const xe = Float32Array.from({ length: 3 * inputs }, (_, i) => Math.cos(i)), out = new Float32Array(3 * outputs);
       const predict = bytesPerCall(() => net.predict(xe, out));
       expect(predict).toBeLessThan(1);

@@ -71,8 +71,10 @@ describe("optimized programs run no JavaScript kernel", () => {
       // in exact arithmetic: only float noise).
       const gscale = Object.values(b.grads).reduce((m, g) => g.reduce((mm, v) => Math.max(mm, Math.abs(v)), m), 1e-3);
       for (const n of Object.keys(b.grads)) expect(maxRelErr(a.grads[n]!, b.grads[n]!, gscale), `grad ${n}; ${where}`).toBeLessThan(1e-4);
+      // ∂loss/∂x sums over the first layer's outputs (up to 1000 terms that largely cancel for a
+      // width-1 input), in a different order in each program: a looser bound than the parameters'.
       const xscale = b.inputGrad.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-3);
-      expect(maxRelErr(a.inputGrad, b.inputGrad, xscale), `input gradient; ${where}`).toBeLessThan(1e-4);
+      expect(maxRelErr(a.inputGrad, b.inputGrad, xscale), `input gradient; ${where}`).toBeLessThan(1e-3);
       // Predictions on the same parameters (before a step: Adam's first update is ±lr wherever a
       // gradient is float noise, so parameters after it differ by more than rounding).
       for (const n of [1, 3]) {
