@@ -12,15 +12,12 @@ import { compileKernel } from "./kernels/generated.js";
 import { kernels, type AnyArray, type Kernel } from "./kernels/index.js";
 import type { KernelContext, SplitCall } from "./kernels/types.js";
 import type { Program } from "./program.js";
+import type { ProgramInfo, StepInfo } from "./steps.js";
 import { prepareFused } from "./wasm/fused-run.js";
 
 export type Precision = "f32" | "f64";
 
-export interface StepInfo {
-  readonly kernel: string;
-  readonly wasm: boolean;
-  readonly threads: number;
-}
+export type { StepInfo, ProgramInfo } from "./steps.js";
 
 /** KILN_DEBUG=4: every program times its steps; at exit each prints its slowest kernels. */
 const timed: Executor[] = [];
@@ -42,7 +39,7 @@ function printTimes(e: Executor): void {
     + rows.map(([k, t]) => `  ${t.toFixed(3).padStart(9)}  ${k}`).join("\n"));
 }
 
-export class Executor {
+export class Executor implements ProgramInfo {
   private readonly bufs: AnyArray[];
   private readonly calls: (() => void)[] = [];
   private readonly ctx: KernelContext | undefined;
@@ -164,6 +161,10 @@ export class Executor {
 
   /** What KILN_DEBUG=4 and `kiln profile` print beside the table (the program's name). */
   label = "program";
+
+  get scratchBytes(): number {
+    return this.program.scratchBytes ?? 0;
+  }
 
   /** Per-step milliseconds summed over the timed runs (null: not timing). */
   private timing: Float64Array | null = null;

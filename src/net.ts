@@ -9,7 +9,8 @@ import { summarize, type ProgramSummary } from "../compiler/summary.js";
 import type { Arena } from "../runtime/arena.js";
 import { InputError, KilnError, ModelError } from "../runtime/errors.js";
 import { loadCheckpoint, loadOptimizerState, saveCheckpoint, saveOptimizerState } from "./io/checkpoint.js";
-import { Executor } from "../runtime/executor.js";
+import type { Executor } from "../runtime/executor.js";
+import type { ProgramInfo } from "../runtime/steps.js";
 import type { AnyArray } from "../runtime/kernels/index.js";
 import type { LayerNode } from "./layers/node.js";
 import { CheckedProgram } from "./numerics.js";
@@ -123,7 +124,7 @@ export class Net {
    * with how each step runs (`.steps`) and optional step timing.
    * @example net.programs().get("train")!.steps.filter((s) => !s.wasm)
    */
-  programs(): ReadonlyMap<string, Executor> {
+  programs(): ReadonlyMap<string, ProgramInfo> {
     const gradX = this.gradX ? [["backward+input", this.gradX] as const] : [];
     return new Map([["train", this.train], ["backward", this.grad], ...gradX, ...[...this.evals].map(([b, e]) => [`eval[${b}]`, e] as const)]);
   }

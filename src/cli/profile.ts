@@ -12,7 +12,7 @@ import type { Graph } from "../../compiler/ir/graph.js";
 import { size, type ValueType } from "../../compiler/ir/types.js";
 import type { OpDef } from "../../compiler/ops/def.js";
 import { ops } from "../../compiler/ops/index.js";
-import type { Executor } from "../../runtime/executor.js";
+import type { ProgramInfo as Executor } from "../../runtime/steps.js";
 import { KilnError } from "../../runtime/errors.js";
 import { defaultThreads } from "../../runtime/threads.js";
 import { compile } from "../compile.js";
@@ -69,7 +69,7 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 export function formatProgram(name: string, g: Graph, e: Executor, top = 20): string {
   const rs = rows(g, e).sort((a, b) => b.us - a.us);
   const total = rs.reduce((s, r) => s + r.us, 0);
-  const head = `── ${name}: ${total.toFixed(1)} µs per run (kernels only, mean of ${e.stepTimes().runs} runs), ${rs.length} kernels, scratch arena ${mib(e.program.scratchBytes ?? 0)} ──`;
+  const head = `── ${name}: ${total.toFixed(1)} µs per run (kernels only, mean of ${e.stepTimes().runs} runs), ${rs.length} kernels, scratch arena ${mib(e.scratchBytes)} ──`;
   const cols = `${"share".padStart(6)} ${"µs".padStart(9)} ${"rate".padStart(13)} ${"thr".padStart(3)}  kernel (op) shapes`;
   const lines = rs.slice(0, top).map((r) => {
     const rate = r.us <= 0 ? "–" : ARITHMETIC.has(r.op) ? `${(r.flops / r.us / 1e3).toFixed(2)} GFLOP/s` : `${(r.bytes / r.us / 1e3).toFixed(2)} GB/s`;
