@@ -337,9 +337,10 @@ export class Net {
       buf.set(x);
     }
     const lab = exec.input("labels") as Float32Array | Int32Array;
-    // Float targets of the right length (mse): copied, then checked in place like x; the loss's
-    // own check runs only to name what is wrong. Class indices (one per sample) are checked first.
-    if (labels instanceof Float32Array && lab instanceof Float32Array && labels.length === lab.length) {
+    // mse's targets (its check is length and finiteness only), a Float32Array of the right length:
+    // copied, then checked in place like x; the loss's own check runs only to name what is wrong.
+    // Other labels (class indices, targets with a range) get their loss's check first.
+    if (this.parts.loss.kind === "mse" && labels instanceof Float32Array && lab instanceof Float32Array && labels.length === lab.length) {
       lab.set(labels);
       if (!exec.allFinite("labels")) this.parts.loss.check(labels, batch, this.parts.outputs);
     } else {

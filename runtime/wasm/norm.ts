@@ -15,7 +15,8 @@
  * is in L1 by then). x̂ is recomputed from x, μ, rstd rather than stored.
  */
 import type { FuncBuilder, ModuleBuilder } from "./builder.js";
-import { branchOn, f32, forRange, get, hasFlag, i32, set, type Expr, type Local, type Stmt } from "./emit.js";
+import { branchOn, f32, f64, forRange, get, hasFlag, i32, set, type Expr, type Local, type Stmt } from "./emit.js";
+import { blockedSum } from "./reduce.js";
 import {
   accInit, accLocals, accReduce, accUpdate, eachLane, lanePair, pick, setPair, sum, type Acc, type LanePair, type LaneType, type Lanes,
 } from "./lanes.js";
@@ -38,8 +39,8 @@ function emitForward(m: ModuleBuilder): FuncBuilder {
   const f = m.func("layerNormFwd", ["i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "f32", "i32"]);
   const [x, y, gamma, beta, xh, mean, rstd, variance, r0, r1, n] = Array.from({ length: 11 }, (_, i) => f.param(i, "i32"));
   const eps = f.param(11, "f32"), flags = f.param(12, "i32");
-  const r = f.local("i32"), rowX = f.local("i32"), rowY = f.local("i32"), rowH = f.local("i32"), nf = f.local("f32");
-  const acc = accLocals(f, U), mu = lanePair(f), rs = lanePair(f), d = lanePair(f);
+  const r = f.local("i32"), rowX = f.local("i32"), rowY = f.local("i32"), rowH = f.local("i32"), total = f.local("f64");
+  const mu = lanePair(f), rs = lanePair(f), d = lanePair(f);
   const at = (base: I, off: I) => i32.add(base, off);
   const xMinusMu = <T extends LaneType>(L: Lanes<T>, off: I) => L.sub(L.load(at(get(rowX), off)), get(pick(L, mu)));
   // y = x̂ or x̂·γ + β; x̂ goes through a local so a stored x̂ and the one scaled for y are the same bits.
@@ -52,17 +53,16 @@ function emitForward(m: ModuleBuilder): FuncBuilder {
     ];
   }, U);
   f.body(
-    set(nf, f32.convert_i32_s(get(n))),
     forRange(r, get(r0), get(r1), 1,
       set(rowX, i32.add(get(x), i32.mul(get(r), i32.shl(get(n), i32.const(2))))),
       set(rowY, i32.add(get(y), i32.mul(get(r), i32.shl(get(n), i32.const(2))))),
       set(rowH, i32.add(get(xh), i32.mul(get(r), i32.shl(get(n), i32.const(2))))),
-      ...accInit(acc, 0),
-      ...eachLane(f, get(n), (L, off, slot) => [add(L, acc, slot, L.load(at(get(rowX), off)))], U),
-      ...meanOf(acc, mu, nf),
-      ...accInit(acc, 0),
-      ...eachLane(f, get(n), (L, off, slot) => [set(pick(L, d), xMinusMu(L, off)), add(L, acc, slot, L.mul(get(pick(L, d)), get(pick(L, d))))], U),
-      ...meanOf(acc, rs, nf), // σ², then rstd = 1/√(σ² + ε)
+      // Row sums in float32 blocks added in float64 (reduce.ts blockedSum): exact enough for the
+      // widest rows (2^24) as well as the narrow ones.
+      ...blockedSum(f, get(n), total, (L, off, addTerm) => [addTerm(L.load(at(get(rowX), off)))]),
+      ...setPair(mu, f32.demote_f64(f64.div(get(total), f64.convert_i32_s(get(n))))),
+      ...blockedSum(f, get(n), total, (L, off, addTerm) => [set(pick(L, d), xMinusMu(L, off)), addTerm(L.mul(get(pick(L, d)), get(pick(L, d))))]),
+      ...setPair(rs, f32.demote_f64(f64.div(get(total), f64.convert_i32_s(get(n))))), // σ², then rstd = 1/√(σ² + ε)
       f32.store(i32.add(get(variance), i32.shl(get(r), i32.const(2))), get(rs.f32)),
       ...setPair(rs, f32.div(f32.const(1), f32.sqrt(f32.add(get(rs.f32), get(eps))))),
       f32.store(i32.add(get(mean), i32.shl(get(r), i32.const(2))), get(mu.f32)),

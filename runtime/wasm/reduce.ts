@@ -15,7 +15,7 @@
  */
 import type { FuncBuilder, ModuleBuilder } from "./builder.js";
 import { f32, f64, forRange, get, i32, ifElse, set, type Expr, type Local, type Stmt } from "./emit.js";
-import { accInit, accLocals, accReduce, accUpdate, eachLane, lanePair, pick, setPair, sum } from "./lanes.js";
+import { accInit, accLocals, accReduce, accUpdate, eachLane, lanePair, pick, setPair, sum, type LaneType, type Lanes } from "./lanes.js";
 
 type I = Expr<"i32">;
 const U = 4;
@@ -24,20 +24,30 @@ const BLOCK = 1024;
 const at = (base: I, off: I) => i32.add(base, off);
 const i32s = (f: FuncBuilder, n: number): Local<"i32">[] => Array.from({ length: n }, (_, i) => f.param(i, "i32"));
 
-/** Statements leaving Σ of n floats at `base` (bytes) in the f64 local `total`. */
-function contiguousSum(f: FuncBuilder, base: Local<"i32">, n: Local<"i32">, total: Local<"f64">): Stmt[] {
+/**
+ * Statements leaving in the f64 local `total` the sum over i < n of the terms `body` adds: blocks
+ * of BLOCK elements summed in float32 lanes (U vectors of independent chains), each block's sum
+ * added in float64. `body(L, off, add)` gets the byte offset of element i (block included) and
+ * returns the statements of one step, calling `add(term)` once.
+ */
+export function blockedSum(f: FuncBuilder, n: I, total: Local<"f64">,
+  body: <T extends LaneType>(L: Lanes<T>, off: I, add: (term: Expr<T>) => Stmt) => Stmt[]): Stmt[] {
   const b = f.local("i32"), len = f.local("i32"), acc = accLocals(f, U), blockSum = accReduce(acc, sum);
   return [
     set(total, f64.const(0)),
-    forRange(b, i32.const(0), get(n), BLOCK,
-      set(len, i32.min_s(i32.const(BLOCK), i32.sub(get(n), get(b)))),
+    forRange(b, i32.const(0), n, BLOCK,
+      set(len, i32.min_s(i32.const(BLOCK), i32.sub(n, get(b)))),
       ...accInit(acc, 0),
-      ...eachLane(f, get(len), (L, off, slot) => [accUpdate(L, acc, slot, L.add, L.load(at(at(get(base), i32.shl(get(b), i32.const(2))), off)))], U),
+      ...eachLane(f, get(len), (L, off, slot) => body(L, i32.add(i32.shl(get(b), i32.const(2)), off), (t) => accUpdate(L, acc, slot, L.add, t)), U),
       ...blockSum.setup,
       set(total, f64.add(get(total), f64.promote_f32(blockSum.value))),
     ),
   ];
 }
+
+/** Statements leaving Σ of n floats at `base` (bytes) in the f64 local `total`. */
+const contiguousSum = (f: FuncBuilder, base: Local<"i32">, n: Local<"i32">, total: Local<"f64">): Stmt[] =>
+  blockedSum(f, get(n), total, (L, off, add) => [add(L.load(at(get(base), off)))]);
 
 /** reduceSum(x, y, outer, n, inner, scale: f64) */
 function emitReduceSum(m: ModuleBuilder): void {
