@@ -67,3 +67,15 @@ describe("a kernel call whose buffers are too short is refused at prepare time",
     expect(() => kernels.reduceSum.prepare!([f32(64), f32(7)], [1, 2, 8, 8, 0, 1], ctx())).toThrow(KilnError);
   });
 });
+
+describe("the kernels added since: softmax cross-entropy and copy check their buffers too", () => {
+  const arena = new Arena(1);
+  const f32 = (n: number) => arena.f32(arena.allocPersistent(4 * n), n);
+  it("softmax_xent: dz shorter than rows·classes", () => {
+    const labels = arena.i32(arena.allocPersistent(4 * 8), 8);
+    expect(() => kernels.softmaxXent.prepare!([f32(80), labels, f32(1), f32(79)], [8, 10, 0.125, -0.125], arena.context)).toThrow(/softmax_xent: dz holds 79 floats/);
+  });
+  it("copy: a source shorter than the destination", () => {
+    expect(() => kernels.copy.prepare!([f32(9), f32(10)], [], arena.context)).toThrow(/copy: x holds 9 floats/);
+  });
+});

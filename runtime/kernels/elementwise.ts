@@ -5,6 +5,7 @@
  * Broadcast parameters: p = [rank, ...outShape, ...aStrides, ...bStrides], where a stride is 0
  * along a dimension the operand is broadcast over. Common layouts take a fast path.
  */
+import { fits } from "./bounds.js";
 import type { AnyArray, FloatArray, Kernel, KernelContext } from "./types.js";
 
 /** Visit (i, ia, ib) for every output element, following per-operand strides. */
@@ -41,8 +42,10 @@ export const broadcast: Kernel = (bufs, p) => {
 export const copy: Kernel = Object.assign((bufs: readonly AnyArray[]) => {
   (bufs[1] as FloatArray).set(bufs[0] as FloatArray);
 }, {
-  prepare: (bufs: readonly AnyArray[], _p: readonly number[], ctx: KernelContext) =>
-    ctx.wasm.copy.bind(null, bufs[0]!.byteOffset, bufs[1]!.byteOffset, bufs[1]!.length) as () => void,
+  prepare: (bufs: readonly AnyArray[], _p: readonly number[], ctx: KernelContext) => {
+    fits("copy", "x", bufs[0], bufs[1]!.length);
+    return ctx.wasm.copy.bind(null, bufs[0]!.byteOffset, bufs[1]!.byteOffset, bufs[1]!.length) as () => void;
+  },
 });
 
 /** Fill with the constant p[0]. */
