@@ -68,7 +68,7 @@ describe("random sets of nets, random thread counts, random interleavings", () =
       const cases: Case[] = Array.from({ length: 2 + Math.floor(r() * 4) }, (_, i) => {
         const inputs = WIDTHS[Math.floor(r() * WIDTHS.length)]!;
         const batch = [1, 7, 64, 300, 600][Math.floor(r() * 5)]!;
-        const [body, w] = randomModel(r, inputs, 2 + Math.floor(r() * 3), batch > 1, WIDTHS);
+        const [body, w] = randomModel(r, inputs, 2 + Math.floor(r() * 3), batch > 1, WIDTHS, true);
         const outputs = Math.max(2, Math.min(w, 10));
         return { model: seq(body as never, linear(w, outputs)), inputs, outputs, batch, threads: 1 + Math.floor(r() * 8), mse: r() < 0.3, seed: trial * 10 + i };
       });
