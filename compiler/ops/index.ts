@@ -66,14 +66,16 @@ export const scalarOps: { readonly [K in ElementwiseName]: ScalarDef<never> } = 
 export const isElementwise = (op: string): op is ElementwiseName => Object.hasOwn(scalarOps, op);
 const fused_elementwise = fusedElementwiseOp(scalarOps);
 
-const registry = {
-  ...elementwise,
+/** The other primitives: an elementwise one listed here (it has a `scalar`) is a type error, not a silently unfused op. */
+const others = {
   constant, sum, mean, max, max_mask, reshape, broadcast_to, slice, pad, concat,
   matmul, normalize, log_softmax, one_hot, dropout_mask,
   // Fused kernels: made by passes after differentiation, never differentiated themselves.
   fused_elementwise, linear,
   norm_forward, norm_backward, softmax_xent,
-};
+} satisfies Record<string, { readonly arity: number | null; readonly scalar?: never }>;
+
+const registry = { ...elementwise, ...others };
 
 export type OpName = keyof typeof registry;
 export type AttrsOf<K extends OpName> = (typeof registry)[K] extends OpDef<infer A> ? A : never;
