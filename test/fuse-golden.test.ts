@@ -10,6 +10,8 @@ import { printIR } from "../compiler/ir/print.js";
 import { size } from "../compiler/ir/types.js";
 import { fuseElementwise } from "../compiler/passes/fuseElementwise.js";
 import { fuseLinear } from "../compiler/passes/fuseLinear.js";
+import { simplify } from "../compiler/passes/simplify.js";
+import { differentiate } from "../compiler/autodiff.js";
 import { maxRelErr, rand, randomArray, runGraph } from "./helpers/run.js";
 
 const f32 = (...shape: number[]) => ({ shape, dtype: "f32" as const });
@@ -105,5 +107,42 @@ describe("fuseElementwise", () => {
         in (z=c) }"
     `);
     expectSameOutputs(g, fused);
+  });
+});
+
+describe("simplify: block moves", () => {
+  it("the gradient of slices that tile a tensor (a GLU's halves) is one concat, not pads and adds", () => {
+    const b = new GraphBuilder();
+    const h = b.input("h", "param", f32(2, 6));
+    const glu = b.mul(b.slice(h, 1, 0, 3), b.sigmoid(b.slice(h, -1, 3, 6)));
+    const third = b.slice(h, 0, 1, 2);
+    const r = b.input("r", "data", f32(2, 3)), q = b.input("q", "data", f32(1, 6));
+    b.output("loss", "loss", b.add(b.sum(b.mul(glu, r), [0, 1]), b.sum(b.mul(third, q), [0, 1])));
+    const g = differentiate(b.build(), "loss", ["h"]), s = simplify(g);
+    expect(printIR(s)).toMatchInlineSnapshot(`
+      "{ lambda h:f32[2,6] r:f32[2,3] q:f32[1,6] .
+        let a:f32[2,3] = slice[axis=1 [0:3]] h
+            b:f32[2,3] = slice[axis=-1 [3:6]] h
+            c:f32[2,3] = sigmoid b
+            d:f32[2,3] = mul a c
+            e:f32[1,6] = slice[axis=0 [1:2]] h
+            f:f32[2,3] = mul d r
+            g:f32[] = sum[axes=[0,1] keepdims=false] f
+            i:f32[1,6] = mul e q
+            j:f32[] = sum[axes=[0,1] keepdims=false] i
+            k:f32[] = add g j
+            l:f32[1,6] = mul 1.0 q
+            m:f32[2,3] = mul 1.0 r
+            n:f32[2,6] = pad[axis=0 (1, 0)] l
+            o:f32[2,3] = mul m c
+            p:f32[2,3] = mul m a
+            s:f32[2,3] = sub 1.0 c
+            t:f32[2,3] = mul c s
+            u:f32[2,3] = mul p t
+            v:f32[2,6] = concat[axis=1] o u
+            w:f32[2,6] = add n v
+        in (loss=k, h.grad=w) }"
+    `);
+    expectSameOutputs(g, s);
   });
 });

@@ -75,6 +75,34 @@ const rules: Rule[] = [
     if (n.op === "reshape" && p?.op === "reshape") return [ctx.b.reshape(p.inputs[0]!, n.attrs.shape)];
     return null;
   },
+  // pad(a)[lo₁, hi₁] + pad(b)[lo₂, hi₂] → pad(concat(a, b))[lo₁, hi₂]  when a's rows end where b's begin,
+  // also as (z + pad(a)) + pad(b) → z + pad(concat(a, b)) (autodiff sums cotangents in reverse order):
+  // the gradient of slices that tile a tensor becomes one copy, not zero-filled buffers and adds
+  (n, ctx) => {
+    if (n.op !== "add" || !same(ctx, n.inputs[0]!, n) || !same(ctx, n.inputs[1]!, n)) return null;
+    const [x, y] = n.inputs as [V, V];
+    const direct = joinPads(ctx, x, y);
+    if (direct) return [direct];
+    for (const [sum, p] of [[x, y], [y, x]] as const) {
+      const inner = ctx.producer(sum);
+      if (inner?.op !== "add" || ctx.uses(sum) !== 1 || !inner.inputs.every((v) => same(ctx, v, n))) continue;
+      for (const [z, q] of [[inner.inputs[0]!, inner.inputs[1]!], [inner.inputs[1]!, inner.inputs[0]!]] as const) {
+        const joined = joinPads(ctx, q, p);
+        if (joined) return [ctx.b.add(z, joined)];
+      }
+    }
+    return null;
+  },
+  // pad(x)[0, 0] → x ;  concat(…, concat(a, b), …) on one axis → concat(…, a, b, …) ;  concat(x) → x
+  (n, ctx) => {
+    if (n.op === "pad") return n.attrs.before === 0 && n.attrs.after === 0 ? [n.inputs[0]!] : null;
+    if (n.op !== "concat") return null;
+    if (n.inputs.length === 1) return [n.inputs[0]!];
+    const rank = shapeOf(ctx, n.outputs[0]!).length, axis = (n.attrs.axis + rank) % rank;
+    const inner = (v: V) => { const p = ctx.producer(v); return p?.op === "concat" && (p.attrs.axis + rank) % rank === axis ? p.inputs : [v]; };
+    const flat = n.inputs.flatMap(inner);
+    return flat.length === n.inputs.length ? null : [ctx.b.concat(flat, axis)];
+  },
   // broadcast_to(reshape(c)) of a constant → the constant at the new shape
   (n, ctx) => {
     if (n.op !== "reshape" && n.op !== "broadcast_to") return null;
@@ -82,6 +110,22 @@ const rules: Rule[] = [
     return c === undefined ? null : [ctx.b.constant(c, n.attrs.shape)];
   },
 ];
+
+/** pad(a) + pad(b) as one pad of concat(a, b), if both pad the same axis and a's rows end where b's begin (either order). */
+function joinPads(ctx: RewriteContext, x: V, y: V): V | null {
+  const rank = shapeOf(ctx, x).length;
+  const px = ctx.producer(x), py = ctx.producer(y);
+  if (px?.op !== "pad" || py?.op !== "pad") return null;
+  const axis = (px.attrs.axis + rank) % rank;
+  if ((py.attrs.axis + rank) % rank !== axis) return null;
+  for (const [u, w] of [[px, py], [py, px]] as const) {
+    if (u.attrs.before + shapeOf(ctx, u.inputs[0]!)[axis]! === w.attrs.before) {
+      const joined = ctx.b.concat([u.inputs[0]!, w.inputs[0]!], axis);
+      return u.attrs.before === 0 && w.attrs.after === 0 ? joined : ctx.b.pad(joined, axis, u.attrs.before, w.attrs.after);
+    }
+  }
+  return null;
+}
 
 function broadcast(shapes: readonly (readonly number[])[]): number[] {
   const rank = Math.max(...shapes.map((s) => s.length));
