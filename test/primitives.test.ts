@@ -89,6 +89,7 @@ describe("bad shapes and attributes are GraphErrors naming the op", () => {
   const x = b.input("x", "data", { shape: [2, 3], dtype: "f32" });
   const y = b.input("y", "data", { shape: [4, 3], dtype: "f32" });
   const i = b.input("i", "labels", { shape: [2], dtype: "i32" });
+  const empty = b.input("empty", "data", { shape: [3, 0], dtype: "f32" });
   const cases: [string, () => unknown, RegExp][] = [
     ["slice past the end", () => b.slice(x, 1, 1, 4), /^slice\(f32\[2,3\]\): range \[1, 4\)/],
     ["empty slice", () => b.slice(x, 0, 1, 1), /^slice.*not a non-empty part/],
@@ -101,6 +102,7 @@ describe("bad shapes and attributes are GraphErrors naming the op", () => {
     ["max repeated axis", () => b.emit("max", [x], { axes: [1, 1], keepdims: false }), /^max.*repeated axis/],
     ["max non-contiguous axes as one node", () => b.emit("max", [b.reshape(y, [2, 2, 3])], { axes: [0, 2], keepdims: false }), /^max.*not contiguous/],
     ["max no axes", () => b.max(x, []), /^max.*at least one axis/],
+    ["max over an empty axis", () => b.max(empty, [1]), /^max.*size 0/],
     ["pow non-finite", () => b.pow(x, Infinity), /^pow.*finite/],
     ["maximum not broadcasting", () => b.maximum(x, y), /^maximum.*do not broadcast/],
     ["tanh of int32", () => b.tanh(i), /^tanh.*f32/],

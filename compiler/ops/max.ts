@@ -15,7 +15,9 @@ export function maxView(op: string, ins: readonly ValueType[], a: ReduceAttrs): 
   if (axes.length === 0) shapeError(op, ins, "needs at least one axis");
   if (axes.some((ax, i) => i > 0 && ax !== axes[i - 1]! + 1)) shapeError(op, ins, `axes ${JSON.stringify(a.axes)} are not contiguous`);
   const prod = (s: readonly number[]) => s.reduce((p, q) => p * q, 1);
-  return [prod(shape.slice(0, axes[0])), prod(shape.slice(axes[0], axes.at(-1)! + 1)), prod(shape.slice(axes.at(-1)! + 1))];
+  const n = prod(shape.slice(axes[0], axes.at(-1)! + 1));
+  if (n === 0) shapeError(op, ins, "the max of no elements is undefined (a reduced axis has size 0)");
+  return [prod(shape.slice(0, axes[0])), n, prod(shape.slice(axes.at(-1)! + 1))];
 }
 
 export const max: OpDef<ReduceAttrs> = defineOp({
