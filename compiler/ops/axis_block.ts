@@ -1,5 +1,6 @@
 /** Shared rule of the block-moving ops (slice, pad, concat): one axis, the view [outer, n, inner]. */
 import type { ValueType } from "../ir/types.js";
+import { Lru } from "../../runtime/lru.js";
 import { emitBlocks, emitMax, type BlockSpec } from "../../runtime/wasm/blocks.js";
 import { aroundAxis, axisOf, requireF32, shapeError } from "./def.js";
 
@@ -16,13 +17,10 @@ export function blockAxis(op: string, ins: readonly ValueType[], axis: number): 
 export const blockView = (x: ValueType, axis: number) => aroundAxis(x.shape, axis < 0 ? axis + x.shape.length : axis);
 
 /** Module bytes by spec (a network's programs share most call sites' shapes). */
-const modules = new Map<string, Uint8Array>();
+const modules = new Lru<string, Uint8Array>("block and max wasm bytes", 256);
 function cached(key: string, make: () => Uint8Array): Uint8Array {
   let bytes = modules.get(key);
-  if (!bytes) {
-    if (modules.size >= 512) modules.clear();
-    modules.set(key, (bytes = make()));
-  }
+  if (!bytes) modules.set(key, (bytes = make()));
   return bytes;
 }
 export const blocksWasm = (spec: BlockSpec) => cached(`blocks:${JSON.stringify(spec)}`, () => emitBlocks(spec));

@@ -21,8 +21,6 @@ export function compileKernel(source: string): Kernel {
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- source is compiler-made, numbers only
     const make = new Function(...names, `"use strict";\nreturn function generated(bufs, p) {\n${source}\n};`);
     k = make(...values) as Kernel;
-    // Bounded: every elementwise node of a reference program has its source (shapes inlined).
-    if (cache.size >= 4096) cache.clear();
     cache.set(source, k);
   }
   return k;
