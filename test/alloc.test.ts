@@ -13,11 +13,11 @@ import { adam, batchNorm, compile, cosine, dropout, layerNorm, linear, relu, seq
 
 const STEPS = 10_000;
 
-/** Heap bytes per call of f over STEPS calls (least of two rounds: a JIT tier-up may allocate once). */
+/** Heap bytes per call of f over STEPS calls (least of four rounds: a JIT tier-up may allocate once). */
 function bytesPerCall(f: () => void): number {
   for (let i = 0; i < 1000; i++) f();
   let least = Infinity;
-  for (let round = 0; round < 2; round++) {
+  for (let round = 0; round < 4; round++) {
     const h0 = process.memoryUsage().heapUsed;
     for (let i = 0; i < STEPS; i++) f();
     least = Math.min(least, (process.memoryUsage().heapUsed - h0) / STEPS);
