@@ -4,14 +4,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { main } from "../src/cli/main.js";
+import { cliOutput } from "./helpers/cli.js";
 
 const MODEL = "examples/models/mlp.ts";
-async function out(args: string[]): Promise<string> {
-  const lines: string[] = [];
-  await main(args, (s) => lines.push(s));
-  return lines.join("\n");
-}
+const out = cliOutput;
 
 describe("kiln inspect", () => {
   it("prints the model tree with parameter counts, every program's IR and a summary", async () => {

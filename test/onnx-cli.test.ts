@@ -4,15 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
-import { main } from "../src/cli/main.js";
+import { cliOutput } from "./helpers/cli.js";
 import { compile } from "../src/index.js";
 import { model, options } from "../examples/models/mlp.js";
 
-async function out(args: string[]): Promise<string> {
-  const lines: string[] = [];
-  await main(args, (s) => lines.push(s));
-  return lines.join("\n");
-}
+const out = cliOutput;
 
 describe("kiln export", () => {
   it("writes the checkpoint's eval program as ONNX that ONNX Runtime runs to net.predict's outputs", async () => {

@@ -14,6 +14,15 @@ export function fits(kernel: string, what: string, view: { readonly length: numb
   }
 }
 
+/**
+ * Every buffer of a call at least as long as the call needs: `lengths[i]` floats in `bufs[i]`,
+ * named `names[i]` in the message (default "buffer i").
+ */
+export function fitsAll(kernel: string, bufs: readonly { readonly length: number }[], lengths: readonly number[], names?: readonly string[]): void {
+  if (bufs.length !== lengths.length) throw new KilnError(`${kernel}: expected ${lengths.length} buffers, got ${bufs.length}`);
+  lengths.forEach((n, i) => fits(kernel, names?.[i] ?? `buffer ${i}`, bufs[i], n));
+}
+
 /** A scratch region of `capacity` bytes must hold `bytes` more for `kernel`. */
 export function fitsScratch(kernel: string, bytes: number, capacity: number): void {
   if (bytes > capacity) throw new KilnError(`${kernel}: needs ${bytes} bytes of scratch, the thread has ${capacity}`);

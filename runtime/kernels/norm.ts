@@ -11,7 +11,7 @@ import { rowSum } from "./reduce.js";
 import { scratch } from "./scratch.js";
 import { BATCHNORM } from "../wasm/batchnorm.js";
 import { SGEMM_SCRATCH_BYTES } from "../wasm/sgemm.js";
-import { fits } from "./bounds.js";
+import { fitsAll } from "./bounds.js";
 import { LAYERNORM } from "../wasm/norm.js";
 import { onThreads, type SplitCall, type AnyArray, type FloatArray, type Kernel, type KernelContext } from "./types.js";
 
@@ -154,12 +154,6 @@ function colsBackward(rows: number, cols: number, dy: F, x: F, mean: F, rstd: F,
   }
 }
 
-/** Every buffer of a call at least as long as its shape says (see bounds.ts). */
-function checkBuffers(kernel: string, bufs: readonly AnyArray[], lengths: readonly number[]): void {
-  if (bufs.length !== lengths.length) fits(kernel, `buffer ${bufs.length}`, undefined, lengths.length);
-  lengths.forEach((n, i) => fits(kernel, `buffer ${i}`, bufs[i], n));
-}
-
 /**
  * Row halves for the two-thread split: only for matrices big enough to be worth a handoff, and
  * chosen by shape alone, so the arithmetic (including the order dγ, dβ are summed in) is the same
@@ -204,7 +198,7 @@ export const normForward: Kernel = Object.assign(normForwardJs, {
     const rows = p[0]!, cols = p[1]!, axis = p[2]!, eps = p[3]!, affine = p[4]!, xhat = p[5]!;
     // bufs = x, (γ, β), y, (x̂), μ, rstd, σ² (one per row or column); both kernels take them in that order.
     const n = axis === 0 ? cols : rows;
-    checkBuffers("norm_forward", bufs, [rows * cols, ...(affine ? [cols, cols] : []), rows * cols, ...(xhat ? [rows * cols] : []), n, n, n]);
+    fitsAll("norm_forward", bufs, [rows * cols, ...(affine ? [cols, cols] : []), rows * cols, ...(xhat ? [rows * cols] : []), n, n, n]);
     const at = (i: number) => bufs[i]!.byteOffset;
     const s = affine ? 4 + xhat : 2; // first statistic
     const [x, g, b, y, xh] = affine ? [at(0), at(1), at(2), at(3), xhat ? at(4) : 0] : [at(0), 0, 0, at(1), 0];
@@ -229,7 +223,7 @@ export const normBackward: Kernel = Object.assign(normBackwardJs, {
     const rows = p[0]!, cols = p[1]!, axis = p[2]!, affine = p[3]!;
     // bufs = dy, x, two statistics over the other axis, (γ), dx, (dγ, dβ).
     const stats = axis === 0 ? cols : rows;
-    checkBuffers("norm_backward", bufs, [rows * cols, rows * cols, stats, stats, ...(affine ? [cols] : []), rows * cols, ...(affine ? [cols, cols] : [])]);
+    fitsAll("norm_backward", bufs, [rows * cols, rows * cols, stats, stats, ...(affine ? [cols] : []), rows * cols, ...(affine ? [cols, cols] : [])]);
     const at = (i: number) => bufs[i]!.byteOffset;
     if (axis === 0) {
       // bufs = dy, x, μ, rstd, (γ), dx, (dγ, dβ).

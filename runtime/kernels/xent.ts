@@ -6,7 +6,7 @@
  * e^(z − m) is written into dz by the first pass and scaled by the second.
  * p = [rows, classes, scale, gradScale]; bufs = z, labels (int32), loss (one value), dz.
  */
-import { fits } from "./bounds.js";
+import { fitsAll } from "./bounds.js";
 import type { AnyArray, FloatArray, Kernel, KernelContext } from "./types.js";
 
 const softmaxXentJs = (bufs: readonly AnyArray[], p: readonly number[]): void => {
@@ -36,8 +36,7 @@ const softmaxXentJs = (bufs: readonly AnyArray[], p: readonly number[]): void =>
 export const softmaxXent: Kernel = Object.assign(softmaxXentJs, {
   prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
     const rows = p[0]!, classes = p[1]!;
-    fits("softmax_xent", "z", bufs[0], rows * classes); fits("softmax_xent", "labels", bufs[1], rows);
-    fits("softmax_xent", "loss", bufs[2], 1); fits("softmax_xent", "dz", bufs[3], rows * classes);
+    fitsAll("softmax_xent", bufs, [rows * classes, rows, 1, rows * classes], ["z", "labels", "loss", "dz"]);
     const [z, labels, loss, dz] = bufs.map((b) => b.byteOffset) as [number, number, number, number];
     return ctx.wasm.softmaxCrossEntropy.bind(null, z, labels, loss, dz, 0, p[0]!, p[1]!, -p[3]!, p[2]!) as () => void;
   },
