@@ -125,7 +125,7 @@ function countFileReads(f: () => void): number {
 
 describe("fuzz: fromOnnx", () => {
   it("random, truncated, flipped and edited models: only KilnErrors; what is accepted compiles and predicts; no file is read", () => {
-    fromOnnx(FIXTURES[0]!); // the schema is read once, before counting
+    fromOnnx(FIXTURES[0]!); // the message types are built once, before counting
     const r = rand(1313);
     const failures: string[] = [];
     const counts = { cases: 0, refused: 0, accepted: 0 };

@@ -4,14 +4,17 @@
  * `npm run web` does (cross-origin isolated), then: no console error, ?steps=300 reaches ≥ 90%
  * test accuracy on two threads, the IR panel shows fused ops, a stroke on the pad gives ten
  * probabilities summing to 1, the checkpoint downloads as safetensors and loads into another
- * page (served without isolation: one thread, one console note). Screenshot: out/web.png.
+ * page (served without isolation: one thread, one console note), the eval program exports as
+ * ONNX in the page and gives the page's test accuracy in Node. Screenshot: out/web.png.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { join, resolve } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compile, evaluate, fromOnnx } from "../src/index.js";
 import { decodeSafetensors } from "../src/io/safetensors.js";
+import { loadMnistDigits } from "../src/data/mnist.js";
 import { buildPage, serve } from "../web/serve.js";
 
 // What the callbacks run inside the page use (this project's TypeScript has no DOM library).
@@ -112,6 +115,21 @@ describe.skipIf(!present)("the web page in headless Chromium", () => {
     expect(tensors.get("5.bias")?.shape).toEqual([10]);
     trained.file = file;
   });
+
+  it("the eval program exports as ONNX in the page (no Node there), and the file scores the page's accuracy in Node", async () => {
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#onnx")]);
+    expect(download.suggestedFilename()).toBe("kiln-mnist.onnx");
+    const file = join(import.meta.dirname, "../out/web-model.onnx");
+    await download.saveAs(file);
+    expect(await page.locator("#ckpt").textContent()).toMatch(/^saved ONNX, \d+\.\d\d MB$/);
+    const { model, params, state, inputs } = fromOnnx(new Uint8Array(readFileSync(file)));
+    const net = compile(model, { inputs, batch: 500 });
+    for (const [k, v] of Object.entries(params)) net.params[k]!.set(v);
+    for (const [k, v] of Object.entries(state)) (net.state[k] as Float32Array).set(v as Float32Array);
+    const { test } = await loadMnistDigits();
+    expect(`${(100 * evaluate(net, test).accuracy).toFixed(1)}%`).toBe(trained.accuracy);
+    net.dispose();
+  }, 60_000);
 
   it("the console stayed free of errors (favicon included)", () => {
     expect(problems).toEqual([]);

@@ -173,7 +173,8 @@ pad.addEventListener("pointercancel", endStroke);
 $("clear").addEventListener("click", clearPad);
 
 // ───────────── checkpoints ─────────────
-$("save").addEventListener("click", () => send({ kind: "save" }));
+$("save").addEventListener("click", () => send({ kind: "save", format: "safetensors" }));
+$("onnx").addEventListener("click", () => send({ kind: "save", format: "onnx" }));
 $("load").addEventListener("change", async (e) => {
   const file = (e.target as HTMLInputElement).files?.[0];
   if (!file) return;
@@ -192,6 +193,7 @@ worker.onmessage = (event: MessageEvent<ToPage>) => {
       $("data").textContent = `${m.train.toLocaleString("en")} / ${m.test.toLocaleString("en")} digits`;
       ($("train") as HTMLButtonElement).disabled = false;
       ($("save") as HTMLButtonElement).disabled = false;
+      ($("onnx") as HTMLButtonElement).disabled = false;
       status("ready");
       const bench = Number(new URLSearchParams(location.search).get("bench"));
       if (Number.isInteger(bench) && bench > 0) { status("benchmarking"); send({ kind: "bench", steps: bench }); }
@@ -241,10 +243,10 @@ worker.onmessage = (event: MessageEvent<ToPage>) => {
     case "checkpoint": {
       const a = document.createElement("a");
       a.href = URL.createObjectURL(new Blob([m.bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }));
-      a.download = "kiln-mnist.safetensors";
+      a.download = `kiln-mnist.${m.format}`;
       a.click();
       setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-      $("ckpt").textContent = `saved ${(m.bytes.length / 1e6).toFixed(2)} MB`;
+      $("ckpt").textContent = `saved ${m.format === "onnx" ? "ONNX" : "safetensors"}, ${(m.bytes.length / 1e6).toFixed(2)} MB`;
       break;
     }
     case "loaded":

@@ -7,7 +7,7 @@ export type FromPage =
   | { readonly kind: "stop" }
   | { readonly kind: "bench"; readonly steps: number }
   | { readonly kind: "predict"; readonly pixels: Float32Array }
-  | { readonly kind: "save" }
+  | { readonly kind: "save"; readonly format: "safetensors" | "onnx" }
   | { readonly kind: "load"; readonly bytes: Uint8Array; readonly name: string };
 
 export type ToPage =
@@ -16,7 +16,7 @@ export type ToPage =
   | { readonly kind: "eval"; readonly step: number; readonly accuracy: number }
   | { readonly kind: "done"; readonly step: number; readonly accuracy: number; readonly ms: number; readonly jobs: number[]; readonly stopped: boolean }
   | { readonly kind: "probabilities"; readonly p: number[] }
-  | { readonly kind: "checkpoint"; readonly bytes: Uint8Array }
+  | { readonly kind: "checkpoint"; readonly format: "safetensors" | "onnx"; readonly bytes: Uint8Array }
   | { readonly kind: "loaded"; readonly name: string; readonly accuracy: number }
   | { readonly kind: "bench"; readonly steps: number; readonly samplesPerSecond: number; readonly seconds: number[]; readonly check: string; readonly jobs: number[] }
   | { readonly kind: "error"; readonly message: string };

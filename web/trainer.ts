@@ -142,8 +142,10 @@ scope.onmessage = (event) => {
       case "bench": return bench(m.steps);
       case "predict": return predict(m.pixels);
       case "save": {
-        const bytes = checkpointBytes(net!);
-        return post({ kind: "checkpoint", bytes }, [bytes.buffer as ArrayBuffer]);
+        // ONNX: the eval program (dropout gone, batchNorm on its running statistics), which
+        // ONNX Runtime, PyTorch's importers and kiln's fromOnnx read.
+        const bytes = m.format === "onnx" ? net!.toOnnx() : checkpointBytes(net!);
+        return post({ kind: "checkpoint", format: m.format, bytes }, [bytes.buffer as ArrayBuffer]);
       }
       case "load":
         loadCheckpointBytes(net!, m.bytes, m.name);

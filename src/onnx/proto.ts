@@ -1,6 +1,8 @@
 /**
  * The ONNX wire format, through protobufjs and the official schema (./onnx.proto, as shipped by
- * ONNX 1.12 — IR version 8). Nothing here knows the encoding: protobufjs reads and writes it.
+ * ONNX 1.12 — IR version 8, compiled to protobufjs's JSON descriptor in ./schema.ts, so no file is
+ * read and no .proto parser is bundled: ONNX works in a browser as in Node). Nothing here knows the
+ * encoding: protobufjs reads and writes it.
  *
  * The interfaces below type the part of the schema kiln reads and writes. A decoded message has
  * every field of its type (protobufjs puts proto2 defaults on the prototype); int64 fields come
@@ -9,9 +11,9 @@
  * Decoding is the boundary with files from anywhere: every exception of the decoder (truncated
  * input, wrong wire types, a RangeError from deeply nested messages) becomes a DecodeError.
  */
-import protobuf from "protobufjs";
+import protobuf from "protobufjs/light.js";
 import { DecodeError } from "../../runtime/errors.js";
-import { nodeBuiltin } from "../../runtime/host.js";
+import { ONNX_SCHEMA } from "./schema.js";
 
 /** protobufjs's 64-bit integer (from the `long` package), or a plain number when encoding. */
 export interface LongLike { readonly low: number; readonly high: number; readonly unsigned: boolean; toNumber(): number }
@@ -80,14 +82,9 @@ export const EXTERNAL = 1;
 
 let modelType: protobuf.Type | null = null;
 
-/** The ModelProto message type, parsed once from the official schema. */
+/** The ModelProto message type, built once (when first needed) from the schema's descriptor. */
 function ModelProto(): protobuf.Type {
-  if (modelType === null) {
-    // Read when first needed (runtime/host.ts): the module also loads where there are no files.
-    const fs = nodeBuiltin<typeof import("node:fs")>("node:fs", "ONNX (reading the onnx.proto schema)");
-    const text = fs.readFileSync(new URL("./onnx.proto", import.meta.url), "utf8");
-    modelType = protobuf.parse(text, { keepCase: true }).root.lookupType("onnx.ModelProto");
-  }
+  if (modelType === null) modelType = protobuf.Root.fromJSON(ONNX_SCHEMA).lookupType("onnx.ModelProto");
   return modelType;
 }
 
