@@ -97,16 +97,37 @@ export class Executor implements ProgramInfo {
 
   /** Make the named input read from `array` (same length and element type) instead of its own buffer. */
   bind(name: string, array: AnyArray): void {
-    const i = this.inputs.get(name);
-    if (i === undefined) throw new GraphError(`program has no input named ${JSON.stringify(name)}`);
-    const own = this.bufs[i]!;
-    if (own.length !== array.length || own.constructor !== array.constructor) {
-      throw new GraphError(`cannot bind ${JSON.stringify(name)}: expected ${own.constructor.name}(${own.length}), got ${array.constructor.name}(${array.length})`);
+    this.bindAll([[name, array]]);
+  }
+
+  /**
+   * `bind` for many inputs at once: every pair is checked before any is bound (a bad one changes
+   * nothing), then the calls are relinked once — one relink per bind made compile() quadratic in
+   * depth (each of a deep net's parameters relinked every step of the program).
+   */
+  bindAll(pairs: Iterable<readonly [string, AnyArray]>): void {
+    const todo: [number, string, AnyArray][] = [];
+    for (const [name, array] of pairs) {
+      const i = this.inputs.get(name);
+      if (i === undefined) throw new GraphError(`program has no input named ${JSON.stringify(name)}`);
+      const own = this.bufs[i]!;
+      if (own.length !== array.length || own.constructor !== array.constructor) {
+        throw new GraphError(`cannot bind ${JSON.stringify(name)}: expected ${own.constructor.name}(${own.length}), got ${array.constructor.name}(${array.length})`);
+      }
+      todo.push([i, name, array]);
     }
-    this.bufs[i] = array;
-    this.rebound.add(i);
-    // Outputs planned into this input's storage (in-place updates) share the array.
-    this.program.buffers.forEach((b, k) => { if (b.external === name) this.bufs[k] = array; });
+    if (todo.length === 0) return;
+    const byName = new Map<string, AnyArray>();
+    for (const [i, name, array] of todo) {
+      this.bufs[i] = array;
+      this.rebound.add(i);
+      byName.set(name, array);
+    }
+    // Outputs planned into a bound input's storage (in-place updates) share the array.
+    this.program.buffers.forEach((b, k) => {
+      const array = b.external === undefined ? undefined : byName.get(b.external);
+      if (array) this.bufs[k] = array;
+    });
     this.relink();
   }
 

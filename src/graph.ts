@@ -49,7 +49,7 @@ export function compileGraph(g: Graph, opts: { optimize?: boolean; threads?: num
     bound.set(i.name, arena ? arena.f32(arena.allocPersistent(4 * n), n) : new Float32Array(n));
   }
   const exec: Executor = prepare(graph, arena, "graph").executor;
-  for (const [name, a] of bound) exec.bind(name, a);
+  exec.bindAll(bound);
   // checkNumerics (default KILN_CHECK_NUMERICS=1): `run` throws a NumericsError at the first NaN or ±∞ an op makes.
   const checked = opts.checkNumerics ?? checkNumericsFromEnv() ? new CheckedProgram(graph, exec, "graph", []) : null;
   const names = (kind: "inputs" | "outputs") => graph[kind].map((v) => v.name).join(", ");

@@ -376,7 +376,7 @@ export class Net {
     const exec = prepare(g, this.parts.arena, label).executor;
     const arrays: Record<string, AnyArray> = { ...this.params, ...this.optimizerState };
     for (const [k, v] of Object.entries(this.state)) if (v instanceof Float32Array) arrays[k] = v;
-    for (const i of g.inputs) if (i.kind === "param" || i.kind === "state" || i.kind === "optim") exec.bind(i.name, arrays[i.name]!);
+    exec.bindAll(g.inputs.filter((i) => i.kind === "param" || i.kind === "state" || i.kind === "optim").map((i) => [i.name, arrays[i.name]!] as const));
     if (this.parts.checkNumerics) {
       const written = g.outputs.filter((o) => UPDATABLE.has(o.kind) && g.inputs.some((i) => i.name === o.name && i.kind === o.kind));
       const program = label.startsWith("eval") ? "eval" : label.startsWith("backward") ? "backward" : label;
