@@ -5,7 +5,7 @@
  */
 import type { Program } from "../runtime/program.js";
 import { UPDATABLE, type Graph } from "./ir/graph.js";
-import { size, type ValueType } from "./ir/types.js";
+import { size, type V, type ValueType } from "./ir/types.js";
 import { ops } from "./ops/index.js";
 import type { Lowered } from "./ops/def.js";
 import type { MemoryPlan } from "./plan.js";
@@ -34,9 +34,12 @@ export function lower(g: Graph): Program {
     const { kernel, params, source, wasm } = lowerNode(n.attrs, n.inputs.map((v) => g.values[v]!), n.outputs.map((v) => g.values[v]!));
     return { kernel, args: [...n.inputs, ...n.outputs], params, ...(source === undefined ? {} : { source }), ...(wasm === undefined ? {} : { wasm }) };
   });
+  // An output updates the first input of its name and kind (a map, not a scan per output).
+  const inputsByKey = new Map<string, V>();
+  for (const i of g.inputs) if (!inputsByKey.has(`${i.kind}:${i.name}`)) inputsByKey.set(`${i.kind}:${i.name}`, i.value);
   const updates = g.outputs.flatMap((o) => {
-    const target = g.inputs.find((i) => i.name === o.name && i.kind === o.kind && UPDATABLE.has(o.kind));
-    return target ? [{ from: o.value, to: target.value }] : [];
+    const to = UPDATABLE.has(o.kind) ? inputsByKey.get(`${o.kind}:${o.name}`) : undefined;
+    return to === undefined ? [] : [{ from: o.value, to }];
   });
   return {
     buffers: g.values.map((v) => ({ length: size(v.shape), dtype: v.dtype })),

@@ -14,6 +14,9 @@ export class GraphBuilder implements Emitter {
   private readonly inputs: Input[];
   private readonly nodes: Node[];
   private outputs: Output[];
+  /** Input values and output names by name: declaring one is O(1), not a scan (deep nets have hundreds). */
+  private readonly inputByName = new Map<string, V>();
+  private outputNames: Set<string>;
   /** Provenance given to the nodes emitted now (see Node.at); undefined: none. */
   private origin: readonly string[] | undefined;
 
@@ -22,6 +25,9 @@ export class GraphBuilder implements Emitter {
     this.inputs = [...(from?.inputs ?? [])];
     this.nodes = [...(from?.nodes ?? [])];
     this.outputs = [...(from?.outputs ?? [])];
+    // The first of a name wins, as a scan would find it (a checked graph has no repeats).
+    for (const i of this.inputs) if (!this.inputByName.has(i.name)) this.inputByName.set(i.name, i.value);
+    this.outputNames = new Set(this.outputs.map((o) => o.name));
   }
 
   type(v: V): ValueType {
@@ -31,26 +37,29 @@ export class GraphBuilder implements Emitter {
   }
 
   input(name: string, kind: InputKind, type: ValueType): V {
-    if (this.inputs.some((i) => i.name === name)) throw new GraphError(`input ${JSON.stringify(name)} declared twice`);
+    if (this.inputByName.has(name)) throw new GraphError(`input ${JSON.stringify(name)} declared twice`);
     const v = this.values.push(type) - 1;
     this.inputs.push({ name, kind, value: v });
+    this.inputByName.set(name, v);
     return v;
   }
 
   /** The value of a named input, if declared. */
   findInput(name: string): V | undefined {
-    return this.inputs.find((i) => i.name === name)?.value;
+    return this.inputByName.get(name);
   }
 
   output(name: string, kind: OutputKind, value: V): void {
-    if (this.outputs.some((o) => o.name === name)) throw new GraphError(`output ${JSON.stringify(name)} declared twice`);
+    if (this.outputNames.has(name)) throw new GraphError(`output ${JSON.stringify(name)} declared twice`);
     this.type(value);
     this.outputs.push({ name, kind, value });
+    this.outputNames.add(name);
   }
 
   /** Keep only the outputs `keep` accepts (their nodes stay until dead-code elimination). */
   filterOutputs(keep: (o: Output) => boolean): void {
     this.outputs = this.outputs.filter(keep);
+    this.outputNames = new Set(this.outputs.map((o) => o.name));
   }
 
   /** Emit a single-output op; returns its output. */

@@ -90,12 +90,16 @@ export const GraphC = closed({ values: t.array(ValueTypeC), inputs: t.array(Inpu
 /** Output kinds that write back into the input of the same name and kind. */
 export const UPDATABLE: ReadonlySet<string> = new Set(["param", "state", "optim"]);
 
-/** Check the invariants a codec cannot: SSA order, arities, shape rules, unique names. */
+/**
+ * Check the invariants a codec cannot: SSA order, arities, shape rules, unique names. Linear in
+ * the graph (every pass's result goes through here): messages are built only on failure, and an
+ * updating output finds its input through a map, not a scan of the inputs.
+ */
 export function checkGraph(g: Graph): Graph {
   const defined = new Array<boolean>(g.values.length).fill(false);
   const fail = (msg: string): never => { throw new GraphError(msg); };
-  const ref = (v: V, where: string) => {
-    if (v >= g.values.length) fail(`${where}: value ${v} does not exist (graph has ${g.values.length})`);
+  const ref = (v: V, where: () => string) => {
+    if (v >= g.values.length) fail(`${where()}: value ${v} does not exist (graph has ${g.values.length})`);
     return v;
   };
   g.values.forEach((v, i) => { if (size(v.shape) > MAX_ELEMENTS) fail(`values[${i}]: ${fmtType(v)} exceeds ${MAX_ELEMENTS} elements`); });
@@ -106,29 +110,31 @@ export function checkGraph(g: Graph): Graph {
   unique(g.inputs.map((i) => i.name), "input");
   unique(g.outputs.map((o) => o.name), "output");
   g.inputs.forEach((inp, i) => {
-    if (defined[ref(inp.value, `inputs[${i}]`)]) fail(`inputs[${i}]: value ${inp.value} defined twice`);
+    if (defined[ref(inp.value, () => `inputs[${i}]`)]) fail(`inputs[${i}]: value ${inp.value} defined twice`);
     defined[inp.value] = true;
   });
   g.nodes.forEach((n, i) => {
-    const where = `nodes[${i}] ${n.op}`;
+    const where = () => `nodes[${i}] ${n.op}`;
     const def = ops[n.op];
-    if (def.arity !== null && n.inputs.length !== def.arity) fail(`${where}: expected ${def.arity} inputs, got ${n.inputs.length}`);
-    n.inputs.forEach((v) => { if (!defined[ref(v, where)]) fail(`${where}: uses value ${v} before it is defined`); });
+    if (def.arity !== null && n.inputs.length !== def.arity) fail(`${where()}: expected ${def.arity} inputs, got ${n.inputs.length}`);
+    for (const v of n.inputs) if (!defined[ref(v, where)]) fail(`${where()}: uses value ${v} before it is defined`);
     const want = (def.shapes as (ins: readonly ValueType[], a: unknown) => readonly ValueType[])(n.inputs.map((v) => g.values[v]!), n.attrs);
-    if (n.outputs.length !== want.length) fail(`${where}: expected ${want.length} outputs, got ${n.outputs.length}`);
+    if (n.outputs.length !== want.length) fail(`${where()}: expected ${want.length} outputs, got ${n.outputs.length}`);
     n.outputs.forEach((v, k) => {
-      if (defined[ref(v, where)]) fail(`${where}: value ${v} defined twice`);
+      if (defined[ref(v, where)]) fail(`${where()}: value ${v} defined twice`);
       const got = g.values[v]!;
       if (want[k]!.dtype !== got.dtype || !sameShape(want[k]!.shape, got.shape)) {
-        fail(`${where}: declares ${fmtType(got)} but the shape rule gives ${fmtType(want[k]!)}`);
+        fail(`${where()}: declares ${fmtType(got)} but the shape rule gives ${fmtType(want[k]!)}`);
       }
       defined[v] = true;
     });
   });
+  const inputsByName = new Map(g.inputs.map((x) => [x.name, x]));
   g.outputs.forEach((o, i) => {
-    if (!defined[ref(o.value, `outputs[${i}]`)]) fail(`outputs[${i}]: value ${o.value} is never defined`);
+    if (!defined[ref(o.value, () => `outputs[${i}]`)]) fail(`outputs[${i}]: value ${o.value} is never defined`);
     // An output that updates an input (parameter, state, optimizer buffer) must fit it exactly.
-    const target = UPDATABLE.has(o.kind) ? g.inputs.find((x) => x.name === o.name && x.kind === o.kind) : undefined;
+    const named = UPDATABLE.has(o.kind) ? inputsByName.get(o.name) : undefined;
+    const target = named?.kind === o.kind ? named : undefined;
     if (target) {
       const want = g.values[target.value]!, got = g.values[o.value]!;
       if (want.dtype !== got.dtype || !sameShape(want.shape, got.shape)) {
