@@ -17,6 +17,8 @@ export class GraphBuilder implements Emitter {
   /** Input values and output names by name: declaring one is O(1), not a scan (deep nets have hundreds). */
   private readonly inputByName = new Map<string, V>();
   private outputNames: Set<string>;
+  /** Nodes from this index on were emitted here, their types made by their op's shape rule. */
+  private readonly inferredFrom: number;
   /** Provenance given to the nodes emitted now (see Node.at); undefined: none. */
   private origin: readonly string[] | undefined;
 
@@ -24,6 +26,7 @@ export class GraphBuilder implements Emitter {
     this.values = [...(from?.values ?? [])];
     this.inputs = [...(from?.inputs ?? [])];
     this.nodes = [...(from?.nodes ?? [])];
+    this.inferredFrom = this.nodes.length;
     this.outputs = [...(from?.outputs ?? [])];
     // The first of a name wins, as a scan would find it (a checked graph has no repeats).
     for (const i of this.inputs) if (!this.inputByName.has(i.name)) this.inputByName.set(i.name, i.value);
@@ -116,7 +119,7 @@ export class GraphBuilder implements Emitter {
       inputs: Object.freeze([...this.inputs]),
       nodes: Object.freeze([...this.nodes]),
       outputs: Object.freeze([...this.outputs]),
-    }));
+    }), this.inferredFrom);
   }
 
   // ---- sugar ---------------------------------------------------------------------------------

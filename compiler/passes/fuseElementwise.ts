@@ -75,8 +75,11 @@ export function fuseElementwise(g: Graph): Graph {
   }
 
   const replaced = new Map<Node, Node | null>(); // member → fused node (at its last member) or null
+  // One builder over the graph's values checks every fused node's shape rule (one per group
+  // copied the values each time: quadratic in depth).
+  const checker = new GraphBuilder({ ...g, nodes: [], outputs: [] });
   for (const grp of groups) {
-    const fused = buildGroup(g, grp, producer, readOutside);
+    const fused = buildGroup(checker, grp, producer, readOutside);
     grp.members.forEach((m, k) => replaced.set(m, k === grp.members.length - 1 ? fused : null));
   }
   const nodes = g.nodes.flatMap((n) => (replaced.has(n) ? (replaced.get(n) ? [replaced.get(n)!] : []) : [n]));
@@ -86,7 +89,7 @@ export function fuseElementwise(g: Graph): Graph {
 /** A code argument before slots are numbered: a value read from outside, or a code result. */
 type Ref = { readonly in: V } | { readonly code: number };
 
-function buildGroup(g: Graph, grp: Group, producer: Map<V, { node: Node }>, readOutside: Set<V>): Node {
+function buildGroup(checker: GraphBuilder, grp: Group, producer: Map<V, { node: Node }>, readOutside: Set<V>): Node {
   const raw: { op: string; args: Ref[]; num: number[] }[] = [];
   const memberOut = new Map<V, number>();
   const push = (op: string, args: Ref[], num: number[]) => raw.push({ op, args, num }) - 1;
@@ -110,7 +113,7 @@ function buildGroup(g: Graph, grp: Group, producer: Map<V, { node: Node }>, read
   const code: ElementInstr[] = raw.map((c) => ({ op: c.op, args: c.args.map(slot), num: c.num }));
   const outs = grp.members.map((m) => m.outputs[0]!).filter((v) => readOutside.has(v));
   const attrs = { shape: [...grp.shape], code, outputs: outs.map((v) => inputs.length + memberOut.get(v)!) };
-  new GraphBuilder({ ...g, nodes: [], outputs: [] }).emitMulti("fused_elementwise", inputs, attrs); // checks the shape rule
+  checker.emitMulti("fused_elementwise", inputs, attrs); // checks the shape rule
   // The member that makes the output (the last) first: its layer is the one a message names.
   const at = grp.members.reduceRight<readonly string[] | undefined>((a, m) => mergeOrigins(a, m.at), undefined);
   return (at ? { op: "fused_elementwise", inputs, outputs: outs, attrs, at } : { op: "fused_elementwise", inputs, outputs: outs, attrs }) as Node;

@@ -42,24 +42,31 @@ export function rewrite(g: Graph, rules: readonly Rule[]): Graph {
   const uses = (v: V) => oldUses.get(origin.get(v) ?? v) ?? 0;
   const ctx: RewriteContext = { b, producer, constant, uses };
   for (const old of g.nodes) {
-    const n = { ...old, inputs: old.inputs.map(r) } as Node;
+    // The node as the rules see it: its inputs remapped (the node itself when none moved).
+    let moved = false;
+    const inputs = old.inputs.map((v) => { const w = r(v); if (w !== v) moved = true; return w; });
+    const n = moved ? ({ ...old, inputs } as Node) : old;
     const before = b.nodeCount;
     let outs: readonly V[] | null = null;
     for (const rule of rules) {
       outs = rule(n, ctx);
       if (outs) break;
     }
-    outs ??= b.emitMulti(n.op as OpName, n.inputs, n.attrs as never);
-    // Provenance: new nodes stand for the old one and for the producers they absorbed (inputs
-    // of the old node that no new node reads, e.g. the matmul a linear replaces).
-    if (b.nodeCount > before) {
+    if (outs === null) {
+      // No rule applied: the node is emitted as it is, with its own provenance (what the
+      // annotation below would give it: its one new node reads every input).
+      outs = b.withOrigin(old.at, () => b.emitMulti(n.op as OpName, n.inputs, n.attrs as never));
+    } else if (b.nodeCount > before) {
+      // Provenance: new nodes stand for the old one and for the producers they absorbed (inputs
+      // of the old node that no new node reads, e.g. the matmul a linear replaces).
       const read = new Set<V>();
       for (let i = before; i < b.nodeCount; i++) for (const v of b.node(i).inputs) read.add(v);
       let at = old.at;
       for (const v of n.inputs) if (!read.has(v)) at = mergeOrigins(at, made.get(v)?.at);
       b.annotate(before, at);
     }
-    old.outputs.forEach((v, k) => { subst.set(v, outs[k]!); if (!origin.has(outs[k]!)) origin.set(outs[k]!, v); });
+    const got = outs;
+    old.outputs.forEach((v, k) => { subst.set(v, got[k]!); if (!origin.has(got[k]!)) origin.set(got[k]!, v); });
     for (let i = before; i < b.nodeCount; i++) for (const v of b.node(i).outputs) made.set(v, b.node(i));
   }
   for (const o of g.outputs) b.output(o.name, o.kind, r(o.value));

@@ -20,15 +20,16 @@ const formula = (n: Node) => {
 
 const rules: Rule[] = [
   // op(c₁, c₂) → c  for every elementwise op (constant folding; the result has the broadcast shape)
+  // (the formula, a compiled function from a cache, is fetched only for a node it folds)
   (n, ctx) => {
-    const fm = formula(n);
+    if (!isElementwise(n.op) || n.inputs.length === 0) return null;
     const cs = n.inputs.map(ctx.constant);
-    if (!fm || cs.some((c) => c === undefined) || n.inputs.length === 0) return null;
-    return [ctx.b.constant(fm.f(...(cs as number[])), broadcast(n.inputs.map((v) => shapeOf(ctx, v))))];
+    if (cs.some((c) => c === undefined)) return null;
+    return [ctx.b.constant(formula(n)!.f(...(cs as number[])), broadcast(n.inputs.map((v) => shapeOf(ctx, v))))];
   },
   // x ⊙ fill(c, S) → x ⊙ c  for a binary elementwise ⊙, when x already has the output shape (broadcasting does the fill)
   (n, ctx) => {
-    if (formula(n)?.arity !== 2) return null;
+    if (!isElementwise(n.op) || scalarOps[n.op].arity !== 2) return null;
     const [x, y] = n.inputs as [V, V];
     const cy = ctx.constant(y), cx = ctx.constant(x);
     if (cy !== undefined && shapeOf(ctx, y).length > 0 && same(ctx, x, n)) return [ctx.b.emit(n.op as "add", [x, ctx.b.scalar(cy)], n.attrs as never)];

@@ -1,0 +1,153 @@
+/**
+ * compile() stays linear in a model's depth (issue 11: the lecture's 50-layer net took 0.4 s).
+ * No timing is asserted: the tests count work that used to grow with depth × parameters, and hold
+ * the linear-time rewrites of toposort and DCE to the simple quadratic algorithms they replace.
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { GraphBuilder } from "../compiler/ir/builder.js";
+import type { Graph, Node } from "../compiler/ir/graph.js";
+import type { V } from "../compiler/ir/types.js";
+import { dce } from "../compiler/passes/dce.js";
+import { toposort } from "../compiler/passes/toposort.js";
+import { lower } from "../compiler/lower.js";
+import { Executor } from "../runtime/executor.js";
+import { kernels } from "../runtime/kernels/index.js";
+import { GraphError } from "../runtime/errors.js";
+import { compile, linear, relu, seq, sgd, softmaxCrossEntropy, type LayerNode } from "../src/index.js";
+
+const lecture = (depth: number): LayerNode =>
+  seq(linear(20, 10), relu, ...Array.from({ length: depth - 2 }, () => [linear(10, 10), relu]).flat(), linear(10, 3)) as LayerNode;
+
+/** A small random generator (mulberry32): the cases are the same on every run. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe("compile() does work linear in depth", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("prepares each kernel call of the train and gradient programs a bounded number of times", () => {
+    // Binding the parameters one at a time re-prepared every step per parameter: 2·depth + 1 times.
+    const spy = vi.spyOn(kernels.linear, "prepare");
+    for (const depth of [4, 16]) {
+      spy.mockClear();
+      const net = compile(lecture(depth), { inputs: 20, batch: 8, seed: 0, threads: 1, loss: softmaxCrossEntropy(), optimizer: sgd({ lr: 0.1, momentum: 0.9 }) });
+      const steps = [...net.programs().values()].reduce((s, p) => s + p.steps.filter((x) => x.kernel === "linear").length, 0);
+      expect(steps).toBeGreaterThanOrEqual(depth);
+      // Once when the executor is made, once when the parameters are bound.
+      expect(spy.mock.calls.length).toBe(2 * steps);
+      net.dispose();
+    }
+  });
+});
+
+describe("Executor.bindAll", () => {
+  it("binds many inputs at once and, given one bad pair, binds none", () => {
+    const b = new GraphBuilder();
+    const x = b.input("x", "data", { shape: [2], dtype: "f32" }), w = b.input("w", "param", { shape: [2], dtype: "f32" });
+    const c = b.input("c", "param", { shape: [2], dtype: "f32" });
+    b.output("y", "logits", b.add(b.mul(x, w), c));
+    const exec = new Executor(lower(b.build()));
+    exec.input("x").set([1, 2]);
+    const W = Float32Array.of(3, 4), C = Float32Array.of(10, 20);
+    expect(() => exec.bindAll([["w", W], ["c", new Float32Array(3)]])).toThrow(/cannot bind "c": expected Float32Array\(2\), got Float32Array\(3\)/);
+    expect(() => exec.bindAll([["w", W], ["nope", C]])).toThrow(/no input named "nope"/);
+    exec.run();
+    expect(Array.from(exec.output("y"))).toEqual([0, 0]); // w and c still their own zeroed buffers
+    exec.bindAll([["w", W], ["c", C]]);
+    exec.run();
+    expect(Array.from(exec.output("y"))).toEqual([13, 28]);
+  });
+});
+
+/** The algorithm toposort replaces: take the first waiting node whose inputs all exist (quadratic). */
+function toposortByScan(g: Graph): Graph {
+  const defined = new Set<V>(g.inputs.map((i) => i.value));
+  const waiting: Node[] = [...g.nodes];
+  const out: Node[] = [];
+  while (waiting.length > 0) {
+    const k = waiting.findIndex((n) => n.inputs.every((v) => defined.has(v)));
+    if (k < 0) throw new GraphError("toposort: the graph has a cycle");
+    const [n] = waiting.splice(k, 1);
+    out.push(n!);
+    for (const v of n!.outputs) defined.add(v);
+  }
+  return { ...g, nodes: out };
+}
+
+/** The DCE it replaces: sets and maps keyed by value. */
+function dceByMaps(g: Graph): Graph {
+  const live = new Set<V>(g.outputs.map((o) => o.value));
+  const keep: Node[] = [];
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i]!;
+    if (!n.outputs.some((v) => live.has(v))) continue;
+    keep.push(n);
+    for (const v of n.inputs) live.add(v);
+  }
+  keep.reverse();
+  const renumber = new Map<V, V>();
+  const values = [...g.inputs.map((i) => i.value), ...keep.flatMap((n) => n.outputs)].map((v, k) => {
+    renumber.set(v, k);
+    return g.values[v]!;
+  });
+  const r = (v: V) => renumber.get(v)!;
+  return {
+    values,
+    inputs: g.inputs.map((i) => ({ ...i, value: r(i.value) })),
+    nodes: keep.map((n) => ({ ...n, inputs: n.inputs.map(r), outputs: n.outputs.map(r) }) as Node),
+    outputs: g.outputs.map((o) => ({ ...o, value: r(o.value) })),
+  };
+}
+
+/** A random DAG of adds and negations (some dead), its nodes shuffled out of SSA order. */
+function randomGraph(r: () => number): Graph {
+  const b = new GraphBuilder();
+  const vs: V[] = [];
+  for (let i = 0; i < 1 + Math.floor(r() * 4); i++) vs.push(b.input(`x${i}`, "data", { shape: [3], dtype: "f32" }));
+  const nodes = 1 + Math.floor(r() * 40);
+  for (let i = 0; i < nodes; i++) {
+    const pick = () => vs[Math.floor(r() * vs.length)]!;
+    vs.push(r() < 0.3 ? b.neg(pick()) : b.add(pick(), pick()));
+  }
+  for (let i = 0, outs = 1 + Math.floor(r() * 3); i < outs; i++) b.output(`y${i}`, "logits", vs[vs.length - 1 - Math.floor(r() * Math.min(5, nodes))]!);
+  const g = b.build();
+  const shuffled = [...g.nodes];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+  }
+  return { ...g, nodes: shuffled };
+}
+
+describe("linear-time toposort and DCE", () => {
+  it("give exactly the results of the algorithms they replace (300 random graphs)", () => {
+    const r = rng(11);
+    for (let k = 0; k < 300; k++) {
+      const g = randomGraph(r);
+      const sorted = toposort(g);
+      expect(sorted).toEqual(toposortByScan(g));
+      // Same nodes (objects) in the same order, not only equal ones.
+      sorted.nodes.forEach((n, i) => expect(n).toBe(toposortByScan(g).nodes[i]));
+      expect(dce(sorted)).toEqual(dceByMaps(sorted));
+    }
+  });
+
+  it("reports a cycle as before", () => {
+    const b = new GraphBuilder();
+    const x = b.input("x", "data", { shape: [3], dtype: "f32" });
+    const y = b.neg(x), z = b.neg(y);
+    b.output("z", "logits", z);
+    const g = b.build();
+    const [ny, nz] = g.nodes as [Node, Node];
+    const cyclic: Graph = { ...g, nodes: [{ ...ny, inputs: [z] } as Node, nz] };
+    expect(() => toposort(cyclic)).toThrow("toposort: the graph has a cycle");
+    expect(() => toposortByScan(cyclic)).toThrow("toposort: the graph has a cycle");
+  });
+});
