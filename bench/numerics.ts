@@ -1,13 +1,19 @@
 /**
  * What checkNumerics costs: W2 (layerNorm MLP, batch 128) and W7 (the lecture's 50 × 100 ReLU
- * net, 784 in, batch 128) train steps with the check off and on, interleaved in one run so the
- * ratio is fair on a busy machine.
+ * net, 784 in, batch 128) train steps with the check off and on, through the public API, at 1 and
+ * 2 threads, interleaved in one run so the ratio is fair on a busy machine.
  *
- *   npx tsx bench/numerics.ts [rounds]
+ * Three nets per workload and thread count: off, on, and a second "off" net — the off/off ratio
+ * is this run's noise floor (two identical nets differ by that much on a shared machine). Steps
+ * alternate one by one (off, on, off′, off, on, off′ …); each net's figure is the median and the
+ * lower quartile of its step times (the quartile is less disturbed by other processes).
+ *
+ *   npx tsx bench/numerics.ts [rounds] [threads…]      # default: 60 rounds, threads 1 2
  */
-import { compile, dropout, init, layerNorm, linear, relu, seq, sgd, type LayerNode } from "../src/index.js";
+import { compile, dropout, init, layerNorm, linear, relu, seq, sgd, type LayerNode, type Net } from "../src/index.js";
 
-const rounds = Number(process.argv[2] ?? 20);
+const rounds = Number(process.argv[2] ?? 60);
+const threadCounts = process.argv.length > 3 ? process.argv.slice(3).map(Number) : [1, 2];
 // He initialization keeps the activations normal (the default init shrinks them into subnormals over 50 layers).
 const he = init.normal({ variance: (n) => 2 / n });
 const w7 = seq(...Array.from({ length: 50 }, (_, i) => seq(linear(i === 0 ? 784 : 100, 100, { init: he }), relu)) as [LayerNode], linear(100, 10, { init: he }));
@@ -15,21 +21,27 @@ const w2 = seq(linear(784, 512), layerNorm(512), relu, dropout(0.1), linear(512,
 const x = new Float32Array(128 * 784).map((_, i) => ((i * 7) % 13) / 13);
 const y = new Int32Array(128).map((_, i) => i % 10);
 
-const threads = Number(process.env.THREADS ?? 1);
-for (const [name, model] of [["W2", w2], ["W7", w7]] as const) {
-  const nets = [false, true].map((checkNumerics) =>
-    compile(model, { inputs: 784, batch: 128, seed: 0, checkNumerics, threads, optimizer: sgd({ lr: 0.001, momentum: 0.9, weightDecay: 1e-4 }) }));
-  for (const net of nets) for (let i = 0; i < 10; i++) net.trainStep(x, y);
-  const times: number[][] = [[], []];
-  // Blocks of 5 steps, alternating off/on, so both see the same machine load.
-  for (let r = 0; r < rounds; r++) {
-    nets.forEach((net, k) => {
-      const t = performance.now();
-      for (let i = 0; i < 5; i++) net.trainStep(x, y);
-      times[k]!.push((performance.now() - t) / 5);
-    });
+const quantile = (a: number[], q: number) => [...a].sort((p, r) => p - r)[Math.floor((a.length - 1) * q)]!;
+const pct = (r: number) => `${r >= 1 ? "+" : ""}${((r - 1) * 100).toFixed(1)}%`;
+
+for (const threads of threadCounts) {
+  for (const [name, model] of [["W2", w2], ["W7", w7]] as const) {
+    const nets: Net[] = [false, true, false].map((checkNumerics) =>
+      compile(model, { inputs: 784, batch: 128, seed: 0, checkNumerics, threads, optimizer: sgd({ lr: 0.001, momentum: 0.9, weightDecay: 1e-4 }) }));
+    for (const net of nets) for (let i = 0; i < 10; i++) net.trainStep(x, y);
+    const times: number[][] = [[], [], []];
+    for (let r = 0; r < rounds; r++) {
+      nets.forEach((net, k) => {
+        const t = performance.now();
+        net.trainStep(x, y);
+        times[k]!.push(performance.now() - t);
+      });
+    }
+    const [off, on, off2] = times as [number[], number[], number[]];
+    const med = [off, on, off2].map((t) => quantile(t, 0.5)), q1 = [off, on, off2].map((t) => quantile(t, 0.25));
+    console.log(`${name} ${threads}t: off ${med[0]!.toFixed(2)} ms/step, on ${med[1]!.toFixed(2)} (medians of ${rounds}): on/off ${pct(med[1]! / med[0]!)}`
+      + ` (lower quartiles ${pct(q1[1]! / q1[0]!)}); noise floor off′/off ${pct(med[2]! / med[0]!)} (quartiles ${pct(q1[2]! / q1[0]!)})`);
+    for (const net of nets) net.dispose();
   }
-  const med = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1]!;
-  const [off, on] = times.map(med) as [number, number];
-  console.log(`${name}: check off ${off.toFixed(2)} ms/step, on ${on.toFixed(2)} ms/step (median of ${rounds} blocks of 5): +${((on / off - 1) * 100).toFixed(1)}%`);
 }
+process.exit(0);

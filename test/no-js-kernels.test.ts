@@ -1,7 +1,7 @@
 /**
  * No slow path: over a seeded corpus of random models — every layer (activations, fn, concat
  * included), every loss, every optimizer, odd sizes (1, 3, 37, 100, 1000), batch 1 and 1000, a normalization last, dropout
- * first — every step of every optimized program (train, gradients with and without the input's,
+ * first, gradient clipping by global norm and by value — every step of every optimized program (train, gradients with and without the input's,
  * eval at several batch sizes)
  * runs a WebAssembly kernel (Executor.steps, decided when the program is prepared, not by timing).
  * The JavaScript kernels stay the reference interpreter's, and the optimized results are held
@@ -46,6 +46,8 @@ function randomCase(r: () => number, k: number): Case {
   const optimizer = pick([
     sgd({ lr: 0.01 }), sgd({ lr: 0.01, momentum: 0.9, weightDecay: 1e-4, nesterov: true }),
     adam({ lr: 1e-3 }), adamw({ lr: 1e-3, weightDecay: 1e-2 }),
+    // Clipping: the global norm's sum of squares over every gradient, and the clamp.
+    sgd({ lr: 0.01, momentum: 0.9, clipGradNorm: 0.5 }), adam({ lr: 1e-3, clipGradNorm: 1e-3 }), adamw({ lr: 1e-3, weightDecay: 1e-2, clipGradValue: 1e-3 }),
   ]);
   return { model: seq(...(layers as [LayerNode])), inputs, outputs: w, batch, loss, optimizer };
 }
@@ -56,6 +58,12 @@ function javascriptSteps(net: Net): string[] {
 }
 
 describe("optimized programs run no JavaScript kernel", () => {
+  it("the corpus clips gradients by global norm and by value", () => {
+    const clips = Array.from({ length: 30 }, (_, k) => randomCase(rand(4200 + k), k).optimizer.clip);
+    expect(clips.filter((c) => c?.norm !== undefined).length).toBeGreaterThanOrEqual(2);
+    expect(clips.filter((c) => c?.value !== undefined).length).toBeGreaterThanOrEqual(1);
+  });
+
   for (let k = 0; k < 30; k++) {
     it(`random model #${k}`, () => {
       const r = rand(4200 + k);
