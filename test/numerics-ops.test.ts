@@ -73,14 +73,15 @@ const CASES: Record<OpName, OpCase> = {
   },
   // Ops whose output is finite whenever their input is: they can only pass a NaN on.
   neg: { a: NAN_IN, build: (g, a) => g.neg(a), propagates: "−x" },
-  // relu(NaN) is 0 here (x > 0 ? x : 0; PyTorch gives NaN): a NaN stops at a relu.
-  relu: { a: NAN_IN, build: (g, a) => g.add(g.relu(a), a), absorbs: "x > 0 ? x : 0, so relu(NaN) = 0" },
+  // relu(NaN) is NaN, as PyTorch's (x < 0 ? 0 : x): a NaN does not stop at a relu.
+  relu: { a: NAN_IN, build: (g, a) => g.relu(a), propagates: "x < 0 ? 0 : x" },
   step: { a: NAN_IN, build: (g, a) => g.add(g.step(a), a), absorbs: "0 or 1" },
   tanh: { a: NAN_IN, build: (g, a) => g.tanh(a), propagates: "bounded" },
   sigmoid: { a: NAN_IN, build: (g, a) => g.sigmoid(a), propagates: "bounded" },
   erf: { a: NAN_IN, build: (g, a) => g.erf(a), propagates: "bounded" },
   abs: { a: NAN_IN, build: (g, a) => g.abs(a), propagates: "|x|" },
-  sign: { a: NAN_IN, build: (g, a) => g.sign(a), propagates: "−1, 0 or 1" },
+  // sign(NaN) = 0, as PyTorch's.
+  sign: { a: NAN_IN, build: (g, a) => g.add(g.sign(a), a), absorbs: "−1, 0 or 1" },
   maximum: { a: NAN_IN, b: { shape: [2, 3], v: 0 }, build: (g, a, b) => g.maximum(a, b!), propagates: "one of its inputs" },
   minimum: { a: NAN_IN, b: { shape: [2, 3], v: 0 }, build: (g, a, b) => g.minimum(a, b!), propagates: "one of its inputs" },
   max: { a: NAN_IN, build: (g, a) => g.max(a, [1]), propagates: "one of its inputs" },

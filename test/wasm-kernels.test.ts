@@ -51,7 +51,7 @@ describe.each(variants)("kernel module ($name)", ({ fma }) => {
   const k = instantiateKernels(memory, kernelModule({ fma }));
 
   describe("elementwise kernels", () => {
-    it("relu and its backward match x > 0 ? x : 0 exactly, including NaN, ±0 and ±∞", () => {
+    it("relu and its backward match PyTorch's x < 0 ? 0 : x and x ≤ 0 ? 0 : dy exactly, including NaN, ±0 and ±∞", () => {
       const rand = rng(1);
       for (const n of SIZES) {
         const alloc = arena();
@@ -61,8 +61,8 @@ describe.each(variants)("kernel module ($name)", ({ fma }) => {
         const x = alloc(xs), y = alloc(n), dy = alloc(dys), dx = alloc(n);
         k.relu(x, y, n);
         k.reluBackward(dy, x, dx, n);
-        expect(sameBits(read(y, n), xs.map((v) => (v > 0 ? v : 0)))).toBe(true);
-        expect(sameBits(read(dx, n), dys.map((g, i) => (xs[i]! > 0 ? g : 0)))).toBe(true);
+        expect(sameBits(read(y, n), xs.map((v) => (v < 0 ? 0 : v)))).toBe(true);
+        expect(sameBits(read(dx, n), dys.map((g, i) => (xs[i]! <= 0 ? 0 : g)))).toBe(true);
       }
     });
 

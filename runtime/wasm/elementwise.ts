@@ -26,17 +26,18 @@ function eachRow(f: FuncBuilder, rows: I, n: I, body: (rowOff: I) => Stmt[]): St
 }
 
 export function emitElementwise(m: ModuleBuilder): void {
-  // relu(x, y, n): y = 0 < x ? x : 0 (NaN → 0, −0 → +0, as the reference's x > 0 ? x : 0).
+  // relu(x, y, n): y = pmax(x, 0) = x < 0 ? 0 : x (NaN and −0 stay, as PyTorch's and the reference's).
   {
     const f = m.func("relu", ["i32", "i32", "i32"]);
     const [x, y, n] = i32s(f, 3);
-    f.body(...eachLane(f, get(n), (L, off) => [L.store(at(get(y), off), L.gatePositive(L.load(at(get(x), off)), L.load(at(get(x), off))))], 4));
+    f.body(...eachLane(f, get(n), (L, off) => [L.store(at(get(y), off), L.pmax(L.load(at(get(x), off)), L.const(0)))], 4));
   }
-  // reluBackward(dy, x, dx, n): dx = 0 < x ? dy : 0 (the reference's dy·step(x), except +0 for −0).
+  // reluBackward(dy, x, dx, n): dx = x ≤ 0 ? 0 : dy (PyTorch's threshold_backward: a NaN x passes
+  // dy; the reference's dy·step(x) except that a NaN dy at x ≤ 0 gives 0 here, NaN there).
   {
     const f = m.func("reluBackward", ["i32", "i32", "i32", "i32"]);
     const [dy, x, dx, n] = i32s(f, 4);
-    f.body(...eachLane(f, get(n), (L, off) => [L.store(at(get(dx), off), L.gatePositive(L.load(at(get(x), off)), L.load(at(get(dy), off))))], 4));
+    f.body(...eachLane(f, get(n), (L, off) => [L.store(at(get(dx), off), L.reluGate(L.load(at(get(x), off)), L.load(at(get(dy), off))))], 4));
   }
   // addBias(x, bias, y, rows, n): y[r, j] = x[r, j] + bias[j].
   {

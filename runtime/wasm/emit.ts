@@ -119,7 +119,7 @@ export const f32 = {
   max: bin<"f32", "f32">("f32", F32.max), min: bin<"f32", "f32">("f32", F32.min),
   sqrt: un<"f32", "f32">("f32", F32.sqrt), neg: un<"f32", "f32">("f32", F32.neg),
   nearest: un<"f32", "f32">("f32", F32.nearest), floor: un<"f32", "f32">("f32", F32.floor),
-  eq: bin<"f32", "i32">("i32", F32.eq), lt: bin<"f32", "i32">("i32", F32.lt), gt: bin<"f32", "i32">("i32", F32.gt),
+  eq: bin<"f32", "i32">("i32", F32.eq), lt: bin<"f32", "i32">("i32", F32.lt), gt: bin<"f32", "i32">("i32", F32.gt), le: bin<"f32", "i32">("i32", F32.le),
   load: (addr: I, offset = 0): F => expr("f32", addr, [F32.load], memarg(2, offset)),
   store: (addr: I, v: F, offset = 0): Stmt => stmt(addr, v, [F32.store], memarg(2, offset)),
   convert_i32_s: un<"i32", "f32">("f32", F32.convert_i32_s),
@@ -160,7 +160,7 @@ export const f32x4 = {
   extract_lane: (v: V, lane: number): F => expr("f32", v, simd(F32X4.extract_lane), [lane]),
   add: vbin(F32X4.add), sub: vbin(F32X4.sub), mul: vbin(F32X4.mul), div: vbin(F32X4.div),
   min: vbin(F32X4.min), max: vbin(F32X4.max), pmin: vbin(F32X4.pmin), pmax: vbin(F32X4.pmax),
-  lt: vbin(F32X4.lt), gt: vbin(F32X4.gt), eq: vbin(F32X4.eq),
+  lt: vbin(F32X4.lt), gt: vbin(F32X4.gt), eq: vbin(F32X4.eq), le: vbin(F32X4.le),
   sqrt: vun(F32X4.sqrt), neg: vun(F32X4.neg), abs: vun(F32X4.abs), nearest: vun(F32X4.nearest), floor: vun(F32X4.floor),
   convert_i32x4_s: vun(F32X4.convert_i32x4_s),
   /** a·b + c as a separate multiply and add (two roundings): core SIMD, valid everywhere. */

@@ -27,8 +27,8 @@ export interface Lanes<T extends LaneType> {
   sqrt(a: Expr<T>): Expr<T>;
   /** pmax(a, b) = a < b ? b : a: max for ordered inputs, one maxps on x86. */
   pmax(a: Expr<T>, b: Expr<T>): Expr<T>;
-  /** 0 < x ? a : +0, the relu/step gate (NaN x → 0). */
-  gatePositive(x: Expr<T>, a: Expr<T>): Expr<T>;
+  /** x ≤ 0 ? +0 : a, PyTorch's relu backward gate (threshold_backward: a NaN x passes a). */
+  reluGate(x: Expr<T>, a: Expr<T>): Expr<T>;
   /** Round to nearest integer, ties to even. */
   nearest(a: Expr<T>): Expr<T>;
   /** 2^n for a float n holding an integer in [−126, 127]: the exponent field built directly. */
@@ -49,7 +49,7 @@ export const VEC: Lanes<"v128"> = {
   splat: (x) => f32x4.splat(x),
   const: (x) => f32x4.const(x),
   add: f32x4.add, sub: f32x4.sub, mul: f32x4.mul, div: f32x4.div, sqrt: f32x4.sqrt, pmax: f32x4.pmax,
-  gatePositive: (x, a) => v128.and(a, f32x4.lt(v128.zero(), x)),
+  reluGate: (x, a) => v128.andnot(a, f32x4.le(x, v128.zero())),
   nearest: f32x4.nearest,
   pow2: (n) => i32x4.shl(f32x4.add(n, f32x4.const(POW2_MAGIC)), i32.const(23)),
 };
@@ -62,7 +62,7 @@ export const SCALAR: Lanes<"f32"> = {
   const: (x) => f32.const(x),
   add: f32.add, sub: f32.sub, mul: f32.mul, div: f32.div, sqrt: f32.sqrt,
   pmax: (a, b) => select(b, a, f32.lt(a, b)),
-  gatePositive: (x, a) => select(a, f32.const(0), f32.lt(f32.const(0), x)),
+  reluGate: (x, a) => select(f32.const(0), a, f32.le(x, f32.const(0))),
   nearest: f32.nearest,
   pow2: (n) => f32.reinterpret_i32(i32.shl(i32.reinterpret_f32(f32.add(n, f32.const(POW2_MAGIC))), i32.const(23))),
 };

@@ -34,7 +34,7 @@
  * Epilogue, applied by flags (the driver sets BIAS/RELU only on the last k block):
  *   ACCUMULATE: acc = C + acc      (beta = 1, or a later k block of the same tile)
  *   BIAS:       acc = acc + bias[j]
- *   RELU:       acc = pmax(0, acc) = 0 < acc ? acc : 0   (NaN → 0, −0 → +0, like x > 0 ? x : 0)
+ *   RELU:       acc = pmax(acc, 0) = acc < 0 ? 0 : acc   (NaN and −0 stay, as PyTorch's relu)
  * Each lane's result depends only on its own row and column, never on the tile it sits in, so
  * the driver may split rows anywhere and get bit-identical output.
  */
@@ -108,7 +108,7 @@ export function emitMicroKernel(m: ModuleBuilder, shape: TileShape = TILE, opts:
     )),
     when(flag(EPI.ACCUMULATE), ...eachRow((r) => acc[r]!.map((x, v) => set(x, f32x4.add(v128.load(get(row), 16 * v), get(x)))))),
     when(flag(EPI.BIAS), ...eachAcc((x, _r, v) => set(x, f32x4.add(get(x), v128.load(get(bias), 16 * v))))),
-    when(flag(EPI.RELU), ...eachAcc((x) => set(x, f32x4.pmax(v128.zero(), get(x))))),
+    when(flag(EPI.RELU), ...eachAcc((x) => set(x, f32x4.pmax(get(x), v128.zero())))),
     ...eachRow((r) => acc[r]!.map((x, v) => v128.store(get(row), get(x), 16 * v))),
   );
   return f;

@@ -105,9 +105,9 @@ type Raw = (...args: number[]) => void;
 export interface ElementwiseKernels {
   /** 1 if none of the n floats at x is NaN or ±∞, else 0. */
   allFinite(x: number, n: number): number;
-  /** y = 0 < x ? x : 0 over n floats. */
+  /** y = x < 0 ? 0 : x over n floats (NaN stays, as PyTorch's relu). */
   relu(x: number, y: number, n: number): void;
-  /** dx = 0 < x ? dy : 0. */
+  /** dx = x ≤ 0 ? 0 : dy (a NaN x passes dy, as PyTorch's relu backward). */
   reluBackward(dy: number, x: number, dx: number, n: number): void;
   /** y[r, :] = x[r, :] + bias for r < rows. */
   addBias(x: number, bias: number, y: number, rows: number, n: number): void;
