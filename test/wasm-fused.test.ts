@@ -54,8 +54,8 @@ function interpret(c: Case, ins: readonly Val[]): { f32: Float32Array[]; f64: Fl
       let v32: number, v64: number, e: number;
       switch (ins1.op) {
         case "neg": v32 = -a32; v64 = -a64; e = ea; break;
-        case "relu": v32 = a32 > 0 ? a32 : 0; v64 = a64 > 0 ? a64 : 0; e = ea; break;
-        case "step": v32 = a32 > 0 ? 1 : 0; v64 = a64 > 0 ? 1 : 0; e = Math.abs(a64) <= ea ? 1 : 0; break;
+        case "relu": v32 = a32 < 0 ? 0 : a32; v64 = a64 < 0 ? 0 : a64; e = ea; break;
+        case "step": v32 = a32 <= 0 ? 0 : 1; v64 = a64 <= 0 ? 0 : 1; e = Math.abs(a64) <= ea ? 1 : 0; break;
         case "add": v32 = fr(a32 + b32); v64 = a64 + b64; e = ea + eb + U * Math.abs(v64) + TINY; break;
         case "sub": v32 = fr(a32 - b32); v64 = a64 - b64; e = ea + eb + U * Math.abs(v64) + TINY; break;
         case "mul": v32 = fr(a32 * b32); v64 = a64 * b64; e = Math.abs(a64) * eb + Math.abs(b64) * ea + ea * eb + U * Math.abs(v64) + TINY; break;
@@ -65,7 +65,7 @@ function interpret(c: Case, ins: readonly Val[]): { f32: Float32Array[]; f64: Fl
         case "exp": v32 = fr(Math.exp(a32)); v64 = Math.exp(a64); e = v64 * Math.expm1(ea) + 4 * U * v64 + 2 ** -148; break;
         case "log": v32 = fr(Math.log(a32)); v64 = Math.log(a64); e = a64 > 2 * ea ? ea / (a64 - ea) + 4 * U * Math.abs(v64) : Infinity; break;
         case "abs": v32 = Math.abs(a32); v64 = Math.abs(a64); e = ea; break;
-        case "sign": v32 = Math.sign(a32); v64 = Math.sign(a64); e = Math.abs(a64) <= ea ? 2 : 0; break;
+        case "sign": v32 = a32 > 0 ? 1 : a32 < 0 ? -1 : 0; v64 = a64 > 0 ? 1 : a64 < 0 ? -1 : 0; e = Math.abs(a64) <= ea ? 2 : 0; break;
         case "maximum": v32 = Math.max(a32, b32); v64 = Math.max(a64, b64); e = Math.max(ea, eb); break;
         case "minimum": v32 = Math.min(a32, b32); v64 = Math.min(a64, b64); e = Math.max(ea, eb); break;
         // The transcendental ones: within a few float32 roundings of the float64 function (measured below).
