@@ -15,11 +15,14 @@ const M1 = 0xcd9e8d57;
 const W0 = 0x9e3779b9;
 const W1 = 0xbb67ae85;
 
-/** High 32 bits of the 64-bit product a·b, through 16-bit halves (exact in float64). */
-function mulhi(a: number, b: number): number {
-  const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
-  const mid = a1 * b0 + a0 * b1 + Math.floor((a0 * b0) / 65536);
-  return (a1 * b1 + Math.floor(mid / 65536)) >>> 0;
+/**
+ * High 32 bits of the 64-bit product m·c of two uint32, given its exact low 32 bits `lo`
+ * (Math.imul). The float64 product m·c is within 2¹¹ of the true P = hi·2³² + lo (P < 2⁶⁴, half
+ * an ulp), and subtracting lo rounds by at most 2¹¹ more: (m·c − lo)/2³² is within 2⁻²⁰ of the
+ * integer hi, so rounding it gives hi exactly (one product instead of four 16-bit ones).
+ */
+function mulhi(m: number, c: number, lo: number): number {
+  return Math.round((m * c - lo) / 4294967296);
 }
 
 /** Philox4x32-10 of counter (c0..c3) under key (k0, k1), written into out[0..3]. */
@@ -27,8 +30,8 @@ export function philox(
   c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array,
 ): void {
   for (let round = 0; round < 10; round++) {
-    const hi0 = mulhi(M0, c0), lo0 = Math.imul(M0, c0) >>> 0;
-    const hi1 = mulhi(M1, c2), lo1 = Math.imul(M1, c2) >>> 0;
+    const lo0 = Math.imul(M0, c0) >>> 0, hi0 = mulhi(M0, c0, lo0);
+    const lo1 = Math.imul(M1, c2) >>> 0, hi1 = mulhi(M1, c2, lo1);
     c0 = (hi1 ^ c1 ^ k0) >>> 0;
     c1 = lo1;
     c2 = (hi0 ^ c3 ^ k1) >>> 0;
@@ -60,12 +63,13 @@ export function fillUniform(out: Float32Array | Float64Array, k0: number, k1: nu
  * uniforms 2j and 2j+1. u1 is shifted to (0, 1] so the logarithm is finite.
  */
 export function fillNormal(out: Float32Array | Float64Array, k0: number, k1: number): void {
-  const u = new Float64Array(out.length + (out.length & 1));
-  fillUniform(u, k0, k1, 0);
-  for (let i = 0; i < out.length; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(1 - u[i]!));
-    const theta = 2 * Math.PI * u[i + 1]!;
+  // Straight from each block of four draws (two pairs): elements 2j and 2j+1 share a block.
+  const block = new Uint32Array(4), n = out.length;
+  for (let i = 0; i < n; i += 2) {
+    if ((i & 3) === 0) philox(i >>> 2, 0, 0, 0, k0 >>> 0, k1 >>> 0, block);
+    const r = Math.sqrt(-2 * Math.log(1 - toUniform(block[i & 3]!)));
+    const theta = 2 * Math.PI * toUniform(block[(i & 3) + 1]!);
     out[i] = r * Math.cos(theta);
-    if (i + 1 < out.length) out[i + 1] = r * Math.sin(theta);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(theta);
   }
 }

@@ -13,6 +13,7 @@ import { lower } from "../compiler/lower.js";
 import { Executor } from "../runtime/executor.js";
 import { kernels } from "../runtime/kernels/index.js";
 import { GraphError } from "../runtime/errors.js";
+import { fillNormal, fillUniform, philox } from "../runtime/rng.js";
 import { compile, linear, relu, seq, sgd, softmaxCrossEntropy, type LayerNode } from "../src/index.js";
 
 const lecture = (depth: number): LayerNode =>
@@ -149,5 +150,78 @@ describe("linear-time toposort and DCE", () => {
     const cyclic: Graph = { ...g, nodes: [{ ...ny, inputs: [z] } as Node, nz] };
     expect(() => toposort(cyclic)).toThrow("toposort: the graph has a cycle");
     expect(() => toposortByScan(cyclic)).toThrow("toposort: the graph has a cycle");
+  });
+});
+
+/** The Philox and Box–Muller of runtime/rng.ts before it was made faster: 16-bit-half products, a uniform buffer. */
+const reference = (() => {
+  const M0 = 0xd2511f53, M1 = 0xcd9e8d57, W0 = 0x9e3779b9, W1 = 0xbb67ae85;
+  const mulhi = (a: number, b: number) => {
+    const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
+    const mid = a1 * b0 + a0 * b1 + Math.floor((a0 * b0) / 65536);
+    return (a1 * b1 + Math.floor(mid / 65536)) >>> 0;
+  };
+  const philox = (c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array) => {
+    for (let round = 0; round < 10; round++) {
+      const hi0 = mulhi(M0, c0), lo0 = Math.imul(M0, c0) >>> 0;
+      const hi1 = mulhi(M1, c2), lo1 = Math.imul(M1, c2) >>> 0;
+      c0 = (hi1 ^ c1 ^ k0) >>> 0; c1 = lo1; c2 = (hi0 ^ c3 ^ k1) >>> 0; c3 = lo0;
+      k0 = (k0 + W0) >>> 0; k1 = (k1 + W1) >>> 0;
+    }
+    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+  };
+  const fillUniform = (out: Float32Array | Float64Array, k0: number, k1: number, c1: number) => {
+    const block = new Uint32Array(4);
+    for (let i = 0; i < out.length; i += 4) {
+      philox(i >>> 2, c1 >>> 0, 0, 0, k0 >>> 0, k1 >>> 0, block);
+      for (let j = 0; j < Math.min(4, out.length - i); j++) out[i + j] = (block[j]! >>> 8) * 5.9604644775390625e-8;
+    }
+  };
+  const fillNormal = (out: Float32Array | Float64Array, k0: number, k1: number) => {
+    const u = new Float64Array(out.length + (out.length & 1));
+    fillUniform(u, k0, k1, 0);
+    for (let i = 0; i < out.length; i += 2) {
+      const r = Math.sqrt(-2 * Math.log(1 - u[i]!));
+      const theta = 2 * Math.PI * u[i + 1]!;
+      out[i] = r * Math.cos(theta);
+      if (i + 1 < out.length) out[i + 1] = r * Math.sin(theta);
+    }
+  };
+  return { philox, fillUniform, fillNormal };
+})();
+
+describe("Philox with one float64 product per high word", () => {
+  it("gives the bits of the 16-bit-half products: 200,000 random counters and keys, and the extremes", () => {
+    const r = rng(5), u32 = () => Math.floor(r() * 2 ** 32) >>> 0;
+    const a = new Uint32Array(4), b = new Uint32Array(4);
+    const edges = [0, 1, 2, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+    let checked = 0;
+    for (const c0 of edges) for (const c2 of edges) {
+      philox(c0, 0xffffffff, c2, 0xffffffff, 0xffffffff, 0xffffffff, a);
+      reference.philox(c0, 0xffffffff, c2, 0xffffffff, 0xffffffff, 0xffffffff, b);
+      expect(Array.from(a)).toEqual(Array.from(b));
+    }
+    for (let k = 0; k < 200_000; k++) {
+      const args = [u32(), u32(), u32(), u32(), u32(), u32()] as const;
+      philox(...args, a);
+      reference.philox(...args, b);
+      if (a[0] !== b[0] || a[1] !== b[1] || a[2] !== b[2] || a[3] !== b[3]) expect([k, ...a]).toEqual([k, ...b]);
+      checked++;
+    }
+    expect(checked).toBe(200_000);
+  });
+
+  it("fills uniforms and normals (float32 and float64, odd and even lengths) with the same bits as before", () => {
+    for (const n of [1, 2, 3, 4, 5, 7, 8, 101, 10_000]) {
+      for (const [k0, k1] of [[0, 0x80000000], [7, 0x80000003], [0xffffffff, 0xffffffff]] as const) {
+        for (const T of [Float32Array, Float64Array]) {
+          const got = new T(n), want = new T(n);
+          fillNormal(got, k0, k1); reference.fillNormal(want, k0, k1);
+          expect(got).toEqual(want);
+          fillUniform(got, k0, k1, 9); reference.fillUniform(want, k0, k1, 9);
+          expect(got).toEqual(want);
+        }
+      }
+    }
   });
 });
