@@ -17,8 +17,10 @@ export function differentiate(g: Graph, loss: string, wrt: readonly string[]): G
   const out = g.outputs.find((o) => o.name === loss);
   if (!out) throw new GraphError(`differentiate: no output named ${JSON.stringify(loss)}`);
   if (g.values[out.value]!.shape.length !== 0) throw new GraphError(`differentiate: output ${loss} is not a scalar`);
+  const byName = new Map<string, Graph["inputs"][number]>();
+  for (const x of g.inputs) if (!byName.has(x.name)) byName.set(x.name, x); // the first, as a scan finds it
   const targets = wrt.map((name) => {
-    const i = g.inputs.find((x) => x.name === name);
+    const i = byName.get(name);
     if (!i) throw new GraphError(`differentiate: no input named ${JSON.stringify(name)}`);
     return i;
   });

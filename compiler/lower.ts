@@ -3,7 +3,7 @@
  * plan; issue-3 memory planning shares them), one kernel call per node. Outputs that update an
  * input of the same name and kind (parameters, state, optimizer buffers) become copy-backs.
  */
-import type { Program } from "../runtime/program.js";
+import type { Instr, Program } from "../runtime/program.js";
 import { UPDATABLE, type Graph } from "./ir/graph.js";
 import { size, type V, type ValueType } from "./ir/types.js";
 import { ops } from "./ops/index.js";
@@ -31,8 +31,13 @@ export function lowerPlanned(g: Graph, plan: MemoryPlan): Program {
 export function lower(g: Graph): Program {
   const steps = g.nodes.map((n) => {
     const lowerNode = ops[n.op].lower as (a: unknown, ins: readonly ValueType[], outs: readonly ValueType[]) => Lowered;
-    const { kernel, params, source, wasm } = lowerNode(n.attrs, n.inputs.map((v) => g.values[v]!), n.outputs.map((v) => g.values[v]!));
-    return { kernel, args: [...n.inputs, ...n.outputs], params, ...(source === undefined ? {} : { source }), ...(wasm === undefined ? {} : { wasm }) };
+    const l = lowerNode(n.attrs, n.inputs.map((v) => g.values[v]!), n.outputs.map((v) => g.values[v]!));
+    const step: Instr = { kernel: l.kernel, args: [...n.inputs, ...n.outputs], params: l.params };
+    // A generated kernel's source stays unwritten until read (planned programs run its wasm).
+    const source = Object.getOwnPropertyDescriptor(l, "source");
+    if (source?.get) Object.defineProperty(step, "source", { get: source.get, enumerable: true, configurable: true });
+    else if (source?.value !== undefined) Object.assign(step, { source: source.value as string });
+    return l.wasm === undefined ? step : Object.assign(step, { wasm: l.wasm });
   });
   // An output updates the first input of its name and kind (a map, not a scan per output).
   const inputsByKey = new Map<string, V>();

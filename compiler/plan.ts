@@ -69,10 +69,14 @@ export function planMemory(g: Graph): MemoryPlan {
   g.nodes.forEach((n, i) => n.inputs.forEach((v) => { lastUse[v] = i; }));
   for (const o of g.outputs) lastUse[o.value] = end;
   // An update output aliases its external input only if nothing reads that input afterwards.
+  // (the first input of the output's name and kind, found through a map: a scan per output
+  // was quadratic in the parameter count)
+  const updatable = new Map<string, string>();
+  for (const i of g.inputs) if (UPDATABLE.has(i.kind) && !updatable.has(`${i.kind}:${i.name}`)) updatable.set(`${i.kind}:${i.name}`, i.name);
   const updates = new Map<V, string>();
   for (const o of g.outputs) {
-    const target = g.inputs.find((i) => i.name === o.name && i.kind === o.kind && UPDATABLE.has(i.kind));
-    if (target) updates.set(o.value, target.name);
+    const target = updatable.get(`${o.kind}:${o.name}`);
+    if (target !== undefined) updates.set(o.value, target);
   }
   const inputOf = new Map(g.inputs.map((i) => [i.value, i]));
 

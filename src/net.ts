@@ -378,7 +378,8 @@ export class Net {
     for (const [k, v] of Object.entries(this.state)) if (v instanceof Float32Array) arrays[k] = v;
     exec.bindAll(g.inputs.filter((i) => i.kind === "param" || i.kind === "state" || i.kind === "optim").map((i) => [i.name, arrays[i.name]!] as const));
     if (this.parts.checkNumerics) {
-      const written = g.outputs.filter((o) => UPDATABLE.has(o.kind) && g.inputs.some((i) => i.name === o.name && i.kind === o.kind));
+      const inputKeys = new Set(g.inputs.map((i) => `${i.kind}:${i.name}`));
+      const written = g.outputs.filter((o) => UPDATABLE.has(o.kind) && inputKeys.has(`${o.kind}:${o.name}`));
       const program = label.startsWith("eval") ? "eval" : label.startsWith("backward") ? "backward" : label;
       this.checks.set(exec, new CheckedProgram(g, exec, program, written.map((o) => arrays[o.name] as Float32Array)));
     }

@@ -107,9 +107,23 @@ function wasmOf(spec: FusedSpec, table: FusedTable): Uint8Array {
   return emitted.getOrMake(key, () => emitFusedElementwise(spec, table));
 }
 
+/**
+ * The JavaScript source is written when first read (an enumerable getter, see withLazySource):
+ * a planned program runs the WebAssembly module and never reads it.
+ */
 export function lowerCode(a: FusedElementwiseAttrs, ins: readonly ValueType[], table: ScalarTable): Lowered {
   const spec = fusedSpec(a, ins);
-  return { kernel: "generated", params: [], source: elementwiseSource(a, ins.map((v) => v.shape), table), ...(spec ? { wasm: wasmOf(spec, table) } : {}) };
+  const lowered = withLazySource<Lowered>({ kernel: "generated", params: [] }, () => elementwiseSource(a, ins.map((v) => v.shape), table));
+  return spec ? Object.assign(lowered, { wasm: wasmOf(spec, table) }) : lowered;
+}
+
+/**
+ * `target` with an enumerable `source` getter that makes the string once, on first read (a
+ * spread or JSON.stringify reads it; only a lowered program's steps carry it unread).
+ */
+export function withLazySource<T extends object>(target: T, make: () => string): T & { readonly source: string } {
+  let made: string | undefined;
+  return Object.defineProperty(target, "source", { get: () => (made ??= make()), enumerable: true, configurable: true }) as T & { readonly source: string };
 }
 
 /** The op's formula as a float64 function (constant folding), compiled once per op and numbers. */

@@ -31,7 +31,7 @@ export function fuseLinear(g: Graph): Graph {
   const g1 = rewrite(g, [biasAdd]);
   // relu(linear) with the linear read only by that relu and by step(): fold the activation in.
   const readers = new Map<V, Node[]>();
-  g1.nodes.forEach((n) => n.inputs.forEach((v) => readers.set(v, [...(readers.get(v) ?? []), n])));
+  for (const n of g1.nodes) for (const v of n.inputs) { const rs = readers.get(v); if (rs) rs.push(n); else readers.set(v, [n]); }
   const isOutput = new Set(g1.outputs.map((o) => o.value));
   const foldable = new Set<V>();
   for (const n of g1.nodes) {

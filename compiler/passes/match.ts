@@ -31,7 +31,7 @@ export class GraphIndex {
       this.at.set(n, i);
       for (const v of n.outputs) this.made.set(v, n);
       for (const v of n.inputs) this.count.set(v, (this.count.get(v) ?? 0) + 1);
-      for (const v of new Set(n.inputs)) this.read.set(v, [...(this.read.get(v) ?? []), n]);
+      for (const v of new Set(n.inputs)) { const rs = this.read.get(v); if (rs) rs.push(n); else this.read.set(v, [n]); }
     });
     for (const o of g.outputs) this.count.set(o.value, (this.count.get(o.value) ?? 0) + 1);
   }
@@ -113,7 +113,10 @@ export class Splice {
     const outputs = types.map((t) => this.values.push(t) - 1);
     // Provenance: the fused node's family starts at `before` (one layer's statistics or gradient).
     const at = this.g.nodes[before]?.at;
-    this.added.set(before, [...(this.added.get(before) ?? []), (at ? { op, inputs: [...inputs], outputs, attrs, at } : { op, inputs: [...inputs], outputs, attrs }) as Node]);
+    const node = (at ? { op, inputs: [...inputs], outputs, attrs, at } : { op, inputs: [...inputs], outputs, attrs }) as Node;
+    const here = this.added.get(before);
+    if (here) here.push(node);
+    else this.added.set(before, [node]);
     return outputs;
   }
 
