@@ -5,8 +5,10 @@
  *
  * Three nets per workload and thread count: off, on, and a second "off" net — the off/off ratio
  * is this run's noise floor (two identical nets differ by that much on a shared machine). Steps
- * alternate one by one (off, on, off′, off, on, off′ …); each net's figure is the median and the
- * lower quartile of its step times (the quartile is less disturbed by other processes).
+ * alternate one by one (off, on, off′, off, on, off′ …); each net's figure is the median of its
+ * step times, wall clock and CPU time of this process (all its threads: process.cpuUsage). On a
+ * busy machine the CPU time is the steadier figure (time spent preempted is not counted); at 2
+ * threads it also counts the workers' time, spinning included.
  *
  *   npx tsx bench/numerics.ts [rounds] [threads…]      # default: 60 rounds, threads 1 2
  */
@@ -29,18 +31,19 @@ for (const threads of threadCounts) {
     const nets: Net[] = [false, true, false].map((checkNumerics) =>
       compile(model, { inputs: 784, batch: 128, seed: 0, checkNumerics, threads, optimizer: sgd({ lr: 0.001, momentum: 0.9, weightDecay: 1e-4 }) }));
     for (const net of nets) for (let i = 0; i < 10; i++) net.trainStep(x, y);
-    const times: number[][] = [[], [], []];
+    const wall: number[][] = [[], [], []], cpu: number[][] = [[], [], []];
     for (let r = 0; r < rounds; r++) {
       nets.forEach((net, k) => {
-        const t = performance.now();
+        const c = process.cpuUsage(), t = performance.now();
         net.trainStep(x, y);
-        times[k]!.push(performance.now() - t);
+        wall[k]!.push(performance.now() - t);
+        const d = process.cpuUsage(c);
+        cpu[k]!.push((d.user + d.system) / 1000);
       });
     }
-    const [off, on, off2] = times as [number[], number[], number[]];
-    const med = [off, on, off2].map((t) => quantile(t, 0.5)), q1 = [off, on, off2].map((t) => quantile(t, 0.25));
-    console.log(`${name} ${threads}t: off ${med[0]!.toFixed(2)} ms/step, on ${med[1]!.toFixed(2)} (medians of ${rounds}): on/off ${pct(med[1]! / med[0]!)}`
-      + ` (lower quartiles ${pct(q1[1]! / q1[0]!)}); noise floor off′/off ${pct(med[2]! / med[0]!)} (quartiles ${pct(q1[2]! / q1[0]!)})`);
+    const med = wall.map((t) => quantile(t, 0.5)), cmed = cpu.map((t) => quantile(t, 0.5));
+    console.log(`${name} ${threads}t: wall off ${med[0]!.toFixed(2)} ms/step, on ${med[1]!.toFixed(2)}: ${pct(med[1]! / med[0]!)} (noise floor off′/off ${pct(med[2]! / med[0]!)});`
+      + ` CPU off ${cmed[0]!.toFixed(2)} ms/step, on ${cmed[1]!.toFixed(2)}: ${pct(cmed[1]! / cmed[0]!)} (noise floor ${pct(cmed[2]! / cmed[0]!)}); medians of ${rounds}`);
     for (const net of nets) net.dispose();
   }
 }

@@ -140,16 +140,49 @@ export class Executor implements ProgramInfo {
   /**
    * `run` with a check after every kernel (checkNumerics): the first step whose outputs (buffer
    * indices, `outputsOf[step]`) hold a NaN or ±∞ stops the run before the copy-backs, and is
-   * returned with that buffer; null when every output was finite. The check is one WebAssembly
+   * returned with that buffer; null when every output was finite. `before.save(i)` runs before
+   * each step i marked in `before.steps` (the caller saves what that step overwrites). The check is one WebAssembly
    * pass over each output in an arena, a JavaScript loop otherwise.
    */
-  runChecked(outputsOf: readonly (readonly number[])[]): { step: number; buffer: number } | null {
+  runChecked(outputsOf: readonly (readonly number[])[], before?: { readonly steps: Uint8Array; save(step: number): void }): { step: number; buffer: number } | null {
+    const plan = this.checkPlan?.outputsOf === outputsOf ? this.checkPlan : this.planChecks(outputsOf);
+    const { starts, checks } = plan, wasm = this.ctx?.wasm;
     for (let i = 0; i < this.calls.length; i++) {
+      if (before?.steps[i]) before.save(i);
       this.calls[i]!();
-      for (const b of outputsOf[i]!) if (!this.finite(this.bufs[b]!)) return { step: i, buffer: b };
+      for (let j = starts[i]!; j < starts[i + 1]!; j += 3) {
+        const b = checks[j]!, off = checks[j + 1]!;
+        if (off >= 0 ? wasm!.allFinite(off, checks[j + 2]!) !== 1 : !this.finite(this.bufs[b]!)) return { step: i, buffer: b };
+      }
     }
     for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
     return null;
+  }
+
+  /**
+   * runChecked's flat table, made once per outputsOf (and again after a bind): per step, triples
+   * (buffer, byte offset, floats) — the offset −1 for a buffer the WebAssembly pass cannot read
+   * (outside an arena), int32 buffers left out. A check is then one call, no lookups.
+   */
+  private checkPlan: { outputsOf: readonly (readonly number[])[]; starts: Int32Array; checks: Int32Array } | null = null;
+  private planChecks(outputsOf: readonly (readonly number[])[]): NonNullable<Executor["checkPlan"]> {
+    const starts = new Int32Array(this.calls.length + 1), checks: number[] = [];
+    for (let i = 0; i < this.calls.length; i++) {
+      starts[i] = checks.length;
+      for (const b of outputsOf[i]!) {
+        const buf = this.bufs[b]!;
+        if (!(buf instanceof Int32Array)) checks.push(b, this.inArena(buf) ? buf.byteOffset : -1, buf.length);
+      }
+    }
+    starts[this.calls.length] = checks.length;
+    return (this.checkPlan = { outputsOf, starts, checks: Int32Array.from(checks) });
+  }
+
+  // In an arena every buffer is a view of its shared memory (bound ones too: compile() and
+  // compileGraph allocate them there); views made before the memory grew hold an older
+  // SharedArrayBuffer object of the same memory, so compare by kind and bounds, not identity.
+  private inArena(buf: AnyArray): boolean {
+    return this.ctx !== undefined && buf.buffer instanceof SharedArrayBuffer && buf.byteOffset + buf.byteLength <= this.ctx.memory.buffer.byteLength;
   }
 
   /** Buffer `i` of the program (a value of the graph it was lowered from), for messages. */
@@ -161,12 +194,7 @@ export class Executor implements ProgramInfo {
 
   private finite(buf: AnyArray): boolean {
     if (buf instanceof Int32Array) return true;
-    // In an arena every buffer is a view of its shared memory (bound ones too: compile() and
-    // compileGraph allocate them there); views made before the memory grew hold an older
-    // SharedArrayBuffer object of the same memory, so compare by kind and bounds, not identity.
-    if (this.ctx && buf.buffer instanceof SharedArrayBuffer && buf.byteOffset + buf.byteLength <= this.ctx.memory.buffer.byteLength) {
-      return this.ctx.wasm.allFinite(buf.byteOffset, buf.length) === 1;
-    }
+    if (this.inArena(buf)) return this.ctx!.wasm.allFinite(buf.byteOffset, buf.length) === 1;
     for (let i = 0; i < buf.length; i++) if (!Number.isFinite(buf[i]!)) return false;
     return true;
   }
@@ -218,6 +246,7 @@ export class Executor implements ProgramInfo {
 
   /** Resolve each call's buffer indices to arrays once, so `run` is a flat loop. */
   private relink(): void {
+    this.checkPlan = null;
     this.calls.length = 0;
     this.steps.length = 0;
     for (const s of this.program.steps) {

@@ -3,8 +3,9 @@
  * the step, the IR value and its equation, the op (and what it fused), the layer it came from,
  * NaN or Infinity, where, and the ranges of the op's inputs.
  *
- * The executor checks every kernel's outputs in WebAssembly right after the kernel runs
- * (Executor.runChecked) and stops at the first bad one, before any copy-back. A train step also
+ * The executor checks kernels' outputs in WebAssembly right after each kernel runs
+ * (Executor.runChecked) and stops at the first bad one, before any copy-back; outputs that
+ * cannot be the first non-finite value are not checked (numerics-skip.ts). A train step also
  * updates parameters in place as it goes, so the arrays it writes are copied first and put back
  * on failure: a failed step leaves parameters, state and optimizer state as they were.
  */
@@ -13,6 +14,7 @@ import { printEquation } from "../compiler/ir/print.js";
 import { fmtType } from "../compiler/ir/types.js";
 import { KilnError } from "../runtime/errors.js";
 import { describe, type LayerNode } from "./layers/node.js";
+import { checkedOutputs } from "./numerics-skip.js";
 import { pathLabel } from "./trace.js";
 
 /**
@@ -20,8 +22,14 @@ import { pathLabel } from "./trace.js";
  * of this module then do not reach into the runtime's (WebAssembly) declarations.
  */
 export interface CheckedExecutor {
-  runChecked(outputsOf: readonly (readonly number[])[]): { step: number; buffer: number } | null;
+  runChecked(outputsOf: readonly (readonly number[])[], before?: BeforeStep): { step: number; buffer: number } | null;
   buffer(i: number): Float32Array | Float64Array | Int32Array;
+}
+
+/** Steps to call `save` before (nonzero in `steps`): those that overwrite a caller's array in place. */
+export interface BeforeStep {
+  readonly steps: Uint8Array;
+  save(step: number): void;
 }
 
 /** The first non-finite value of a checked program (compile with `checkNumerics: true`). */
@@ -51,27 +59,37 @@ export class NumericsError extends KilnError {
   }
 }
 
-/** Arrays a program writes in place, copied before a checked run and restored on failure. */
+/**
+ * Arrays a program writes in place, each copied just before the step that overwrites it and
+ * put back on failure. Copied there, not before the run: a step that fails before the optimizer
+ * update copies nothing, and the update kernel then reads its arrays from cache.
+ */
 export class Snapshot {
-  private readonly copy: Float32Array;
+  private readonly copies: Float32Array[];
+  /** Which arrays this run has saved so far (indices into `arrays`), in order. */
+  private readonly saved: Int32Array;
+  private count = 0;
 
   constructor(private readonly arrays: readonly Float32Array[]) {
-    this.copy = new Float32Array(arrays.reduce((s, a) => s + a.length, 0));
+    this.copies = arrays.map((a) => new Float32Array(a.length));
+    this.saved = new Int32Array(arrays.length);
   }
 
-  take(): void {
-    let at = 0;
-    for (const a of this.arrays) { this.copy.set(a, at); at += a.length; }
+  /** A new run: nothing saved yet. */
+  reset(): void {
+    this.count = 0;
+  }
+
+  save(k: number): void {
+    this.copies[k]!.set(this.arrays[k]!);
+    this.saved[this.count++] = k;
   }
 
   restore(): void {
-    let at = 0;
-    for (const a of this.arrays) { a.set(this.copy.subarray(at, at + a.length)); at += a.length; }
+    for (let i = 0; i < this.count; i++) { const k = this.saved[i]!; this.arrays[k]!.set(this.copies[k]!); }
+    this.count = 0;
   }
 }
-
-/** Each node's output values, by step (lowering makes one step per node, value = buffer). */
-export const stepOutputs = (g: Graph): number[][] => g.nodes.map((n) => [...n.outputs]);
 
 const fmt = (x: number): string => (Number.isFinite(x) ? (x === 0 || (Math.abs(x) >= 1e-3 && Math.abs(x) < 1e5) ? String(Number(x.toPrecision(4))) : x.toExponential(2)) : String(x));
 
@@ -184,22 +202,33 @@ export const checkNumericsFromEnv = (): boolean => process.env.KILN_CHECK_NUMERI
 export class CheckedProgram {
   private readonly outs: number[][];
   private readonly snapshot: Snapshot | null;
+  private readonly before: BeforeStep | undefined;
 
-  /** `written`: the caller's arrays the program updates (in place or by copy-back). */
+  /**
+   * `written`: the caller's arrays the program updates, in place (a step's output is the array
+   * itself: saved before that step) or by copy-back after the last step (which runs only when
+   * every check passed: nothing to save). `exec` must be bound to them already.
+   */
   constructor(private readonly g: Graph, private readonly exec: CheckedExecutor, private readonly program: string, written: readonly Float32Array[]) {
-    this.outs = stepOutputs(g);
-    this.snapshot = written.length ? new Snapshot(written) : null;
+    this.outs = checkedOutputs(g);
+    const writes = g.nodes.map((n) => n.outputs.map((o) => written.indexOf(exec.buffer(o) as Float32Array)).filter((k) => k >= 0));
+    if (writes.some((w) => w.length > 0)) {
+      const snapshot = (this.snapshot = new Snapshot(written));
+      this.before = { steps: Uint8Array.from(writes, (w) => (w.length ? 1 : 0)), save: (i) => { for (const k of writes[i]!) snapshot.save(k); } };
+    } else this.snapshot = null;
   }
 
   /** Run; on the first non-finite value, put the written arrays back and throw a NumericsError. */
   run(model: LayerNode | null, step: number, start: number, count: number): void {
-    this.snapshot?.take();
-    const found = this.exec.runChecked(this.outs);
+    this.snapshot?.reset();
+    const found = this.exec.runChecked(this.outs, this.before);
     if (found === null) return;
-    this.snapshot?.restore();
     const note = this.program === "train" ? `parameters, state and optimizer state are as they were before this step; net.step is still ${step}`
       : this.program === "eval" ? `predict: samples ${start}…${start + count - 1} of the call (rows of this eval chunk); nothing was changed`
         : this.program === "backward" ? "net.gradients: nothing was changed" : "nothing was changed";
-    throw numericsError(this.g, this.exec, found, model, this.program, step, note);
+    // The message first: it reads the bad value, which may sit in an array put back below.
+    const error = numericsError(this.g, this.exec, found, model, this.program, step, note);
+    this.snapshot?.restore();
+    throw error;
   }
 }

@@ -11,6 +11,7 @@ import {
   batchNorm, compile, compileGraph, dropout, GraphBuilder, layerNorm, linear, mse, NumericsError, relu, residual, seq, sgd,
   type LayerNode,
 } from "../src/index.js";
+import { checkedOutputs } from "../src/numerics-skip.js";
 
 const catchNumerics = (f: () => unknown): NumericsError => {
   try { f(); } catch (e) { if (e instanceof NumericsError) return e; throw e; }
@@ -240,4 +241,36 @@ describe("checkNumerics names the layer through compile()", () => {
       }
     });
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Checks skipped (numerics-skip.ts): only where they cannot move the report.
+
+describe("checkNumerics skips the checks that cannot find the first non-finite value", () => {
+  const opsOf = (net: { ir: { train: { nodes: readonly { op: string; attrs: unknown }[] } } }, outs: number[][], checked: boolean) =>
+    net.ir.train.nodes.flatMap((n, i) => ((outs[i]!.length > 0) === checked ? [n.op === "fused_elementwise" ? `fused(${(n.attrs as { code: { op: string }[] }).code.map((c) => c.op).join(",")})` : n.op] : []));
+
+  it("skips relu's backward gate and reshapes; checks products, sums, the loss, updates, and dropout's 1/(1 − p)", () => {
+    const net = compile(seq(linear(6, 5), relu, linear(5, 5), dropout(0.5), linear(5, 3)), { inputs: 6, batch: 4, seed: 0, optimizer: sgd({ lr: 0.1, momentum: 0.9 }) });
+    const outs = checkedOutputs(net.ir.train);
+    const skipped = opsOf(net, outs, false), checked = opsOf(net, outs, true);
+    expect(skipped).toContain("reshape");
+    expect(skipped).toContain("fused(step,mul)");
+    expect(checked).toEqual(expect.arrayContaining(["linear", "matmul", "softmax_xent", "sum"]));
+    expect(checked.filter((op) => op.includes("mask"))).not.toEqual([]);
+    expect(checked.filter((op) => op.startsWith("fused(") && op.includes("sub")).length).toBe(6); // the updates
+  });
+
+  it("checks a safe op that reads a program input (a parameter set to NaN is reported where it is first read)", () => {
+    const g = new GraphBuilder();
+    const w = g.input("w", "param", { shape: [2, 3], dtype: "f32" });
+    g.output("y", "logits", g.withOrigin(["forward@3"], () => g.relu(g.reshape(w, [3, 2]))));
+    const graph = g.build();
+    expect(checkedOutputs(graph).map((o) => o.length)).toEqual([1, 0]);
+    for (const optimize of [false, true]) {
+      const p = compileGraph(graph, { optimize, checkNumerics: true, threads: 1 });
+      p.input("w").set([1, 2, NaN, 4, 5, 6]);
+      expect(catchNumerics(() => p.run()).message).toMatch(/NaN, at index 2/);
+    }
+  });
 });

@@ -57,6 +57,26 @@ describe("checkNumerics", () => {
     }
   });
 
+  it("a failure in a late optimizer update puts back what the earlier updates of the step wrote", () => {
+    // Only 2.weight's gradient (dy·h, h ≈ 1e4 from the bias) overflows lr·g; layer 0's updates
+    // (params in order: they run first) write finite values that must be put back.
+    for (const optimize of [true, false]) {
+      const net = compile(seq(linear(8, 4), relu, linear(4, 4)), { inputs: 8, batch: 6, seed: 2, optimize, checkNumerics: true, optimizer: sgd({ lr: 1e37, momentum: 0.9 }) });
+      const xs = new Float32Array(6 * 8).fill(0.01);
+      net.trainStep(new Float32Array(6 * 8), y); // momentum buffers no longer zero
+      net.params["0.bias"]!.fill(1e4);
+      net.params["2.weight"]!.fill(0.5);
+      const before = copy(net);
+      let err: NumericsError | undefined;
+      try { net.trainStep(xs, y); } catch (e) { err = e as NumericsError; }
+      expect(err, "the step fails").toBeInstanceOf(NumericsError);
+      expect(err!.layer).toMatch(/optimizer update of 2\.weight$/);
+      expect(err!.message).toMatch(/the first non-finite value is -?Infinity/);
+      expect(copy(net)).toEqual(before);
+      expect(net.step).toBe(1);
+    }
+  });
+
   it("is off by default and changes no bit when off; the check changes no bit either", () => {
     const model = () => seq(linear(8, 16), relu, linear(16, 4));
     const nets = [undefined, false, true].map((checkNumerics) =>
