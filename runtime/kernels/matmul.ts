@@ -3,6 +3,7 @@
  * chosen so the innermost loop walks memory contiguously. p = [M, N, K, transA, transB].
  * Transposed operands are read in place, never materialized.
  */
+import { EPI } from "../wasm/microkernel.js";
 import { SGEMM } from "../wasm/sgemm.js";
 import { fits } from "./bounds.js";
 import { scratch } from "./scratch.js";
@@ -29,6 +30,12 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
     flags, r0, r1, c1 - c0, K, a.byteOffset, lda, b.byteOffset + 4 * c0 * (tB ? ldb : 1), ldb,
     y.byteOffset + 4 * c0, N, bias ? bias.byteOffset + 4 * c0 : 0, ctx.sgemmScratch[thread]!,
   ];
+  // One row times Wᵀ (a single sample through a linear layer): the row kernel reads W in place
+  // instead of packing it, with the same bits as the sgemm's row (wasm/gemv.ts).
+  if (M === 1 && tB && !tA && N >= 4) {
+    const epi = (bias ? EPI.BIAS : 0) | (relu ? EPI.RELU : 0);
+    return ctx.wasm.gemvRaw.bind(null, epi, N, K, a.byteOffset, b.byteOffset, ldb, y.byteOffset, bias ? bias.byteOffset : 0) as () => void;
+  }
   const raw = ctx.wasm.sgemmRaw;
   // Split the longer side of Y: each thread then packs only its share of the other operand.
   const byColumns = N >= M;

@@ -24,6 +24,7 @@
 import { MAX_PAGES, ModuleBuilder } from "./builder.js";
 import { BATCHNORM, LAYERNORM, SGD, emitElementwise } from "./elementwise.js";
 import { wasmFeatures } from "./features.js";
+import { emitGemv } from "./gemv.js";
 import { emitReductions } from "./reduce.js";
 import { SGEMM, SGEMM_SCRATCH_BYTES, emitSgemm, sgemmConfig } from "./sgemm.js";
 
@@ -56,7 +57,9 @@ function resolve(opts: KernelOptions): boolean {
 export function kernelBytes(opts: KernelOptions = {}): Uint8Array {
   const m = new ModuleBuilder();
   m.importMemory("env", "memory", 1);
-  emitSgemm(m, sgemmConfig(resolve(opts)));
+  const cfg = sgemmConfig(resolve(opts));
+  emitSgemm(m, cfg);
+  emitGemv(m, cfg);
   emitElementwise(m);
   emitReductions(m);
   return m.encode();
@@ -160,6 +163,11 @@ export interface Kernels extends ElementwiseKernels {
   sgemm(args: SgemmArgs): void;
   /** The raw export: (flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch). */
   readonly sgemmRaw: Raw;
+  /**
+   * One row times a transposed matrix, bit for bit the sgemm's row (gemv.ts):
+   * (epi, n ≥ 4, k, x, w, ldw, y, bias), epi of EPI.BIAS | EPI.RELU. No checks: callers check.
+   */
+  readonly gemvRaw: Raw;
 }
 
 /** @internal The kernels instantiated on `memory`. */
@@ -197,5 +205,5 @@ export function instantiateKernels(memory: WebAssembly.Memory, module: WebAssemb
     sgemmRaw(flags, r0, r1, n, k, p.a, lda, p.b, ldb, p.y, ldy, p.bias ?? 0, p.scratch);
   };
   const elementwise = Object.fromEntries(ELEMENTWISE_NAMES.map((name) => [name, ex[name]!])) as unknown as ElementwiseKernels;
-  return { memory, sgemm, sgemmRaw, ...elementwise };
+  return { memory, sgemm, sgemmRaw, gemvRaw: ex["gemv"]!, ...elementwise };
 }

@@ -1,0 +1,126 @@
+/**
+ * One row times a transposed matrix, for batch-1 linear layers (a single sample's predict):
+ *
+ *   y[0..n] = act(x[0..k] · W[0..n, 0..k]ᵀ + bias)      W row-major with row pitch ldw (floats)
+ *
+ * The sgemm would pack all of W (a transposed panel: 4×4 register transposes, stored) on every
+ * call and then run 4-row micro-kernel tiles with one row in use. Here the same transposes feed
+ * the multiply-adds straight from registers and nothing is stored: W is read once, in place
+ * (a cache of packed weights could not know when a caller writes Net.params in place).
+ *
+ * Bits: each y[j] is computed exactly as the sgemm computes row 0 of Y (microkernel.ts), so a
+ * sample predicted alone equals its row of a batch, bit for bit: Σ over KC blocks in order, each
+ * block summed from +0 with k = 0, 1, … in one f32x4 lane by the module's multiply-add (fused or
+ * not, the same `madd` as the micro-kernel), the block sums added left to right (Y + acc), then
+ * + bias, then relu as pmax(0, ·).
+ *
+ * Lanes are four consecutive outputs j; a group reads four rows of W four k at a time and
+ * transposes them (pack.ts's transpose4) into four vectors W[j..j+3, k+i]. The chain through k
+ * is sequential per lane, so one group's multiply-adds wait on each other (latency 4 cycles);
+ * GEMV_GROUPS groups run side by side to hide it. The last partial group recomputes the four rows
+ * n−4..n−1 (same bits, written again), so n ≥ 4 is required: callers use the sgemm below that.
+ */
+import type { FuncBuilder, ModuleBuilder } from "./builder.js";
+import { brIf, call, f32x4, forRange, get, hasFlag, i32, i32x4, ifElse, loop, select, set, v128, when, type Local, type Stmt } from "./emit.js";
+import { EPI } from "./microkernel.js";
+import { transpose4 } from "./pack.js";
+import type { SgemmConfig } from "./sgemm.js";
+
+/**
+ * Groups of 4 outputs computed side by side in the main pass. Measured (784→512 and 512→512,
+ * FMA module, best of 61 on a shared 2-core EPYC): 1 group 172 µs, 2: 140, 3: 100, 4: 88, 5: 105,
+ * 6: 112, 8: 142 (V8 keeps every hoisted row load live: more groups spill); the sgemm takes 197
+ * and a bare read of both matrices (allFinite) 57.
+ */
+export const GEMV_GROUPS = 4;
+
+const c = i32.const, add = i32.add, mul = i32.mul;
+
+/**
+ * `gemvRows<G>(x, w, ldwBytes, k, y, bias, epi)`: outputs y[0..4G) from rows w, w + ldwBytes, …
+ * (byte addresses), epilogue flags as the micro-kernel's EPI (BIAS, RELU; never ACCUMULATE).
+ */
+function emitRows(m: ModuleBuilder, G: number, cfg: SgemmConfig): FuncBuilder {
+  const f = m.func(`gemvRows${G}${cfg.fma ? "_fma" : ""}`, ["i32", "i32", "i32", "i32", "i32", "i32", "i32"], [], false);
+  const [x, w, ld, k, y, bias, epi] = f.i32Params();
+  const KC = cfg.block.KC;
+  const madd = cfg.fma ? f32x4.relaxed_madd : f32x4.madd;
+  const pc = f.local("i32"), kk = f.local("i32"), end = f.local("i32"), end4 = f.local("i32");
+  // Byte offset of row r of the group from w (loop-invariant: r·ld).
+  const rowOff = f.locals("i32", 4 * G);
+  const sum = f.locals("v128", G), acc = f.locals("v128", G);
+  const xs = f.locals("v128", 4), r = f.locals("v128", 4), t = f.locals("v128", 4);
+  const at = (row: number, byte: Local<"i32">) => add(add(get(w), get(rowOff[row]!)), get(byte));
+  const kb = f.local("i32"); // 4·kk
+  const tr = transpose4(r, t);
+
+  // Four k's: x[k..k+3] broadcast once, then per group 4 row loads, a transpose, 4 multiply-adds.
+  const four: Stmt[] = [
+    set(kb, mul(get(kk), c(4))),
+    ...xs.map((v, i) => set(v, v128.load32_splat(add(get(x), get(kb)), 4 * i))),
+    ...sum.flatMap((_, g) => [
+      ...r.map((rv, i) => set(rv, v128.load(at(4 * g + i, kb)))),
+      ...tr.setup,
+      ...tr.cols.map((col, i) => set(acc[g]!, madd(get(xs[i]!), col, get(acc[g]!)))),
+    ]),
+  ];
+  // One k (the tail of K mod 4): the column W[j..j+3, k] assembled lane by lane (bit moves).
+  const one: Stmt[] = [
+    set(kb, mul(get(kk), c(4))),
+    set(xs[0]!, v128.load32_splat(add(get(x), get(kb)))),
+    ...sum.map((_, g) => {
+      const lane = (i: number) => i32.load(at(4 * g + i, kb));
+      const col = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(lane(0)), 1, lane(1)), 2, lane(2)), 3, lane(3));
+      return set(acc[g]!, madd(get(xs[0]!), col, get(acc[g]!)));
+    }),
+  ];
+
+  f.body(
+    ...rowOff.map((o, i) => set(o, mul(get(ld), c(i)))),
+    set(pc, c(0)),
+    // do … while (pc < k), like the sgemm: K = 0 still gives y = 0 (+ bias, relu).
+    loop(
+      set(end, i32.min_s(add(get(pc), c(KC)), get(k))),
+      set(end4, add(get(pc), i32.and(i32.sub(get(end), get(pc)), c(-4)))),
+      ...acc.map((a) => set(a, v128.zero())),
+      forRange(kk, get(pc), get(end4), 4, ...four),
+      forRange(kk, get(end4), get(end), 1, ...one),
+      // The first block's sum is Y; each later block is added to it (the micro-kernel's C + acc).
+      ...sum.map((s, g) => ifElse(i32.eqz(get(pc)), [set(s, get(acc[g]!))], [set(s, f32x4.add(get(s), get(acc[g]!)))])),
+      set(pc, add(get(pc), c(KC))),
+      brIf(0, i32.lt_s(get(pc), get(k))),
+    ),
+    when(hasFlag(get(epi), EPI.BIAS), ...sum.map((s, g) => set(s, f32x4.add(get(s), v128.load(get(bias), 16 * g))))),
+    when(hasFlag(get(epi), EPI.RELU), ...sum.map((s) => set(s, f32x4.pmax(v128.zero(), get(s))))),
+    ...sum.map((s, g) => v128.store(get(y), get(s), 16 * g)),
+  );
+  return f;
+}
+
+/**
+ * Emit `gemv(epi, n, k, x, w, ldw, y, bias)`: y[0..n] as above (n ≥ 4; ldw in floats; bias read
+ * only with EPI.BIAS). Exported.
+ */
+export function emitGemv(m: ModuleBuilder, cfg: SgemmConfig): FuncBuilder {
+  const wide = emitRows(m, GEMV_GROUPS, cfg), narrow = emitRows(m, 1, cfg);
+  const f = m.func("gemv", Array<"i32">(8).fill("i32"));
+  const [epi, n, k, x, w, ldw, y, bias] = f.i32Params();
+  const j = f.local("i32"), ld = f.local("i32");
+  const rows = (fn: FuncBuilder, row: Local<"i32">) =>
+    call(fn, get(x), add(get(w), mul(get(row), get(ld))), get(ld), get(k), add(get(y), mul(get(row), c(4))),
+      add(get(bias), mul(get(row), c(4))), get(epi));
+  const step = 4 * GEMV_GROUPS;
+  f.body(
+    set(ld, mul(get(ldw), c(4))),
+    set(j, c(0)),
+    when(i32.ge_s(get(n), c(step)), forRange(j, c(0), i32.sub(get(n), c(step - 1)), step, rows(wide, j))),
+    // j is the first row not done; finish by fours, the last four ending at n.
+    when(i32.lt_s(get(j), get(n)), loop(
+      set(j, select(get(j), i32.sub(get(n), c(4)), i32.le_s(add(get(j), c(4)), get(n)))),
+      rows(narrow, j),
+      set(j, add(get(j), c(4))),
+      brIf(0, i32.lt_s(get(j), get(n))),
+    )),
+  );
+  return f;
+}

@@ -1,0 +1,77 @@
+/**
+ * The batch-1 row kernel (runtime/wasm/gemv.ts) gives exactly the sgemm's row, bit for bit, so a
+ * sample predicted alone equals its row of a batch: sizes around the group (16 outputs), the
+ * vector (4) and the k block (KC = 256) boundaries, K = 0, padded leading dimensions, every
+ * epilogue, both module variants; nothing written outside y. Then the same promise through the
+ * public API, where single-sample predict runs this kernel.
+ */
+import { describe, expect, it } from "vitest";
+import { compile, layerNorm, linear, relu, seq, softmaxCrossEntropy } from "../src/index.js";
+import { wasmFeatures } from "../runtime/wasm/features.js";
+import { EPI } from "../runtime/wasm/microkernel.js";
+import { SGEMM_SCRATCH_BYTES, createMemory, instantiateKernels, kernelModule } from "../runtime/wasm/module.js";
+
+const memory = createMemory(16 << 20);
+const F = () => new Float32Array(memory.buffer);
+const U = () => new Uint32Array(memory.buffer);
+
+/** Deterministic uniform [-1, 1) (mulberry32). */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return (((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * 2 - 1;
+  };
+}
+
+const variants = [
+  { fma: false, name: "multiply then add" },
+  ...(wasmFeatures().relaxedSimd ? [{ fma: true, name: "relaxed_madd" }] : []),
+];
+
+describe.each(variants)("gemv ($name)", ({ fma }) => {
+  const k = instantiateKernels(memory, kernelModule({ fma }));
+
+  it("equals the sgemm's row bit for bit, writes only y[0..n], and meets a float64 reference", () => {
+    let seed = 1, cases = 0;
+    for (const n of [4, 5, 7, 16, 17, 31, 33, 70]) for (const K of [0, 1, 3, 4, 255, 256, 257, 520]) for (const pad of [0, 3]) {
+      const rand = rng(seed++), ldw = K + pad, epi = seed % 4;
+      const x = SGEMM_SCRATCH_BYTES + 64 + 4 * (pad % 2), w = x + 4 * K + 64, ys = w + 4 * n * ldw + 64, yg = ys + 4 * n + 64, bias = yg + 4 * n + 64;
+      const f = F();
+      for (let i = 0; i < K; i++) f[x / 4 + i] = rand();
+      for (let i = 0; i < n * ldw; i++) f[w / 4 + i] = rand();
+      for (let i = 0; i < n; i++) f[bias / 4 + i] = rand();
+      f.fill(12345, yg / 4 - 8, yg / 4 + n + 8); // canary around y
+      k.sgemm({ m: 1, n, k: K, a: x, b: w, ldb: ldw, transB: true, y: ys, ...(epi & 1 ? { bias } : {}), relu: (epi & 2) !== 0, scratch: 0 });
+      k.gemvRaw((epi & 1 ? EPI.BIAS : 0) | (epi & 2 ? EPI.RELU : 0), n, K, x, w, ldw, yg, bias);
+      const u = U();
+      for (let j = 0; j < n; j++) expect(u[yg / 4 + j], `n=${n} K=${K} pad=${pad} epi=${epi} y[${j}]`).toBe(u[ys / 4 + j]);
+      for (let j = 1; j <= 8; j++) expect([f[yg / 4 - j], f[yg / 4 + n - 1 + j]]).toEqual([12345, 12345]);
+      for (let j = 0; j < n; j++) {
+        let s = epi & 1 ? f[bias / 4 + j]! : 0, bound = 0;
+        for (let p = 0; p < K; p++) { s += f[x / 4 + p]! * f[w / 4 + j * ldw + p]!; bound += Math.abs(f[x / 4 + p]! * f[w / 4 + j * ldw + p]!); }
+        if (epi & 2) s = Math.max(s, 0);
+        expect(Math.abs(f[yg / 4 + j]! - s)).toBeLessThanOrEqual(2 ** -24 * (Math.min(K, 256) + 8) * (bound + 1));
+      }
+      cases++;
+    }
+    expect(cases).toBe(128);
+  });
+});
+
+describe("predict on one sample", () => {
+  it("equals its row of a batch, bit for bit, at 1 and 2 threads (odd widths: partial groups and k tails)", () => {
+    const model = seq(linear(37, 301), layerNorm(301), relu, linear(301, 13), relu, linear(13, 6));
+    for (const threads of [1, 2]) {
+      const net = compile(model, { inputs: 37, batch: 8, seed: 5, threads, loss: softmaxCrossEntropy() });
+      const r = rng(11), x = Float32Array.from({ length: 9 * 37 }, () => r());
+      const all = net.predict(x);
+      for (let i = 0; i < 9; i++) {
+        expect(Array.from(net.predict(x.subarray(37 * i, 37 * (i + 1)))), `sample ${i}, ${threads} threads`).toEqual(Array.from(all.subarray(6 * i, 6 * (i + 1))));
+      }
+      expect(net.programs().get("eval[1]")!.steps.every((s) => s.wasm)).toBe(true);
+      net.dispose();
+    }
+  });
+});
