@@ -154,7 +154,7 @@ const ELEMENTWISE_NAMES = [
 ] as const satisfies readonly (keyof ElementwiseKernels)[];
 
 /** Every export of the module, by name (what a worker thread may be asked to call). */
-export const KERNEL_EXPORTS: readonly string[] = ["sgemm", ...ELEMENTWISE_NAMES];
+export const KERNEL_EXPORTS: readonly string[] = ["sgemm", "gemv", ...ELEMENTWISE_NAMES];
 
 export interface Kernels extends ElementwiseKernels {
   /** @internal (names WebAssembly, which a user's TypeScript may not declare: not in the published types) */
