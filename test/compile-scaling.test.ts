@@ -9,12 +9,17 @@ import type { Graph, Node } from "../compiler/ir/graph.js";
 import type { V } from "../compiler/ir/types.js";
 import { dce } from "../compiler/passes/dce.js";
 import { toposort } from "../compiler/passes/toposort.js";
+import { cse } from "../compiler/passes/cse.js";
+import { foldBatchNorm } from "../compiler/passes/foldBatchNorm.js";
+import { rewrite } from "../compiler/passes/rewrite.js";
+import { simplify } from "../compiler/passes/simplify.js";
+import { printIR } from "../compiler/ir/print.js";
 import { lower } from "../compiler/lower.js";
 import { Executor } from "../runtime/executor.js";
 import { kernels } from "../runtime/kernels/index.js";
 import { GraphError } from "../runtime/errors.js";
 import { fillNormal, fillUniform, philox } from "../runtime/rng.js";
-import { compile, linear, relu, seq, sgd, softmaxCrossEntropy, type LayerNode } from "../src/index.js";
+import { batchNorm, compile, dropout, layerNorm, linear, relu, residual, seq, sgd, softmaxCrossEntropy, type LayerNode } from "../src/index.js";
 
 const lecture = (depth: number): LayerNode =>
   seq(linear(20, 10), relu, ...Array.from({ length: depth - 2 }, () => [linear(10, 10), relu]).flat(), linear(10, 3)) as LayerNode;
@@ -223,5 +228,38 @@ describe("Philox with one float64 product per high word", () => {
         }
       }
     }
+  });
+});
+
+describe("a pass that changes nothing returns its (canonical) input", () => {
+  it("equals what the full rewrite, DCE and CSE make from a copy of it, key order and provenance included", () => {
+    let compared = 0;
+    for (const model of [lecture(6), seq(linear(20, 16), layerNorm(16), relu, dropout(0.2), linear(16, 3)) as LayerNode,
+      seq(residual(seq(linear(20, 20), batchNorm(20), relu) as never), linear(20, 3)) as LayerNode]) {
+      const net = compile(model, { inputs: 20, batch: 8, seed: 0, threads: 1, optimize: false, loss: softmaxCrossEntropy(), optimizer: sgd({ lr: 0.1, momentum: 0.9 }) });
+      for (const g of [net.ir.train, net.ir.backward, net.ir.eval]) {
+        const settled = cse(simplify(g)); // made by rewrite: canonical
+        for (const pass of [simplify, cse, dce, foldBatchNorm, (x: Graph) => rewrite(x, [])]) {
+          const same = pass(settled);
+          if (same !== settled) continue; // the pass changed something: nothing to compare
+          const full = pass({ ...settled }); // a copy is not known canonical: the whole rewrite runs
+          expect(full).not.toBe(settled);
+          expect(JSON.stringify(full)).toBe(JSON.stringify(settled));
+          expect(printIR(full, { origins: true })).toBe(printIR(settled, { origins: true }));
+          compared++;
+        }
+      }
+      net.dispose();
+    }
+    expect(compared).toBeGreaterThanOrEqual(30); // of 45: simplify or CSE may still find work
+  });
+
+  it("is taken by the passes that find nothing to do in the lecture net", () => {
+    const net = compile(lecture(6), { inputs: 20, batch: 8, seed: 0, threads: 1, optimize: false, loss: softmaxCrossEntropy(), optimizer: sgd({ lr: 0.1 }) });
+    const settled = cse(simplify(net.ir.train)); // the pipeline's start
+    expect(cse(settled)).toBe(settled);
+    expect(dce(settled)).toBe(settled);
+    expect(foldBatchNorm(settled)).toBe(settled);
+    net.dispose();
   });
 });

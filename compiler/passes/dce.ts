@@ -9,7 +9,17 @@
 import type { Graph, Node } from "../ir/graph.js";
 import type { V } from "../ir/types.js";
 
+/**
+ * Graphs as `rewrite` leaves them: numbered densely (inputs, then node outputs in order), every
+ * node live, no `scope`, nodes keyed op/inputs/outputs/attrs[/at], every node's types made by
+ * its op's shape rule from the graph's own input types. Re-emitting such a graph node by node
+ * and cleaning it gives an equal graph, so a rewrite that changes nothing (and DCE) may return
+ * it as it is (as the pattern-matching fusions return their input when nothing matched).
+ */
+export const canonical = new WeakSet<Graph>();
+
 export function dce(g: Graph): Graph {
+  if (canonical.has(g)) return g; // already dense with every node live
   const n = g.values.length;
   const inRange = (v: V) => Number.isInteger(v) && v >= 0 && v < n;
   const live = new Uint8Array(n);

@@ -8,7 +8,7 @@ import { GraphBuilder, mergeOrigins } from "../ir/builder.js";
 import type { Graph, Node } from "../ir/graph.js";
 import type { V } from "../ir/types.js";
 import type { OpName } from "../ops/index.js";
-import { dce } from "./dce.js";
+import { canonical, dce } from "./dce.js";
 
 /** What a rule sees: the node (inputs already remapped) and a view of the graph being built. */
 export interface RewriteContext {
@@ -41,6 +41,7 @@ export function rewrite(g: Graph, rules: readonly Rule[]): Graph {
   const origin = new Map<V, V>(); // new value → the old value it stands for
   const uses = (v: V) => oldUses.get(origin.get(v) ?? v) ?? 0;
   const ctx: RewriteContext = { b, producer, constant, uses };
+  let fired = false;
   for (const old of g.nodes) {
     // The node as the rules see it: its inputs remapped (the node itself when none moved).
     let moved = false;
@@ -52,6 +53,7 @@ export function rewrite(g: Graph, rules: readonly Rule[]): Graph {
       outs = rule(n, ctx);
       if (outs) break;
     }
+    if (outs !== null) fired = true;
     if (outs === null) {
       // No rule applied: the node is emitted as it is, with its own provenance (what the
       // annotation below would give it: its one new node reads every input).
@@ -69,6 +71,10 @@ export function rewrite(g: Graph, rules: readonly Rule[]): Graph {
     old.outputs.forEach((v, k) => { subst.set(v, got[k]!); if (!origin.has(got[k]!)) origin.set(got[k]!, v); });
     for (let i = before; i < b.nodeCount; i++) for (const v of b.node(i).outputs) made.set(v, b.node(i));
   }
+  // No rule applied anywhere: a canonical graph would come back equal to itself (see canonical).
+  if (!fired && canonical.has(g)) return g;
   for (const o of g.outputs) b.output(o.name, o.kind, r(o.value));
-  return dce(b.build());
+  const out = dce(b.build());
+  canonical.add(out);
+  return out;
 }
