@@ -166,6 +166,76 @@ describe.each(variants)("sgemm ($name)", ({ fma }) => {
     expect(bitDiff(F().slice(args.y / 4, args.y / 4 + len), whole)).toBe(0);
   });
 
+  // Split mode (sgemm-split.ts): chunks of rows or columns claimed from a counter. One call
+  // claims every chunk; any chunk size up to MC must give the unsplit bits.
+  const counter = SGEMM_SCRATCH_BYTES; // the 64 free bytes before setup's operands
+  const splitRaw = (args: SgemmArgs, mode: number, chunk: number, scratchAt = scratch) => k.sgemmRaw(
+    mode | (args.transA ? SGEMM.TRANS_A : 0) | (args.transB ? SGEMM.TRANS_B : 0) | (args.bias !== undefined ? SGEMM.BIAS : 0)
+    | (args.relu ? SGEMM.RELU : 0) | (args.accumulate ? SGEMM.ACCUMULATE : 0),
+    0, args.m, args.n, args.k, args.a, args.lda!, args.b, args.ldb!, args.y, args.ldy!, args.bias ?? 0, scratchAt, counter, chunk);
+  const I32 = () => new Int32Array(memory.buffer);
+
+  it("chunks of rows or columns from a shared counter give the unsplit result bit for bit, at odd sizes", () => {
+    let seed = 500;
+    const shapes = [[1, 1, 1], [3, 37, 5], [37, 3, 300], [1000, 13, 37], [13, 1000, 260], [37, 37, 513], [130, 33, 7], [5, 9, 0]];
+    for (const [m, n, kk] of shapes) for (const [tA, tB] of transposes) for (const mode of [SGEMM.SPLIT_ROWS, SGEMM.SPLIT_COLS]) {
+      const c: Case = { m: m!, n: n!, k: kk!, tA, tB, ...epilogues[seed % epilogues.length], pad: seed % 2 === 0 };
+      const { args, ldy } = setup(c, seed++);
+      const len = c.m * ldy + 16, y0 = F().slice(args.y / 4, args.y / 4 + len);
+      k.sgemm(args);
+      const whole = F().slice(args.y / 4, args.y / 4 + len);
+      for (const chunk of mode === SGEMM.SPLIT_ROWS ? [1, 4, 5, 36, 128] : [1, 8, 12, 128]) {
+        F().set(y0, args.y / 4);
+        I32()[counter / 4] = 0;
+        splitRaw(args, mode, chunk);
+        const what = `${m}×${n}×${kk} ${tA} ${tB} ${mode === SGEMM.SPLIT_ROWS ? "rows" : "columns"} of ${chunk}`;
+        expect(bitDiff(F().slice(args.y / 4, args.y / 4 + len), whole), what).toBe(0);
+        expect(I32()[counter / 4], what).toBeGreaterThanOrEqual(mode === SGEMM.SPLIT_ROWS ? c.m : c.n);
+      }
+      F().set(y0, args.y / 4);
+      expect(run1(c, seed - 1)).toBeLessThanOrEqual(1); // and the unsplit result is right
+    }
+  });
+
+  it("a thread that comes after the last chunk was claimed changes nothing", () => {
+    const c: Case = { m: 40, n: 24, k: 33, tA: false, tB: false, bias: true };
+    const { args, ldy } = setup(c, 600);
+    const before = F().slice(args.y / 4, args.y / 4 + c.m * ldy);
+    I32()[counter / 4] = c.m;
+    splitRaw(args, SGEMM.SPLIT_ROWS, 8);
+    expect(bitDiff(F().slice(args.y / 4, args.y / 4 + c.m * ldy), before)).toBe(0);
+  });
+
+  it("a worker and this thread share the chunks of one product, bit-identically", async () => {
+    const c: Case = { m: 300, n: 200, k: 270, tA: true, tB: false, bias: true, relu: true };
+    const { args, ldy } = setup(c, 700);
+    const len = c.m * ldy;
+    k.sgemm(args);
+    const whole = F().slice(args.y / 4, args.y / 4 + len);
+    // Rounds alternate rows and columns, chunks of 16 and 8; the worker makes the same call on its own scratch.
+    const rounds = [[SGEMM.SPLIT_ROWS, 16], [SGEMM.SPLIT_COLS, 16], [SGEMM.SPLIT_ROWS, 8], [SGEMM.SPLIT_COLS, 8]] as const;
+    const workerScratch = 48 << 20;
+    const raw = (mode: number, chunk: number, at: number) => [SGEMM.TRANS_A | SGEMM.BIAS | SGEMM.RELU | mode, 0, c.m, c.n, c.k, args.a, args.lda!, args.b, args.ldb!, args.y, ldy, args.bias!, at, counter, chunk];
+    const go = new Int32Array(new SharedArrayBuffer(8));
+    const worker = new Worker(`
+      const { parentPort, workerData: { module, memory, go, calls } } = require("node:worker_threads");
+      const sgemm = new WebAssembly.Instance(module, { env: { memory } }).exports.sgemm;
+      const g = new Int32Array(go);
+      calls.forEach((call, r) => { Atomics.wait(g, 0, r); sgemm(...call); Atomics.store(g, 1, r + 1); Atomics.notify(g, 1); });
+      parentPort.postMessage("done");`, { eval: true, workerData: { module, memory, go: go.buffer, calls: rounds.map(([mode, chunk]) => raw(mode, chunk, workerScratch)) } });
+    const done = new Promise((resolve, reject) => { worker.once("message", resolve); worker.once("error", reject); });
+    for (const [r, [mode, chunk]] of rounds.entries()) {
+      F().fill(0, args.y / 4, args.y / 4 + len);
+      I32()[counter / 4] = 0;
+      Atomics.store(go, 0, r + 1); Atomics.notify(go, 0);
+      k.sgemmRaw(...raw(mode, chunk, scratch));
+      while (Atomics.load(go, 1) < r + 1) await new Promise((resolve) => setTimeout(resolve, 1));
+      expect(bitDiff(F().slice(args.y / 4, args.y / 4 + len), whole), `round ${r}`).toBe(0);
+    }
+    await done;
+    await worker.terminate();
+  });
+
   it(fma ? "fuses each multiply-add (one rounding) where the hardware has FMA" : "rounds each product before adding it", () => {
     // y[0, 0] = a0·b0 + a1·b1 with a0·b0 = −(1 + 2⁻¹¹) and a1·b1 = 1 + 2⁻¹¹ + 2⁻²⁴, both exact:
     // rounding a1·b1 to f32 first loses the 2⁻²⁴, a fused multiply-add keeps it. Everything

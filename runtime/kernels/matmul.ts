@@ -3,8 +3,8 @@
  * chosen so the innermost loop walks memory contiguously. p = [M, N, K, transA, transB].
  * Transposed operands are read in place, never materialized.
  */
-import { EPI } from "../wasm/microkernel.js";
-import { SGEMM } from "../wasm/sgemm.js";
+import { EPI, TILE } from "../wasm/microkernel.js";
+import { BLOCK, SGEMM, SPLIT_COUNTER, SPLIT_FULL_BYTES } from "../wasm/sgemm.js";
 import { fits } from "./bounds.js";
 import { scratch } from "./scratch.js";
 import { onThreads, type AnyArray, type FloatArray, type Kernel, type KernelContext } from "./types.js";
@@ -13,9 +13,14 @@ import { onThreads, type AnyArray, type FloatArray, type Kernel, type KernelCont
 const SPLIT_FLOPS = 2_000_000;
 
 /**
- * The WebAssembly SGEMM on arena buffers (byte offsets from the views), rows or columns of Y
- * split across the pool's threads. Each element's reduction order depends only on K, so any split gives the
- * same bits. p = [M, N, K, transA, transB, …]. Returns the call, argument lists built once.
+ * The WebAssembly SGEMM on arena buffers (byte offsets from the views), split across the pool's
+ * threads. Each element's reduction order depends only on K, so any split gives the same bits.
+ * p = [M, N, K, transA, transB, …]. Returns the call, argument lists built once.
+ *
+ * Split: every thread claims chunks of Y's rows or columns from one counter (sgemm-split.ts), so
+ * a thread that starts late or loses its core mid-call costs at most one chunk, not its half —
+ * when the operand each thread then packs whole fits its scratch; else fixed shares, one per
+ * thread. Columns when N ≥ M (each thread packs all of op(A), the smaller one), rows otherwise.
  */
 function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | null, y: AnyArray, p: readonly number[], relu: boolean): () => void {
   const M = p[0]!, N = p[1]!, K = p[2]!, tA = p[3]!, tB = p[4]!;
@@ -26,9 +31,9 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
   if (bias) fits(name, "bias", bias, N);
   // Rows [r0, r1) and columns [c0, c1) of Y: columns move the B, Y and bias pointers (Y keeps its
   // leading dimension N), so every element still sums over all of K in the same order.
-  const args = (r0: number, r1: number, c0: number, c1: number, thread: number) => [
-    flags, r0, r1, c1 - c0, K, a.byteOffset, lda, b.byteOffset + 4 * c0 * (tB ? ldb : 1), ldb,
-    y.byteOffset + 4 * c0, N, bias ? bias.byteOffset + 4 * c0 : 0, ctx.sgemmScratch[thread]!,
+  const args = (r0: number, r1: number, c0: number, c1: number, thread: number, split = 0, counter = 0, chunk = 0) => [
+    flags | split, r0, r1, c1 - c0, K, a.byteOffset, lda, b.byteOffset + 4 * c0 * (tB ? ldb : 1), ldb,
+    y.byteOffset + 4 * c0, N, bias ? bias.byteOffset + 4 * c0 : 0, ctx.sgemmScratch[thread]!, counter, chunk,
   ];
   // One row times Wᵀ (a single sample through a linear layer): the row kernel reads W in place
   // instead of packing it, with the same bits as the sgemm's row (wasm/gemv.ts).
@@ -37,20 +42,35 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
     return ctx.wasm.gemvRaw.bind(null, epi, N, K, a.byteOffset, b.byteOffset, ldb, y.byteOffset, bias ? bias.byteOffset : 0) as () => void;
   }
   const raw = ctx.wasm.sgemmRaw;
-  // Split the longer side of Y: each thread then packs only its share of the other operand.
   const byColumns = N >= M;
   const side = byColumns ? N : M;
   const threads = ctx.pool && 2 * M * N * K >= SPLIT_FLOPS ? Math.min(ctx.pool.threads, ctx.sgemmScratch.length, Math.ceil(side / 8)) : 1;
   if (threads <= 1) {
     return raw.bind(null, ...args(0, M, 0, N, 0)) as () => void; // bound once: calls allocate nothing
   }
-  // Blocks in multiples of 8 (whole micro-kernel tiles), the last taking the rest.
+  const pool = ctx.pool!;
+  // The whole of op(A) (columns) or op(B) (rows), in KC blocks of whole slivers.
+  const fitsWhole = K * (byColumns ? Math.ceil(M / TILE.mr) * TILE.mr : Math.ceil(N / TILE.nr) * TILE.nr) * 4 <= SPLIT_FULL_BYTES;
+  if (fitsWhole) {
+    // About four chunks per thread, whole tiles, at most MC (a columns chunk's B block fills AP).
+    const unit = byColumns ? TILE.nr : TILE.mr;
+    const chunk = Math.min(BLOCK.MC, Math.max(16, Math.ceil(side / (4 * threads) / unit) * unit));
+    const counter = ctx.sgemmScratch[0]! + SPLIT_COUNTER;
+    const parts = Array.from({ length: threads }, (_, t) => args(0, M, 0, N, t, byColumns ? SGEMM.SPLIT_COLS : SGEMM.SPLIT_ROWS, counter, chunk));
+    const local = raw.bind(null, ...parts[0]!) as () => void;
+    const cell = new Int32Array(ctx.memory.buffer, counter, 1); // shared memory: the view never detaches
+    return onThreads(() => {
+      Atomics.store(cell, 0, 0); // before the parts are posted (the pool's notify publishes it)
+      pool.run(ctx.memory, "sgemm", parts, local);
+    }, threads);
+  }
+  // Fixed shares: blocks in multiples of 8 (whole micro-kernel tiles), the last taking the rest.
   const per = Math.ceil(side / threads / 8) * 8;
   const parts = Array.from({ length: threads }, (_, t) => {
     const lo = Math.min(side, t * per), hi = Math.min(side, (t + 1) * per);
     return byColumns ? args(0, M, lo, hi, t) : args(lo, hi, 0, N, t);
   });
-  const local = raw.bind(null, ...parts[0]!) as () => void, pool = ctx.pool!;
+  const local = raw.bind(null, ...parts[0]!) as () => void;
   return onThreads(() => pool.run(ctx.memory, "sgemm", parts, local), threads);
 }
 

@@ -7,7 +7,7 @@
  * anything else the WebAssembly validator checks when the module is compiled.
  */
 import { f32bytes, f64bytes, sleb, uleb } from "./encode.js";
-import { BLOCKTYPE_EMPTY, CTL, F32, F32X4, F64, I32, I32X4, SIMD_PREFIX, V128 } from "./opcodes.js";
+import { ATOMIC, ATOMIC_PREFIX, BLOCKTYPE_EMPTY, CTL, F32, F32X4, F64, I32, I32X4, SIMD_PREFIX, V128 } from "./opcodes.js";
 
 export type ValType = "i32" | "f32" | "f64" | "v128";
 /**
@@ -59,6 +59,8 @@ export const callValue = <T extends ValType>(type: T, f: FuncRef, ...args: Expr[
 // jumps past its end; to a loop, back to its start.
 export const block = (...body: Stmt[]): Stmt => stmt([CTL.block, BLOCKTYPE_EMPTY], ...body, [CTL.end]);
 export const loop = (...body: Stmt[]): Stmt => stmt([CTL.loop, BLOCKTYPE_EMPTY], ...body, [CTL.end]);
+/** Return from the function (one without results). */
+export const ret = (): Stmt => stmt([CTL.return]);
 export const br = (depth: number): Stmt => stmt([CTL.br, ...uleb(depth)]);
 export const brIf = (depth: number, cond: I): Stmt => stmt(cond, [CTL.br_if, ...uleb(depth)]);
 export const when = (cond: I, ...then: Stmt[]): Stmt => stmt(cond, [CTL.if, BLOCKTYPE_EMPTY], ...then, [CTL.end]);
@@ -106,6 +108,8 @@ export const i32 = {
   le_s: bin<"i32", "i32">("i32", I32.le_s), ge_s: bin<"i32", "i32">("i32", I32.ge_s),
   load: (addr: I, offset = 0): I => expr("i32", addr, [I32.load], memarg(2, offset)),
   store: (addr: I, v: I, offset = 0): Stmt => stmt(addr, v, [I32.store], memarg(2, offset)),
+  /** Atomically add v to the i32 at addr (4-byte aligned, shared memory); the old value. */
+  atomic_add: (addr: I, v: I): I => expr("i32", addr, v, [ATOMIC_PREFIX, ...uleb(ATOMIC.i32_rmw_add)], memarg(2, 0)),
   trunc_f32_s: un<"f32", "i32">("i32", I32.trunc_f32_s),
   reinterpret_f32: un<"f32", "i32">("i32", I32.reinterpret_f32),
   /** min(a, b) as a branch-free select. */

@@ -69,6 +69,13 @@ export const F64 = {
   promote_f32: 0xbb,
 } as const;
 
+/**
+ * Atomic instructions (threads proposal), each encoded as 0xFE followed by this number as LEB128
+ * u32 and a memarg whose alignment must be the access's natural one. Valid on shared memory.
+ */
+export const ATOMIC_PREFIX = 0xfe;
+export const ATOMIC = { i32_rmw_add: 0x1e } as const;
+
 /** SIMD instructions, each encoded as 0xFD followed by this number as LEB128 u32. */
 export const SIMD_PREFIX = 0xfd;
 export const V128 = {

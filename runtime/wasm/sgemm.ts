@@ -20,7 +20,9 @@
  * microkernel.ts), added to Y after each block; bias then relu after the last. This sequence
  * depends on K only — not on m0/m1, the tile an element falls in, or whether the tile is an edge
  * tile — so splitting rows across threads gives bit-identical results. (Both threads run the same
- * compiled module, so they also agree on fusing.)
+ * compiled module, so they also agree on fusing.) With SPLIT_ROWS or SPLIT_COLS the call instead
+ * computes whatever chunks of rows or columns it claims from a counter shared with the other
+ * threads' calls (sgemm-split.ts), with the same per-element sequence.
  *
  * Edge tiles (fewer than MR rows or NR columns left) reuse the same micro-kernel on a scratch
  * tile: packing zero-pads the operands, the kernel computes a full tile into `tile`, and only
@@ -28,13 +30,14 @@
  */
 import type { FuncBuilder, ModuleBuilder } from "./builder.js";
 import {
-  brIf, call, f32, forRange, get, hasFlag, i32, ifElse, loop, select, set, when, type Expr, type Stmt,
+  brIf, call, f32, forRange, get, hasFlag, i32, ifElse, loop, ret, select, seq, set, when, type Expr, type Local, type Stmt,
 } from "./emit.js";
 import { EPI, TILE, emitMicroKernel, type TileShape } from "./microkernel.js";
 import { emitPack } from "./pack.js";
+import { splitLoops, type SplitParts } from "./sgemm-split.js";
 
 /** sgemm flags. */
-export const SGEMM = { TRANS_A: 1, TRANS_B: 2, ACCUMULATE: 4, BIAS: 8, RELU: 16 } as const;
+export const SGEMM = { TRANS_A: 1, TRANS_B: 2, ACCUMULATE: 4, BIAS: 8, RELU: 16, SPLIT_ROWS: 32, SPLIT_COLS: 64 } as const;
 
 /**
  * Block sizes: KC·NR·4 = 8 KiB B sliver (L1 32 KiB), MC·KC·4 = 128 KiB Ap (L2 512 KiB),
@@ -45,10 +48,18 @@ export const SGEMM = { TRANS_A: 1, TRANS_B: 2, ACCUMULATE: 4, BIAS: 8, RELU: 16 
 export interface Blocking { readonly MC: number; readonly KC: number; readonly NC: number }
 export const BLOCK: Blocking = { MC: 128, KC: 256, NC: 2048 };
 
+/**
+ * Bytes of the scratch region a split call (sgemm-split.ts) packs a whole operand into: 4 MiB,
+ * a 1024×1024 operand. The unsplit call uses its start as Bp (KC·NC·4 = 2 MiB).
+ */
+export const SPLIT_FULL_BYTES = 4 << 20;
+
 /** Scratch layout (byte offsets from the scratch base, which should be 64-byte aligned). */
 export function scratchLayout(b: Blocking, t: TileShape) {
-  const BP = 0, AP = BP + b.KC * b.NC * 4, TILE_BUF = AP + b.MC * b.KC * 4, BIAS_BUF = TILE_BUF + t.mr * t.nr * 4;
-  return { BP, AP, TILE_BUF, BIAS_BUF, bytes: BIAS_BUF + t.nr * 4 };
+  const BP = 0, AP = BP + Math.max(b.KC * b.NC * 4, SPLIT_FULL_BYTES), TILE_BUF = AP + b.MC * b.KC * 4, BIAS_BUF = TILE_BUF + t.mr * t.nr * 4;
+  // A split call's chunk counter (in the calling thread's scratch; a cache line of its own).
+  const COUNTER = Math.ceil((BIAS_BUF + t.nr * 4) / 64) * 64;
+  return { BP, AP, TILE_BUF, BIAS_BUF, COUNTER, bytes: COUNTER + 64 };
 }
 
 /** What an sgemm is emitted with: tile, blocking, and whether to fuse multiply-adds. */
@@ -119,26 +130,35 @@ export function emitSgemm(m: ModuleBuilder, cfg: SgemmConfig = SGEMM_PLAIN): Fun
     );
   }
 
-  // sgemm(flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch); leading dims in floats.
-  const f = m.func("sgemm", Array<"i32">(13).fill("i32"));
-  const [flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch] = f.i32Params();
+  // sgemm(flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk); leading
+  // dims in floats; counter and chunk only with SPLIT_ROWS or SPLIT_COLS (then m0 = 0, m1 = M).
+  const f = m.func("sgemm", Array<"i32">(15).fill("i32"));
+  const [flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk] = f.i32Params();
   const jc = f.local("i32"), pc = f.local("i32"), ic = f.local("i32");
   const nc = f.local("i32"), kc = f.local("i32"), mc = f.local("i32"), epi = f.local("i32");
   const tA = hasFlag(get(flags), SGEMM.TRANS_A), tB = hasFlag(get(flags), SGEMM.TRANS_B);
   const bp = add(get(scratch), c(BP)), ap = add(get(scratch), c(AP));
-  const last = i32.ge_s(add(get(pc), get(kc)), get(k));
+  // Add to Y unless this is the first k block of a beta = 0 product; bias and relu once the
+  // last k block (pc + kc ≥ k) is in.
+  const epilogue = (e: Local<"i32">, pc: Local<"i32">, kc: Local<"i32">): Stmt => seq(
+    set(e, select(c(EPI.ACCUMULATE), c(0), i32.or(i32.gt_s(get(pc), c(0)), hasFlag(get(flags), SGEMM.ACCUMULATE)))),
+    when(i32.ge_s(add(get(pc), get(kc)), get(k)), set(e, i32.or(get(e), i32.or(
+      select(c(EPI.BIAS), c(0), hasFlag(get(flags), SGEMM.BIAS)), select(c(EPI.RELU), c(0), hasFlag(get(flags), SGEMM.RELU)))))),
+  );
+  const split: SplitParts = {
+    f, p: { flags, m: m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk }, packA, packB, macro,
+    MR, NR, MC: block.MC, KC: block.KC, FULL: BP, AP, epilogue, transA: SGEMM.TRANS_A, transB: SGEMM.TRANS_B,
+  };
   f.body(
+    when(hasFlag(get(flags), SGEMM.SPLIT_ROWS), ...splitLoops(split, true), ret()),
+    when(hasFlag(get(flags), SGEMM.SPLIT_COLS), ...splitLoops(split, false), ret()),
     forRange(jc, c(0), get(n), block.NC,
       set(nc, min(c(block.NC), i32.sub(get(n), get(jc)))),
       set(pc, c(0)),
       // do … while (pc < k): runs once even for K = 0, so Y still gets 0 (+ bias, relu).
       loop(
         set(kc, min(c(block.KC), i32.sub(get(k), get(pc)))),
-        // Add to Y unless this is the first k block of a beta = 0 product; bias and relu once
-        // the last k block is in.
-        set(epi, select(c(EPI.ACCUMULATE), c(0), i32.or(i32.gt_s(get(pc), c(0)), hasFlag(get(flags), SGEMM.ACCUMULATE)))),
-        when(last, set(epi, i32.or(get(epi), i32.or(
-          select(c(EPI.BIAS), c(0), hasFlag(get(flags), SGEMM.BIAS)), select(c(EPI.RELU), c(0), hasFlag(get(flags), SGEMM.RELU)))))),
+        epilogue(epi, pc, kc),
         // op(B)[pc, jc] is B[jc, pc] when B is transposed.
         call(packB, bp, add(get(b), mul(c(4), select(add(mul(get(jc), get(ldb)), get(pc)), add(mul(get(pc), get(ldb)), get(jc)), tB))),
           mul(get(ldb), c(4)), get(kc), get(nc), tB),
@@ -156,3 +176,6 @@ export function emitSgemm(m: ModuleBuilder, cfg: SgemmConfig = SGEMM_PLAIN): Fun
   );
   return f;
 }
+
+/** Where a split call's counter lives: this many bytes into the calling thread's scratch. */
+export const SPLIT_COUNTER = scratchLayout(BLOCK, TILE).COUNTER;
