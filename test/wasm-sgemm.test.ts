@@ -167,12 +167,12 @@ describe.each(variants)("sgemm ($name)", ({ fma }) => {
   });
 
   // Split mode (sgemm-split.ts): chunks of rows or columns claimed from a counter. One call
-  // claims every chunk; any chunk size up to MC must give the unsplit bits.
+  // claims every chunk; any largest chunk up to MC, for any thread count, must give the unsplit bits.
   const counter = SGEMM_SCRATCH_BYTES; // the 64 free bytes before setup's operands
-  const splitRaw = (args: SgemmArgs, mode: number, chunk: number, scratchAt = scratch) => k.sgemmRaw(
+  const splitRaw = (args: SgemmArgs, mode: number, chunk: number, parts = 1) => k.sgemmRaw(
     mode | (args.transA ? SGEMM.TRANS_A : 0) | (args.transB ? SGEMM.TRANS_B : 0) | (args.bias !== undefined ? SGEMM.BIAS : 0)
     | (args.relu ? SGEMM.RELU : 0) | (args.accumulate ? SGEMM.ACCUMULATE : 0),
-    0, args.m, args.n, args.k, args.a, args.lda!, args.b, args.ldb!, args.y, args.ldy!, args.bias ?? 0, scratchAt, counter, chunk);
+    0, args.m, args.n, args.k, args.a, args.lda!, args.b, args.ldb!, args.y, args.ldy!, args.bias ?? 0, scratch, counter, chunk, parts);
   const I32 = () => new Int32Array(memory.buffer);
 
   it("chunks of rows or columns from a shared counter give the unsplit result bit for bit, at odd sizes", () => {
@@ -187,7 +187,7 @@ describe.each(variants)("sgemm ($name)", ({ fma }) => {
       for (const chunk of mode === SGEMM.SPLIT_ROWS ? [1, 4, 5, 36, 128] : [1, 8, 12, 128]) {
         F().set(y0, args.y / 4);
         I32()[counter / 4] = 0;
-        splitRaw(args, mode, chunk);
+        splitRaw(args, mode, chunk, 1 + (chunk % 3));
         const what = `${m}×${n}×${kk} ${tA} ${tB} ${mode === SGEMM.SPLIT_ROWS ? "rows" : "columns"} of ${chunk}`;
         expect(bitDiff(F().slice(args.y / 4, args.y / 4 + len), whole), what).toBe(0);
         expect(I32()[counter / 4], what).toBeGreaterThanOrEqual(mode === SGEMM.SPLIT_ROWS ? c.m : c.n);
@@ -215,7 +215,7 @@ describe.each(variants)("sgemm ($name)", ({ fma }) => {
     // Rounds alternate rows and columns, chunks of 16 and 8; the worker makes the same call on its own scratch.
     const rounds = [[SGEMM.SPLIT_ROWS, 16], [SGEMM.SPLIT_COLS, 16], [SGEMM.SPLIT_ROWS, 8], [SGEMM.SPLIT_COLS, 8]] as const;
     const workerScratch = 48 << 20;
-    const raw = (mode: number, chunk: number, at: number) => [SGEMM.TRANS_A | SGEMM.BIAS | SGEMM.RELU | mode, 0, c.m, c.n, c.k, args.a, args.lda!, args.b, args.ldb!, args.y, ldy, args.bias!, at, counter, chunk];
+    const raw = (mode: number, chunk: number, at: number) => [SGEMM.TRANS_A | SGEMM.BIAS | SGEMM.RELU | mode, 0, c.m, c.n, c.k, args.a, args.lda!, args.b, args.ldb!, args.y, ldy, args.bias!, at, counter, chunk, 2];
     const go = new Int32Array(new SharedArrayBuffer(8));
     const worker = new Worker(`
       const { parentPort, workerData: { module, memory, go, calls } } = require("node:worker_threads");

@@ -31,9 +31,9 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
   if (bias) fits(name, "bias", bias, N);
   // Rows [r0, r1) and columns [c0, c1) of Y: columns move the B, Y and bias pointers (Y keeps its
   // leading dimension N), so every element still sums over all of K in the same order.
-  const args = (r0: number, r1: number, c0: number, c1: number, thread: number, split = 0, counter = 0, chunk = 0) => [
+  const args = (r0: number, r1: number, c0: number, c1: number, thread: number, split = 0, counter = 0, parts = 0) => [
     flags | split, r0, r1, c1 - c0, K, a.byteOffset, lda, b.byteOffset + 4 * c0 * (tB ? ldb : 1), ldb,
-    y.byteOffset + 4 * c0, N, bias ? bias.byteOffset + 4 * c0 : 0, ctx.sgemmScratch[thread]!, counter, chunk,
+    y.byteOffset + 4 * c0, N, bias ? bias.byteOffset + 4 * c0 : 0, ctx.sgemmScratch[thread]!, counter, BLOCK.MC, parts,
   ];
   // One row times Wᵀ (a single sample through a linear layer): the row kernel reads W in place
   // instead of packing it, with the same bits as the sgemm's row (wasm/gemv.ts).
@@ -52,11 +52,9 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
   // The whole of op(A) (columns) or op(B) (rows), in KC blocks of whole slivers.
   const fitsWhole = K * (byColumns ? Math.ceil(M / TILE.mr) * TILE.mr : Math.ceil(N / TILE.nr) * TILE.nr) * 4 <= SPLIT_FULL_BYTES;
   if (fitsWhole) {
-    // About four chunks per thread, whole tiles, at most MC (a columns chunk's B block fills AP).
-    const unit = byColumns ? TILE.nr : TILE.mr;
-    const chunk = Math.min(BLOCK.MC, Math.max(16, Math.ceil(side / (4 * threads) / unit) * unit));
+    // Chunks of at most MC (a columns chunk's B block fills AP), smaller as fewer are left.
     const counter = ctx.sgemmScratch[0]! + SPLIT_COUNTER;
-    const parts = Array.from({ length: threads }, (_, t) => args(0, M, 0, N, t, byColumns ? SGEMM.SPLIT_COLS : SGEMM.SPLIT_ROWS, counter, chunk));
+    const parts = Array.from({ length: threads }, (_, t) => args(0, M, 0, N, t, byColumns ? SGEMM.SPLIT_COLS : SGEMM.SPLIT_ROWS, counter, threads));
     const local = raw.bind(null, ...parts[0]!) as () => void;
     const cell = new Int32Array(ctx.memory.buffer, counter, 1); // shared memory: the view never detaches
     return onThreads(() => {

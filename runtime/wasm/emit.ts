@@ -110,10 +110,15 @@ export const i32 = {
   store: (addr: I, v: I, offset = 0): Stmt => stmt(addr, v, [I32.store], memarg(2, offset)),
   /** Atomically add v to the i32 at addr (4-byte aligned, shared memory); the old value. */
   atomic_add: (addr: I, v: I): I => expr("i32", addr, v, [ATOMIC_PREFIX, ...uleb(ATOMIC.i32_rmw_add)], memarg(2, 0)),
+  atomic_load: (addr: I): I => expr("i32", addr, [ATOMIC_PREFIX, ...uleb(ATOMIC.i32_load)], memarg(2, 0)),
+  /** Atomically: old = [addr]; if old = expected then [addr] = replacement; the old value. */
+  atomic_cmpxchg: (addr: I, expected: I, replacement: I): I =>
+    expr("i32", addr, expected, replacement, [ATOMIC_PREFIX, ...uleb(ATOMIC.i32_rmw_cmpxchg)], memarg(2, 0)),
   trunc_f32_s: un<"f32", "i32">("i32", I32.trunc_f32_s),
   reinterpret_f32: un<"f32", "i32">("i32", I32.reinterpret_f32),
   /** min(a, b) as a branch-free select. */
   min_s: (a: I, b: I): I => select(a, b, i32.lt_s(a, b)),
+  max_s: (a: I, b: I): I => select(a, b, i32.gt_s(a, b)),
 };
 
 export const f32 = {

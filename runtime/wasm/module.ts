@@ -161,7 +161,7 @@ export interface Kernels extends ElementwiseKernels {
   readonly memory: WebAssembly.Memory;
   /** The validated entry point (allocates nothing; reuse one args object per call site). */
   sgemm(args: SgemmArgs): void;
-  /** The raw export: (flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk); the last two only with SGEMM.SPLIT_ROWS/SPLIT_COLS (sgemm-split.ts). */
+  /** The raw export: (flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk, parts); the last three only with SGEMM.SPLIT_ROWS/SPLIT_COLS (sgemm-split.ts). */
   readonly sgemmRaw: Raw;
   /**
    * One row times a transposed matrix, bit for bit the sgemm's row (gemv.ts):

@@ -74,7 +74,7 @@ export const F64 = {
  * u32 and a memarg whose alignment must be the access's natural one. Valid on shared memory.
  */
 export const ATOMIC_PREFIX = 0xfe;
-export const ATOMIC = { i32_rmw_add: 0x1e } as const;
+export const ATOMIC = { i32_load: 0x10, i32_rmw_add: 0x1e, i32_rmw_cmpxchg: 0x48 } as const;
 
 /** SIMD instructions, each encoded as 0xFD followed by this number as LEB128 u32. */
 export const SIMD_PREFIX = 0xfd;

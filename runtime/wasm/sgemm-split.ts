@@ -3,8 +3,10 @@
  * claiming chunks of Y's rows (SPLIT_ROWS) or columns (SPLIT_COLS) from one shared counter until
  * none is left:
  *
- *   loop: start = atomic_add(counter, chunk); if start ≥ side: done
- *         compute Y[start .. start + chunk) (rows or columns) over all of K
+ *   loop: start = counter; if start ≥ side: done
+ *         len = what is left / (2·parts), whole tiles, in [MIN_CHUNK, chunk]
+ *         compare-and-swap counter: start → start + len (else retry from the value seen)
+ *         compute Y[start .. start + len) (rows or columns) over all of K
  *
  * Why chunks, not one fixed share per thread: a share is done when its thread is, and on a busy
  * machine one of the two threads loses its core for a scheduler time slice now and then — with
@@ -33,8 +35,8 @@ import { block as wasmBlock, br, brIf, call, forRange, get, hasFlag, i32, loop, 
 /** What the split loops use of the enclosing sgemm function (its params, kernels and layout). */
 export interface SplitParts {
   readonly f: FuncBuilder;
-  /** (flags, m, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk) of sgemm. */
-  readonly p: { flags: Local<"i32">; m: Local<"i32">; n: Local<"i32">; k: Local<"i32">; a: Local<"i32">; lda: Local<"i32">; b: Local<"i32">; ldb: Local<"i32">; y: Local<"i32">; ldy: Local<"i32">; bias: Local<"i32">; scratch: Local<"i32">; counter: Local<"i32">; chunk: Local<"i32"> };
+  /** (flags, m, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk, parts) of sgemm. */
+  readonly p: { flags: Local<"i32">; m: Local<"i32">; n: Local<"i32">; k: Local<"i32">; a: Local<"i32">; lda: Local<"i32">; b: Local<"i32">; ldb: Local<"i32">; y: Local<"i32">; ldy: Local<"i32">; bias: Local<"i32">; scratch: Local<"i32">; counter: Local<"i32">; chunk: Local<"i32">; parts: Local<"i32"> };
   readonly packA: FuncRef;
   readonly packB: FuncRef;
   readonly macro: FuncRef;
@@ -48,13 +50,22 @@ export interface SplitParts {
 
 const add = i32.add, mul = i32.mul, c = i32.const;
 const min = (a: Expr<"i32">, b: Expr<"i32">) => i32.min_s(a, b);
+/** Smallest chunk (rows or columns) but the last: below it the tiles reuse a packed block too little. */
+const MIN_CHUNK = 16;
 const roundUp = (x: Expr<"i32">, to: number) => i32.and(add(x, c(to - 1)), c(-to));
 
 /** Statements of the rows mode (rows = true) or the columns mode; they return when no chunk is left. */
 export function splitLoops(s: SplitParts, rows: boolean): Stmt[] {
   const { f, p } = s;
   const start = f.local("i32"), len = f.local("i32"), pc = f.local("i32"), kc = f.local("i32"), epi = f.local("i32");
-  const packed = f.local("i32"), pad = f.local("i32"), blk = f.local("i32"), ic = f.local("i32");
+  const packed = f.local("i32"), pad = f.local("i32"), blk = f.local("i32"), ic = f.local("i32"), seen = f.local("i32");
+  // Guided self-scheduling: a chunk is 1/(2·parts) of what is left, in whole tiles, at least
+  // MIN_CHUNK and at most the call's chunk — large first (few per thread), small at the end, so
+  // the threads finish close together even when one started late or lost its core.
+  const unit = rows ? s.MR : s.NR;
+  const chunkOf = (rest: Expr<"i32">) => min(get(p.chunk), i32.max_s(c(MIN_CHUNK),
+    roundUp(i32.div_u(add(rest, i32.sub(get(twoParts), c(1))), get(twoParts)), unit)));
+  const twoParts = f.local("i32");
   const tA = hasFlag(get(p.flags), s.transA), tB = hasFlag(get(p.flags), s.transB);
   const full = add(get(p.scratch), c(s.FULL)), ap = add(get(p.scratch), c(s.AP));
   // op(A)[i, pc] and op(B)[pc, j], as byte addresses (A is transposed: A[pc, i]; B: B[j, pc]).
@@ -83,11 +94,20 @@ export function splitLoops(s: SplitParts, rows: boolean): Stmt[] {
   return [
     // Floats of one KC block of the whole operand: its other side rounded up to whole slivers.
     set(pad, rows ? roundUp(get(p.n), s.NR) : roundUp(get(p.m), s.MR)),
+    set(twoParts, mul(c(2), i32.max_s(get(p.parts), c(1)))),
     set(packed, c(0)),
+    set(start, i32.atomic_load(get(p.counter))),
     wasmBlock(loop(
-      set(start, i32.atomic_add(get(p.counter), get(p.chunk))),
-      brIf(1, i32.ge_s(get(start), get(side))), // no chunk left: out of the block
-      set(len, min(get(p.chunk), i32.sub(get(side), get(start)))),
+      // Claim [start, start + len) by compare-and-swap, len from what is left (see above).
+      wasmBlock(loop(
+        brIf(3, i32.ge_s(get(start), get(side))), // no chunk left: out of the outer block
+        set(len, i32.sub(get(side), get(start))),
+        set(len, min(get(len), chunkOf(get(len)))),
+        set(seen, i32.atomic_cmpxchg(get(p.counter), get(start), add(get(start), get(len)))),
+        brIf(1, i32.eq(get(seen), get(start))), // ours
+        set(start, get(seen)), // another thread claimed first: try again from where it left off
+        br(0),
+      )),
       set(pc, c(0)),
       // do … while (pc < k): once even for K = 0 (Y = 0 + bias).
       loop(
@@ -99,6 +119,7 @@ export function splitLoops(s: SplitParts, rows: boolean): Stmt[] {
         brIf(0, i32.lt_s(get(pc), get(p.k))),
       ),
       set(packed, c(1)),
+      set(start, i32.atomic_load(get(p.counter))),
       br(0), // the next chunk
     )),
   ];

@@ -130,10 +130,11 @@ export function emitSgemm(m: ModuleBuilder, cfg: SgemmConfig = SGEMM_PLAIN): Fun
     );
   }
 
-  // sgemm(flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk); leading
-  // dims in floats; counter and chunk only with SPLIT_ROWS or SPLIT_COLS (then m0 = 0, m1 = M).
-  const f = m.func("sgemm", Array<"i32">(15).fill("i32"));
-  const [flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk] = f.i32Params();
+  // sgemm(flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk, parts);
+  // leading dims in floats; counter, chunk (the largest) and parts (threads) only with SPLIT_ROWS
+  // or SPLIT_COLS (then m0 = 0, m1 = M).
+  const f = m.func("sgemm", Array<"i32">(16).fill("i32"));
+  const [flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk, parts] = f.i32Params();
   const jc = f.local("i32"), pc = f.local("i32"), ic = f.local("i32");
   const nc = f.local("i32"), kc = f.local("i32"), mc = f.local("i32"), epi = f.local("i32");
   const tA = hasFlag(get(flags), SGEMM.TRANS_A), tB = hasFlag(get(flags), SGEMM.TRANS_B);
@@ -146,7 +147,7 @@ export function emitSgemm(m: ModuleBuilder, cfg: SgemmConfig = SGEMM_PLAIN): Fun
       select(c(EPI.BIAS), c(0), hasFlag(get(flags), SGEMM.BIAS)), select(c(EPI.RELU), c(0), hasFlag(get(flags), SGEMM.RELU)))))),
   );
   const split: SplitParts = {
-    f, p: { flags, m: m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk }, packA, packB, macro,
+    f, p: { flags, m: m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk, parts }, packA, packB, macro,
     MR, NR, MC: block.MC, KC: block.KC, FULL: BP, AP, epilogue, transA: SGEMM.TRANS_A, transB: SGEMM.TRANS_B,
   };
   f.body(
