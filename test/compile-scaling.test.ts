@@ -19,21 +19,11 @@ import { Executor } from "../runtime/executor.js";
 import { kernels } from "../runtime/kernels/index.js";
 import { GraphError } from "../runtime/errors.js";
 import { fillNormal, fillUniform, philox } from "../runtime/rng.js";
+import { rand as rng } from "./helpers/run.js";
 import { batchNorm, compile, dropout, layerNorm, linear, relu, residual, seq, sgd, softmaxCrossEntropy, type LayerNode } from "../src/index.js";
 
 const lecture = (depth: number): LayerNode =>
   seq(linear(20, 10), relu, ...Array.from({ length: depth - 2 }, () => [linear(10, 10), relu]).flat(), linear(10, 3)) as LayerNode;
-
-/** A small random generator (mulberry32): the cases are the same on every run. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("compile() does work linear in depth", () => {
   afterEach(() => vi.restoreAllMocks());
