@@ -3,6 +3,7 @@
  * chosen so the innermost loop walks memory contiguously. p = [M, N, K, transA, transB].
  * Transposed operands are read in place, never materialized.
  */
+import { GEMV_DIRECT } from "../wasm/gemv.js";
 import { EPI, TILE } from "../wasm/microkernel.js";
 import { BLOCK, SGEMM, SPLIT_COUNTER, SPLIT_FULL_BYTES } from "../wasm/sgemm.js";
 import { fits } from "./bounds.js";
@@ -35,11 +36,17 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
     flags | split, r0, r1, c1 - c0, K, a.byteOffset, lda, b.byteOffset + 4 * c0 * (tB ? ldb : 1), ldb,
     y.byteOffset + 4 * c0, N, bias ? bias.byteOffset + 4 * c0 : 0, ctx.sgemmScratch[thread]!, counter, BLOCK.MC, parts,
   ];
-  // One row times Wᵀ (a single sample through a linear layer): the row kernel reads W in place
-  // instead of packing it, with the same bits as the sgemm's row (wasm/gemv.ts).
-  if (M === 1 && tB && !tA && N >= 4) {
-    const epi = (bias ? EPI.BIAS : 0) | (relu ? EPI.RELU : 0);
-    return ctx.wasm.gemvRaw.bind(null, epi, N, K, a.byteOffset, b.byteOffset, ldb, y.byteOffset, bias ? bias.byteOffset : 0) as () => void;
+  // Batch-1 products (wasm/gemv.ts), same bits as the sgemm's: one row times W (a sample through
+  // a linear layer, or its input gradient) read in place instead of packed for a 4-row tile with
+  // one row in use; and K = 1, a column times a row (a batch-1 weight gradient), as one pass of
+  // stores. A's row is contiguous when M = 1 whether or not it is transposed (lda = 1), and
+  // with K = 1 so are both operands. Both stay on one thread (memory-bound; no hand-off).
+  const epi = (bias ? EPI.BIAS : 0) | (relu ? EPI.RELU : 0), biasAt = bias ? bias.byteOffset : 0;
+  if (M === 1 && N >= 4) {
+    return ctx.wasm.gemvRaw.bind(null, epi | (tB ? 0 : GEMV_DIRECT), N, K, a.byteOffset, b.byteOffset, ldb, y.byteOffset, biasAt) as () => void;
+  }
+  if (K === 1 && N >= 4) {
+    return ctx.wasm.gemvOuterRaw.bind(null, epi, 0, M, N, a.byteOffset, b.byteOffset, y.byteOffset, N, biasAt) as () => void;
   }
   const raw = ctx.wasm.sgemmRaw;
   const byColumns = N >= M;

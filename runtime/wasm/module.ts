@@ -154,7 +154,7 @@ const ELEMENTWISE_NAMES = [
 ] as const satisfies readonly (keyof ElementwiseKernels)[];
 
 /** Every export of the module, by name (what a worker thread may be asked to call). */
-export const KERNEL_EXPORTS: readonly string[] = ["sgemm", "gemv", ...ELEMENTWISE_NAMES];
+export const KERNEL_EXPORTS: readonly string[] = ["sgemm", "gemv", "gemvOuter", ...ELEMENTWISE_NAMES];
 
 export interface Kernels extends ElementwiseKernels {
   /** @internal (names WebAssembly, which a user's TypeScript may not declare: not in the published types) */
@@ -165,9 +165,12 @@ export interface Kernels extends ElementwiseKernels {
   readonly sgemmRaw: Raw;
   /**
    * One row times a transposed matrix, bit for bit the sgemm's row (gemv.ts):
-   * (epi, n ≥ 4, k, x, w, ldw, y, bias), epi of EPI.BIAS | EPI.RELU. No checks: callers check.
+   * (epi, n ≥ 4, k, x, w, ldw, y, bias), epi of EPI.BIAS | EPI.RELU | GEMV_DIRECT (B[k, n] instead
+   * of W[n, k]). No checks: callers check.
    */
   readonly gemvRaw: Raw;
+  /** The K = 1 product, rows [m0, m1) (gemv.ts): (epi, m0, m1, n ≥ 4, a, b, y, ldy, bias). No checks. */
+  readonly gemvOuterRaw: Raw;
 }
 
 /** @internal The kernels instantiated on `memory`. */
@@ -205,5 +208,5 @@ export function instantiateKernels(memory: WebAssembly.Memory, module: WebAssemb
     sgemmRaw(flags, r0, r1, n, k, p.a, lda, p.b, ldb, p.y, ldy, p.bias ?? 0, p.scratch);
   };
   const elementwise = Object.fromEntries(ELEMENTWISE_NAMES.map((name) => [name, ex[name]!])) as unknown as ElementwiseKernels;
-  return { memory, sgemm, sgemmRaw, gemvRaw: ex["gemv"]!, ...elementwise };
+  return { memory, sgemm, sgemmRaw, gemvRaw: ex["gemv"]!, gemvOuterRaw: ex["gemvOuter"]!, ...elementwise };
 }
