@@ -1,25 +1,33 @@
 /**
- * Worker threads that share networks' arenas. A kernel call is split by the caller into parts
- * (rows of an output); part 0 runs on the calling thread, the others on workers, and the call
- * returns when all are done. Each output element is computed by exactly one part with the same
- * reduction order as an unsplit call, so results are bit-identical whatever the thread count.
+ * Worker threads that share networks' arenas. A kernel call is cut by the kernel into chunks
+ * (row or column blocks of an output, fixed by the problem, never by timing or thread count);
+ * the calling thread and the workers claim chunks one at a time from a shared ticket counter
+ * until none is left, and the call returns when every chunk is done. Each output element is
+ * computed by exactly one chunk with the same reduction order as an unsplit call, so the bits are
+ * the same whatever the thread count and whichever thread ran which chunk.
  *
- * Synchronization is a shared control block per worker (Atomics.wait / notify; layout in
- * workers.ts): no message per job, so a split costs microseconds. A part runs on whichever thread
- * claims it first (compare-and-swap of ctrl[7]): when the caller has finished its own part and a
- * worker has not started its one — the machine is busy and the worker has no core, or it is
- * still starting — the caller takes it back and runs it itself (the same kernel on the same
- * bytes: the same bits) instead of waiting for a thread that is not running.
+ * Why chunks claimed dynamically: on a machine whose cores are busy with other work, a worker is
+ * descheduled at any moment, for a scheduler time slice (milliseconds). With one fixed share per
+ * thread the caller then waits for the rest of that share; here it keeps claiming chunks, so it
+ * waits for at most the one chunk the descheduled worker holds — and, sleeping, it hands that
+ * worker its core. A worker that has not started when the caller runs out of chunks has its job
+ * taken back (compare-and-swap of ctrl[7]) and is not waited for at all.
  *
- * Lifetime: one pool per process, shared by every network through leases (`acquirePool`). The
- * pool only ever grows while leased — a network compiled for more threads adds workers, it never
- * replaces the pool under networks that still hold its `run` — and a released network detaches
- * its memory from every worker. When the last lease is released the workers stop (after a short
- * grace period, so a compile/dispose loop does not restart them every time).
+ * Tickets are a pool-wide counter that only grows: call k owns tickets [base, end) and a worker
+ * claims ticket v only while v < end by compare-and-swap, so a worker that wakes up late, from a
+ * call long finished, finds its tickets gone and cannot take one of a later call. The done
+ * counter follows the ticket counter: the caller returns when it reaches end.
+ *
+ * Synchronization is shared memory (Atomics.wait / notify; layout in workers.ts): no message per
+ * job, so a split costs microseconds. Lifetime: one pool per process, shared by every network
+ * through leases (`acquirePool`). The pool only ever grows while leased — a network compiled for
+ * more threads adds workers, it never replaces the pool under networks that still hold its `run` —
+ * and a released network detaches its memory from every worker. When the last lease is released
+ * the workers stop (after a short grace period, so a compile/dispose loop does not restart them).
  */
 import { KilnError } from "./errors.js";
 import { kernelModule, KERNEL_EXPORTS } from "./wasm/module.js";
-import { spinMs, workerHost, type ComputeWorker } from "./workers.js";
+import { spinMs, workerHost, CTRL_INTS, MAX_CHUNK_ARGS, type ComputeWorker } from "./workers.js";
 
 interface Lane {
   worker: ComputeWorker;
@@ -27,20 +35,19 @@ interface Lane {
   args: Float64Array;
   attached: Set<number>;
   seq: number;
-  /** Parts this worker ran (a part the caller took back is not counted). */
-  jobs: number;
+  /** Chunks run by the workers this lane had before (see RECYCLE_AFTER). */
+  jobsBefore: number;
   /** Memories this worker has dropped: see RECYCLE_AFTER. */
   detached: number;
 }
 
 type Exports = Record<string, (...a: number[]) => unknown>;
 
-const MAX_ARGS = 32;
 /** Arena's limit on threads per network. */
 const MAX_THREADS = 64;
 /** Export index of the job that drops a memory's instance in a worker (see worker.mjs). */
 const DETACH = -1;
-/** How long the caller spins for a worker's part before sleeping (KILN_SPIN_US). */
+/** How long the caller spins for a worker's chunk before sleeping (KILN_SPIN_US). */
 const SPIN_MS = spinMs();
 /**
  * A worker allocates almost nothing, so its garbage collector seldom runs, and each memory it
@@ -51,21 +58,30 @@ const SPIN_MS = spinMs();
 const RECYCLE_AFTER = 16;
 /** How long the pool runs on the calling thread alone after splits stopped paying (see judge). */
 const SOLO_MS = 100;
+/** Split calls per verdict of the judge. */
+const JUDGE_CALLS = 32;
 /** How long an unleased pool keeps its workers before stopping them. */
 const IDLE_CLOSE_MS = 2000;
 
+/** Arguments of a split call: table[thread][chunk] is chunk's argument list on that thread. */
+export type ChunkArgs = readonly (readonly (readonly number[])[])[];
+
 export class ThreadPool {
   private readonly lanes: Lane[] = [];
+  /** [0] next ticket to claim, [1] tickets done (see the file comment). */
+  private readonly tickets = new Int32Array(new SharedArrayBuffer(64));
   private readonly memoryIds = new WeakMap<WebAssembly.Memory, number>();
   private nextMemoryId = 1;
-  /** The kernels on each memory for this thread, to run parts taken back from workers. */
+  /** The kernels on each memory for this thread (tests run chunks through it). */
   private readonly localExports = new Map<number, Exports>();
   private readonly canBlock = workerHost().canBlock;
   private closed = false;
-  /** Per call: whether part i was handed to its worker (1) or is run here (0). */
+  /** Per call: whether lane i − 1 was handed the job. */
   private readonly posted = new Uint8Array(MAX_THREADS);
-  /** Parts the caller ran itself because no worker had started them (KILN_DEBUG, tests). */
+  /** Worker jobs the caller took back because the worker had not started them (KILN_DEBUG, tests). */
   takenBack = 0;
+  /** Calls that ran on the calling thread alone: solo spell, or every worker still busy (tests). */
+  ranAlone = 0;
 
   /** `threads` counts the calling thread: a pool of 2 has one worker. */
   constructor(threads: number, private readonly module: WebAssembly.Module, private readonly names: readonly string[]) {
@@ -87,84 +103,111 @@ export class ThreadPool {
     while (this.lanes.length < threads - 1) this.lanes.push(this.spawn(0));
   }
 
-  private spawn(jobs: number): Lane {
-    const ctrl = new Int32Array(new SharedArrayBuffer(64));
-    const args = new Float64Array(new SharedArrayBuffer(8 * MAX_ARGS));
-    return { worker: workerHost().spawn(ctrl, args), ctrl, args, attached: new Set(), seq: 0, jobs, detached: 0 };
+  private spawn(jobsBefore: number): Lane {
+    const ctrl = new Int32Array(new SharedArrayBuffer(4 * CTRL_INTS));
+    const args = new Float64Array(new SharedArrayBuffer(8 * MAX_CHUNK_ARGS));
+    return { worker: workerHost().spawn(ctrl, args, this.tickets), ctrl, args, attached: new Set(), seq: 0, jobsBefore, detached: 0 };
   }
 
   /**
-   * Run `local()` here and `exportName(...parts[i])` on worker i − 1 (parts[0] is ignored: the
-   * caller's own share is `local`), then wait for every part a worker has claimed and run the
-   * others here. A split into more parts than the pool has threads is refused, never silently
-   * left half-computed.
+   * Run the chunks of one kernel call: `local[c]()` is chunk c on this thread, `table[t][c]` the
+   * arguments of `exportName` for chunk c on thread t (they may differ per thread only in
+   * per-thread scratch). Threads beyond table.length, or beyond the chunks, are not used. When
+   * the pool runs alone (see judge) it calls `alone` instead, which must compute the same bits —
+   * by default every chunk in order here.
    */
-  run(memory: WebAssembly.Memory, exportName: string, parts: readonly (readonly number[])[], local: () => void): void {
+  run(memory: WebAssembly.Memory, exportName: string, table: ChunkArgs, local: readonly (() => void)[], alone?: () => void): void {
     if (this.closed) throw new KilnError(`thread pool: ${exportName} called on a closed pool (was the network disposed?)`);
-    if (parts.length > this.threads) throw new KilnError(`thread pool: ${exportName} split into ${parts.length} parts, but the pool has ${this.threads} threads`);
+    const chunks = local.length;
+    if (table.length < 1 || table.some((t) => t.length !== chunks)) throw new KilnError(`thread pool: ${exportName} needs one argument list per chunk (${chunks}) on every thread`);
     const fn = this.names.indexOf(exportName);
     if (fn < 0) throw new KilnError(`thread pool: unknown kernel ${exportName}`);
-    const id = this.idOf(memory);
-    const used = parts.length - 1;
-    if (this.soloUntil !== 0) {
-      if (performance.now() < this.soloUntil) {
-        local();
-        for (let i = 1; i <= used; i++) this.runHere(memory, id, exportName, parts[i]!);
-        return;
+    const lanes = Math.min(this.lanes.length, table.length - 1, chunks - 1);
+    let used = 0;
+    if (this.soloUntil !== 0 && performance.now() >= this.soloUntil) this.soloUntil = 0; // probe: does a split pay again?
+    if (this.soloUntil === 0) {
+      const base = Atomics.load(this.tickets, 0), end = (base + chunks) | 0, id = this.idOf(memory);
+      for (let i = 1; i <= lanes; i++) {
+        const lane = this.lanes[i - 1]!;
+        // Not yet listening (a browser starts workers only when its creator yields), or still
+        // finishing a job whose last chunk someone else took: leave this worker out of the call.
+        this.posted[i] = Atomics.load(lane.ctrl, 6) === 1 && Atomics.load(lane.ctrl, 1) === lane.seq ? 1 : 0;
+        if (this.posted[i] === 0) continue;
+        if (!lane.attached.has(id)) {
+          lane.worker.attach({ id, memory, module: this.module, names: this.names });
+          lane.attached.add(id);
+        }
+        this.post(lane, id, fn, table[i]!, base, end);
+        used++;
       }
-      this.soloUntil = 0; // probe: split again, and see whether it pays
+      if (used > 0) return this.share(local, base, end, lanes);
     }
-    for (let i = 1; i <= used; i++) {
-      const lane = this.lanes[i - 1]!;
-      this.posted[i] = Atomics.load(lane.ctrl, 6); // 0: the worker is still starting
-      if (this.posted[i] === 0) continue;
-      if (!lane.attached.has(id)) {
-        lane.worker.attach({ id, memory, module: this.module, names: this.names });
-        lane.attached.add(id);
-      }
-      this.post(lane, id, fn, parts[i]!);
-    }
+    this.ranAlone++;
+    if (alone) alone();
+    else for (let c = 0; c < chunks; c++) local[c]!(); // no other thread can claim: tickets untouched
+  }
+
+  /** Claim chunks here until none is left, take back jobs not started, wait for chunks held. */
+  private share(local: readonly (() => void)[], base: number, end: number, lanes: number): void {
+    const t = this.tickets;
     const t0 = performance.now();
-    local();
-    const t1 = performance.now();
-    let waited = 0; // for claimed parts only: a part taken back is work done here, not a wait
-    for (let i = 1; i <= used; i++) {
+    let mine = 0;
+    for (;;) {
+      const v = Atomics.load(t, 0);
+      if (((v - end) | 0) >= 0) break;
+      if (Atomics.compareExchange(t, 0, v, (v + 1) | 0) !== v) continue;
+      local[(v - base) | 0]!();
+      Atomics.add(t, 1, 1);
+      mine++;
+    }
+    const own = performance.now() - t0, chunk = own / Math.max(1, mine);
+    for (let i = 1; i <= lanes; i++) {
       const lane = this.lanes[i - 1]!;
-      if (this.posted[i] === 0) { this.runHere(memory, id, exportName, parts[i]!); continue; }
+      if (this.posted[i] === 0) continue;
       if (Atomics.compareExchange(lane.ctrl, 7, lane.seq - 1, lane.seq) === lane.seq - 1) {
-        // Unclaimed: the worker is not running. Take the part back; it is done when we are.
-        this.runHere(memory, id, exportName, parts[i]!);
-        lane.jobs--;
-        Atomics.store(lane.ctrl, 1, lane.seq);
-      } else {
-        // Claimed: the worker runs it and, having started with us, should finish about when we
-        // did — spin no longer than our own share took, then sleep (a longer spin only takes
-        // the core from a worker that was descheduled).
-        const w0 = performance.now();
-        this.wait(lane, exportName, Math.min(SPIN_MS, Math.max(0.02, t1 - t0)));
-        waited += performance.now() - w0;
+        Atomics.store(lane.ctrl, 1, lane.seq); // never started: it will skip this job
+        this.takenBack++;
       }
     }
-    this.judge(t1 - t0, waited);
+    let waited = 0;
+    if (Atomics.load(t, 1) !== end) {
+      // A worker holds a chunk. Running, it finishes within about one chunk's time of us: spin
+      // that long, then sleep (a longer spin only takes the core from a worker that was descheduled).
+      const w0 = performance.now();
+      this.until(t, 1, end, "its chunks", Math.min(SPIN_MS, Math.max(0.02, chunk)));
+      waited = performance.now() - w0;
+    }
+    this.judge(own, ((end - base - mine) | 0) * chunk - waited);
   }
 
   /**
-   * Whether splitting pays on this machine now. Parts are equal shares, so a worker that had a
-   * core finishes about when the caller does; a wait for it much longer than the caller's own
-   * share means the worker was descheduled mid-part (another process holds the cores), and that
-   * split was slower than one thread. After a few such splits in a row the pool runs every part
-   * on the calling thread (the same calls: the same bits) for SOLO_MS, then tries again.
+   * Whether splitting pays on this machine now. Each split call saved about the chunks the
+   * workers ran (timed as ours) minus the time we waited for them; over a window of JUDGE_CALLS
+   * calls that must come to at least a tenth of our own time. A worker that has no core (another
+   * process holds it) runs few chunks, or makes us wait for one it was descheduled in. When a
+   * window does not pay, the pool runs every call alone (`alone`: the same bits) for a while,
+   * then probes again with a window; while probes keep failing the while doubles, up to
+   * SOLO_MS · 16 (so probing a busy machine costs a few percent), and a window that pays resets it.
    */
-  private judge(own: number, waited: number): void {
-    if (waited > own + 0.05) {
-      if (++this.slowSplits >= 3) { this.soloUntil = performance.now() + SOLO_MS; this.slowSplits = 0; this.soloSpells++; }
+  private judge(own: number, saved: number): void {
+    this.ownSum += own;
+    this.savedSum += saved;
+    if (++this.calls < JUDGE_CALLS) return;
+    if (this.savedSum < 0.1 * this.ownSum) {
+      this.soloUntil = performance.now() + this.soloMs;
+      this.soloMs = Math.min(SOLO_MS * 16, this.soloMs * 2);
+      this.soloSpells++;
     } else {
-      this.slowSplits = 0;
+      this.soloMs = SOLO_MS;
     }
+    this.calls = 0; this.ownSum = 0; this.savedSum = 0;
   }
 
-  private slowSplits = 0;
+  private calls = 0;
+  private ownSum = 0;
+  private savedSum = 0;
   private soloUntil = 0;
+  private soloMs = SOLO_MS;
   /** Times the pool fell back to the calling thread alone (KILN_DEBUG, tests). */
   soloSpells = 0;
 
@@ -175,12 +218,13 @@ export class ThreadPool {
     this.localExports.delete(id);
     this.lanes.forEach((lane, i) => {
       if (!lane.attached.delete(id)) return;
-      this.post(lane, id, DETACH, []);
-      this.wait(lane, "detach");
+      this.until(lane.ctrl, 1, lane.seq, "its last job"); // a job whose chunks are all done may still be ending
+      this.post(lane, id, DETACH, [], 0, 0);
+      this.until(lane.ctrl, 1, lane.seq, "detach");
       // Safe whenever the lane is idle: the new worker is sent the memories it runs on anew.
       if (++lane.detached >= RECYCLE_AFTER) {
         this.stop(lane);
-        this.lanes[i] = this.spawn(lane.jobs);
+        this.lanes[i] = this.spawn(lane.jobsBefore + lane.ctrl[10]!);
       }
     });
     this.memoryIds.delete(memory);
@@ -194,9 +238,9 @@ export class ThreadPool {
     this.localExports.clear();
   }
 
-  /** Parts each worker has run since the pool started (shows that threads are in use). */
+  /** Chunks each worker has run since the pool started (shows that threads are in use). */
   jobsPerWorker(): number[] {
-    return this.lanes.map((l) => l.jobs);
+    return this.lanes.map((l) => l.jobsBefore + Atomics.load(l.ctrl, 10));
   }
 
   private stop(lane: Lane): void {
@@ -205,41 +249,45 @@ export class ThreadPool {
     lane.worker.terminate();
   }
 
-  /** Hand a job to one worker (arguments copied into its shared block: no allocation). */
-  private post(lane: Lane, id: number, fn: number, a: readonly number[]): void {
-    if (a.length > MAX_ARGS) throw new KilnError(`thread pool: ${a.length} arguments, at most ${MAX_ARGS}`);
-    for (let k = 0; k < a.length; k++) lane.args[k] = a[k]!; // no iterator, no allocation
+  /** Hand a job to one worker: its argument table copied into the shared block (no allocation). */
+  private post(lane: Lane, id: number, fn: number, chunks: readonly (readonly number[])[], base: number, end: number): void {
+    const n = chunks.length > 0 ? chunks[0]!.length : 0;
+    if (n * chunks.length > MAX_CHUNK_ARGS) throw new KilnError(`thread pool: ${chunks.length} chunks of ${n} arguments, at most ${MAX_CHUNK_ARGS} numbers`);
+    for (let c = 0; c < chunks.length; c++) {
+      const a = chunks[c]!;
+      for (let k = 0; k < n; k++) lane.args[c * n + k] = a[k]!; // no iterator, no allocation
+    }
     lane.ctrl[2] = id;
     lane.ctrl[3] = fn;
-    lane.ctrl[4] = a.length;
-    if (fn !== DETACH) lane.jobs++;
+    lane.ctrl[4] = n;
+    lane.ctrl[8] = base;
+    lane.ctrl[9] = end;
     lane.seq++;
     Atomics.store(lane.ctrl, 0, lane.seq);
     Atomics.notify(lane.ctrl, 0);
   }
 
-  /** Wait until the worker has finished its last job. */
-  private wait(lane: Lane, what: string, spin = SPIN_MS): void {
-    // Spin briefly first: a thread asleep in Atomics.wait takes 50–150 µs to wake on a VM.
-    const until = performance.now() + spin;
-    while (Atomics.load(lane.ctrl, 1) !== lane.seq && performance.now() < until);
+  /** Wait until a[i] === value: spin `spin` ms first (a thread asleep in Atomics.wait takes 50–150 µs to wake on a VM), then sleep. */
+  private until(a: Int32Array, i: number, value: number, what: string, spin = SPIN_MS): void {
+    const stop = performance.now() + spin;
+    while (Atomics.load(a, i) !== value && performance.now() < stop);
     const start = Date.now();
-    while (Atomics.load(lane.ctrl, 1) !== lane.seq) {
-      if (this.canBlock) Atomics.wait(lane.ctrl, 1, Atomics.load(lane.ctrl, 1), 1000);
+    for (let v = Atomics.load(a, i); v !== value; v = Atomics.load(a, i)) {
+      if (this.canBlock) Atomics.wait(a, i, v, 1000);
       // A worker that died or never started must not hang the process.
       if (Date.now() - start > 60_000) throw new KilnError(`thread pool: a worker did not finish ${what} within 60 s`);
     }
   }
 
-  /** Run one part on this thread: same kernels, same bytes, same bits. */
-  private runHere(memory: WebAssembly.Memory, id: number, exportName: string, part: readonly number[]): void {
+  /** The kernels on `memory` for this thread (tests run chunks through it, as a kernel's `local`). */
+  exportsFor(memory: WebAssembly.Memory): Exports {
+    const id = this.idOf(memory);
     let exports = this.localExports.get(id);
     if (!exports) {
       exports = new WebAssembly.Instance(this.module, { env: { memory } }).exports as Exports;
       this.localExports.set(id, exports);
     }
-    exports[exportName]!(...part);
-    this.takenBack++;
+    return exports;
   }
 
   private idOf(memory: WebAssembly.Memory): number {
@@ -307,6 +355,6 @@ export function acquirePool(threads: number, memory: WebAssembly.Memory): PoolLe
 }
 
 /** What the pool holds now (KILN_DEBUG and tests): threads, live leases, parts taken back. */
-export function poolStats(): { threads: number; leases: number; takenBack: number; soloSpells: number } {
-  return { threads: pool && !pool.isClosed ? pool.threads : 0, leases, takenBack: pool?.takenBack ?? 0, soloSpells: pool?.soloSpells ?? 0 };
+export function poolStats(): { threads: number; leases: number; takenBack: number; soloSpells: number; ranAlone: number } {
+  return { threads: pool && !pool.isClosed ? pool.threads : 0, leases, takenBack: pool?.takenBack ?? 0, soloSpells: pool?.soloSpells ?? 0, ranAlone: pool?.ranAlone ?? 0 };
 }

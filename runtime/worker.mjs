@@ -2,17 +2,22 @@
 // Plain JavaScript on purpose — it needs no loader, only the module and memories it is sent.
 // Protocol (see workers.ts): ctrl[0] = job sequence (−1: exit), ctrl[1] = last finished job,
 // ctrl[2] = memory id, ctrl[3] = export index (−1: drop that memory's instance, its network was
-// released), ctrl[4] = argument count, ctrl[6] = 1 once listening, ctrl[7] = last claimed job;
-// arguments in `args`. A job runs on whichever thread claims it first (compare-and-swap of
-// ctrl[7] from seq − 1 to seq): this worker, or the caller, which takes back a part this worker
-// has not started.
+// released), ctrl[4] = arguments per chunk, ctrl[6] = 1 once listening, ctrl[7] = last claimed
+// job, ctrl[8..9] = the job's tickets [base, end), ctrl[10] = chunks run here; chunk c's
+// arguments at args[c·n …]. A job is this worker's only if it moves ctrl[7] from seq − 1 to seq
+// before the caller takes it back; then it claims chunks from the pool's shared ticket counter
+// (tickets[0], compare-and-swap while below end) until none is left, counting each one done in
+// tickets[1].
 import { receiveMessageOnPort, workerData } from "node:worker_threads";
 
-const { ctrlBuffer, argsBuffer, port } = workerData;
+const { ctrlBuffer, argsBuffer, ticketsBuffer, port } = workerData;
 const ctrl = new Int32Array(ctrlBuffer);
 const args = new Float64Array(argsBuffer);
-Atomics.store(ctrl, 6, 1); // listening: the caller may hand this worker parts (see workers.ts)
+const tickets = new Int32Array(ticketsBuffer);
+Atomics.store(ctrl, 6, 1); // listening: the caller may hand this worker jobs (see workers.ts)
 const instances = new Map();
+/** One argument array per length, reused: a chunk call allocates nothing here. */
+const argArrays = [];
 let names = [];
 let seen = 0;
 
@@ -49,9 +54,19 @@ for (;;) {
       instances.set(m.message.id, new WebAssembly.Instance(m.message.module, { env: { memory: m.message.memory } }).exports);
     }
     const fn = instances.get(ctrl[2])[names[ctrl[3]]];
-    const n = ctrl[4];
-    if (n === 0) fn();
-    else fn(...Array.from(args.subarray(0, n)));
+    const n = ctrl[4], base = ctrl[8], end = ctrl[9];
+    const a = (argArrays[n] ??= new Array(n).fill(0));
+    for (;;) {
+      const v = Atomics.load(tickets, 0);
+      if (((v - end) | 0) >= 0) break; // every chunk claimed (or this job is long over)
+      if (Atomics.compareExchange(tickets, 0, v, (v + 1) | 0) !== v) continue;
+      const o = ((v - base) | 0) * n;
+      for (let k = 0; k < n; k++) a[k] = args[o + k];
+      fn.apply(null, a);
+      ctrl[10]++;
+      Atomics.add(tickets, 1, 1);
+      Atomics.notify(tickets, 1);
+    }
   }
   Atomics.store(ctrl, 1, seq);
   Atomics.notify(ctrl, 1);

@@ -1,14 +1,19 @@
 /**
  * Compute threads on the two platforms kiln runs on, behind one small interface the thread pool
  * (threads.ts) uses: Node's worker_threads, or a browser's Web Workers. Both run the same
- * protocol on a shared control block (ctrl, see threads.ts and worker.mjs) and receive the kernel
- * module and each network's shared memory by message:
+ * protocol on shared blocks and receive the kernel module and each network's shared memory by
+ * message. Per worker, `ctrl` (CTRL_INTS int32) and `args` (MAX_CHUNK_ARGS float64):
  *   ctrl[0] job sequence (−1: exit)   ctrl[1] last finished job   ctrl[2] memory id
- *   ctrl[3] export index              ctrl[4] argument count      ctrl[5] scratch for a timed wait
+ *   ctrl[3] export index              ctrl[4] arguments per chunk ctrl[5] scratch for a timed wait
  *   ctrl[6] 1 once the worker listens (a browser starts workers only when the creating thread
- *           yields to its event loop; until then the caller runs the worker's share itself)
- *   ctrl[7] last claimed job: a job runs on the thread that moves it from seq − 1 to seq first,
- *           the worker or the caller taking back a part the worker has not started
+ *           yields to its event loop; until then the caller leaves it out)
+ *   ctrl[7] last claimed job: a job runs on the worker only if it moves ctrl[7] from seq − 1 to
+ *           seq first; the caller moves it to take back a job the worker has not started
+ *   ctrl[8], ctrl[9] the job's tickets [base, end)   ctrl[10] chunks this worker has run
+ *   args    chunk c's arguments at [c·n, c·n + n), n = ctrl[4]
+ * and, shared by the pool's workers, `tickets`: [0] next ticket, [1] tickets done. A worker with
+ * job [base, end) claims ticket v by moving tickets[0] from v to v + 1 while v < end, runs chunk
+ * v − base, adds 1 to tickets[1] and notifies it; it stops when v reaches end.
  * Export index −1 is not a kernel: the worker drops the instance of memory ctrl[2].
  */
 import { envVar, hasNodeBuiltins, nodeBuiltin } from "./host.js";
@@ -35,8 +40,13 @@ export interface WorkerHost {
   readonly canBlock: boolean;
   /** Logical cores (navigator.hardwareConcurrency or os.availableParallelism). */
   readonly cores: number;
-  spawn(ctrl: Int32Array, args: Float64Array): ComputeWorker;
+  spawn(ctrl: Int32Array, args: Float64Array, tickets: Int32Array): ComputeWorker;
 }
+
+/** Int32 words of a worker's control block. */
+export const CTRL_INTS = 16;
+/** Float64 words of a worker's argument block: every chunk's arguments of one job. */
+export const MAX_CHUNK_ARGS = 1024;
 
 /**
  * How long a waiting thread spins before sleeping, in ms (KILN_SPIN_US, default 100 µs): the
@@ -63,12 +73,12 @@ function nodeHost(): WorkerHost {
     unavailable: "",
     canBlock: true,
     cores: os.availableParallelism(),
-    spawn(ctrl, args) {
+    spawn(ctrl, args, tickets) {
       const { port1, port2 } = new wt.MessageChannel();
       // No loader flags: the worker is plain JavaScript, and an inherited loader (tsx) would
       // talk to this thread while it blocks in Atomics.wait — a deadlock.
       const worker = new wt.Worker(new URL("./worker.mjs", import.meta.url), {
-        workerData: { ctrlBuffer: ctrl.buffer, argsBuffer: args.buffer, port: port2 },
+        workerData: { ctrlBuffer: ctrl.buffer, argsBuffer: args.buffer, ticketsBuffer: tickets.buffer, port: port2 },
         transferList: [port2],
         execArgv: [],
       });
@@ -102,12 +112,12 @@ function webHost(): WorkerHost {
     // A window may not sleep in Atomics.wait; a worker may.
     canBlock: g.document === undefined,
     cores,
-    spawn(ctrl, args) {
+    spawn(ctrl, args, tickets) {
       // The worker's code travels as a Blob made from webWorkerMain's source: no file for a
       // bundler or server to find, and it needs nothing but what it is sent.
       url ??= g.URL.createObjectURL!(new g.Blob!([`(${webWorkerMain.toString()})()`], { type: "text/javascript" }));
       const worker = new g.Worker!(url, { name: "kiln compute" });
-      worker.postMessage({ ctrl: ctrl.buffer, args: args.buffer, spinMs: spinMs() });
+      worker.postMessage({ ctrl: ctrl.buffer, args: args.buffer, tickets: tickets.buffer, spinMs: spinMs() });
       return { attach: (m) => worker.postMessage(m), terminate: () => worker.terminate() };
     },
   };
@@ -127,7 +137,8 @@ function webWorkerMain(): void {
   scope.onmessage = (e) => {
     const m = e.data;
     if (m["ctrl"] !== undefined) {
-      void loop(new Int32Array(m["ctrl"] as SharedArrayBuffer), new Float64Array(m["args"] as SharedArrayBuffer), m["spinMs"] as number);
+      const buffer = (k: string) => m[k] as SharedArrayBuffer;
+      void loop(new Int32Array(buffer("ctrl")), new Float64Array(buffer("args")), new Int32Array(buffer("tickets")), m["spinMs"] as number);
       return;
     }
     names = m["names"] as string[];
@@ -135,7 +146,7 @@ function webWorkerMain(): void {
     instances.set(m["id"] as number, new WebAssembly.Instance(m["module"] as WebAssembly.Module, { env: { memory } }).exports as Exports);
     arrived?.();
   };
-  async function loop(ctrl: Int32Array, args: Float64Array, spin: number): Promise<void> {
+  async function loop(ctrl: Int32Array, args: Float64Array, tickets: Int32Array, spin: number): Promise<void> {
     let seen = 0;
     Atomics.store(ctrl, 6, 1);
     for (;;) {
@@ -155,7 +166,17 @@ function webWorkerMain(): void {
       } else {
         while (!instances.has(ctrl[2]!)) await new Promise<void>((resolve) => { arrived = resolve; });
         const fn = instances.get(ctrl[2]!)![names[ctrl[3]!]!]!;
-        fn(...Array.from(args.subarray(0, ctrl[4]!)));
+        const n = ctrl[4]!, base = ctrl[8]!, end = ctrl[9]!;
+        for (;;) {
+          const v = Atomics.load(tickets, 0);
+          if (((v - end) | 0) >= 0) break;
+          if (Atomics.compareExchange(tickets, 0, v, (v + 1) | 0) !== v) continue;
+          const c = (v - base) | 0;
+          fn(...Array.from(args.subarray(c * n, c * n + n)));
+          ctrl[10] = ctrl[10]! + 1;
+          Atomics.add(tickets, 1, 1);
+          Atomics.notify(tickets, 1);
+        }
       }
       Atomics.store(ctrl, 1, seq);
       Atomics.notify(ctrl, 1);

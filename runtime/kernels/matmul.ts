@@ -8,6 +8,7 @@ import { EPI, TILE } from "../wasm/microkernel.js";
 import { BLOCK, SGEMM, SPLIT_COUNTER, SPLIT_FULL_BYTES } from "../wasm/sgemm.js";
 import { fits } from "./bounds.js";
 import { scratch } from "./scratch.js";
+import { chunked } from "./chunks.js";
 import { onThreads, type AnyArray, type FloatArray, type Kernel, type KernelContext } from "./types.js";
 
 /** Below this many flops a split across threads costs more than it saves. */
@@ -52,21 +53,21 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
   const byColumns = N >= M;
   const side = byColumns ? N : M;
   const threads = ctx.pool && 2 * M * N * K >= SPLIT_FLOPS ? Math.min(ctx.pool.threads, ctx.sgemmScratch.length, Math.ceil(side / 8)) : 1;
-  if (threads <= 1) {
-    return raw.bind(null, ...args(0, M, 0, N, 0)) as () => void; // bound once: calls allocate nothing
-  }
-  const pool = ctx.pool!;
+  const whole = raw.bind(null, ...args(0, M, 0, N, 0)) as () => void; // bound once: calls allocate nothing
+  if (threads <= 1) return whole;
   // The whole of op(A) (columns) or op(B) (rows), in KC blocks of whole slivers.
   const fitsWhole = K * (byColumns ? Math.ceil(M / TILE.mr) * TILE.mr : Math.ceil(N / TILE.nr) * TILE.nr) * 4 <= SPLIT_FULL_BYTES;
   if (fitsWhole) {
     // Chunks of at most MC (a columns chunk's B block fills AP), smaller as fewer are left.
     const counter = ctx.sgemmScratch[0]! + SPLIT_COUNTER;
     const parts = Array.from({ length: threads }, (_, t) => args(0, M, 0, N, t, byColumns ? SGEMM.SPLIT_COLS : SGEMM.SPLIT_ROWS, counter, threads));
-    const local = raw.bind(null, ...parts[0]!) as () => void;
+    // One pool chunk per part (any thread may run any part: each has its own scratch), or the
+    // unsplit call when the pool runs alone.
+    const call = chunked(ctx, "sgemm", threads, (c) => parts[c]!, whole);
     const cell = new Int32Array(ctx.memory.buffer, counter, 1); // shared memory: the view never detaches
     return onThreads(() => {
       Atomics.store(cell, 0, 0); // before the parts are posted (the pool's notify publishes it)
-      pool.run(ctx.memory, "sgemm", parts, local);
+      call();
     }, threads);
   }
   // Fixed shares: blocks in multiples of 8 (whole micro-kernel tiles), the last taking the rest.
@@ -75,8 +76,7 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
     const lo = Math.min(side, t * per), hi = Math.min(side, (t + 1) * per);
     return byColumns ? args(0, M, lo, hi, t) : args(lo, hi, 0, N, t);
   });
-  const local = raw.bind(null, ...parts[0]!) as () => void;
-  return onThreads(() => pool.run(ctx.memory, "sgemm", parts, local), threads);
+  return chunked(ctx, "sgemm", threads, (c) => parts[c]!, whole);
 }
 
 export const matmul: Kernel = Object.assign((bufs: readonly AnyArray[], p: readonly number[], ctx?: KernelContext) => {

@@ -12,6 +12,7 @@ import { scratch } from "./scratch.js";
 import { BATCHNORM } from "../wasm/batchnorm.js";
 import { SGEMM_SCRATCH_BYTES } from "../wasm/sgemm.js";
 import { fitsAll } from "./bounds.js";
+import { chunked } from "./chunks.js";
 import { LAYERNORM } from "../wasm/norm.js";
 import { onThreads, type SplitCall, type AnyArray, type FloatArray, type Kernel, type KernelContext } from "./types.js";
 
@@ -176,16 +177,9 @@ function split(ctx: KernelContext, name: NormExport, h: number | null, args: (fr
 
 type NormExport = "layerNormFwd" | "layerNormBwd" | "batchNormFwd" | "batchNormBwd";
 
-/** Run two row ranges: on two threads when the pool has them, else one after the other. */
-function twoParts(ctx: KernelContext, name: NormExport, a: number[], b: number[]): () => void {
-  const fn = ctx.wasm[name] as (...args: number[]) => void;
-  const first = fn.bind(null, ...a) as () => void, second = fn.bind(null, ...b) as () => void;
-  const pool = ctx.pool;
-  if (pool && pool.threads >= 2) {
-    const parts = [a, b];
-    return onThreads(() => pool.run(ctx.memory, name, parts, first), 2);
-  }
-  return () => { first(); second(); };
+/** Run two row ranges as two chunks: on two threads when the pool has them, else one after the other. */
+function twoParts(ctx: KernelContext, name: NormExport, a: number[], b: number[]): SplitCall {
+  return chunked(ctx, name, 2, (c) => (c === 0 ? a : b));
 }
 
 /**

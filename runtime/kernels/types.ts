@@ -18,11 +18,16 @@ export interface KernelContext {
   readonly pool: ThreadPoolLike | null;
 }
 
-/** The subset of the thread pool kernels call (see ../threads.ts). */
+/** The subset of the thread pool kernels call (see ../threads.ts and chunks.ts). */
 export interface ThreadPoolLike {
   readonly threads: number;
-  /** @internal (names WebAssembly, which a user's TypeScript may not declare: not in the published types) */
-  run(memory: WebAssembly.Memory, exportName: string, parts: readonly (readonly number[])[], local: () => void): void;
+  /**
+   * Run chunk c as `local[c]()` here or as `exportName(...table[t][c])` on thread t, each chunk
+   * exactly once, whichever thread claims it first; or `alone()` (the same bits) when the pool
+   * judges that splitting does not pay now.
+   * @internal (names WebAssembly, which a user's TypeScript may not declare: not in the published types)
+   */
+  run(memory: WebAssembly.Memory, exportName: string, table: readonly (readonly (readonly number[])[])[], local: readonly (() => void)[], alone?: () => void): void;
 }
 
 /**

@@ -1,0 +1,36 @@
+/**
+ * How a kernel call is cut for threads: into chunks whose boundaries depend only on the problem
+ * (never on the thread count or on timing), each computing its own output elements with the
+ * reduction order of an unsplit call — so any thread may run any chunk and the bits stay the same.
+ * The pool (../threads.ts) hands chunks out one at a time: a thread that loses its core holds up
+ * the call by at most the chunk it is running.
+ */
+import { onThreads, type KernelContext, type SplitCall } from "./types.js";
+
+/**
+ * The prepared call of `name` over `chunks` chunks: `args(c, t)` is chunk c's argument list when
+ * thread t runs it (t matters only for per-thread scratch). Everything is built and bound here, once.
+ * `alone`, when given, is one call computing the same bits as all the chunks (an unsplit SGEMM):
+ * what runs on this thread alone. Without it the chunks run one after the other.
+ */
+export function chunked(ctx: KernelContext, name: string, chunks: number, args: (chunk: number, thread: number) => number[], alone?: () => void): SplitCall {
+  const fn = (ctx.wasm as unknown as Record<string, (...a: number[]) => void>)[name === "sgemm" ? "sgemmRaw" : name]!;
+  const local = Array.from({ length: chunks }, (_, c) => fn.bind(null, ...args(c, 0)) as () => void);
+  const pool = ctx.pool;
+  if (!pool || pool.threads < 2 || chunks < 2) {
+    return onThreads(alone ?? (chunks === 1 ? local[0]! : () => { for (let c = 0; c < chunks; c++) local[c]!(); }), 1);
+  }
+  const threads = Math.min(pool.threads, chunks);
+  const table = Array.from({ length: threads }, (_, t) => Array.from({ length: chunks }, (_, c) => args(c, t)));
+  return onThreads(() => pool.run(ctx.memory, name, table, local, alone), threads);
+}
+
+/**
+ * Cut [0, n) into `chunks` ranges whose starts are multiples of `align` (the last range takes the
+ * rest); fewer when n is too short for that many. Returns the boundaries, chunks + 1 of them.
+ */
+export function cuts(n: number, chunks: number, align: number): number[] {
+  const per = Math.ceil(n / chunks / align) * align;
+  const count = Math.max(1, Math.ceil(n / per));
+  return Array.from({ length: count + 1 }, (_, i) => Math.min(n, i * per));
+}
