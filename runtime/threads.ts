@@ -58,6 +58,8 @@ const SPIN_MS = spinMs();
 const RECYCLE_AFTER = 16;
 /** How long the pool runs on the calling thread alone after splits stopped paying (see judge). */
 const SOLO_MS = 100;
+/** How long a call waits for a worker to finish its last job before leaving it out (see idle). */
+const IDLE_SPIN_MS = 0.01;
 /** Split calls per verdict of the judge. */
 const JUDGE_CALLS = 32;
 /** How long an unleased pool keeps its workers before stopping them. */
@@ -83,8 +85,12 @@ export class ThreadPool {
   /** Calls that ran on the calling thread alone: solo spell, or every worker still busy (tests). */
   ranAlone = 0;
 
-  /** `threads` counts the calling thread: a pool of 2 has one worker. */
-  constructor(threads: number, private readonly module: WebAssembly.Module, private readonly names: readonly string[]) {
+  /**
+   * `threads` counts the calling thread: a pool of 2 has one worker. `spawnWorker` starts one
+   * worker on its blocks (the platform's, unless a test brings a worker of its own).
+   */
+  constructor(threads: number, private readonly module: WebAssembly.Module, private readonly names: readonly string[],
+    private readonly spawnWorker: (ctrl: Int32Array, args: Float64Array, tickets: Int32Array) => ComputeWorker = (c, a, t) => workerHost().spawn(c, a, t)) {
     this.grow(threads);
   }
 
@@ -106,7 +112,7 @@ export class ThreadPool {
   private spawn(jobsBefore: number): Lane {
     const ctrl = new Int32Array(new SharedArrayBuffer(4 * CTRL_INTS));
     const args = new Float64Array(new SharedArrayBuffer(8 * MAX_CHUNK_ARGS));
-    return { worker: workerHost().spawn(ctrl, args, this.tickets), ctrl, args, attached: new Set(), seq: 0, jobsBefore, detached: 0 };
+    return { worker: this.spawnWorker(ctrl, args, this.tickets), ctrl, args, attached: new Set(), seq: 0, jobsBefore, detached: 0 };
   }
 
   /**
@@ -126,12 +132,13 @@ export class ThreadPool {
     let used = 0;
     if (this.soloUntil !== 0 && performance.now() >= this.soloUntil) this.soloUntil = 0; // probe: does a split pay again?
     if (this.soloUntil === 0) {
+      const start = performance.now();
       const base = Atomics.load(this.tickets, 0), end = (base + chunks) | 0, id = this.idOf(memory);
       for (let i = 1; i <= lanes; i++) {
         const lane = this.lanes[i - 1]!;
         // Not yet listening (a browser starts workers only when its creator yields), or still
-        // finishing a job whose last chunk someone else took: leave this worker out of the call.
-        this.posted[i] = Atomics.load(lane.ctrl, 6) === 1 && Atomics.load(lane.ctrl, 1) === lane.seq ? 1 : 0;
+        // inside an earlier job (descheduled): leave this worker out of the call.
+        this.posted[i] = Atomics.load(lane.ctrl, 6) === 1 && this.idle(lane) ? 1 : 0;
         if (this.posted[i] === 0) continue;
         if (!lane.attached.has(id)) {
           lane.worker.attach({ id, memory, module: this.module, names: this.names });
@@ -140,7 +147,7 @@ export class ThreadPool {
         this.post(lane, id, fn, table[i]!, base, end);
         used++;
       }
-      if (used > 0) return this.share(local, base, end, lanes);
+      if (used > 0) return this.share(local, base, end, lanes, start);
     }
     this.ranAlone++;
     if (alone) alone();
@@ -148,7 +155,7 @@ export class ThreadPool {
   }
 
   /** Claim chunks here until none is left, take back jobs not started, wait for chunks held. */
-  private share(local: readonly (() => void)[], base: number, end: number, lanes: number): void {
+  private share(local: readonly (() => void)[], base: number, end: number, lanes: number, start: number): void {
     const t = this.tickets;
     const t0 = performance.now();
     let mine = 0;
@@ -169,43 +176,49 @@ export class ThreadPool {
         this.takenBack++;
       }
     }
-    let waited = 0;
-    if (Atomics.load(t, 1) !== end) {
-      // A worker holds a chunk. Running, it finishes within about one chunk's time of us: spin
-      // that long, then sleep (a longer spin only takes the core from a worker that was descheduled).
-      const w0 = performance.now();
-      this.until(t, 1, end, "its chunks", Math.min(SPIN_MS, Math.max(0.02, chunk)));
-      waited = performance.now() - w0;
-    }
-    this.judge(own, ((end - base - mine) | 0) * chunk - waited);
+    // A worker holds a chunk. Running, it finishes within about one chunk's time of us: spin
+    // that long, then sleep (a longer spin only takes the core from a worker that was descheduled).
+    if (Atomics.load(t, 1) !== end) this.until(t, 1, end, "its chunks", Math.min(SPIN_MS, Math.max(0.02, chunk)));
+    this.judge(performance.now() - start, ((end - base) | 0) * chunk);
   }
 
   /**
-   * Whether splitting pays on this machine now. Each split call saved about the chunks the
-   * workers ran (timed as ours) minus the time we waited for them; over a window of JUDGE_CALLS
-   * calls that must come to at least a tenth of our own time. A worker that has no core (another
-   * process holds it) runs few chunks, or makes us wait for one it was descheduled in. When a
-   * window does not pay, the pool runs every call alone (`alone`: the same bits) for a while,
-   * then probes again with a window; while probes keep failing the while doubles, up to
+   * Whether a worker is done with its last job. One that ran the last chunk of the previous call
+   * is a few instructions from saying so when we start the next: give it IDLE_SPIN_MS.
+   */
+  private idle(lane: Lane): boolean {
+    if (Atomics.load(lane.ctrl, 1) === lane.seq) return true;
+    const until = performance.now() + IDLE_SPIN_MS;
+    while (performance.now() < until) if (Atomics.load(lane.ctrl, 1) === lane.seq) return true;
+    return false;
+  }
+
+  /**
+   * Whether splitting pays on this machine now: over a window of JUDGE_CALLS split calls, their
+   * time from start to end (handing out, our chunks, waiting for the workers') against all their
+   * chunks timed as ours, which is what running alone would have taken. A worker without a core
+   * (another process holds it) runs few chunks, or makes us wait for one it was descheduled in.
+   * A window more than 0.9 of alone sends the pool alone (`alone`: the same bits) for a while,
+   * then it probes again with a window; while probes keep failing the while doubles, up to
    * SOLO_MS · 16 (so probing a busy machine costs a few percent), and a window that pays resets it.
    */
-  private judge(own: number, saved: number): void {
-    this.ownSum += own;
-    this.savedSum += saved;
+  private judge(wall: number, alone: number): void {
+    this.wallSum += wall;
+    this.aloneSum += alone;
     if (++this.calls < JUDGE_CALLS) return;
-    if (this.savedSum < 0.1 * this.ownSum) {
+    if (this.wallSum > 0.9 * this.aloneSum) {
       this.soloUntil = performance.now() + this.soloMs;
       this.soloMs = Math.min(SOLO_MS * 16, this.soloMs * 2);
       this.soloSpells++;
     } else {
       this.soloMs = SOLO_MS;
     }
-    this.calls = 0; this.ownSum = 0; this.savedSum = 0;
+    this.calls = 0; this.wallSum = 0; this.aloneSum = 0;
   }
 
   private calls = 0;
-  private ownSum = 0;
-  private savedSum = 0;
+  private wallSum = 0;
+  private aloneSum = 0;
   private soloUntil = 0;
   private soloMs = SOLO_MS;
   /** Times the pool fell back to the calling thread alone (KILN_DEBUG, tests). */

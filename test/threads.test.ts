@@ -1,0 +1,171 @@
+/**
+ * The thread pool's chunk protocol (runtime/threads.ts): chunks claimed by either thread give the
+ * same bits as one unsplit call; a worker that holds a chunk and stops running (descheduled)
+ * holds the caller up by that chunk only; a worker that wakes after its call is over takes
+ * nothing of later calls; a closed pool refuses work. Misbehaving workers are test workers
+ * (helpers/stall-worker.cjs) speaking the same protocol; nothing here asserts a timing.
+ */
+import { MessageChannel, Worker } from "node:worker_threads";
+import { afterAll, describe, expect, it } from "vitest";
+import { Arena } from "../runtime/arena.js";
+import { KilnError } from "../runtime/errors.js";
+import { kernels } from "../runtime/kernels/index.js";
+import type { KernelContext, ThreadPoolLike } from "../runtime/kernels/types.js";
+import { ThreadPool } from "../runtime/threads.js";
+import { KERNEL_EXPORTS, SGEMM_SCRATCH_BYTES, instantiateKernels, kernelModule } from "../runtime/wasm/module.js";
+import type { ComputeWorker } from "../runtime/workers.js";
+import { rand } from "./helpers/run.js";
+
+const stallWorker = (ctrl: Int32Array, args: Float64Array, tickets: Int32Array): ComputeWorker => {
+  const { port1, port2 } = new MessageChannel();
+  const w = new Worker(new URL("./helpers/stall-worker.cjs", import.meta.url), {
+    workerData: { ctrlBuffer: ctrl.buffer, argsBuffer: args.buffer, ticketsBuffer: tickets.buffer, port: port2 }, transferList: [port2], execArgv: [],
+  });
+  w.unref(); port1.unref();
+  return { attach: (m) => port1.postMessage(m), terminate: () => void w.terminate() };
+};
+
+type Lane = { ctrl: Int32Array };
+const laneOf = (pool: ThreadPool, i = 0): Lane => (pool as unknown as { lanes: Lane[] }).lanes[i]!;
+async function listening(pool: ThreadPool): Promise<void> {
+  for (let i = 0; i < pool.threads - 1; i++) {
+    for (let k = 0; k < 500 && Atomics.load(laneOf(pool, i).ctrl, 6) === 0; k++) await new Promise((done) => setTimeout(done, 10));
+    expect(Atomics.load(laneOf(pool, i).ctrl, 6)).toBe(1);
+  }
+}
+const spinUntil = (ok: () => boolean) => { const end = Date.now() + 20_000; while (!ok()) if (Date.now() > end) throw new Error("spun 20 s"); };
+
+// One SGEMM problem, big enough to be cut into 8 chunks of 32 columns (see matmul.ts).
+const [M, N, K] = [256, 256, 64];
+const arena = new Arena(1);
+const f32 = (n: number) => arena.f32(arena.allocPersistent(4 * n), n);
+const r = rand(7);
+const a = f32(M * K).map(() => r() - 0.5), b = f32(K * N).map(() => r() - 0.5), bias = f32(N).map(() => r() - 0.5);
+const scratch = [0, 1, 2].map(() => arena.allocPersistent(SGEMM_SCRATCH_BYTES));
+const wasm = instantiateKernels(arena.memory);
+const ctxOf = (pool: ThreadPoolLike | null): KernelContext => ({ memory: arena.memory, wasm, sgemmScratch: scratch, pool });
+const reference = f32(M * N);
+kernels.linear.prepare!([a, b, bias, reference], [M, N, K, 0, 0, 1], ctxOf(null))!(); // one unsplit call
+
+/** A pool seen by a kernel, whose calling thread runs `before(c)` ahead of each chunk it claims; counts those chunks. */
+function instrumented(pool: ThreadPool, before: (mine: number) => void = () => {}) {
+  const seen = { calls: 0, mine: 0, chunks: 0 };
+  const like: ThreadPoolLike = {
+    threads: pool.threads,
+    run: (memory, name, table, local, alone) => {
+      seen.calls++; seen.chunks += local.length;
+      pool.run(memory, name, table, local.map((f) => () => { before(seen.mine); seen.mine++; f(); }), alone);
+    },
+  };
+  return { like, seen };
+}
+
+/** linear through the kernel's own chunking on this pool: Y must equal the unsplit reference bit for bit. */
+function linearOn(like: ThreadPoolLike): Float32Array {
+  const y = f32(M * N);
+  const call = kernels.linear.prepare!([a, b, bias, y], [M, N, K, 0, 0, 1], ctxOf(like))!;
+  expect((call as { threads?: number }).threads).toBe(like.threads);
+  call();
+  return y;
+}
+
+const pools: ThreadPool[] = [];
+afterAll(() => { for (const p of pools) p.close(); arena.release(); });
+const newPool = (spawn?: typeof stallWorker, threads = 2) => { const p = new ThreadPool(threads, kernelModule(), KERNEL_EXPORTS, spawn); pools.push(p); return p; };
+
+describe("chunks", () => {
+  it("give the same bits whichever thread claims them: all here, most on the worker, any mix", async () => {
+    const pool = newPool();
+    await listening(pool);
+    const jobs = () => pool.jobsPerWorker()[0]!;
+    // The caller waits before its first chunk until the worker has run one, and dawdles before
+    // the others: the worker runs several.
+    const before = jobs();
+    const slow = instrumented(pool, (mine) => {
+      if (mine === 0) spinUntil(() => jobs() > before);
+      const end = performance.now() + 2;
+      while (performance.now() < end);
+    });
+    expect(Array.from(linearOn(slow.like))).toEqual(Array.from(reference));
+    expect(slow.seen.chunks).toBe(8);
+    expect(jobs() - before + slow.seen.mine).toBe(8); // every chunk ran exactly once, on one side or the other
+    expect(jobs() - before).toBeGreaterThan(0);
+    // Unhindered, a few times: whatever the split of chunks between the threads, the same bits.
+    for (let i = 0; i < 5; i++) expect(Array.from(linearOn(instrumented(pool).like))).toEqual(Array.from(reference));
+    // A worker that stopped listening: the caller runs every chunk.
+    Atomics.store(laneOf(pool).ctrl, 0, -1); Atomics.notify(laneOf(pool).ctrl, 0);
+    await new Promise((done) => setTimeout(done, 50));
+    const alone = instrumented(pool), taken = pool.takenBack;
+    expect(Array.from(linearOn(alone.like))).toEqual(Array.from(reference));
+    expect(alone.seen.mine).toBe(8);
+    expect(pool.takenBack).toBe(taken + 1);
+  }, 60_000);
+
+  it("a worker that stops in the middle of a chunk holds the caller up by that chunk only", async () => {
+    const pool = newPool(stallWorker);
+    await listening(pool);
+    const ctrl = laneOf(pool).ctrl;
+    Atomics.store(ctrl, 11, 1); // hold: keep one chunk until every other chunk is done
+    // The caller starts only once the worker holds its chunk: it must then run all the others.
+    const held = instrumented(pool, (mine) => { if (mine === 0) spinUntil(() => Atomics.load(ctrl, 13) >= 1); });
+    expect(Array.from(linearOn(held.like))).toEqual(Array.from(reference));
+    expect(Atomics.load(ctrl, 13)).toBe(1);
+    expect(held.seen.mine).toBe(7); // 8 chunks, one held by the stalled worker
+    expect(pool.jobsPerWorker()).toEqual([1]);
+  }, 60_000);
+
+  it("a worker that wakes after its call is over takes no chunk of a later call, and detaching waits for it", async () => {
+    const pool = newPool(stallWorker, 3);
+    await listening(pool);
+    const late = laneOf(pool, 0).ctrl, other = laneOf(pool, 1).ctrl;
+    Atomics.store(late, 11, 2); // late: claim the job, then no chunk until they are all done
+    const first = instrumented(pool, (mine) => { if (mine === 0) spinUntil(() => Atomics.load(late, 7) === Atomics.load(late, 0)); });
+    expect(Array.from(linearOn(first.like))).toEqual(Array.from(reference));
+    expect(Atomics.load(late, 10)).toBe(0);
+    // The next call leaves the late worker out (it is still inside its first job) and hands out
+    // its own tickets; the late worker wakes in the middle of it and must find its tickets gone.
+    // (Should the other worker claim every chunk of a call — we lost the core — try again.)
+    for (let tries = 0; Atomics.load(late, 12) === 0 && tries < 100; tries++) {
+      const jobs = Atomics.load(other, 10);
+      const second = instrumented(pool, (mine) => {
+        if (mine !== 0) return;
+        Atomics.store(late, 12, 1); Atomics.notify(late, 12);
+        spinUntil(() => Atomics.load(late, 1) === Atomics.load(late, 0)); // its first job is over
+      });
+      expect(Array.from(linearOn(second.like))).toEqual(Array.from(reference));
+      expect(Atomics.load(late, 10)).toBe(0); // not one chunk of this call
+      expect(second.seen.mine + Atomics.load(other, 10) - jobs).toBe(8);
+    }
+    expect(Atomics.load(late, 12)).toBe(1);
+    // Every worker in again: the same bits, and detaching waits for the workers to be idle.
+    Atomics.store(late, 11, 0);
+    for (let i = 0; i < 3; i++) expect(Array.from(linearOn(instrumented(pool).like))).toEqual(Array.from(reference));
+    pool.detach(arena.memory);
+    expect(Array.from(linearOn(instrumented(pool).like))).toEqual(Array.from(reference)); // attached again on demand
+  }, 60_000);
+
+  it("runs alone while its only worker is still inside an earlier job: the same bits", async () => {
+    const pool = newPool(stallWorker);
+    await listening(pool);
+    const ctrl = laneOf(pool).ctrl;
+    Atomics.store(ctrl, 11, 2);
+    const first = instrumented(pool, (mine) => { if (mine === 0) spinUntil(() => Atomics.load(ctrl, 7) === Atomics.load(ctrl, 0)); });
+    expect(Array.from(linearOn(first.like))).toEqual(Array.from(reference));
+    const alone = pool.ranAlone;
+    expect(Array.from(linearOn(instrumented(pool).like))).toEqual(Array.from(reference));
+    expect(pool.ranAlone).toBe(alone + 1);
+    Atomics.store(ctrl, 11, 0);
+    Atomics.store(ctrl, 12, 1); Atomics.notify(ctrl, 12);
+  }, 60_000);
+
+  it("a closed pool refuses work with a KilnError, and a malformed split is refused before any chunk runs", () => {
+    const pool = newPool();
+    const { like, seen } = instrumented(pool);
+    expect(() => like.run(arena.memory, "sgemm", [[[1]], [[1], [2]]], [() => {}])).toThrow(/one argument list per chunk/);
+    expect(() => like.run(arena.memory, "nope", [[[1]]], [() => {}])).toThrow(/unknown kernel/);
+    expect(seen.mine).toBe(0);
+    pool.close();
+    expect(() => linearOn(like)).toThrow(KilnError);
+    expect(() => linearOn(like)).toThrow(/closed pool/);
+  });
+});
