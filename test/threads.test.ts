@@ -35,8 +35,10 @@ async function listening(pool: ThreadPool): Promise<void> {
 }
 const spinUntil = (ok: () => boolean) => { const end = Date.now() + 20_000; while (!ok()) if (Date.now() > end) throw new Error("spun 20 s"); };
 
-// One SGEMM problem, big enough to be cut into 8 chunks of 32 columns (see matmul.ts).
+// One SGEMM problem, split by matmul.ts into one part per thread; and a relu cut by hand into
+// 8 chunks of 4096 floats, for the protocol itself.
 const [M, N, K] = [256, 256, 64];
+const [CHUNKS, L] = [8, 4096];
 const arena = new Arena(1);
 const f32 = (n: number) => arena.f32(arena.allocPersistent(4 * n), n);
 const r = rand(7);
@@ -46,6 +48,9 @@ const wasm = instantiateKernels(arena.memory);
 const ctxOf = (pool: ThreadPoolLike | null): KernelContext => ({ memory: arena.memory, wasm, sgemmScratch: scratch, pool });
 const reference = f32(M * N);
 kernels.linear.prepare!([a, b, bias, reference], [M, N, K, 0, 0, 1], ctxOf(null))!(); // one unsplit call
+const x = f32(CHUNKS * L).map(() => r() - 0.5);
+const reluReference = f32(CHUNKS * L);
+wasm.relu(x.byteOffset, reluReference.byteOffset, CHUNKS * L);
 
 /** A pool seen by a kernel, whose calling thread runs `before(c)` ahead of each chunk it claims; counts those chunks. */
 function instrumented(pool: ThreadPool, before: (mine: number) => void = () => {}) {
@@ -58,6 +63,15 @@ function instrumented(pool: ThreadPool, before: (mine: number) => void = () => {
     },
   };
   return { like, seen };
+}
+
+/** relu in CHUNKS chunks through the pool: each chunk must be written exactly once, by either thread. */
+function reluOn(like: ThreadPoolLike): Float32Array {
+  const y = f32(CHUNKS * L);
+  const at = (c: number) => [x.byteOffset + 4 * c * L, y.byteOffset + 4 * c * L, L];
+  const local = Array.from({ length: CHUNKS }, (_, c) => wasm.relu.bind(null, ...(at(c) as [number, number, number])));
+  like.run(arena.memory, "relu", Array.from({ length: like.threads }, () => Array.from({ length: CHUNKS }, (_, c) => at(c))), local);
+  return y;
 }
 
 /** linear through the kernel's own chunking on this pool: Y must equal the unsplit reference bit for bit. */
@@ -86,17 +100,19 @@ describe("chunks", () => {
       const end = performance.now() + 2;
       while (performance.now() < end);
     });
-    expect(Array.from(linearOn(slow.like))).toEqual(Array.from(reference));
+    expect(Array.from(reluOn(slow.like))).toEqual(Array.from(reluReference));
     expect(slow.seen.chunks).toBe(8);
     expect(jobs() - before + slow.seen.mine).toBe(8); // every chunk ran exactly once, on one side or the other
     expect(jobs() - before).toBeGreaterThan(0);
     // Unhindered, a few times: whatever the split of chunks between the threads, the same bits.
-    for (let i = 0; i < 5; i++) expect(Array.from(linearOn(instrumented(pool).like))).toEqual(Array.from(reference));
+    for (let i = 0; i < 5; i++) expect(Array.from(reluOn(instrumented(pool).like))).toEqual(Array.from(reluReference));
+    // The kernels' own split (SGEMM: one part per thread) on the same pool: the unsplit call's bits.
+    for (let i = 0; i < 3; i++) expect(Array.from(linearOn(instrumented(pool).like))).toEqual(Array.from(reference));
     // A worker that stopped listening: the caller runs every chunk.
     Atomics.store(laneOf(pool).ctrl, 0, -1); Atomics.notify(laneOf(pool).ctrl, 0);
     await new Promise((done) => setTimeout(done, 50));
     const alone = instrumented(pool), taken = pool.takenBack;
-    expect(Array.from(linearOn(alone.like))).toEqual(Array.from(reference));
+    expect(Array.from(reluOn(alone.like))).toEqual(Array.from(reluReference));
     expect(alone.seen.mine).toBe(8);
     expect(pool.takenBack).toBe(taken + 1);
   }, 60_000);
@@ -108,7 +124,7 @@ describe("chunks", () => {
     Atomics.store(ctrl, 11, 1); // hold: keep one chunk until every other chunk is done
     // The caller starts only once the worker holds its chunk: it must then run all the others.
     const held = instrumented(pool, (mine) => { if (mine === 0) spinUntil(() => Atomics.load(ctrl, 13) >= 1); });
-    expect(Array.from(linearOn(held.like))).toEqual(Array.from(reference));
+    expect(Array.from(reluOn(held.like))).toEqual(Array.from(reluReference));
     expect(Atomics.load(ctrl, 13)).toBe(1);
     expect(held.seen.mine).toBe(7); // 8 chunks, one held by the stalled worker
     expect(pool.jobsPerWorker()).toEqual([1]);
@@ -120,7 +136,7 @@ describe("chunks", () => {
     const late = laneOf(pool, 0).ctrl, other = laneOf(pool, 1).ctrl;
     Atomics.store(late, 11, 2); // late: claim the job, then no chunk until they are all done
     const first = instrumented(pool, (mine) => { if (mine === 0) spinUntil(() => Atomics.load(late, 7) === Atomics.load(late, 0)); });
-    expect(Array.from(linearOn(first.like))).toEqual(Array.from(reference));
+    expect(Array.from(reluOn(first.like))).toEqual(Array.from(reluReference));
     expect(Atomics.load(late, 10)).toBe(0);
     // The next call leaves the late worker out (it is still inside its first job) and hands out
     // its own tickets; the late worker wakes in the middle of it and must find its tickets gone.
@@ -132,7 +148,7 @@ describe("chunks", () => {
         Atomics.store(late, 12, 1); Atomics.notify(late, 12);
         spinUntil(() => Atomics.load(late, 1) === Atomics.load(late, 0)); // its first job is over
       });
-      expect(Array.from(linearOn(second.like))).toEqual(Array.from(reference));
+      expect(Array.from(reluOn(second.like))).toEqual(Array.from(reluReference));
       expect(Atomics.load(late, 10)).toBe(0); // not one chunk of this call
       expect(second.seen.mine + Atomics.load(other, 10) - jobs).toBe(8);
     }
@@ -150,7 +166,7 @@ describe("chunks", () => {
     const ctrl = laneOf(pool).ctrl;
     Atomics.store(ctrl, 11, 2);
     const first = instrumented(pool, (mine) => { if (mine === 0) spinUntil(() => Atomics.load(ctrl, 7) === Atomics.load(ctrl, 0)); });
-    expect(Array.from(linearOn(first.like))).toEqual(Array.from(reference));
+    expect(Array.from(reluOn(first.like))).toEqual(Array.from(reluReference));
     const alone = pool.ranAlone;
     expect(Array.from(linearOn(instrumented(pool).like))).toEqual(Array.from(reference));
     expect(pool.ranAlone).toBe(alone + 1);

@@ -24,13 +24,3 @@ export function chunked(ctx: KernelContext, name: string, chunks: number, args: 
   const table = Array.from({ length: threads }, (_, t) => Array.from({ length: chunks }, (_, c) => args(c, t)));
   return onThreads(() => pool.run(ctx.memory, name, table, local, alone), threads);
 }
-
-/**
- * Cut [0, n) into `chunks` ranges whose starts are multiples of `align` (the last range takes the
- * rest); fewer when n is too short for that many. Returns the boundaries, chunks + 1 of them.
- */
-export function cuts(n: number, chunks: number, align: number): number[] {
-  const per = Math.ceil(n / chunks / align) * align;
-  const count = Math.max(1, Math.ceil(n / per));
-  return Array.from({ length: count + 1 }, (_, i) => Math.min(n, i * per));
-}
