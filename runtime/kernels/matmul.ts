@@ -61,9 +61,9 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
     // Chunks of at most MC (a columns chunk's B block fills AP), smaller as fewer are left.
     const counter = ctx.sgemmScratch[0]! + SPLIT_COUNTER;
     const parts = Array.from({ length: threads }, (_, t) => args(0, M, 0, N, t, byColumns ? SGEMM.SPLIT_COLS : SGEMM.SPLIT_ROWS, counter, threads));
-    // One pool chunk per part (any thread may run any part: each has its own scratch), or the
-    // unsplit call when the pool runs alone.
-    const call = chunked(ctx, "sgemm", threads, (c) => parts[c]!, whole);
+    // One pool chunk per part (any thread may run any part: each has its own scratch); alone,
+    // the parts run in turn here (the first claims every chunk).
+    const call = chunked(ctx, "sgemm", threads, (c) => parts[c]!);
     const cell = new Int32Array(ctx.memory.buffer, counter, 1); // shared memory: the view never detaches
     return onThreads(() => {
       Atomics.store(cell, 0, 0); // before the parts are posted (the pool's notify publishes it)
