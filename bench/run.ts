@@ -27,7 +27,9 @@ import { TORCH_THREADS, findPython, runTorch, torchPeerName, type TorchRun } fro
 import { tfjs } from "./peers/tfjs.js";
 import { measurePeak } from "./peak.js";
 import { evaluateTargets, formatTargets, type Peak } from "./targets.js";
-import { WIDE, burn, kilnCase, runTorchWide, type WideWorkload } from "./wide.js";
+import { WIDE, burn, kilnCase, runTorchWide, type KilnResult, type WideCase, type WidePeer, type WideWorkload } from "./wide.js";
+import { jaxjsWide } from "./peers/jaxjs_wide.js";
+import { tfjsWide } from "./peers/tfjs_wide.js";
 import type { Peer, Shared } from "./peers/types.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -208,14 +210,17 @@ function makeShared(quick: boolean): Shared {
 }
 
 /**
- * The wider workloads (bench/wide.ts): kiln at 2 and 1 threads, then PyTorch at 1 and 2 in its
+ * The wider workloads (bench/wide.ts): kiln at 2 and 1 threads, jax-js and TF.js, then PyTorch at 1 and 2 in its
  * own process; idle, then (opts.load) all again with a CPU-burning child process running, as
- * "<id>+load". jax-js and TF.js are not implemented for them: their rows say so.
+ * "<id>+load". jax-js and TF.js (bench/peers/*_wide.ts) run in this process after kiln, checked
+ * against kiln's case.
  */
 async function runWideBench(ws: readonly WideWorkload[], opts: Options, wanted: (name: string) => boolean, torch: boolean, log: (s: string) => void): Promise<Map<string, Outcome[]>> {
   const rows = new Map<string, Outcome[]>();
   if (!ws.length) return rows;
   const references = new Map<string, Float32Array>();
+  const kilnCases = new Map<string, KilnResult>();
+  const jsPeers: WidePeer[] = [jaxjsWide(), tfjsWide("cpu"), tfjsWide("wasm")];
   const python = torch ? findPython() : null;
   for (const phase of opts.load ? ["", "+load"] : [""]) {
     const burner = phase ? burn(30 * 60) : null;
@@ -224,21 +229,29 @@ async function runWideBench(ws: readonly WideWorkload[], opts: Options, wanted: 
         if (phase && w.mode === "compile") continue;
         const id = w.id + phase, out: Outcome[] = [];
         rows.set(id, out);
-        for (const threads of [2, 1]) {
-          const name = threads === 1 ? "kiln-1t" : "kiln";
+        // kiln first (the JavaScript peers are checked against its case); tfjs-cpu idle only (its W9 predict takes ~7 s).
+        const cases: [string, number, () => Promise<WideCase> | WideCase][] = [
+          ...[2, 1].map((t): [string, number, () => WideCase] => [t === 1 ? "kiln-1t" : "kiln", t, () => kilnCase(w, t)]),
+          ...(w.mode === "compile" ? [] : jsPeers.filter((p) => !phase || p.name !== "tfjs-cpu").map((p): [string, number, () => Promise<WideCase>] => [p.name, p.threads, () => p.prepare(w, kilnCases.get(w.id))])),
+        ];
+        for (const [name, threads, prepare] of cases) {
           if (!wanted(name)) continue;
           try {
-            const c = kilnCase(w, threads);
-            if (c.reference && threads === 2) references.set(w.id, c.reference);
-            const o = summarize(w as unknown as Workload, name, threads, await measure(c.run, opts.quick, w.mode === "train"), c.check);
-            out.push(o);
-            log(`  [${id}] ${name}: ${fmt(o.status === "ok" ? o.median : NaN)} ${w.unit} — ${c.check}`);
+            const c = await prepare();
+            if (name === "kiln") { kilnCases.set(w.id, { reference: c.reference, grads: c.grads }); if (c.reference) references.set(w.id, c.reference); }
+            try {
+              const o = summarize(w as unknown as Workload, name, threads, await measure(c.run, opts.quick, w.mode === "train"), c.check);
+              out.push(o);
+              log(`  [${id}] ${name}: ${fmt(o.status === "ok" ? o.median : NaN)} ${w.unit} — ${c.check}`);
+            } finally {
+              c.dispose?.();
+            }
           } catch (e) {
             out.push({ status: "failed", peer: name, threads, reason: reasonOf(e) });
             log(`  [${id}] ${name}: failed: ${reasonOf(e)}`);
           }
         }
-        for (const p of ["jax-js", "tfjs-wasm"]) if (wanted(p)) out.push({ status: "n/a", peer: p, threads: 1, reason: "not implemented for this workload" });
+        if (w.mode === "compile" && !phase) for (const p of jsPeers) if (wanted(p.name)) out.push({ status: "n/a", peer: p.name, threads: p.threads, reason: "jit compiles on first call: nothing to compare" });
       }
       if (!torch) continue;
       const measured = ws.filter((w) => w.mode !== "compile");

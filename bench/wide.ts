@@ -21,7 +21,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { batchNorm, compile, layerNorm, linear, mse, relu, seq, sgd, softmaxCrossEntropy, type LayerNode, type Net } from "../src/index.js";
-import { CheckError, LR, MOMENTUM, WEIGHT_DECAY, checkClose, checkTraining, rng, uniform, type Workload } from "./workloads.js";
+import { CheckError, LR, MOMENTUM, WEIGHT_DECAY, checkClose, checkTraining, rng, transpose, uniform, type Workload } from "./workloads.js";
 
 export type Layer = { kind: "linear"; in: number; out: number } | { kind: "layerNorm"; n: number } | { kind: "batchNorm"; n: number } | { kind: "relu" };
 export type Mode = "train" | "gradients" | "predict" | "compile";
@@ -57,7 +57,7 @@ export const WIDE: readonly WideWorkload[] = [
   wl("C7", "compile() of W7's model", "ms", lecture, 784, "ce", 128, "compile"),
 ];
 
-const outputsOf = (w: WideWorkload) => [...w.layers].reverse().find((l): l is Extract<Layer, { kind: "linear" }> => l.kind === "linear")?.out
+export const outputsOf = (w: WideWorkload) => [...w.layers].reverse().find((l): l is Extract<Layer, { kind: "linear" }> => l.kind === "linear")?.out
   ?? (w.layers[w.layers.length - 1] as { n: number }).n;
 
 /** Parameters by PyTorch state-dict name: linear U(±1/√in), norm weight U(0.5, 1.5), bias U(±0.1), running stats near 0 and 1. */
@@ -103,7 +103,61 @@ function kilnNet(w: WideWorkload, threads: number): Net {
   });
 }
 
-export interface WideCase { readonly run: () => unknown; readonly check: string; readonly reference?: Float32Array }
+/**
+ * A checked case. `reference`: kiln's outputs (predict), loss (gradients) or first training
+ * loss (train), which the other peers are checked against; `grads`: kiln's gradients (gradients).
+ */
+export interface WideCase {
+  readonly run: () => unknown;
+  readonly check: string;
+  readonly reference?: Float32Array;
+  readonly grads?: Readonly<Record<string, Float32Array>>;
+  dispose?(): void;
+}
+
+/** What the other peers are checked against: kiln's case's reference and gradients. */
+export type KilnResult = Pick<WideCase, "reference" | "grads">;
+
+/** A JavaScript peer of the wider bench (bench/peers/jaxjs_wide.ts, tfjs_wide.ts), run in this process. */
+export interface WidePeer {
+  readonly name: string;
+  readonly threads: number;
+  /** A case checked against kiln's (when kiln ran): throws on a failed check. */
+  prepare(w: WideWorkload, kiln: KilnResult | undefined): Promise<WideCase>;
+}
+
+/** What a JavaScript peer computed, to check against kiln's case. */
+export type PeerResult =
+  | { readonly mode: "train"; readonly losses: readonly number[] }
+  | { readonly mode: "predict"; readonly output: ArrayLike<number> }
+  | { readonly mode: "gradients"; readonly loss: number; readonly grads: Readonly<Record<string, ArrayLike<number>>> };
+
+/**
+ * The check of a peer's result: training loss goes down and its first loss (same parameters,
+ * same batch, no dropout in these models) matches kiln's; outputs, loss and gradients match kiln's.
+ */
+export function checkPeer(r: PeerResult, kiln: KilnResult | undefined): string {
+  const vs = kiln?.reference ? "" : " (kiln did not run: not compared)";
+  if (r.mode === "train") {
+    const text = checkTraining(r.losses);
+    if (!kiln?.reference) return text + vs;
+    return `${text}; first vs kiln ${checkClose("first loss", [r.losses[0]!], kiln.reference, 1e-3).toExponential(1)}`;
+  }
+  if (r.mode === "predict") {
+    if (![...Array.from(r.output)].every(Number.isFinite)) throw new CheckError("non-finite outputs");
+    return kiln?.reference ? `outputs vs kiln: ${checkClose("outputs", r.output, kiln.reference, 1e-4).toExponential(1)}` : "outputs finite" + vs;
+  }
+  if (!kiln?.reference || !kiln.grads) return (Number.isFinite(r.loss) ? "loss finite" : "loss NaN") + vs;
+  const rel = Math.max(checkClose("loss", [r.loss], kiln.reference, 1e-4),
+    ...Object.entries(kiln.grads).map(([k, g]) => checkClose(`grad ${k}`, r.grads[k] ?? [], g, 1e-3)));
+  return `loss and gradients vs kiln: ${rel.toExponential(1)}`;
+}
+
+/** A linear layer's weight, [out, in] as PyTorch and kiln hold it, transposed to [in, out] for x·W. */
+export const inOut = (w: WideWorkload, name: string, v: Float32Array): Float32Array => {
+  const l = w.layers[Number(name.split(".")[0])]!;
+  return l.kind === "linear" && name.endsWith(".weight") ? transpose(v, l.out, l.in) : v;
+};
 
 /** kiln's case: checked (training loss goes down; predictions and gradients against the reference interpreter). */
 export function kilnCase(w: WideWorkload, threads: number): WideCase {
@@ -118,7 +172,7 @@ export function kilnCase(w: WideWorkload, threads: number): WideCase {
   if (w.mode === "train") {
     const losses = Array.from({ length: 10 }, () => net.trainStep(xs[0]!, ys[0]!));
     let i = 0;
-    return { run: () => { const b = i++ % xs.length; return net.trainStep(xs[b]!, ys[b]!); }, check: checkTraining(losses) };
+    return { run: () => { const b = i++ % xs.length; return net.trainStep(xs[b]!, ys[b]!); }, check: checkTraining(losses), reference: Float32Array.of(losses[0]!) };
   }
   // The same numbers through the reference interpreter (optimize: false) as the check.
   const ref = compile(kilnModel(w), { inputs: w.inputs, batch: w.mode === "predict" ? 2 : w.batch, threads: 1, optimize: false, loss: w.loss === "mse" ? mse() : softmaxCrossEntropy() });
@@ -131,7 +185,7 @@ export function kilnCase(w: WideWorkload, threads: number): WideCase {
   }
   const g = net.gradients(xs[0]!, ys[0]!), r = ref.gradients(xs[0]!, ys[0]!);
   const rel = Math.max(...Object.keys(r.grads).map((k) => checkClose(`grad ${k}`, g.grads[k]!, r.grads[k]!, 1e-3)));
-  return { run: () => net.gradients(xs[0]!, ys[0]!), check: `gradients vs reference interpreter: ${rel.toExponential(1)}`, reference: Float32Array.of(g.loss) };
+  return { run: () => net.gradients(xs[0]!, ys[0]!), check: `gradients vs reference interpreter: ${rel.toExponential(1)}`, reference: Float32Array.of(g.loss), grads: Object.fromEntries(Object.entries(g.grads).map(([k, v]) => [k, v.slice()])) };
 }
 
 /**

@@ -19,7 +19,8 @@ type Tree = Record<string, Arr>;
 
 let jaxModule: Promise<Jax> | null = null;
 
-function load(): Promise<Jax> {
+/** jax-js on its wasm device, once per process (the wider bench's peer uses it too). */
+export function load(): Promise<Jax> {
   jaxModule ??= (async () => {
     const jax = await import("@jax-js/jax");
     const devices = await jax.init("wasm");

@@ -22,8 +22,8 @@ type Variable = import("@tensorflow/tfjs-core").Variable;
 
 let tfModule: Promise<{ tf: TF; wasm: typeof import("@tensorflow/tfjs-backend-wasm") }> | null = null;
 
-/** tfjs-core with both backends registered, once per process. */
-function load() {
+/** tfjs-core with both backends registered, once per process (the wider bench's peer uses it too). */
+export function load() {
   tfModule ??= (async () => {
     const tf = await import("@tensorflow/tfjs-core");
     const require = createRequire(import.meta.url);
@@ -93,17 +93,20 @@ function model(tf: TF, norm: Norm, init: Record<string, Float32Array>) {
   return { vars, trainable, forward };
 }
 
+/** tfjs on this backend (switched to it if another one is active). */
+export async function useBackend(backend: "cpu" | "wasm"): Promise<TF> {
+  const { tf } = await load();
+  if (tf.getBackend() !== backend) {
+    if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend ${backend} did not initialize`);
+  }
+  await tf.ready();
+  return tf;
+}
+
 export function tfjs(backend: "cpu" | "wasm"): Peer {
   let threads = 1;
   let info: Record<string, unknown> = {};
-  const use = async (): Promise<TF> => {
-    const { tf } = await load();
-    if (tf.getBackend() !== backend) {
-      if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend ${backend} did not initialize`);
-    }
-    await tf.ready();
-    return tf;
-  };
+  const use = () => useBackend(backend);
   return {
     name: `tfjs-${backend}`,
     get threads() { return threads; },
