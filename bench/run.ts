@@ -19,7 +19,7 @@ import {
   W3_CHECK_ROWS, WORKLOADS, evalInput, initialParams, layerNormData, referenceLayerNorm, referenceLogits, sgemmData,
   trainData, type Norm, type Workload,
 } from "./workloads.js";
-import { CHROMIUM_PEER, runChromium } from "./peers/chromium.js";
+import { CHROMIUM_PEER, TFJS_CHROMIUM_PEER, runChromium, runTfjsChromium, type ChromiumRun } from "./peers/chromium.js";
 import { jaxjs } from "./peers/jaxjs.js";
 import { kilnPeer } from "./peers/kiln.js";
 import { onnxruntime } from "./peers/onnxruntime.js";
@@ -48,7 +48,7 @@ interface Options {
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function usage(msg: string): never {
-  console.error(`bench: ${msg}\nusage: npm run bench -- [--only W1,W2,W2b,W3,W4,W4p,W5,W6,W7,W8,W9,C2,C7 | W1-256,…] [--peers kiln,jax-js,tfjs,onnxruntime,torch,kiln-chromium] [--quick] [--no-load] [--out FILE]`);
+  console.error(`bench: ${msg}\nusage: npm run bench -- [--only W1,W2,W2b,W3,W4,W4p,W5,W6,W7,W8,W9,C2,C7 | W1-256,…] [--peers kiln,jax-js,tfjs,onnxruntime,torch,kiln-chromium,tfjs-wasm-chromium] [--quick] [--no-load] [--out FILE]`);
   process.exit(2);
 }
 
@@ -368,19 +368,24 @@ async function main(): Promise<void> {
     }
   }
 
-  // kiln in headless Chromium (the web page's ?bench): W2 only, in its own browser process.
+  // W2 in headless Chromium, each peer in its own browser process: kiln (the web page's ?bench)
+  // and TF.js's WASM backend (bench/browser/).
   const w2 = workloads.find((w) => w.id === "W2");
-  if (w2 && wanted(CHROMIUM_PEER)) {
-    log(`  ${CHROMIUM_PEER}: W2 in the web page`);
+  const browserPeers: [string, () => Promise<ChromiumRun>][] = [
+    [CHROMIUM_PEER, () => runChromium(opts.quick ? 100 : 300)],
+    [TFJS_CHROMIUM_PEER, () => runTfjsChromium(opts.quick)],
+  ];
+  for (const [name, run] of w2 ? browserPeers.filter(([n]) => wanted(n)) : []) {
+    log(`  ${name}: W2 in headless Chromium`);
     try {
-      const r = await runChromium(opts.quick ? 100 : 300);
-      peerInfo[CHROMIUM_PEER] = { threads: r.info["threads"], ...r.info };
-      outcomes.get("W2")!.push(summarize(w2, CHROMIUM_PEER, Number(r.info["threads"]), r.seconds, r.check));
+      const r = await run();
+      peerInfo[name] = { threads: r.info["threads"], ...r.info };
+      outcomes.get("W2")!.push(summarize(w2!, name, Number(r.info["threads"]), r.seconds, r.check));
     } catch (e) {
-      outcomes.get("W2")!.push({ status: "failed", peer: CHROMIUM_PEER, threads: 2, reason: reasonOf(e) });
+      outcomes.get("W2")!.push({ status: "failed", peer: name, threads: 2, reason: reasonOf(e) });
     }
     const o = outcomes.get("W2")!.at(-1)!;
-    log(`  [W2] ${CHROMIUM_PEER}: ${o.status === "ok" ? `${fmt(o.median)} ${o.unit} ±${o.spreadPct.toFixed(1)}%` : `${o.status}: ${o.reason}`}`);
+    log(`  [W2] ${name}: ${o.status === "ok" ? `${fmt(o.median)} ${o.unit} ±${o.spreadPct.toFixed(1)}% — ${o.check}` : `${o.status}: ${o.reason}`}`);
   }
 
   const wide = WIDE.filter((w) => !opts.only || opts.only.includes(w.id));

@@ -49,20 +49,24 @@ export async function buildPage(): Promise<void> {
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
   ".svg": "image/svg+xml", ".map": "application/json", ".bin": "application/octet-stream", ".json": "application/json",
+  ".wasm": "application/wasm",
 };
 
-/** Serve web/dist, cross-origin isolated unless `isolated` is false (to see the one-thread fallback). */
-export function serve(port: number, { host = "127.0.0.1", isolated = true } = {}): Promise<{ url: string; server: Server }> {
+/**
+ * Serve web/dist (or `root`: the bench's TF.js page), cross-origin isolated unless `isolated` is
+ * false (to see the one-thread fallback).
+ */
+export function serve(port: number, { host = "127.0.0.1", isolated = true, root = distDir } = {}): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
-    const file = normalize(join(distDir, path === "/" ? "index.html" : path));
+    const file = normalize(join(root, path === "/" ? "index.html" : path));
     const headers: Record<string, string> = { "Cache-Control": "no-cache" };
     if (isolated) {
       headers["Cross-Origin-Opener-Policy"] = "same-origin";
       headers["Cross-Origin-Embedder-Policy"] = "require-corp";
       headers["Cross-Origin-Resource-Policy"] = "same-origin";
     }
-    if (!file.startsWith(resolve(distDir)) || !existsSync(file) || !statSync(file).isFile()) {
+    if (!file.startsWith(resolve(root)) || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404, { ...headers, "Content-Type": "text/plain" }).end("not found");
       return;
     }
