@@ -13,7 +13,7 @@ interface Target { readonly target: string; readonly ratio: number | null; reado
 interface Results { readonly date: string; readonly seconds: number; readonly workloads: Record<string, Workload>; readonly targets: Target[]; readonly machine: { readonly loadavgAtStart?: number[] } }
 
 /** Columns in this order; a peer not listed here gets a column after them. */
-const ORDER = ["kiln", "kiln-1t", "torch-1t", "torch-2t", "jax-js", "tfjs-wasm", "tfjs-cpu", "onnxruntime-1t", "onnxruntime-2t", "kiln-chromium"];
+const ORDER = ["kiln", "kiln-1t", "torch-1t", "torch-2t", "jax-js", "tfjs-wasm", "tfjs-cpu", "onnxruntime-1t", "onnxruntime-2t", "kiln-chromium", "tfjs-wasm-chromium"];
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
