@@ -16,6 +16,7 @@ import { describe, expect, it } from "vitest";
 import { differentiate } from "../compiler/autodiff.js";
 import type { V } from "../compiler/ir/types.js";
 import { compileGraph, GraphBuilder } from "../src/index.js";
+import { emitClip } from "../src/optim/clip.js";
 
 type Enc = number | "NaN" | "Infinity" | "-Infinity" | "-0";
 interface Fixture { readonly name: string; readonly x: Enc[]; readonly y: Enc[]; readonly dx?: Enc[]; readonly w?: Enc[]; readonly b?: Enc[]; readonly labels?: number[] }
@@ -59,7 +60,8 @@ const GRAD_AT_NAN_DIFFERS = new Set(["leakyRelu", "maximum0", "minimum0"]);
 
 describe("NaN and ±Infinity as PyTorch 1.13", () => {
   it("the fixture covers every case below", () => {
-    expect(fixtures.map((f) => f.name).sort()).toEqual([...Object.keys(ACTIVATIONS), "max", "logSoftmax", "layerNorm", "batchNorm", "linearRelu", "softmaxCrossEntropy", "dropout"].sort());
+    expect(fixtures.map((f) => f.name).sort()).toEqual([...Object.keys(ACTIVATIONS), "max", "logSoftmax", "layerNorm", "batchNorm", "linearRelu", "softmaxCrossEntropy", "dropout",
+      ...[0, 1, 2].flatMap((k) => [`clipGradValue${k}`, `clipGradNorm${k}`])].sort());
   });
 
   for (const [name, f] of Object.entries(ACTIVATIONS)) {
@@ -142,6 +144,24 @@ describe("NaN and ±Infinity as PyTorch 1.13", () => {
       expectSame(p.output("z.grad"), fx.dx!, `${what} gradient`);
     }
   });
+
+  for (const kind of ["Value", "Norm"] as const) {
+    it(`clipGrad${kind}: ±∞ and NaN gradients as torch.nn.utils.clip_grad_${kind.toLowerCase()}_`, () => {
+      for (const k of [0, 1, 2]) {
+        const fx = byName(`clipGrad${kind}${k}`);
+        const b = new GraphBuilder();
+        const g = b.input("g", "param", { shape: [4], dtype: "f32" });
+        b.output("y", "logits", emitClip(b, [g], kind === "Value" ? { value: 1 } : { norm: 1 })[0]!);
+        const graph = b.build();
+        for (const optimize of [false, true]) {
+          const p = compileGraph(graph, { optimize, threads: 1 });
+          p.input("g").set(fx.x.map(dec));
+          p.run();
+          expectSame(p.output("y"), fx.y, `clipGrad${kind} ${fx.x.join(" ")} (${optimize ? "optimized" : "reference"})`);
+        }
+      }
+    });
+  }
 
   it("dropout multiplies by its mask: NaN stays NaN and a dropped ∞ becomes NaN, as PyTorch's", () => {
     const fx = byName("dropout");

@@ -61,11 +61,7 @@ export function emitClip(b: GraphBuilder, grads: readonly V[], clip: Clip, norm?
     const coef = b.add(b.mul(q, s), b.sub(one(), s));
     return grads.map((g) => b.mul(g, coef));
   }
+  // clamp(g, −c, c) as PyTorch's: ±∞ becomes ±c, NaN stays NaN (maximum/minimum propagate it).
   const c = clip.value!;
-  return grads.map((g) => {
-    const hi = b.step(b.sub(g, b.scalar(c)));
-    const lo = b.step(b.sub(b.scalar(-c), g));
-    const keep = b.sub(b.sub(one(), hi), lo);
-    return b.sub(b.add(b.mul(g, keep), b.mul(hi, b.scalar(c))), b.mul(lo, b.scalar(c)));
-  });
+  return grads.map((g) => b.minimum(b.maximum(g, b.scalar(-c)), b.scalar(c)));
 }
