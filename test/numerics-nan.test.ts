@@ -106,22 +106,25 @@ describe("NaN and ±Infinity as PyTorch 1.13", () => {
     });
   }
 
-  it("linear with relu: a NaN weight gives NaN, not 0, in the SGEMM's relu epilogue too", () => {
+  it("linear with relu: a NaN weight gives NaN, not 0, in the SGEMM's and the batch-1 GEMV's relu epilogues too", () => {
     const fx = byName("linearRelu");
-    const b = new GraphBuilder();
-    const x = b.input("x", "param", { shape: [2, 3], dtype: "f32" });
-    const w = b.input("w", "param", { shape: [4, 3], dtype: "f32" });
-    const bias = b.input("b", "param", { shape: [4], dtype: "f32" });
-    b.output("y", "logits", b.relu(b.add(b.matmul(x, w, false, true), bias)));
-    const g = b.build();
-    for (const optimize of [false, true]) {
-      const p = compileGraph(g, { optimize, threads: 1 });
-      if (optimize) expect(p.graph.nodes.map((n) => n.op)).toContain("linear");
-      p.input("x").set(fx.x.map(dec));
-      p.input("w").set(fx.w!.map(dec));
-      p.input("b").set(fx.b!.map(dec));
-      p.run();
-      expectSame(p.output("y"), fx.y, `linear+relu (${optimize ? "optimized" : "reference"})`);
+    // Both rows (the SGEMM), then each row alone (batch 1: the GEMV row kernel).
+    for (const rows of [[0, 1], [0], [1]]) {
+      const b = new GraphBuilder();
+      const x = b.input("x", "param", { shape: [rows.length, 3], dtype: "f32" });
+      const w = b.input("w", "param", { shape: [4, 3], dtype: "f32" });
+      const bias = b.input("b", "param", { shape: [4], dtype: "f32" });
+      b.output("y", "logits", b.relu(b.add(b.matmul(x, w, false, true), bias)));
+      const g = b.build();
+      for (const optimize of [false, true]) {
+        const p = compileGraph(g, { optimize, threads: 1 });
+        if (optimize) expect(p.graph.nodes.map((n) => n.op)).toContain("linear");
+        p.input("x").set(rows.flatMap((r) => fx.x.slice(3 * r, 3 * r + 3).map(dec)));
+        p.input("w").set(fx.w!.map(dec));
+        p.input("b").set(fx.b!.map(dec));
+        p.run();
+        expectSame(p.output("y"), rows.flatMap((r) => fx.y.slice(4 * r, 4 * r + 4)), `linear+relu rows ${rows} (${optimize ? "optimized" : "reference"})`);
+      }
     }
   });
 

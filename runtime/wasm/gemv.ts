@@ -12,7 +12,7 @@
  * sample predicted alone equals its row of a batch, bit for bit: Σ over KC blocks in order, each
  * block summed from +0 with k = 0, 1, … in one f32x4 lane by the module's multiply-add (fused or
  * not, the same `madd` as the micro-kernel), the block sums added left to right (Y + acc), then
- * + bias, then relu as pmax(0, ·).
+ * + bias, then relu as pmax(·, 0) (NaN stays NaN, as the micro-kernel's and PyTorch's relu).
  *
  * Lanes are four consecutive outputs j; a group reads four rows of W four k at a time and
  * transposes them (pack.ts's transpose4) into four vectors W[j..j+3, k+i]. The chain through k
@@ -108,7 +108,7 @@ function emitRows(m: ModuleBuilder, G: number, cfg: SgemmConfig, direct: boolean
       brIf(0, i32.lt_s(get(pc), get(k))),
     ),
     when(hasFlag(get(epi), EPI.BIAS), ...sum.map((s, g) => set(s, f32x4.add(get(s), v128.load(get(bias), 16 * g))))),
-    when(hasFlag(get(epi), EPI.RELU), ...sum.map((s) => set(s, f32x4.pmax(v128.zero(), get(s))))),
+    when(hasFlag(get(epi), EPI.RELU), ...sum.map((s) => set(s, f32x4.pmax(get(s), v128.zero())))),
     ...sum.map((s, g) => v128.store(get(y), get(s), 16 * g)),
   );
   return f;
