@@ -26,7 +26,6 @@
  * the workers stop (after a short grace period, so a compile/dispose loop does not restart them).
  */
 import { KilnError } from "./errors.js";
-import { newSplitSite, type SplitSite } from "./kernels/types.js";
 import { kernelModule, KERNEL_EXPORTS } from "./wasm/module.js";
 import { spinMs, workerHost, CTRL_INTS, MAX_CHUNK_ARGS, type ComputeWorker } from "./workers.js";
 
@@ -61,9 +60,8 @@ const RECYCLE_AFTER = 16;
 const SOLO_MS = 100;
 /** How long a call waits for a worker to finish its last job before leaving it out (see idle). */
 const IDLE_SPIN_MS = 0.01;
-/** Split calls per verdict of the judge; per probe after a failed verdict. */
+/** Split calls per verdict of the judge. */
 const JUDGE_CALLS = 32;
-const PROBE_CALLS = 4;
 /** How long an unleased pool keeps its workers before stopping them. */
 const IDLE_CLOSE_MS = 2000;
 
@@ -124,7 +122,7 @@ export class ThreadPool {
    * the pool runs alone (see judge) it calls `alone` instead, which must compute the same bits —
    * by default every chunk in order here.
    */
-  run(memory: WebAssembly.Memory, exportName: string, table: ChunkArgs, local: readonly (() => void)[], alone?: () => void, site: SplitSite = this.site): void {
+  run(memory: WebAssembly.Memory, exportName: string, table: ChunkArgs, local: readonly (() => void)[], alone?: () => void): void {
     if (this.closed) throw new KilnError(`thread pool: ${exportName} called on a closed pool (was the network disposed?)`);
     const chunks = local.length;
     if (table.length < 1 || table.some((t) => t.length !== chunks)) throw new KilnError(`thread pool: ${exportName} needs one argument list per chunk (${chunks}) on every thread`);
@@ -132,8 +130,8 @@ export class ThreadPool {
     if (fn < 0) throw new KilnError(`thread pool: unknown kernel ${exportName}`);
     const lanes = Math.min(this.lanes.length, table.length - 1, chunks - 1);
     let used = 0;
-    if (site.soloUntil !== 0 && performance.now() >= site.soloUntil) site.soloUntil = 0; // probe: does a split pay again?
-    if (site.soloUntil === 0) {
+    if (this.soloUntil !== 0 && performance.now() >= this.soloUntil) this.soloUntil = 0; // probe: does a split pay again?
+    if (this.soloUntil === 0) {
       const start = performance.now();
       const base = Atomics.load(this.tickets, 0), end = (base + chunks) | 0, id = this.idOf(memory);
       for (let i = 1; i <= lanes; i++) {
@@ -149,7 +147,7 @@ export class ThreadPool {
         this.post(lane, id, fn, table[i]!, base, end);
         used++;
       }
-      if (used > 0) return this.share(local, base, end, lanes, start, site);
+      if (used > 0) return this.share(local, base, end, lanes, start);
     }
     this.ranAlone++;
     if (alone) alone();
@@ -157,7 +155,7 @@ export class ThreadPool {
   }
 
   /** Claim chunks here until none is left, take back jobs not started, wait for chunks held. */
-  private share(local: readonly (() => void)[], base: number, end: number, lanes: number, start: number, site: SplitSite): void {
+  private share(local: readonly (() => void)[], base: number, end: number, lanes: number, start: number): void {
     const t = this.tickets;
     const t0 = performance.now();
     let mine = 0;
@@ -181,7 +179,7 @@ export class ThreadPool {
     // A worker holds a chunk. Running, it finishes within about one chunk's time of us: spin
     // that long, then sleep (a longer spin only takes the core from a worker that was descheduled).
     if (Atomics.load(t, 1) !== end) this.until(t, 1, end, "its chunks", Math.min(SPIN_MS, Math.max(0.02, chunk)));
-    this.judge(site, performance.now() - start, ((end - base) | 0) * chunk);
+    this.judge(performance.now() - start, ((end - base) | 0) * chunk);
   }
 
   /**
@@ -201,28 +199,28 @@ export class ThreadPool {
    * chunks timed as ours, which is what running alone would have taken. A worker without a core
    * (another process holds it) runs few chunks, or makes us wait for one it was descheduled in.
    * A window more than 0.9 of alone sends the pool alone (`alone`: the same bits) for a while,
-   * then it probes again with a short window; while probes keep failing the while doubles, up to
-   * SOLO_MS · 64 (so probing a busy machine costs under a percent), and a window that pays resets it.
+   * then it probes again with a window; while probes keep failing the while doubles, up to
+   * SOLO_MS · 16 (so probing a busy machine costs a few percent), and a window that pays resets it.
    */
-  private judge(site: SplitSite, wall: number, alone: number): void {
-    site.wallSum += wall;
-    site.aloneSum += alone;
-    // A probe after a failed window is short: with a hundred sites in a step, long probes on a
-    // busy machine would keep some site waiting for a descheduled worker in every step.
-    if (++site.calls < (site.soloMs === 0 ? JUDGE_CALLS : PROBE_CALLS)) return;
-    if (site.wallSum > 0.9 * site.aloneSum) {
-      const ms = site.soloMs || SOLO_MS;
-      site.soloUntil = performance.now() + ms;
-      site.soloMs = Math.min(SOLO_MS * 64, ms * 2);
+  private judge(wall: number, alone: number): void {
+    this.wallSum += wall;
+    this.aloneSum += alone;
+    if (++this.calls < JUDGE_CALLS) return;
+    if (this.wallSum > 0.9 * this.aloneSum) {
+      this.soloUntil = performance.now() + this.soloMs;
+      this.soloMs = Math.min(SOLO_MS * 16, this.soloMs * 2);
       this.soloSpells++;
     } else {
-      site.soloMs = 0;
+      this.soloMs = SOLO_MS;
     }
-    site.calls = 0; site.wallSum = 0; site.aloneSum = 0;
+    this.calls = 0; this.wallSum = 0; this.aloneSum = 0;
   }
 
-  /** The record of calls that bring no site of their own (tests). */
-  private readonly site = newSplitSite();
+  private calls = 0;
+  private wallSum = 0;
+  private aloneSum = 0;
+  private soloUntil = 0;
+  private soloMs = SOLO_MS;
   /** Times the pool fell back to the calling thread alone (KILN_DEBUG, tests). */
   soloSpells = 0;
 

@@ -24,20 +24,11 @@ export interface ThreadPoolLike {
   /**
    * Run chunk c as `local[c]()` here or as `exportName(...table[t][c])` on thread t, each chunk
    * exactly once, whichever thread claims it first; or `alone()` (the same bits) when the pool
-   * judges that splitting does not pay now at this call site (`site`: one per prepared kernel call).
+   * judges that splitting does not pay now.
    * @internal (names WebAssembly, which a user's TypeScript may not declare: not in the published types)
    */
-  run(memory: WebAssembly.Memory, exportName: string, table: readonly (readonly (readonly number[])[])[], local: readonly (() => void)[], alone?: () => void, site?: SplitSite): void;
+  run(memory: WebAssembly.Memory, exportName: string, table: readonly (readonly (readonly number[])[])[], local: readonly (() => void)[], alone?: () => void): void;
 }
-
-/**
- * The pool's judge's record of one call site (../threads.ts, ThreadPool.judge): split calls and
- * their time in the current window, and the run-alone spell (soloMs 0: none failed yet). Per
- * site, not per pool: a step's tiny products that never pay for a hand-off must not send its
- * large ones, which do, to run alone.
- */
-export interface SplitSite { calls: number; wallSum: number; aloneSum: number; soloUntil: number; soloMs: number }
-export const newSplitSite = (): SplitSite => ({ calls: 0, wallSum: 0, aloneSum: 0, soloUntil: 0, soloMs: 0 });
 
 /**
  * A kernel reads its inputs and writes its outputs (after the inputs in `bufs`) in place; `p`
