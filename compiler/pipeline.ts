@@ -7,7 +7,7 @@ import type { Arena } from "../runtime/arena.js";
 import { Executor } from "../runtime/executor.js";
 import { envVar } from "../runtime/host.js";
 import { cacheStats } from "../runtime/lru.js";
-import { poolStats } from "../runtime/threads.js";
+import { poolStats } from "../runtime/pool.js";
 import type { Program } from "../runtime/program.js";
 import type { Graph } from "./ir/graph.js";
 import { lower, lowerPlanned } from "./lower.js";

@@ -9,7 +9,7 @@
  */
 import { KilnError } from "./errors.js";
 import type { KernelContext } from "./kernels/types.js";
-import { acquirePool, type PoolLease } from "./threads.js";
+import { acquirePool, type PoolLease } from "./pool.js";
 import { instantiateKernels, SGEMM_SCRATCH_BYTES } from "./wasm/module.js";
 
 const PAGE = 65536;

@@ -22,11 +22,9 @@
  * job, so a split costs microseconds. Lifetime: one pool per process, shared by every network
  * through leases (`acquirePool`). The pool only ever grows while leased — a network compiled for
  * more threads adds workers, it never replaces the pool under networks that still hold its `run` —
- * and a released network detaches its memory from every worker. When the last lease is released
- * the workers stop (after a short grace period, so a compile/dispose loop does not restart them).
+ * and a released network detaches its memory from every worker (the leases: ./pool.ts).
  */
 import { KilnError } from "./errors.js";
-import { kernelModule, KERNEL_EXPORTS } from "./wasm/module.js";
 import { spinMs, workerHost, CTRL_INTS, MAX_CHUNK_ARGS, type ComputeWorker } from "./workers.js";
 
 interface Lane {
@@ -62,8 +60,6 @@ const SOLO_MS = 100;
 const IDLE_SPIN_MS = 0.01;
 /** Split calls per verdict of the judge. */
 const JUDGE_CALLS = 32;
-/** How long an unleased pool keeps its workers before stopping them. */
-const IDLE_CLOSE_MS = 2000;
 
 /** Arguments of a split call: table[thread][chunk] is chunk's argument list on that thread. */
 export type ChunkArgs = readonly (readonly (readonly number[])[])[];
@@ -308,66 +304,4 @@ export class ThreadPool {
     if (id === undefined) { id = this.nextMemoryId++; this.memoryIds.set(memory, id); }
     return id;
   }
-}
-
-/** Threads a network uses unless told otherwise: the machine's cores, at most 8. */
-export const defaultThreads = (): number => {
-  const host = workerHost();
-  if (host.kind === null) { noteSingleThread(host.unavailable); return 1; }
-  return Math.min(8, host.cores);
-};
-
-let noted = false;
-/** One console note per process/page saying why kiln runs on one thread. */
-function noteSingleThread(why: string): void {
-  if (!noted) console.info(`kiln: one thread, because ${why}`);
-  noted = true;
-}
-
-/** Parts each worker of the shared pool has run (empty: no pool yet, or one thread). */
-export const threadJobs = (): number[] => pool?.jobsPerWorker() ?? [];
-
-/** A network's hold on the process pool: `release` detaches its memory, once. */
-export interface PoolLease {
-  readonly pool: ThreadPool;
-  release(): void;
-}
-
-let pool: ThreadPool | undefined;
-let leases = 0;
-let idleTimer: ReturnType<typeof setTimeout> | undefined;
-
-/**
- * A lease on the process-wide pool, grown to at least `threads`, for kernels running on `memory`
- * (null where the platform has no shared-memory threads). The pool is created on first use and
- * stopped once no lease is left.
- */
-export function acquirePool(threads: number, memory: WebAssembly.Memory): PoolLease | null {
-  const host = workerHost();
-  if (host.kind === null) { noteSingleThread(host.unavailable); return null; }
-  if (!pool || pool.isClosed) pool = new ThreadPool(threads, kernelModule(), KERNEL_EXPORTS);
-  else pool.grow(threads);
-  if (idleTimer !== undefined) { clearTimeout(idleTimer); idleTimer = undefined; }
-  leases++;
-  const held = pool;
-  let released = false;
-  return {
-    pool: held,
-    release: () => {
-      if (released) return;
-      released = true;
-      held.detach(memory);
-      if (--leases > 0 || held !== pool) return;
-      idleTimer = setTimeout(() => {
-        idleTimer = undefined;
-        if (leases === 0 && pool === held) { held.close(); pool = undefined; }
-      }, IDLE_CLOSE_MS);
-      (idleTimer as { unref?: () => void }).unref?.();
-    },
-  };
-}
-
-/** What the pool holds now (KILN_DEBUG and tests): threads, live leases, parts taken back. */
-export function poolStats(): { threads: number; leases: number; takenBack: number; soloSpells: number; ranAlone: number } {
-  return { threads: pool && !pool.isClosed ? pool.threads : 0, leases, takenBack: pool?.takenBack ?? 0, soloSpells: pool?.soloSpells ?? 0, ranAlone: pool?.ranAlone ?? 0 };
 }

@@ -4,7 +4,7 @@
  * counter-based stream of each parameter, so the same seed gives the same network.
  */
 import { Arena } from "../runtime/arena.js";
-import { defaultThreads } from "../runtime/threads.js";
+import { defaultThreads } from "../runtime/pool.js";
 import { ModelError } from "../runtime/errors.js";
 import { optimize } from "../compiler/pipeline.js";
 import type { Graph } from "../compiler/ir/graph.js";

@@ -9,7 +9,7 @@ import { size } from "../compiler/ir/types.js";
 import { optimize, prepare } from "../compiler/pipeline.js";
 import { Arena } from "../runtime/arena.js";
 import { InputError, KilnError } from "../runtime/errors.js";
-import { defaultThreads } from "../runtime/threads.js";
+import { defaultThreads } from "../runtime/pool.js";
 import type { Executor } from "../runtime/executor.js";
 import { CheckedProgram, checkNumericsFromEnv } from "./numerics.js";
 

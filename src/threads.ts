@@ -1,4 +1,4 @@
-import { threadJobs as jobsPerWorker } from "../runtime/threads.js";
+import { threadJobs as jobsPerWorker } from "../runtime/pool.js";
 
 /**
  * Kernel parts each worker thread of the shared pool has run so far, one entry per worker

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import {
   compile, dropout, KilnError, layerNorm, linear, mse, relu, seq, sgd, softmaxCrossEntropy, type LayerNode, type Net,
 } from "../src/index.js";
-import { poolStats } from "../runtime/threads.js";
+import { poolStats } from "../runtime/pool.js";
 import { randomModel } from "./helpers/models.js";
 import { maxRelErr, rand } from "./helpers/run.js";
 

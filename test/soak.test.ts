@@ -7,7 +7,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { expect, it } from "vitest";
 import { soakCycle } from "../bench/soak.js";
-import { poolStats } from "../runtime/threads.js";
+import { poolStats } from "../runtime/pool.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;

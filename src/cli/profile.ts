@@ -14,7 +14,7 @@ import type { OpDef } from "../../compiler/ops/def.js";
 import { ops } from "../../compiler/ops/index.js";
 import type { ProgramInfo as Executor } from "../../runtime/steps.js";
 import { KilnError } from "../../runtime/errors.js";
-import { defaultThreads } from "../../runtime/threads.js";
+import { defaultThreads } from "../../runtime/pool.js";
 import { compile } from "../compile.js";
 import type { Net } from "../net.js";
 import type { Loaded } from "./load.js";
