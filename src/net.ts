@@ -19,6 +19,7 @@ import type { Optimizer } from "./optim/optimizer.js";
 import type { ProbeKind, Probes } from "./probes.js";
 import { backwardGraph, evalGraph, gradientGraph, type TraceOptions } from "./programs.js";
 import { batchOf, checkFloats, describeValue } from "./validate.js";
+import { writeBatch } from "./batch-input.js";
 import { writeFileAtomic } from "./io/atomic.js";
 import { toOnnx, type OnnxExportOptions } from "./onnx/export.js";
 
@@ -324,29 +325,9 @@ export class Net {
   /** For messages only, made once: the per-call checks allocate nothing. */
   private readonly batchText = () => `batch ${this.parts.trace.batch} × ${this.parts.trace.inputs} features; this program was compiled for batch ${this.parts.trace.batch}`;
 
-  /** Validate, then write the batch into a program's input buffers. */
+  /** Validate, then write the batch (and the step) into a program's input buffers. */
   private prepare(exec: Executor, x: ArrayLike<number>, labels: ArrayLike<number>): void {
-    const { batch, inputs } = this.parts.trace;
-    const buf = exec.input("x") as Float32Array;
-    // A Float32Array of the right length is copied, then checked in place (see predict).
-    if (x instanceof Float32Array && x.length === batch * inputs) {
-      buf.set(x);
-      if (!exec.allFinite("x")) checkFloats(x, batch * inputs, "x", this.batchText);
-    } else {
-      checkFloats(x, batch * inputs, "x", this.batchText);
-      buf.set(x);
-    }
-    const lab = exec.input("labels") as Float32Array | Int32Array;
-    // mse's targets (its check is length and finiteness only), a Float32Array of the right length:
-    // copied, then checked in place like x; the loss's own check runs only to name what is wrong.
-    // Other labels (class indices, targets with a range) get their loss's check first.
-    if (this.parts.loss.kind === "mse" && labels instanceof Float32Array && lab instanceof Float32Array && labels.length === lab.length) {
-      lab.set(labels);
-      if (!exec.allFinite("labels")) this.parts.loss.check(labels, batch, this.parts.outputs);
-    } else {
-      this.parts.loss.check(labels, batch, this.parts.outputs);
-      lab.set(labels);
-    }
+    writeBatch(exec, this.parts, x, labels, this.batchText);
     if (exec.hasInput("step")) (exec.input("step") as Int32Array)[0] = this.stepCount;
   }
 

@@ -1,0 +1,34 @@
+/** The batch a train step or a gradients call reads, validated on its way into the program. */
+import type { Executor } from "../runtime/executor.js";
+import type { NetParts } from "./net.js";
+import { checkFloats } from "./validate.js";
+
+/**
+ * Validate, then write a batch into a program's input buffers (`x`, `labels`). The fast path for
+ * the common case — a Float32Array of the right length — copies first and checks the program's
+ * own copy in one WebAssembly pass; anything else is checked first. Either way a refused batch
+ * is a KilnError before the program runs, so it changes no parameter or state.
+ */
+export function writeBatch(exec: Executor, parts: Pick<NetParts, "trace" | "loss" | "outputs">, x: ArrayLike<number>, labels: ArrayLike<number>, batchText: () => string): void {
+  const { batch, inputs } = parts.trace;
+  const buf = exec.input("x") as Float32Array;
+  // A Float32Array of the right length is copied, then checked in place (as Net.predict does).
+  if (x instanceof Float32Array && x.length === batch * inputs) {
+    buf.set(x);
+    if (!exec.allFinite("x")) checkFloats(x, batch * inputs, "x", batchText);
+  } else {
+    checkFloats(x, batch * inputs, "x", batchText);
+    buf.set(x);
+  }
+  const lab = exec.input("labels") as Float32Array | Int32Array;
+  // mse's targets (its check is length and finiteness only), a Float32Array of the right length:
+  // copied, then checked in place like x; the loss's own check runs only to name what is wrong.
+  // Other labels (class indices, targets with a range) get their loss's check first.
+  if (parts.loss.kind === "mse" && labels instanceof Float32Array && lab instanceof Float32Array && labels.length === lab.length) {
+    lab.set(labels);
+    if (!exec.allFinite("labels")) parts.loss.check(labels, batch, parts.outputs);
+  } else {
+    parts.loss.check(labels, batch, parts.outputs);
+    lab.set(labels);
+  }
+}
