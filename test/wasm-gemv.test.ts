@@ -11,20 +11,14 @@ import { wasmFeatures } from "../runtime/wasm/features.js";
 import { GEMV_DIRECT } from "../runtime/wasm/gemv.js";
 import { EPI } from "../runtime/wasm/microkernel.js";
 import { SGEMM_SCRATCH_BYTES, createMemory, instantiateKernels, kernelModule } from "../runtime/wasm/module.js";
+import { signedRand } from "./helpers/run.js";
 
 const memory = createMemory(16 << 20);
 const F = () => new Float32Array(memory.buffer);
 const U = () => new Uint32Array(memory.buffer);
 
 /** Deterministic uniform [-1, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * 2 - 1;
-  };
-}
+const rng = signedRand;
 
 const variants = [
   { fma: false, name: "multiply then add" },

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { wasmFeatures } from "../runtime/wasm/features.js";
 import { normBackward, normForward } from "../runtime/kernels/norm.js";
 import { BATCHNORM, LAYERNORM, SGD, createMemory, instantiateKernels, kernelModule } from "../runtime/wasm/module.js";
+import { signedRand } from "./helpers/run.js";
 
 const memory = createMemory(16 << 20);
 // Both variants of the kernel module (see wasm-sgemm.test.ts): they differ only in the SGEMM
@@ -18,14 +19,8 @@ const variants = [
 const F = () => new Float32Array(memory.buffer);
 const fr = Math.fround;
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * 2 - 1;
-  };
-}
+/** Deterministic uniform [-1, 1) (mulberry32). */
+const rng = signedRand;
 
 /** Bump allocator: fresh 16-byte-aligned buffers, filled from `values` (or zeros). */
 function arena() {

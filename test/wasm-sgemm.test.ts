@@ -11,20 +11,14 @@ import { describe, expect, it } from "vitest";
 import { wasmFeatures } from "../runtime/wasm/features.js";
 import { sgemmConfig } from "../runtime/wasm/sgemm.js";
 import { SGEMM, SGEMM_SCRATCH_BYTES, createMemory, instantiateKernels, kernelModule, type Kernels, type SgemmArgs } from "../runtime/wasm/module.js";
+import { signedRand } from "./helpers/run.js";
 
 const memory = createMemory(64 << 20);
 const F = () => new Float32Array(memory.buffer);
 const scratch = 0;
 
 /** Deterministic uniform [-1, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * 2 - 1;
-  };
-}
+const rng = signedRand;
 
 interface Case { m: number; n: number; k: number; tA: boolean; tB: boolean; bias?: boolean; relu?: boolean; acc?: boolean; pad?: boolean }
 

@@ -28,6 +28,12 @@ export function rand(seed: number): () => number {
   };
 }
 
+/** The same generator, uniform on [-1, 1) (2·rand − 1, exact in doubles). */
+export function signedRand(seed: number): () => number {
+  const r = rand(seed);
+  return () => 2 * r() - 1;
+}
+
 export function randomArray(n: number, r: () => number, lo = -1, hi = 1): Float64Array {
   return Float64Array.from({ length: n }, () => lo + (hi - lo) * r());
 }
