@@ -5,7 +5,7 @@
  * Inputs may be bound to caller-owned arrays (parameters live outside any one program and are
  * shared by the train, gradient and eval programs): the kernels then read them directly.
  */
-import type { Arena } from "./arena.js";
+import { alignUp, type Arena } from "./arena.js";
 import { GraphError } from "./errors.js";
 import { envVar } from "./host.js";
 import { compileKernel } from "./kernels/generated.js";
@@ -50,7 +50,7 @@ export class Executor implements ProgramInfo {
    * Unplanned programs get one array per buffer (float64 ones when `precision` is "f64", for
    * gradient checks). Planned programs place their buffers in the arena's scratch region.
    */
-  constructor(readonly program: Program, readonly precision: Precision = "f32", arena?: Arena) {
+  constructor(readonly program: Program, readonly precision: Precision = "f32", private readonly arena?: Arena) {
     const planned = program.scratchBytes !== undefined;
     if (planned && (!arena || precision !== "f32")) throw new GraphError("a planned program runs in float32 inside an arena");
     const base = planned ? arena!.scratch(program.scratchBytes!) : 0;
@@ -146,10 +146,10 @@ export class Executor implements ProgramInfo {
    */
   runChecked(outputsOf: readonly (readonly number[])[], before?: { readonly steps: Uint8Array; save(step: number): void }): { step: number; buffer: number } | null {
     const plan = this.checkPlan?.outputsOf === outputsOf ? this.checkPlan : this.planChecks(outputsOf);
-    const { starts, checks } = plan, wasm = this.ctx?.wasm;
-    for (let i = 0; i < this.calls.length; i++) {
+    const { starts, checks, calls } = plan, wasm = this.ctx?.wasm;
+    for (let i = 0; i < calls.length; i++) {
       if (before?.steps[i]) before.save(i);
-      this.calls[i]!();
+      calls[i]!();
       for (let j = starts[i]!; j < starts[i + 1]!; j += 3) {
         const b = checks[j]!, off = checks[j + 1]!;
         if (off >= 0 ? wasm!.allFinite(off, checks[j + 2]!) !== 1 : !this.finite(this.bufs[b]!)) return { step: i, buffer: b };
@@ -162,9 +162,10 @@ export class Executor implements ProgramInfo {
   /**
    * runChecked's flat table, made once per outputsOf (and again after a bind): per step, triples
    * (buffer, byte offset, floats) — the offset −1 for a buffer the WebAssembly pass cannot read
-   * (outside an arena), int32 buffers left out. A check is then one call, no lookups.
+   * (outside an arena), int32 buffers left out. A check is then one call, no lookups. And the
+   * calls, with the checked run's own kernels (useInCheckedRun) bound to this bind's buffers.
    */
-  private checkPlan: { outputsOf: readonly (readonly number[])[]; starts: Int32Array; checks: Int32Array } | null = null;
+  private checkPlan: { outputsOf: readonly (readonly number[])[]; starts: Int32Array; checks: Int32Array; calls: (() => void)[] } | null = null;
   private planChecks(outputsOf: readonly (readonly number[])[]): NonNullable<Executor["checkPlan"]> {
     const starts = new Int32Array(this.calls.length + 1), checks: number[] = [];
     for (let i = 0; i < this.calls.length; i++) {
@@ -175,7 +176,41 @@ export class Executor implements ProgramInfo {
       }
     }
     starts[this.calls.length] = checks.length;
-    return (this.checkPlan = { outputsOf, starts, checks: Int32Array.from(checks) });
+    const calls = this.calls.map((call, i) => {
+      const v = this.checkedKernels.get(i);
+      return v ? prepareFused(v.bytes, [...this.program.steps[i]!.args.map((a) => this.bufs[a]!), ...v.extra], this.ctx!.memory) : call;
+    });
+    return (this.checkPlan = { outputsOf, starts, checks: Int32Array.from(checks), calls });
+  }
+
+  /** Steps that run another module in checked runs (useInCheckedRun). */
+  private readonly checkedKernels = new Map<number, { bytes: Uint8Array; extra: readonly Float32Array[] }>();
+
+  /**
+   * checkNumerics: in checked runs, step i runs the fused module `bytes` over its buffers then
+   * `extra` (views of this arena) instead of its own — one that computes the same outputs and
+   * more (numerics-snapshot.ts). False, and nothing changes, where step i is no fused module.
+   */
+  useInCheckedRun(step: number, bytes: Uint8Array, extra: readonly Float32Array[]): boolean {
+    if (!this.ctx || !this.program.steps[step]?.wasm || !extra.every((a) => this.inArena(a))) return false;
+    this.checkedKernels.set(step, { bytes, extra });
+    this.checkPlan = null;
+    return true;
+  }
+
+  /**
+   * Float32 views of these lengths in the arena's scratch after this program's buffers: no
+   * kernel of the program touches them, and every program of the arena runs alone, so they keep
+   * their values through a run (not from one run to the next). Null outside an arena.
+   */
+  scratchViews(lengths: readonly number[]): Float32Array[] | null {
+    const arena = this.arena, own = this.program.scratchBytes;
+    if (!arena || own === undefined) return null;
+    const offsets: number[] = [];
+    let end = alignUp(own);
+    for (const n of lengths) { offsets.push(end); end = alignUp(end + 4 * n); }
+    const base = arena.scratch(end);
+    return lengths.map((n, i) => arena.f32(base + offsets[i]!, n));
   }
 
   // In an arena every buffer is a view of its shared memory (bound ones too: compile() and

@@ -6,8 +6,8 @@
  * The executor checks kernels' outputs in WebAssembly right after each kernel runs
  * (Executor.runChecked) and stops at the first bad one, before any copy-back; outputs that
  * cannot be the first non-finite value are not checked (numerics-skip.ts). A train step also
- * updates parameters in place as it goes, so the arrays it writes are copied first and put back
- * on failure: a failed step leaves parameters, state and optimizer state as they were.
+ * updates parameters in place as it goes, so the arrays it writes are saved first and put back
+ * on failure (numerics-snapshot.ts): a failed step leaves parameters, state and optimizer state as they were.
  */
 import type { Graph, Node } from "../compiler/ir/graph.js";
 import { printEquation } from "../compiler/ir/print.js";
@@ -15,21 +15,15 @@ import { fmtType } from "../compiler/ir/types.js";
 import { KilnError } from "../runtime/errors.js";
 import { describe, type LayerNode } from "./layers/node.js";
 import { checkedOutputs } from "./numerics-skip.js";
+import { Snapshot, type BeforeStep, type SnapshotExecutor } from "./numerics-snapshot.js";
 import { pathLabel } from "./trace.js";
 
 /**
  * What the check needs of an executor (runtime/executor.ts), structurally: the published types
  * of this module then do not reach into the runtime's (WebAssembly) declarations.
  */
-export interface CheckedExecutor {
+export interface CheckedExecutor extends SnapshotExecutor {
   runChecked(outputsOf: readonly (readonly number[])[], before?: BeforeStep): { step: number; buffer: number } | null;
-  buffer(i: number): Float32Array | Float64Array | Int32Array;
-}
-
-/** Steps to call `save` before (nonzero in `steps`): those that overwrite a caller's array in place. */
-export interface BeforeStep {
-  readonly steps: Uint8Array;
-  save(step: number): void;
 }
 
 /** The first non-finite value of a checked program (compile with `checkNumerics: true`). */
@@ -56,38 +50,6 @@ export class NumericsError extends KilnError {
     readonly index: number,
   ) {
     super(message);
-  }
-}
-
-/**
- * Arrays a program writes in place, each copied just before the step that overwrites it and
- * put back on failure. Copied there, not before the run: a step that fails before the optimizer
- * update copies nothing, and the update kernel then reads its arrays from cache.
- */
-export class Snapshot {
-  private readonly copies: Float32Array[];
-  /** Which arrays this run has saved so far (indices into `arrays`), in order. */
-  private readonly saved: Int32Array;
-  private count = 0;
-
-  constructor(private readonly arrays: readonly Float32Array[]) {
-    this.copies = arrays.map((a) => new Float32Array(a.length));
-    this.saved = new Int32Array(arrays.length);
-  }
-
-  /** A new run: nothing saved yet. */
-  reset(): void {
-    this.count = 0;
-  }
-
-  save(k: number): void {
-    this.copies[k]!.set(this.arrays[k]!);
-    this.saved[this.count++] = k;
-  }
-
-  restore(): void {
-    for (let i = 0; i < this.count; i++) { const k = this.saved[i]!; this.arrays[k]!.set(this.copies[k]!); }
-    this.count = 0;
   }
 }
 
@@ -201,8 +163,7 @@ export const checkNumericsFromEnv = (): boolean => process.env.KILN_CHECK_NUMERI
 /** A program run with checkNumerics: its executor, the graph it was lowered from, and a snapshot. */
 export class CheckedProgram {
   private readonly outs: number[][];
-  private readonly snapshot: Snapshot | null;
-  private readonly before: BeforeStep | undefined;
+  private readonly snapshot: Snapshot | undefined;
 
   /**
    * `written`: the caller's arrays the program updates, in place (a step's output is the array
@@ -212,16 +173,13 @@ export class CheckedProgram {
   constructor(private readonly g: Graph, private readonly exec: CheckedExecutor, private readonly program: string, written: readonly Float32Array[]) {
     this.outs = checkedOutputs(g);
     const writes = g.nodes.map((n) => n.outputs.map((o) => written.indexOf(exec.buffer(o) as Float32Array)).filter((k) => k >= 0));
-    if (writes.some((w) => w.length > 0)) {
-      const snapshot = (this.snapshot = new Snapshot(written));
-      this.before = { steps: Uint8Array.from(writes, (w) => (w.length ? 1 : 0)), save: (i) => { for (const k of writes[i]!) snapshot.save(k); } };
-    } else this.snapshot = null;
+    this.snapshot = writes.some((w) => w.length > 0) ? new Snapshot(g, exec, written, writes) : undefined;
   }
 
   /** Run; on the first non-finite value, put the written arrays back and throw a NumericsError. */
   run(model: LayerNode | null, step: number, start: number, count: number): void {
     this.snapshot?.reset();
-    const found = this.exec.runChecked(this.outs, this.before);
+    const found = this.exec.runChecked(this.outs, this.snapshot);
     if (found === null) return;
     const note = this.program === "train" ? `parameters, state and optimizer state are as they were before this step; net.step is still ${step}`
       : this.program === "eval" ? `predict: samples ${start}…${start + count - 1} of the call (rows of this eval chunk); nothing was changed`
