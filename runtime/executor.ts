@@ -146,9 +146,13 @@ export class Executor implements ProgramInfo {
    */
   runChecked(outputsOf: readonly (readonly number[])[], before?: { readonly steps: Uint8Array; save(step: number): void }): { step: number; buffer: number } | null {
     const plan = this.checkPlan?.outputsOf === outputsOf ? this.checkPlan : this.planChecks(outputsOf);
-    const { starts, checks, calls } = plan, wasm = this.ctx?.wasm;
+    const { starts, checks, calls, inKernel } = plan, wasm = this.ctx?.wasm;
     for (let i = 0; i < calls.length; i++) {
       if (before?.steps[i]) before.save(i);
+      if (inKernel[i]) {
+        if (calls[i]!() !== 1) return this.firstNonFinite(i, outputsOf[i]!);
+        continue;
+      }
       calls[i]!();
       for (let j = starts[i]!; j < starts[i + 1]!; j += 3) {
         const b = checks[j]!, off = checks[j + 1]!;
@@ -159,17 +163,27 @@ export class Executor implements ProgramInfo {
     return null;
   }
 
+  /** Which of step i's outputs its checking kernel found not finite: the first in `outputs`' order. */
+  private firstNonFinite(step: number, outputs: readonly number[]): { step: number; buffer: number } {
+    const buffer = outputs.find((b) => !this.finite(this.bufs[b]!));
+    if (buffer === undefined) throw new GraphError(`step ${step}: its checking kernel found a non-finite value that none of its outputs holds`);
+    return { step, buffer };
+  }
+
   /**
    * runChecked's flat table, made once per outputsOf (and again after a bind): per step, triples
    * (buffer, byte offset, floats) — the offset −1 for a buffer the WebAssembly pass cannot read
    * (outside an arena), int32 buffers left out. A check is then one call, no lookups. And the
-   * calls, with the checked run's own kernels (useInCheckedRun) bound to this bind's buffers.
+   * calls, with the checked run's own kernels (useInCheckedRun) bound to this bind's buffers:
+   * those that check their outputs themselves (inKernel) return 1 when all were finite.
    */
-  private checkPlan: { outputsOf: readonly (readonly number[])[]; starts: Int32Array; checks: Int32Array; calls: (() => void)[] } | null = null;
+  private checkPlan: { outputsOf: readonly (readonly number[])[]; starts: Int32Array; checks: Int32Array; calls: (() => unknown)[]; inKernel: Uint8Array } | null = null;
   private planChecks(outputsOf: readonly (readonly number[])[]): NonNullable<Executor["checkPlan"]> {
     const starts = new Int32Array(this.calls.length + 1), checks: number[] = [];
+    const inKernel = Uint8Array.from(this.calls, (_c, i) => (this.checkedKernels.get(i)?.checks ? 1 : 0));
     for (let i = 0; i < this.calls.length; i++) {
       starts[i] = checks.length;
+      if (inKernel[i]) continue;
       for (const b of outputsOf[i]!) {
         const buf = this.bufs[b]!;
         if (!(buf instanceof Int32Array)) checks.push(b, this.inArena(buf) ? buf.byteOffset : -1, buf.length);
@@ -180,20 +194,22 @@ export class Executor implements ProgramInfo {
       const v = this.checkedKernels.get(i);
       return v ? prepareFused(v.bytes, [...this.program.steps[i]!.args.map((a) => this.bufs[a]!), ...v.extra], this.ctx!.memory) : call;
     });
-    return (this.checkPlan = { outputsOf, starts, checks: Int32Array.from(checks), calls });
+    return (this.checkPlan = { outputsOf, starts, checks: Int32Array.from(checks), calls, inKernel });
   }
 
   /** Steps that run another module in checked runs (useInCheckedRun). */
-  private readonly checkedKernels = new Map<number, { bytes: Uint8Array; extra: readonly Float32Array[] }>();
+  private readonly checkedKernels = new Map<number, { bytes: Uint8Array; extra: readonly Float32Array[]; checks: boolean }>();
 
   /**
    * checkNumerics: in checked runs, step i runs the fused module `bytes` over its buffers then
    * `extra` (views of this arena) instead of its own — one that computes the same outputs and
-   * more (numerics-snapshot.ts). False, and nothing changes, where step i is no fused module.
+   * more (src/numerics-kernels.ts); with `checks` it returns 1 if the step's checked outputs
+   * (runChecked's outputsOf) were all finite, else 0. False, and nothing changes, where step i is
+   * no WebAssembly module.
    */
-  useInCheckedRun(step: number, bytes: Uint8Array, extra: readonly Float32Array[]): boolean {
+  useInCheckedRun(step: number, bytes: Uint8Array, extra: readonly Float32Array[], checks: boolean): boolean {
     if (!this.ctx || !this.program.steps[step]?.wasm || !extra.every((a) => this.inArena(a))) return false;
-    this.checkedKernels.set(step, { bytes, extra });
+    this.checkedKernels.set(step, { bytes, extra, checks });
     this.checkPlan = null;
     return true;
   }

@@ -15,14 +15,15 @@ import { fmtType } from "../compiler/ir/types.js";
 import { KilnError } from "../runtime/errors.js";
 import { describe, type LayerNode } from "./layers/node.js";
 import { checkedOutputs } from "./numerics-skip.js";
-import { Snapshot, type BeforeStep, type SnapshotExecutor } from "./numerics-snapshot.js";
+import { useCheckedKernels, type KernelExecutor } from "./numerics-kernels.js";
+import { Snapshot, type BeforeStep } from "./numerics-snapshot.js";
 import { pathLabel } from "./trace.js";
 
 /**
  * What the check needs of an executor (runtime/executor.ts), structurally: the published types
  * of this module then do not reach into the runtime's (WebAssembly) declarations.
  */
-export interface CheckedExecutor extends SnapshotExecutor {
+export interface CheckedExecutor extends KernelExecutor {
   runChecked(outputsOf: readonly (readonly number[])[], before?: BeforeStep): { step: number; buffer: number } | null;
 }
 
@@ -173,7 +174,8 @@ export class CheckedProgram {
   constructor(private readonly g: Graph, private readonly exec: CheckedExecutor, private readonly program: string, written: readonly Float32Array[]) {
     this.outs = checkedOutputs(g);
     const writes = g.nodes.map((n) => n.outputs.map((o) => written.indexOf(exec.buffer(o) as Float32Array)).filter((k) => k >= 0));
-    this.snapshot = writes.some((w) => w.length > 0) ? new Snapshot(g, exec, written, writes) : undefined;
+    this.snapshot = writes.some((w) => w.length > 0) ? new Snapshot(exec, written, writes) : undefined;
+    useCheckedKernels(g, exec, this.outs, this.snapshot);
   }
 
   /** Run; on the first non-finite value, put the written arrays back and throw a NumericsError. */

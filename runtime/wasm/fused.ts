@@ -17,7 +17,7 @@
  * is stored, so an output may share an input's buffer (in-place updates).
  */
 import { ModuleBuilder } from "./builder.js";
-import { forRange, get, i32, set, type Expr, type Local, type Stmt, type ValType } from "./emit.js";
+import { forRange, get, i32, i32x4, set, stmt, v128, type Expr, type Local, type Stmt, type ValType } from "./emit.js";
 import { bind, scalarLanes, vecLanes, type AnyLanes, type FLanes, type ScalarLanes, type VecLanes, type Valued } from "./fused-lanes.js";
 import type { LaneType } from "./lanes.js";
 import { maskQuad, maskScalar, maskState, maskVector, type MaskState } from "./fused-philox.js";
@@ -95,14 +95,24 @@ function coalesce(shape: readonly number[], strides: readonly (readonly number[]
   return { dims, strides: st };
 }
 
-export function emitFusedElementwise(spec: FusedSpec, table: FusedTable): Uint8Array {
+/**
+ * `check` (checkNumerics, src/numerics-kernels.ts): positions in spec.outputs whose values the
+ * kernel also checks as it stores them — it then returns 1 if all were finite, else 0. v − v is
+ * +0 (all bits 0) for finite v and NaN otherwise, so the bitwise or of every v − v is 0 exactly
+ * when all were finite: an or is one cycle, where a sum's chain would pace the loop (W7's update
+ * kernels ran ~25% slower with a float sum). Without `check` the module's bytes are unchanged.
+ */
+export function emitFusedElementwise(spec: FusedSpec, table: FusedTable, check: readonly number[] = []): Uint8Array {
   validate(spec, table);
+  if (!check.every((o) => isIndex(o, spec.outputs.length))) fail("bad checked output");
   const m = new ModuleBuilder();
   m.importMemory("env", "memory", 1);
   const k = spec.inputs.length, nOut = spec.outputs.length;
-  const f = m.func("fused", Array<ValType>(k + nOut).fill("i32"));
+  const f = m.func("fused", Array<ValType>(k + nOut).fill("i32"), check.length ? ["i32"] : []);
   const params = f.i32Params();
-  if (spec.shape.some((d) => d === 0)) { f.body(); return m.encode(); }
+  if (spec.shape.some((d) => d === 0)) { f.body(...(check.length ? [stmt(i32.const(1))] : [])); return m.encode(); }
+  // Declared only when checking: an unchecked module keeps its bytes.
+  const acc = check.length ? { v: f.local("v128"), s: f.local("i32") } : null;
 
   const { dims, strides } = coalesce(spec.shape, spec.inputs.map((x) => x.strides));
   const rank = dims.length, n = dims[rank - 1]!;
@@ -176,6 +186,8 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable): Uint8A
       val.set(k + q, l.get);
     });
     spec.outputs.forEach((s, o) => out.push(L.store(i32.add(get(rowPtr[k + o]!), get(off)), val.get(s)!())));
+    const a = (vec ? acc?.v : acc?.s) as Local<I>;
+    for (const o of check) out.push(set(a, L.ior(get(a), L.bits(L.sub(val.get(spec.outputs[o]!)!(), val.get(spec.outputs[o]!)!())))));
     return out;
   }
 
@@ -229,6 +241,11 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable): Uint8A
   // Outer dimensions as nested loops; the row's flat index advances by n per row.
   let nest: Stmt[] = [...row(), set(rowIdx, i32.add(get(rowIdx), i32.const(n)))];
   for (let d = rank - 2; d >= 0; d--) nest = [forRange(outer[d]!, i32.const(0), i32.const(dims[d]!), 1, ...nest)];
-  f.body(...prologue, set(rowIdx, i32.const(0)), ...nest);
+  if (!check.length) f.body(...prologue, set(rowIdx, i32.const(0)), ...nest);
+  else {
+    const { v, s } = acc!, lane = (l: number) => i32x4.extract_lane(get(v), l);
+    const any = i32.or(i32.or(i32.or(lane(0), lane(1)), i32.or(lane(2), lane(3))), get(s));
+    f.body(set(v, v128.zero()), set(s, i32.const(0)), ...prologue, set(rowIdx, i32.const(0)), ...nest, stmt(i32.eqz(any)));
+  }
   return m.encode();
 }
