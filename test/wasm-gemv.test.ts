@@ -56,6 +56,28 @@ describe.each(variants)("gemv ($name)", ({ fma }) => {
     expect(cases).toBe(256);
   });
 
+  it("outputs computed in column chunks, in any order, equal the whole call's bit for bit (what a split across threads runs)", () => {
+    let seed = 500;
+    for (const direct of [false, true]) for (const [n, K, cuts] of [[70, 300, [16, 48]], [82, 37, [16, 32, 48, 64, 80]], [37, 520, [4, 20]]] as const) {
+      const rand = rng(seed++), ldw = direct ? n : K;
+      const x = SGEMM_SCRATCH_BYTES + 64, w = x + 4 * K + 64, yw = w + 4 * n * K + 64, yc = yw + 4 * n + 64, bias = yc + 4 * n + 64;
+      const f = F();
+      for (let i = 0; i < K; i++) f[x / 4 + i] = rand();
+      for (let i = 0; i < n * K; i++) f[w / 4 + i] = rand();
+      for (let i = 0; i < n; i++) f[bias / 4 + i] = rand();
+      const epi = EPI.BIAS | EPI.RELU | (direct ? GEMV_DIRECT : 0);
+      k.gemvRaw(epi, n, K, x, w, ldw, yw, bias);
+      const bounds = [0, ...cuts, n];
+      // Last chunk first: a chunk writes only its own outputs, whatever ran before it.
+      for (let c = bounds.length - 2; c >= 0; c--) {
+        const c0 = bounds[c]!, c1 = bounds[c + 1]!;
+        k.gemvRaw(epi, c1 - c0, K, x, w + 4 * c0 * (direct ? 1 : ldw), ldw, yc + 4 * c0, bias + 4 * c0);
+      }
+      const u = U();
+      for (let j = 0; j < n; j++) expect(u[yc / 4 + j], `direct=${direct} n=${n} K=${K} y[${j}]`).toBe(u[yw / 4 + j]);
+    }
+  });
+
   it("the K = 1 product (a column times a row) equals the sgemm's, bit for bit, signed zeros included", () => {
     let seed = 900;
     for (const [m, n] of [[1, 4], [3, 5], [17, 33], [64, 7], [5, 100]]) for (const epi of [0, 1, 2, 3]) for (const ldy of [n!, n! + 3]) {
@@ -90,6 +112,23 @@ describe("predict on one sample", () => {
       }
       expect(net.programs().get("eval[1]")!.steps.every((s) => s.wasm)).toBe(true);
       net.dispose();
+    }
+  });
+
+  it("a product large enough to split over threads gives the one-thread bits (outputs in chunks of whole columns; a last chunk under 4 merged)", () => {
+    // 300 → 1000: chunks of 112 outputs (9); 2048 → 82: chunks of 16, the last 2 merged (5).
+    for (const [inputs, width] of [[300, 1000], [2048, 82]] as const) {
+      const model = seq(linear(inputs, width), relu, linear(width, 5));
+      const r = rng(inputs), x = Float32Array.from({ length: inputs }, () => r());
+      const outs = [1, 2].map((threads) => {
+        const net = compile(model, { inputs, batch: 4, seed: 3, threads, loss: softmaxCrossEntropy() });
+        const y = [0, 1, 2].map(() => Array.from(net.predict(x))); // the pool may split any of these calls
+        const steps = net.programs().get("eval[1]")!.steps;
+        net.dispose();
+        return { y, threads: steps[0]!.threads };
+      });
+      expect(outs.map((o) => o.threads)).toEqual([1, 2]);
+      for (const y of [...outs[0]!.y, ...outs[1]!.y]) expect(y).toEqual(outs[0]!.y[0]);
     }
   });
 });

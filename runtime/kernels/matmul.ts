@@ -41,10 +41,14 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
   // a linear layer, or its input gradient) read in place instead of packed for a 4-row tile with
   // one row in use; and K = 1, a column times a row (a batch-1 weight gradient), as one pass of
   // stores. A's row is contiguous when M = 1 whether or not it is transposed (lda = 1), and
-  // with K = 1 so are both operands. Both stay on one thread (memory-bound; no hand-off).
+  // with K = 1 so are both operands. The row product splits into column chunks (gemvSplit).
   const epi = (bias ? EPI.BIAS : 0) | (relu ? EPI.RELU : 0), biasAt = bias ? bias.byteOffset : 0;
   if (M === 1 && N >= 4) {
-    return ctx.wasm.gemvRaw.bind(null, epi | (tB ? 0 : GEMV_DIRECT), N, K, a.byteOffset, b.byteOffset, ldb, y.byteOffset, biasAt) as () => void;
+    // Outputs [c0, c1) start at row c0 of W (transposed) or at column c0 of B (direct).
+    const cols = (c0: number, c1: number) => [epi | (tB ? 0 : GEMV_DIRECT), c1 - c0, K, a.byteOffset,
+      b.byteOffset + 4 * c0 * (tB ? ldb : 1), ldb, y.byteOffset + 4 * c0, bias ? biasAt + 4 * c0 : 0];
+    const whole = ctx.wasm.gemvRaw.bind(null, ...cols(0, N)) as () => void;
+    return gemvSplit(ctx, N, K, cols, whole);
   }
   if (K === 1 && N >= 4) {
     return ctx.wasm.gemvOuterRaw.bind(null, epi, 0, M, N, a.byteOffset, b.byteOffset, y.byteOffset, N, biasAt) as () => void;
@@ -77,6 +81,27 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
     return byColumns ? args(0, M, lo, hi, t) : args(lo, hi, 0, N, t);
   });
   return chunked(ctx, "sgemm", threads, (c) => parts[c]!, whole);
+}
+
+/**
+ * Reading W once is the whole cost of a batch-1 product (2.6 MB for W2's two hidden layers, ~60
+ * µs on one core of this VM), so a large one is cut into chunks of whole output columns that
+ * either thread may run (each output's sum is its own: the same bits whoever computes it). A
+ * chunk is GEMV_CHUNK_FLOATS of W or more, a multiple of 16 outputs (the kernel's group), the
+ * last one taking the rest (never fewer than the kernel's 4 outputs). Below GEMV_SPLIT_CHUNKS
+ * chunks the product stays on this thread: the hand-off would cost about what it saves.
+ */
+const GEMV_CHUNK_FLOATS = 1 << 15;
+const GEMV_SPLIT_CHUNKS = 4;
+
+function gemvSplit(ctx: KernelContext, N: number, K: number, cols: (c0: number, c1: number) => number[], whole: () => void): () => void {
+  const width = Math.max(16, Math.ceil(GEMV_CHUNK_FLOATS / Math.max(1, K) / 16) * 16);
+  let chunks = Math.ceil(N / width);
+  if (chunks > 1 && N - (chunks - 1) * width < 4) chunks--;
+  if (!ctx.pool || ctx.pool.threads < 2 || chunks < GEMV_SPLIT_CHUNKS) return whole;
+  // chunked runs the export by its name; the module's gemv is `gemvRaw` on this side.
+  const viaGemv = { ...ctx, wasm: { ...ctx.wasm, gemv: ctx.wasm.gemvRaw } };
+  return chunked(viaGemv, "gemv", chunks, (c) => cols(c * width, c === chunks - 1 ? N : (c + 1) * width), whole);
 }
 
 export const matmul: Kernel = Object.assign((bufs: readonly AnyArray[], p: readonly number[], ctx?: KernelContext) => {
