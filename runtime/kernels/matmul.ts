@@ -89,13 +89,15 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
  * either thread may run (each output's sum is its own: the same bits whoever computes it). A
  * chunk is GEMV_CHUNK_FLOATS of W or more, a multiple of 16 outputs (the kernel's group), the
  * last one taking the rest (never fewer than the kernel's 4 outputs). Below GEMV_SPLIT_CHUNKS
- * chunks the product stays on this thread: the hand-off would cost about what it saves.
+ * chunks the product stays on this thread: the hand-off would cost about what it saves. At most
+ * GEMV_MAX_CHUNKS (the pool copies every chunk's arguments to each worker: ≤ 1024 numbers).
  */
 const GEMV_CHUNK_FLOATS = 1 << 15;
 const GEMV_SPLIT_CHUNKS = 4;
+const GEMV_MAX_CHUNKS = 64;
 
 function gemvSplit(ctx: KernelContext, N: number, K: number, cols: (c0: number, c1: number) => number[], whole: () => void): () => void {
-  const width = Math.max(16, Math.ceil(GEMV_CHUNK_FLOATS / Math.max(1, K) / 16) * 16);
+  const width = Math.max(16, Math.ceil(GEMV_CHUNK_FLOATS / Math.max(1, K) / 16) * 16, Math.ceil(N / GEMV_MAX_CHUNKS / 16) * 16);
   let chunks = Math.ceil(N / width);
   if (chunks > 1 && N - (chunks - 1) * width < 4) chunks--;
   if (!ctx.pool || ctx.pool.threads < 2 || chunks < GEMV_SPLIT_CHUNKS) return whole;
