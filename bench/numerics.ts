@@ -12,6 +12,7 @@
  *
  *   npx tsx bench/numerics.ts [rounds] [threads…]      # default: 60 rounds, threads 1 2
  */
+import { loadavg } from "node:os";
 import { compile, dropout, init, layerNorm, linear, relu, seq, sgd, type LayerNode, type Net } from "../src/index.js";
 
 const rounds = Number(process.argv[2] ?? 60);
@@ -26,6 +27,9 @@ const y = new Int32Array(128).map((_, i) => i % 10);
 const quantile = (a: number[], q: number) => [...a].sort((p, r) => p - r)[Math.floor((a.length - 1) * q)]!;
 const pct = (r: number) => `${r >= 1 ? "+" : ""}${((r - 1) * 100).toFixed(1)}%`;
 
+// The machine's state beside the figures: 2-thread figures mean little on a busy machine.
+const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
+console.log(`load average (1, 5, 15 min) at start: ${load()}`);
 for (const threads of threadCounts) {
   for (const [name, model] of [["W2", w2], ["W7", w7]] as const) {
     const nets: Net[] = [false, true, false].map((checkNumerics) =>
@@ -47,4 +51,5 @@ for (const threads of threadCounts) {
     for (const net of nets) net.dispose();
   }
 }
+console.log(`load average at end: ${load()}`);
 process.exit(0);

@@ -141,8 +141,9 @@ export class Executor implements ProgramInfo {
    * `run` with a check after every kernel (checkNumerics): the first step whose outputs (buffer
    * indices, `outputsOf[step]`) hold a NaN or ±∞ stops the run before the copy-backs, and is
    * returned with that buffer; null when every output was finite. `before.save(i)` runs before
-   * each step i marked in `before.steps` (the caller saves what that step overwrites). The check is one WebAssembly
-   * pass over each output in an arena, a JavaScript loop otherwise.
+   * each step i marked in `before.steps` (the caller saves what that step overwrites). The check
+   * is the step's own kernel where useInCheckedRun gave it a checking one, else one WebAssembly
+   * pass over each output in an arena, a JavaScript loop outside.
    */
   runChecked(outputsOf: readonly (readonly number[])[], before?: { readonly steps: Uint8Array; save(step: number): void }): { step: number; buffer: number } | null {
     const plan = this.checkPlan?.outputsOf === outputsOf ? this.checkPlan : this.planChecks(outputsOf);
