@@ -25,6 +25,7 @@
  * and a released network detaches its memory from every worker (the leases: ./pool.ts).
  */
 import { KilnError } from "./errors.js";
+import type { SplitSite } from "./kernels/types.js";
 import { spinMs, workerHost, CTRL_INTS, MAX_CHUNK_ARGS, type ComputeWorker } from "./workers.js";
 
 interface Lane {
@@ -55,11 +56,27 @@ const SPIN_MS = spinMs();
  */
 const RECYCLE_AFTER = 16;
 /** How long the pool runs on the calling thread alone after splits stopped paying (see judge). */
-const SOLO_MS = 100;
+const SOLO_MS = 50;
 /** How long a call waits for a worker to finish its last job before leaving it out (see idle). */
 const IDLE_SPIN_MS = 0.01;
-/** Split calls per verdict of the judge. */
-const JUDGE_CALLS = 32;
+/** Work (its calls' alone time, ms) per verdict of the judge: long enough that one stall does not decide it. */
+const JUDGE_MS = 20;
+/** A site runs alone, timed, once every this many calls: its alone time, the judge's yardstick. */
+const ALONE_EVERY = 64;
+
+/**
+ * Whether this call of a site runs alone, timed: calls 4, 8, 16, … up to ALONE_EVERY, then one in
+ * every ALONE_EVERY (the first calls pay for cold caches and a new worker's first job).
+ */
+function timeAlone(site: SplitSite): boolean {
+  const n = ++site.calls;
+  return n < 4 ? false : n <= ALONE_EVERY ? (n & (n - 1)) === 0 : n % ALONE_EVERY === 0;
+}
+
+/** A site's alone time: a moving average, weight 1/4 for the newest. */
+function timedAlone(site: SplitSite, ms: number): void {
+  site.aloneMs = site.aloneMs === site.aloneMs ? site.aloneMs + (ms - site.aloneMs) / 4 : ms;
+}
 
 /** Arguments of a split call: table[thread][chunk] is chunk's argument list on that thread. */
 export type ChunkArgs = readonly (readonly (readonly number[])[])[];
@@ -118,7 +135,7 @@ export class ThreadPool {
    * the pool runs alone (see judge) it calls `alone` instead, which must compute the same bits —
    * by default every chunk in order here.
    */
-  run(memory: WebAssembly.Memory, exportName: string, table: ChunkArgs, local: readonly (() => void)[], alone?: () => void): void {
+  run(memory: WebAssembly.Memory, exportName: string, table: ChunkArgs, local: readonly (() => void)[], alone?: () => void, site?: SplitSite): void {
     if (this.closed) throw new KilnError(`thread pool: ${exportName} called on a closed pool (was the network disposed?)`);
     const chunks = local.length;
     if (table.length < 1 || table.some((t) => t.length !== chunks)) throw new KilnError(`thread pool: ${exportName} needs one argument list per chunk (${chunks}) on every thread`);
@@ -126,8 +143,8 @@ export class ThreadPool {
     if (fn < 0) throw new KilnError(`thread pool: unknown kernel ${exportName}`);
     const lanes = Math.min(this.lanes.length, table.length - 1, chunks - 1);
     let used = 0;
-    if (this.soloUntil !== 0 && performance.now() >= this.soloUntil) this.soloUntil = 0; // probe: does a split pay again?
-    if (this.soloUntil === 0) {
+    if (this.soloUntil !== 0 && performance.now() >= this.soloUntil) { this.soloUntil = 0; this.probing = true; } // does a split pay again?
+    if (this.soloUntil === 0 && (site === undefined || !timeAlone(site))) {
       const start = performance.now();
       const base = Atomics.load(this.tickets, 0), end = (base + chunks) | 0, id = this.idOf(memory);
       for (let i = 1; i <= lanes; i++) {
@@ -143,15 +160,17 @@ export class ThreadPool {
         this.post(lane, id, fn, table[i]!, base, end);
         used++;
       }
-      if (used > 0) return this.share(local, base, end, lanes, start);
+      if (used > 0) return this.share(local, base, end, lanes, start, site);
     }
     this.ranAlone++;
+    const start = performance.now();
     if (alone) alone();
     else for (let c = 0; c < chunks; c++) local[c]!(); // no other thread can claim: tickets untouched
+    if (site && site.calls > 1) timedAlone(site, performance.now() - start); // the first pays for cold caches
   }
 
   /** Claim chunks here until none is left, take back jobs not started, wait for chunks held. */
-  private share(local: readonly (() => void)[], base: number, end: number, lanes: number, start: number): void {
+  private share(local: readonly (() => void)[], base: number, end: number, lanes: number, start: number, site?: SplitSite): void {
     const t = this.tickets;
     const t0 = performance.now();
     let mine = 0;
@@ -163,7 +182,8 @@ export class ThreadPool {
       Atomics.add(t, 1, 1);
       mine++;
     }
-    const own = performance.now() - t0, chunk = own / Math.max(1, mine);
+    const own = performance.now() - t0, chunk = own / Math.max(1, mine), chunks = (end - base) | 0;
+    if (site && mine === chunks) timedAlone(site, own); // the workers took no chunk: this was a call alone
     for (let i = 1; i <= lanes; i++) {
       const lane = this.lanes[i - 1]!;
       if (this.posted[i] === 0) continue;
@@ -175,7 +195,8 @@ export class ThreadPool {
     // A worker holds a chunk. Running, it finishes within about one chunk's time of us: spin
     // that long, then sleep (a longer spin only takes the core from a worker that was descheduled).
     if (Atomics.load(t, 1) !== end) this.until(t, 1, end, "its chunks", Math.min(SPIN_MS, Math.max(0.02, chunk)));
-    this.judge(performance.now() - start, ((end - base) | 0) * chunk);
+    // Alone, the call takes its site's measured time; without a site, all its chunks timed as ours.
+    this.judge(performance.now() - start, site && site.aloneMs === site.aloneMs ? site.aloneMs : chunks * chunk);
   }
 
   /**
@@ -190,32 +211,41 @@ export class ThreadPool {
   }
 
   /**
-   * Whether splitting pays on this machine now: over a window of JUDGE_CALLS split calls, their
-   * time from start to end (handing out, our chunks, waiting for the workers') against all their
-   * chunks timed as ours, which is what running alone would have taken. A worker without a core
-   * (another process holds it) runs few chunks, or makes us wait for one it was descheduled in.
-   * A window more than 0.9 of alone sends the pool alone (`alone`: the same bits) for a while,
-   * then it probes again with a window; while probes keep failing the while doubles, up to
-   * SOLO_MS · 16 (so probing a busy machine costs a few percent), and a window that pays resets it.
+   * Whether splitting pays on this machine now: over a window of split calls worth JUDGE_MS of
+   * work alone, their time from start to end (handing out, our chunks, waiting for the workers')
+   * against their sites' measured alone times. A worker without a core (another process holds
+   * it) runs few chunks, or makes us wait for one it was descheduled in. A window more than 0.9
+   * of alone sends the pool alone (`alone`: the same bits) for a while, then it probes again with
+   * a window; while probes keep failing the while doubles, up to SOLO_MS · 8, and a window that
+   * pays resets it. A probe stops as soon as it has lost a tenth of a window, so probing a busy
+   * machine costs well under a percent.
+   *
+   * Measured on this 2-vCPU VM, idle: over a 20 ms window the split runs at 1.6–1.9× alone most
+   * of the time, but for stretches of 20–500 ms at 0.7× (the worker misses two calls in three and
+   * makes the caller wait on the third: its vCPU is not running). The window is long in time,
+   * not in calls: over 32 calls of 40 µs a single stall of a millisecond or two — which a VM's
+   * cores have now and then even when idle — outweighed everything the split had saved.
    */
   private judge(wall: number, alone: number): void {
     this.wallSum += wall;
     this.aloneSum += alone;
-    if (++this.calls < JUDGE_CALLS) return;
+    const lost = this.wallSum - this.aloneSum;
+    if (this.aloneSum < JUDGE_MS && !(this.probing && lost > 0.1 * JUDGE_MS)) return;
     if (this.wallSum > 0.9 * this.aloneSum) {
       this.soloUntil = performance.now() + this.soloMs;
-      this.soloMs = Math.min(SOLO_MS * 16, this.soloMs * 2);
+      this.soloMs = Math.min(SOLO_MS * 8, this.soloMs * 2);
       this.soloSpells++;
     } else {
       this.soloMs = SOLO_MS;
     }
-    this.calls = 0; this.wallSum = 0; this.aloneSum = 0;
+    this.wallSum = 0; this.aloneSum = 0; this.probing = false;
   }
 
-  private calls = 0;
   private wallSum = 0;
   private aloneSum = 0;
   private soloUntil = 0;
+  /** The window is a probe after a solo spell: it ends as soon as it has lost 0.1 · JUDGE_MS. */
+  private probing = false;
   private soloMs = SOLO_MS;
   /** Times the pool fell back to the calling thread alone (KILN_DEBUG, tests). */
   soloSpells = 0;

@@ -22,27 +22,22 @@ let names = [];
 let seen = 0;
 
 // Spin for the next job before sleeping: a sleeping thread takes 50–150 µs to wake on a VM
-// (measured), and the kernels of one step follow each other within microseconds. The spin adapts:
-// a job seen while spinning that the caller had already taken back means this thread was not
-// running when the job came (the machine is busy), and spinning then only takes the core from the
-// thread it waits for — so the spin halves; a job this thread runs doubles it again, up to
-// KILN_SPIN_US (default 100; see workers.ts).
-const MAX_SPIN_MS = Number(process.env.KILN_SPIN_US ?? 100) / 1000;
-let spinMs = MAX_SPIN_MS;
+// (measured), and the kernels of one step follow each other within microseconds. The spin is
+// fixed at KILN_SPIN_US (default 100; see workers.ts). It used to halve whenever a job had been
+// taken back while this thread spun (a sign it had no core), but a virtual machine's stall of a
+// millisecond does that at idle too, and at a spin of zero this thread, 50–150 µs from waking,
+// never again won a job smaller than that: the split of small products was lost for good. On a
+// busy machine the pool's judge (threads.ts) stops handing out jobs, so this thread soon sleeps.
+const SPIN_MS = Number(process.env.KILN_SPIN_US ?? 100) / 1000;
 
 for (;;) {
-  const until = performance.now() + spinMs;
+  const until = performance.now() + SPIN_MS;
   while (Atomics.load(ctrl, 0) === seen && performance.now() < until);
-  const caught = Atomics.load(ctrl, 0) !== seen;
   Atomics.wait(ctrl, 0, seen);
   const seq = Atomics.load(ctrl, 0);
   if (seq < 0) break;
   seen = seq;
-  if (Atomics.compareExchange(ctrl, 7, seq - 1, seq) !== seq - 1) {
-    if (caught) spinMs = spinMs < 0.008 ? 0 : spinMs / 2; // taken back while we spun: we had no core
-    continue;
-  }
-  spinMs = Math.min(MAX_SPIN_MS, Math.max(0.008, spinMs * 2));
+  if (Atomics.compareExchange(ctrl, 7, seq - 1, seq) !== seq - 1) continue; // taken back before we came
   if (ctrl[3] === -1) {
     instances.delete(ctrl[2]);
   } else {

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Arena } from "../runtime/arena.js";
 import { KilnError } from "../runtime/errors.js";
 import { kernels } from "../runtime/kernels/index.js";
-import type { KernelContext, ThreadPoolLike } from "../runtime/kernels/types.js";
+import { splitSite, type KernelContext, type ThreadPoolLike } from "../runtime/kernels/types.js";
 import { ThreadPool } from "../runtime/threads.js";
 import { KERNEL_EXPORTS, SGEMM_SCRATCH_BYTES, instantiateKernels, kernelModule } from "../runtime/wasm/module.js";
 import type { ComputeWorker } from "../runtime/workers.js";
@@ -183,5 +183,55 @@ describe("chunks", () => {
     pool.close();
     expect(() => linearOn(like)).toThrow(KilnError);
     expect(() => linearOn(like)).toThrow(/closed pool/);
+  });
+});
+
+/** The judge's verdicts, fed split calls' times directly (ms): no timing is measured here. */
+describe("the judge", () => {
+  type Judged = { judge(wall: number, alone: number): void; soloUntil: number; soloMs: number };
+  const judged = (pool: ThreadPool) => pool as unknown as Judged;
+
+  it("keeps splitting through one stall of a VM's core, and runs alone when splits stop paying", () => {
+    const pool = newPool(), j = judged(pool);
+    // 40 µs calls at 1.7× alone, with one 2 ms stall in the middle of a 20 ms window: still pays.
+    for (let i = 0; i < 300; i++) j.judge(i === 150 ? 2 : 0.041, 0.07);
+    expect(pool.soloSpells).toBe(0);
+    // The worker misses most calls and holds the caller up on the rest: 1.3× alone.
+    for (let i = 0; i < 300; i++) j.judge(0.091, 0.07);
+    expect(pool.soloSpells).toBe(1);
+    expect(j.soloUntil).toBeGreaterThan(0);
+    expect(j.soloMs).toBe(100); // the next spell, should the probe fail
+  });
+
+  it("stops a probe that has lost a tenth of a window, and a probe that pays resets the spell", () => {
+    const pool = newPool(), j = judged(pool);
+    for (let i = 0; i < 300; i++) j.judge(0.091, 0.07);
+    expect(pool.soloSpells).toBe(1);
+    // The spell is over: the next split call opens a probe (run() sets it); losing 20 µs a call,
+    // it fails after 2 ms lost — some 100 calls, not the 300 of a whole window.
+    (pool as unknown as { probing: boolean }).probing = true;
+    let calls = 0;
+    while (pool.soloSpells === 1 && calls < 300) { j.judge(0.09, 0.07); calls++; }
+    expect(pool.soloSpells).toBe(2);
+    expect(calls).toBeLessThan(110);
+    expect(j.soloMs).toBe(200);
+    for (let i = 0; i < 300; i++) j.judge(0.041, 0.07);
+    expect(j.soloMs).toBe(50);
+  });
+
+  it("times a call site alone now and then, with the same bits", async () => {
+    const pool = newPool();
+    await listening(pool);
+    const site = splitSite(), y = f32(CHUNKS * L);
+    const at = (c: number) => [x.byteOffset + 4 * c * L, y.byteOffset + 4 * c * L, L];
+    const local = Array.from({ length: CHUNKS }, (_, c) => wasm.relu.bind(null, ...(at(c) as [number, number, number])));
+    const table = Array.from({ length: 2 }, () => Array.from({ length: CHUNKS }, (_, c) => at(c)));
+    for (let i = 0; i < 3; i++) pool.run(arena.memory, "relu", table, local, undefined, site);
+    y.fill(Number.NaN);
+    const alone = pool.ranAlone;
+    pool.run(arena.memory, "relu", table, local, undefined, site); // call 4: alone, timed
+    expect(pool.ranAlone).toBe(alone + 1);
+    expect(site.aloneMs).toBeGreaterThan(0);
+    expect(Array.from(y)).toEqual(Array.from(reluReference));
   });
 });

@@ -5,7 +5,7 @@
  * The pool (../threads.ts) hands chunks out one at a time: a thread that loses its core holds up
  * the call by at most the chunk it is running.
  */
-import { onThreads, type KernelContext, type SplitCall } from "./types.js";
+import { onThreads, splitSite, type KernelContext, type SplitCall } from "./types.js";
 
 /**
  * The prepared call of `name` over `chunks` chunks: `args(c, t)` is chunk c's argument list when
@@ -22,5 +22,6 @@ export function chunked(ctx: KernelContext, name: string, chunks: number, args: 
   }
   const threads = Math.min(pool.threads, chunks);
   const table = Array.from({ length: threads }, (_, t) => Array.from({ length: chunks }, (_, c) => args(c, t)));
-  return onThreads(() => pool.run(ctx.memory, name, table, local, alone), threads);
+  const site = splitSite();
+  return onThreads(() => pool.run(ctx.memory, name, table, local, alone, site), threads);
 }

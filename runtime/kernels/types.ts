@@ -18,6 +18,18 @@ export interface KernelContext {
   readonly pool: ThreadPoolLike | null;
 }
 
+/**
+ * What the pool (../threads.ts) knows of one prepared split call; chunks.ts makes one per call
+ * site. aloneMs: how long the call takes on the calling thread alone, a moving average of the
+ * calls timed alone (its first call, one in every ALONE_EVERY, those the pool ran alone, and
+ * those whose chunks the caller ran all of itself); calls: how many it has had.
+ */
+export interface SplitSite {
+  aloneMs: number;
+  calls: number;
+}
+export const splitSite = (): SplitSite => ({ aloneMs: NaN, calls: 0 });
+
 /** The subset of the thread pool kernels call (see ../threads.ts and chunks.ts). */
 export interface ThreadPoolLike {
   readonly threads: number;
@@ -27,7 +39,7 @@ export interface ThreadPoolLike {
    * judges that splitting does not pay now.
    * @internal (names WebAssembly, which a user's TypeScript may not declare: not in the published types)
    */
-  run(memory: WebAssembly.Memory, exportName: string, table: readonly (readonly (readonly number[])[])[], local: readonly (() => void)[], alone?: () => void): void;
+  run(memory: WebAssembly.Memory, exportName: string, table: readonly (readonly (readonly number[])[])[], local: readonly (() => void)[], alone?: () => void, site?: SplitSite): void;
 }
 
 /**
