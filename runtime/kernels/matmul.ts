@@ -66,8 +66,8 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
     const counter = ctx.sgemmScratch[0]! + SPLIT_COUNTER;
     const parts = Array.from({ length: threads }, (_, t) => args(0, M, 0, N, t, byColumns ? SGEMM.SPLIT_COLS : SGEMM.SPLIT_ROWS, counter, threads));
     // One pool chunk per part (any thread may run any part: each has its own scratch); alone,
-    // the parts run in turn here (the first claims every chunk).
-    const call = chunked(ctx, "sgemm", threads, (c) => parts[c]!);
+    // the unsplit call (the same bits; the parts in turn would pack op(B) or op(A) twice: 2% of W7).
+    const call = chunked(ctx, "sgemm", threads, (c) => parts[c]!, whole);
     const cell = new Int32Array(ctx.memory.buffer, counter, 1); // shared memory: the view never detaches
     return onThreads(() => {
       Atomics.store(cell, 0, 0); // before the parts are posted (the pool's notify publishes it)
