@@ -144,7 +144,7 @@ export class ThreadPool {
     const lanes = Math.min(this.lanes.length, table.length - 1, chunks - 1);
     let used = 0;
     if (this.soloUntil !== 0 && performance.now() >= this.soloUntil) { this.soloUntil = 0; this.probing = true; } // does a split pay again?
-    if (this.soloUntil === 0 && (site === undefined || !timeAlone(site))) {
+    if (this.soloUntil === 0 && (site === undefined || !this.judging || !timeAlone(site))) {
       const start = performance.now();
       const base = Atomics.load(this.tickets, 0), end = (base + chunks) | 0, id = this.idOf(memory);
       for (let i = 1; i <= lanes; i++) {
@@ -227,6 +227,7 @@ export class ThreadPool {
    * cores have now and then even when idle — outweighed everything the split had saved.
    */
   private judge(wall: number, alone: number): void {
+    if (!this.judging) return;
     this.wallSum += wall;
     this.aloneSum += alone;
     const lost = this.wallSum - this.aloneSum;
@@ -247,6 +248,8 @@ export class ThreadPool {
   /** The window is a probe after a solo spell: it ends as soon as it has lost 0.1 · JUDGE_MS. */
   private probing = false;
   private soloMs = SOLO_MS;
+  /** Whether the judge may run calls alone: tests of the split itself turn it off. */
+  judging = true;
   /** Times the pool fell back to the calling thread alone (KILN_DEBUG, tests). */
   soloSpells = 0;
 

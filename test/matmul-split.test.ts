@@ -14,10 +14,11 @@ import { SPLIT_COUNTER } from "../runtime/wasm/sgemm.js";
 import { maxRelErr, rand } from "./helpers/run.js";
 
 const arenas: Arena[] = [];
-// A pool of this file's own, its worker listening before the first call: the process-wide pool's
-// judge may be running alone (the unsplit call, the same bits) when the machine is busy, and
-// then these calls would not split at all.
+// A pool of this file's own, its worker listening before the first call and its judge off: on a
+// busy machine the judge runs calls alone (the unsplit call, the same bits), and then these
+// calls would not split at all.
 const pool = new ThreadPool(2, kernelModule(), KERNEL_EXPORTS);
+pool.judging = false;
 beforeAll(async () => {
   const ctrl = (pool as unknown as { lanes: { ctrl: Int32Array }[] }).lanes[0]!.ctrl;
   for (let k = 0; k < 500 && Atomics.load(ctrl, 6) === 0; k++) await new Promise((done) => setTimeout(done, 10));
