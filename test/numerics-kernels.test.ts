@@ -82,7 +82,7 @@ describe("checkNumerics on two threads", () => {
       }
       for (const n of nets) n.dispose();
     }
-  });
+  }, 60_000); // four nets of two optimizers: 0.6 s alone, over 5 s while other test files share the two cores
 
   it("reports a NaN made in chunks both threads ran at the op and index one thread reports, and undoes the step", () => {
     const errors = [1, 2].map((threads) => {
