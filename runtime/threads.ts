@@ -216,9 +216,10 @@ export class ThreadPool {
    * against their sites' measured alone times. A worker without a core (another process holds
    * it) runs few chunks, or makes us wait for one it was descheduled in. A window more than 0.9
    * of alone sends the pool alone (`alone`: the same bits) for a while, then it probes again with
-   * a window; while probes keep failing the while doubles, up to SOLO_MS · 8, and a window that
-   * pays resets it. A probe stops as soon as it has lost a tenth of a window, so probing a busy
-   * machine costs well under a percent.
+   * a window; while probes keep failing the while doubles, up to SOLO_MS · 16, and each window
+   * that pays halves it again (on a busy machine a probe passes now and then by luck, and the
+   * window after it fails: a reset to SOLO_MS then cost W7 a tenth under load). A probe stops as
+   * soon as it has lost a tenth of a window, so probing a busy machine costs about a percent.
    *
    * Measured on this 2-vCPU VM, idle: over a 20 ms window the split runs at 1.6–1.9× alone most
    * of the time, but for stretches of 20–500 ms at 0.7× (the worker misses two calls in three and
@@ -234,10 +235,10 @@ export class ThreadPool {
     if (this.aloneSum < JUDGE_MS && !(this.probing && lost > 0.1 * JUDGE_MS)) return;
     if (this.wallSum > 0.9 * this.aloneSum) {
       this.soloUntil = performance.now() + this.soloMs;
-      this.soloMs = Math.min(SOLO_MS * 8, this.soloMs * 2);
+      this.soloMs = Math.min(SOLO_MS * 16, this.soloMs * 2);
       this.soloSpells++;
     } else {
-      this.soloMs = SOLO_MS;
+      this.soloMs = Math.max(SOLO_MS, this.soloMs / 2);
     }
     this.wallSum = 0; this.aloneSum = 0; this.probing = false;
   }

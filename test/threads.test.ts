@@ -203,7 +203,7 @@ describe("the judge", () => {
     expect(j.soloMs).toBe(100); // the next spell, should the probe fail
   });
 
-  it("stops a probe that has lost a tenth of a window, and a probe that pays resets the spell", () => {
+  it("stops a probe that has lost a tenth of a window, and windows that pay shorten the next spell", () => {
     const pool = newPool(), j = judged(pool);
     for (let i = 0; i < 300; i++) j.judge(0.091, 0.07);
     expect(pool.soloSpells).toBe(1);
@@ -215,6 +215,8 @@ describe("the judge", () => {
     expect(pool.soloSpells).toBe(2);
     expect(calls).toBeLessThan(110);
     expect(j.soloMs).toBe(200);
+    for (let i = 0; i < 300; i++) j.judge(0.041, 0.07); // a window that pays: the next spell halves
+    expect(j.soloMs).toBe(100);
     for (let i = 0; i < 300; i++) j.judge(0.041, 0.07);
     expect(j.soloMs).toBe(50);
   });
