@@ -19,10 +19,12 @@ const arenas: Arena[] = [];
 // calls would not split at all.
 const pool = new ThreadPool(2, kernelModule(), KERNEL_EXPORTS);
 pool.judging = false;
+const ctrl = (pool as unknown as { lanes: { ctrl: Int32Array }[] }).lanes[0]!.ctrl;
 beforeAll(async () => {
-  const ctrl = (pool as unknown as { lanes: { ctrl: Int32Array }[] }).lanes[0]!.ctrl;
   for (let k = 0; k < 500 && Atomics.load(ctrl, 6) === 0; k++) await new Promise((done) => setTimeout(done, 10));
 });
+/** Wait until the worker has finished its last job: a call finding it busy runs alone (unsplit). */
+const workerIdle = () => { const end = Date.now() + 20_000; while (Atomics.load(ctrl, 1) !== Atomics.load(ctrl, 0) && Date.now() < end); };
 afterAll(() => { arenas.forEach((a) => a.release()); pool.close(); });
 
 /** Y = op(A)·op(B) (+ bias, relu) on 2 threads and on 1; returns both, the reference, and the split counter. */
@@ -45,8 +47,10 @@ function both(M: number, N: number, K: number, tA: number, tB: number, withBias:
   const counter = arena.i32(ctx.sgemmScratch[0]! + SPLIT_COUNTER, 1);
   counter[0] = -1;
   const two = kernel.prepare!(bufs(y2), p, ctx)! as (() => void) & { threads?: number };
+  workerIdle();
   two();
   y2.fill(Number.NaN);
+  workerIdle();
   two(); // a second call starts from a fresh counter: it computes every element again
   kernel.prepare!(bufs(y1), p, { ...ctx, pool: null })!();
   kernel(bufs(yRef), p);
