@@ -59,8 +59,12 @@ const RECYCLE_AFTER = 16;
 const SOLO_MS = 50;
 /** How long a call waits for a worker to finish its last job before leaving it out (see idle). */
 const IDLE_SPIN_MS = 0.01;
-/** Work (its calls' alone time, ms) per verdict of the judge: long enough that one stall does not decide it. */
+/**
+ * A verdict of the judge weighs at least JUDGE_MS of work (its calls' alone time) and at least
+ * JUDGE_CALLS calls: long enough that one stall does not decide it, for small calls and large.
+ */
 const JUDGE_MS = 20;
+const JUDGE_CALLS = 16;
 /** A site runs alone, timed, once every this many calls: its alone time, the judge's yardstick. */
 const ALONE_EVERY = 64;
 
@@ -231,8 +235,9 @@ export class ThreadPool {
     if (!this.judging) return;
     this.wallSum += wall;
     this.aloneSum += alone;
+    this.calls++;
     const lost = this.wallSum - this.aloneSum;
-    if (this.aloneSum < JUDGE_MS && !(this.probing && lost > 0.1 * JUDGE_MS)) return;
+    if ((this.aloneSum < JUDGE_MS || this.calls < JUDGE_CALLS) && !(this.probing && lost > 0.1 * JUDGE_MS)) return;
     if (this.wallSum > 0.9 * this.aloneSum) {
       this.soloUntil = performance.now() + this.soloMs;
       this.soloMs = Math.min(SOLO_MS * 16, this.soloMs * 2);
@@ -240,10 +245,11 @@ export class ThreadPool {
     } else {
       this.soloMs = Math.max(SOLO_MS, this.soloMs / 2);
     }
-    this.wallSum = 0; this.aloneSum = 0; this.probing = false;
+    this.wallSum = 0; this.aloneSum = 0; this.calls = 0; this.probing = false;
   }
 
   private wallSum = 0;
+  private calls = 0;
   private aloneSum = 0;
   private soloUntil = 0;
   /** The window is a probe after a solo spell: it ends as soon as it has lost 0.1 · JUDGE_MS. */
