@@ -23,12 +23,12 @@ let seen = 0;
 
 // Spin for the next job before sleeping: a sleeping thread takes 50–150 µs to wake on a VM
 // (measured), and the kernels of one step follow each other within microseconds. The spin is
-// fixed at KILN_SPIN_US (default 100; see workers.ts). It used to halve whenever a job had been
+// fixed at KILN_SPIN_US (default 500; see workers.ts). It used to halve whenever a job had been
 // taken back while this thread spun (a sign it had no core), but a virtual machine's stall of a
 // millisecond does that at idle too, and at a spin of zero this thread, 50–150 µs from waking,
 // never again won a job smaller than that: the split of small products was lost for good. On a
 // busy machine the pool's judge (threads.ts) stops handing out jobs, so this thread soon sleeps.
-const SPIN_MS = Number(process.env.KILN_SPIN_US ?? 100) / 1000;
+const SPIN_MS = Number(process.env.KILN_SPIN_US ?? 500) / 1000;
 
 for (;;) {
   const until = performance.now() + SPIN_MS;

@@ -49,13 +49,16 @@ export const CTRL_INTS = 16;
 export const MAX_CHUNK_ARGS = 1024;
 
 /**
- * How long a waiting thread spins before sleeping, in ms (KILN_SPIN_US, default 100 µs): the
- * kernels of a step follow each other within microseconds, so a short spin catches the next one;
- * a long one, on a machine whose cores are busy with other work, takes the core from the very
- * thread being waited for (measured on the lecture's 50-layer net under load: 2 threads at half
- * the speed of 1 with 1 ms, faster than 1 with 20–100 µs).
+ * How long a waiting thread spins before sleeping, in ms (KILN_SPIN_US, default 500 µs): a
+ * sleeping worker takes 50–150 µs to wake on a VM, longer than many split kernels, so it must be
+ * spinning when the next one comes — and between two split kernels a step runs unsplit ones
+ * (checks, updates, small products) or the user's code runs (several networks stepped in turn):
+ * with 100 µs the worker slept through those gaps and the lecture's 50-layer net interleaved with
+ * two others ran at 13.5 ms a step on 2 threads against 6.5 with 500 (bench/numerics.ts). On a
+ * busy machine a long spin takes the core from the thread being waited for, but there the pool's
+ * judge (threads.ts) runs alone and hands out no job, so the worker spins once and sleeps.
  */
-export const spinMs = (): number => Number(envVar("KILN_SPIN_US") ?? 100) / 1000;
+export const spinMs = (): number => Number(envVar("KILN_SPIN_US") ?? 500) / 1000;
 
 let host: WorkerHost | undefined;
 
