@@ -72,8 +72,7 @@ const ALONE_EVERY = 64;
  * Whether this call of a site runs alone, timed: calls 4, 8, 16, … up to ALONE_EVERY, then one in
  * every ALONE_EVERY (the first calls pay for cold caches and a new worker's first job).
  */
-function timeAlone(site: SplitSite): boolean {
-  const n = ++site.calls;
+function timeAlone(n: number): boolean {
   return n < 4 ? false : n <= ALONE_EVERY ? (n & (n - 1)) === 0 : n % ALONE_EVERY === 0;
 }
 
@@ -147,8 +146,9 @@ export class ThreadPool {
     if (fn < 0) throw new KilnError(`thread pool: unknown kernel ${exportName}`);
     const lanes = Math.min(this.lanes.length, table.length - 1, chunks - 1);
     let used = 0;
+    const n = site ? ++site.calls : 0;
     if (this.soloUntil !== 0 && performance.now() >= this.soloUntil) { this.soloUntil = 0; this.probing = true; } // does a split pay again?
-    if (this.soloUntil === 0 && (site === undefined || !this.judging || !timeAlone(site))) {
+    if (this.soloUntil === 0 && (site === undefined || !this.judging || !timeAlone(n))) {
       const start = performance.now();
       const base = Atomics.load(this.tickets, 0), end = (base + chunks) | 0, id = this.idOf(memory);
       for (let i = 1; i <= lanes; i++) {
@@ -170,7 +170,7 @@ export class ThreadPool {
     const start = performance.now();
     if (alone) alone();
     else for (let c = 0; c < chunks; c++) local[c]!(); // no other thread can claim: tickets untouched
-    if (site && site.calls > 1) timedAlone(site, performance.now() - start); // the first pays for cold caches
+    if (site && n > 1) timedAlone(site, performance.now() - start); // the first pays for cold caches
   }
 
   /** Claim chunks here until none is left, take back jobs not started, wait for chunks held. */

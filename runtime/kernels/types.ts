@@ -21,7 +21,7 @@ export interface KernelContext {
 /**
  * What the pool (../threads.ts) knows of one prepared split call; chunks.ts makes one per call
  * site. aloneMs: how long the call takes on the calling thread alone, a moving average of the
- * calls timed alone (its first call, one in every ALONE_EVERY, those the pool ran alone, and
+ * calls timed alone (calls 4, 8, …, 64, then one in 64; those the pool ran alone, but the first;
  * those whose chunks the caller ran all of itself); calls: how many it has had.
  */
 export interface SplitSite {
