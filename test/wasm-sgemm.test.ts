@@ -95,6 +95,14 @@ describe.each(variants)("sgemm ($name)", ({ fma }) => {
   const k = instantiateKernels(memory, module);
   const KC = sgemmConfig(fma).block.KC;
   const run1 = (c: Case, seed: number) => run(k, KC, c, seed);
+  /** Case c set up from `seed` and computed unsplit: its arguments and the bits of Y. */
+  const unsplit = (c: Case, seed: number) => {
+    const { args, ldy } = setup(c, seed), len = c.m * ldy;
+    k.sgemm(args);
+    return { args, ldy, len, whole: F().slice(args.y / 4, args.y / 4 + len) };
+  };
+  /** A worker's own scratch, far from this thread's. */
+  const WORKER_SCRATCH = 48 << 20;
 
   it("small sizes in every transpose combination", () => {
     let seed = 1;
@@ -140,14 +148,10 @@ describe.each(variants)("sgemm ($name)", ({ fma }) => {
 
   it("a worker on the same memory and module computes half the rows, bit-identically", async () => {
     const c: Case = { m: 70, n: 45, k: 260, tA: false, tB: true, bias: true, relu: true };
-    const { args, ldy } = setup(c, 400);
-    const len = c.m * ldy;
-    k.sgemm(args);
-    const whole = F().slice(args.y / 4, args.y / 4 + len);
+    const { args, ldy, len, whole } = unsplit(c, 400);
     F().fill(0, args.y / 4, args.y / 4 + len);
     // The worker uses its own scratch; the raw export takes (flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch).
-    const workerScratch = 48 << 20;
-    const raw = [SGEMM.TRANS_B | SGEMM.BIAS | SGEMM.RELU, 35, 70, c.n, c.k, args.a, args.lda!, args.b, args.ldb!, args.y, ldy, args.bias!, workerScratch];
+    const raw = [SGEMM.TRANS_B | SGEMM.BIAS | SGEMM.RELU, 35, 70, c.n, c.k, args.a, args.lda!, args.b, args.ldb!, args.y, ldy, args.bias!, WORKER_SCRATCH];
     const worker = new Worker(`
       const { parentPort, workerData: { module, memory, raw } } = require("node:worker_threads");
       const inst = new WebAssembly.Instance(module, { env: { memory } });
@@ -202,13 +206,9 @@ describe.each(variants)("sgemm ($name)", ({ fma }) => {
 
   it("a worker and this thread share the chunks of one product, bit-identically", async () => {
     const c: Case = { m: 300, n: 200, k: 270, tA: true, tB: false, bias: true, relu: true };
-    const { args, ldy } = setup(c, 700);
-    const len = c.m * ldy;
-    k.sgemm(args);
-    const whole = F().slice(args.y / 4, args.y / 4 + len);
+    const { args, ldy, len, whole } = unsplit(c, 700);
     // Rounds alternate rows and columns, chunks of 16 and 8; the worker makes the same call on its own scratch.
     const rounds = [[SGEMM.SPLIT_ROWS, 16], [SGEMM.SPLIT_COLS, 16], [SGEMM.SPLIT_ROWS, 8], [SGEMM.SPLIT_COLS, 8]] as const;
-    const workerScratch = 48 << 20;
     const raw = (mode: number, chunk: number, at: number) => [SGEMM.TRANS_A | SGEMM.BIAS | SGEMM.RELU | mode, 0, c.m, c.n, c.k, args.a, args.lda!, args.b, args.ldb!, args.y, ldy, args.bias!, at, counter, chunk, 2];
     const go = new Int32Array(new SharedArrayBuffer(8));
     const worker = new Worker(`
@@ -216,7 +216,7 @@ describe.each(variants)("sgemm ($name)", ({ fma }) => {
       const sgemm = new WebAssembly.Instance(module, { env: { memory } }).exports.sgemm;
       const g = new Int32Array(go);
       calls.forEach((call, r) => { Atomics.wait(g, 0, r); sgemm(...call); Atomics.store(g, 1, r + 1); Atomics.notify(g, 1); });
-      parentPort.postMessage("done");`, { eval: true, workerData: { module, memory, go: go.buffer, calls: rounds.map(([mode, chunk]) => raw(mode, chunk, workerScratch)) } });
+      parentPort.postMessage("done");`, { eval: true, workerData: { module, memory, go: go.buffer, calls: rounds.map(([mode, chunk]) => raw(mode, chunk, WORKER_SCRATCH)) } });
     const done = new Promise((resolve, reject) => { worker.once("message", resolve); worker.once("error", reject); });
     for (const [r, [mode, chunk]] of rounds.entries()) {
       F().fill(0, args.y / 4, args.y / 4 + len);

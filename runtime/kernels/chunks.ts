@@ -14,7 +14,9 @@ import { onThreads, splitSite, type KernelContext, type SplitCall } from "./type
  * what runs on this thread alone. Without it the chunks run one after the other.
  */
 export function chunked(ctx: KernelContext, name: string, chunks: number, args: (chunk: number, thread: number) => number[], alone?: () => void): SplitCall {
-  const fn = (ctx.wasm as unknown as Record<string, (...a: number[]) => void>)[name === "sgemm" ? "sgemmRaw" : name]!;
+  // The module's export `name`: on this side `${name}Raw` where the kernels wrap it (sgemm, gemv).
+  const exports = ctx.wasm as unknown as Record<string, (...a: number[]) => void>;
+  const fn = exports[`${name}Raw`] ?? exports[name]!;
   const local = Array.from({ length: chunks }, (_, c) => fn.bind(null, ...args(c, 0)) as () => void);
   const pool = ctx.pool;
   if (!pool || pool.threads < 2 || chunks < 2) {

@@ -101,9 +101,7 @@ function gemvSplit(ctx: KernelContext, N: number, K: number, cols: (c0: number, 
   let chunks = Math.ceil(N / width);
   if (chunks > 1 && N - (chunks - 1) * width < 4) chunks--;
   if (!ctx.pool || ctx.pool.threads < 2 || chunks < GEMV_SPLIT_CHUNKS) return whole;
-  // chunked runs the export by its name; the module's gemv is `gemvRaw` on this side.
-  const viaGemv = { ...ctx, wasm: { ...ctx.wasm, gemv: ctx.wasm.gemvRaw } };
-  return chunked(viaGemv, "gemv", chunks, (c) => cols(c * width, c === chunks - 1 ? N : (c + 1) * width), whole);
+  return chunked(ctx, "gemv", chunks, (c) => cols(c * width, c === chunks - 1 ? N : (c + 1) * width), whole);
 }
 
 export const matmul: Kernel = Object.assign((bufs: readonly AnyArray[], p: readonly number[], ctx?: KernelContext) => {
