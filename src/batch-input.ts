@@ -32,3 +32,17 @@ export function writeBatch(exec: Executor, parts: Pick<NetParts, "trace" | "loss
     lab.set(labels);
   }
 }
+
+/**
+ * Write samples [start, start + count) of predict's n into an eval program's `x`. A Float32Array
+ * is checked after the copy, in the program's buffer (allFinite), and named by the JavaScript
+ * check only when that fails; anything else was checked by the caller before the first chunk.
+ */
+export function writeSamples(exec: Executor, x: ArrayLike<number>, start: number, count: number, n: number, inputs: number): void {
+  const buf = exec.input("x") as Float32Array;
+  const f32 = x instanceof Float32Array;
+  if (f32 && count === n) buf.set(x);
+  else buf.set(ArrayBuffer.isView(x) ? (x as unknown as Float32Array).subarray(start * inputs, (start + count) * inputs)
+    : Array.prototype.slice.call(x, start * inputs, (start + count) * inputs));
+  if (f32 && !exec.allFinite("x")) checkFloats(x, n * inputs, "x", `${n}×${inputs}`);
+}

@@ -3,8 +3,7 @@
  * programs (their executors read the arrays in place). Every call validates its input before
  * anything is written, so a rejected call changes nothing.
  */
-import { UPDATABLE, type Graph } from "../compiler/ir/graph.js";
-import { optimize, prepare } from "../compiler/pipeline.js";
+import type { Graph } from "../compiler/ir/graph.js";
 import { summarize, type ProgramSummary } from "../compiler/summary.js";
 import type { Arena } from "../runtime/arena.js";
 import { InputError, KilnError, ModelError } from "../runtime/errors.js";
@@ -12,14 +11,14 @@ import { loadCheckpoint, loadOptimizerState, saveCheckpoint, saveOptimizerState 
 import type { Executor } from "../runtime/executor.js";
 import type { ProgramInfo } from "../runtime/steps.js";
 import type { AnyArray } from "../runtime/kernels/index.js";
+import { NetPrograms } from "./net-programs.js";
 import type { LayerNode } from "./layers/node.js";
-import { CheckedProgram } from "./numerics.js";
 import type { Loss } from "./loss.js";
 import type { Optimizer } from "./optim/optimizer.js";
 import type { ProbeKind, Probes } from "./probes.js";
-import { backwardGraph, evalGraph, gradientGraph, type TraceOptions } from "./programs.js";
+import type { TraceOptions } from "./programs.js";
 import { batchOf, checkFloats, describeValue } from "./validate.js";
-import { writeBatch } from "./batch-input.js";
+import { writeBatch, writeSamples } from "./batch-input.js";
 import { writeFileAtomic } from "./io/atomic.js";
 import { toOnnx, type OnnxExportOptions } from "./onnx/export.js";
 
@@ -64,15 +63,9 @@ export class Net {
   /** Probe values of the last trainStep/gradients call, copied out of the (shared) scratch arena. */
   private readonly probeNames: readonly string[];
   private readonly probeValues: Float64Array;
-  private readonly train: Executor;
-  private readonly grad: Executor;
-  /** The gradient program that also differentiates w.r.t. x, made on the first `{ input: true }` call. */
-  private gradX: Executor | undefined;
-  private readonly evals = new Map<number, Executor>();
+  private readonly programsMade: NetPrograms;
   /** num_batches_tracked as 32-bit words over the int64's bytes: counting allocates no BigInt. */
   private readonly counters: Uint32Array[];
-  /** The checked runs of this net's executors (checkNumerics only). */
-  private readonly checks = new WeakMap<Executor, CheckedProgram>();
 
   /** @internal Nets are made by compile(). */
   constructor(private readonly parts: NetParts) {
@@ -84,8 +77,11 @@ export class Net {
     this.optimizerState = Object.freeze({ ...parts.optimizerState });
     this.probeNames = parts.ir.train.outputs.filter((o) => o.kind === "probe").map((o) => o.name);
     this.probeValues = new Float64Array(this.probeNames.length).fill(NaN);
-    this.train = this.executor(parts.ir.train, "train");
-    this.grad = this.executor(parts.ir.backward, "backward");
+    this.programsMade = new NetPrograms(parts, () => {
+      const arrays: Record<string, AnyArray> = { ...this.params, ...this.optimizerState };
+      for (const [k, v] of Object.entries(this.state)) if (v instanceof Float32Array) arrays[k] = v;
+      return arrays;
+    });
     parts.arena?.releaseWith(this);
   }
 
@@ -100,7 +96,7 @@ export class Net {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.evals.clear();
+    this.programsMade.clear();
     this.parts.arena?.unregister();
     this.parts.arena?.release();
   }
@@ -126,8 +122,7 @@ export class Net {
    * @example net.programs().get("train")!.steps.filter((s) => !s.wasm)
    */
   programs(): ReadonlyMap<string, ProgramInfo> {
-    const gradX = this.gradX ? [["backward+input", this.gradX] as const] : [];
-    return new Map([["train", this.train], ["backward", this.grad], ...gradX, ...[...this.evals].map(([b, e]) => [`eval[${b}]`, e] as const)]);
+    return this.programsMade.all();
   }
 
   /** Number of train steps taken (the dropout stream's step counter). */
@@ -216,18 +211,19 @@ export class Net {
    */
   trainStep(x: ArrayLike<number>, labels: ArrayLike<number>): number {
     this.live("trainStep");
-    this.prepare(this.train, x, labels);
-    this.writeLearningRate(this.train.input("lr") as Float32Array);
-    for (const sc of this.parts.optimizer.scalars) (this.train.input(sc.name) as Float32Array)[0] = sc.value(this.stepCount + 1);
-    this.run(this.train);
-    this.keepProbes(this.train);
+    const train = this.programsMade.train;
+    this.prepare(train, x, labels);
+    this.writeLearningRate(train.input("lr") as Float32Array);
+    for (const sc of this.parts.optimizer.scalars) (train.input(sc.name) as Float32Array)[0] = sc.value(this.stepCount + 1);
+    this.run(train);
+    this.keepProbes(train);
     this.stepCount++;
     // Little-endian int64 + 1: the low word, then the carry.
     for (let i = 0; i < this.counters.length; i++) {
       const w = this.counters[i]!;
       if (++w[0]! === 0) w[1]!++;
     }
-    return this.train.output("loss")[0]!;
+    return train.output("loss")[0]!;
   }
 
   /**
@@ -245,7 +241,7 @@ export class Net {
     this.live("gradients");
     const input = opts?.input ?? false;
     if (typeof input !== "boolean") throw new InputError(`gradients: options.input must be true or false, got ${String(input)}`);
-    const exec = input ? this.inputGradExecutor() : this.grad;
+    const exec = input ? this.programsMade.inputGrad() : this.programsMade.grad;
     this.prepare(exec, x, labels);
     this.run(exec);
     this.keepProbes(exec);
@@ -253,15 +249,6 @@ export class Net {
     for (const name of Object.keys(this.params)) grads[name] = Float32Array.from(exec.output(`${name}.grad`));
     const loss = exec.output("loss")[0]!;
     return input ? { loss, grads, inputGrad: Float32Array.from(exec.output("x.grad")) } : { loss, grads };
-  }
-
-  private inputGradExecutor(): Executor {
-    if (this.gradX === undefined) {
-      const full = gradientGraph(this.ir.forward, [...Object.keys(this.params), "x"]);
-      const g = backwardGraph(full, this.parts.trace.probes);
-      this.gradX = this.executor(this.parts.arena ? optimize(g, "backward+input") : g, "backward+input");
-    }
-    return this.gradX;
   }
 
   /**
@@ -285,12 +272,8 @@ export class Net {
     const result = out ?? new Float32Array(n * width);
     for (let start = 0; start < n; start += EVAL_CHUNK) {
       const count = Math.min(EVAL_CHUNK, n - start);
-      const exec = this.evalExecutor(count);
-      const buf = exec.input("x") as Float32Array;
-      if (f32 && count === n) buf.set(x);
-      else buf.set(ArrayBuffer.isView(x) ? (x as unknown as Float32Array).subarray(start * inputs, (start + count) * inputs)
-        : Array.prototype.slice.call(x, start * inputs, (start + count) * inputs));
-      if (f32 && !exec.allFinite("x")) checkFloats(x, n * inputs, "x", `${n}×${inputs}`);
+      const exec = this.programsMade.eval(count);
+      writeSamples(exec, x, start, count, n, inputs);
       this.run(exec, start, count);
       result.set(exec.output("logits") as Float32Array, start * width);
     }
@@ -313,9 +296,7 @@ export class Net {
 
   /** Run a program, checked when compiled with checkNumerics (predict: its chunk of samples). */
   private run(exec: Executor, start = 0, count = 0): void {
-    const checked = this.checks.get(exec);
-    if (checked) checked.run(this.parts.model, this.stepCount, start, count);
-    else exec.run();
+    this.programsMade.run(exec, this.stepCount, start, count);
   }
 
   private keepProbes(exec: Executor): void {
@@ -339,31 +320,5 @@ export class Net {
       throw new ModelError(`learning-rate schedule gave ${String(value)} at step ${this.stepCount}; expected a finite number ≥ 0`);
     }
     target[0] = value;
-  }
-
-  private evalExecutor(batch: number): Executor {
-    let exec = this.evals.get(batch);
-    if (!exec) {
-      if (this.evals.size >= 4) this.evals.delete(this.evals.keys().next().value!);
-      const g = evalGraph(this.parts.model, { ...this.parts.trace, batch });
-      exec = this.executor(this.parts.arena ? optimize(g, `eval[${batch}]`) : g, `eval[${batch}]`);
-      this.evals.set(batch, exec);
-    }
-    return exec;
-  }
-
-  /** Lower a graph and bind its parameter, state and optimizer inputs to this net's arrays. */
-  private executor(g: Graph, label: string): Executor {
-    const exec = prepare(g, this.parts.arena, label).executor;
-    const arrays: Record<string, AnyArray> = { ...this.params, ...this.optimizerState };
-    for (const [k, v] of Object.entries(this.state)) if (v instanceof Float32Array) arrays[k] = v;
-    exec.bindAll(g.inputs.filter((i) => i.kind === "param" || i.kind === "state" || i.kind === "optim").map((i) => [i.name, arrays[i.name]!] as const));
-    if (this.parts.checkNumerics) {
-      const inputKeys = new Set(g.inputs.map((i) => `${i.kind}:${i.name}`));
-      const written = g.outputs.filter((o) => UPDATABLE.has(o.kind) && inputKeys.has(`${o.kind}:${o.name}`));
-      const program = label.startsWith("eval") ? "eval" : label.startsWith("backward") ? "backward" : label;
-      this.checks.set(exec, new CheckedProgram(g, exec, program, written.map((o) => arrays[o.name] as Float32Array)));
-    }
-    return exec;
   }
 }
