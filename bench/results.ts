@@ -20,25 +20,40 @@ export const now = (): number => performance.now() / 1000;
  * torch_bench.py follows the same protocol.
  */
 export async function measure(run: () => unknown, quick: boolean, warmedUp = false): Promise<number[]> {
-  const once = async (): Promise<void> => {
+  return (await measureInterleaved([run], quick, warmedUp))[0]!;
+}
+
+/**
+ * measure() for several cases at once, their samples taken in turn (a sample of each, then the
+ * next round), so a ratio between them sees the same minutes of a machine whose speed swings:
+ * kiln at 2 threads against kiln at 1 under load is the question "do threads ever hurt", and
+ * measured one after the other a slow minute of the host decided it.
+ */
+export async function measureInterleaved(runs: readonly (() => unknown)[], quick: boolean, warmedUp = false): Promise<number[][]> {
+  const once = async (run: () => unknown): Promise<void> => {
     const r = run();
     if (r instanceof Promise) await r;
   };
   const [warmMin, warmTime] = warmedUp ? [1, 0] : quick ? [1, 0.2] : [2, 0.5];
-  const t0 = now();
-  let n = 0;
-  while (n < warmMin || (now() - t0 < warmTime && n < 50)) { await once(); n++; }
-  const est = (now() - t0) / n;
-  const inner = Math.max(1, Math.ceil(0.025 / est));
-  const [budget, lo, hi] = quick ? [1, 3, 10] : [4, est > 1 ? 3 : 5, 25];
-  const count = Math.min(hi, Math.max(lo, Math.round(budget / (est * inner))));
-  const samples: number[] = [];
-  for (let s = 0; s < count; s++) {
-    const start = now();
-    for (let k = 0; k < inner; k++) await once();
-    samples.push((now() - start) / inner);
+  const plans = [];
+  for (const run of runs) {
+    const t0 = now();
+    let n = 0;
+    while (n < warmMin || (now() - t0 < warmTime && n < 50)) { await once(run); n++; }
+    const est = (now() - t0) / n;
+    const inner = Math.max(1, Math.ceil(0.025 / est));
+    const [budget, lo, hi] = quick ? [1, 3, 10] : [4, est > 1 ? 3 : 5, 25];
+    plans.push({ run, inner, count: Math.min(hi, Math.max(lo, Math.round(budget / (est * inner)))), samples: [] as number[] });
   }
-  return samples;
+  for (let s = 0; plans.some((p) => s < p.count); s++) {
+    for (const p of plans) {
+      if (s >= p.count) continue;
+      const start = now();
+      for (let k = 0; k < p.inner; k++) await once(p.run);
+      p.samples.push((now() - start) / p.inner);
+    }
+  }
+  return plans.map((p) => p.samples);
 }
 
 function quantile(sorted: readonly number[], q: number): number {

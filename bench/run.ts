@@ -27,10 +27,9 @@ import { TORCH_THREADS, findPython, runTorch, torchPeerName, type TorchRun } fro
 import { tfjs } from "./peers/tfjs.js";
 import { measurePeak } from "./peak.js";
 import { evaluateTargets, formatTargets, type Peak } from "./targets.js";
-import { WIDE, burn, kilnCase, runTorchWide, type KilnResult, type WideCase, type WidePeer, type WideWorkload } from "./wide.js";
-import { jaxjsWide } from "./peers/jaxjs_wide.js";
-import { tfjsWide } from "./peers/tfjs_wide.js";
+import { WIDE } from "./wide.js";
 import type { Peer, Shared } from "./peers/types.js";
+import { runWideBench } from "./wide-run.js";
 import { fmt, machine, measure, now, reasonOf, summarize, table, type Outcome } from "./results.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -103,70 +102,6 @@ function makeShared(quick: boolean): Shared {
   return shared;
 }
 
-/**
- * The wider workloads (bench/wide.ts): kiln at 2 and 1 threads, jax-js and TF.js, then PyTorch at 1 and 2 in its
- * own process; idle, then (opts.load) all again with a CPU-burning child process running, as
- * "<id>+load". jax-js and TF.js (bench/peers/*_wide.ts) run in this process after kiln, checked
- * against kiln's case.
- */
-async function runWideBench(ws: readonly WideWorkload[], opts: Options, wanted: (name: string) => boolean, torch: boolean, log: (s: string) => void): Promise<Map<string, Outcome[]>> {
-  const rows = new Map<string, Outcome[]>();
-  if (!ws.length) return rows;
-  const references = new Map<string, Float32Array>();
-  const kilnCases = new Map<string, KilnResult>();
-  const jsPeers: WidePeer[] = [jaxjsWide(), tfjsWide("cpu"), tfjsWide("wasm")];
-  const python = torch ? findPython() : null;
-  for (const phase of opts.load ? ["", "+load"] : [""]) {
-    const burner = phase ? burn(30 * 60) : null;
-    try {
-      for (const w of ws) {
-        if (phase && w.mode === "compile") continue;
-        const id = w.id + phase, out: Outcome[] = [];
-        rows.set(id, out);
-        // kiln first (the JavaScript peers are checked against its case); tfjs-cpu idle only (its W9 predict takes ~7 s).
-        const cases: [string, number, () => Promise<WideCase> | WideCase][] = [
-          ...[2, 1].map((t): [string, number, () => WideCase] => [t === 1 ? "kiln-1t" : "kiln", t, () => kilnCase(w, t)]),
-          ...(w.mode === "compile" ? [] : jsPeers.filter((p) => !phase || p.name !== "tfjs-cpu").map((p): [string, number, () => Promise<WideCase>] => [p.name, p.threads, () => p.prepare(w, kilnCases.get(w.id))])),
-        ];
-        for (const [name, threads, prepare] of cases) {
-          if (!wanted(name)) continue;
-          try {
-            const c = await prepare();
-            if (name === "kiln") { kilnCases.set(w.id, { reference: c.reference, grads: c.grads }); if (c.reference) references.set(w.id, c.reference); }
-            try {
-              const o = summarize(w as unknown as Workload, name, threads, await measure(c.run, opts.quick, w.mode === "train"), c.check);
-              out.push(o);
-              log(`  [${id}] ${name}: ${fmt(o.status === "ok" ? o.median : NaN)} ${w.unit} — ${c.check}`);
-            } finally {
-              c.dispose?.();
-            }
-          } catch (e) {
-            out.push({ status: "failed", peer: name, threads, reason: reasonOf(e) });
-            log(`  [${id}] ${name}: failed: ${reasonOf(e)}`);
-          }
-        }
-        if (w.mode === "compile" && !phase) for (const p of jsPeers) if (wanted(p.name)) out.push({ status: "n/a", peer: p.name, threads: p.threads, reason: "jit compiles on first call: nothing to compare" });
-      }
-      if (!torch) continue;
-      const measured = ws.filter((w) => w.mode !== "compile");
-      const torchRows = python ? await runTorchWide(python, measured, references, opts.quick).catch((e: unknown) => reasonOf(e)) : "no python with torch found (set KILN_BENCH_PYTHON)";
-      log(`  [wide${phase}] torch: ${typeof torchRows === "string" ? torchRows : "done"}`);
-      for (const w of measured) {
-        for (const t of TORCH_THREADS) {
-          const name = torchPeerName(t);
-          if (!wanted(name)) continue;
-          const r = typeof torchRows === "string" ? { error: torchRows } : torchRows.find((x) => x.workload === w.id && x.threads === t) ?? { error: "no result from torch_wide.py" };
-          rows.get(w.id + phase)!.push("seconds" in r && r.seconds ? summarize(w as unknown as Workload, name, t, r.seconds, r.check ?? "")
-            : { status: "failed", peer: name, threads: t, reason: ("error" in r && r.error) || "no samples" });
-        }
-      }
-      for (const w of ws.filter((x) => x.mode === "compile")) if (wanted("torch")) rows.get(w.id + phase)?.push({ status: "n/a", peer: "torch", threads: 1, reason: "eager: nothing to compile" });
-    } finally {
-      burner?.stop();
-    }
-  }
-  return rows;
-}
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
