@@ -16,6 +16,7 @@ import { foldBatchNorm } from "./passes/foldBatchNorm.js";
 import { fuseLinear } from "./passes/fuseLinear.js";
 import { fuseNormalize } from "./passes/fuseNormalize.js";
 import { fuseNormalizeBackward } from "./passes/fuseNormalizeBackward.js";
+import { fuseReductions } from "./passes/fuseReductions.js";
 import { fuseSoftmaxCrossEntropy } from "./passes/fuseSoftmaxCrossEntropy.js";
 import { cleanup, runPasses, type Pass } from "./passes/index.js";
 import { simplify } from "./passes/simplify.js";
@@ -35,6 +36,7 @@ export const optimizationPasses: readonly Pass[] = [
   { name: "fuseNormalizeBackward", run: fuseNormalizeBackward }, tidy,
   { name: "fuseSoftmaxCrossEntropy", run: fuseSoftmaxCrossEntropy }, tidy,
   { name: "fuseElementwise", run: fuseElementwise },
+  { name: "fuseReductions", run: fuseReductions },
 ];
 
 export function optimize(g: Graph, label = "graph"): Graph {

@@ -98,10 +98,11 @@ export function planMemory(g: Graph): MemoryPlan {
   g.nodes.forEach((n, idx) => {
     const def = ops[n.op];
     const used = new Set<V>();
-    for (const v of n.outputs) {
+    const inPlace = def.elementwise ? def.inPlaceOutputs?.(n.attrs as never) ?? n.outputs.length : 0;
+    for (const [j, v] of n.outputs.entries()) {
       const shape = g.values[v]!.shape;
       // Inputs this output could overwrite: same shape and dtype, dying at this node.
-      const candidates = def.elementwise
+      const candidates = j < inPlace
         ? n.inputs.filter((u) => !used.has(u) && lastUse[u] === idx && g.values[u]!.dtype === g.values[v]!.dtype
           && size(g.values[u]!.shape) === size(shape) && g.values[u]!.shape.length === shape.length)
         : [];

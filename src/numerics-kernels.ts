@@ -40,7 +40,8 @@ export function useCheckedKernels(g: Graph, exec: KernelExecutor, outs: readonly
     // The input slot reading each array to save: the same view, so the same elements in order.
     let saves = snapshot?.savedAt(i) ?? [];
     let slots = saves.map((k) => n.inputs.findIndex((v) => exec.buffer(v) === snapshot!.array(k)));
-    if (slots.some((s) => s < 0)) { saves = []; slots = []; } // copied before the step instead
+    // Copied before the step instead (a module's saves would sit before its sums' outputs).
+    if (slots.some((s) => s < 0) || n.attrs.sums.length > 0) { saves = []; slots = []; }
     const checked = outs[i]!.map((v) => n.outputs.indexOf(v));
     if (saves.length === 0 && checked.length === 0) return;
     const spec = fusedSpec({ ...n.attrs, outputs: [...n.attrs.outputs, ...slots] }, n.inputs.map((v) => g.values[v]!));

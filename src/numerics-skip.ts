@@ -64,6 +64,8 @@ export function checkedOutputs(g: Graph): number[][] {
     const floatsMade = n.inputs.every((v) => g.values[v]!.dtype !== "f32" || made.has(v));
     const skip = ALWAYS_FINITE.has(n.op) || (!canOverflow(n) && floatsMade);
     n.outputs.forEach((v) => made.add(v));
-    return skip ? [] : [...n.outputs];
+    // A fused loop's sums (after its elementwise outputs) may overflow from finite terms: always checked.
+    const sums = n.op === "fused_elementwise" ? n.outputs.slice(n.attrs.outputs.length) : [];
+    return skip ? sums : [...n.outputs];
   });
 }

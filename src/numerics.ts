@@ -72,7 +72,7 @@ function range(a: ArrayLike<number>): string {
 /** What a fused op computes, as the primitives it replaced. */
 function fusedPrimitives(n: Node): string[] {
   switch (n.op) {
-    case "fused_elementwise": return n.attrs.code.filter((c) => c.op !== "const").map((c) => (c.op === "mask" ? "dropout_mask" : c.op));
+    case "fused_elementwise": return [...n.attrs.code.filter((c) => c.op !== "const").map((c) => (c.op === "mask" ? "dropout_mask" : c.op)), ...n.attrs.sums.map((s) => s.op)];
     case "linear": return ["matmul", "add (bias)", ...(n.attrs.relu ? ["relu"] : [])];
     case "softmax_xent": return ["log_softmax", "one_hot", "mul", "sum (cross-entropy)", "softmax gradient"];
     case "norm_forward": return ["normalize", "mean", "mean (variance)", "rsqrt", ...(n.attrs.affine ? ["mul (γ)", "add (β)"] : [])];

@@ -53,31 +53,24 @@ describe("golden IR of user code", () => {
             e:f32[2,3] = linear[transA=false transB=true relu=false] c 2.weight 2.bias
             f:f32[2,3] g:f32[2,3] h:f32[2,3] = fused_elementwise[shape=[2,3] t0=tanh(in0) t1=mul(t0,in1) t2=mul(t0,t0) t3=const(1) t4=sub(t3,t2) → t0,t1,t4] e c
             i:f32[2,2] = linear[transA=false transB=true relu=false] g 3.weight 3.bias
-            j:f32[2,2] k:f32[2,2] = fused_elementwise[shape=[2,2] t0=sub(in0,in1) t1=mul(t0,t0) t2=const(0.25) t3=mul(t2,t0) t4=add(t3,t3) → t1,t4] i labels
-            l:f32[] = mean[axes=[0,1] keepdims=false] j
-            m:f32[1,2] = sum[axes=[0] keepdims=true] k
-            n:f32[2] = reshape[shape=[2]] m
-            o:f32[2,3] = matmul[transA=false transB=false] k 3.weight
-            p:f32[2,3] = matmul[transA=true transB=false] k g
-            q:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0] o c
-            r:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0] o f
-            s:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0] q h
-            t:f32[1,3] = sum[axes=[0] keepdims=true] s
-            u:f32[3] = reshape[shape=[3]] t
-            v:f32[2,3] = matmul[transA=false transB=false] s 2.weight
-            w:f32[3,3] = matmul[transA=true transB=false] s c
-            y:f32[2,3] z:f32[2,3] = fused_elementwise[shape=[2,3] t0=add(in0,in1) t1=mul(t0,in2) t2=mul(t0,in3) → t1,t2] r v b a
-            ba:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) t1=add(in2,t0) → t1] z d y
-            bb:f32[1,3] = sum[axes=[0] keepdims=true] ba
-            bc:f32[3] = reshape[shape=[3]] bb
-            bd:f32[3,4] = matmul[transA=true transB=false] ba x
-            be:f32[3,4] = fused_elementwise[shape=[3,4] t0=mul(in0,in1) t1=sub(in2,t0) → t1] bd lr 0.weight
-            bf:f32[3] = fused_elementwise[shape=[3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] bc lr 0.bias
-            bg:f32[3,3] = fused_elementwise[shape=[3,3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] w lr 2.weight
-            bh:f32[3] = fused_elementwise[shape=[3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] u lr 2.bias
-            bi:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] p lr 3.weight
-            bj:f32[2] = fused_elementwise[shape=[2] t0=mul(in0,in1) t1=sub(in2,t0) → t1] n lr 3.bias
-        in (loss=l, 0.weight=be, 0.bias=bf, 2.weight=bg, 2.bias=bh, 3.weight=bi, 3.bias=bj) }"
+            j:f32[2,2] k:f32[] l:f32[2] = fused_elementwise[shape=[2,2] t0=sub(in0,in1) t1=mul(t0,t0) t2=const(0.25) t3=mul(t2,t0) t4=add(t3,t3) → t4 mean(t1,axes=[0,1]) sum(t4,axes=[0])] i labels
+            m:f32[2,3] = matmul[transA=false transB=false] j 3.weight
+            n:f32[2,3] = matmul[transA=true transB=false] j g
+            o:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0] m c
+            p:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0] m f
+            q:f32[2,3] r:f32[3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0 sum(t0,axes=[0])] o h
+            s:f32[2,3] = matmul[transA=false transB=false] q 2.weight
+            t:f32[3,3] = matmul[transA=true transB=false] q c
+            u:f32[2,3] v:f32[2,3] = fused_elementwise[shape=[2,3] t0=add(in0,in1) t1=mul(t0,in2) t2=mul(t0,in3) → t1,t2] p s b a
+            w:f32[2,3] y:f32[3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) t1=add(in2,t0) → t1 sum(t1,axes=[0])] v d u
+            z:f32[3,4] = matmul[transA=true transB=false] w x
+            ba:f32[3,4] = fused_elementwise[shape=[3,4] t0=mul(in0,in1) t1=sub(in2,t0) → t1] z lr 0.weight
+            bb:f32[3] = fused_elementwise[shape=[3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] y lr 0.bias
+            bc:f32[3,3] = fused_elementwise[shape=[3,3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] t lr 2.weight
+            bd:f32[3] = fused_elementwise[shape=[3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] r lr 2.bias
+            be:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] n lr 3.weight
+            bf:f32[2] = fused_elementwise[shape=[2] t0=mul(in0,in1) t1=sub(in2,t0) → t1] l lr 3.bias
+        in (loss=k, 0.weight=ba, 0.bias=bb, 2.weight=bc, 2.bias=bd, 3.weight=be, 3.bias=bf) }"
     `);
   });
 });

@@ -149,7 +149,7 @@ describe("fused elementwise kernels in WebAssembly", () => {
           { op: "mask", args: [0], num: [0.9, 0xffffffff, 0x80000003] },
           { op: "mul", args: [1, 3], num: [] }, { op: "mul", args: [2, 4], num: [] }, { op: "add", args: [7, 5], num: [] },
         ];
-        const attrs: FusedElementwiseAttrs = { shape, code, outputs: [3, 4, 5, 8] };
+        const attrs: FusedElementwiseAttrs = { shape, code, outputs: [3, 4, 5, 8], sums: [] };
         const c = { attrs, shapes: [[], shape, [last]], dtypes: ["i32", "f32", "f32"] as const, sample: r };
         const { js, wa } = runBoth(c as unknown as Case, [[step], Array.from({ length: n }, r), Array.from({ length: last }, r)], step & 3);
         wa.forEach((w, o) => { for (let i = 0; i < n; i++) if (!bitsEqual(w[i]!, js[o]![i]!)) expect.fail(`${JSON.stringify(shape)} step ${step} output ${o}[${i}]: ${w[i]} vs ${js[o]![i]}`); });
@@ -162,7 +162,7 @@ describe("fused elementwise kernels in WebAssembly", () => {
     const xs: number[] = [0, -0, Infinity, -Infinity, NaN, 1, -1, 2 ** -149, 2 ** -130, 2 ** -126, 3.4e38, 88.72, 88.73, -87.3, -103.3, -103.98, -104, 89, 1 - 2 ** -24, 1 + 2 ** -23];
     for (let i = 0; i < 20000; i++) xs.push(fr((r() - 0.5) * 2 * [1, 10, 100, 200][i % 4]!), fr(2 ** ((r() - 0.5) * 300) * (i % 7 ? 1 : -1)));
     const n = xs.length, code: ElementInstr[] = [{ op: "exp", args: [0], num: [] }, { op: "log", args: [0], num: [] }];
-    const c = { attrs: { shape: [n], code, outputs: [1, 2] }, shapes: [[n]], dtypes: ["f32"], sample: r } as unknown as Case;
+    const c = { attrs: { shape: [n], code, outputs: [1, 2], sums: [] }, shapes: [[n]], dtypes: ["f32"], sample: r } as unknown as Case;
     const { ins, wa } = runBoth(c, [xs], 1);
     const ulpDist = (a: number, b: number) => {
       const ia = new Int32Array(Float32Array.of(a).buffer)[0]!, ib = new Int32Array(Float32Array.of(b).buffer)[0]!;
@@ -192,7 +192,7 @@ describe("fused elementwise kernels in WebAssembly", () => {
       ...ks.map((k): [string, (x: number) => number] => [`pow ${k}`, (x) => Math.pow(x, k)]),
     ];
     const code: ElementInstr[] = fns.map(([name]) => name.startsWith("pow") ? { op: "pow", args: [0], num: [Number(name.slice(4))] } : { op: name, args: [0], num: [] });
-    const c = { attrs: { shape: [n], code, outputs: code.map((_c, o) => 1 + o) }, shapes: [[n]], dtypes: ["f32"], sample: r } as unknown as Case;
+    const c = { attrs: { shape: [n], code, outputs: code.map((_c, o) => 1 + o), sums: [] }, shapes: [[n]], dtypes: ["f32"], sample: r } as unknown as Case;
     const { ins, wa } = runBoth(c, [xs], 2);
     const worst = fns.map(() => 0);
     for (let i = 0; i < n; i++) {
@@ -221,7 +221,7 @@ describe("fused elementwise kernels in WebAssembly", () => {
     const r = rng(5);
     for (const shape of [[7], [513], [3, 33]]) {
       const n = size(shape), code: ElementInstr[] = [{ op: "mul", args: [0, 1], num: [] }, { op: "sub", args: [0, 2], num: [] }];
-      const attrs: FusedElementwiseAttrs = { shape, code, outputs: [3, 2] };
+      const attrs: FusedElementwiseAttrs = { shape, code, outputs: [3, 2], sums: [] };
       const spec = fusedSpec(attrs, [{ shape, dtype: "f32" }, { shape: [], dtype: "f32" }])!;
       const bytes = emitFusedElementwise(spec, scalarOps);
       const x = allocF(n, 1), s = allocF(1), y0 = allocF(n), y1 = allocF(n);

@@ -71,6 +71,8 @@ export interface OpDef<A> {
    * take the buffer of such an input that dies here (in-place update).
    */
   readonly elementwise?: boolean;
+  /** With `elementwise`: how many leading outputs are elementwise (default: all); the rest never take an input's buffer. */
+  readonly inPlaceOutputs?: (attrs: A) => number;
   /** Compact text for the attributes in printIR (default: key=value pairs). */
   readonly printAttrs?: (attrs: A, inputs: number) => string;
   /** Floating-point operations of one call (default: one per output element). */

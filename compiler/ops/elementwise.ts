@@ -66,6 +66,7 @@ function finish<A>(name: string, base: Omit<OpDef<A>, "lower" | "elementwise">, 
     shape: [...outs[0]!.shape],
     code: [{ op: name, args: ins.map((_v, j) => j), num: scalar.num(a) }],
     outputs: [ins.length],
+    sums: [],
   }, ins, table);
   return Object.freeze({ ...base, lower, elementwise: true, scalar });
 }

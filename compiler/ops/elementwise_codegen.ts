@@ -17,6 +17,7 @@ import { size, type ValueType } from "../ir/types.js";
 import { compileScalar } from "../../runtime/kernels/generated.js";
 import { FUSED_DTYPE, emitFusedElementwise, type FusedLowering, type FusedSpec, type FusedTable } from "../../runtime/wasm/fused.js";
 import { broadcastStrides, type Lowered } from "./def.js";
+import { sumCols, sumScale } from "./fused_sums.js";
 
 /**
  * How an elementwise primitive computes one element. `num` turns its attributes into the
@@ -33,7 +34,14 @@ export type ScalarTable = Readonly<Record<string, ScalarDef<never>>>;
 
 const Instr = closed({ op: t.string, args: t.array(t.number), num: t.array(t.number) });
 export type ElementInstr = t.TypeOf<typeof Instr>;
-export const CodeAttrs = closed({ shape: t.array(t.number), code: t.array(Instr), outputs: t.array(t.number) });
+/**
+ * A reduction computed in the same loop (compiler/passes/fuseReductions.ts): `op` (sum or mean)
+ * of slot `slot` over `axes` of the domain, which come first (every non-1 reduced dimension
+ * precedes every non-1 kept one): column sums of a [rows, cols] view, or the total.
+ */
+const SumInstr = closed({ op: t.union([t.literal("sum"), t.literal("mean")]), slot: t.number, axes: t.array(t.number), keepdims: t.boolean });
+export type SumInstr = t.TypeOf<typeof SumInstr>;
+export const CodeAttrs = closed({ shape: t.array(t.number), code: t.array(Instr), outputs: t.array(t.number), sums: t.array(SumInstr) });
 export type FusedElementwiseAttrs = t.TypeOf<typeof CodeAttrs>;
 
 /** Operands of a code op, or undefined if the op is unknown. */
@@ -55,6 +63,9 @@ export function elementwiseSource(a: FusedElementwiseAttrs, inShapes: readonly (
   const lines: string[] = [];
   inShapes.forEach((_s, j) => lines.push(`const in${num(j)} = bufs[${num(j)}];`));
   a.outputs.forEach((_o, j) => lines.push(`const out${num(j)} = bufs[${num(k + j)}];`));
+  // Fused reductions: float64 accumulators (one per output element), scaled and stored after the loop.
+  const cols = a.sums.map((s) => sumCols(a.shape, s));
+  a.sums.forEach((_s, j) => lines.push(`const acc${num(j)} = new Float64Array(${num(cols[j]!)});`));
   // Each mask keeps its own current Philox block (four draws) while the loop walks elements.
   a.code.forEach((c, j) => { if (c.op === "mask") lines.push(`const word${num(j)} = new Uint32Array(4); let block${num(j)} = -1;`); });
   // Scalars are loaded once; every other input is read at its strided offset.
@@ -80,8 +91,13 @@ export function elementwiseSource(a: FusedElementwiseAttrs, inShapes: readonly (
     } else lines.push(`${pad}const ${out} = ${table[c.op]!.js(c.args.map((s) => `(${slot(s)})`), c.num.map(Number))};`);
   });
   a.outputs.forEach((s, j) => lines.push(`${pad}out${num(j)}[i] = ${slot(s)};`));
+  a.sums.forEach((s, j) => lines.push(`${pad}acc${num(j)}[${cols[j] === 1 ? "0" : `i % ${num(cols[j]!)}`}] += ${slot(s.slot)};`));
   lines.push(`${pad}i++;`);
   a.shape.forEach((_d, dim) => lines.push(`${"  ".repeat(rank - 1 - dim)}}`));
+  a.sums.forEach((s, j) => {
+    const out = `bufs[${num(k + a.outputs.length + j)}]`;
+    lines.push(`for (let c = 0; c < ${num(cols[j]!)}; c++) ${out}[c] = acc${num(j)}[c] * ${num(sumScale(a.shape, s))};`);
+  });
   return lines.join("\n");
 }
 
@@ -93,6 +109,7 @@ export function fusedSpec(a: FusedElementwiseAttrs, ins: readonly Pick<ValueType
     inputs: ins.map((v) => ({ strides: broadcastStrides(v.shape, a.shape), dtype: FUSED_DTYPE[v.dtype] })),
     code: a.code.map((c) => ({ op: c.op, args: c.args, num: c.num })),
     outputs: a.outputs,
+    ...(a.sums.length ? { sums: a.sums.map((s) => ({ slot: s.slot, cols: sumCols(a.shape, s), scale: sumScale(a.shape, s) })) } : {}),
   };
 }
 

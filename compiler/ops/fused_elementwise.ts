@@ -7,13 +7,15 @@
 import { size } from "../ir/types.js";
 import { defineMultiOp, shapeError, type OpDef } from "./def.js";
 import { CodeAttrs, arityIn, lowerCode, type FusedElementwiseAttrs, type ScalarTable } from "./elementwise_codegen.js";
+import { printSum, sumProblem, sumShape } from "./fused_sums.js";
 
 export type { ElementInstr, FusedElementwiseAttrs } from "./elementwise_codegen.js";
 
 const fmt = (a: FusedElementwiseAttrs, k: number) => {
   const name = (s: number) => (s < k ? `in${s}` : `t${s - k}`);
   const body = a.code.map((c, j) => `t${j}=${c.op}(${[...c.args.map(name), ...c.num.map(String)].join(",")})`).join(" ");
-  return `shape=[${a.shape.join(",")}] ${body} → ${a.outputs.map(name).join(",")}`;
+  const sums = a.sums.map((s) => ` ${printSum(s, name)}`).join("");
+  return `shape=[${a.shape.join(",")}] ${body} →${a.outputs.length ? ` ${a.outputs.map(name).join(",")}` : ""}${sums}`;
 };
 
 export function fusedElementwiseOp(table: ScalarTable): OpDef<FusedElementwiseAttrs> {
@@ -43,12 +45,22 @@ export function fusedElementwiseOp(table: ScalarTable): OpDef<FusedElementwiseAt
         if (c.op === "const" && c.num.length !== 1) shapeError("fused_elementwise", ins, `code[${j}] const needs one number`);
       });
       if (a.outputs.some((s) => !slotOk(s, k + a.code.length))) shapeError("fused_elementwise", ins, "bad output slot");
-      return a.outputs.map(() => ({ shape: a.shape, dtype: "f32" as const }));
+      a.sums.forEach((s, j) => {
+        if (!slotOk(s.slot, k + a.code.length) || ins[s.slot]?.dtype === "i32") shapeError("fused_elementwise", ins, `sums[${j}]: bad slot ${s.slot}`);
+        const why = sumProblem(a.shape, s);
+        if (why !== null) shapeError("fused_elementwise", ins, `sums[${j}]: ${why}`);
+      });
+      return [
+        ...a.outputs.map(() => ({ shape: a.shape, dtype: "f32" as const })),
+        ...a.sums.map((s) => ({ shape: sumShape(a.shape, s), dtype: "f32" as const })),
+      ];
     },
     vjp: null,
     elementwise: true,
+    // Only the elementwise outputs may take an input's buffer: a sum accumulates over the whole loop.
+    inPlaceOutputs: (a) => a.outputs.length,
     lower: (a, ins) => lowerCode(a, ins, table),
     printAttrs: fmt,
-    flops: (a) => size(a.shape) * a.code.filter((c) => c.op !== "const").length,
+    flops: (a) => size(a.shape) * (a.code.filter((c) => c.op !== "const").length + a.sums.length),
   });
 }

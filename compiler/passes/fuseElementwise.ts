@@ -112,7 +112,7 @@ function buildGroup(checker: GraphBuilder, grp: Group, producer: Map<V, { node: 
   const slot = (r: Ref) => ("in" in r ? inputs.indexOf(r.in) : inputs.length + r.code);
   const code: ElementInstr[] = raw.map((c) => ({ op: c.op, args: c.args.map(slot), num: c.num }));
   const outs = grp.members.map((m) => m.outputs[0]!).filter((v) => readOutside.has(v));
-  const attrs = { shape: [...grp.shape], code, outputs: outs.map((v) => inputs.length + memberOut.get(v)!) };
+  const attrs = { shape: [...grp.shape], code, outputs: outs.map((v) => inputs.length + memberOut.get(v)!), sums: [] };
   checker.emitMulti("fused_elementwise", inputs, attrs); // checks the shape rule
   // The member that makes the output (the last) first: its layer is the one a message names.
   const at = grp.members.reduceRight<readonly string[] | undefined>((a, m) => mergeOrigins(a, m.at), undefined);

@@ -47,8 +47,8 @@ function broadcastShape(r: () => number, shape: readonly number[]): number[] {
   return shape.slice(dropped).map((d) => (r() < 0.4 ? 1 : d));
 }
 
-export function randomCase(r: () => number, ops: readonly ElementOp[]): Case {
-  const shape = [...pick(r, SHAPES)];
+export function randomCase(r: () => number, ops: readonly ElementOp[], domains: readonly (readonly number[])[] = SHAPES): Case {
+  const shape = [...pick(r, domains)];
   const nIn = 1 + Math.floor(r() * 4);
   const shapes: number[][] = Array.from({ length: nIn }, () => broadcastShape(r, shape));
   const dtypes: ("f32" | "i32")[] = shapes.map(() => "f32");
@@ -78,5 +78,5 @@ export function randomCase(r: () => number, ops: readonly ElementOp[]): Case {
     if (u < 0.1) return (rr() - 0.5) * 1e6;
     return (rr() - 0.5) * 4;
   };
-  return { attrs: { shape, code, outputs }, shapes, dtypes, sample };
+  return { attrs: { shape, code, outputs, sums: [] }, shapes, dtypes, sample };
 }
