@@ -57,7 +57,7 @@ export function vecLanes(f: FuncBuilder): VecLanes {
   return {
     ...VEC, f,
     localF: () => f.local("v128"), localI: () => f.local("v128"),
-    load: (a, o = 0) => v128.load(a, o),
+    load: (a) => v128.load(a),
     loadInt: (a) => f32x4.convert_i32x4_s(v128.load(a)),
     neg: f32x4.neg, floor: f32x4.floor, pmin: f32x4.pmin, max: f32x4.max, min: f32x4.min,
     lt: f32x4.lt, gt: f32x4.gt, eq: f32x4.eq,
@@ -77,7 +77,7 @@ export function scalarLanes(f: FuncBuilder): ScalarLanes {
   return {
     ...SCALAR, f,
     localF: () => f.local("f32"), localI: () => f.local("i32"),
-    load: (a, o = 0) => f32.load(a, o),
+    load: (a) => f32.load(a),
     loadInt: (a) => f32.convert_i32_s(i32.load(a)),
     neg: f32.neg, floor: f32.floor, max: f32.max, min: f32.min,
     pmin: (a, b) => select(b, a, f32.lt(b, a)),

@@ -24,8 +24,6 @@ export interface SumSpec { readonly slot: number; readonly cols: number; readonl
 export const BLOCK = 1024;
 /** Vector accumulators of a total (and the unroll of the vector loop that feeds them). */
 export const UNROLL = 4;
-/** Rows a column sum's register accumulator takes between its load and its store (fused.ts, rowBlocks); ≤ UNROLL. */
-export const ROWS = 4;
 
 /**
  * The domain index where the kept dimensions of a column sum start (its first non-1 one), for
@@ -47,14 +45,8 @@ export interface SumState {
   readonly prologue: Stmt[];
   /** At a row start (flat index `rowIdx`): each column sum's address of the row's first column. */
   row(rowIdx: Expr<"i32">): Stmt[];
-  /**
-   * Add one element group's values (`val(slot)`, at byte offset `off` in the row) into accumulator
-   * u of the totals, and into the column sums: in memory, or (`regs`) in their registers.
-   */
-  add<F extends LaneType, I extends ValType>(L: FLanes<F, I>, val: (slot: number) => Expr<F>, off: Expr<"i32">, u: number, regs: boolean): Stmt[];
-  /** The column sums' registers from / back to their outputs at byte offset `off` of a row. */
-  loadRegs<F extends LaneType, I extends ValType>(L: FLanes<F, I>, off: Expr<"i32">): Stmt[];
-  storeRegs<F extends LaneType, I extends ValType>(L: FLanes<F, I>, off: Expr<"i32">): Stmt[];
+  /** Add one element group's values (`val(slot)`, at byte offset `off` in the row) into the column sums and accumulator u of the totals. */
+  add<F extends LaneType, I extends ValType>(L: FLanes<F, I>, val: (slot: number) => Expr<F>, off: Expr<"i32">, u: number): Stmt[];
   /** Around the vectors of a block of a row: zero the lane accumulators / add them into the totals. */
   readonly blockStart: Stmt[];
   readonly blockEnd: Stmt[];
@@ -69,8 +61,6 @@ export function sumState(f: FuncBuilder, sums: readonly SumSpec[], outs: readonl
   const colPtr = sums.map((s) => (s.cols > 1 ? f.local("i32") : null));
   const total = sums.map((s) => (s.cols === 1 ? f.local("f64") : null));
   const lanes = sums.map((s) => (s.cols === 1 ? f.locals("v128", UNROLL) : null));
-  const regs = sums.map((s) => (s.cols > 1 ? { v128: f.local("v128"), f32: f.local("f32") } : null));
-  const reg = <F extends LaneType>(L: { readonly width: 1 | 4 }, j: number) => (L.width === 4 ? regs[j]!.v128 : regs[j]!.f32) as Local<F>;
   const c = sums.length ? f.local("i32") : (null as never); // no local without sums: a module without them keeps its bytes
   /** A loop over the elements of sum j's output, `body` given each one's address. */
   const each = (j: number, cols: number, body: (a: Expr<"i32">) => Stmt[]): Stmt =>
@@ -94,10 +84,7 @@ export function sumState(f: FuncBuilder, sums: readonly SumSpec[], outs: readonl
     row: (rowIdx) => sums.flatMap((s, j) => (s.cols > 1
       ? [set(colPtr[j]!, i32.add(get(outs[j]!), i32.shl(i32.rem_u(rowIdx, i32.const(s.cols)), i32.const(2))))]
       : [])),
-    loadRegs: (L, off) => sums.flatMap((s, j) => (s.cols > 1 ? [set(reg(L, j), L.load(i32.add(get(outs[j]!), off)))] : [])),
-    storeRegs: (L, off) => sums.flatMap((s, j) => (s.cols > 1 ? [L.store(i32.add(get(outs[j]!), off), get(reg(L, j)))] : [])),
-    add: (L, val, off, u, inRegs) => sums.flatMap((s, j) => {
-      if (s.cols > 1 && inRegs) return [set(reg(L, j), L.add(get(reg(L, j)), val(s.slot)))];
+    add: (L, val, off, u) => sums.flatMap((s, j) => {
       if (s.cols > 1) {
         const a = () => i32.add(get(colPtr[j]!), off);
         return [L.store(a(), L.add(L.load(a()), val(s.slot)))];

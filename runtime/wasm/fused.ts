@@ -21,13 +21,7 @@ import { forRange, get, i32, i32x4, set, stmt, v128, type Expr, type Local, type
 import { bind, scalarLanes, vecLanes, type AnyLanes, type FLanes, type ScalarLanes, type VecLanes, type Valued } from "./fused-lanes.js";
 import type { LaneType } from "./lanes.js";
 import { maskQuad, maskScalar, maskState, maskVector, type MaskState } from "./fused-philox.js";
-import { BLOCK, keptStart, ROWS, sumState, UNROLL, type SumSpec } from "./fused-sums.js";
-
-/**
- * Where group() reads and writes: row pointers plus a constant byte offset per parameter, the
- * row's flat index; `regs`: column sums in registers (rowBlocks).
- */
-interface RowSel { readonly ptr: readonly Local<"i32">[]; readonly at: readonly number[]; readonly idx: () => Expr<"i32">; readonly regs: boolean }
+import { BLOCK, keptStart, sumState, UNROLL, type SumSpec } from "./fused-sums.js";
 
 /**
  * How one elementwise op computes an element, lane-generic (fused-lanes.ts): the compiler derives
@@ -183,7 +177,6 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable, check: 
   // Row state: each read input's byte address at the row start, the outputs' too, the row's flat index.
   const rowPtr = params.map(() => f.local("i32"));
   const rowIdx = f.local("i32"), col = f.local("i32"), off = f.local("i32"), idx = f.local("i32");
-  const oneRow: RowSel = { ptr: rowPtr, at: params.map(() => 0), idx: () => get(rowIdx), regs: false };
   const outer = dims.slice(0, -1).map(() => f.local("i32"));
 
   /**
@@ -191,18 +184,18 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable, check: 
    * (into accumulator u of a total). `quad`: the group's place in a run of four whose masks
    * maskQuad computed.
    */
-  function group<F extends LaneType, I extends ValType>(L: FLanes<F, I>, quad?: number, u = 0, rs: RowSel = oneRow): Stmt[] {
+  function group<F extends LaneType, I extends ValType>(L: FLanes<F, I>, quad?: number, u = 0): Stmt[] {
     const vec = L.width === 4;
     const out: Stmt[] = [set(off, i32.shl(get(col), i32.const(2)))];
-    if (hasMask && quad === undefined) out.push(set(idx, i32.add(rs.idx(), get(col))));
+    if (hasMask && quad === undefined) out.push(set(idx, i32.add(get(rowIdx), get(col))));
     const val = new Map<number, () => Expr<F>>();
     spec.inputs.forEach((inp, j) => {
       if (!read[j]) return;
       const fx = fixed.get(j);
       if (fx) { val.set(j, () => get((vec ? fx.v : fx.s) as Local<F>)); return; }
       const s = inner(j);
-      const addr = s === 1 ? i32.add(get(rs.ptr[j]!), get(off)) : i32.add(get(rs.ptr[j]!), i32.mul(get(col), i32.const(4 * s)));
-      const b = bind(L, inp.dtype === FUSED_DTYPE.i32 ? L.loadInt(i32.add(addr, i32.const(rs.at[j]!))) : L.load(addr, rs.at[j]!));
+      const addr = s === 1 ? i32.add(get(rowPtr[j]!), get(off)) : i32.add(get(rowPtr[j]!), i32.mul(get(col), i32.const(4 * s)));
+      const b = bind(L, inp.dtype === FUSED_DTYPE.i32 ? L.loadInt(addr) : L.load(addr));
       out.push(b.set);
       val.set(j, b.get);
     });
@@ -214,8 +207,8 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable, check: 
       out.push(...r.setup, l.set);
       val.set(k + q, l.get);
     });
-    spec.outputs.forEach((s, o) => out.push(L.store(i32.add(get(rs.ptr[k + o]!), get(off)), val.get(s)!(), rs.at[k + o]!)));
-    out.push(...sums.add(L, (s) => val.get(s)!(), get(off), u, rs.regs));
+    spec.outputs.forEach((s, o) => out.push(L.store(i32.add(get(rowPtr[k + o]!), get(off)), val.get(s)!())));
+    out.push(...sums.add(L, (s) => val.get(s)!(), get(off), u));
     const a = (vec ? acc?.v : acc?.s) as Local<I>;
     for (const o of check.filter((x) => x < nOut)) out.push(set(a, L.ior(get(a), L.bits(L.sub(val.get(spec.outputs[o]!)!(), val.get(spec.outputs[o]!)!())))));
     return out;
@@ -280,43 +273,9 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable, check: 
       loopOver(get(end), i32.const(n), S),
     ];
   }
-  /**
-   * Column sums over a [rows, n] domain, ROWS rows at a time: per column group, each sum's
-   * accumulator is loaded once into a register, takes the ROWS rows' values in row order (the
-   * same additions as row by row) and is stored once — instead of a load and a store per row.
-   * Only when every row is alike: rank 2, vectors, no row-broadcast input, no mask head.
-   */
-  function rowBlocks(): Stmt[] {
-    // One pointer per array at the block's first row; row q is a constant byte offset from it
-    // (the loads' and stores' immediate), so the block needs no more registers than one row.
-    const rowBytes = params.map((_p, j) => 4 * (j < k ? strides[j]![0]! : n));
-    const rows: RowSel[] = Array.from({ length: ROWS }, (_, q) => ({ ptr: rowPtr, at: rowBytes.map((b) => q * b), idx: () => i32.add(get(rowIdx), i32.const(q * n)), regs: true }));
-    const r = get(outer[0]!);
-    const body: Stmt[] = spec.inputs.flatMap((_x, j) => (read[j] && !isScalar(j) ? [set(rowPtr[j]!, i32.add(get(params[j]!), i32.mul(r, i32.const(rowBytes[j]!))))] : []));
-    for (let o = 0; o < nOut; o++) body.push(set(rowPtr[k + o]!, i32.add(get(params[k + o]!), i32.mul(r, i32.const(rowBytes[k + o]!)))));
-    body.push(set(rowIdx, i32.mul(r, i32.const(n))));
-    const columns = <F extends LaneType, I extends ValType>(L: FLanes<F, I>) => [
-      set(off, i32.shl(get(col), i32.const(2))), ...sums.loadRegs(L, get(off)),
-      ...rows.flatMap((rs, q) => group(L, undefined, q, rs)), ...sums.storeRegs(L, get(off)),
-    ];
-    const vec = (from: Expr<"i32">, to: Expr<"i32">) => forRange(col, from, to, 4, ...columns(V));
-    const b = f.local("i32"), end = f.local("i32");
-    // Totals: ROWS lane accumulators, blocks of BLOCK / ROWS columns (BLOCK / 16 terms a lane, as elsewhere).
-    const vectorPart = !sums.totals ? [vec(i32.const(0), i32.const(n & -4))] : [forRange(b, i32.const(0), i32.const(n & -4), BLOCK / ROWS,
-      set(end, i32.min_s(i32.add(get(b), i32.const(BLOCK / ROWS)), i32.const(n & -4))), ...sums.blockStart, vec(get(b), get(end)), ...sums.blockEnd)];
-    return [forRange(outer[0]!, i32.const(0), i32.const(dims[0]! - (dims[0]! % ROWS)), ROWS,
-      ...body, ...vectorPart, forRange(col, i32.const(n & -4), i32.const(n), 1, ...columns(S)))];
-  }
-  const blocked = rank === 2 && sumSpecs.every((x) => x.cols === 1 || x.cols === n) && vectorize && !needHead && dims[0]! >= ROWS && sumSpecs.some((x) => x.cols > 1)
-    && spec.inputs.every((_x, j) => !read[j] || isScalar(j) || inner(j) === 1);
   // Outer dimensions as nested loops; the row's flat index advances by n per row.
   let nest: Stmt[] = [...row(), set(rowIdx, i32.add(get(rowIdx), i32.const(n)))];
   for (let d = rank - 2; d >= 0; d--) nest = [forRange(outer[d]!, i32.const(0), i32.const(dims[d]!), 1, ...nest)];
-  if (blocked) {
-    // The blocked rows, then the remaining ones (fewer than ROWS) row by row.
-    const done = dims[0]! - (dims[0]! % ROWS);
-    nest = [...rowBlocks(), set(rowIdx, i32.const(done * n)), forRange(outer[0]!, i32.const(done), i32.const(dims[0]!), 1, ...row(), set(rowIdx, i32.add(get(rowIdx), i32.const(n))))];
-  }
   if (!check.length) f.body(...prologue, ...sums.prologue, set(rowIdx, i32.const(0)), ...nest, ...sums.epilogue);
   else {
     const { v, s } = acc!, lane = (l: number) => i32x4.extract_lane(get(v), l);
