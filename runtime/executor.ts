@@ -147,11 +147,14 @@ export class Executor implements ProgramInfo {
    */
   runChecked(outputsOf: readonly (readonly number[])[], before?: { readonly steps: Uint8Array; save(step: number): void }): { step: number; buffer: number } | null {
     const plan = this.checkPlan?.outputsOf === outputsOf ? this.checkPlan : this.planChecks(outputsOf);
-    const { starts, checks, calls, inKernel } = plan, wasm = this.ctx?.wasm;
+    const { starts, checks, calls, inKernel } = plan, wasm = this.ctx?.wasm, times = this.timing;
     for (let i = 0; i < calls.length; i++) {
       if (before?.steps[i]) before.save(i);
+      const t0 = times ? performance.now() : 0; // kiln profile: a step's time includes its checks
       if (inKernel[i]) {
-        if (calls[i]!() !== 1) return this.firstNonFinite(i, outputsOf[i]!);
+        const ok = calls[i]!();
+        if (times) times[i]! += performance.now() - t0;
+        if (ok !== 1) return this.firstNonFinite(i, outputsOf[i]!);
         continue;
       }
       calls[i]!();
@@ -159,7 +162,9 @@ export class Executor implements ProgramInfo {
         const b = checks[j]!, off = checks[j + 1]!;
         if (off >= 0 ? wasm!.allFinite(off, checks[j + 2]!) !== 1 : !this.finite(this.bufs[b]!)) return { step: i, buffer: b };
       }
+      if (times) times[i]! += performance.now() - t0;
     }
+    if (times) this.timedRuns++;
     for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
     return null;
   }
@@ -181,7 +186,12 @@ export class Executor implements ProgramInfo {
   private checkPlan: { outputsOf: readonly (readonly number[])[]; starts: Int32Array; checks: Int32Array; calls: (() => unknown)[]; inKernel: Uint8Array } | null = null;
   private planChecks(outputsOf: readonly (readonly number[])[]): NonNullable<Executor["checkPlan"]> {
     const starts = new Int32Array(this.calls.length + 1), checks: number[] = [];
-    const inKernel = Uint8Array.from(this.calls, (_c, i) => (this.checkedKernels.get(i)?.checks ? 1 : 0));
+    // Products check their outputs as their threads make them (Kernel.prepareChecked).
+    const own = this.calls.map((_c, i) => {
+      const s = this.program.steps[i]!, kernel = s.wasm || s.kernel === "generated" ? undefined : kernels[s.kernel];
+      return this.ctx && outputsOf[i]!.length > 0 ? kernel?.prepareChecked?.(s.args.map((a) => this.bufs[a]!), s.params, this.ctx) ?? null : null;
+    });
+    const inKernel = Uint8Array.from(this.calls, (_c, i) => (this.checkedKernels.get(i)?.checks || own[i] ? 1 : 0));
     for (let i = 0; i < this.calls.length; i++) {
       starts[i] = checks.length;
       if (inKernel[i]) continue;
@@ -193,7 +203,7 @@ export class Executor implements ProgramInfo {
     starts[this.calls.length] = checks.length;
     const calls = this.calls.map((call, i) => {
       const v = this.checkedKernels.get(i);
-      return v ? prepareFused(v.bytes, [...this.program.steps[i]!.args.map((a) => this.bufs[a]!), ...v.extra], this.ctx!.memory) : call;
+      return v ? prepareFused(v.bytes, [...this.program.steps[i]!.args.map((a) => this.bufs[a]!), ...v.extra], this.ctx!.memory) : own[i] ?? call;
     });
     return (this.checkPlan = { outputsOf, starts, checks: Int32Array.from(checks), calls, inKernel });
   }

@@ -5,7 +5,7 @@
  */
 import { GEMV_DIRECT } from "../wasm/gemv.js";
 import { EPI, TILE } from "../wasm/microkernel.js";
-import { BLOCK, SGEMM, SPLIT_COUNTER, SPLIT_FULL_BYTES } from "../wasm/sgemm.js";
+import { BLOCK, CHECK_CELL, SGEMM, SPLIT_COUNTER, SPLIT_FULL_BYTES } from "../wasm/sgemm.js";
 import { fits } from "./bounds.js";
 import { scratch } from "./scratch.js";
 import { chunked } from "./chunks.js";
@@ -24,7 +24,7 @@ const SPLIT_FLOPS = 2_000_000;
  * when the operand each thread then packs whole fits its scratch; else fixed shares, one per
  * thread. Columns when N ≥ M (each thread packs all of op(A), the smaller one), rows otherwise.
  */
-function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | null, y: AnyArray, p: readonly number[], relu: boolean): () => void {
+function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | null, y: AnyArray, p: readonly number[], relu: boolean, check = 0): () => void {
   const M = p[0]!, N = p[1]!, K = p[2]!, tA = p[3]!, tB = p[4]!;
   const flags = (tA ? SGEMM.TRANS_A : 0) | (tB ? SGEMM.TRANS_B : 0) | (bias ? SGEMM.BIAS : 0) | (relu ? SGEMM.RELU : 0);
   const lda = tA ? M : K, ldb = tB ? K : N;
@@ -35,7 +35,7 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
   // leading dimension N), so every element still sums over all of K in the same order.
   const args = (r0: number, r1: number, c0: number, c1: number, thread: number, split = 0, counter = 0, parts = 0) => [
     flags | split, r0, r1, c1 - c0, K, a.byteOffset, lda, b.byteOffset + 4 * c0 * (tB ? ldb : 1), ldb,
-    y.byteOffset + 4 * c0, N, bias ? bias.byteOffset + 4 * c0 : 0, ctx.sgemmScratch[thread]!, counter, BLOCK.MC, parts,
+    y.byteOffset + 4 * c0, N, bias ? bias.byteOffset + 4 * c0 : 0, ctx.sgemmScratch[thread]!, counter, BLOCK.MC, parts, check,
   ];
   // Batch-1 products (wasm/gemv.ts), same bits as the sgemm's: one row times W (a sample through
   // a linear layer, or its input gradient) read in place instead of packed for a 4-row tile with
@@ -46,12 +46,16 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
   if (M === 1 && N >= 4) {
     // Outputs [c0, c1) start at row c0 of W (transposed) or at column c0 of B (direct).
     const cols = (c0: number, c1: number) => [epi | (tB ? 0 : GEMV_DIRECT), c1 - c0, K, a.byteOffset,
-      b.byteOffset + 4 * c0 * (tB ? ldb : 1), ldb, y.byteOffset + 4 * c0, bias ? biasAt + 4 * c0 : 0];
+      b.byteOffset + 4 * c0 * (tB ? ldb : 1), ldb, y.byteOffset + 4 * c0, bias ? biasAt + 4 * c0 : 0, check];
     const whole = ctx.wasm.gemvRaw.bind(null, ...cols(0, N)) as () => void;
     return gemvSplit(ctx, N, K, cols, whole);
   }
   if (K === 1 && N >= 4) {
-    return ctx.wasm.gemvOuterRaw.bind(null, epi, 0, M, N, a.byteOffset, b.byteOffset, y.byteOffset, N, biasAt) as () => void;
+    const outer = ctx.wasm.gemvOuterRaw.bind(null, epi, 0, M, N, a.byteOffset, b.byteOffset, y.byteOffset, N, biasAt) as () => void;
+    if (!check) return outer;
+    // Never split: its output checked by this thread right after, as the others' chunks are.
+    const cell = new Int32Array(ctx.memory.buffer, check, 1);
+    return () => { outer(); if (ctx.wasm.allFinite(y.byteOffset, M * N) !== 1) cell[0] = 1; };
   }
   const raw = ctx.wasm.sgemmRaw;
   const byColumns = N >= M;
@@ -104,6 +108,23 @@ function gemvSplit(ctx: KernelContext, N: number, K: number, cols: (c0: number, 
   return chunked(ctx, "gemv", chunks, (c) => cols(c * width, c === chunks - 1 ? N : (c + 1) * width), whole);
 }
 
+/**
+ * checkNumerics' call of a product (Kernel.prepareChecked): each tile or chunk of Y is checked
+ * by the thread that computed it, right after (sgemm's and gemv's `check`), instead of a pass over
+ * all of Y afterwards on the calling thread, which re-read the worker's half from the other
+ * core's cache. Returns 1 when every value of Y is finite. The flag is a cell of the calling
+ * thread's scratch, cleared before the call; the threads only ever set it.
+ */
+function gemmChecked(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | null, y: AnyArray, p: readonly number[], relu: boolean): () => number {
+  const at = ctx.sgemmScratch[0]! + CHECK_CELL, cell = new Int32Array(ctx.memory.buffer, at, 1); // shared memory: never detaches
+  const call = gemm(ctx, a, b, bias, y, p, relu, at);
+  return () => {
+    Atomics.store(cell, 0, 0);
+    call();
+    return Atomics.load(cell, 0) === 0 ? 1 : 0;
+  };
+}
+
 export const matmul: Kernel = Object.assign((bufs: readonly AnyArray[], p: readonly number[], ctx?: KernelContext) => {
   if (ctx) return gemm(ctx, bufs[0]!, bufs[1]!, null, bufs[2]!, p, false)();
   const a = bufs[0] as FloatArray, b = bufs[1] as FloatArray, y = bufs[2] as FloatArray;
@@ -142,7 +163,10 @@ export const matmul: Kernel = Object.assign((bufs: readonly AnyArray[], p: reado
       }
     }
   }
-}, { prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => gemm(ctx, bufs[0]!, bufs[1]!, null, bufs[2]!, p, false) });
+}, {
+  prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => gemm(ctx, bufs[0]!, bufs[1]!, null, bufs[2]!, p, false),
+  prepareChecked: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => gemmChecked(ctx, bufs[0]!, bufs[1]!, null, bufs[2]!, p, false),
+});
 
 /**
  * Y = act(op(A)·op(B) + bias): the product, then the epilogue over each row while it is hot.
@@ -161,4 +185,7 @@ export const linear: Kernel = Object.assign((bufs: readonly AnyArray[], p: reado
       y[o + j] = relu && v < 0 ? 0 : v;
     }
   }
-}, { prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => gemm(ctx, bufs[0]!, bufs[1]!, bufs[2]!, bufs[3]!, p, p[5] === 1) });
+}, {
+  prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => gemm(ctx, bufs[0]!, bufs[1]!, bufs[2]!, bufs[3]!, p, p[5] === 1),
+  prepareChecked: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => gemmChecked(ctx, bufs[0]!, bufs[1]!, bufs[2]!, bufs[3]!, p, p[5] === 1),
+});

@@ -54,6 +54,11 @@ export type Kernel = ((bufs: readonly AnyArray[], p: readonly number[], ctx?: Ke
    * executor reports such steps (Executor.steps), and a test asserts the passes produce none.
    */
   readonly prepare?: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => (() => void) | null;
+  /**
+   * checkNumerics: `prepare`'s call that also checks every output for NaN and ±∞ as it is made
+   * (by whichever thread computes it) and returns 1 when all were finite, else 0. Same bits.
+   */
+  readonly prepareChecked?: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => (() => number) | null;
 };
 
 /** A prepared call that splits across threads: how many it uses, for profiles. */

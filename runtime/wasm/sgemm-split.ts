@@ -45,6 +45,8 @@ export interface SplitParts {
   readonly FULL: number; readonly AP: number;
   /** Set `epi` for the k block starting at pc of depth kc (same rule as the unsplit loop). */
   readonly epilogue: (epi: Local<"i32">, pc: Local<"i32">, kc: Local<"i32">) => Stmt;
+  /** macroKernel's check argument for the k block at pc of depth kc (0 but on the last with a check). */
+  readonly checkAt: (pc: Local<"i32">, kc: Local<"i32">) => Expr<"i32">;
   readonly transA: number; readonly transB: number;
 }
 
@@ -80,7 +82,7 @@ export function splitLoops(s: SplitParts, rows: boolean): Stmt[] {
     ? [
       when(i32.eqz(get(packed)), call(s.packB, get(blk), bAt(c(0)), mul(get(p.ldb), c(4)), get(kc), get(p.n), tB)),
       call(s.packA, ap, aAt(get(start)), mul(get(p.lda), c(4)), get(kc), get(len), i32.eqz(tA)),
-      call(s.macro, ap, get(blk), get(kc), get(len), get(p.n), yAt(get(start), c(0)), mul(get(p.ldy), c(4)), get(p.bias), get(epi), get(p.scratch)),
+      call(s.macro, ap, get(blk), get(kc), get(len), get(p.n), yAt(get(start), c(0)), mul(get(p.ldy), c(4)), get(p.bias), get(epi), get(p.scratch), s.checkAt(pc, kc)),
     ]
     : [
       when(i32.eqz(get(packed)), call(s.packA, get(blk), aAt(c(0)), mul(get(p.lda), c(4)), get(kc), get(p.m), i32.eqz(tA))),
@@ -88,7 +90,7 @@ export function splitLoops(s: SplitParts, rows: boolean): Stmt[] {
       // MC rows at a time, so the A block the tiles sweep stays in L2 (see sgemm.ts).
       forRange(ic, c(0), get(p.m), s.MC,
         call(s.macro, add(get(blk), mul(get(ic), mul(get(kc), c(4)))), ap, get(kc), min(c(s.MC), i32.sub(get(p.m), get(ic))), get(len),
-          yAt(get(ic), get(start)), mul(get(p.ldy), c(4)), add(get(p.bias), mul(get(start), c(4))), get(epi), get(p.scratch))),
+          yAt(get(ic), get(start)), mul(get(p.ldy), c(4)), add(get(p.bias), mul(get(start), c(4))), get(epi), get(p.scratch), s.checkAt(pc, kc))),
     ];
 
   return [

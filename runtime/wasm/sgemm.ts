@@ -30,7 +30,7 @@
  */
 import type { FuncBuilder, ModuleBuilder } from "./builder.js";
 import {
-  brIf, call, f32, forRange, get, hasFlag, i32, ifElse, loop, ret, select, seq, set, when, type Expr, type Local, type Stmt,
+  brIf, call, f32, f32x4, forRange, get, hasFlag, i32, i32x4, ifElse, loop, ret, select, seq, set, v128, when, type Expr, type Local, type Stmt,
 } from "./emit.js";
 import { EPI, TILE, emitMicroKernel, type TileShape } from "./microkernel.js";
 import { emitPack } from "./pack.js";
@@ -57,9 +57,11 @@ export const SPLIT_FULL_BYTES = 4 << 20;
 /** Scratch layout (byte offsets from the scratch base, which should be 64-byte aligned). */
 export function scratchLayout(b: Blocking, t: TileShape) {
   const BP = 0, AP = BP + Math.max(b.KC * b.NC * 4, SPLIT_FULL_BYTES), TILE_BUF = AP + b.MC * b.KC * 4, BIAS_BUF = TILE_BUF + t.mr * t.nr * 4;
-  // A split call's chunk counter (in the calling thread's scratch; a cache line of its own).
+  // A split call's chunk counter (in the calling thread's scratch; a cache line of its own), and
+  // beside it the cell a checked call's threads set when they store a non-finite value (written
+  // only then: it does not contend with the counter).
   const COUNTER = Math.ceil((BIAS_BUF + t.nr * 4) / 64) * 64;
-  return { BP, AP, TILE_BUF, BIAS_BUF, COUNTER, bytes: COUNTER + 64 };
+  return { BP, AP, TILE_BUF, BIAS_BUF, COUNTER, CHECK: COUNTER + 4, bytes: COUNTER + 64 };
 }
 
 /** What an sgemm is emitted with: tile, blocking, and whether to fuse multiply-adds. */
@@ -111,30 +113,50 @@ export function emitSgemm(m: ModuleBuilder, cfg: SgemmConfig = SGEMM_PLAIN): Fun
     );
   }
 
-  // macro(ap, bp, kc, mc, nc, c, ldc, bias, epi, scratch): all tiles of one packed block pair.
-  const macro = m.func("macroKernel", Array<"i32">(10).fill("i32"), [], false);
+  // macro(ap, bp, kc, mc, nc, c, ldc, bias, epi, scratch, check): all tiles of one packed block
+  // pair. With check ≠ 0 (checkNumerics, on the last k block) each tile is also checked right
+  // after it is stored, while it is in L1: the or of the bits of v − v over its values (0 exactly
+  // when all are finite), and the i32 at `check` set to 1 if any was not. A plain store: the
+  // caller reads it only after the pool's done counter (an atomic) says every chunk is in.
+  const macro = m.func("macroKernel", Array<"i32">(11).fill("i32"), [], false);
   {
-    const [ap, bp, kc, mc, nc, cp, ldc, bias, epi, scratch] = macro.i32Params();
+    const [ap, bp, kc, mc, nc, cp, ldc, bias, epi, scratch, check] = macro.i32Params();
     const ir = macro.local("i32"), jr = macro.local("i32");
+    const row = macro.local("i32"), r = macro.local("i32"), q = macro.local("i32"), x = macro.local("f32");
+    const bad = macro.local("v128"), badS = macro.local("i32"), xv = macro.local("v128");
     const apS = add(get(ap), mul(get(ir), mul(get(kc), c(4)))); // sliver ir/MR: (ir/MR)·kc·MR·4
     const bpS = add(get(bp), mul(get(jr), mul(get(kc), c(4))));
     const cT = add(get(cp), add(mul(get(ir), get(ldc)), mul(get(jr), c(4))));
     const biasS = add(get(bias), mul(get(jr), c(4)));
-    macro.body(
-      forRange(jr, c(0), get(nc), NR,
-        forRange(ir, c(0), get(mc), MR,
-          ifElse(i32.and(i32.le_s(add(get(ir), c(MR)), get(mc)), i32.le_s(add(get(jr), c(NR)), get(nc))),
-            [call(micro, apS, bpS, get(kc), cT, get(ldc), biasS, get(epi))],
-            [call(edge, apS, bpS, get(kc), cT, get(ldc), biasS, get(epi),
-              min(c(MR), i32.sub(get(mc), get(ir))), min(c(NR), i32.sub(get(nc), get(jr))), get(scratch))]))),
-    );
+    const rows = min(c(MR), i32.sub(get(mc), get(ir))), cols = min(c(NR), i32.sub(get(nc), get(jr)));
+    // A whole tile: MR rows of NR/4 vectors; an edge tile: its rows × cols floats one by one.
+    const tileCheck: Stmt[] = [set(row, cT), ...Array.from({ length: MR }, () => [
+      ...Array.from({ length: NR / 4 }, (_, v) => [set(xv, v128.load(get(row), 16 * v)), set(bad, v128.or(get(bad), f32x4.sub(get(xv), get(xv))))]).flat(),
+      set(row, add(get(row), get(ldc))),
+    ]).flat()];
+    const edgeCheck = forRange(r, c(0), rows, 1, forRange(q, c(0), cols, 1,
+      set(x, f32.load(add(cT, add(mul(get(r), get(ldc)), mul(get(q), c(4)))))),
+      set(badS, i32.or(get(badS), i32.reinterpret_f32(f32.sub(get(x), get(x)))))));
+    const tiles = (checked: boolean): Stmt => forRange(jr, c(0), get(nc), NR,
+      forRange(ir, c(0), get(mc), MR,
+        ifElse(i32.and(i32.le_s(add(get(ir), c(MR)), get(mc)), i32.le_s(add(get(jr), c(NR)), get(nc))),
+          [call(micro, apS, bpS, get(kc), cT, get(ldc), biasS, get(epi)), ...(checked ? tileCheck : [])],
+          [call(edge, apS, bpS, get(kc), cT, get(ldc), biasS, get(epi), rows, cols, get(scratch)), ...(checked ? [edgeCheck] : [])])));
+    const lanes = [0, 1, 2, 3].map((l) => i32x4.extract_lane(get(bad), l));
+    macro.body(ifElse(i32.eqz(get(check)), [tiles(false)], [
+      set(bad, v128.zero()), set(badS, c(0)),
+      tiles(true),
+      when(i32.ne(lanes.reduce((a, b) => i32.or(a, b), get(badS)), c(0)), i32.store(get(check), c(1))),
+    ]));
   }
 
-  // sgemm(flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk, parts);
+  // sgemm(flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk, parts, check);
   // leading dims in floats; counter, chunk (the largest) and parts (threads) only with SPLIT_ROWS
-  // or SPLIT_COLS (then m0 = 0, m1 = M).
-  const f = m.func("sgemm", Array<"i32">(16).fill("i32"));
-  const [flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk, parts] = f.i32Params();
+  // or SPLIT_COLS (then m0 = 0, m1 = M). check: 0, or the byte address of an i32 this call sets
+  // to 1 if a value it stores to Y is NaN or ±∞ (checkNumerics; each tile checked by the thread
+  // that computed it, see macroKernel) and leaves alone otherwise.
+  const f = m.func("sgemm", Array<"i32">(17).fill("i32"));
+  const [flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk, parts, check] = f.i32Params();
   const jc = f.local("i32"), pc = f.local("i32"), ic = f.local("i32");
   const nc = f.local("i32"), kc = f.local("i32"), mc = f.local("i32"), epi = f.local("i32");
   const tA = hasFlag(get(flags), SGEMM.TRANS_A), tB = hasFlag(get(flags), SGEMM.TRANS_B);
@@ -146,9 +168,11 @@ export function emitSgemm(m: ModuleBuilder, cfg: SgemmConfig = SGEMM_PLAIN): Fun
     when(i32.ge_s(add(get(pc), get(kc)), get(k)), set(e, i32.or(get(e), i32.or(
       select(c(EPI.BIAS), c(0), hasFlag(get(flags), SGEMM.BIAS)), select(c(EPI.RELU), c(0), hasFlag(get(flags), SGEMM.RELU)))))),
   );
+  // The check address for the k block at pc of depth kc: Y's values are final after the last one.
+  const checkAt = (pc: Local<"i32">, kc: Local<"i32">): Expr<"i32"> => select(get(check), c(0), i32.ge_s(add(get(pc), get(kc)), get(k)));
   const split: SplitParts = {
     f, p: { flags, m: m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk, parts }, packA, packB, macro,
-    MR, NR, MC: block.MC, KC: block.KC, FULL: BP, AP, epilogue, transA: SGEMM.TRANS_A, transB: SGEMM.TRANS_B,
+    MR, NR, MC: block.MC, KC: block.KC, FULL: BP, AP, epilogue, checkAt, transA: SGEMM.TRANS_A, transB: SGEMM.TRANS_B,
   };
   f.body(
     when(hasFlag(get(flags), SGEMM.SPLIT_ROWS), ...splitLoops(split, true), ret()),
@@ -170,7 +194,7 @@ export function emitSgemm(m: ModuleBuilder, cfg: SgemmConfig = SGEMM_PLAIN): Fun
           call(packA, ap, add(get(a), mul(c(4), select(add(mul(get(pc), get(lda)), get(ic)), add(mul(get(ic), get(lda)), get(pc)), tA))),
             mul(get(lda), c(4)), get(kc), get(mc), i32.eqz(tA)),
           call(macro, ap, bp, get(kc), get(mc), get(nc), add(get(y), mul(c(4), add(mul(get(ic), get(ldy)), get(jc)))),
-            mul(get(ldy), c(4)), add(get(bias), mul(get(jc), c(4))), get(epi), get(scratch))),
+            mul(get(ldy), c(4)), add(get(bias), mul(get(jc), c(4))), get(epi), get(scratch), checkAt(pc, kc))),
         set(pc, add(get(pc), c(block.KC))),
         brIf(0, i32.lt_s(get(pc), get(k))),
       )),
@@ -180,3 +204,5 @@ export function emitSgemm(m: ModuleBuilder, cfg: SgemmConfig = SGEMM_PLAIN): Fun
 
 /** Where a split call's counter lives: this many bytes into the calling thread's scratch. */
 export const SPLIT_COUNTER = scratchLayout(BLOCK, TILE).COUNTER;
+/** Where a checked call's non-finite flag lives (sgemm's and gemv's `check`), in the calling thread's scratch. */
+export const CHECK_CELL = scratchLayout(BLOCK, TILE).CHECK;
