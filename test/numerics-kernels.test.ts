@@ -4,12 +4,13 @@
  * its checked outputs are all finite, whatever loop (vector body, scalar head or tail, strided)
  * stored the bad value; and checked nets give the same bits at 1 and 2 threads, check on or off.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { size } from "../compiler/ir/types.js";
 import { fusedSpec } from "../compiler/ops/elementwise_codegen.js";
 import { scalarOps } from "../compiler/ops/index.js";
 import { emitFusedElementwise } from "../runtime/wasm/fused.js";
 import { prepareFused } from "../runtime/wasm/fused-run.js";
+import { setPoolJudging, threadJobs } from "../runtime/pool.js";
 import { createMemory } from "../runtime/wasm/module.js";
 import { adam, compile, dropout, layerNorm, linear, NumericsError, relu, seq, sgd, type Net } from "../src/index.js";
 import { DEFAULT_OPS, randomCase, rng } from "./helpers/fused-cases.js";
@@ -69,8 +70,15 @@ const ys = new Int32Array(64).map((_, i) => i % 10);
 const state = (net: Net) => [...Object.values(net.params), ...Object.values(net.optimizerState)].map((a) => bits(a));
 
 describe("checkNumerics on two threads", () => {
+  // The products must really split: on a busy machine the pool's judge would run them alone.
+  // A net held for the whole describe keeps the process pool (and its judge setting) alive.
+  let holder: Net;
+  beforeAll(() => { holder = compile(model(), { inputs: 96, batch: 64, threads: 2 }); holder.predict(xs); setPoolJudging(false); });
+  afterAll(() => { setPoolJudging(true); holder.dispose(); });
+
   it("gives the same bits as one thread and as the unchecked net, step after step", () => {
     for (const optimizer of [sgd({ lr: 0.05, momentum: 0.9, weightDecay: 1e-3 }), adam({ lr: 0.01 })]) {
+      const jobs = threadJobs()[0]!;
       const nets = [1, 2].flatMap((threads) => [false, true].map((checkNumerics) => compile(model(), { inputs: 96, batch: 64, seed: 4, threads, checkNumerics, optimizer })));
       for (let s = 0; s < 4; s++) {
         const losses = nets.map((n) => n.trainStep(xs, ys));
@@ -80,6 +88,7 @@ describe("checkNumerics on two threads", () => {
         expect(state(n)).toEqual(state(nets[0]!));
         expect(bits(n.predict(xs))).toEqual(bits(nets[0]!.predict(xs)));
       }
+      expect(threadJobs()[0]!, "the worker ran chunks").toBeGreaterThan(jobs);
       for (const n of nets) n.dispose();
     }
   }, 60_000); // four nets of two optimizers: 0.6 s alone, over 5 s while other test files share the two cores
@@ -104,6 +113,28 @@ describe("checkNumerics on two threads", () => {
     });
     expect(errors[0]!.layer).toMatch(/^seq\[4\] linear\(256→256\)/);
     expect([errors[0]!.index, errors[0]!.bad]).toEqual([20, "Infinity"]); // row 0, column 20: the first overflowing unit
+    expect(errors[1]).toEqual(errors[0]);
+  });
+
+  // The second linear's product [64, 256] is cut into column chunks from its counter: the first
+  // chunk is the caller's (it claims before the worker wakes), the last ones the worker's when it
+  // runs any; each thread checks what it computed (test/matmul-check.test.ts pins the worker's).
+  it.each([[5, "the first chunk"], [250, "the last chunk"]] as const)("reports an overflow in output column %i (%s) of a split product at that op and index at 1 and 2 threads, and undoes the step", (column, _where) => {
+    const errors = [1, 2].map((threads) => {
+      const net = compile(model(), { inputs: 96, batch: 64, seed: 4, threads, checkNumerics: true, optimizer: adam({ lr: 0.01 }) });
+      net.trainStep(xs, ys);
+      net.params["4.weight"]!.fill(3e38, column * 256, (column + 1) * 256); // output unit `column` overflows
+      const before = state(net), jobs = threadJobs()[0] ?? 0;
+      const e = (() => { try { net.trainStep(xs, ys); } catch (err) { return err as NumericsError; } })();
+      if (threads === 2) expect(threadJobs()[0]!, "the worker ran chunks of the failed step").toBeGreaterThan(jobs);
+      expect(e).toBeInstanceOf(NumericsError);
+      expect(state(net)).toEqual(before);
+      expect(net.step).toBe(1);
+      net.dispose();
+      return { op: e!.op, layer: e!.layer, index: e!.index, bad: e!.bad, value: e!.value, message: e!.message };
+    });
+    expect([errors[0]!.op, errors[0]!.index, errors[0]!.bad]).toEqual(["linear", column, "Infinity"]); // row 0
+    expect(errors[0]!.layer).toMatch(/^seq\[4\] linear\(256→256\)/);
     expect(errors[1]).toEqual(errors[0]);
   });
 });
