@@ -7,24 +7,16 @@
  * through the pool, every split mode reports a bad value wherever it sits and stores the bits of
  * the unchecked call.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { Arena } from "../runtime/arena.js";
 import { kernels } from "../runtime/kernels/index.js";
-import { ThreadPool } from "../runtime/threads.js";
-import { KERNEL_EXPORTS, kernelModule } from "../runtime/wasm/module.js";
 import { BLOCK, CHECK_CELL, SGEMM, SPLIT_COUNTER } from "../runtime/wasm/sgemm.js";
 import { rand } from "./helpers/run.js";
+import { splitPool } from "./helpers/split-pool.js";
 
 const arenas: Arena[] = [];
-// A judge-less pool of this file's own (as in matmul-split.test.ts): the split must really run.
-const pool = new ThreadPool(2, kernelModule(), KERNEL_EXPORTS);
-pool.judging = false;
-const ctrl = (pool as unknown as { lanes: { ctrl: Int32Array }[] }).lanes[0]!.ctrl;
-beforeAll(async () => {
-  for (let k = 0; k < 500 && Atomics.load(ctrl, 6) === 0; k++) await new Promise((done) => setTimeout(done, 10));
-});
-const workerIdle = () => { const end = Date.now() + 20_000; while (Atomics.load(ctrl, 1) !== Atomics.load(ctrl, 0) && Date.now() < end); };
-afterAll(() => { arenas.forEach((a) => a.release()); pool.close(); });
+const { pool, workerIdle } = splitPool();
+afterAll(() => arenas.forEach((a) => a.release()));
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 

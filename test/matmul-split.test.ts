@@ -5,27 +5,16 @@
  * and of the chunk) every way must give the one-thread bits, and those must match the
  * JavaScript reference kernel.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { Arena } from "../runtime/arena.js";
 import { kernels } from "../runtime/kernels/index.js";
-import { ThreadPool } from "../runtime/threads.js";
-import { KERNEL_EXPORTS, kernelModule } from "../runtime/wasm/module.js";
 import { SPLIT_COUNTER } from "../runtime/wasm/sgemm.js";
 import { maxRelErr, rand } from "./helpers/run.js";
+import { splitPool } from "./helpers/split-pool.js";
 
 const arenas: Arena[] = [];
-// A pool of this file's own, its worker listening before the first call and its judge off: on a
-// busy machine the judge runs calls alone (the unsplit call, the same bits), and then these
-// calls would not split at all.
-const pool = new ThreadPool(2, kernelModule(), KERNEL_EXPORTS);
-pool.judging = false;
-const ctrl = (pool as unknown as { lanes: { ctrl: Int32Array }[] }).lanes[0]!.ctrl;
-beforeAll(async () => {
-  for (let k = 0; k < 500 && Atomics.load(ctrl, 6) === 0; k++) await new Promise((done) => setTimeout(done, 10));
-});
-/** Wait until the worker has finished its last job: a call finding it busy runs alone (unsplit). */
-const workerIdle = () => { const end = Date.now() + 20_000; while (Atomics.load(ctrl, 1) !== Atomics.load(ctrl, 0) && Date.now() < end); };
-afterAll(() => { arenas.forEach((a) => a.release()); pool.close(); });
+const { pool, workerIdle } = splitPool();
+afterAll(() => arenas.forEach((a) => a.release()));
 
 /** Y = op(A)·op(B) (+ bias, relu) on 2 threads and on 1; returns both, the reference, and the split counter. */
 function both(M: number, N: number, K: number, tA: number, tB: number, withBias: boolean, seed: number) {
