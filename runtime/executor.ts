@@ -142,8 +142,9 @@ export class Executor implements ProgramInfo {
    * indices, `outputsOf[step]`) hold a NaN or ±∞ stops the run before the copy-backs, and is
    * returned with that buffer; null when every output was finite. `before.save(i)` runs before
    * each step i marked in `before.steps` (the caller saves what that step overwrites). The check
-   * is the step's own kernel where useInCheckedRun gave it a checking one, else one WebAssembly
-   * pass over each output in an arena, a JavaScript loop outside.
+   * is the step's own kernel where useInCheckedRun gave it a checking one or its kernel has a
+   * checked call (Kernel.prepareChecked: products), else one WebAssembly pass over each output
+   * in an arena, a JavaScript loop outside. Timed (kiln profile) like `run`, checks included.
    */
   runChecked(outputsOf: readonly (readonly number[])[], before?: { readonly steps: Uint8Array; save(step: number): void }): { step: number; buffer: number } | null {
     const plan = this.checkPlan?.outputsOf === outputsOf ? this.checkPlan : this.planChecks(outputsOf);

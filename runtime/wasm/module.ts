@@ -161,12 +161,15 @@ export interface Kernels extends ElementwiseKernels {
   readonly memory: WebAssembly.Memory;
   /** The validated entry point (allocates nothing; reuse one args object per call site). */
   sgemm(args: SgemmArgs): void;
-  /** The raw export: (flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk, parts); the last three only with SGEMM.SPLIT_ROWS/SPLIT_COLS (sgemm-split.ts). */
+  /**
+   * The raw export: (flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk, parts, check); counter, chunk,
+   * parts only with SGEMM.SPLIT_ROWS/SPLIT_COLS (sgemm-split.ts); check 0 or a flag's address (checkNumerics, sgemm.ts).
+   */
   readonly sgemmRaw: Raw;
   /**
    * One row times a transposed matrix, bit for bit the sgemm's row (gemv.ts):
-   * (epi, n ≥ 4, k, x, w, ldw, y, bias), epi of EPI.BIAS | EPI.RELU | GEMV_DIRECT (B[k, n] instead
-   * of W[n, k]). No checks: callers check.
+   * (epi, n ≥ 4, k, x, w, ldw, y, bias, check), epi of EPI.BIAS | EPI.RELU | GEMV_DIRECT (B[k, n]
+   * instead of W[n, k]); check 0 or a flag's address (checkNumerics). No argument checks: callers check.
    */
   readonly gemvRaw: Raw;
   /** The K = 1 product, rows [m0, m1) (gemv.ts): (epi, m0, m1, n ≥ 4, a, b, y, ldy, bias). No checks. */
