@@ -42,14 +42,24 @@ function make(kind: Initializer["kind"], label: string, sample: Initializer["sam
 function scaled(out: Float32Array | Float64Array, dist: Distribution, variance: number, k0: number, k1: number): void {
   if (dist === "normal") {
     fillNormal(out, k0, k1);
-    const std = Math.sqrt(variance);
-    for (let i = 0; i < out.length; i++) out[i]! *= std;
+    scaleInPlace(out, Math.sqrt(variance));
   } else {
     // U(−a, a) has variance a²/3, so a = √(3·variance).
     fillUniform(out, k0, k1, 0);
     const a = Math.sqrt(3 * variance);
-    for (let i = 0; i < out.length; i++) out[i] = (2 * out[i]! - 1) * a;
+    if (out instanceof Float32Array) for (let i = 0; i < out.length; i++) out[i] = (2 * out[i]! - 1) * a;
+    else for (let i = 0; i < out.length; i++) out[i] = (2 * out[i]! - 1) * a;
   }
+}
+
+/**
+ * out·s in place, one loop per array type: a loop over the union reads and writes through
+ * polymorphic element accesses, 30 ns an element (a third of compile()'s time on the lecture's
+ * 50-layer net went to initializing its 580k weights).
+ */
+function scaleInPlace(out: Float32Array | Float64Array, s: number): void {
+  if (out instanceof Float32Array) for (let i = 0; i < out.length; i++) out[i]! *= s;
+  else for (let i = 0; i < out.length; i++) out[i]! *= s;
 }
 
 function checkDistribution(d: unknown): Distribution {
