@@ -112,6 +112,17 @@ describe("fuseReductions", () => {
     ref.dispose();
   });
 
+  it("the same bits at 1 and 2 threads (a loop with sums runs on one thread, in one order)", () => {
+    const model = seq(layerNorm(256), linear(256, 300), relu, linear(300, 37), layerNorm(37));
+    const r = rand(9), x = Float32Array.from({ length: 64 * 256 }, () => 2 * r() - 1), y = Float32Array.from({ length: 64 * 37 }, () => r());
+    const nets = [1, 2].map((threads) => compile(model, { inputs: 256, batch: 64, seed: 3, loss: mse(), threads }));
+    expect(sumsOf(nets[0]!.ir.backward).length).toBeGreaterThanOrEqual(3);
+    const [a, b] = nets.map((net) => net.gradients(x, y));
+    expect(a!.loss).toBe(b!.loss);
+    for (const n of Object.keys(a!.grads)) expect([...b!.grads[n]!], n).toEqual([...a!.grads[n]!]);
+    for (const net of nets) net.dispose();
+  });
+
   it("a reduction's output never takes an input's buffer (the plan's in-place rule is for elementwise outputs)", () => {
     // Rows of 1: the column sum has the domain's size, as has the dying input it must not overwrite.
     const ref = compile(seq(linear(4, 6), relu, linear(6, 2)), { inputs: 4, batch: 1, seed: 0, loss: mse(), optimize: false, threads: 1 });
