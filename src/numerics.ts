@@ -5,7 +5,7 @@
  *
  * The executor checks kernels' outputs in WebAssembly right after each kernel runs
  * (Executor.runChecked) — fused kernels as they store them (numerics-kernels.ts), products in
- * each tile or chunk by the thread that computed it (Kernel.prepareChecked), others by a pass —
+ * each block of Y by the thread that computed it (Kernel.prepareChecked), others by a pass —
  * and stops at the first bad one, before any copy-back; outputs that
  * cannot be the first non-finite value are not checked (numerics-skip.ts). A train step also
  * updates parameters in place as it goes, so the arrays it writes are saved first and put back

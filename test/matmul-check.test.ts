@@ -1,6 +1,6 @@
 /**
  * checkNumerics in the products (runtime/kernels/matmul.ts `prepareChecked`, sgemm's and gemv's
- * `check`): each thread checks the tiles or chunks of Y it computed, right after computing them,
+ * `check`): each thread checks the blocks of Y it computed, right after computing them,
  * and sets one flag the caller reads. Tested: a call sets the flag exactly when a value it
  * computed itself is not finite (rows and columns claimed from the counter, row ranges, column
  * ranges of a gemv); a worker's check reaches the caller when the worker computed every chunk;

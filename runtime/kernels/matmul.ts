@@ -109,7 +109,7 @@ function gemvSplit(ctx: KernelContext, N: number, K: number, cols: (c0: number, 
 }
 
 /**
- * checkNumerics' call of a product (Kernel.prepareChecked): each tile or chunk of Y is checked
+ * checkNumerics' call of a product (Kernel.prepareChecked): each block of Y (at most MC rows of a chunk) is checked
  * by the thread that computed it, right after (sgemm's and gemv's `check`), instead of a pass over
  * all of Y afterwards on the calling thread, which re-read the worker's half from the other
  * core's cache. Returns 1 when every value of Y is finite. The flag is a cell of the calling

@@ -30,10 +30,11 @@
  */
 import type { FuncBuilder, ModuleBuilder } from "./builder.js";
 import {
-  brIf, call, f32, f32x4, forRange, get, hasFlag, i32, i32x4, ifElse, loop, ret, select, seq, set, v128, when, type Expr, type Local, type Stmt,
+  brIf, call, callValue, f32, forRange, get, hasFlag, i32, ifElse, loop, ret, select, seq, set, when, type Expr, type Local, type Stmt,
 } from "./emit.js";
 import { EPI, TILE, emitMicroKernel, type TileShape } from "./microkernel.js";
 import { emitPack } from "./pack.js";
+import { emitFiniteBlock } from "./sgemm-check.js";
 import { splitLoops, type SplitParts } from "./sgemm-split.js";
 
 /** sgemm flags. */
@@ -114,46 +115,35 @@ export function emitSgemm(m: ModuleBuilder, cfg: SgemmConfig = SGEMM_PLAIN): Fun
   }
 
   // macro(ap, bp, kc, mc, nc, c, ldc, bias, epi, scratch, check): all tiles of one packed block
-  // pair. With check ≠ 0 (checkNumerics, on the last k block) each tile is also checked right
-  // after it is stored, while it is in L1: the or of the bits of v − v over its values (0 exactly
-  // when all are finite), and the i32 at `check` set to 1 if any was not. A plain store: the
-  // caller reads it only after the pool's done counter (an atomic) says every chunk is in.
+  // pair. With check ≠ 0 (checkNumerics, on the last k block) the block of Y is then checked by
+  // this thread while it is in its cache (sgemm-check.ts), and the i32 at `check` set to 1 if a
+  // value is not finite. A plain store: the caller reads it only after the pool's done counter
+  // (an atomic) says every chunk is in.
+  const finite = emitFiniteBlock(m);
   const macro = m.func("macroKernel", Array<"i32">(11).fill("i32"), [], false);
   {
     const [ap, bp, kc, mc, nc, cp, ldc, bias, epi, scratch, check] = macro.i32Params();
     const ir = macro.local("i32"), jr = macro.local("i32");
-    const row = macro.local("i32"), r = macro.local("i32"), q = macro.local("i32"), x = macro.local("f32");
-    const bad = macro.local("v128"), badS = macro.local("i32"), xv = macro.local("v128");
     const apS = add(get(ap), mul(get(ir), mul(get(kc), c(4)))); // sliver ir/MR: (ir/MR)·kc·MR·4
     const bpS = add(get(bp), mul(get(jr), mul(get(kc), c(4))));
     const cT = add(get(cp), add(mul(get(ir), get(ldc)), mul(get(jr), c(4))));
     const biasS = add(get(bias), mul(get(jr), c(4)));
-    const rows = min(c(MR), i32.sub(get(mc), get(ir))), cols = min(c(NR), i32.sub(get(nc), get(jr)));
-    // A whole tile: MR rows of NR/4 vectors; an edge tile: its rows × cols floats one by one.
-    const tileCheck: Stmt[] = [set(row, cT), ...Array.from({ length: MR }, () => [
-      ...Array.from({ length: NR / 4 }, (_, v) => [set(xv, v128.load(get(row), 16 * v)), set(bad, v128.or(get(bad), f32x4.sub(get(xv), get(xv))))]).flat(),
-      set(row, add(get(row), get(ldc))),
-    ]).flat()];
-    const edgeCheck = forRange(r, c(0), rows, 1, forRange(q, c(0), cols, 1,
-      set(x, f32.load(add(cT, add(mul(get(r), get(ldc)), mul(get(q), c(4)))))),
-      set(badS, i32.or(get(badS), i32.reinterpret_f32(f32.sub(get(x), get(x)))))));
-    const tiles = (checked: boolean): Stmt => forRange(jr, c(0), get(nc), NR,
-      forRange(ir, c(0), get(mc), MR,
-        ifElse(i32.and(i32.le_s(add(get(ir), c(MR)), get(mc)), i32.le_s(add(get(jr), c(NR)), get(nc))),
-          [call(micro, apS, bpS, get(kc), cT, get(ldc), biasS, get(epi)), ...(checked ? tileCheck : [])],
-          [call(edge, apS, bpS, get(kc), cT, get(ldc), biasS, get(epi), rows, cols, get(scratch)), ...(checked ? [edgeCheck] : [])])));
-    const lanes = [0, 1, 2, 3].map((l) => i32x4.extract_lane(get(bad), l));
-    macro.body(ifElse(i32.eqz(get(check)), [tiles(false)], [
-      set(bad, v128.zero()), set(badS, c(0)),
-      tiles(true),
-      when(i32.ne(lanes.reduce((a, b) => i32.or(a, b), get(badS)), c(0)), i32.store(get(check), c(1))),
-    ]));
+    macro.body(
+      forRange(jr, c(0), get(nc), NR,
+        forRange(ir, c(0), get(mc), MR,
+          ifElse(i32.and(i32.le_s(add(get(ir), c(MR)), get(mc)), i32.le_s(add(get(jr), c(NR)), get(nc))),
+            [call(micro, apS, bpS, get(kc), cT, get(ldc), biasS, get(epi))],
+            [call(edge, apS, bpS, get(kc), cT, get(ldc), biasS, get(epi),
+              min(c(MR), i32.sub(get(mc), get(ir))), min(c(NR), i32.sub(get(nc), get(jr))), get(scratch))]))),
+      when(i32.ne(get(check), c(0)),
+        when(i32.eqz(callValue("i32", finite, get(cp), get(ldc), get(mc), get(nc))), i32.store(get(check), c(1)))),
+    );
   }
 
   // sgemm(flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk, parts, check);
   // leading dims in floats; counter, chunk (the largest) and parts (threads) only with SPLIT_ROWS
   // or SPLIT_COLS (then m0 = 0, m1 = M). check: 0, or the byte address of an i32 this call sets
-  // to 1 if a value it stores to Y is NaN or ±∞ (checkNumerics; each tile checked by the thread
+  // to 1 if a value it stores to Y is NaN or ±∞ (checkNumerics; each block checked by the thread
   // that computed it, see macroKernel) and leaves alone otherwise.
   const f = m.func("sgemm", Array<"i32">(17).fill("i32"));
   const [flags, m0, m1, n, k, a, lda, b, ldb, y, ldy, bias, scratch, counter, chunk, parts, check] = f.i32Params();
