@@ -29,6 +29,15 @@ describe("kiln profile", () => {
     expect(text).toMatch(/#\d+ linear \(linear\) \[8,5\] \[16,5\] \[16\] → \[8,16\]/);
   });
 
+  it("times checked programs too (checkNumerics: each step's time includes its checks)", () => {
+    const text = profile({ ...loaded, options: { ...loaded.options, checkNumerics: true } }, { steps: 3, threads: 1, top: 100 });
+    for (const s of text.split(/\n(?=── )/).slice(1)) {
+      expect(s).toMatch(/kernels only, mean of 3 runs\)/);
+      const us = s.split("\n").filter((l) => /^\s+\d+\.\d%/.test(l)).map((l) => Number(l.trim().split(/\s+/)[1]));
+      expect(us.reduce((t, u) => t + u, 0)).toBeGreaterThan(0);
+    }
+  });
+
   it("is a command with --help, and refuses a bad flag", async () => {
     const out: string[] = [];
     expect(await main(["profile", "--help"], (s) => out.push(s))).toBe(0);
