@@ -109,10 +109,10 @@ function gemvSplit(ctx: KernelContext, N: number, K: number, cols: (c0: number, 
 }
 
 /**
- * checkNumerics' call of a product (Kernel.prepareChecked): each block of Y (at most MC rows of a chunk) is checked
- * by the thread that computed it, right after (sgemm's and gemv's `check`), instead of a pass over
- * all of Y afterwards on the calling thread, which re-read the worker's half from the other
- * core's cache. Returns 1 when every value of Y is finite. The flag is a cell of the calling
+ * checkNumerics' call of a product (Kernel.prepareChecked): each block of Y (at most MC rows of
+ * a chunk) is checked by the thread that computed it, right after (sgemm's and gemv's `check`),
+ * instead of a pass over all of Y afterwards on the calling thread, which re-read the worker's
+ * half from the other core's cache. Returns 1 when every value of Y is finite. The flag is a cell of the calling
  * thread's scratch, cleared before the call; the threads only ever set it.
  */
 function gemmChecked(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | null, y: AnyArray, p: readonly number[], relu: boolean): () => number {
