@@ -27,10 +27,11 @@
  * sgemm for all three.
  */
 import type { FuncBuilder, ModuleBuilder } from "./builder.js";
-import { brIf, call, f32, f32x4, forRange, get, hasFlag, i32, i32x4, ifElse, loop, select, set, v128, when, type Local, type Stmt } from "./emit.js";
+import { brIf, call, callValue, f32x4, forRange, get, hasFlag, i32, i32x4, ifElse, loop, select, set, v128, when, type Local, type Stmt } from "./emit.js";
 import { EPI } from "./microkernel.js";
 import { transpose4 } from "./pack.js";
 import type { SgemmConfig } from "./sgemm.js";
+import { emitFiniteBlock } from "./sgemm-check.js";
 
 /**
  * Groups of 4 outputs computed side by side in the main pass. Measured (784→512 and 512→512,
@@ -124,14 +125,14 @@ function emitRows(m: ModuleBuilder, G: number, cfg: SgemmConfig, direct: boolean
 /**
  * Emit `gemv(epi, n, k, x, w, ldw, y, bias, check)`: y[0..n] as above (n ≥ 4; ldw in floats; bias
  * read only with EPI.BIAS). check: 0, or the byte address of an i32 set to 1 if a value of y is
- * NaN or ±∞ (checkNumerics: y read back right after this thread stored it, while it is in L1; the
- * or of the bits of v − v, 0 exactly when all are finite), else left alone. Exported.
+ * NaN or ±∞ (checkNumerics: y read back right after this thread stored it, while it is in L1;
+ * sgemm-check.ts), else left alone. Exported.
  */
 export function emitGemv(m: ModuleBuilder, cfg: SgemmConfig): FuncBuilder {
   const f = m.func("gemv", Array<"i32">(9).fill("i32"));
   const [epi, n, k, x, w, ldw, y, bias, check] = f.i32Params();
   const j = f.local("i32"), ld = f.local("i32");
-  const bad = f.local("v128"), badS = f.local("i32"), v = f.local("v128"), s = f.local("f32");
+  const finite = emitFiniteBlock(m);
   const step = 4 * GEMV_GROUPS;
   const outputs = (direct: boolean): Stmt[] => {
     const wide = emitRows(m, GEMV_GROUPS, cfg, direct), narrow = emitRows(m, 1, cfg, direct);
@@ -154,13 +155,7 @@ export function emitGemv(m: ModuleBuilder, cfg: SgemmConfig): FuncBuilder {
     set(ld, mul(get(ldw), c(4))),
     set(j, c(0)),
     ifElse(hasFlag(get(epi), GEMV_DIRECT), outputs(true), outputs(false)),
-    when(i32.ne(get(check), c(0)),
-      set(bad, v128.zero()), set(badS, c(0)),
-      forRange(j, c(0), i32.sub(get(n), c(3)), 4,
-        set(v, v128.load(add(get(y), mul(get(j), c(4))))), set(bad, v128.or(get(bad), f32x4.sub(get(v), get(v))))),
-      forRange(j, i32.and(get(n), c(-4)), get(n), 1,
-        set(s, f32.load(add(get(y), mul(get(j), c(4))))), set(badS, i32.or(get(badS), i32.reinterpret_f32(f32.sub(get(s), get(s)))))),
-      when(i32.ne([0, 1, 2, 3].map((l) => i32x4.extract_lane(get(bad), l)).reduce((a, b) => i32.or(a, b), get(badS)), c(0)), i32.store(get(check), c(1)))),
+    when(i32.ne(get(check), c(0)), when(i32.eqz(callValue("i32", finite, get(y), c(0), c(1), get(n))), i32.store(get(check), c(1)))),
   );
   emitOuter(m, cfg);
   return f;

@@ -2,7 +2,8 @@
  * checkNumerics in the products: `finiteBlock(y, ldBytes, rows, cols)` → 1 if every float of the
  * rows × cols block at byte offset y (row pitch ldBytes) is finite, else 0. The sgemm calls it on
  * each block of Y right after computing it (macroKernel with a check address), so each thread
- * checks what it computed while it is in its own cache, and no pass over all of Y follows.
+ * checks what it computed while it is in its own cache, and no pass over all of Y follows; the
+ * gemv checks its outputs (one row) with it too.
  *
  * v − v is +0 exactly when v is finite and NaN otherwise, so the or of the bits of v − v over the
  * block is 0 exactly when all of it is finite; four accumulators keep four loads in flight.
@@ -13,7 +14,16 @@
 import type { ModuleBuilder } from "./builder.js";
 import { f32, f32x4, forRange, get, i32, i32x4, set, stmt, v128, type FuncRef } from "./emit.js";
 
+/** The module's finiteBlock (emitted on first use; the sgemm and the gemv share it). */
+const emitted = new WeakMap<ModuleBuilder, FuncRef>();
+
 export function emitFiniteBlock(m: ModuleBuilder): FuncRef {
+  let ref = emitted.get(m);
+  if (!ref) emitted.set(m, (ref = emit(m)));
+  return ref;
+}
+
+function emit(m: ModuleBuilder): FuncRef {
   const f = m.func("finiteBlock", ["i32", "i32", "i32", "i32"], ["i32"], false);
   const [y, ld, rows, cols] = f.i32Params();
   const r = f.local("i32"), j = f.local("i32"), row = f.local("i32"), end16 = f.local("i32"), end4 = f.local("i32");
