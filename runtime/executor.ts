@@ -14,6 +14,7 @@ import type { KernelContext, SplitCall } from "./kernels/types.js";
 import type { Program } from "./program.js";
 import type { ProgramInfo, StepInfo } from "./steps.js";
 import { prepareFused } from "./wasm/fused-run.js";
+import { CheckedRun } from "./checked-run.js";
 
 export type Precision = "f32" | "f64";
 
@@ -45,6 +46,7 @@ export class Executor implements ProgramInfo {
   private readonly ctx: KernelContext | undefined;
   private readonly inputs = new Map<string, number>();
   private readonly outputs = new Map<string, number>();
+  private readonly checked: CheckedRun;
 
   /**
    * Unplanned programs get one array per buffer (float64 ones when `precision` is "f64", for
@@ -61,6 +63,11 @@ export class Executor implements ProgramInfo {
     });
     for (const i of program.inputs) this.inputs.set(i.name, i.buffer);
     for (const o of program.outputs) this.outputs.set(o.name, o.buffer);
+    this.checked = new CheckedRun({
+      program, ctx: this.ctx, bufs: this.bufs, calls: this.calls,
+      timing: () => this.timing, finish: (timed) => this.finish(timed),
+      finite: (b) => this.finite(b), inArena: (b) => this.inArena(b),
+    });
     this.relink();
     if (Number(envVar("KILN_DEBUG") ?? 0) >= 4) debugTiming(this);
   }
@@ -134,96 +141,23 @@ export class Executor implements ProgramInfo {
   run(): void {
     if (this.timing) return this.runTimed(this.timing);
     for (const call of this.calls) call();
-    for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
+    this.finish(false);
   }
 
-  /**
-   * `run` with a check after every kernel (checkNumerics): the first step whose outputs (buffer
-   * indices, `outputsOf[step]`) hold a NaN or ±∞ stops the run before the copy-backs, and is
-   * returned with that buffer; null when every output was finite. `before.save(i)` runs before
-   * each step i marked in `before.steps` (the caller saves what that step overwrites). The check
-   * is the step's own kernel where useInCheckedRun gave it a checking one or its kernel has a
-   * checked call (Kernel.prepareChecked: products), else one WebAssembly pass over each output
-   * in an arena, a JavaScript loop outside. Timed (kiln profile) like `run`, checks included.
-   */
+  /** After a run's kernels: the copy-backs of updated inputs, and a timed run counted. */
+  private finish(timed: boolean): void {
+    for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
+    if (timed) this.timedRuns++;
+  }
+
+  /** The checked run (checkNumerics): see checked-run.ts. */
   runChecked(outputsOf: readonly (readonly number[])[], before?: { readonly steps: Uint8Array; save(step: number): void }): { step: number; buffer: number } | null {
-    const plan = this.checkPlan?.outputsOf === outputsOf ? this.checkPlan : this.planChecks(outputsOf);
-    const { starts, checks, calls, inKernel } = plan, wasm = this.ctx?.wasm, times = this.timing;
-    for (let i = 0; i < calls.length; i++) {
-      if (before?.steps[i]) before.save(i);
-      const t0 = times ? performance.now() : 0; // kiln profile: a step's time includes its checks
-      if (inKernel[i]) {
-        const ok = calls[i]!();
-        if (times) times[i]! += performance.now() - t0;
-        if (ok !== 1) return this.firstNonFinite(i, outputsOf[i]!);
-        continue;
-      }
-      calls[i]!();
-      for (let j = starts[i]!; j < starts[i + 1]!; j += 3) {
-        const b = checks[j]!, off = checks[j + 1]!;
-        if (off >= 0 ? wasm!.allFinite(off, checks[j + 2]!) !== 1 : !this.finite(this.bufs[b]!)) return { step: i, buffer: b };
-      }
-      if (times) times[i]! += performance.now() - t0;
-    }
-    if (times) this.timedRuns++;
-    for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
-    return null;
+    return this.checked.run(outputsOf, before);
   }
 
-  /** Which of step i's outputs its checking kernel found not finite: the first in `outputs`' order. */
-  private firstNonFinite(step: number, outputs: readonly number[]): { step: number; buffer: number } {
-    const buffer = outputs.find((b) => !this.finite(this.bufs[b]!));
-    if (buffer === undefined) throw new GraphError(`step ${step}: its checking kernel found a non-finite value that none of its outputs holds`);
-    return { step, buffer };
-  }
-
-  /**
-   * runChecked's flat table, made once per outputsOf (and again after a bind): per step, triples
-   * (buffer, byte offset, floats) — the offset −1 for a buffer the WebAssembly pass cannot read
-   * (outside an arena), int32 buffers left out. A check is then one call, no lookups. And the
-   * calls, with the checked run's own kernels (useInCheckedRun) bound to this bind's buffers:
-   * those that check their outputs themselves (inKernel) return 1 when all were finite.
-   */
-  private checkPlan: { outputsOf: readonly (readonly number[])[]; starts: Int32Array; checks: Int32Array; calls: (() => unknown)[]; inKernel: Uint8Array } | null = null;
-  private planChecks(outputsOf: readonly (readonly number[])[]): NonNullable<Executor["checkPlan"]> {
-    const starts = new Int32Array(this.calls.length + 1), checks: number[] = [];
-    // Products check their outputs as their threads make them (Kernel.prepareChecked).
-    const own = this.calls.map((_c, i) => {
-      const s = this.program.steps[i]!, kernel = s.wasm || s.kernel === "generated" ? undefined : kernels[s.kernel];
-      return this.ctx && outputsOf[i]!.length > 0 ? kernel?.prepareChecked?.(s.args.map((a) => this.bufs[a]!), s.params, this.ctx) ?? null : null;
-    });
-    const inKernel = Uint8Array.from(this.calls, (_c, i) => (this.checkedKernels.get(i)?.checks || own[i] ? 1 : 0));
-    for (let i = 0; i < this.calls.length; i++) {
-      starts[i] = checks.length;
-      if (inKernel[i]) continue;
-      for (const b of outputsOf[i]!) {
-        const buf = this.bufs[b]!;
-        if (!(buf instanceof Int32Array)) checks.push(b, this.inArena(buf) ? buf.byteOffset : -1, buf.length);
-      }
-    }
-    starts[this.calls.length] = checks.length;
-    const calls = this.calls.map((call, i) => {
-      const v = this.checkedKernels.get(i);
-      return v ? prepareFused(v.bytes, [...this.program.steps[i]!.args.map((a) => this.bufs[a]!), ...v.extra], this.ctx!.memory) : own[i] ?? call;
-    });
-    return (this.checkPlan = { outputsOf, starts, checks: Int32Array.from(checks), calls, inKernel });
-  }
-
-  /** Steps that run another module in checked runs (useInCheckedRun). */
-  private readonly checkedKernels = new Map<number, { bytes: Uint8Array; extra: readonly Float32Array[]; checks: boolean }>();
-
-  /**
-   * checkNumerics: in checked runs, step i runs the fused module `bytes` over its buffers then
-   * `extra` (views of this arena) instead of its own — one that computes the same outputs and
-   * more (src/numerics-kernels.ts); with `checks` it returns 1 if the step's checked outputs
-   * (runChecked's outputsOf) were all finite, else 0. False, and nothing changes, where step i is
-   * no WebAssembly module.
-   */
+  /** In checked runs, step i runs another module (checked-run.ts); false where it cannot. */
   useInCheckedRun(step: number, bytes: Uint8Array, extra: readonly Float32Array[], checks: boolean): boolean {
-    if (!this.ctx || !this.program.steps[step]?.wasm || !extra.every((a) => this.inArena(a))) return false;
-    this.checkedKernels.set(step, { bytes, extra, checks });
-    this.checkPlan = null;
-    return true;
+    return this.checked.use(step, bytes, extra, checks);
   }
 
   /**
@@ -303,13 +237,12 @@ export class Executor implements ProgramInfo {
       this.calls[i]!();
       times[i]! += performance.now() - t0;
     }
-    for (const u of this.program.updates) (this.bufs[u.to] as Float32Array).set(this.bufs[u.from] as Float32Array);
-    this.timedRuns++;
+    this.finish(true);
   }
 
   /** Resolve each call's buffer indices to arrays once, so `run` is a flat loop. */
   private relink(): void {
-    this.checkPlan = null;
+    this.checked.invalidate();
     this.calls.length = 0;
     this.steps.length = 0;
     for (const s of this.program.steps) {
