@@ -25,6 +25,8 @@
  * PyTorch stays within a quarter of these tolerances.
  */
 import { readdirSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
   adam, adamw, batchNorm, binaryCrossEntropy, cat, compile, concat, cosine, dropout, fn, gelu, huber, l1, layer, layerNorm, leakyRelu,
@@ -86,7 +88,10 @@ interface Fixture {
   };
 }
 
-const FIXTURE_DIR = new URL("./fixtures/", import.meta.url);
+// KILN_FIXTURES_DIR reads another directory instead, e.g. random models written by
+// test/fixtures/random_fixtures.py (see test/fixtures/README.md).
+const OTHER_DIR = process.env["KILN_FIXTURES_DIR"];
+const FIXTURE_DIR = OTHER_DIR ? pathToFileURL(resolve(OTHER_DIR) + "/") : new URL("./fixtures/", import.meta.url);
 const FIXTURE_FILES = readdirSync(FIXTURE_DIR).filter((f) => f.startsWith("pytorch-") && f.endsWith(".json")).sort();
 
 function loadFixture(file: string): Fixture {
@@ -322,11 +327,12 @@ const isCounter = (name: string): boolean => name.endsWith("num_batches_tracked"
 
 describe("whole models against PyTorch (test/fixtures/pytorch-*.json)", () => {
   it("has the fixtures", () => {
-    expect(FIXTURE_FILES.length, "run /usr/bin/python3 test/fixtures/make_fixtures.py").toBeGreaterThanOrEqual(6);
+    expect(FIXTURE_FILES.length, "run /usr/bin/python3 test/fixtures/make_fixtures.py").toBeGreaterThanOrEqual(OTHER_DIR ? 1 : 6);
   });
 
-  // The DSL fixtures run on both paths: the optimized program and the reference interpreter.
-  for (const [file, optimize] of FIXTURE_FILES.flatMap((f) => (f.startsWith("pytorch-dsl-") ? [[f, true], [f, false]] as const : [[f, true]] as const))) {
+  // The DSL and random fixtures run on both paths: the optimized program and the reference interpreter.
+  const bothPaths = (f: string) => f.startsWith("pytorch-dsl-") || f.startsWith("pytorch-random-");
+  for (const [file, optimize] of FIXTURE_FILES.flatMap((f) => (bothPaths(f) ? [[f, true], [f, false]] as const : [[f, true]] as const))) {
     const fx = loadFixture(file);
     it(`${fx.name}${optimize ? "" : " (reference interpreter)"}: ${fx.covers}`, () => {
       const net = compileFixture(fx, optimize);
