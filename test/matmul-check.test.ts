@@ -7,31 +7,19 @@
  * through the pool, every split mode reports a bad value wherever it sits and stores the bits of
  * the unchecked call.
  */
-import { afterAll, describe, expect, it } from "vitest";
-import { Arena } from "../runtime/arena.js";
+import { describe, expect, it } from "vitest";
 import { kernels } from "../runtime/kernels/index.js";
 import { BLOCK, CHECK_CELL, SGEMM, SPLIT_COUNTER } from "../runtime/wasm/sgemm.js";
-import { rand } from "./helpers/run.js";
 import { splitPool } from "./helpers/split-pool.js";
 
-const arenas: Arena[] = [];
-const { pool, workerIdle } = splitPool();
-afterAll(() => arenas.forEach((a) => a.release()));
+const { pool, workerIdle, splitArena } = splitPool();
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
 /** An arena with random A[M, K] (or Aᵀ), B[K, N], bias[N] and two outputs; ctx on the judge-less pool. */
 function setup(M: number, N: number, K: number, seed: number) {
-  const arena = new Arena(2);
-  arenas.push(arena);
-  const r = rand(seed);
-  const f32 = (n: number, random = false) => {
-    const v = arena.f32(arena.allocPersistent(4 * Math.max(1, n)), n);
-    if (random) for (let i = 0; i < n; i++) v[i] = r() - 0.5;
-    return v;
-  };
+  const { arena, ctx, f32 } = splitArena(seed);
   const a = f32(M * K, true), b = f32(K * N, true), bias = f32(N, true), y = f32(M * N), y0 = f32(M * N);
-  const ctx = { ...arena.context, pool };
   const cell = arena.i32(ctx.sgemmScratch[0]! + CHECK_CELL, 1), counter = arena.i32(ctx.sgemmScratch[0]! + SPLIT_COUNTER, 1);
   return { arena, a, b, bias, y, y0, ctx, cell, counter };
 }

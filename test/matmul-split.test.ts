@@ -5,31 +5,19 @@
  * and of the chunk) every way must give the one-thread bits, and those must match the
  * JavaScript reference kernel.
  */
-import { afterAll, describe, expect, it } from "vitest";
-import { Arena } from "../runtime/arena.js";
+import { describe, expect, it } from "vitest";
 import { kernels } from "../runtime/kernels/index.js";
 import { SPLIT_COUNTER } from "../runtime/wasm/sgemm.js";
-import { maxRelErr, rand } from "./helpers/run.js";
+import { maxRelErr } from "./helpers/run.js";
 import { splitPool } from "./helpers/split-pool.js";
 
-const arenas: Arena[] = [];
-const { pool, workerIdle } = splitPool();
-afterAll(() => arenas.forEach((a) => a.release()));
+const { pool, workerIdle, splitArena } = splitPool();
 
 /** Y = op(A)·op(B) (+ bias, relu) on 2 threads and on 1; returns both, the reference, and the split counter. */
 function both(M: number, N: number, K: number, tA: number, tB: number, withBias: boolean, seed: number) {
-  const arena = new Arena(2);
-  arenas.push(arena);
-  const r = rand(seed);
-  // Arena buffers filled in place (a typed array's map would copy out of the arena).
-  const f32 = (n: number, random = false) => {
-    const v = arena.f32(arena.allocPersistent(4 * Math.max(1, n)), n);
-    if (random) for (let i = 0; i < n; i++) v[i] = r() - 0.5;
-    return v;
-  };
+  const { arena, ctx, f32 } = splitArena(seed);
   const a = f32(M * K, true), b = f32(K * N, true), bias = f32(N, true);
   const y2 = f32(M * N), y1 = f32(M * N), yRef = new Float32Array(M * N);
-  const ctx = { ...arena.context, pool };
   const p = [M, N, K, tA, tB, 1];
   const kernel = withBias ? kernels.linear : kernels.matmul;
   const bufs = (y: Float32Array) => (withBias ? [a, b, bias, y] : [a, b, y]);
