@@ -3,10 +3,10 @@
  * forward and backward, fused with the affine y = x̂·γ + β — the same formulas as the reference
  * kernels (runtime/kernels/norm.ts), summed in float32 lanes.
  *
- * Each column is independent, so a call covers columns [c0, c1) and two threads take two column
- * ranges; a column's sums run over rows 0, 1, … in order whether it falls in a vector of four
- * columns or in the scalar tail (lanes.ts), so the split never changes a bit. The parameter
- * gradients are per column too: no partial buffers, unlike layerNorm's.
+ * Each column is independent, so a call covers columns [c0, c1) (kiln's calls: all of them, on
+ * one thread, see runtime/kernels/norm.ts); a column's sums run over rows 0, 1, … in order
+ * whether it falls in a vector of four columns or in the scalar tail (lanes.ts), so any column
+ * range gives the same bits. The parameter gradients are per column too.
  *
  * Forward, per column (two passes for the variance, accurate when |μ| ≫ σ):
  *   μ = Σx/m,  σ² = Σ(x − μ)²/m (biased: stored for the running-variance update),

@@ -1,7 +1,7 @@
 /**
  * Layer normalization over the rows of X[rows, n], forward and backward, fused with the affine
- * y = x̂·γ + β. Each row is independent, so [r0, r1) ranges split across threads give
- * bit-identical rows; only dγ/dβ (sums over rows) need per-thread partial buffers.
+ * y = x̂·γ + β, over rows [r0, r1) (kiln calls it on all rows, on one thread: see
+ * runtime/kernels/norm.ts; each row is independent, and dγ/dβ accumulate over the range).
  *
  * Forward, per row (two passes for the variance, as the reference does, so it stays accurate
  * when |mean| ≫ std):
