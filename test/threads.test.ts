@@ -135,9 +135,16 @@ describe("chunks", () => {
     await listening(pool);
     const late = laneOf(pool, 0).ctrl, other = laneOf(pool, 1).ctrl;
     Atomics.store(late, 11, 2); // late: claim the job, then no chunk until they are all done
-    const first = instrumented(pool, (mine) => { if (mine === 0) spinUntil(() => Atomics.load(late, 7) === Atomics.load(late, 0)); });
-    expect(Array.from(reluOn(first.like))).toEqual(Array.from(reluReference));
-    expect(Atomics.load(late, 10)).toBe(0);
+    // The late worker must be inside this first job when the next call starts. Should the other
+    // worker claim every chunk before we claim one (we lost the core), the late worker may not
+    // have claimed its job before we took it back: then it is idle, would be handed the next
+    // call's job and hold that call up for good. Call again until it holds a job.
+    for (let tries = 0; Atomics.load(late, 1) === Atomics.load(late, 0) && tries < 100; tries++) {
+      const first = instrumented(pool, (mine) => { if (mine === 0) spinUntil(() => Atomics.load(late, 7) === Atomics.load(late, 0)); });
+      expect(Array.from(reluOn(first.like))).toEqual(Array.from(reluReference));
+      expect(Atomics.load(late, 10)).toBe(0);
+    }
+    expect(Atomics.load(late, 1)).not.toBe(Atomics.load(late, 0));
     // The next call leaves the late worker out (it is still inside its first job) and hands out
     // its own tickets; the late worker wakes in the middle of it and must find its tickets gone.
     // (Should the other worker claim every chunk of a call — we lost the core — try again.)
