@@ -18,11 +18,13 @@ const W1 = 0xbb67ae85;
 /**
  * High 32 bits of the 64-bit product m·c of two uint32, given its exact low 32 bits `lo`
  * (Math.imul). The float64 product m·c is within 2¹¹ of the true P = hi·2³² + lo (P < 2⁶⁴, half
- * an ulp), and subtracting lo rounds by at most 2¹¹ more: (m·c − lo)/2³² is within 2⁻²⁰ of the
- * integer hi, so rounding it gives hi exactly (one product instead of four 16-bit ones).
+ * an ulp), and subtracting lo rounds by at most 2¹¹ more: (m·c − lo)·2⁻³² is within 2⁻²⁰ of the
+ * integer hi, so adding ½ and truncating (>>> 0: hi < 2³²) gives hi exactly — one product
+ * instead of four 16-bit ones, and a third faster than Math.round (init's normals of W7's 559k
+ * weights: philox 13 → 9 ms).
  */
 function mulhi(m: number, c: number, lo: number): number {
-  return Math.round((m * c - lo) / 4294967296);
+  return ((m * c - lo) * 2.3283064365386963e-10 + 0.5) >>> 0;
 }
 
 /** Philox4x32-10 of counter (c0..c3) under key (k0, k1), written into out[0..3]. */
