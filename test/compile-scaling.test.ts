@@ -207,14 +207,18 @@ describe("Philox with one float64 product per high word", () => {
   });
 
   it("fills uniforms and normals (float32 and float64, odd and even lengths) with the same bits as before", () => {
-    for (const n of [1, 2, 3, 4, 5, 7, 8, 101, 10_000]) {
+    // 16,384 elements is one chunk of the WebAssembly words kernel (4,096 blocks): lengths around
+    // it and several chunks long, so a chunk's first and last blocks are checked too.
+    for (const n of [1, 2, 3, 4, 5, 7, 8, 101, 10_000, 16_383, 16_384, 16_385, 16_386, 50_001]) {
       for (const [k0, k1] of [[0, 0x80000000], [7, 0x80000003], [0xffffffff, 0xffffffff]] as const) {
         for (const T of [Float32Array, Float64Array]) {
           const got = new T(n), want = new T(n);
           fillNormal(got, k0, k1); reference.fillNormal(want, k0, k1);
           expect(got).toEqual(want);
-          fillUniform(got, k0, k1, 9); reference.fillUniform(want, k0, k1, 9);
-          expect(got).toEqual(want);
+          for (const c1 of [0, 9, 0xffffffff]) {
+            fillUniform(got, k0, k1, c1); reference.fillUniform(want, k0, k1, c1);
+            expect(got).toEqual(want);
+          }
         }
       }
     }

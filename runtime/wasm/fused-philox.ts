@@ -17,7 +17,7 @@ import type { FLanes, VecLanes } from "./fused-lanes.js";
 import type { LaneType } from "./lanes.js";
 import { SIMD_PREFIX, V128 } from "./opcodes.js";
 
-const M0 = 0xd2511f53, M1 = 0xcd9e8d57, W0 = 0x9e3779b9, W1 = 0xbb67ae85;
+export const M0 = 0xd2511f53, M1 = 0xcd9e8d57, W0 = 0x9e3779b9, W1 = 0xbb67ae85;
 const ROUNDS = 10;
 type I = Expr<"i32">;
 
@@ -60,7 +60,7 @@ export function maskState(f: FuncBuilder, step: Local<"i32">, p: number, seed: n
 }
 
 /** 32-bit word arithmetic for one block (i32) or four blocks side by side (i32x4). */
-interface Words<T extends "i32" | "v128"> {
+export interface Words<T extends "i32" | "v128"> {
   const(k: number): Expr<T>;
   xor(a: Expr<T>, b: Expr<T>): Expr<T>;
   /** High / low 32 bits of the 64-bit product a·m (a must be a plain local read: it may be used twice). */
@@ -71,10 +71,10 @@ interface Words<T extends "i32" | "v128"> {
 const SCALAR_WORDS: Words<"i32"> = { const: (k) => i32.const(k), xor: i32.xor, mulhi, mullo: (a, m) => i32.mul(a, i32.const(m)) };
 
 const SIMD_EXTMUL_LOW_U = 0xde, SIMD_EXTMUL_HIGH_U = 0xdf, SIMD_I32X4_MUL = 0xb5;
-const vconst = (lanes: readonly number[]): Expr<"v128"> =>
+export const vconst = (lanes: readonly number[]): Expr<"v128"> =>
   ({ type: "v128", code: [SIMD_PREFIX, ...uleb(V128.const), ...new Uint8Array(Uint32Array.from(lanes).buffer)] });
 const vop = (op: number, a: Expr<"v128">, b: Expr<"v128">): Expr<"v128"> => ({ type: "v128", code: [a.code, b.code, SIMD_PREFIX, ...uleb(op)] });
-const VECTOR_WORDS: Words<"v128"> = {
+export const VECTOR_WORDS: Words<"v128"> = {
   const: (k) => vconst([k, k, k, k]),
   xor: v128.xor,
   // i64x2.extmul_{low,high}_i32x4_u give the four full products; their odd 32-bit halves are the high words.
@@ -82,19 +82,26 @@ const VECTOR_WORDS: Words<"v128"> = {
   mullo: (a, m) => vop(SIMD_I32X4_MUL, a, vconst([m, m, m, m])),
 };
 
+/** Round r's key words (k0 + r·W0, k1 + r·W1): constants, or reads of locals holding them. */
+export type RoundKeys<T extends "i32" | "v128"> = (r: number) => readonly [Expr<T>, Expr<T>];
+
+/** The key schedule of a key known when the kernel is emitted. */
+const constKeys = <T extends "i32" | "v128">(W: Words<T>, seed: number, stream: number): RoundKeys<T> =>
+  (r) => [W.const((seed + r * W0) >>> 0), W.const((stream + r * W1) >>> 0)];
+
 /**
  * The ten rounds on counter words c0..c3 (c0, c1 already set; c2 = c3 = 0) with temporaries t0, t2:
  *   (c0, c1, c2, c3) ← (hi(M1·c2) ^ c1 ^ k0, lo(M1·c2), hi(M0·c0) ^ c3 ^ k1, lo(M0·c0)),  k += (W0, W1).
  */
-function rounds<T extends "i32" | "v128">(W: Words<T>, c: readonly Local<T>[], seed: number, stream: number): Stmt[] {
+export function rounds<T extends "i32" | "v128">(W: Words<T>, c: readonly Local<T>[], keys: RoundKeys<T>): Stmt[] {
   const [c0, c1, c2, c3, t0, t2] = c as [Local<T>, Local<T>, Local<T>, Local<T>, Local<T>, Local<T>];
   const out: Stmt[] = [];
   // Counter words known to be zero (c2, c3 start at 0; c1 = lo(M1·0) after round 0) are skipped.
   let z1 = false, z2 = true, z3 = true;
   for (let r = 0; r < ROUNDS; r++) {
-    const k0 = (seed + r * W0) >>> 0, k1 = (stream + r * W1) >>> 0;
-    const x1 = z1 ? W.const(k0) : W.xor(get(c1), W.const(k0));
-    const x3 = z3 ? W.const(k1) : W.xor(get(c3), W.const(k1));
+    const [k0, k1] = keys(r);
+    const x1 = z1 ? k0 : W.xor(get(c1), k0);
+    const x3 = z3 ? k1 : W.xor(get(c3), k1);
     out.push(
       set(t0, z2 ? x1 : W.xor(W.mulhi(get(c2), M1), x1)), // hi(M1·c2) ^ c1 ^ k0
       set(t2, W.xor(W.mulhi(get(c0), M0), x3)), //           hi(M0·c0) ^ c3 ^ k1
@@ -113,7 +120,7 @@ function rounds<T extends "i32" | "v128">(W: Words<T>, c: readonly Local<T>[], s
 /** Philox4x32-10 of counter (block, step, 0, 0) into the state's words; block = the counter. */
 function philoxBlock(m: MaskState, counter: I): Stmt[] {
   const [c0, c1] = m.words as [Local<"i32">, Local<"i32">];
-  return [set(m.block, counter), set(c0, get(m.block)), set(c1, get(m.step)), ...rounds(SCALAR_WORDS, m.words, m.seed, m.stream)];
+  return [set(m.block, counter), set(c0, get(m.block)), set(c1, get(m.step)), ...rounds(SCALAR_WORDS, m.words, constKeys(SCALAR_WORDS, m.seed, m.stream))];
 }
 
 /** The mask value from a word (lane type of L): (word >>> 8) ≥ threshold ? scale : +0. */
@@ -152,7 +159,7 @@ export function maskQuad(V: VecLanes, m: MaskState, idx: I): Stmt[] {
   return [
     set(c0, i32x4.add(i32x4.splat(i32.shr_u(idx, i32.const(2))), vconst([0, 1, 2, 3]))),
     set(c1, i32x4.splat(get(m.step))),
-    ...rounds(VECTOR_WORDS, m.quadWords, m.seed, m.stream),
+    ...rounds(VECTOR_WORDS, m.quadWords, constKeys(VECTOR_WORDS, m.seed, m.stream)),
     ...vs.map((v, l) => set(v, maskValue(V, m, get(m.quadWords[l]!)))),
     // 4×4 transpose: q_g = (v0[g], v1[g], v2[g], v3[g]).
     set(q0, v128.shuffle32(get(v0), get(v1), [0, 4, 1, 5])), set(q1, v128.shuffle32(get(v2), get(v3), [0, 4, 1, 5])),

@@ -15,7 +15,12 @@ function hashKey(bytes: Uint8Array): string {
   return `${bytes.length}:${(h >>> 0).toString(16)}`;
 }
 
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+/** A plain loop: `every` with a callback per byte was 8 ms of a 130 ms compile() of the lecture's net. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** The compiled module of these bytes (compiled on first request). */
 export function fusedModule(bytes: Uint8Array): WebAssembly.Module {
