@@ -32,6 +32,7 @@ import {
   adam, adamw, batchNorm, binaryCrossEntropy, cat, compile, concat, cosine, dropout, fn, gelu, huber, l1, layer, layerNorm, leakyRelu,
   linear, lossFn, mse, relu, residual, seq, sgd, sigmoid, silu, softmaxCrossEntropy, tanh, type Loss, type T,
 } from "../src/index.js";
+import { exprFn, exprLayer, lossExpr, type ExprFnJson, type ExprLayerJson, type LossExprJson } from "./helpers/dsl-expr.js";
 
 // ---------------------------------------------------------------------------------------------
 // Fixture format (written by test/fixtures/make_fixtures.py)
@@ -49,14 +50,16 @@ type LayerJson =
   | { readonly kind: "concat"; readonly branches: readonly LayerJson[] }
   | { readonly kind: "activation"; readonly name: "tanh" | "sigmoid" | "silu" | "gelu" | "leakyRelu"; readonly approximate?: "none" | "tanh"; readonly slope?: number }
   | { readonly kind: "userFn"; readonly name: keyof typeof USER_FNS }
-  | { readonly kind: "userLayer"; readonly name: keyof typeof USER_LAYERS; readonly n: number };
+  | { readonly kind: "userLayer"; readonly name: keyof typeof USER_LAYERS; readonly n: number }
+  | ExprFnJson | ExprLayerJson;
 
 type LossJson =
   | "softmaxCrossEntropy" | "mse"
   | { readonly kind: "binaryCrossEntropy"; readonly logits: boolean }
   | { readonly kind: "l1" }
   | { readonly kind: "huber"; readonly delta: number }
-  | { readonly kind: "lossFn"; readonly name: keyof typeof USER_LOSSES };
+  | { readonly kind: "lossFn"; readonly name: keyof typeof USER_LOSSES }
+  | LossExprJson;
 
 interface Fixture {
   readonly name: string;
@@ -180,6 +183,7 @@ function lossOf(l: LossJson): Loss {
     case "l1": return l1();
     case "huber": return huber({ delta: l.delta });
     case "lossFn": return lossFn(l.name, USER_LOSSES[l.name]);
+    case "lossExpr": return lossExpr(l);
   }
 }
 
@@ -229,6 +233,10 @@ function build(d: LayerJson): Model {
       return asModel(fn(d.name, USER_FNS[d.name]));
     case "userLayer":
       return asModel(USER_LAYERS[d.name](d.n));
+    case "exprFn":
+      return asModel(exprFn(d));
+    case "exprLayer":
+      return asModel(exprLayer(d));
   }
 }
 
