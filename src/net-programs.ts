@@ -6,6 +6,7 @@
  */
 import { UPDATABLE, type Graph } from "../compiler/ir/graph.js";
 import { optimize, prepare } from "../compiler/pipeline.js";
+import { mixesSamples } from "../compiler/ir/samples.js";
 import type { Executor } from "../runtime/executor.js";
 import type { ProgramInfo } from "../runtime/steps.js";
 import type { AnyArray } from "../runtime/kernels/index.js";
@@ -24,6 +25,7 @@ export class NetPrograms {
   private readonly evals = new Map<number, Executor>();
   /** The checked runs of these executors (checkNumerics only). */
   private readonly checks = new WeakMap<Executor, CheckedProgram>();
+  private mixing: boolean | undefined;
 
   constructor(private readonly parts: NetParts, private readonly arrays: () => Record<string, AnyArray>) {
     this.train = this.executor(parts.ir.train, "train");
@@ -59,6 +61,11 @@ export class NetPrograms {
       this.evals.set(batch, exec);
     }
     return exec;
+  }
+
+  /** Whether the eval program mixes samples (traced at `batch`; asked once): predict cannot split the input then. */
+  mixesSamples(batch: number): boolean {
+    return this.mixing ??= mixesSamples(evalGraph(this.parts.model, { ...this.parts.trace, batch }));
   }
 
   /** Run a program, checked when compiled with checkNumerics (predict: its chunk of samples). */

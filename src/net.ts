@@ -253,7 +253,9 @@ export class Net {
 
   /**
    * Eval program on any number of samples (x.length / inputs): no dropout, batchNorm on its
-   * running statistics, so each sample's output is independent of the others. The outputs go
+   * running statistics, so each sample's output is independent of the others — unless a user
+   * `fn` or `layer` mixes them (x.mean(0), a product over the batch): then all samples go
+   * through one program, as one batch, however many there are. The outputs go
    * to `out` when given (n × outputs floats; nothing is allocated), else to a new array.
    * @example const logits = net.predict(xTest); // Float32Array(n × outputs)
    */
@@ -270,8 +272,10 @@ export class Net {
     const f32 = x instanceof Float32Array;
     if (!f32) checkFloats(x, n * inputs, "x", `${n}×${inputs}`);
     const result = out ?? new Float32Array(n * width);
-    for (let start = 0; start < n; start += EVAL_CHUNK) {
-      const count = Math.min(EVAL_CHUNK, n - start);
+    // A model whose user code mixes the samples (compiler/ir/samples.ts) sees all of them at once.
+    const chunk = n > EVAL_CHUNK && this.programsMade.mixesSamples(EVAL_CHUNK) ? n : EVAL_CHUNK;
+    for (let start = 0; start < n; start += chunk) {
+      const count = Math.min(chunk, n - start);
       const exec = this.programsMade.eval(count);
       writeSamples(exec, x, start, count, n, inputs);
       this.run(exec, start, count);
