@@ -1,13 +1,14 @@
 /** The batch a train step or a gradients call reads, validated on its way into the program. */
 import type { Executor } from "../runtime/executor.js";
 import type { NetParts } from "./net.js";
-import { checkFloats } from "./validate.js";
+import { changedWhileRead, checkFloats, stableArray } from "./validate.js";
 
 /**
  * Validate, then write a batch into a program's input buffers (`x`, `labels`). The fast path for
  * the common case — a Float32Array of the right length — copies first and checks the program's
- * own copy in one WebAssembly pass; anything else is checked first. Either way a refused batch
- * is a KilnError before the program runs, so it changes no parameter or state.
+ * own copy in one WebAssembly pass; anything else is read once (stableArray), checked, then
+ * copied, so what is checked is what the program reads. Either way a refused batch is a KilnError
+ * before the program runs, so it changes no parameter or state.
  */
 export function writeBatch(exec: Executor, parts: Pick<NetParts, "trace" | "loss" | "outputs">, x: ArrayLike<number>, labels: ArrayLike<number>, batchText: () => string): void {
   const { batch, inputs } = parts.trace;
@@ -15,10 +16,14 @@ export function writeBatch(exec: Executor, parts: Pick<NetParts, "trace" | "loss
   // A Float32Array of the right length is copied, then checked in place (as Net.predict does).
   if (x instanceof Float32Array && x.length === batch * inputs) {
     buf.set(x);
-    if (!exec.allFinite("x")) checkFloats(x, batch * inputs, "x", batchText);
+    if (!exec.allFinite("x")) {
+      checkFloats(x, batch * inputs, "x", batchText);
+      changedWhileRead("x");
+    }
   } else {
-    checkFloats(x, batch * inputs, "x", batchText);
-    buf.set(x);
+    const xs = stableArray(x, batch * inputs);
+    checkFloats(xs, batch * inputs, "x", batchText);
+    buf.set(xs);
   }
   const lab = exec.input("labels") as Float32Array | Int32Array;
   // mse's targets (its check is length and finiteness only), a Float32Array of the right length:
@@ -26,17 +31,22 @@ export function writeBatch(exec: Executor, parts: Pick<NetParts, "trace" | "loss
   // Other labels (class indices, targets with a range) get their loss's check first.
   if (parts.loss.kind === "mse" && labels instanceof Float32Array && lab instanceof Float32Array && labels.length === lab.length) {
     lab.set(labels);
-    if (!exec.allFinite("labels")) parts.loss.check(labels, batch, parts.outputs);
+    if (!exec.allFinite("labels")) {
+      parts.loss.check(labels, batch, parts.outputs);
+      changedWhileRead("labels");
+    }
   } else {
-    parts.loss.check(labels, batch, parts.outputs);
-    lab.set(labels);
+    const ls = stableArray(labels, lab.length) as ArrayLike<number>;
+    parts.loss.check(ls, batch, parts.outputs);
+    lab.set(ls);
   }
 }
 
 /**
  * Write samples [start, start + count) of predict's n into an eval program's `x`. A Float32Array
  * is checked after the copy, in the program's buffer (allFinite), and named by the JavaScript
- * check only when that fails; anything else was checked by the caller before the first chunk.
+ * check only when that fails; anything else was made stable (stableArray) and checked by the
+ * caller before the first chunk.
  */
 export function writeSamples(exec: Executor, x: ArrayLike<number>, start: number, count: number, n: number, inputs: number): void {
   const buf = exec.input("x") as Float32Array;
@@ -44,5 +54,8 @@ export function writeSamples(exec: Executor, x: ArrayLike<number>, start: number
   if (f32 && count === n) buf.set(x);
   else buf.set(ArrayBuffer.isView(x) ? (x as unknown as Float32Array).subarray(start * inputs, (start + count) * inputs)
     : Array.prototype.slice.call(x, start * inputs, (start + count) * inputs));
-  if (f32 && !exec.allFinite("x")) checkFloats(x, n * inputs, "x", `${n}×${inputs}`);
+  if (f32 && !exec.allFinite("x")) {
+    checkFloats(x, n * inputs, "x", `${n}×${inputs}`);
+    changedWhileRead("x");
+  }
 }

@@ -4,7 +4,7 @@
 import type { GraphBuilder } from "../compiler/ir/builder.js";
 import type { V, ValueType } from "../compiler/ir/types.js";
 import { InputError, ModelError } from "../runtime/errors.js";
-import { describeValue } from "./validate.js";
+import { badFloat, describeValue } from "./validate.js";
 import { callUser, returnedTensor, type ScopeRange } from "./dsl/call.js";
 import type { T } from "./dsl/tensor.js";
 import { checkName } from "./layers/fn.js";
@@ -55,7 +55,7 @@ export function softmaxCrossEntropy(): Loss {
       for (let i = 0; i < batch; i++) {
         const y = labels[i]!;
         if (!Number.isInteger(y) || y < 0 || y >= classes) {
-          throw new InputError(`labels[${i}]: expected an integer class index in [0, ${classes - 1}], got ${y}`);
+          throw new InputError(`labels[${i}]: expected an integer class index in [0, ${classes - 1}], got ${typeof y === "bigint" ? `BigInt ${y}` : String(y)}`);
         }
       }
     },
@@ -83,7 +83,8 @@ export function mse(): Loss {
 function checkFinite(labels: unknown, batch: number, outputs: number): void {
   checkLength(labels, batch * outputs, targets, batch, outputs);
   for (let i = 0; i < batch * outputs; i++) {
-    if (!Number.isFinite(labels[i])) throw new InputError(`targets[${i}]: expected a finite number, got ${labels[i]}`);
+    const bad = badFloat(labels[i]); // stored as float32: 1e39 would be ∞
+    if (bad !== null) throw new InputError(`targets[${i}]: expected a finite number, got ${bad}`);
   }
 }
 

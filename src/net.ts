@@ -17,7 +17,7 @@ import type { Loss } from "./loss.js";
 import type { Optimizer } from "./optim/optimizer.js";
 import type { ProbeKind, Probes } from "./probes.js";
 import type { TraceOptions } from "./programs.js";
-import { batchOf, checkFloats, describeValue } from "./validate.js";
+import { batchOf, checkFloats, describeValue, readOnlyRecord, stableArray } from "./validate.js";
 import { writeBatch, writeSamples } from "./batch-input.js";
 import { writeFileAtomic } from "./io/atomic.js";
 import { toOnnx, type OnnxExportOptions } from "./onnx/export.js";
@@ -70,11 +70,11 @@ export class Net {
   /** @internal Nets are made by compile(). */
   constructor(private readonly parts: NetParts) {
     this.ir = parts.ir;
-    this.params = Object.freeze({ ...parts.params });
+    this.params = readOnlyRecord({ ...parts.params }, "net.params");
     const counters = parts.batchNorms.map((p) => [`${p}num_batches_tracked`, new BigInt64Array(1)] as const);
     this.counters = counters.map(([, c]) => new Uint32Array(c.buffer, c.byteOffset, 2));
-    this.state = Object.freeze({ ...parts.state, ...Object.fromEntries(counters) });
-    this.optimizerState = Object.freeze({ ...parts.optimizerState });
+    this.state = readOnlyRecord({ ...parts.state, ...Object.fromEntries(counters) }, "net.state");
+    this.optimizerState = readOnlyRecord({ ...parts.optimizerState }, "net.optimizerState");
     this.probeNames = parts.ir.train.outputs.filter((o) => o.kind === "probe").map((o) => o.name);
     this.probeValues = new Float64Array(this.probeNames.length).fill(NaN);
     this.programsMade = new NetPrograms(parts, () => {
@@ -266,18 +266,19 @@ export class Net {
     if (out !== undefined && (!(out instanceof Float32Array) || out.length !== n * width)) {
       throw new InputError(`predict: out must be a Float32Array of ${n * width} values (${n} samples × ${width} outputs), got ${describeValue(out)}`);
     }
-    // A Float32Array is checked after the copy, in the program's buffer (allFinite); anything
-    // else by the JavaScript check first. Either way a non-finite value is named by its index.
-    // Messages are built only on failure: a call with `out` allocates nothing.
-    const f32 = x instanceof Float32Array;
-    if (!f32) checkFloats(x, n * inputs, "x", `${n}×${inputs}`);
+    // A Float32Array of one chunk is checked after the copy, in the program's buffer (allFinite);
+    // anything else (read once: stableArray), and a Float32Array of several chunks (so that a bad
+    // value in a later chunk leaves `out` untouched), by the JavaScript check first. Either way a
+    // non-finite value is named by its index. Messages are built only on failure.
+    const xs = stableArray(x, n * inputs) as ArrayLike<number>;
+    if (!(xs instanceof Float32Array) || n > EVAL_CHUNK) checkFloats(xs, n * inputs, "x", `${n}×${inputs}`);
     const result = out ?? new Float32Array(n * width);
     // A model whose user code mixes the samples (compiler/ir/samples.ts) sees all of them at once.
     const chunk = n > EVAL_CHUNK && this.programsMade.mixesSamples(EVAL_CHUNK) ? n : EVAL_CHUNK;
     for (let start = 0; start < n; start += chunk) {
       const count = Math.min(chunk, n - start);
       const exec = this.programsMade.eval(count);
-      writeSamples(exec, x, start, count, n, inputs);
+      writeSamples(exec, xs, start, count, n, inputs);
       this.run(exec, start, count);
       result.set(exec.output("logits") as Float32Array, start * width);
     }

@@ -9,6 +9,16 @@ export const describeValue = (a: unknown): string =>
 /** The shape text is built only for a message: a passing check allocates nothing. */
 const shapeText = (shape: string | (() => string)): string => (typeof shape === "function" ? shape() : shape);
 
+/**
+ * What is wrong with one value the program will store as a float32, or null: a number that is
+ * finite as a double can still be ±∞ as a float32 (|v| ≥ 2¹²⁸ − 2¹⁰³, e.g. 1e39 in a Float64Array).
+ */
+export function badFloat(v: unknown): string | null {
+  if (typeof v !== "number" || !Number.isFinite(v)) return String(v);
+  if (!Number.isFinite(Math.fround(v))) return `${v} (beyond float32's range: it would be stored as ${Math.fround(v)})`;
+  return null;
+}
+
 /** x must be array-like with `length` finite numbers; `what` names it in the message. */
 export function checkFloats(x: unknown, length: number, what: string, shape: string | (() => string)): asserts x is ArrayLike<number> {
   if (x === null || typeof x !== "object" || typeof (x as ArrayLike<number>).length !== "number") {
@@ -16,12 +26,39 @@ export function checkFloats(x: unknown, length: number, what: string, shape: str
   }
   const a = x as ArrayLike<number>;
   if (a.length !== length) throw new InputError(`${what}: expected ${length} values (${shapeText(shape)}), got ${a.length}`);
+  // A Float32Array's elements are float32 already: no range to check.
+  const f32 = a instanceof Float32Array;
   for (let i = 0; i < length; i++) {
     const v = a[i];
-    if (typeof v !== "number" || !Number.isFinite(v)) {
-      throw new InputError(`${what}[${i}]: expected a finite number, got ${String(v)}`);
+    if (typeof v !== "number" || !Number.isFinite(v) || (!f32 && !Number.isFinite(Math.fround(v)))) {
+      throw new InputError(`${what}[${i}]: expected a finite number, got ${badFloat(v)}`);
     }
   }
+}
+
+/**
+ * An array-like the checks and the copy after them can read without it changing in between: a
+ * typed array as is (a copy of it when it is a view of shared memory another thread may write);
+ * any other array-like (an Array, an object with getters, a Proxy) read once, element by element,
+ * into a plain array — but only when its length is the `want` expected, so a declared length of
+ * 10¹² allocates nothing (`{ length }` is returned for the check to refuse). Non-objects pass through.
+ */
+export function stableArray(x: unknown, want: number): unknown {
+  if (x === null || typeof x !== "object") return x;
+  if (ArrayBuffer.isView(x)) {
+    const v = x as unknown as { buffer: ArrayBufferLike; slice?: () => unknown };
+    return typeof SharedArrayBuffer !== "undefined" && v.buffer instanceof SharedArrayBuffer && typeof v.slice === "function" ? v.slice() : x;
+  }
+  const n = (x as ArrayLike<unknown>).length;
+  if (n !== want) return Object.freeze({ length: n });
+  const out = new Array<unknown>(want);
+  for (let i = 0; i < want; i++) out[i] = (x as ArrayLike<unknown>)[i];
+  return out;
+}
+
+/** The program's copy of `what` held a non-finite value its source, read again, does not show. */
+export function changedWhileRead(what: string): never {
+  throw new InputError(`${what}: expected finite numbers, got an array that held a non-finite value when it was copied (was it written while kiln read it?)`);
 }
 
 /** Batch size implied by an eval input's length, which must be a positive multiple of the width. */
@@ -34,4 +71,24 @@ export function batchOf(x: unknown, width: number): number {
     throw new InputError(`x: expected a positive multiple of ${width} values (batch×${width}), got ${n}`);
   }
   return n / width;
+}
+
+/**
+ * A frozen record whose writes are KilnErrors (a plain frozen object throws a TypeError in strict
+ * code): `net.params["0.weight"] = w` says to write the array in place instead. Reads are the
+ * frozen object's own, so Object.keys, spreading and `in` work as on any record.
+ */
+export function readOnlyRecord<T extends object>(record: T, what: string): Readonly<T> {
+  const frozen = Object.freeze(record);
+  const refuse = (verb: string, key: string | symbol): never => {
+    const name = JSON.stringify(String(key));
+    const known = Object.prototype.hasOwnProperty.call(frozen, key);
+    throw new InputError(`${what} is read-only: expected its arrays to be changed in place (${what}[${name}].set(values)), got ${verb} ${known ? name : `${name}, which is not one of its ${Object.keys(frozen).length} names`}`);
+  };
+  return new Proxy(frozen, {
+    set: (_, key) => refuse("an assignment to", key),
+    defineProperty: (_, key) => refuse("a definition of", key),
+    deleteProperty: (_, key) => refuse("a deletion of", key),
+    setPrototypeOf: () => refuse("a change of prototype of", "__proto__"),
+  });
 }

@@ -1,0 +1,130 @@
+/**
+ * Hostile arrays at the public API (beyond net.test.ts's wrong lengths, NaN and bad labels):
+ * numbers finite as doubles but ±∞ as float32, array-likes whose elements change between reads,
+ * shared-memory and offset views, multi-chunk predict into `out`, and writes to net.params. Each
+ * refusal is a KilnError naming what was expected and what came, and changes nothing.
+ */
+import { describe, expect, it } from "vitest";
+import { compile, InputError, KilnError, linear, mse, relu, seq, sgd, type Net } from "../src/index.js";
+
+const make = (loss?: ReturnType<typeof mse>) =>
+  compile(seq(linear(3, 4), relu, linear(4, 2)), { inputs: 3, batch: 2, seed: 1, optimizer: sgd({ lr: 0.1, momentum: 0.9 }), ...(loss ? { loss } : {}) });
+const X = [0.5, -1, 2, 1, 0.25, -0.5];
+const snapshot = (net: Net) => JSON.stringify([net.params, net.state, net.optimizerState, net.step].map((r) =>
+  typeof r === "number" ? r : Object.entries(r).map(([k, v]) => [k, Array.from(v as ArrayLike<number | bigint>, String)])));
+
+/** An array-like whose element i reads as first(i) the first time and later(i) after. */
+function shifty(first: readonly number[], later: (i: number) => unknown): ArrayLike<number> {
+  const seen = new Set<number>();
+  const o: Record<number | string, unknown> = { length: first.length };
+  first.forEach((v, i) => Object.defineProperty(o, i, { get: () => (seen.has(i) ? later(i) : (seen.add(i), v)) }));
+  return o as unknown as ArrayLike<number>;
+}
+
+function refused(f: () => unknown, message: RegExp): void {
+  let error: unknown;
+  try { f(); } catch (e) { error = e; }
+  expect(error).toBeInstanceOf(InputError);
+  expect((error as Error).message).toMatch(message);
+}
+
+describe("numbers beyond float32's range", () => {
+  it("a Float64Array or Array x holding 1e39 (±∞ as float32) is refused by trainStep, gradients and predict; nothing changes", () => {
+    const net = make();
+    const before = snapshot(net);
+    const x64 = Float64Array.from(X);
+    x64[4] = 1e39;
+    refused(() => net.trainStep(x64, [0, 1]), /x\[4\]: expected a finite number, got 1e\+39 \(beyond float32's range: it would be stored as Infinity\)/);
+    refused(() => net.trainStep([...X.slice(0, 5), -3.5e38], [0, 1]), /x\[5\]: .*got -3\.5e\+38 \(beyond float32's range: it would be stored as -Infinity\)/);
+    refused(() => net.gradients(x64, [0, 1]), /x\[4\]: .*1e\+39/);
+    refused(() => net.predict(x64), /x\[4\]: .*1e\+39/);
+    expect(snapshot(net)).toBe(before);
+    // The largest double that still rounds to float32's largest finite value is accepted.
+    const edge = Float64Array.from(X);
+    edge[0] = 3.4028235677973362e38;
+    expect(Number.isFinite(net.predict(edge)[0])).toBe(true);
+  });
+
+  it("mse targets of 1e39 are refused and change nothing", () => {
+    const net = make(mse());
+    const before = snapshot(net);
+    refused(() => net.trainStep(Float32Array.from(X), new Float64Array([0, 1, 1e39, 0])), /targets\[2\]: expected a finite number, got 1e\+39 \(beyond float32's range/);
+    expect(snapshot(net)).toBe(before);
+  });
+});
+
+describe("arrays that change while they are read", () => {
+  it("x and labels are read once: the step trains on what was checked, never on the later values", () => {
+    const reference = make(), net = make();
+    reference.trainStep(Float32Array.from(X), Int32Array.of(1, 0));
+    // Every element reads finite and in range once, then NaN (x) or class 10⁶ (labels).
+    net.trainStep(shifty(X, () => NaN), shifty([1, 0], () => 1e6));
+    expect(snapshot(net)).toBe(snapshot(reference));
+    expect(Array.from(net.predict(shifty(X, () => Infinity)))).toEqual(Array.from(reference.predict(Float32Array.from(X))));
+  });
+
+  it("an array-like whose length says 10¹² is refused without allocating it", () => {
+    const net = make();
+    refused(() => net.trainStep({ length: 1e12 } as ArrayLike<number>, [0, 1]), /x: expected 6 values .*got 1000000000000/);
+    refused(() => net.trainStep(Float32Array.from(X), { length: 1e12 } as ArrayLike<number>), /labels: expected 2 values .*got 1000000000000/);
+  });
+
+  it("views of shared memory and at an offset give the same step as a plain array", () => {
+    const reference = make(), net = make(), other = make();
+    reference.trainStep(Float32Array.from(X), Int32Array.of(1, 0));
+    const shared = new Float32Array(new SharedArrayBuffer(4 * 9), 8, 6);
+    shared.set(X);
+    const labels = new Int32Array(new SharedArrayBuffer(16), 4, 2);
+    labels.set([1, 0]);
+    net.trainStep(shared, labels);
+    const offset = new Float64Array(10).fill(NaN).subarray(3, 9);
+    offset.set(X);
+    other.trainStep(offset, Int32Array.of(1, 0));
+    expect(snapshot(net)).toBe(snapshot(reference));
+    expect(snapshot(other)).toBe(snapshot(reference));
+    expect(Array.from(net.predict(shared))).toEqual(Array.from(reference.predict(Float32Array.from(X))));
+  });
+
+  it("a BigInt label is named as one", () => {
+    refused(() => make().trainStep(Float32Array.from(X), new BigInt64Array([0n, 1n]) as unknown as Int32Array), /labels\[0\]: expected an integer class index in \[0, 1\], got BigInt 0/);
+  });
+});
+
+describe("predict over several chunks", () => {
+  it("a non-finite value in a later chunk is refused before anything is written to `out`", () => {
+    const net = make();
+    const n = 1500; // EVAL_CHUNK is 1024
+    const x = new Float32Array(3 * n).map((_, i) => Math.sin(i));
+    x[3 * 1400 + 1] = NaN;
+    const out = new Float32Array(2 * n).fill(7);
+    refused(() => net.predict(x, out), /x\[4201\]: expected a finite number, got NaN/);
+    expect(out.every((v) => v === 7)).toBe(true);
+  });
+});
+
+describe("net.params, net.state and net.optimizerState are read-only records", () => {
+  it("assigning, defining or deleting a name is a KilnError naming the in-place way; nothing changes", () => {
+    const net = make();
+    const before = snapshot(net);
+    const params = net.params as Record<string, Float32Array>;
+    for (const f of [
+      () => { params["0.weight"] = new Float32Array(12); },
+      () => { params["9.weight"] = new Float32Array(1); },
+      () => { delete params["0.bias"]; },
+      () => Object.defineProperty(params, "0.bias", { value: 1 }),
+      () => Object.setPrototypeOf(params, null),
+      () => { (net.optimizerState as Record<string, Float32Array>)["0.weight.momentum_buffer"] = new Float32Array(12); },
+    ]) {
+      let error: unknown;
+      try { f(); } catch (e) { error = e; }
+      expect(error).toBeInstanceOf(KilnError);
+      expect((error as Error).message).toMatch(/^net\.(params|optimizerState) is read-only: expected its arrays to be changed in place \(net\.\w+\[".*"\]\.set\(values\)\), got (an assignment to|a definition of|a deletion of|a change of prototype of) /);
+    }
+    expect(() => { params["9.weight"] = new Float32Array(1); }).toThrow(/"9\.weight", which is not one of its 4 names/);
+    expect(snapshot(net)).toBe(before);
+    expect(Object.keys(net.params)).toEqual(["0.weight", "0.bias", "2.weight", "2.bias"]);
+    expect(Object.isFrozen(net.params)).toBe(true);
+    net.params["0.bias"]!.set([1, 2, 3, 4]); // the in-place way works
+    expect(Array.from(net.params["0.bias"]!)).toEqual([1, 2, 3, 4]);
+  });
+});
