@@ -10,7 +10,7 @@
  *   LayerNormalization(x, γ, β)     layerNorm     ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div [Mul γ] [Add β]   layerNorm
  *   BatchNormalization(x, γ, β, μ, σ²)  batchNorm  Identity, Flatten(axis 1), Reshape to [batch, n]   (nothing)
  */
-import { KilnError } from "../../runtime/errors.js";
+import { DecodeError, KilnError } from "../../runtime/errors.js";
 import { batchNorm } from "../layers/batchNorm.js";
 import { dropout } from "../layers/dropout.js";
 import { layerNorm } from "../layers/layerNorm.js";
@@ -82,7 +82,7 @@ const gemm: Matcher = (s, v) => {
   }
   const w = s.g.floats(n.input[1]!, `the weight of ${what}`);
   if (w.dims.length !== 2) throw new KilnError(`ONNX: the weight of ${what} must be 2-D, got [${w.dims.join(",")}]`);
-  const transB = attrInt(n, "transB", 0) === 1;
+  const transB = attrInt(n, "transB", 0) !== 0; // any non-zero value transposes, as ONNX Runtime reads it
   const [out, inp] = transB ? [w.dims[0]!, w.dims[1]!] : [w.dims[1]!, w.dims[0]!];
   const weight = transB ? w.data : transpose(w.data, inp, out);
   const bias = n.input[2] ? vectorOf(s, n.input[2], out, `the bias of ${what}`) : null;
@@ -153,6 +153,8 @@ const batchNormNode: Matcher = (s, v, width) => {
   if (!m || !extraUnused(s, m.n) || attrInt(m.n, "training_mode", 0) !== 0) return null;
   const what = nodeLabel(m.n);
   const [gamma, beta, mean, variance] = ["scale", "bias", "mean", "variance"].map((name, k) => vectorOf(s, m.n.input[k + 1] ?? "", width, `the ${name} of ${what}`));
+  const negative = variance!.findIndex((v) => v < 0);
+  if (negative >= 0) throw new DecodeError(`ONNX: the variance of ${what} is ${variance![negative]} at element ${negative}; expected values ≥ 0 (a variance; √(var + ε) of a negative one is NaN)`);
   const momentum = nice(1 - nice(attrFloat(m.n, "momentum", 0.9))); // ONNX keeps (1 − PyTorch's momentum)
   return { layer: batchNorm(width, { eps: nice(attrFloat(m.n, "epsilon", 1e-5)), momentum }), params: [gamma!, beta!], state: [mean!, variance!], nodes: [m.k], out: m.n.output[0]! };
 };

@@ -13,6 +13,7 @@ import { features, type LayerNode } from "../layers/node.js";
 import { residual } from "../layers/residual.js";
 import { seq } from "../layers/seq.js";
 import { traceModel } from "../programs.js";
+import { MAX_SPEC_DEPTH } from "../spec.js";
 import { nodeLabel, OnnxGraph } from "./import-graph.js";
 import { matchers, SUPPORTED, type Matched } from "./import-match.js";
 import { decodeModel, quoteName } from "./proto.js";
@@ -41,12 +42,12 @@ class Walker {
 
   readonly free = (v: string): readonly number[] => this.g.usersOf(v).filter((k) => !this.claimed.has(k));
 
-  /** Layers from value v until `stop` (the graph output when null). */
-  chain(v: string, stop: string | null, width: number): { chain: Chain; width: number } {
+  /** Layers from value v until `stop` (the graph output when null); `depth` levels of seq/residual hold them. */
+  chain(v: string, stop: string | null, width: number, depth = 1): { chain: Chain; width: number } {
     const chain: Chain = { layers: [], params: [], state: [] };
     const end = stop ?? this.g.output;
     while (v !== end) {
-      const m = this.match(v, width);
+      const m = this.match(v, width, depth);
       if (m.layer) chain.layers.push(m.layer);
       chain.params.push(...m.params);
       chain.state.push(...m.state);
@@ -56,7 +57,7 @@ class Walker {
     return { chain, width };
   }
 
-  private match(v: string, width: number): Matched {
+  private match(v: string, width: number, depth: number): Matched {
     for (const m of matchers) {
       const found = m({ g: this.g, free: this.free }, v, width);
       if (found) { found.nodes.forEach((k) => this.claimed.add(k)); return found; }
@@ -67,8 +68,10 @@ class Walker {
       const add = this.g.nodes[k]!;
       const w = add.input[0] === v ? add.input[1] : add.input[0];
       if (users.length !== 2 || add.op_type !== "Add" || add.input.length !== 2 || w === v || w === undefined) continue;
+      // residual(seq(…)) is two levels; refused before recursing (tracing the model recurses too).
+      if (depth + 2 > MAX_SPEC_DEPTH) throw new DecodeError(`ONNX: ${nodeLabel(add)} closes a residual block nested more than ${MAX_SPEC_DEPTH} levels of seq/residual deep; kiln reads at most ${MAX_SPEC_DEPTH}`);
       this.claimed.add(k);
-      const { chain } = this.chain(v, w, width);
+      const { chain } = this.chain(v, w, width, depth + 2);
       if (chain.layers.length === 0) throw new KilnError(`ONNX: ${nodeLabel(add)} adds a value to itself through no layer; kiln's residual needs a block`);
       const fn = chain.layers.length === 1 ? chain.layers[0]! : seq(...chain.layers);
       return { layer: residual(fn), params: chain.params, state: chain.state, nodes: [], out: add.output[0]! };

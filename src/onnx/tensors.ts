@@ -43,10 +43,17 @@ export function readFloats(t: Tensor, what: string): FloatTensor {
     const view = new DataView(t.raw_data.buffer, t.raw_data.byteOffset, t.raw_data.byteLength);
     const data = new Float32Array(count);
     for (let i = 0; i < count; i++) data[i] = view.getFloat32(4 * i, true);
-    return { dims, data };
+    return { dims, data: finite(data, what) };
   }
   if (t.float_data.length !== count) throw new DecodeError(`ONNX: ${what} declares [${dims.join(",")}] (${count} values) but carries ${t.float_data.length}`);
-  return { dims, data: Float32Array.from(t.float_data) };
+  return { dims, data: finite(Float32Array.from(t.float_data), what) };
+}
+
+/** Weights and constants must be finite: a NaN or ±∞ would make every output NaN (as a checkpoint's would). */
+function finite(data: Float32Array, what: string): Float32Array {
+  const i = data.findIndex((v) => !Number.isFinite(v));
+  if (i >= 0) throw new DecodeError(`ONNX: ${what} holds ${data[i]} at element ${i}; expected finite numbers`);
+  return data;
 }
 
 /** An INT64 (or INT32) tensor's values as numbers: shapes, axes. */

@@ -1,0 +1,88 @@
+/**
+ * ONNX files that decode and fit kiln's patterns but carry what no trained model has, beyond
+ * onnx-fuzz.test.ts's malformed bytes: NaN and ±∞ weights, a negative BatchNormalization
+ * variance, Gemm's transB given as a non-zero other than 1, and residual blocks nested deeper than
+ * any model (which made tracing overflow the stack: a RangeError, not a KilnError).
+ */
+import { describe, expect, it } from "vitest";
+import { DecodeError } from "../src/index.js";
+import { OnnxBuilder, i } from "../src/onnx/builder.js";
+import { fromOnnx } from "../src/onnx/import.js";
+import { encodeModel } from "../src/onnx/proto.js";
+import { MAX_SPEC_DEPTH } from "../src/spec.js";
+
+/** A model with input x [batch, n] whose graph `build` writes; returns the encoded bytes. */
+function model(build: (b: OnnxBuilder, x: string) => string, n = 3): Uint8Array {
+  const b = new OnnxBuilder();
+  const out = build(b, "x");
+  return encodeModel({
+    ir_version: 8, opset_import: [{ domain: "", version: 17 }], producer_name: "test",
+    graph: {
+      name: "g", node: b.nodes, initializer: b.initializers,
+      input: [{ name: "x", type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_param: "batch" }, { dim_value: n }] } } } }],
+      output: [{ name: out, type: { tensor_type: { elem_type: 1 } } }],
+    },
+  });
+}
+
+function refused(bytes: Uint8Array, message: RegExp): void {
+  let error: unknown;
+  try { fromOnnx(bytes); } catch (e) { error = e; }
+  expect(error).toBeInstanceOf(DecodeError);
+  expect((error as Error).message).toMatch(message);
+}
+
+const W = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+const gemm = (w: readonly number[], transB: number) => model((b, x) => b.one("Gemm", [x, b.initializer("W", [3, 3], w)], { transB: i(transB) }));
+
+describe("ONNX constants no trained model has", () => {
+  it("a NaN or ±∞ weight, bias or scalar is refused, naming the tensor and the element", () => {
+    refused(gemm([...W.slice(0, 4), NaN, ...W.slice(5)], 1), /the weight of Gemm "\/Gemm" "W" holds NaN at element 4; expected finite numbers/);
+    refused(model((b, x) => b.one("Gemm", [x, b.initializer("W", [2, 3], [1, 1, 1, 1, 1, 1]), b.initializer("B", [2], [0, -Infinity])], { transB: i(1) })),
+      /the bias of Gemm "\/Gemm" "B" holds -Infinity at element 1/);
+    // float_data rather than raw_data, in a Constant node: Dropout's ratio
+    const ratio = model((b, x) => {
+      b.nodes.push({ name: "c", op_type: "Constant", domain: "", input: [], output: ["r"], attribute: [{ name: "value_float", type: 1, f: NaN }] });
+      return b.one("Dropout", [b.one("Relu", [x]), "r"]);
+    });
+    refused(ratio, /the ratio of Dropout "\/Dropout" "r" holds NaN at element 0/);
+  });
+
+  it("a negative BatchNormalization variance is refused", () => {
+    const bn = model((b, x) => b.one("BatchNormalization", [x, b.initializer("g", [3], [1, 1, 1]), b.initializer("b", [3], [0, 0, 0]),
+      b.initializer("m", [3], [0, 0, 0]), b.initializer("v", [3], [1, -0.5, 1])]));
+    refused(bn, /the variance of BatchNormalization "\/BatchNormalization" is -0.5 at element 1; expected values ≥ 0/);
+  });
+});
+
+describe("ONNX attributes read as ONNX Runtime reads them", () => {
+  it("Gemm transB = 2 transposes, as transB = 1 does (ONNX Runtime: any non-zero)", () => {
+    const one = fromOnnx(gemm(W, 1)), two = fromOnnx(gemm(W, 2)), zero = fromOnnx(gemm(W, 0));
+    expect(Array.from(two.params["0.weight"]!)).toEqual(Array.from(one.params["0.weight"]!));
+    expect(Array.from(two.params["0.weight"]!)).toEqual(W); // [out, in] as stored, with transB
+    expect(Array.from(zero.params["0.weight"]!)).toEqual([1, 4, 7, 2, 5, 8, 3, 6, 9]);
+  });
+});
+
+describe("ONNX residual blocks nested too deep", () => {
+  /** `depth` residual blocks, each Relu → (inner) → Relu, added back to its input (block 0 outermost). */
+  const nested = (depth: number) => model((b, x) => {
+    const node = (op: string, name: string, input: string[]) => { b.nodes.push({ name, op_type: op, domain: "", input, output: [name] }); return name; };
+    let v = x;
+    for (let d = 0; d < depth; d++) v = node("Relu", `in${d}`, [d === 0 ? x : `in${d - 1}`]);
+    for (let d = depth - 1; d >= 0; d--) v = node("Add", `add${d}`, [d === 0 ? x : `in${d - 1}`, node("Relu", `out${d}`, [v])]);
+    return v;
+  });
+
+  it(`are refused beyond ${MAX_SPEC_DEPTH} levels of seq/residual (as fromSpec refuses them), at once, not by a stack overflow`, () => {
+    let kind = fromOnnx(nested(31)).model;
+    let levels = 0;
+    while (kind.kind === "seq" || kind.kind === "residual") {
+      levels++;
+      kind = kind.kind === "seq" ? kind.layers.find((l) => l.kind === "residual") ?? kind.layers[0]! : kind.fn;
+    }
+    expect(levels).toBe(63);
+    refused(nested(32), /Add "add31" closes a residual block nested more than 64 levels of seq\/residual deep; kiln reads at most 64/);
+    refused(nested(3000), /Add "add31" closes a residual block nested more than 64 levels/); // was a RangeError (call stack) from tracing
+  });
+});
