@@ -102,7 +102,11 @@ export async function train(loaded: Loaded, o: { data?: string; epochs: number; 
     const r = evaluate(net, test);
     o.log(`epoch ${e + 1}: train loss ${(sum / n).toFixed(4)}, test error ${(r.error * 100).toFixed(2)}%, ${((n * loaded.options.batch) / ((performance.now() - t0) / 1000)).toFixed(0)} samples/s`);
   }
-  mkdirSync(dirname(o.out), { recursive: true });
+  try {
+    mkdirSync(dirname(o.out), { recursive: true });
+  } catch (e) {
+    throw new KilnError(`--out: cannot make the folder of ${JSON.stringify(o.out)}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  }
   await net.save(o.out);
   o.log(`wrote ${o.out}`);
 }

@@ -26,7 +26,9 @@ export async function loadModule(file: string, exportName?: string): Promise<Loa
     mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (e) {
     if (e instanceof KilnError) throw e; // a model that fails its own checks says so itself
-    throw new KilnError(`cannot load ${file}: ${(e as Error).message.split("\n")[0]}`);
+    // A module may throw anything (a string, null): the message is whatever it threw, as text.
+    const message = e instanceof Error ? e.message : String(e);
+    throw new KilnError(`cannot load ${file}: ${message.split("\n")[0]}`, { cause: e });
   }
   const pick = exportName !== undefined ? mod[exportName] : mod.default ?? mod.model;
   if (exportName !== undefined && pick === undefined) {

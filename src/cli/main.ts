@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname } from "node:path";
+import { KilnError } from "../../runtime/errors.js";
 import { numberOption, parseOptions, UsageError, type OptionSpec } from "./args.js";
 import { diff, evalCommand, inspect, train } from "./commands.js";
 import { loadModule } from "./load.js";
@@ -67,8 +68,12 @@ function parse(command: string, args: string[], options: OptionSpec) {
 /** `text` to `file` (directories created), or to the log when no file is given. */
 function emit(text: string, file: string | undefined, log: (s: string) => void): void {
   if (file === undefined) return log(text);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, text.endsWith("\n") ? text : `${text}\n`);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text.endsWith("\n") ? text : `${text}\n`);
+  } catch (e) {
+    throw new KilnError(`--out: cannot write ${JSON.stringify(file)}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  }
   log(`wrote ${file}`);
 }
 
@@ -78,7 +83,8 @@ export async function main(argv: string[], log: (s: string) => void = (s) => con
     log(HELP.main!);
     return command === undefined ? 2 : 0;
   }
-  if (!(command in HELP) || command === "main") throw new UsageError(`unknown command ${JSON.stringify(command)}; expected inspect, diff, train, eval, export or profile (kiln --help)`);
+  // Own keys only: "__proto__" and "toString" are `in` every object (they ran no command and printed nothing).
+  if (!Object.hasOwn(HELP, command) || command === "main") throw new UsageError(`unknown command ${JSON.stringify(command)}; expected inspect, diff, train, eval, export or profile (kiln --help)`);
   const file = (positionals: string[]) => {
     if (!positionals[0]) throw new UsageError(`kiln ${command}: expected a model file (kiln ${command} --help)`);
     return positionals[0];

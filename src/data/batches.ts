@@ -14,7 +14,7 @@
  */
 import { InputError } from "../../runtime/errors.js";
 import { philox } from "../../runtime/rng.js";
-import { type Dataset, makeDataset } from "./dataset.js";
+import { checkDataset, type Dataset, makeDataset } from "./dataset.js";
 
 const SHUFFLE_STREAM = 0xc0000000;
 const SUBSET_STREAM = 0xc0000001;
@@ -69,6 +69,10 @@ export class Batcher implements IterableIterator<Batch> {
   private cursor = 0;
 
   constructor(readonly ds: Dataset, options: BatchOptions) {
+    checkDataset(ds, "Batcher");
+    if (options === null || typeof options !== "object") {
+      throw new InputError(`Batcher(${ds.name}): expected options { batch, seed?, shuffle?, dropLast? }, got ${String(options)}`);
+    }
     const { batch, seed = 0, shuffle = true, dropLast = true } = options;
     if (!Number.isInteger(batch) || batch < 1) {
       throw new InputError(`Batcher(${ds.name}): expected batch to be a positive integer, got ${batch}`);
@@ -154,10 +158,15 @@ export class Batcher implements IterableIterator<Batch> {
  * let correct = 0;
  * for (const { x, labels, size } of chunks(test, 1000)) correct += countCorrect(predict(x), labels, size);
  */
-export function* chunks(ds: Dataset, size: number): Generator<Batch & { start: number }> {
+export function chunks(ds: Dataset, size: number): Generator<Batch & { start: number }> {
+  checkDataset(ds, "chunks"); // checked at the call, not at the first next() of a generator
   if (!Number.isInteger(size) || size < 1) {
     throw new InputError(`chunks(${ds.name}): expected size to be a positive integer, got ${size}`);
   }
+  return chunksOf(ds, size);
+}
+
+function* chunksOf(ds: Dataset, size: number): Generator<Batch & { start: number }> {
   for (let start = 0, index = 0; start < ds.count; start += size, index++) {
     const end = Math.min(ds.count, start + size);
     yield {
@@ -223,6 +232,7 @@ function gather(ds: Dataset, indices: Int32Array, name: string): Dataset {
 }
 
 function checkCount(ds: Dataset, n: number, what: string): void {
+  checkDataset(ds, what);
   if (!Number.isInteger(n) || n < 1 || n > ds.count) {
     throw new InputError(`${what}(${ds.name}): expected n to be an integer in [1, ${ds.count}], got ${n}`);
   }

@@ -39,6 +39,15 @@ export interface DatasetSplit {
 export function makeDataset(
   name: string, images: Float32Array, labels: Int32Array, features: number, classes: number,
 ): Dataset {
+  // The types are checked, not only the values: a Float64Array's 1e39 is finite but ∞ once a batch
+  // copies it to float32, and an Array's label 0.5 would become class 0 in a batch's Int32Array.
+  if (typeof name !== "string") throw new InputError(`makeDataset: expected a name (string), got ${typeof name}`);
+  if (!(images instanceof Float32Array)) {
+    throw new InputError(`dataset ${name}: expected images as a Float32Array, got ${describe(images)}`);
+  }
+  if (!(labels instanceof Int32Array)) {
+    throw new InputError(`dataset ${name}: expected labels as an Int32Array, got ${describe(labels)}`);
+  }
   if (!Number.isInteger(features) || features < 1) {
     throw new InputError(`dataset ${name}: expected features to be a positive integer, got ${features}`);
   }
@@ -63,6 +72,27 @@ export function makeDataset(
     }
   }
   return { name, images, labels, count, features, classes };
+}
+
+const describe = (a: unknown): string =>
+  a === null || typeof a !== "object" ? String(a) : `${(a as object).constructor?.name ?? "an object"}`;
+
+/**
+ * The O(1) checks of a Dataset a function is given (one made by hand rather than by makeDataset
+ * would otherwise make batches of NaN from reads past its arrays' ends).
+ * @throws InputError naming `where` and what does not fit.
+ */
+export function checkDataset(ds: unknown, where: string): asserts ds is Dataset {
+  if (ds === null || typeof ds !== "object") throw new InputError(`${where}: expected a Dataset (makeDataset), got ${describe(ds)}`);
+  const { name, images, labels, count, features, classes } = ds as Dataset;
+  const bad = !(images instanceof Float32Array) ? `images: expected a Float32Array, got ${describe(images)}`
+    : !(labels instanceof Int32Array) ? `labels: expected an Int32Array, got ${describe(labels)}`
+    : count !== labels.length ? `count: expected ${labels.length} (the labels' length), got ${String(count)}`
+    : !Number.isInteger(features) || features < 1 ? `features: expected a positive integer, got ${String(features)}`
+    : images.length !== count * features ? `images: expected ${count * features} values (${count} × ${features}), got ${images.length}`
+    : !Number.isInteger(classes) || classes < 1 ? `classes: expected a positive integer, got ${String(classes)}`
+    : null;
+  if (bad !== null) throw new InputError(`${where}: dataset ${String(name)}: ${bad} (make datasets with makeDataset)`);
 }
 
 /**

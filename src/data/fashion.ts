@@ -39,6 +39,7 @@ const FILES = {
  * const { train, test } = await loadIdxDir("/data/mnist", "mnist"); // train.count = 60000
  */
 export async function loadIdxDir(dir: string, name: string, hint = ""): Promise<DatasetSplit> {
+  if (typeof dir !== "string") throw new InputError(`loadIdxDir: expected a folder (string), got ${typeof dir}`);
   const found = await Promise.all(Object.values(FILES).map((base) => locate(dir, base)));
   const missing = Object.values(FILES).filter((_, i) => found[i] === undefined);
   if (missing.length > 0) {

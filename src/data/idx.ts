@@ -64,6 +64,10 @@ export function decodeIdx(bytes: Uint8Array, file: string, kind: "images"): IdxI
 export function decodeIdx(bytes: Uint8Array, file: string, kind: "labels"): IdxLabels;
 export function decodeIdx(bytes: Uint8Array, file: string, kind: IdxKind): IdxImages | IdxLabels;
 export function decodeIdx(bytes: Uint8Array, file: string, kind: IdxKind): IdxImages | IdxLabels {
+  if (kind !== "images" && kind !== "labels") throw new InputError(`decodeIdx: expected kind "images" or "labels", got ${JSON.stringify(kind) ?? String(kind)}`);
+  if (!(bytes instanceof Uint8Array)) {
+    throw new InputError(`decodeIdx(${String(file)}): expected the file's bytes as a Uint8Array, got ${bytes === null ? "null" : typeof bytes !== "object" ? typeof bytes : (bytes as object).constructor?.name ?? "an object"}`);
+  }
   const gz = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
   const where = gz ? `${file} (after gunzip)` : file;
   const head = gz ? gunzipHead(bytes, file) : bytes;
@@ -113,6 +117,9 @@ export function decodeIdx(bytes: Uint8Array, file: string, kind: IdxKind): IdxIm
 export async function readIdx(path: string, kind: "images"): Promise<IdxImages>;
 export async function readIdx(path: string, kind: "labels"): Promise<IdxLabels>;
 export async function readIdx(path: string, kind: IdxKind): Promise<IdxImages | IdxLabels> {
+  // A number would be read as a file descriptor (0: stdin); a URL or Buffer is not a path the messages can name.
+  if (typeof path !== "string") throw new InputError(`readIdx: expected a path (string), got ${typeof path}`);
+  if (kind !== "images" && kind !== "labels") throw new InputError(`readIdx: expected kind "images" or "labels", got ${JSON.stringify(kind) ?? String(kind)}`);
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);

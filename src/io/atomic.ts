@@ -36,6 +36,8 @@ const nodeIO: FileIO = {
  * @example writeFileAtomic("model.safetensors", bytes)
  */
 export function writeFileAtomic(path: string, data: Uint8Array, io: FileIO = nodeIO): void {
+  if (typeof path !== "string" || path === "") throw new KilnError(`cannot write a file: expected a path (non-empty string), got ${typeof path} ${JSON.stringify(path) ?? String(path)}`);
+  if (!(data instanceof Uint8Array)) throw new KilnError(`cannot write ${JSON.stringify(path)}: expected bytes (Uint8Array), got ${data === null ? "null" : typeof data}`);
   const { basename, dirname, join } = pathModule();
   const nonce = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
   const tmp = join(dirname(path), `.${basename(path)}.${processId()}.${nonce}.tmp`);

@@ -104,6 +104,11 @@ function firstNonFinite(t: SafeTensor): number {
   return t.data.findIndex((v) => !Number.isFinite(v));
 }
 
+/** Variances (batchNorm's running_var, Adam's exp_avg_sq) are ≥ 0: √ of a negative one makes NaN. */
+const VARIANCE = /(^|\.)(running_var|exp_avg_sq)$/;
+const firstNegative = (name: string, t: SafeTensor): number =>
+  VARIANCE.test(name) && t.data instanceof Float32Array ? t.data.findIndex((v) => v < 0) : -1;
+
 const listed = (what: string, items: readonly string[]): string => items.length === 0 ? "" :
   `${what} (${items.length}): ${items.slice(0, LIST_LIMIT).join(", ")}${items.length > LIST_LIMIT ? `, … and ${items.length - LIST_LIMIT} more` : ""}`;
 
@@ -112,7 +117,7 @@ const listed = (what: string, items: readonly string[]): string => items.length 
  * the missing, unexpected, mis-shaped (or mis-typed) and non-finite tensors.
  */
 function plan(slots: readonly Slot[], file: ReadonlyMap<string, SafeTensor>, source: string, hint: string): (() => void)[] {
-  const missing: string[] = [], misshaped: string[] = [], nonFinite: string[] = [];
+  const missing: string[] = [], misshaped: string[] = [], nonFinite: string[] = [], negative: string[] = [];
   const writes: (() => void)[] = [];
   const wanted = new Set(slots.map((s) => s.name));
   for (const slot of slots) {
@@ -122,16 +127,20 @@ function plan(slots: readonly Slot[], file: ReadonlyMap<string, SafeTensor>, sou
     if (bad !== null) { misshaped.push(bad); continue; }
     const at = firstNonFinite(t);
     if (at >= 0) { nonFinite.push(`${quote(slot.name)} (${(t.data as Float32Array)[at]} at element ${at})`); continue; }
+    const below = firstNegative(slot.name, t);
+    if (below >= 0) { negative.push(`${quote(slot.name)} (${(t.data as Float32Array)[below]} at element ${below})`); continue; }
     const { target } = slot;
     writes.push(target instanceof BigInt64Array ? () => { target[0] = (t.data as BigInt64Array)[0]!; } : () => { target.set(t.data as Float32Array); });
   }
   const unexpected = [...file.keys()].filter((n) => !wanted.has(n)).map(quote);
-  const problems = [listed("missing", missing), listed("unexpected", unexpected), listed("mis-shaped", misshaped), listed("non-finite", nonFinite)].filter((p) => p !== "");
+  const problems = [listed("missing", missing), listed("unexpected", unexpected), listed("mis-shaped", misshaped), listed("non-finite", nonFinite), listed("negative variance", negative)].filter((p) => p !== "");
   if (problems.length > 0) throw new DecodeError(`${source} does not fit this model${hint}: ${problems.join("; ")}`);
   return writes;
 }
 
 function readBytes(path: string, what: string): Uint8Array {
+  // A number would be read as a file descriptor: 0 is stdin, and reading it waits forever.
+  if (typeof path !== "string") throw new KilnError(`cannot read ${what}: expected a path (string), got ${typeof path} ${String(path)}`);
   const fs = nodeBuiltin<typeof import("node:fs")>("node:fs", `reading ${what} from a file`);
   try {
     return fs.readFileSync(path);
