@@ -124,7 +124,7 @@ export class T {
   /** Sum over `axis` (a number or several; all axes if absent; negative counts from the end). */
   sum(axis?: number | readonly number[], opts: ReduceOptions = {}): T { return this.reduce("sum", axis, opts, (b, x, a, k) => b.sum(x, a, k)); }
   mean(axis?: number | readonly number[], opts: ReduceOptions = {}): T { return this.reduce("mean", axis, opts, (b, x, a, k) => b.mean(x, a, k)); }
-  /** Maximum over `axis`; its gradient goes to the first maximal element, as PyTorch's amax/max(dim). */
+  /** Maximum over `axis`; its gradient goes to the first maximal element, as PyTorch's max(dim) (torch.amax and max() split a tie evenly). */
   max(axis?: number | readonly number[], opts: ReduceOptions = {}): T { return this.reduce("max", axis, opts, (b, x, a, k) => b.max(x, a, k)); }
 
   /** Elements start ≤ i < end along `axis` (negative axis and indices count from the end, as Python). */
