@@ -1,14 +1,16 @@
 /**
  * ONNX files that decode and fit kiln's patterns but carry what no trained model has, beyond
  * onnx-fuzz.test.ts's malformed bytes: NaN and ±∞ weights, a negative BatchNormalization
- * variance, Gemm's transB given as a non-zero other than 1, and residual blocks nested deeper than
- * any model (which made tracing overflow the stack: a RangeError, not a KilnError).
+ * variance, Gemm's transB given as a non-zero other than 1, residual blocks nested deeper than
+ * any model (which made tracing overflow the stack: a RangeError, not a KilnError), and files cut
+ * at every byte (one cut decoded as a whole model: torch writes opset_import last).
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { DecodeError } from "../src/index.js";
+import { DecodeError, KilnError } from "../src/index.js";
 import { OnnxBuilder, i } from "../src/onnx/builder.js";
 import { fromOnnx } from "../src/onnx/import.js";
-import { encodeModel } from "../src/onnx/proto.js";
+import { decodeModel, encodeModel } from "../src/onnx/proto.js";
 import { MAX_SPEC_DEPTH } from "../src/spec.js";
 
 /** A model with input x [batch, n] whose graph `build` writes; returns the encoded bytes. */
@@ -84,5 +86,21 @@ describe("ONNX residual blocks nested too deep", () => {
     expect(levels).toBe(63);
     refused(nested(32), /Add "add31" closes a residual block nested more than 64 levels of seq\/residual deep; kiln reads at most 64/);
     refused(nested(3000), /Add "add31" closes a residual block nested more than 64 levels/); // was a RangeError (call stack) from tracing
+  });
+});
+
+describe("ONNX files cut short", () => {
+  it("every strict prefix of the PyTorch fixtures is refused with a KilnError (the cut before opset_import was accepted)", () => {
+    for (const name of ["mlp", "batchnorm", "residual-layernorm", "decomposed-layernorm", "activations"]) {
+      const bytes = new Uint8Array(readFileSync(new URL(`./fixtures/onnx/${name}.onnx`, import.meta.url)));
+      const accepted: number[] = [], other: string[] = [];
+      for (let n = 0; n < bytes.length; n++) {
+        try { fromOnnx(bytes.subarray(0, n)); accepted.push(n); } catch (e) { if (!(e instanceof KilnError)) other.push(`${n}: ${String(e)}`); }
+      }
+      expect({ name, accepted, other }).toEqual({ name, accepted: [], other: [] });
+      expect(fromOnnx(bytes).inputs).toBeGreaterThan(0);
+    }
+    const noOpset = decodeModel(new Uint8Array(readFileSync(new URL("./fixtures/onnx/mlp.onnx", import.meta.url))));
+    refused(encodeModel({ ...noOpset, opset_import: [{ domain: "com.example", version: 1 }] }), /the model names no ONNX operator set \(no opset_import for the default domain\)/);
   });
 });

@@ -26,12 +26,17 @@ export class OnnxGraph {
   constructor(model: Model) {
     const g: Graph | null | undefined = model.graph;
     if (!g) throw new DecodeError("ONNX: the model has no graph");
+    let opsets = 0;
     for (const o of model.opset_import) {
       if (o.domain === "" || o.domain === "ai.onnx") {
         const v = int(o.version, "opset version");
         if (v < 7 || v > 22) throw new DecodeError(`ONNX: opset ${v} is outside what kiln reads (7 to 22)`);
+        opsets++;
       }
     }
+    // Required by the format (ONNX Runtime refuses such a model too); torch writes opset_import
+    // last, so a file cut just before it would otherwise decode as a whole model.
+    if (opsets === 0) throw new DecodeError("ONNX: the model names no ONNX operator set (no opset_import for the default domain); expected one, e.g. opset 17 (is the file truncated?)");
     if (g.sparse_initializer.length > 0) throw new DecodeError("ONNX: sparse initializers are not supported");
     const defined = new Set<string>();
     const define = (name: string, what: string) => {
