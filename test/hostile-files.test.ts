@@ -5,6 +5,7 @@
  * line's file arguments and model modules. Every refusal is a KilnError naming what was expected.
  */
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -35,7 +36,7 @@ describe("paths that are not strings", () => {
     net.params["0.weight"]!.fill(5);
     const fd = openSync(file, "r");
     try {
-      await refused(() => loadCheckpoint(net, fd as unknown as string), /cannot read checkpoint: expected a path \(string\), got number/);
+      await refused(() => loadCheckpoint(net, fd as unknown as string), /cannot read checkpoint \d+: expected a path \(string\), got number/);
       expect(Array.from(net.params["0.weight"]!)).toEqual([5, 5, 5, 5]);
       loadCheckpoint(net, file);
       expect(Array.from(net.params["0.weight"]!)).toEqual(before);
@@ -48,6 +49,22 @@ describe("paths that are not strings", () => {
     } finally { closeSync(lfd); }
     await refused(() => loadIdxDir(7 as unknown as string, "x"), /loadIdxDir: expected a folder \(string\), got number/, InputError);
     await refused(() => saveCheckpoint(net, 3 as unknown as string), /cannot write a file: expected a path \(non-empty string\), got number 3/);
+  });
+});
+
+describe("paths that name no regular file", () => {
+  // A FIFO with no writer made every read wait forever; /dev/zero never ends (the read grows until
+  // memory runs out); /dev/null read as an empty file. Each is refused by what it is, unread.
+  const fifo = join(dir, "pipe.onnx");
+  execFileSync("mkfifo", [fifo]);
+
+  it("loadCheckpoint, readIdx and kiln inspect refuse a FIFO, a character device and a directory", async () => {
+    const net = compile(seq(linear(2, 2)), { inputs: 2, batch: 1 });
+    for (const [path, kind] of [[fifo, "a FIFO \\(named pipe\\)"], ["/dev/null", "a character device"], ["/dev/zero", "a character device"], [dir, "a directory"]]) {
+      await refused(() => loadCheckpoint(net, path!), new RegExp(`cannot read checkpoint ".*": expected a regular file, got ${kind}`));
+      await refused(() => readIdx(path!, "images"), new RegExp(`: cannot read the IDX images file: expected a regular file, got ${kind}`), InputError);
+    }
+    await refused(() => cliOutput(["inspect", fifo]), /cannot read ONNX model ".*pipe\.onnx": expected a regular file, got a FIFO/);
   });
 });
 

@@ -42,6 +42,6 @@ describe("kiln inspect model.onnx", () => {
     expect(text).toMatch(/total: 820 parameters/);
     expect(text).toMatch(/── eval after none ──\n\{ lambda x:f32\[32,10\] 0\.weight:f32\[16,10\]/);
     expect(text).toMatch(/= normalize\[axis=1 eps=0\.00001\]/);
-    await expect(out(["inspect", "test/fixtures/onnx/nothing.onnx"])).rejects.toThrow(/cannot read test\/fixtures\/onnx\/nothing\.onnx/);
+    await expect(out(["inspect", "test/fixtures/onnx/nothing.onnx"])).rejects.toThrow(/cannot read ONNX model "test\/fixtures\/onnx\/nothing\.onnx": ENOENT/);
   });
 });

@@ -1,9 +1,8 @@
 /** The ONNX side of `kiln`: `export` (a model and its checkpoint → .onnx) and `inspect model.onnx`. */
-import { readFileSync } from "node:fs";
-import { KilnError } from "../../runtime/errors.js";
 import { compile } from "../compile.js";
 import { features } from "../layers/node.js";
 import { fromOnnx } from "../onnx/import.js";
+import { readRegularFile } from "../io/read-file.js";
 import { countParams } from "./tree.js";
 import type { Loaded } from "./load.js";
 
@@ -20,13 +19,7 @@ export async function exportCommand(loaded: Loaded, o: { checkpoint: string; onn
 
 /** An .onnx file as `inspect` reads a model module: the imported model, compiled at a fixed batch. */
 export function loadOnnx(file: string): Loaded & { header: string } {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(file));
-  } catch (e) {
-    throw new KilnError(`cannot read ${file}: ${(e as Error).message}`);
-  }
-  const { model, inputs } = fromOnnx(bytes);
+  const { model, inputs } = fromOnnx(readRegularFile(file, "ONNX model")); // not a FIFO or /dev/zero
   const header = `${file}: imported from ONNX, ${inputs} input features (programs shown at batch ${INSPECT_BATCH})`;
   return { model, options: { inputs, batch: INSPECT_BATCH }, file, header };
 }

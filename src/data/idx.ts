@@ -12,9 +12,9 @@
  * the byte length (or, for gzip, against the most a deflate stream of that size can expand to)
  * before any array is made, and decompression is capped at the size the header declares.
  */
-import { readFile } from "node:fs/promises";
 import { constants as zc, gunzipSync } from "node:zlib";
 import { DecodeError, InputError, KilnError } from "../../runtime/errors.js";
+import { readRegularFileAsync, UnreadableFile } from "../io/read-file.js";
 
 /** Images of an IDX file: `pixels[i·rows·cols + r·cols + c]` = byte/255. */
 export interface IdxImages {
@@ -122,10 +122,10 @@ export async function readIdx(path: string, kind: IdxKind): Promise<IdxImages | 
   if (kind !== "images" && kind !== "labels") throw new InputError(`readIdx: expected kind "images" or "labels", got ${JSON.stringify(kind) ?? String(kind)}`);
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    bytes = await readRegularFileAsync(path, `IDX ${kind} file`); // not a FIFO or /dev/zero
   } catch (e) {
-    const detail = e instanceof Error ? e.message : String(e);
-    throw new InputError(`${path}: expected a readable IDX ${kind} file, got: ${detail}`);
+    if (!(e instanceof UnreadableFile)) throw e;
+    throw new InputError(`${path}: cannot read the IDX ${kind} file: ${e.reason}`, { cause: e });
   }
   return decodeIdx(bytes, path, kind);
 }

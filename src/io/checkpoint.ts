@@ -11,9 +11,9 @@
  * array of the net written, so a rejected load changes nothing.
  */
 import type { Graph } from "../../compiler/ir/graph.js";
-import { DecodeError, KilnError, ModelError } from "../../runtime/errors.js";
-import { nodeBuiltin } from "../../runtime/host.js";
+import { DecodeError, ModelError } from "../../runtime/errors.js";
 import { writeFileAtomic } from "./atomic.js";
+import { readRegularFile } from "./read-file.js";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor, type TensorArray } from "./safetensors.js";
 
 /** What a checkpoint reads and writes of a net (a `Net` is one). */
@@ -139,14 +139,7 @@ function plan(slots: readonly Slot[], file: ReadonlyMap<string, SafeTensor>, sou
 }
 
 function readBytes(path: string, what: string): Uint8Array {
-  // A number would be read as a file descriptor: 0 is stdin, and reading it waits forever.
-  if (typeof path !== "string") throw new KilnError(`cannot read ${what}: expected a path (string), got ${typeof path} ${String(path)}`);
-  const fs = nodeBuiltin<typeof import("node:fs")>("node:fs", `reading ${what} from a file`);
-  try {
-    return fs.readFileSync(path);
-  } catch (e) {
-    throw new KilnError(`cannot read ${what} ${JSON.stringify(path)}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
-  }
+  return readRegularFile(path, what); // a regular file only: not a FIFO, /dev/zero, or a descriptor number
 }
 
 // ─────────────────────────────── state dict ───────────────────────────────
