@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { decodeSafetensors, encodeSafetensors } from "../src/io/safetensors.js";
-import { DecodeError } from "../src/index.js";
+import { DecodeError, InputError } from "../src/index.js";
 
 const bytesOf = (...parts: (number[] | string | Uint8Array)[]): Uint8Array => {
   const chunks = parts.map((p) => (typeof p === "string" ? new TextEncoder().encode(p) : Uint8Array.from(p)));
@@ -105,6 +105,13 @@ describe("safetensors bytes, as the reference writes them", () => {
     expect(() => encodeSafetensors({ a: [1, 2] as unknown as Float32Array }, { a: [2] })).toThrow(/expected a typed array/);
     expect(() => encodeSafetensors({ __metadata__: new Float32Array(1) }, { __metadata__: [1] })).toThrow(/reserved/);
     expect(() => encodeSafetensors({ "\ud800": new Float32Array(1) }, { "\ud800": [1] })).toThrow(/lone surrogate/);
+    // null arguments were TypeErrors; a Map keyed by a number wrote a header that is not JSON
+    expect(() => encodeSafetensors(null as never, {})).toThrow(/expected tensors as an object or a Map, got null/);
+    expect(() => encodeSafetensors({}, {}, null as never)).toThrow(/expected metadata as an object or a Map, got null/);
+    const byNumber = new Map([[5 as unknown as string, new Float32Array(1)]]);
+    expect(() => encodeSafetensors(byNumber, new Map([["5", [1]]]))).toThrow(InputError);
+    expect(() => encodeSafetensors(byNumber, new Map([["5", [1]]]))).toThrow(/expected tensors named by strings, got the number key 5/);
+    expect(() => encodeSafetensors({}, {}, new Map([[1 as unknown as string, "x"]]))).toThrow(/expected metadata named by strings/);
   });
 });
 

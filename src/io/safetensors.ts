@@ -130,8 +130,16 @@ function byCodePoint(a: string, b: string): number {
 }
 
 type Named<T> = Readonly<Record<string, T>> | ReadonlyMap<string, T>;
-const entriesOf = <T>(m: Named<T>): [string, T][] =>
-  m instanceof Map ? [...m.entries()] : Object.keys(m).map((k) => [k, (m as Record<string, T>)[k]!]);
+
+/** The entries of a record or Map argument; anything else, or a Map key that is not a string (its header would not be JSON), is an InputError. */
+function entriesOf<T>(m: Named<T>, what: string): [string, T][] {
+  if (m === null || typeof m !== "object") throw new InputError(`encodeSafetensors: expected ${what} as an object or a Map, got ${m === null ? "null" : typeof m}`);
+  if (!(m instanceof Map)) return Object.keys(m).map((k) => [k, (m as Record<string, T>)[k]!]);
+  const entries = [...m.entries()];
+  const bad = entries.find(([k]) => typeof k !== "string");
+  if (bad) throw new InputError(`encodeSafetensors: expected ${what} named by strings, got the ${typeof bad[0]} key ${String(bad[0])}`);
+  return entries;
+}
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
@@ -144,8 +152,8 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 export function encodeSafetensors(
   tensors: Named<TensorArray>, shapes: Named<readonly number[]>, metadata?: Named<string>,
 ): Uint8Array {
-  const shapeOf = new Map(entriesOf(shapes));
-  const list = entriesOf(tensors).map(([name, data]) => {
+  const shapeOf = new Map(entriesOf(shapes, "shapes"));
+  const list = entriesOf(tensors, "tensors").map(([name, data]) => {
     const what = `encodeSafetensors: tensor ${quote(name)}`;
     if (name === "__metadata__") throw new InputError(`${what}: the name "__metadata__" is reserved`);
     if (LONE_SURROGATE.test(name)) throw new InputError(`${what}: expected a name that is valid UTF-8, got one with a lone surrogate`);
@@ -168,7 +176,7 @@ export function encodeSafetensors(
   // JSON.stringify keeps insertion order except for integer-like keys, which it puts first: build
   // the header text by hand so the order is the reference's whatever the names are.
   const parts: string[] = [];
-  const meta = metadata === undefined ? [] : entriesOf(metadata);
+  const meta = metadata === undefined ? [] : entriesOf(metadata, "metadata");
   if (metadata !== undefined) {
     for (const [k, v] of meta) {
       if (typeof v !== "string" || LONE_SURROGATE.test(k) || LONE_SURROGATE.test(v)) {
