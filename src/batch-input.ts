@@ -1,13 +1,13 @@
 /** The batch a train step or a gradients call reads, validated on its way into the program. */
 import type { Executor } from "../runtime/executor.js";
 import type { NetParts } from "./net.js";
-import { changedWhileRead, checkFloats, stableArray } from "./validate.js";
+import { changedWhileRead, checkFloats, floatsOnce, stableArray } from "./validate.js";
 
 /**
  * Validate, then write a batch into a program's input buffers (`x`, `labels`). The fast path for
  * the common case — a Float32Array of the right length — copies first and checks the program's
- * own copy in one WebAssembly pass; anything else is read once (stableArray), checked, then
- * copied, so what is checked is what the program reads. Either way a refused batch is a KilnError
+ * own copy in one WebAssembly pass; anything else is read once (floatsOnce, stableArray), checked,
+ * then copied, so what is checked is what the program reads. Either way a refused batch is a KilnError
  * before the program runs, so it changes no parameter or state.
  */
 export function writeBatch(exec: Executor, parts: Pick<NetParts, "trace" | "loss" | "outputs">, x: ArrayLike<number>, labels: ArrayLike<number>, batchText: () => string): void {
@@ -21,9 +21,7 @@ export function writeBatch(exec: Executor, parts: Pick<NetParts, "trace" | "loss
       changedWhileRead("x");
     }
   } else {
-    const xs = stableArray(x, batch * inputs);
-    checkFloats(xs, batch * inputs, "x", batchText);
-    buf.set(xs);
+    buf.set(floatsOnce(x, batch * inputs, "x", batchText));
   }
   const lab = exec.input("labels") as Float32Array | Int32Array;
   // mse's targets (its check is length and finiteness only), a Float32Array of the right length:
@@ -45,8 +43,8 @@ export function writeBatch(exec: Executor, parts: Pick<NetParts, "trace" | "loss
 /**
  * Write samples [start, start + count) of predict's n into an eval program's `x`. A Float32Array
  * is checked after the copy, in the program's buffer (allFinite), and named by the JavaScript
- * check only when that fails; anything else was made stable (stableArray) and checked by the
- * caller before the first chunk.
+ * check only when that fails; anything else was read once and checked (floatsOnce) by the caller
+ * before the first chunk.
  */
 export function writeSamples(exec: Executor, x: ArrayLike<number>, start: number, count: number, n: number, inputs: number): void {
   const buf = exec.input("x") as Float32Array;

@@ -17,7 +17,7 @@ import type { Loss } from "./loss.js";
 import type { Optimizer } from "./optim/optimizer.js";
 import type { ProbeKind, Probes } from "./probes.js";
 import type { TraceOptions } from "./programs.js";
-import { batchOf, checkFloats, describeValue, readOnlyRecord, stableArray } from "./validate.js";
+import { batchOf, describeValue, floatsOnce, readOnlyRecord } from "./validate.js";
 import { writeBatch, writeSamples } from "./batch-input.js";
 import { writeFileAtomic } from "./io/atomic.js";
 import { toOnnx, type OnnxExportOptions } from "./onnx/export.js";
@@ -267,11 +267,10 @@ export class Net {
       throw new InputError(`predict: out must be a Float32Array of ${n * width} values (${n} samples × ${width} outputs), got ${describeValue(out)}`);
     }
     // A Float32Array of one chunk is checked after the copy, in the program's buffer (allFinite);
-    // anything else (read once: stableArray), and a Float32Array of several chunks (so that a bad
+    // anything else (read once: floatsOnce), and a Float32Array of several chunks (so that a bad
     // value in a later chunk leaves `out` untouched), by the JavaScript check first. Either way a
     // non-finite value is named by its index. Messages are built only on failure.
-    const xs = stableArray(x, n * inputs) as ArrayLike<number>;
-    if (!(xs instanceof Float32Array) || n > EVAL_CHUNK) checkFloats(xs, n * inputs, "x", `${n}×${inputs}`);
+    const xs = x instanceof Float32Array && n <= EVAL_CHUNK ? x : floatsOnce(x, n * inputs, "x", `${n}×${inputs}`);
     const result = out ?? new Float32Array(n * width);
     // A model whose user code mixes the samples (compiler/ir/samples.ts) sees all of them at once.
     const chunk = n > EVAL_CHUNK && this.programsMade.mixesSamples(EVAL_CHUNK) ? n : EVAL_CHUNK;

@@ -36,23 +36,53 @@ export function checkFloats(x: unknown, length: number, what: string, shape: str
   }
 }
 
+/** A private copy of a typed array that is a view of shared memory (another thread may write it), else the array. */
+const unshared = <A>(x: A): A => {
+  const v = x as unknown as { buffer: ArrayBufferLike; slice?: () => A };
+  return typeof SharedArrayBuffer !== "undefined" && v.buffer instanceof SharedArrayBuffer && typeof v.slice === "function" ? v.slice() : x;
+};
+
 /**
- * An array-like the checks and the copy after them can read without it changing in between: a
- * typed array as is (a copy of it when it is a view of shared memory another thread may write);
- * any other array-like (an Array, an object with getters, a Proxy) read once, element by element,
- * into a plain array — but only when its length is the `want` expected, so a declared length of
- * 10¹² allocates nothing (`{ length }` is returned for the check to refuse). Non-objects pass through.
+ * Labels as the loss check and the copy after it can read them without them changing in between:
+ * a typed array as is (copied when it is a view of shared memory); any other array-like (an
+ * Array, an object with getters, a Proxy) read once, element by element, into a plain array — only
+ * when its length is `want`, the program's own labels length (so the copy is bounded by memory the
+ * program already holds); otherwise `{ length }` for the check to refuse. Non-objects pass through.
  */
 export function stableArray(x: unknown, want: number): unknown {
   if (x === null || typeof x !== "object") return x;
-  if (ArrayBuffer.isView(x)) {
-    const v = x as unknown as { buffer: ArrayBufferLike; slice?: () => unknown };
-    return typeof SharedArrayBuffer !== "undefined" && v.buffer instanceof SharedArrayBuffer && typeof v.slice === "function" ? v.slice() : x;
-  }
+  if (ArrayBuffer.isView(x)) return unshared(x);
   const n = (x as ArrayLike<unknown>).length;
   if (n !== want) return Object.freeze({ length: n });
   const out = new Array<unknown>(want);
   for (let i = 0; i < want; i++) out[i] = (x as ArrayLike<unknown>)[i];
+  return out;
+}
+
+/**
+ * `length` finite float32 values, checked as checkFloats checks them and read exactly once: a
+ * typed array is checked in place (copied first when it views shared memory); any other
+ * array-like is read element by element, each checked before the next is read, into a plain array
+ * that grows with the values actually given — so `{ length: 3·2³⁰ }` is refused at its first
+ * element instead of allocating for the length it declares, and a getter cannot pass the check
+ * and then return NaN to the copy.
+ */
+export function floatsOnce(x: unknown, length: number, what: string, shape: string | (() => string)): ArrayLike<number> {
+  if (x === null || typeof x !== "object" || typeof (x as ArrayLike<number>).length !== "number" || (x as ArrayLike<number>).length !== length) {
+    checkFloats(x, length, what, shape); // throws: not an array-like, or the wrong length
+  }
+  if (ArrayBuffer.isView(x)) {
+    const a = unshared(x as unknown as ArrayLike<number>);
+    checkFloats(a, length, what, shape);
+    return a;
+  }
+  const out: number[] = [];
+  for (let i = 0; i < length; i++) {
+    const v = (x as ArrayLike<unknown>)[i];
+    const bad = badFloat(v);
+    if (bad !== null) throw new InputError(`${what}[${i}]: expected a finite number, got ${bad}`);
+    out.push(v as number);
+  }
   return out;
 }
 

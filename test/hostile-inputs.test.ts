@@ -67,6 +67,8 @@ describe("arrays that change while they are read", () => {
     const net = make();
     refused(() => net.trainStep({ length: 1e12 } as ArrayLike<number>, [0, 1]), /x: expected 6 values .*got 1000000000000/);
     refused(() => net.trainStep(Float32Array.from(X), { length: 1e12 } as ArrayLike<number>), /labels: expected 2 values .*got 1000000000000/);
+    // predict takes any length: the declared 3·2³⁰ values are refused at the first, before anything is allocated for them
+    refused(() => net.predict({ length: 3 * 2 ** 30 } as ArrayLike<number>), /x\[0\]: expected a finite number, got undefined/);
   });
 
   it("views of shared memory and at an offset give the same step as a plain array", () => {
