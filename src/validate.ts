@@ -104,21 +104,23 @@ export function batchOf(x: unknown, width: number): number {
 }
 
 /**
- * A frozen record whose writes are KilnErrors (a plain frozen object throws a TypeError in strict
- * code): `net.params["0.weight"] = w` says to write the array in place instead. Reads are the
- * frozen object's own, so Object.keys, spreading and `in` work as on any record.
+ * A frozen record whose names refuse assignment with a KilnError (a plain frozen object throws a
+ * TypeError in strict code and ignores it in sloppy code): `net.params["0.weight"] = w` says to
+ * write the array in place instead. Each name is a getter/setter pair, not a Proxy, so the record
+ * still structuredClones and posts to a worker like a plain object; adding or deleting a name is
+ * the frozen object's own TypeError.
  */
-export function readOnlyRecord<T extends object>(record: T, what: string): Readonly<T> {
-  const frozen = Object.freeze(record);
-  const refuse = (verb: string, key: string | symbol): never => {
-    const name = JSON.stringify(String(key));
-    const known = Object.prototype.hasOwnProperty.call(frozen, key);
-    throw new InputError(`${what} is read-only: expected its arrays to be changed in place (${what}[${name}].set(values)), got ${verb} ${known ? name : `${name}, which is not one of its ${Object.keys(frozen).length} names`}`);
-  };
-  return new Proxy(frozen, {
-    set: (_, key) => refuse("an assignment to", key),
-    defineProperty: (_, key) => refuse("a definition of", key),
-    deleteProperty: (_, key) => refuse("a deletion of", key),
-    setPrototypeOf: () => refuse("a change of prototype of", "__proto__"),
-  });
+export function readOnlyRecord<T extends Record<string, unknown>>(record: T, what: string): Readonly<T> {
+  const out = {} as T;
+  for (const key of Object.keys(record)) {
+    const value = record[key];
+    Object.defineProperty(out, key, {
+      enumerable: true,
+      get: () => value,
+      set: (v: unknown) => {
+        throw new InputError(`${what} is read-only: expected its arrays to be changed in place (${what}[${JSON.stringify(key)}].set(values)), got an assignment of ${describeValue(v)} to ${JSON.stringify(key)}`);
+      },
+    });
+  }
+  return Object.freeze(out);
 }
