@@ -153,6 +153,22 @@ describe("losses", () => {
   });
 });
 
+describe("leakyRelu", () => {
+  it("is x above 0 and fround(slope·x) below, exactly, for any finite slope; its derivative at 0 is the slope (PyTorch's)", () => {
+    const x = Float32Array.from([1, 3.5, 1e-30, 2e30, 0, -1, -0.3, -1e-30, -2e30, 7e-45, -7e-45, 3e38]);
+    for (const slope of [0.01, 0.2, -3, 1e30, -1e30, 0]) {
+      const net = compile(seq(leakyRelu(slope)), { inputs: x.length, batch: 1, seed: 0, loss: mse(), optimizer: sgd({ lr: 0 }) });
+      // PyTorch multiplies by the slope as a float32 (its scalar cast to the tensor's type); a zero's sign aside.
+      const want = Array.from(x, (v) => (v > 0 ? v : Math.fround(Math.fround(slope) * v)) + 0);
+      expect(Array.from(net.predict(x), (v) => v + 0), `slope ${slope}`).toEqual(want);
+      // d/dx of mse(leakyRelu(x), 0) at x = 0 is 2·0·leakyRelu'(0) / n: seen through a target of 1.
+      const at0 = compile(seq(leakyRelu(slope)), { inputs: 1, batch: 1, seed: 0, loss: mse(), optimizer: sgd({ lr: 0 }) });
+      const g = at0.gradients(Float32Array.of(0), Float32Array.of(1), { input: true }).inputGrad!;
+      expect(g[0], `slope ${slope}`).toBe(Math.fround(-2 * slope));
+    }
+  });
+});
+
 describe("input gradients", () => {
   it("are ∂loss/∂x, and gradients() still changes nothing", () => {
     const net = compile(seq(linear(4, 3), gelu, linear(3, 2)), { ...opts, optimize: true });

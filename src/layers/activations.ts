@@ -52,9 +52,11 @@ export const leakyRelu: LeakyRelu = callableLayer(leaky(0.01), (slope: number = 
 
 function leaky(slope: number): Fn {
   if (typeof slope !== "number" || !Number.isFinite(slope)) throw new ModelError(`leakyRelu slope must be a finite number, got ${String(slope)}`);
-  // slope·x + (1 − slope)·relu(x): x above 0, slope·x below, and at 0 the derivative is
-  // slope + (1 − slope)·relu'(0) = slope, PyTorch's leaky_relu'(0).
-  return builtin(`leakyRelu(${slope})`, (x) => x.mul(slope).add(x.relu().mul(1 - slope)), { name: "leakyRelu", slope });
+  // relu(x) + slope·(x − relu(x)): above 0 it is x + slope·0 = x exactly, below 0 0 + slope·x,
+  // one rounding, as PyTorch's leaky_relu; at 0 the derivative is relu'(0) + slope·(1 − relu'(0))
+  // = slope, PyTorch's leaky_relu'(0). (slope·x + (1 − slope)·relu(x) rounded twice above 0, and
+  // for |slope| beyond ~2²⁴ cancelled to 0: leakyRelu(1e30) of 1 was 0.)
+  return builtin(`leakyRelu(${slope})`, (x) => { const r = x.relu(); return r.add(x.sub(r).mul(slope)); }, { name: "leakyRelu", slope });
 }
 
 /** A function that is also the layer it returns with no arguments (`gelu` and `gelu()`). */
