@@ -12,6 +12,7 @@ import { InputError, KilnError } from "../runtime/errors.js";
 import { defaultThreads } from "../runtime/pool.js";
 import type { Executor } from "../runtime/executor.js";
 import { CheckedProgram, checkNumericsFromEnv } from "./numerics.js";
+import { describeValue } from "./validate.js";
 
 export { GraphBuilder };
 
@@ -37,9 +38,16 @@ export interface CompiledGraph {
  */
 export function compileGraph(g: Graph, opts: { optimize?: boolean; threads?: number; checkNumerics?: boolean } = {}): CompiledGraph {
   checkGraph(g);
+  if (typeof opts !== "object" || opts === null) throw new InputError(`compileGraph: expected options { optimize?, threads?, checkNumerics? }, got ${describeValue(opts)}`);
+  for (const k of ["optimize", "checkNumerics"] as const) {
+    if (opts[k] !== undefined && typeof opts[k] !== "boolean") throw new InputError(`compileGraph: ${k} must be true or false, got ${describeValue(opts[k])}`);
+  }
+  const threads = opts.threads ?? defaultThreads();
+  if (typeof threads !== "number" || !Number.isInteger(threads) || threads < 1 || threads > 64) {
+    throw new InputError(`compileGraph: threads must be an integer in [1, 64], got ${describeValue(threads)}`);
+  }
   const useOpt = opts.optimize ?? true;
   const graph = useOpt ? optimize(g, "graph") : g;
-  const threads = opts.threads ?? defaultThreads();
   const arena = useOpt ? new Arena(threads) : null;
   // Parameters, state and optimizer buffers live outside the scratch plan: give them arena arrays.
   const bound = new Map<string, Float32Array | Int32Array>();

@@ -5,7 +5,7 @@
  * refusal is a KilnError naming what was expected and what came, and changes nothing.
  */
 import { describe, expect, it } from "vitest";
-import { compile, InputError, linear, mse, relu, seq, sgd, type Net } from "../src/index.js";
+import { compile, compileGraph, GraphBuilder, InputError, linear, mse, relu, seq, sgd, type Net } from "../src/index.js";
 
 const make = (loss?: ReturnType<typeof mse>) =>
   compile(seq(linear(3, 4), relu, linear(4, 2)), { inputs: 3, batch: 2, seed: 1, optimizer: sgd({ lr: 0.1, momentum: 0.9 }), ...(loss ? { loss } : {}) });
@@ -121,5 +121,29 @@ describe("net.params, net.state and net.optimizerState are read-only records", (
     expect(structuredClone(net.params)["0.bias"]).toEqual(net.params["0.bias"]); // posts to a worker as before
     net.params["0.bias"]!.set([1, 2, 3, 4]); // the in-place way works
     expect(Array.from(net.params["0.bias"]!)).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe("compileGraph's options", () => {
+  it("null, a non-boolean flag or a bad thread count is an InputError naming the option", () => {
+    const b = new GraphBuilder();
+    const x = b.input("x", "data", { shape: [2, 3], dtype: "f32" });
+    b.output("y", "logits", b.relu(x));
+    const g = b.build();
+    for (const [opts, says] of [
+      [null, /expected options \{ optimize\?, threads\?, checkNumerics\? \}, got object null/],
+      [{ threads: 0 }, /threads must be an integer in \[1, 64\], got number 0/],
+      [{ threads: 2.5 }, /threads must be an integer in \[1, 64\], got number 2\.5/],
+      [{ threads: "2" }, /threads must be an integer in \[1, 64\], got string 2/],
+      [{ optimize: "yes" }, /optimize must be true or false, got string yes/],
+      [{ checkNumerics: 1 }, /checkNumerics must be true or false, got number 1/],
+    ] as const) {
+      expect(() => compileGraph(g, opts as never)).toThrow(InputError);
+      expect(() => compileGraph(g, opts as never)).toThrow(says);
+    }
+    const p = compileGraph(g, { threads: 1 });
+    p.input("x").set([-1, 2, -3, 4, -5, 6]);
+    p.run();
+    expect(Array.from(p.output("y"))).toEqual([0, 2, 0, 4, 0, 6]);
   });
 });
