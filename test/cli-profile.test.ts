@@ -38,6 +38,13 @@ describe("kiln profile", () => {
     }
   });
 
+  it("profiles the README's model file, whose cosine schedule has no length (the timed steps are the run)", async () => {
+    const out: string[] = [];
+    expect(await main(["profile", "examples/models/mlp.ts", "--batch", "8", "--steps", "2", "--threads", "1"], (s) => out.push(s))).toBe(0);
+    expect(out.join("\n")).toMatch(/^examples\/models\/mlp\.ts: batch 8, 1 thread, 2 timed runs per program/);
+    expect(out.join("\n")).toMatch(/── train step \(net\.trainStep: [\d.]+ µs per call\)/);
+  });
+
   it("is a command with --help, and refuses a bad flag", async () => {
     const out: string[] = [];
     expect(await main(["profile", "--help"], (s) => out.push(s))).toBe(0);

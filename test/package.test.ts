@@ -146,4 +146,36 @@ export const options = { inputs: 784, batch: 16, loss: softmaxCrossEntropy(), op
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/linear\[transA=false transB=true relu=true\]/); // batchNorm folded, ReLU fused
   }, 60_000);
+
+  const modelTs = `import { seq, linear, relu, softmaxCrossEntropy, sgd, type CompileOptions } from "kiln";
+export const model = seq(linear(784, 32), relu, linear(32, 10));
+export const options: CompileOptions = { inputs: 784, batch: 16, loss: softmaxCrossEntropy(), optimizer: sgd({ lr: 0.1 }) };
+`;
+
+  it("npx kiln inspect model.ts without tsx: one line saying what it needs", () => {
+    // Node ≥ 22.18 strips types itself; there a .ts model file loads without tsx.
+    if ((process.features as { typescript?: unknown }).typescript) return;
+    writeFileSync(join(dir, "model.ts"), modelTs);
+    const r = run("npx", ["--no-install", "kiln", "inspect", "model.ts", "--graph", "eval"], dir);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/^kiln: cannot load model\.ts: a TypeScript model file needs tsx in the project \(npm install --save-dev tsx\), or the model in plain JavaScript \(model\.mjs\)/);
+  }, 60_000);
+
+  it("with tsx installed, npx kiln runs a model.ts, also in a project without \"type\": \"module\"", () => {
+    // npm init's package.json (no "type"): Node loads model.ts as CommonJS, which needs tsx's require hook.
+    const cjs = mkdtempSync(join(tmpdir(), "kiln-pack-cjs-"));
+    try {
+      writeFileSync(join(cjs, "package.json"), JSON.stringify({ name: "kiln-user-cjs", private: true }));
+      const install = run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball, `tsx@${pkg.devDependencies["tsx"]!}`], cjs);
+      expect(install.status, install.stderr).toBe(0);
+      writeFileSync(join(cjs, "model.ts"), modelTs);
+      const r = run("npx", ["--no-install", "kiln", "inspect", "model.ts", "--graph", "eval"], cjs);
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/linear\[transA=false transB=true relu=true\]/);
+    } finally {
+      rmSync(cjs, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

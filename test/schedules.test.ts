@@ -25,7 +25,7 @@ describe("a schedule without its own length", () => {
   });
 
   it("is refused when the run's length is not known either", () => {
-    expect(() => cosine({ from: 1 })(0)).toThrow(/cosine\(\{ from: 1, to: 0 \}\) has no length: give it steps, or train with trainLoop or kiln train/);
+    expect(() => cosine({ from: 1 })(0)).toThrow(/cosine\(\{ from: 1, to: 0 \}\) has no length: expected its steps, or the run's length from net\.setTotalSteps\(n\) before the first step/);
     expect(() => warmup({ steps: 5 }, cosine({ from: 1 }))(7)).toThrow(/has no length/);
   });
 

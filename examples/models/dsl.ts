@@ -2,7 +2,7 @@
  * A model file with user code for the `kiln` command line: the README's "Your own layers" model,
  * on MNIST (784 → 10, softmax cross-entropy).
  *   npx kiln inspect examples/models/dsl.ts --graph eval
- *   npx kiln train examples/models/dsl.ts --epochs 1 --out dsl.safetensors
+ *   npx kiln train examples/models/dsl.ts --epochs 1 --out out/dsl.safetensors
  */
 import { concat, fn, gelu, init, layer, leakyRelu, linear, seq, sgd, tanh } from "../../src/index.js";
 

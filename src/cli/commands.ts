@@ -11,6 +11,7 @@ import { runPasses } from "../../compiler/passes/index.js";
 import { optimizationPasses } from "../../compiler/pipeline.js";
 import { formatSummary, summarize } from "../../compiler/summary.js";
 import { KilnError } from "../../runtime/errors.js";
+import { UsageError } from "./args.js";
 import { compile } from "../compile.js";
 import { Batcher } from "../data/batches.js";
 import type { Dataset } from "../data/dataset.js";
@@ -25,7 +26,7 @@ export type GraphName = (typeof GRAPHS)[number];
 
 export function graphName(s: string | undefined, fallback: GraphName): GraphName {
   const g = s ?? fallback;
-  if (!(GRAPHS as readonly string[]).includes(g)) throw new KilnError(`--graph must be one of ${GRAPHS.join(", ")}, got ${JSON.stringify(g)}`);
+  if (!(GRAPHS as readonly string[]).includes(g)) throw new UsageError(`--graph must be one of ${GRAPHS.join(", ")}, got ${JSON.stringify(g)}`);
   return g as GraphName;
 }
 
@@ -38,7 +39,7 @@ function graphAfter(ir: Net["ir"], name: GraphName, after?: string): Graph {
   if (name === "forward" || after === "none") return g;
   const names = optimizationPasses.map((p) => p.name);
   const upto = after === undefined ? names.length - 1 : names.indexOf(after);
-  if (upto < 0) throw new KilnError(`--after must be "none" or one of ${names.join(", ")}, got ${JSON.stringify(after)}`);
+  if (upto < 0) throw new UsageError(`--after must be "none" or one of ${[...new Set(names)].join(", ")}, got ${JSON.stringify(after)}`);
   return runPasses(g, optimizationPasses.slice(0, upto + 1), name);
 }
 
@@ -60,7 +61,7 @@ export function inspect(loaded: Loaded, o: { graph?: string; after?: string; dot
 /** The forward computation of a program: train-mode forward without the loss, or eval. */
 function forwardOnly(ir: Net["ir"], name: string): Graph {
   if (name === "eval") return ir.eval;
-  if (name !== "train" && name !== "forward") throw new KilnError(`kiln diff compares "train" and "eval", got ${JSON.stringify(name)}`);
+  if (name !== "train" && name !== "forward") throw new UsageError(`kiln diff compares "train" and "eval", got ${JSON.stringify(name)}`);
   const b = new GraphBuilder(ir.forward);
   b.filterOutputs((out) => out.kind !== "loss");
   return dce(b.build());

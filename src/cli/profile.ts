@@ -17,6 +17,7 @@ import { KilnError } from "../../runtime/errors.js";
 import { defaultThreads } from "../../runtime/pool.js";
 import { compile } from "../compile.js";
 import type { Net } from "../net.js";
+import { UsageError } from "./args.js";
 import type { Loaded } from "./load.js";
 
 export const PROFILE_HELP = `usage: kiln profile <file.ts> [--batch N] [--steps N] [--threads N] [--export NAME]
@@ -39,7 +40,7 @@ export interface ProfileOptions {
 export function positiveFlag(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new KilnError(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -91,8 +92,10 @@ function uniform(seed: number): () => number {
   };
 }
 
+const WARMUP = 5;
+
 function time(e: Executor, run: () => void, steps: number): number {
-  for (let i = 0; i < 5; i++) run();
+  for (let i = 0; i < WARMUP; i++) run();
   e.startTiming();
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) run();
@@ -103,6 +106,7 @@ export function profile(loaded: Loaded, o: ProfileOptions = {}): string {
   const batch = o.batch ?? loaded.options.batch, steps = o.steps ?? 50;
   const threads = o.threads ?? loaded.options.threads ?? defaultThreads();
   const net: Net = compile(loaded.model, { ...loaded.options, batch, threads });
+  net.setTotalSteps(WARMUP + steps); // the train steps it times: a schedule without its own length (cosine({ from, to })) spans them
   const inputs = loaded.options.inputs, outputs = net.predict(new Float32Array(inputs)).length;
   const r = uniform(1);
   const x = Float32Array.from({ length: batch * inputs }, r);

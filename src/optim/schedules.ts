@@ -23,7 +23,7 @@ export const scheduleWarnings = { write: (message: string): void => void process
 function lengthAt(name: string, own: number | undefined, t: number, total: number | undefined, warned: { done: boolean }): number {
   const n = own ?? total;
   if (n === undefined) {
-    throw new ModelError(`${name} has no length: give it steps, or train with trainLoop or kiln train, which tell the net the run's length (net.setTotalSteps)`);
+    throw new ModelError(`${name} has no length: expected its steps, or the run's length from net.setTotalSteps(n) before the first step (kiln train and the examples' training loop set it)`);
   }
   if (t >= n && !warned.done) {
     warned.done = true;
