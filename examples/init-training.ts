@@ -20,7 +20,7 @@ const args = commonArgs("init-training", "Train 50×100 ReLU MLPs with W ~ N(0, 
   lr: "peak learning rate of SGD momentum 0.9 (default 0.001)",
   batch: "batch size (default 64)",
   "boom-lr": "learning rate of the σ² = 3/n run that blows up (default 0.01)",
-}, process.argv.slice(2), { duration: { full: "25–30 minutes (estimated: 10× the --quick run's steps)", quick: "3 minutes" } });
+}, process.argv.slice(2), { duration: { full: "3–4 minutes (193 s measured)", quick: "30–40 s" } });
 const steps = numberOption(args.extra, "steps", args.quick ? 300 : 3000, { integer: true });
 const recipe = defaultRecipe(steps, numberOption(args.extra, "batch", 64, { integer: true }), numberOption(args.extra, "lr", 0.001));
 const { train, test, label } = await loadData(args.data);

@@ -25,7 +25,7 @@ const args = commonArgs("mnist", "The main job: a 2-hidden-layer MLP with layerN
   init: "torch (PyTorch's default scale, 1/(3n)), he or xavier (default torch)",
   norm: "layer or batch (default layer)",
 }, process.argv.slice(2), {
-  duration: { full: "1–2 minutes", quick: "10 s" },
+  duration: { full: "10–30 s", quick: "10 s" },
   usage: "[--epochs 10] [--hidden 512] [--batch 128] [--lr 0.05] [--init torch] [--norm layer] [--seed 0] [--quick] [--data DIR] [--out out/mnist]",
 });
 const epochs = numberOption(args.extra, "epochs", args.quick ? 1 : 10, { integer: true });

@@ -104,7 +104,7 @@ describe("the examples", () => {
       expect(r.status, file).toBe(0);
       expect(r.stdout, file).toMatch(new RegExp(`npx tsx examples/${file}.ts .*--quick`));
       expect(r.stdout, file).toMatch(/--quick +a fast smoke run/);
-      if (file !== "init-norms") expect(r.stdout, file).toMatch(/Takes about .+; --quick about /);
+      expect(r.stdout, file).toMatch(/Takes about .+; --quick about /);
     }
   }, 180_000);
 

@@ -135,6 +135,27 @@ console.log(JSON.stringify({ first: losses[0], last: losses.at(-1), same: before
     expect(out.jobs[0]).toBeGreaterThan(0);
   }, 60_000);
 
+  it("the platform-neutral entry compiles, trains and warns where there is no `process` (a browser without a bundler's shims)", () => {
+    writeFileSync(join(dir, "no-process.mjs"), `
+const out = process.stdout;
+Object.defineProperty(globalThis, "process", { value: undefined, configurable: true, writable: true });
+const warned = [];
+console.warn = (...a) => warned.push(a.join(" "));
+const { seq, linear, relu, compile, softmaxCrossEntropy, sgd, cosine } = await import("kiln");
+const net = compile(seq(linear(4, 3), relu, linear(3, 2)), { inputs: 4, batch: 2, threads: 1, loss: softmaxCrossEntropy(), optimizer: sgd({ lr: cosine({ from: 0.1, to: 0 }) }) });
+net.setTotalSteps(1);
+const x = Float32Array.from({ length: 8 }, (_, i) => Math.sin(i)), y = Int32Array.from([0, 1]);
+const losses = [net.trainStep(x, y), net.trainStep(x, y)]; // the second outlives the schedule: a warning
+out.write(JSON.stringify({ losses, predict: Array.from(net.predict(x)).length, warned }));
+`);
+    const r = run("node", ["no-process.mjs"], dir);
+    expect(r.stderr).toBe("");
+    const got = JSON.parse(r.stdout) as { losses: number[]; predict: number; warned: string[] };
+    expect(got.losses.every(Number.isFinite)).toBe(true);
+    expect(got.predict).toBe(4);
+    expect(got.warned).toEqual(["kiln: warning: cosine({ from: 0.1, to: 0 }) ended at step 1 and this is step 1: the rate stays at its final value from here"]);
+  }, 60_000);
+
   it("npx kiln inspect runs a plain-JavaScript model file", () => {
     writeFileSync(join(dir, "model.mjs"), `
 import { seq, linear, relu, batchNorm, softmaxCrossEntropy, sgd } from "kiln";

@@ -12,10 +12,10 @@ import type { Server } from "node:http";
 import { join, resolve } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compile, evaluate, fromOnnx } from "../src/index.js";
+import { compile, evaluate, fromOnnx, KilnError } from "../src/index.js";
 import { decodeSafetensors } from "../src/io/safetensors.js";
 import { loadMnistDigits } from "../src/data/mnist.js";
-import { buildPage, serve } from "../web/serve.js";
+import { buildPage, portFromEnv, serve } from "../web/serve.js";
 
 // What the callbacks run inside the page use (this project's TypeScript has no DOM library).
 declare const document: {
@@ -27,6 +27,28 @@ declare const crossOriginIsolated: boolean;
 const CHROMIUM = process.env["KILN_CHROMIUM"] ?? "/usr/bin/chromium";
 const present = existsSync(CHROMIUM);
 if (!present) console.warn(`test/web.test.ts: skipped, no Chromium at ${CHROMIUM} (apt-get install chromium, as .ci/run does; or set KILN_CHROMIUM)`);
+
+describe("npm run web's server (no browser needed)", () => {
+  it("refuses a PORT that is not a port, and a port in use, with a KilnError saying what it expected", async () => {
+    expect(portFromEnv(undefined)).toBe(5173);
+    expect(portFromEnv("0")).toBe(0);
+    expect(portFromEnv("8080")).toBe(8080);
+    for (const bad of ["abc", "-1", "70000", "80.5"]) {
+      expect(() => portFromEnv(bad), bad).toThrow(KilnError);
+      expect(() => portFromEnv(bad), bad).toThrow(`PORT: expected an integer from 0 to 65535 (0: any free port), got "${bad}"`);
+    }
+    const first = await serve(0);
+    try {
+      const port = Number(new URL(first.url).port);
+      await expect(serve(port)).rejects.toThrow(new KilnError(`port ${port} on 127.0.0.1 is in use (set PORT to another, or 0 for a free one)`));
+      // A malformed path is a 400, and the server keeps serving.
+      expect((await fetch(`${first.url}%E0%A4%A`)).status).toBe(400);
+      expect((await fetch(`${first.url}no-such-file`)).status).toBe(404);
+    } finally {
+      first.server.close();
+    }
+  });
+});
 
 describe.skipIf(!present)("the web page in headless Chromium", () => {
   let server: Server;

@@ -9,6 +9,7 @@ import { extname, join, normalize, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { build } from "vite";
 import { loadMnistDigits } from "../src/data/mnist.js";
+import { KilnError } from "../runtime/errors.js";
 
 export const webDir = import.meta.dirname;
 export const distDir = join(webDir, "dist");
@@ -58,9 +59,15 @@ const TYPES: Record<string, string> = {
  */
 export function serve(port: number, { host = "127.0.0.1", isolated = true, root = distDir } = {}): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
-    const file = normalize(join(root, path === "/" ? "index.html" : path));
     const headers: Record<string, string> = { "Cache-Control": "no-cache" };
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+    } catch {
+      res.writeHead(400, { ...headers, "Content-Type": "text/plain" }).end("bad request: the path is not valid percent-encoding");
+      return;
+    }
+    const file = normalize(join(root, path === "/" ? "index.html" : path));
     if (isolated) {
       headers["Cross-Origin-Opener-Policy"] = "same-origin";
       headers["Cross-Origin-Embedder-Policy"] = "require-corp";
@@ -74,14 +81,35 @@ export function serve(port: number, { host = "127.0.0.1", isolated = true, root 
     if (file.endsWith("digits.bin")) headers["Content-Encoding"] = "gzip";
     res.writeHead(200, headers).end(readFileSync(file));
   });
-  return new Promise((done) => server.listen(port, host, () => {
-    const address = server.address();
-    done({ url: `http://${host}:${typeof address === "object" && address ? address.port : port}/`, server });
-  }));
+  return new Promise((done, fail) => {
+    server.once("error", (e: Error & { code?: string }) => {
+      fail(new KilnError(e.code === "EADDRINUSE" ? `port ${port} on ${host} is in use (set PORT to another, or 0 for a free one)` : `cannot serve on ${host}:${port}: ${e.message}`));
+    });
+    server.listen(port, host, () => {
+      const address = server.address();
+      done({ url: `http://${host}:${typeof address === "object" && address ? address.port : port}/`, server });
+    });
+  });
+}
+
+/** PORT as `npm run web` reads it: an integer from 0 to 65535 (default 5173). */
+export function portFromEnv(value: string | undefined): number {
+  if (value === undefined || value === "") return 5173;
+  const port = Number(value);
+  if (!/^\d+$/.test(value.trim()) || port > 65535) throw new KilnError(`PORT: expected an integer from 0 to 65535 (0: any free port), got ${JSON.stringify(value)}`);
+  return port;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
+  // One line and exit code 2 for a bad PORT, 1 for a port that cannot be served, like `kiln`.
+  const fail = (e: unknown, code: number): never => {
+    if (!(e instanceof KilnError)) throw e;
+    console.error(`npm run web: ${e.message}`);
+    process.exit(code);
+  };
+  let port = 5173;
+  try { port = portFromEnv(process.env["PORT"]); } catch (e) { fail(e, 2); }
   await buildPage();
-  const { url } = await serve(Number(process.env["PORT"] ?? 5173));
-  console.log(`kiln page: ${url}  (add ?steps=600 to start training at once; Ctrl-C stops)`);
+  const { url } = await serve(port).catch((e: unknown) => fail(e, 1));
+  console.log(`kiln page: ${url}  (add ?steps=300 to start training at once; Ctrl-C stops)`);
 }

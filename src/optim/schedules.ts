@@ -4,7 +4,7 @@
  * They compose: `warmup({ steps: 100 }, cosine({ from: 0.05, to: 0 }))`.
  *
  * A schedule given without its length (`cosine({ from, to })`) spans the run it is used in: the
- * net passes the run's total steps (`net.setTotalSteps`, set by trainLoop and `kiln train`) as
+ * net passes the run's total steps (`net.setTotalSteps`, set by the examples' trainLoop and `kiln train`) as
  * the second argument. A schedule that runs past its end says so once on stderr — a rate held
  * at its final value for the rest of a run is almost always a length given for another run.
  */
@@ -13,8 +13,16 @@ import { ModelError } from "../../runtime/errors.js";
 /** lr at the 0-based `step` of a run of `total` steps (undefined: the run's length is not known). */
 export type Schedule = (step: number, total?: number) => number;
 
-/** Where past-the-end warnings go (replaceable in tests). */
-export const scheduleWarnings = { write: (message: string): void => void process.stderr.write(`kiln: warning: ${message}\n`) };
+type Stderr = { write(text: string): unknown };
+
+/** Where past-the-end warnings go (replaceable in tests): Node's stderr, or the console in a browser. */
+export const scheduleWarnings = {
+  write: (message: string): void => {
+    const stderr = (globalThis as { process?: { stderr?: Stderr } }).process?.stderr;
+    if (stderr) stderr.write(`kiln: warning: ${message}\n`);
+    else console.warn(`kiln: warning: ${message}`);
+  },
+};
 
 /**
  * The length of a schedule: its own `steps`, else the run's `total`; refused when neither is known.
