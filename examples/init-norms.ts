@@ -8,14 +8,15 @@
  */
 import { multiPanel, panelsCsv, writeFigure } from "../src/plot/index.js";
 import { subset } from "../src/data/batches.js";
-import { commonArgs, loadData, numberOption } from "./lib/cli.js";
+import { announceRun, commonArgs, loadData, numberOption } from "./lib/cli.js";
 import { initNormsCharts, normsAtInit, type LayerNorms } from "./lib/deep.js";
 
 const args = commonArgs("init-norms", "Activation and weight-gradient norm per layer of a 50-layer ReLU MLP at initialization, σ² = c/n.", {
   batch: "training samples in the one forward/backward pass (default 256; 64 with --quick)",
 }, process.argv.slice(2), { usage: "[--out out/init-norms] [--seed 0] [--quick] [--data DIR] [--batch 256]", duration: { full: "10–30 s", quick: "10–20 s" } });
-const { train } = await loadData(args.data);
+const { train } = await loadData(args.data, { announce: false });
 const batch = numberOption(args.extra, "batch", args.quick ? 64 : 256, { integer: true, max: train.count });
+announceRun();
 const sample = subset(train, batch, args.seed);
 
 const figures: [string, string, number[], "none" | "layerNorm"][] = [

@@ -23,6 +23,7 @@ const args = commonArgs("init-training", "Train 50×100 ReLU MLPs with W ~ N(0, 
 }, process.argv.slice(2), { duration: { full: "3–4 minutes (193 s measured)", quick: "30–40 s" } });
 const steps = numberOption(args.extra, "steps", args.quick ? 300 : 3000, { integer: true });
 const recipe = defaultRecipe(steps, numberOption(args.extra, "batch", 64, { integer: true }), numberOption(args.extra, "lr", 0.001));
+const boomLr = numberOption(args.extra, "boom-lr", 0.01); // checked before the runs, not after them
 const { train, test, label } = await loadData(args.data);
 // The training error is measured on the whole training set, or on 8,000 of it when larger.
 const trainEval = train.count > 8000 ? subset(train, 8000, args.seed) : train;
@@ -60,7 +61,6 @@ console.log(reached.length > 0
 console.log(`total ${seconds.toFixed(0)} s`);
 
 // When training goes wrong: σ² = 3/n and a large learning rate, then the same with clipping.
-const boomLr = numberOption(args.extra, "boom-lr", 0.01);
 const boomSteps = args.quick ? 30 : 1000;
 console.log(`\nσ² = 3/n, SGD momentum 0.9, lr ${boomLr}, batch 64, compiled with checkNumerics:`);
 const failed = runExplosion({ train, steps: boomSteps, lr: boomLr, seed: args.seed });

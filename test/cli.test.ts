@@ -116,6 +116,7 @@ describe("the examples", () => {
       ["mnist", ["--frob"], 2, /^mnist: Unknown option '--frob' \(examples\/mnist.ts --help lists the options\)$/],
       ["mnist", ["--data", "/nonexistent"], 1, /^mnist: \/nonexistent: expected the four MNIST-format IDX files .* but the folder does not exist$/],
       ["init-norms", ["--batch", "abc"], 2, /^init-norms: --batch: expected a positive integer ≤ 8000, got "abc"$/],
+      ["init-training", ["--boom-lr", "x"], 2, /^init-training: --boom-lr: expected a positive number, got "x"$/],
       ["norms", ["--seed", "x"], 2, /^norms: --seed: expected a non-negative integer/],
     ];
     for (const [file, args, code, message] of cases) {

