@@ -86,6 +86,8 @@ describe("invalid specs name the bad field", () => {
     ["dropout p = 1", { kind: "dropout", p: 1 }, DecodeError, /p: expected number in \[0, 1\), got 1/],
     ["momentum > 1", { kind: "batchNorm", n: 3, momentum: 2 }, DecodeError, /momentum: expected number in \[0, 1\], got 2/],
     ["eps = 0", { kind: "layerNorm", n: 3, eps: 0 }, DecodeError, /eps: expected finite number > 0, got 0/],
+    ["NaN named as NaN (JSON would say null)", { kind: "dropout", p: NaN }, DecodeError, /p: expected number in \[0, 1\), got NaN/],
+    ["∞ named as Infinity", { kind: "activation", name: "leakyRelu", slope: -Infinity }, DecodeError, /slope: expected finite number, got -Infinity/],
     ["unknown initializer", lin({ init: { kind: "orthogonal" } }), DecodeError, /init\.kind: expected initializer kind, one of he, xavier, normal, zeros, ones, got "orthogonal"/],
     ["bad distribution", { kind: "residual", fn: lin({ init: { kind: "xavier", distribution: "cauchy" } }) }, DecodeError, /fn\.init\.distribution: expected "normal" or "uniform", got "cauchy"/],
     ["variance as a function marker", lin({ init: { kind: "normal", variance: "function" } }), DecodeError, /init\.variance: expected finite number ≥ 0, got "function"/],

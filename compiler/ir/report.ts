@@ -7,9 +7,11 @@ import type * as t from "io-ts";
 /** A short picture of a bad value; never throws, even for values too deep to stringify. */
 const show = (v: unknown): string => {
   if (v === undefined) return "nothing";
+  // NaN and ±Infinity by name (JSON would write them as null), and -0 as itself.
+  if (typeof v === "number") return Object.is(v, -0) ? "-0" : String(v);
   let s: string;
   try {
-    s = JSON.stringify(v) ?? String(v);
+    s = JSON.stringify(v, (_k, x: unknown) => (typeof x === "number" && !Number.isFinite(x) ? String(x) : x)) ?? String(v);
   } catch {
     s = Array.isArray(v) ? `an array of ${v.length} items` : typeof v === "object" && v !== null ? "an object" : typeof v;
   }
