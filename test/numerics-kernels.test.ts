@@ -80,7 +80,9 @@ describe("checkNumerics on two threads", () => {
     for (const optimizer of [sgd({ lr: 0.05, momentum: 0.9, weightDecay: 1e-3 }), adam({ lr: 0.01 })]) {
       const jobs = threadJobs()[0]!;
       const nets = [1, 2].flatMap((threads) => [false, true].map((checkNumerics) => compile(model(), { inputs: 96, batch: 64, seed: 4, threads, checkNumerics, optimizer })));
-      for (let s = 0; s < 4; s++) {
+      // Four steps, and more (all nets in step) while the worker has run no chunk: on a loaded
+      // machine the pool's judge may run a few steps alone.
+      for (let s = 0; s < 4 || (threadJobs()[0]! <= jobs && s < 400); s++) {
         const losses = nets.map((n) => n.trainStep(xs, ys));
         for (const l of losses) expect(l).toBe(losses[0]);
       }
