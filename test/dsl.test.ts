@@ -165,6 +165,9 @@ describe("leakyRelu", () => {
       const at0 = compile(seq(leakyRelu(slope)), { inputs: 1, batch: 1, seed: 0, loss: mse(), optimizer: sgd({ lr: 0 }) });
       const g = at0.gradients(Float32Array.of(0), Float32Array.of(1), { input: true }).inputGrad!;
       expect(g[0], `slope ${slope}`).toBe(Math.fround(-2 * slope));
+      // ±∞ and NaN made inside the model (inputs must be finite): ∞ above 0, slope·(−∞) below, NaN kept.
+      const inf = compile(seq(fn("huge", (v) => v.mul(1e30).mul(1e30)), leakyRelu(slope)), { inputs: 3, batch: 1, seed: 0, loss: mse(), optimizer: sgd({ lr: 0 }) });
+      expect(Array.from(inf.predict(Float32Array.of(1, -1, 0)), (v) => v + 0), `slope ${slope}`).toEqual([Infinity, Math.fround(slope) * -Infinity, 0]);
     }
   });
 });

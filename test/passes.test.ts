@@ -158,3 +158,19 @@ describe("foldBatchNorm (eval)", () => {
     expect(printIR(net.ir.eval)).not.toMatch(/rsqrt[^\n]*\[2,4\]|f32\[2,4\] = fused_elementwise/);
   });
 });
+
+describe("simplify folds scalar factors only into a normal float32", () => {
+  it("(x·c₁)·c₂ keeps the float32 result when c₁c₂ would overflow or flush to 0, and folds otherwise", () => {
+    const x = Float32Array.of(0, 1, -1, 1e30, 1e-30, 3);
+    for (const [c1, c2, folds] of [[1e30, 1e30, false], [1e-30, 1e-30, false], [1e20, -1e20, false], [2, 0.25, true], [1e-20, 1e20, true]] as const) {
+      const b = new GraphBuilder();
+      const v = b.input("x", "data", { shape: [6], dtype: "f32" });
+      b.output("y", "logits", b.mul(b.mul(v, b.scalar(c1)), b.scalar(c2)));
+      const g = b.build();
+      const want = Array.from(x, (a) => Math.fround(Math.fround(a * Math.fround(c1)) * Math.fround(c2)));
+      const got = runGraph(simplify(g), { x }, "f32")["y"]!;
+      expect(Array.from(got), `${c1}·${c2}`).toEqual(want.map((w, i) => (folds ? Math.fround(x[i]! * Math.fround(c1 * c2)) : w)));
+      expect(simplify(g).nodes.filter((n) => n.op === "mul").length, `${c1}·${c2}`).toBe(folds ? 1 : 2);
+    }
+  });
+});

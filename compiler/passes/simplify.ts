@@ -46,13 +46,17 @@ const rules: Rule[] = [
     if ((n.op === "mul" && id(x, 1)) || (n.op === "add" && id(x, 0))) return same(ctx, y, n) ? [y] : null;
     return null;
   },
-  // (x·c₁)·c₂ → x·(c₁c₂)   when c₁, c₂ are scalar constants
+  // (x·c₁)·c₂ → x·(c₁c₂)   when c₁, c₂ are scalar constants whose product is a normal float32:
+  // one that overflows or flushes to 0 would turn x = 0 into NaN (0·∞; x·1e30·1e30 is 0 in
+  // float32) or a finite x into 0 (x·1e-30·1e-30 of x = 1e30 is 1e-30).
   (n, ctx) => {
     if (n.op !== "mul") return null;
     const c2 = ctx.constant(n.inputs[1]!), p = ctx.producer(n.inputs[0]!);
     if (c2 === undefined || p?.op !== "mul" || shapeOf(ctx, n.inputs[1]!).length !== 0) return null;
     const c1 = ctx.constant(p.inputs[1]!);
     if (c1 === undefined || shapeOf(ctx, p.inputs[1]!).length !== 0) return null;
+    const folded = Math.abs(Math.fround(c1 * c2));
+    if (!(folded >= 2 ** -126 && folded < Infinity) && c1 !== 0 && c2 !== 0) return null;
     return [ctx.b.mul(p.inputs[0]!, ctx.b.scalar(c1 * c2))];
   },
   // −(−x) → x

@@ -52,11 +52,12 @@ export const leakyRelu: LeakyRelu = callableLayer(leaky(0.01), (slope: number = 
 
 function leaky(slope: number): Fn {
   if (typeof slope !== "number" || !Number.isFinite(slope)) throw new ModelError(`leakyRelu slope must be a finite number, got ${String(slope)}`);
-  // relu(x) + slope·(x − relu(x)): above 0 it is x + slope·0 = x exactly, below 0 0 + slope·x,
-  // one rounding, as PyTorch's leaky_relu; at 0 the derivative is relu'(0) + slope·(1 − relu'(0))
-  // = slope, PyTorch's leaky_relu'(0). (slope·x + (1 − slope)·relu(x) rounded twice above 0, and
-  // for |slope| beyond ~2²⁴ cancelled to 0: leakyRelu(1e30) of 1 was 0.)
-  return builtin(`leakyRelu(${slope})`, (x) => { const r = x.relu(); return r.add(x.sub(r).mul(slope)); }, { name: "leakyRelu", slope });
+  // x·(q + slope·(1 − q)) with q = sign(relu(x)), 1 above 0 and 0 at or below it (its derivative
+  // is 0): x·1 = x exactly above 0 (±∞ included), x·slope below, one rounding, as PyTorch's
+  // leaky_relu; NaN stays NaN; the derivative is q + slope·(1 − q), slope at 0 as PyTorch's
+  // leaky_relu'(0). (slope·x + (1 − slope)·relu(x) rounded twice above 0, and for |slope| beyond
+  // ~2²⁴ cancelled to 0: leakyRelu(1e30) of 1 was 0.)
+  return builtin(`leakyRelu(${slope})`, (x) => { const q = x.relu().sign(); return x.mul(q.add(q.mul(-1).add(1).mul(slope))); }, { name: "leakyRelu", slope });
 }
 
 /** A function that is also the layer it returns with no arguments (`gelu` and `gelu()`). */
