@@ -17,7 +17,9 @@ import type { FLanes, VecLanes } from "./fused-lanes.js";
 import type { LaneType } from "./lanes.js";
 import { SIMD_PREFIX, V128 } from "./opcodes.js";
 
-export const M0 = 0xd2511f53, M1 = 0xcd9e8d57, W0 = 0x9e3779b9, W1 = 0xbb67ae85;
+const M0 = 0xd2511f53, M1 = 0xcd9e8d57;
+/** The key schedule's increments (also philox-words.ts's run-time keys). */
+export const W0 = 0x9e3779b9, W1 = 0xbb67ae85;
 const ROUNDS = 10;
 type I = Expr<"i32">;
 

@@ -25,7 +25,19 @@ export class UnreadableFile extends InputError {
 const fail = (what: string, path: unknown, why: string, cause?: unknown): never => {
   throw new UnreadableFile(what, path, why, cause);
 };
-const notRegular = (s: Stats): string => `expected a regular file, got ${kind(s)}`;
+/** The refusal of a path that is not a regular file (checked on the opened descriptor). */
+const requireFile = (s: Stats, what: string, path: string): void => {
+  if (!s.isFile()) fail(what, path, `expected a regular file, got ${kind(s)}`);
+};
+/** Any error of opening or reading, as an UnreadableFile (one already is: passed on). */
+const unreadable = (what: string, path: unknown, e: unknown): never => {
+  if (e instanceof UnreadableFile) throw e;
+  return fail(what, path, (e as Error)?.message ?? String(e), e);
+};
+/** A number would be a file descriptor to node's fs (0 is stdin). */
+const requirePath = (what: string, path: unknown): void => {
+  if (typeof path !== "string") fail(what, path, `expected a path (string), got ${typeof path}`);
+};
 
 /** Open flags: read-only, and non-blocking where the platform has it (not on Windows, which has no FIFOs to open). */
 const flags = (fs: Fs): number => fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
@@ -35,22 +47,19 @@ const flags = (fs: Fs): number => fs.constants.O_RDONLY | (fs.constants.O_NONBLO
  * @example const bytes = readRegularFile("model.safetensors", "checkpoint");
  */
 export function readRegularFile(path: string, what: string): Uint8Array {
-  // A number would be a file descriptor to node's fs (0 is stdin).
-  if (typeof path !== "string") fail(what, path, `expected a path (string), got ${typeof path}`);
+  requirePath(what, path);
   const fs = nodeBuiltin<Fs>("node:fs", `reading ${what} from a file`);
   let fd: number;
   try {
     fd = fs.openSync(path, flags(fs));
   } catch (e) {
-    return fail(what, path, (e as Error)?.message ?? String(e), e);
+    return unreadable(what, path, e);
   }
   try {
-    const s = fs.fstatSync(fd);
-    if (!s.isFile()) fail(what, path, notRegular(s));
+    requireFile(fs.fstatSync(fd), what, path);
     return fs.readFileSync(fd);
   } catch (e) {
-    if (e instanceof UnreadableFile) throw e;
-    return fail(what, path, (e as Error)?.message ?? String(e), e);
+    return unreadable(what, path, e);
   } finally {
     fs.closeSync(fd);
   }
@@ -58,21 +67,19 @@ export function readRegularFile(path: string, what: string): Uint8Array {
 
 /** readRegularFile without blocking the event loop while the bytes are read (readIdx: files of 50 MB). */
 export async function readRegularFileAsync(path: string, what: string): Promise<Uint8Array> {
-  if (typeof path !== "string") fail(what, path, `expected a path (string), got ${typeof path}`);
+  requirePath(what, path);
   const fs = nodeBuiltin<Fs>("node:fs", `reading ${what} from a file`);
   let handle: import("node:fs/promises").FileHandle;
   try {
     handle = await fs.promises.open(path, flags(fs));
   } catch (e) {
-    return fail(what, path, (e as Error)?.message ?? String(e), e);
+    return unreadable(what, path, e);
   }
   try {
-    const s = await handle.stat();
-    if (!s.isFile()) fail(what, path, notRegular(s));
+    requireFile(await handle.stat(), what, path);
     return await handle.readFile();
   } catch (e) {
-    if (e instanceof UnreadableFile) throw e;
-    return fail(what, path, (e as Error)?.message ?? String(e), e);
+    return unreadable(what, path, e);
   } finally {
     await handle.close();
   }
