@@ -3,6 +3,7 @@ import type { Graph } from "../../compiler/ir/graph.js";
 import { lower } from "../../compiler/lower.js";
 import { Executor, type Precision } from "../../runtime/executor.js";
 import type { AnyArray } from "../../runtime/kernels/index.js";
+import { rng as rand } from "../../bench/workloads.js";
 
 /** Run `g` once with the given inputs (copied in); returns copies of every output. */
 export function runGraph(g: Graph, inputs: Record<string, ArrayLike<number>>, precision: Precision = "f64"): Record<string, Float64Array> {
@@ -16,17 +17,8 @@ export function runGraph(g: Graph, inputs: Record<string, ArrayLike<number>>, pr
   return Object.fromEntries(g.outputs.map((o) => [o.name, Float64Array.from(exec.output(o.name) as ArrayLike<number>)]));
 }
 
-/** Deterministic pseudo-random numbers for tests (mulberry32). */
-export function rand(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers for tests: the bench's seeded generator (mulberry32). */
+export { rng as rand } from "../../bench/workloads.js";
 
 /** The same generator, uniform on [-1, 1) (2·rand − 1, exact in doubles). */
 export function signedRand(seed: number): () => number {
