@@ -158,7 +158,11 @@ function colsBackward(rows: number, cols: number, dy: F, x: F, mean: F, rstd: F,
  * element), and halves written by two cores leave each half in its core's cache, so the next
  * kernel, which reads all of it on the calling thread, pays more than the split saved. Measured
  * 1 vs 2 threads in one process, idle: seq(layerNorm(1024)) gradients at batch 256 0.87× with the
- * halves, 1.00× without; W2 1.42× → 1.59×, W2b 1.47× → 1.65×, W3 1.75× → 1.85×.
+ * halves, 1.00× without; W2 1.42× → 1.59×, W2b 1.47× → 1.65×, W3 1.75× → 1.85×. Measured again
+ * with rows split in fixed chunks of 2^17 elements (dγ, dβ summed per chunk, then in chunk order):
+ * the bench's W4, whose x and dy are written once and then only read, went from 400 to 250 µs
+ * (median, interleaved, shared machine), but the same layerNorm through net.gradients, where
+ * each call copies x in on this thread, ran at 0.92× and through net.predict at 1.00×.
  */
 function call(ctx: KernelContext, name: NormExport, args: number[]): () => void {
   return (ctx.wasm[name] as (...a: number[]) => void).bind(null, ...args) as () => void;
