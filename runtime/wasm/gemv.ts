@@ -62,14 +62,18 @@ function emitRows(m: ModuleBuilder, G: number, cfg: SgemmConfig, direct: boolean
   const xs = f.locals("v128", 4), r = f.locals("v128", 4), t = f.locals("v128", 4);
   const at = (row: number, byte: Local<"i32">) => add(add(get(w), get(rowOff[row]!)), get(byte));
   const kb = f.local("i32"); // 4·kk
+  const q = f.local("i32"); // the row being read: w + kb, then one pitch further per row
   const tr = transpose4(r, t);
 
   // Four k's: x[k..k+3] broadcast once, then per group 4 row loads, a transpose, 4 multiply-adds.
   const four: Stmt[] = [
     set(kb, mul(get(kk), c(4))),
     ...xs.map((v, i) => set(v, v128.load32_splat(add(get(x), get(kb)), 4 * i))),
+    set(q, add(get(w), get(kb))),
     ...sum.flatMap((_, g) => [
-      ...r.map((rv, i) => set(rv, v128.load(at(4 * g + i, kb)))),
+      // Each row's address one pitch after the last (an add per row): the 4G row offsets as
+      // loop invariants did not fit in registers (V8 reloaded each from the stack, then added).
+      ...r.flatMap((rv, i) => [set(rv, v128.load(get(q))), ...(4 * g + i < 4 * G - 1 ? [set(q, add(get(q), get(ld)))] : [])]),
       ...tr.setup,
       ...tr.cols.map((col, i) => set(acc[g]!, madd(get(xs[i]!), col, get(acc[g]!)))),
       // A scheduling fence, not a result: V8 (TurboFan) keeps loads in program order but sinks
