@@ -17,6 +17,7 @@ import { fuseLinear } from "./passes/fuseLinear.js";
 import { fuseNormalize } from "./passes/fuseNormalize.js";
 import { fuseNormalizeBackward } from "./passes/fuseNormalizeBackward.js";
 import { fuseReductions } from "./passes/fuseReductions.js";
+import { recomputeXhat } from "./passes/recomputeXhat.js";
 import { fuseSoftmaxCrossEntropy } from "./passes/fuseSoftmaxCrossEntropy.js";
 import { cleanup, runPasses, type Pass } from "./passes/index.js";
 import { simplify } from "./passes/simplify.js";
@@ -35,6 +36,7 @@ export const optimizationPasses: readonly Pass[] = [
   { name: "fuseNormalize", run: fuseNormalize }, tidy,
   { name: "fuseNormalizeBackward", run: fuseNormalizeBackward }, tidy,
   { name: "fuseSoftmaxCrossEntropy", run: fuseSoftmaxCrossEntropy }, tidy,
+  { name: "recomputeXhat", run: recomputeXhat },
   { name: "fuseElementwise", run: fuseElementwise },
   { name: "fuseReductions", run: fuseReductions },
 ];
