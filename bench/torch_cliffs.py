@@ -47,7 +47,7 @@ def spec(sid, model, inputs, batch, loss="mse", optimizer=None):
 
 def builtin_specs():
     L, R, S = kt.linear, kt.RELU, kt.seq
-    acts = {"relu": R, "gelu": kt.act("gelu"), "geluTanh": kt.act("gelu", approximate="tanh"), "tanh": kt.act("tanh"),
+    acts = {"relu": R, "gelu": kt.act("gelu", approximate="none"), "geluTanh": kt.act("gelu", approximate="tanh"), "tanh": kt.act("tanh"),
             "sigmoid": kt.act("sigmoid"), "silu": kt.act("silu"), "leakyRelu": kt.act("leakyRelu", slope=0.01)}
     out = []
     for name, a in acts.items():

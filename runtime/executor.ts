@@ -91,6 +91,14 @@ export class Executor implements ProgramInfo {
     return true;
   }
 
+  /** Are all values of a float input in [0, 1] (NaN is not)? As allFinite: WebAssembly when in an arena. */
+  allUnit(name: string): boolean {
+    const buf = this.input(name) as Float32Array;
+    if (this.ctx && !this.rebound.has(this.inputs.get(name)!)) return this.ctx.wasm.allUnit(buf.byteOffset, buf.length) === 1;
+    for (let i = 0; i < buf.length; i++) if (!(buf[i]! >= 0 && buf[i]! <= 1)) return false;
+    return true;
+  }
+
   /** The buffer of a named output: a live view, valid until the next `run`. */
   output(name: string): AnyArray {
     const i = this.outputs.get(name);

@@ -21,6 +21,12 @@ export interface Loss {
   readonly emit: (b: GraphBuilder, logits: V, labels: V, scopes?: ScopeRange[]) => V;
   /** Reject labels that do not fit; called before anything is written. */
   readonly check: (labels: unknown, batch: number, outputs: number) => void;
+  /**
+   * Float targets shaped like the output that `check` only needs finite ("finite") or in [0, 1]
+   * ("unit"): a Float32Array of them is copied and checked in WebAssembly (src/batch-input.ts),
+   * `check` then runs only to name what is wrong.
+   */
+  readonly targets?: "finite" | "unit";
 }
 
 const classIndices = (batch: number) => `one class index per sample, an Int32Array(${batch})`;
@@ -76,6 +82,7 @@ export function mse(): Loss {
       return b.mean(b.mul(d, d), [0, 1]);
     },
     check: checkFinite,
+    targets: "finite" as const,
   });
 }
 
@@ -113,6 +120,7 @@ function expressionLoss(kind: Loss["kind"], name: string, f: (out: T, target: T)
         return v;
       }),
     check,
+    targets: check === checkUnit ? "unit" as const : "finite" as const,
   });
 }
 

@@ -75,6 +75,25 @@ export function emitElementwise(m: ModuleBuilder): void {
       stmt(f32.eq(total.value, f32.const(0))), // the function's result, left on the stack
     );
   }
+  // allUnit(x, n) → 1 if every element is in [0, 1], else 0 (NaN fails): v − pmax(v, 0) is v's
+  // negative part and (1 − v) − pmax(1 − v, 0) its excess over 1, both exactly 0 in range and
+  // ≤ 0 (or NaN, for NaN and ±∞) outside; a sum of terms ≤ 0 is 0 only if every term is.
+  // (binaryCrossEntropy's targets, checked at memory speed like allFinite's.)
+  {
+    const f = m.func("allUnit", ["i32", "i32"], ["i32"]);
+    const [x, n] = i32s(f, 2);
+    const acc = accLocals(f, 4), total = accReduce(acc, sum);
+    f.body(
+      ...accInit(acc, 0),
+      ...eachLane(f, get(n), (L, off, slot) => {
+        const v = () => L.load(at(get(x), off));
+        const over = () => L.sub(L.const(1), v());
+        return [accUpdate(L, acc, slot, L.add, L.add(L.sub(v(), L.pmax(v(), L.const(0))), L.sub(over(), L.pmax(over(), L.const(0)))))];
+      }, 4),
+      ...total.setup,
+      stmt(f32.eq(total.value, f32.const(0))),
+    );
+  }
   emitSgd(m);
   emitLayerNorm(m);
   emitBatchNorm(m);

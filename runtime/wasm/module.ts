@@ -108,6 +108,8 @@ type Raw = (...args: number[]) => void;
 export interface ElementwiseKernels {
   /** 1 if none of the n floats at x is NaN or ±∞, else 0. */
   allFinite(x: number, n: number): number;
+  /** 1 if every one of the n floats at x is in [0, 1] (NaN is not), else 0. */
+  allUnit(x: number, n: number): number;
   /** y = x < 0 ? 0 : x over n floats (NaN stays, as PyTorch's relu). */
   relu(x: number, y: number, n: number): void;
   /** dx = x ≤ 0 ? 0 : dy (a NaN x passes dy, as PyTorch's relu backward). */
@@ -149,7 +151,7 @@ export interface ElementwiseKernels {
 }
 
 const ELEMENTWISE_NAMES = [
-  "allFinite", "relu", "reluBackward", "addBias", "colSum", "sgd", "layerNormFwd", "layerNormBwd", "batchNormFwd", "batchNormBwd", "softmaxCrossEntropy",
+  "allFinite", "allUnit", "relu", "reluBackward", "addBias", "colSum", "sgd", "layerNormFwd", "layerNormBwd", "batchNormFwd", "batchNormBwd", "softmaxCrossEntropy",
   "reduceSum", "copy",
 ] as const satisfies readonly (keyof ElementwiseKernels)[];
 
