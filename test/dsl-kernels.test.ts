@@ -41,6 +41,13 @@ const cases: Case[] = [
   { name: "pow", shapes: [[5, 9]], build: (b, [x]) => b.add(b.pow(b.abs(x!), 1.5), b.pow(x!, 3)), tol: 1e-6 },
   // Ties: inputs rounded to a few values, so maxima repeat.
   { name: "max mask with ties", shapes: [[5, 8]], build: (b, [x]) => b.maxMask(b.sign(x!), [1]), exact: true },
+  // Strided groups four at a time in vector lanes (inner 7: one vector of groups and three scalar
+  // ones), rows zeroed then scanned to the first maximum; ties (sign) and NaN in the middle of a
+  // group (log of a negative) pick the first, as the reference does.
+  { name: "max and mask, strided vector groups", shapes: [[3, 5, 7]], build: (b, [x]) => b.add(b.maxMask(x!, [1]), b.max(x!, [1], true)), exact: true },
+  { name: "max mask, strided vector groups with ties", shapes: [[3, 5, 7]], build: (b, [x]) => b.maxMask(b.sign(x!), [1]), exact: true },
+  { name: "max and mask with NaN inside groups", shapes: [[3, 5, 8]], build: (b, [x]) => b.add(b.add(b.maxMask(b.log(x!), [1]), b.maxMask(b.log(x!), [2])), b.max(b.log(x!), [1], true)), exact: true },
+  { name: "max mask, rows with ties and tails", shapes: [[7, 13]], build: (b, [x]) => b.maxMask(b.sign(x!), [1]), exact: true },
 ];
 
 const usedWasm = (g: Graph) => {

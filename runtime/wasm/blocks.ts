@@ -5,7 +5,7 @@
  * modules, runtime/wasm/fused-run.ts). Specs hold integers only.
  */
 import { ModuleBuilder } from "./builder.js";
-import { f32, f32x4, forRange, get, i32, select, set, v128, type Expr, type Local, type Stmt } from "./emit.js";
+import { block, br, brIf, f32, f32x4, forRange, get, i32, i32x4, loop, select, set, v128, when, type Expr, type Local, type Stmt } from "./emit.js";
 
 const isCount = (x: unknown) => typeof x === "number" && Number.isInteger(x) && x >= 0 && x < 2 ** 30;
 const fail = (what: string): never => { throw new Error(`blocks: ${what}`); };
@@ -69,18 +69,22 @@ export function emitMax(outer: number, n: number, inner: number, mask: boolean):
   const [x, y] = f.i32Params() as [Local<"i32">, Local<"i32">];
   const o = f.local("i32"), i = f.local("i32"), k = f.local("i32"), row = f.local("i32"), found = f.local("i32"), hit = f.local("i32");
   const mx = f.local("f32"), acc = f.local("v128"), v = f.local("f32");
+  const vv = f.local("v128"), hv = f.local("v128"), fv = f.local("v128"), ones = f.local("v128");
   const at = (base: Expr<"i32">, floats: Expr<"i32">) => i32.add(base, i32.shl(floats, i32.const(2)));
   const lane = (l: number) => f32x4.extract_lane(get(acc), l);
+  const yAt = (floats: Expr<"i32">) => at(i32.add(get(y), i32.sub(get(row), get(x))), floats);
+  const isMax = (val: Expr<"f32">) => i32.or(f32.eq(val, get(mx)), i32.eqz(f32.eq(val, val)));
   // The mask pass over one group: elements row + k·inner for k < n, the max in mx.
   const markFirst = (step: number): Stmt => forRange(k, i32.const(0), i32.const(n), 1,
     set(v, f32.load(at(get(row), i32.mul(get(k), i32.const(step))))),
-    set(hit, i32.and(i32.eqz(get(found)), i32.or(f32.eq(get(v), get(mx)), i32.eqz(f32.eq(get(v), get(v)))))),
-    f32.store(at(i32.add(get(y), i32.sub(get(row), get(x))), i32.mul(get(k), i32.const(step))), select(f32.const(1), f32.const(0), get(hit))),
+    set(hit, i32.and(i32.eqz(get(found)), isMax(get(v)))),
+    f32.store(yAt(i32.mul(get(k), i32.const(step))), select(f32.const(1), f32.const(0), get(hit))),
     set(found, i32.or(get(found), get(hit))),
   );
   let body: Stmt[];
   if (inner === 1) {
-    // Contiguous rows: a vector max, its lanes, then the tail.
+    // Contiguous rows: a vector max, its lanes, then the tail. The mask: the row zeroed four at a
+    // time, then a scan to the first element equal to the max (or NaN), which gets the 1.
     const n4 = n & -4;
     body = [
       set(row, i32.add(get(x), i32.mul(get(o), i32.const(4 * n)))),
@@ -88,18 +92,48 @@ export function emitMax(outer: number, n: number, inner: number, mask: boolean):
       forRange(k, i32.const(0), i32.const(n4), 4, set(acc, f32x4.max(get(acc), v128.load(at(get(row), get(k)))))),
       set(mx, f32.max(f32.max(lane(0), lane(1)), f32.max(lane(2), lane(3)))),
       forRange(k, i32.const(n4), i32.const(n), 1, set(mx, f32.max(get(mx), f32.load(at(get(row), get(k)))))),
-      ...(mask ? [set(found, i32.const(0)), markFirst(1)] : [f32.store(at(get(y), get(o)), get(mx))]),
+      ...(mask ? [
+        forRange(k, i32.const(0), i32.const(n4), 4, v128.store(yAt(get(k)), f32x4.const(0))),
+        forRange(k, i32.const(n4), i32.const(n), 1, f32.store(yAt(get(k)), f32.const(0))),
+        set(k, i32.const(0)),
+        block(loop(
+          brIf(1, i32.ge_s(get(k), i32.const(n))),
+          brIf(1, isMax(f32.load(at(get(row), get(k))))),
+          set(k, i32.add(get(k), i32.const(1))),
+          br(0),
+        )),
+        when(i32.lt_s(get(k), i32.const(n)), f32.store(yAt(get(k)), f32.const(1))),
+      ] : [f32.store(at(get(y), get(o)), get(mx))]),
     ];
   } else {
-    // Strided groups: one scalar max per (o, i).
+    // Strided groups: four neighbouring groups (o, i..i+3) at a time in the lanes of a vector
+    // (lane-wise f32x4.max is f32.max, and the mask's first-hit flags are per lane), then one
+    // scalar group at a time for the last inner % 4.
+    const i4 = inner & -4;
+    const groupStart = (): Stmt => set(row, at(get(x), i32.add(i32.mul(get(o), i32.const(n * inner)), get(i))));
+    const vecGroup: Stmt[] = [
+      groupStart(),
+      set(acc, f32x4.const(-Infinity)),
+      forRange(k, i32.const(0), i32.const(n), 1, set(acc, f32x4.max(get(acc), v128.load(at(get(row), i32.mul(get(k), i32.const(inner))))))),
+      ...(mask ? [
+        set(fv, v128.zero()),
+        forRange(k, i32.const(0), i32.const(n), 1,
+          set(vv, v128.load(at(get(row), i32.mul(get(k), i32.const(inner))))),
+          // equal to the max, or NaN (not equal to itself), and no earlier hit in the lane
+          set(hv, v128.andnot(v128.or(f32x4.eq(get(vv), get(acc)), v128.xor(f32x4.eq(get(vv), get(vv)), get(ones))), get(fv))),
+          v128.store(yAt(i32.mul(get(k), i32.const(inner))), v128.and(get(hv), f32x4.const(1))),
+          set(fv, v128.or(get(fv), get(hv))),
+        ),
+      ] : [v128.store(at(get(y), i32.add(i32.mul(get(o), i32.const(inner)), get(i))), get(acc))]),
+    ];
     const group: Stmt[] = [
-      set(row, at(get(x), i32.add(i32.mul(get(o), i32.const(n * inner)), get(i)))),
+      groupStart(),
       set(mx, f32.const(-Infinity)),
       forRange(k, i32.const(0), i32.const(n), 1, set(mx, f32.max(get(mx), f32.load(at(get(row), i32.mul(get(k), i32.const(inner))))))),
       ...(mask ? [set(found, i32.const(0)), markFirst(inner)] : [f32.store(at(get(y), i32.add(i32.mul(get(o), i32.const(inner)), get(i))), get(mx))]),
     ];
-    body = [forRange(i, i32.const(0), i32.const(inner), 1, ...group)];
+    body = [forRange(i, i32.const(0), i32.const(i4), 4, ...vecGroup), forRange(i, i32.const(i4), i32.const(inner), 1, ...group)];
   }
-  f.body(forRange(o, i32.const(0), i32.const(outer), 1, ...body));
+  f.body(set(ones, i32x4.splat(i32.const(-1))), forRange(o, i32.const(0), i32.const(outer), 1, ...body));
   return m.encode();
 }
