@@ -56,21 +56,18 @@ describe("golden IR of user code", () => {
             j:f32[2,2] k:f32[] l:f32[2] = fused_elementwise[shape=[2,2] t0=sub(in0,in1) t1=mul(t0,t0) t2=const(0.25) t3=mul(t2,t0) t4=add(t3,t3) → t4 mean(t1,axes=[0,1]) sum(t4,axes=[0])] i labels
             m:f32[2,3] = matmul[transA=false transB=false] j 3.weight
             n:f32[2,3] = matmul[transA=true transB=false] j g
-            o:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0] m c
-            p:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0] m f
-            q:f32[2,3] r:f32[3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) → t0 sum(t0,axes=[0])] o h
-            s:f32[2,3] = matmul[transA=false transB=false] q 2.weight
-            t:f32[3,3] = matmul[transA=true transB=false] q c
-            u:f32[2,3] v:f32[2,3] = fused_elementwise[shape=[2,3] t0=add(in0,in1) t1=mul(t0,in2) t2=mul(t0,in3) → t1,t2] p s b a
-            w:f32[2,3] y:f32[3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) t1=add(in2,t0) → t1 sum(t1,axes=[0])] v d u
-            z:f32[3,4] = matmul[transA=true transB=false] w x
-            ba:f32[3,4] = fused_elementwise[shape=[3,4] t0=mul(in0,in1) t1=sub(in2,t0) → t1] z lr 0.weight
-            bb:f32[3] = fused_elementwise[shape=[3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] y lr 0.bias
-            bc:f32[3,3] = fused_elementwise[shape=[3,3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] t lr 2.weight
-            bd:f32[3] = fused_elementwise[shape=[3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] r lr 2.bias
-            be:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] n lr 3.weight
-            bf:f32[2] = fused_elementwise[shape=[2] t0=mul(in0,in1) t1=sub(in2,t0) → t1] l lr 3.bias
-        in (loss=k, 0.weight=ba, 0.bias=bb, 2.weight=bc, 2.bias=bd, 3.weight=be, 3.bias=bf) }"
+            o:f32[2,3] p:f32[3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) t1=mul(t0,in2) → t1 sum(t1,axes=[0])] m c h
+            q:f32[2,3] = matmul[transA=false transB=false] o 2.weight
+            r:f32[3,3] = matmul[transA=true transB=false] o c
+            s:f32[2,3] t:f32[3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) t1=add(t0,in2) t2=mul(t1,in3) t3=mul(t1,in4) t4=mul(t3,in5) t5=add(t2,t4) → t5 sum(t5,axes=[0])] m f q b a d
+            u:f32[3,4] = matmul[transA=true transB=false] s x
+            v:f32[3,4] = fused_elementwise[shape=[3,4] t0=mul(in0,in1) t1=sub(in2,t0) → t1] u lr 0.weight
+            w:f32[3] = fused_elementwise[shape=[3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] t lr 0.bias
+            y:f32[3,3] = fused_elementwise[shape=[3,3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] r lr 2.weight
+            z:f32[3] = fused_elementwise[shape=[3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] p lr 2.bias
+            ba:f32[2,3] = fused_elementwise[shape=[2,3] t0=mul(in0,in1) t1=sub(in2,t0) → t1] n lr 3.weight
+            bb:f32[2] = fused_elementwise[shape=[2] t0=mul(in0,in1) t1=sub(in2,t0) → t1] l lr 3.bias
+        in (loss=k, 0.weight=v, 0.bias=w, 2.weight=y, 2.bias=z, 3.weight=ba, 3.bias=bb) }"
     `);
   });
 });

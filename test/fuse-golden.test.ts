@@ -110,6 +110,30 @@ describe("fuseElementwise", () => {
   });
 });
 
+describe("fuseElementwise across an independent statistic", () => {
+  it("batchNorm's eval chain is one loop though rsqrt(var + ε) is made between x − μ and the affine; a value that depends on the loop is not read by it", () => {
+    const b = new GraphBuilder();
+    const x = b.input("x", "data", f32(4, 6)), mu = b.input("mu", "state", f32(6)), v = b.input("v", "state", f32(6));
+    const gamma = b.input("gamma", "param", f32(6)), beta = b.input("beta", "param", f32(6));
+    const centred = b.sub(x, mu);                             // [4, 6], first
+    const k = b.rsqrt(b.add(v, b.scalar(1e-5)));              // [6], after it and independent of it
+    b.output("y", "probe", b.add(b.mul(b.mul(centred, k), gamma), beta));
+    // A [6] value computed FROM the loop (a column sum of it) feeds it back: two loops, no cycle.
+    const s = b.sum(centred, [0]);
+    b.output("z", "probe", b.mul(centred, s));
+    const g = b.build(), f = fuseElementwise(g);
+    expect(printIR(f)).toMatchInlineSnapshot(`
+      "{ lambda x:f32[4,6] mu:f32[6] v:f32[6] gamma:f32[6] beta:f32[6] .
+        let a:f32[6] = fused_elementwise[shape=[6] t0=const(0.00001) t1=add(in0,t0) t2=rsqrt(t1) → t2] v
+            b:f32[4,6] c:f32[4,6] = fused_elementwise[shape=[4,6] t0=sub(in0,in1) t1=mul(t0,in2) t2=mul(t1,in3) t3=add(t2,in4) → t0,t3] x mu a gamma beta
+            d:f32[6] = sum[axes=[0] keepdims=false] b
+            e:f32[4,6] = fused_elementwise[shape=[4,6] t0=mul(in0,in1) → t0] b d
+        in (y=c, z=e) }"
+    `);
+    expectSameOutputs(g, f);
+  });
+});
+
 describe("simplify: block moves", () => {
   it("the gradient of slices that tile a tensor (a GLU's halves) is one concat, not pads and adds", () => {
     const b = new GraphBuilder();

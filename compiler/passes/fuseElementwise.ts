@@ -19,6 +19,9 @@ import { toposort } from "./toposort.js";
 /** Nodes read by groups without being members: literals, masks and broadcasts. */
 const ABSORBED = new Set<string>(["constant", "dropout_mask", "broadcast_to"]);
 
+/** Nodes searched for a path back into a group before the answer is "depends" (see before). */
+const DEPENDS_LIMIT = 64;
+
 interface Group { readonly first: number; readonly members: Node[]; readonly shape: readonly number[] }
 
 export function fuseElementwise(g: Graph): Graph {
@@ -28,13 +31,32 @@ export function fuseElementwise(g: Graph): Graph {
   const groupOf = new Map<V, Group>();
   const groups: Group[] = [];
 
-  // A value a group can read without depending on anything after its first node.
+  // A value a group can read: made before the group's first node, or after it by nodes that do
+  // not depend on the group (a [n] statistic computed between two [B, n] loops, as batchNorm's
+  // rsqrt(running_var + ε) between x − μ and the affine in eval: one loop instead of two). The
+  // search back from its producer stops at the group's first node; past DEPENDS_LIMIT nodes it
+  // answers "depends" (no fusion, as before) to keep the pass linear on deep graphs.
   const before = (v: V, grp: Group): boolean => {
     const p = producer.get(v);
     if (!p) return true;
     if (groupOf.get(v) === grp) return true;
     if (ABSORBED.has(p.node.op)) return p.node.inputs.every((u) => before(u, grp));
-    return p.index < grp.first;
+    return p.index < grp.first || !dependsOn(p.node, grp);
+  };
+  const dependsOn = (start: Node, grp: Group): boolean => {
+    const seen = new Set<Node>([start]);
+    const stack = [start];
+    while (stack.length > 0) {
+      for (const u of stack.pop()!.inputs) {
+        if (groupOf.get(u) === grp) return true;
+        const q = producer.get(u);
+        if (!q || q.index < grp.first || seen.has(q.node)) continue;
+        if (seen.size >= DEPENDS_LIMIT) return true;
+        seen.add(q.node);
+        stack.push(q.node);
+      }
+    }
+    return false;
   };
   const fits = (grp: Group) => grp.members.every((m) => m.inputs.every((v) => before(v, grp)));
 
