@@ -134,6 +134,31 @@ describe("fuseElementwise across an independent statistic", () => {
   });
 });
 
+describe("fuseElementwise: late reads never close a cycle", () => {
+  it("a [n] loop read late by a [B, n] loop that later grows by a node depending on that loop: fused without the late read", () => {
+    // The reader [4,6] loop takes k late; then k's [6] loop grows by k·Σ(x − μ), which depends on
+    // the reader: fusing both ways would be a cycle (toposort threw on it).
+    const b = new GraphBuilder();
+    const x = b.input("x", "data", f32(4, 6)), mu = b.input("mu", "state", f32(6)), v = b.input("v", "state", f32(6));
+    const centred = b.sub(x, mu);
+    const k = b.rsqrt(b.add(v, b.scalar(1e-5)));
+    b.output("y", "probe", b.mul(centred, k));
+    const s = b.sum(centred, [0]);
+    b.output("z", "probe", b.mul(k, s));
+    const g = b.build(), f = fuseElementwise(g);
+    expect(printIR(f)).toMatchInlineSnapshot(`
+      "{ lambda x:f32[4,6] mu:f32[6] v:f32[6] .
+        let a:f32[4,6] = fused_elementwise[shape=[4,6] t0=sub(in0,in1) → t0] x mu
+            b:f32[6] = fused_elementwise[shape=[6] t0=const(0.00001) t1=add(in0,t0) t2=rsqrt(t1) → t2] v
+            c:f32[4,6] = fused_elementwise[shape=[4,6] t0=mul(in0,in1) → t0] a b
+            d:f32[6] = sum[axes=[0] keepdims=false] a
+            e:f32[6] = fused_elementwise[shape=[6] t0=mul(in0,in1) → t0] b d
+        in (y=c, z=e) }"
+    `);
+    expectSameOutputs(g, f);
+  });
+});
+
 describe("simplify: block moves", () => {
   it("the gradient of slices that tile a tensor (a GLU's halves) is one concat, not pads and adds", () => {
     const b = new GraphBuilder();

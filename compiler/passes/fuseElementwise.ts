@@ -8,6 +8,7 @@
  * is a graph input, a value of that group, or a value defined before the group's first node —
  * then no path can leave the group and come back, so the fused node cannot form a cycle.
  */
+import { GraphError } from "../../runtime/errors.js";
 import { GraphBuilder, mergeOrigins } from "../ir/builder.js";
 import type { Graph, Node } from "../ir/graph.js";
 import { sameShape, type V } from "../ir/types.js";
@@ -25,6 +26,19 @@ const DEPENDS_LIMIT = 64;
 interface Group { readonly first: number; readonly members: Node[]; readonly shape: readonly number[] }
 
 export function fuseElementwise(g: Graph): Graph {
+  // A late read (below) is checked against its reader's group as it stands; the group it reads
+  // from may still grow by a node that depends on the reader (rsqrt(v)'s [n] loop later taking
+  // k·Σ(x − μ)), closing a cycle between the two fused nodes. toposort finds it; then the graph
+  // is fused again with late reads off (the grouping before them, which cannot form cycles).
+  try {
+    return fuse(g, true);
+  } catch (e) {
+    if (e instanceof GraphError && e.message.includes("cycle")) return fuse(g, false);
+    throw e;
+  }
+}
+
+function fuse(g: Graph, lateReads: boolean): Graph {
   const producer = new Map<V, { node: Node; index: number }>();
   const order = new Map<Node, number>(g.nodes.map((n, i) => [n, i]));
   g.nodes.forEach((node, index) => node.outputs.forEach((v) => producer.set(v, { node, index })));
@@ -41,7 +55,7 @@ export function fuseElementwise(g: Graph): Graph {
     if (!p) return true;
     if (groupOf.get(v) === grp) return true;
     if (ABSORBED.has(p.node.op)) return p.node.inputs.every((u) => before(u, grp));
-    return p.index < grp.first || !dependsOn(p.node, grp);
+    return p.index < grp.first || (lateReads && !dependsOn(p.node, grp));
   };
   const dependsOn = (start: Node, grp: Group): boolean => {
     const seen = new Set<Node>([start]);
