@@ -68,7 +68,8 @@ function data(s: Spec): { x: Float32Array; labels: Float32Array | Int32Array } {
   return { x, labels: Float32Array.from({ length: s.batch * s.outputs }, () => (bce ? next() : 2 * next() - 1)) };
 }
 
-function timeKiln(s: Spec, threads: number | undefined, budget: number): Partial<Record<Mode, number>> {
+/** Seconds per call of each mode, and the steps of the compiled programs that run a JavaScript kernel ("program: kernel"). */
+function timeKiln(s: Spec, threads: number | undefined, budget: number): { times: Partial<Record<Mode, number>>; js: string[] } {
   const { x, labels } = data(s);
   const net = compile(build(s.model), {
     inputs: s.inputs, batch: s.batch, seed: 0, loss: lossOf(s.loss), optimizer: optimizerOf(s.optimizer),
@@ -78,11 +79,13 @@ function timeKiln(s: Spec, threads: number | undefined, budget: number): Partial
     const out = new Float32Array(s.batch * s.outputs);
     const t = (net.trainStep as (x: Float32Array, l: Float32Array | Int32Array) => number).bind(net);
     const g = (net.gradients as (x: Float32Array, l: Float32Array | Int32Array) => unknown).bind(net);
-    return {
+    const times = {
       train: measure(() => t(x, labels), budget),
       gradients: measure(() => g(x, labels), budget),
       predict: measure(() => net.predict(x, out), budget),
     };
+    const js = [...net.programs()].flatMap(([name, e]) => e.steps.filter((st) => !st.wasm).map((st) => `${name}: ${st.kernel}`));
+    return { times, js: [...new Set(js)] };
   } finally {
     net.dispose();
   }
@@ -132,6 +135,7 @@ async function main(): Promise<void> {
   const torch = torchServer(python, specsFile, opts.budget);
   const rows: Row[] = [];
   const failures: string[] = [];
+  const jsKernels: string[] = [];
   try {
     await torch.ready();
     for (let i = 0; i < all.length; i++) {
@@ -139,8 +143,10 @@ async function main(): Promise<void> {
       if (!opts.only.test(s.id)) continue;
       let k1: Partial<Record<Mode, number>>, kN: Partial<Record<Mode, number>>;
       try {
-        k1 = timeKiln(s, 1, opts.budget);
-        kN = timeKiln(s, undefined, opts.budget);
+        const one = timeKiln(s, 1, opts.budget);
+        k1 = one.times;
+        kN = timeKiln(s, undefined, opts.budget).times;
+        if (one.js.length) jsKernels.push(`${s.id}: ${one.js.join(", ")}`);
       } catch (e) {
         failures.push(`${s.id}: kiln: ${String((e as Error).message ?? e).split("\n")[0]}`);
         continue;
@@ -159,6 +165,7 @@ async function main(): Promise<void> {
   }
   console.log(`\nkiln ÷ PyTorch eager, ranked by kiln 1 thread ÷ PyTorch 1 thread (worst ${opts.top} of ${rows.length}); the machine is shared, ratios are within one run`);
   console.log(table(rows, opts.top));
+  console.log(jsKernels.length ? `\nsteps running a JavaScript kernel in the optimized programs:\n  ${jsKernels.join("\n  ")}` : "\nno step of any optimized program runs a JavaScript kernel");
   if (failures.length) console.log(`\nnot measured:\n  ${failures.join("\n  ")}`);
   if (opts.json) writeFileSync(opts.json, JSON.stringify(rows.map((r) => ({ id: r.spec.id, mode: r.mode, kiln1: r.kiln1, kiln: r.kilnN, torch1: r.torch1, torch2: r.torch2 })), null, 1));
 }
