@@ -83,3 +83,36 @@ describe("issue 10 primitives in optimized programs", () => {
     });
   }
 });
+
+describe("broadcast_to in WebAssembly", () => {
+  // Read by a matmul or a reduction (not absorbed into a fused loop), so the broadcast is its own
+  // step. Each view: rows copied (trailing axes kept) or splatted (trailing axes broadcast).
+  const shapes: [string, number[], number[]][] = [
+    ["[1, n] → [B, n] (a bias row)", [1, 7], [9, 7]],
+    ["[B, 1] → [B, n] (a column)", [9, 1], [9, 7]],
+    ["[n] → [B, n]", [7], [9, 7]],
+    ["scalar → [B, n]", [], [5, 6]],
+    ["[a, 1, c] → [a, b, c]", [3, 1, 5], [3, 4, 5]],
+    ["[1, b, 1] → [a, b, c]", [1, 4, 1], [3, 4, 5]],
+    ["[a, 1, c, 1] → [a, b, c, d] (four runs: JavaScript)", [2, 1, 3, 1], [2, 3, 3, 2]],
+  ];
+  for (const [name, from, to] of shapes) {
+    it(name, () => {
+      const b = new GraphBuilder();
+      const x = b.input("x", "data", { shape: from, dtype: "f32" });
+      const y = b.broadcastTo(x, to);
+      b.output("y", "probe", y);
+      b.output("s", "probe", b.sum(b.mul(y, y), [0]));
+      const g = b.build();
+      const p = lowerPlanned(optimize(g), planMemory(optimize(g)));
+      const step = p.steps.find((s) => s.kernel === "broadcast")!;
+      expect(step.wasm !== undefined, "runs in WebAssembly").toBe(!name.includes("JavaScript"));
+      const fast = compileGraph(g), ref = compileGraph(g, { optimize: false });
+      const r = rand(name.length);
+      const v = Float32Array.from({ length: size(from) }, () => (r() - 0.5) * 6);
+      fast.input("x").set(v); ref.input("x").set(v);
+      fast.run(); ref.run();
+      expect(Array.from(fast.output("y"))).toEqual(Array.from(ref.output("y")));
+    });
+  }
+});

@@ -1,7 +1,7 @@
 /** Shared rule of the block-moving ops (slice, pad, concat): one axis, the view [outer, n, inner]. */
 import type { ValueType } from "../ir/types.js";
 import { Lru } from "../../runtime/lru.js";
-import { emitBlocks, emitMax, type BlockSpec } from "../../runtime/wasm/blocks.js";
+import { emitBlocks, emitBroadcast, emitMax, type BlockSpec } from "../../runtime/wasm/blocks.js";
 import { aroundAxis, axisOf, requireF32, shapeError } from "./def.js";
 
 export const isInt = (x: number) => Number.isInteger(x) && !Object.is(x, -0);
@@ -25,3 +25,5 @@ function cached(key: string, make: () => Uint8Array): Uint8Array {
 }
 export const blocksWasm = (spec: BlockSpec) => cached(`blocks:${JSON.stringify(spec)}`, () => emitBlocks(spec));
 export const maxWasm = (outer: number, n: number, inner: number, mask: boolean) => cached(`max:${outer},${n},${inner},${mask}`, () => emitMax(outer, n, inner, mask));
+export const broadcastWasm = (d: readonly [number, number, number], s: readonly [number, number, number]) =>
+  cached(`broadcast:${d},${s}`, () => emitBroadcast(d, s));

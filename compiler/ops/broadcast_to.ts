@@ -1,5 +1,6 @@
 import * as t from "io-ts";
 import { closed } from "../ir/closed.js";
+import { broadcastWasm } from "./axis_block.js";
 import { broadcastStrides, defineOp, requireF32, shapeError, type OpDef } from "./def.js";
 
 /** Repeat x along dimensions of size 1 (or missing leading ones);  dx = g summed back to x's shape */
@@ -15,8 +16,35 @@ export const broadcast_to: OpDef<{ shape: number[] }> = defineOp({
     return { shape: a.shape, dtype: "f32" };
   },
   vjp: (b, g, [x]) => [b.sumTo(g, b.type(x!).shape)],
-  lower: (_a, [x], out) => ({
-    kernel: "broadcast",
-    params: [out.shape.length, ...out.shape, ...broadcastStrides(x!.shape, out.shape), ...new Array<number>(out.shape.length).fill(0)],
-  }),
+  lower: (_a, [x], out) => {
+    const strides = broadcastStrides(x!.shape, out.shape);
+    const view = broadcastView(out.shape, strides);
+    return {
+      kernel: "broadcast",
+      params: [out.shape.length, ...out.shape, ...strides, ...new Array<number>(out.shape.length).fill(0)],
+      ...(view ? { wasm: broadcastWasm(view.d, view.s) } : {}),
+    };
+  },
 });
+
+/**
+ * The broadcast as y[i0, i1, i2] = x[i0·s0 + i1·s1 + i2·s2]: dimensions of size 1 dropped,
+ * neighbours merged when both are broadcast (stride 0) or x is contiguous across them; at most
+ * three runs (every broadcast of a rank-2 tensor, and most others) fit, padded in front with
+ * [1, stride 0]. null for more runs (the JavaScript kernel runs those).
+ */
+export function broadcastView(shape: readonly number[], strides: readonly number[]): { d: [number, number, number]; s: [number, number, number] } | null {
+  const runs: { size: number; stride: number }[] = [];
+  shape.forEach((size, i) => {
+    if (size === 1) return;
+    const stride = strides[i]!, last = runs[runs.length - 1];
+    if (last && ((last.stride === 0 && stride === 0) || (last.stride !== 0 && stride !== 0 && last.stride === stride * size))) {
+      last.size *= size;
+      last.stride = stride;
+    } else runs.push({ size, stride });
+  });
+  if (runs.length > 3) return null;
+  while (runs.length < 3) runs.unshift({ size: 1, stride: 0 });
+  const [a, b, c] = runs as [{ size: number; stride: number }, { size: number; stride: number }, { size: number; stride: number }];
+  return { d: [a.size, b.size, c.size], s: [a.stride, b.stride, c.stride] };
+}

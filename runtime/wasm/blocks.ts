@@ -137,3 +137,36 @@ export function emitMax(outer: number, n: number, inner: number, mask: boolean):
   f.body(set(ones, i32x4.splat(i32.const(-1))), forRange(o, i32.const(0), i32.const(outer), 1, ...body));
   return m.encode();
 }
+
+/**
+ * y = x broadcast, y viewed as [d0, d1, d2] and x read at i0·s0 + i1·s1 + i2·s2 with s2 ∈ {0, 1}
+ * (compiler/ops/broadcast_to.ts merges any broadcast of at most three runs into this view): each
+ * row of d2 floats is a copy of x (s2 = 1) or one x value splatted (s2 = 0), four at a time.
+ */
+export function emitBroadcast(d: readonly [number, number, number], s: readonly [number, number, number]): Uint8Array {
+  if (![...d, ...s].every(isCount) || (s[2] !== 0 && s[2] !== 1)) fail("bad broadcast view");
+  const m = new ModuleBuilder();
+  m.importMemory("env", "memory", 1);
+  const f = m.func("fused", ["i32", "i32"]);
+  const [x, y] = f.i32Params() as [Local<"i32">, Local<"i32">];
+  const i0 = f.local("i32"), i1 = f.local("i32"), j = f.local("i32"), src = f.local("i32"), dst = f.local("i32"), v = f.local("v128");
+  const at = (base: Local<"i32">, floats: Expr<"i32">) => i32.add(get(base), i32.shl(floats, i32.const(2)));
+  const n = d[2], n4 = n & -4;
+  const row: Stmt[] = s[2] === 1
+    ? copyRun(j, n, (k) => at(dst, k), (k) => at(src, k))
+    : [
+      set(v, f32x4.splat(f32.load(get(src)))),
+      forRange(j, i32.const(0), i32.const(n4), 4, v128.store(at(dst, get(j)), get(v))),
+      forRange(j, i32.const(n4), i32.const(n), 1, f32.store(at(dst, get(j)), f32.load(get(src)))),
+    ];
+  f.body(
+    set(dst, get(y)),
+    forRange(i0, i32.const(0), i32.const(d[0]), 1,
+      forRange(i1, i32.const(0), i32.const(d[1]), 1,
+        set(src, i32.add(get(x), i32.shl(i32.add(i32.mul(get(i0), i32.const(s[0])), i32.mul(get(i1), i32.const(s[1]))), i32.const(2)))),
+        ...row,
+        set(dst, i32.add(get(dst), i32.const(4 * n))),
+      )),
+  );
+  return m.encode();
+}
