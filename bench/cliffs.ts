@@ -1,7 +1,7 @@
 /**
  * The cliff sweep (issue 11): kiln on many models nobody tuned it for, against PyTorch eager.
  *
- *   npm run bench:cliffs -- [--dsl N] [--first S] [--budget SECONDS] [--only REGEX] [--top K] [--json FILE]
+ *   npm run bench:cliffs -- [--dsl N] [--first S] [--budget SECONDS] [--rounds R] [--only REGEX] [--top K] [--json FILE]
  *
  * bench/torch_cliffs.py draws the models (every built-in layer, activation, loss and optimizer
  * at widths 32-1024 and batches 1-512, the fixtures' user functions and layers, and N random
@@ -9,7 +9,8 @@
  * kiln builds them with test/helpers/fixture-model.ts, PyTorch with kiln_torch.py. Model by model,
  * kiln is compiled (threads: 1, and the default) and timed on trainStep, gradients and predict,
  * then the same Python process times PyTorch on the same shapes at 1 and 2 threads, so both see
- * the same minutes of a shared machine. The table is ranked by kiln ÷ PyTorch at one thread.
+ * the same minutes of a shared machine (--rounds R alternates them R times and takes each side's
+ * median). The table is ranked by kiln ÷ PyTorch at one thread.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -36,7 +37,7 @@ function args() {
   const a = process.argv.slice(2);
   const get = (k: string, d: string) => { const i = a.indexOf(k); return i >= 0 && a[i + 1] !== undefined ? a[i + 1]! : d; };
   return {
-    dsl: Number(get("--dsl", "30")), first: Number(get("--first", "0")), budget: Number(get("--budget", "0.25")),
+    dsl: Number(get("--dsl", "30")), first: Number(get("--first", "0")), budget: Number(get("--budget", "0.25")), rounds: Number(get("--rounds", "1")),
     only: new RegExp(get("--only", "")), top: Number(get("--top", "40")), json: get("--json", ""),
   };
 }
@@ -68,28 +69,31 @@ function data(s: Spec): { x: Float32Array; labels: Float32Array | Int32Array } {
   return { x, labels: Float32Array.from({ length: s.batch * s.outputs }, () => (bce ? next() : 2 * next() - 1)) };
 }
 
-/** Seconds per call of each mode, and the steps of the compiled programs that run a JavaScript kernel ("program: kernel"). */
-function timeKiln(s: Spec, threads: number | undefined, budget: number): { times: Partial<Record<Mode, number>>; js: string[] } {
+/** A compiled net and its timer: seconds per call of each mode; `js` the steps of its programs running a JavaScript kernel ("program: kernel"). */
+function kilnTimer(s: Spec, threads: number | undefined) {
   const { x, labels } = data(s);
   const net = compile(build(s.model), {
     inputs: s.inputs, batch: s.batch, seed: 0, loss: lossOf(s.loss), optimizer: optimizerOf(s.optimizer),
     ...(threads === undefined ? {} : { threads }),
   });
-  try {
-    const out = new Float32Array(s.batch * s.outputs);
-    const t = (net.trainStep as (x: Float32Array, l: Float32Array | Int32Array) => number).bind(net);
-    const g = (net.gradients as (x: Float32Array, l: Float32Array | Int32Array) => unknown).bind(net);
-    const times = {
+  const out = new Float32Array(s.batch * s.outputs);
+  const t = (net.trainStep as (x: Float32Array, l: Float32Array | Int32Array) => number).bind(net);
+  const g = (net.gradients as (x: Float32Array, l: Float32Array | Int32Array) => unknown).bind(net);
+  return {
+    time: (budget: number): Record<Mode, number> => ({
       train: measure(() => t(x, labels), budget),
       gradients: measure(() => g(x, labels), budget),
       predict: measure(() => net.predict(x, out), budget),
-    };
-    const js = [...net.programs()].flatMap(([name, e]) => e.steps.filter((st) => !st.wasm).map((st) => `${name}: ${st.kernel}`));
-    return { times, js: [...new Set(js)] };
-  } finally {
-    net.dispose();
-  }
+    }),
+    js: () => [...new Set([...net.programs()].flatMap(([name, e]) => e.steps.filter((st) => !st.wasm).map((st) => `${name}: ${st.kernel}`)))],
+    dispose: () => net.dispose(),
+  };
 }
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+/** Per key, the median over rounds. */
+const medians = <K extends string>(rounds: readonly Record<K, number>[]): Record<K, number> =>
+  Object.fromEntries(Object.keys(rounds[0]!).map((k) => [k, median(rounds.map((r) => r[k as K]))])) as Record<K, number>;
 
 /** The PyTorch side: one process, asked model by model. */
 function torchServer(python: string, specsFile: string, budget: number) {
@@ -111,7 +115,7 @@ function torchServer(python: string, specsFile: string, budget: number) {
   };
 }
 
-const fmt = (s: number) => (s >= 1e-3 ? `${(s * 1e3).toFixed(2)} ms` : `${(s * 1e6).toFixed(0)} µs`);
+const fmt = (s: number) => (s >= 1e-3 ? `${(s * 1e3).toFixed(2)} ms` : `${(s * 1e6).toFixed(s >= 1e-5 ? 0 : 1)} µs`);
 const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
 const lpad = (s: string, n: number) => (s.length >= n ? s : " ".repeat(n - s.length) + s);
 
@@ -141,18 +145,32 @@ async function main(): Promise<void> {
     for (let i = 0; i < all.length; i++) {
       const s = all[i]!;
       if (!opts.only.test(s.id)) continue;
-      let k1: Partial<Record<Mode, number>>, kN: Partial<Record<Mode, number>>;
+      // Rounds alternate kiln (one thread, then the default) and PyTorch, so both sides see the
+      // same minutes of a shared machine; each side's time is its median over the rounds.
+      let nets: ReturnType<typeof kilnTimer>[];
       try {
-        const one = timeKiln(s, 1, opts.budget);
-        k1 = one.times;
-        kN = timeKiln(s, undefined, opts.budget).times;
-        if (one.js.length) jsKernels.push(`${s.id}: ${one.js.join(", ")}`);
+        nets = [kilnTimer(s, 1), kilnTimer(s, undefined)];
       } catch (e) {
         failures.push(`${s.id}: kiln: ${String((e as Error).message ?? e).split("\n")[0]}`);
         continue;
       }
-      const t = await torch.time(i);
-      if (typeof t === "string") { failures.push(`${s.id}: torch: ${t}`); continue; }
+      const r1: Record<Mode, number>[] = [], rN: Record<Mode, number>[] = [], rT: Times[] = [];
+      let torchError = "";
+      try {
+        for (let r = 0; r < opts.rounds && !torchError; r++) {
+          r1.push(nets[0]!.time(opts.budget));
+          rN.push(nets[1]!.time(opts.budget));
+          const t = await torch.time(i);
+          if (typeof t === "string") torchError = t;
+          else rT.push(t);
+        }
+        const js = nets[0]!.js();
+        if (js.length) jsKernels.push(`${s.id}: ${js.join(", ")}`);
+      } finally {
+        for (const n of nets) n.dispose();
+      }
+      if (torchError) { failures.push(`${s.id}: torch: ${torchError}`); continue; }
+      const k1 = medians(r1), kN = medians(rN), t = medians(rT as Record<string, number>[]) as Times;
       for (const m of MODES) {
         rows.push({ spec: s, mode: m, kiln1: k1[m]!, kilnN: kN[m]!, torch1: t[`${m}1`]!, torch2: t[`${m}2`]! });
       }
