@@ -90,7 +90,7 @@ function kilnTimer(s: Spec, threads: number | undefined) {
   };
 }
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const median = (xs: readonly number[]) => { const s = [...xs].sort((a, b) => a - b), h = s.length >> 1; return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2; };
 /** Per key, the median over rounds. */
 const medians = <K extends string>(rounds: readonly Record<K, number>[]): Record<K, number> =>
   Object.fromEntries(Object.keys(rounds[0]!).map((k) => [k, median(rounds.map((r) => r[k as K]))])) as Record<K, number>;
