@@ -13,7 +13,7 @@ import { ones, zeros, type Initializer } from "./init.js";
 import { describe, type LayerKind, type LayerNode } from "./layers/node.js";
 import { callUser, checkShape, returnedTensor, type ScopeRange } from "./dsl/call.js";
 import { fans } from "./layers/layer.js";
-import { T, type Scope } from "./dsl/tensor.js";
+import { isTensor, type T, type Scope } from "./dsl/tensor.js";
 import { MAX_ELEMENTS } from "../compiler/ir/graph.js";
 
 export type Mode = "train" | "eval";
@@ -130,7 +130,7 @@ const tracers: { readonly [K in LayerKind]: Tracer<K> } = {
       const wrapAll = (vs: Record<string, V>) => Object.freeze(Object.fromEntries(Object.entries(vs).map(([k, v]) => [k, wrap(v)]))) as Record<string, T>;
       return n.apply(wrapAll(params), wrap(x), wrapAll(state));
     }, (r, scope) => {
-      const isPair = r !== null && typeof r === "object" && !(r instanceof T) && "out" in r;
+      const isPair = r !== null && typeof r === "object" && !isTensor(r) && "out" in r;
       const out = returnedTensor(isPair ? (r as { out: unknown }).out : r, scope, "a tensor expression (or { out, state })");
       checkShape(ctx.b, where, out, [batch, n.out], "apply's result");
       if (isPair) updateState(n, (r as { state?: unknown }).state, state, path, where, scope, ctx);

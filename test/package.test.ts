@@ -190,11 +190,14 @@ export const options: CompileOptions = { inputs: 784, batch: 16, loss: softmaxCr
       writeFileSync(join(cjs, "package.json"), JSON.stringify({ name: "kiln-user-cjs", private: true }));
       const install = run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball, `tsx@${pkg.devDependencies["tsx"]!}`], cjs);
       expect(install.status, install.stderr).toBe(0);
-      writeFileSync(join(cjs, "model.ts"), modelTs);
+      // The model's user code calls cat: tsx's require hook loads a second, CommonJS copy of kiln
+      // for model.ts, and the tensors the command's copy traces must pass that copy's checks.
+      writeFileSync(join(cjs, "model.ts"), modelTs.replace("import { seq,", "import { cat, fn, seq,")
+        .replace("seq(linear(784, 32), relu,", "seq(linear(784, 32), fn(\"halves\", (x) => cat([x.slice(1, 16).relu(), x.slice(1, 0, 16)], 1)),"));
       const r = run("npx", ["--no-install", "kiln", "inspect", "model.ts", "--graph", "eval"], cjs);
       expect(r.stderr).toBe("");
       expect(r.status).toBe(0);
-      expect(r.stdout).toMatch(/linear\[transA=false transB=true relu=true\]/);
+      expect(r.stdout).toMatch(/concat/);
     } finally {
       rmSync(cjs, { recursive: true, force: true });
     }

@@ -10,7 +10,7 @@ import type { GraphBuilder } from "../../compiler/ir/builder.js";
 import { fmtShape, sameShape, type V } from "../../compiler/ir/types.js";
 import { KilnError, ModelError } from "../../runtime/errors.js";
 import { describeValue } from "../validate.js";
-import { Scope, T } from "./tensor.js";
+import { Scope, T, isTensor } from "./tensor.js";
 
 /** Nodes [from, to) of a graph were emitted by the user code named `scope`. */
 export interface ScopeRange { readonly from: number; readonly to: number; readonly scope: string }
@@ -46,7 +46,7 @@ export function callUser<R>(
 
 /** The value of a tensor expression returned by the callback of `scope`, else a ModelError. */
 export function returnedTensor(r: unknown, scope: Scope, what = "a tensor expression"): V {
-  if (!(r instanceof T)) scope.fail(`expected the callback to return ${what}, got ${describeResult(r)}`);
+  if (!isTensor(r)) scope.fail(`expected the callback to return ${what}, got ${describeResult(r)}`);
   if (r.scope !== scope) scope.fail(`the callback returned a tensor from ${r.scope.where}, not one computed from its own inputs`);
   return r.v;
 }

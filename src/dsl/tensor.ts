@@ -35,7 +35,7 @@ export class Scope {
       if (!Number.isFinite(x)) this.fail(`${op}: expected a finite number, got ${x}`);
       return this.b.scalar(x);
     }
-    if (!(x instanceof T)) this.fail(`${op}: expected a tensor expression or a number, got ${describe(x)}`);
+    if (!isTensor(x)) this.fail(`${op}: expected a tensor expression or a number, got ${describe(x)}`);
     return this.own(op, x);
   }
 
@@ -61,6 +61,16 @@ export class Scope {
   }
 }
 
+/**
+ * What marks a tensor expression, registered globally (Symbol.for): a model.ts in a CommonJS
+ * project can load a second copy of kiln beside the one running it (tsx's require hook), and
+ * `instanceof T` would then refuse the other copy's tensors — `cat([x, y])` from the model's copy
+ * given the x, y that the command's copy traced.
+ */
+const TENSOR: unique symbol = Symbol.for("kiln.tensor-expression");
+/** Is x a tensor expression (of this copy of kiln or another)? */
+export const isTensor = (x: unknown): x is T => typeof x === "object" && x !== null && (x as { [TENSOR]?: unknown })[TENSOR] === true;
+
 const describe = (x: unknown): string => (typeof x === "function" ? "a function" : x instanceof Promise ? "a Promise" : describeValue(x));
 
 export interface MatmulOptions {
@@ -76,6 +86,11 @@ export class T {
   /** @internal */
   constructor(readonly scope: Scope, readonly v: V) {
     Object.freeze(this);
+  }
+
+  /** @internal (isTensor) */
+  get [TENSOR](): true {
+    return true;
   }
 
   /** The static shape, e.g. [32, 48] (the batch is the first axis). */
@@ -148,7 +163,7 @@ export class T {
   }
 
   private tensorArg(op: string, y: unknown): T {
-    if (!(y instanceof T)) this.scope.fail(`${op}: expected a tensor expression, got ${describe(y)}`);
+    if (!isTensor(y)) this.scope.fail(`${op}: expected a tensor expression, got ${describe(y)}`);
     return y;
   }
 
@@ -193,12 +208,12 @@ export class T {
  * @example layer({ …, apply: (p, x) => cat([x.matmul(p.a, { transposeB: true }), x], 1) })
  */
 export function cat(xs: readonly T[], axis: number): T {
-  if (!Array.isArray(xs) || xs.length === 0 || !(xs[0] instanceof T)) {
+  if (!Array.isArray(xs) || xs.length === 0 || !isTensor(xs[0])) {
     throw new ModelError(`cat: expected a non-empty array of tensor expressions, got ${describe(xs)}`);
   }
   const first = xs[0];
   const { scope } = first;
-  const vs = xs.map((x, i) => (x instanceof T ? scope.own(`cat[${i}]`, x) : scope.fail(`cat[${i}]: expected a tensor expression, got ${describe(x)}`)));
+  const vs = xs.map((x, i) => (isTensor(x) ? scope.own(`cat[${i}]`, x) : scope.fail(`cat[${i}]: expected a tensor expression, got ${describe(x)}`)));
   const a = first.axis("cat", axis);
   if (vs.length === 1) return first;
   return scope.emit("cat", (b) => b.concat(vs, a));
