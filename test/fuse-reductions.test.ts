@@ -11,14 +11,13 @@
 import { describe, expect, it } from "vitest";
 import type { Graph } from "../compiler/ir/graph.js";
 import { size } from "../compiler/ir/types.js";
-import { optimizationPasses, prepare } from "../compiler/pipeline.js";
+import { optimizationPasses } from "../compiler/pipeline.js";
 import { runPasses } from "../compiler/passes/index.js";
 import { planMemory } from "../compiler/plan.js";
-import { Arena } from "../runtime/arena.js";
 import {
   batchNorm, compile, dropout, huber, l1, layerNorm, linear, mse, relu, seq, sgd, softmaxCrossEntropy, tanh, type LayerNode, type Loss,
 } from "../src/index.js";
-import { maxRelErr, rand } from "./helpers/run.js";
+import { maxRelErr, rand, runInArena } from "./helpers/run.js";
 
 interface Case { readonly name: string; readonly model: LayerNode; readonly inputs: number; readonly batch: number; readonly loss: Loss }
 const CASES: Case[] = [
@@ -31,24 +30,6 @@ const CASES: Case[] = [
 ];
 
 const withoutPass = optimizationPasses.filter((p) => p.name !== "fuseReductions");
-
-/** Run an optimized graph in an arena (parameters bound to arena arrays, as compileGraph does); its outputs. */
-function run(g: Graph, values: Record<string, ArrayLike<number>>): Record<string, Float32Array> {
-  const arena = new Arena(1);
-  const bound = new Map<string, Float32Array>();
-  for (const i of g.inputs) {
-    if (i.kind !== "param" && i.kind !== "state" && i.kind !== "optim") continue;
-    const n = size(g.values[i.value]!.shape);
-    bound.set(i.name, arena.f32(arena.allocPersistent(4 * n), n));
-  }
-  const { executor } = prepare(g, arena, "test");
-  executor.bindAll(bound);
-  for (const i of g.inputs) (executor.input(i.name) as Float32Array).set(values[i.name]!);
-  executor.run();
-  const out = Object.fromEntries(g.outputs.map((o) => [o.name, Float32Array.from(executor.output(o.name) as Float32Array)]));
-  arena.release();
-  return out;
-}
 
 const sumsOf = (g: Graph) => g.nodes.flatMap((n) => (n.op === "fused_elementwise" ? n.attrs.sums : []));
 
@@ -74,7 +55,7 @@ describe("fuseReductions", () => {
           ? Int32Array.from({ length: size(t.shape) }, () => Math.floor(r() * (t.shape.length ? 3 : 1)))
           : Float32Array.from({ length: size(t.shape) }, () => 2 * r() - 1);
       }
-      const a = run(fused, values), b = run(plain, values);
+      const a = runInArena(fused, values), b = runInArena(plain, values);
       for (const o of fused.outputs) {
         if (o.kind === "loss") expect(maxRelErr(a[o.name]!, b[o.name]!, 1e-30), o.name).toBeLessThanOrEqual(2 ** -20);
         else expect([...a[o.name]!], o.name).toEqual([...b[o.name]!]);

@@ -10,11 +10,10 @@ import { describe, expect, it } from "vitest";
 import type { Graph } from "../compiler/ir/graph.js";
 import { GraphBuilder } from "../compiler/ir/builder.js";
 import { size } from "../compiler/ir/types.js";
-import { optimizationPasses, prepare } from "../compiler/pipeline.js";
+import { optimizationPasses } from "../compiler/pipeline.js";
 import { runPasses } from "../compiler/passes/index.js";
-import { Arena } from "../runtime/arena.js";
 import { batchNorm, compile, huber, layerNorm, linear, mse, relu, seq, sgd, softmaxCrossEntropy, type LayerNode, type Loss } from "../src/index.js";
-import { rand } from "./helpers/run.js";
+import { rand, runInArena } from "./helpers/run.js";
 
 interface Case { readonly name: string; readonly model: LayerNode; readonly inputs: number; readonly batch: number; readonly loss: Loss }
 const CASES: Case[] = [
@@ -27,24 +26,6 @@ const CASES: Case[] = [
 
 const withoutPass = optimizationPasses.filter((p) => p.name !== "recomputeXhat");
 const storesXhat = (g: Graph) => g.nodes.some((n) => n.op === "norm_forward" && n.attrs.xhat);
-
-/** Run an optimized graph in an arena (parameters bound to arena arrays, as compileGraph does); its outputs. */
-function run(g: Graph, values: Record<string, ArrayLike<number>>): Record<string, Float32Array> {
-  const arena = new Arena(1);
-  const bound = new Map<string, Float32Array>();
-  for (const i of g.inputs) {
-    if (i.kind !== "param" && i.kind !== "state" && i.kind !== "optim") continue;
-    const n = size(g.values[i.value]!.shape);
-    bound.set(i.name, arena.f32(arena.allocPersistent(4 * n), n));
-  }
-  const { executor } = prepare(g, arena, "test");
-  executor.bindAll(bound);
-  for (const i of g.inputs) (executor.input(i.name) as Float32Array).set(values[i.name]!);
-  executor.run();
-  const out = Object.fromEntries(g.outputs.map((o) => [o.name, Float32Array.from(executor.output(o.name) as Float32Array)]));
-  arena.release();
-  return out;
-}
 
 /** Values for every input of g: params from `params`, labels in [0, 3), floats in [-2, 2) around 0.5. */
 function inputsOf(g: Graph, params: Record<string, Float32Array>, seed: number): Record<string, Float32Array | Int32Array> {
@@ -68,7 +49,7 @@ describe("recomputeXhat", () => {
       expect(storesXhat(plain), "the case stores x̂ without the pass").toBe(true);
       expect(storesXhat(fused)).toBe(false);
       const values = inputsOf(raw, net.params as Record<string, Float32Array>, 100 + k);
-      const a = run(fused, values), b = run(plain, values);
+      const a = runInArena(fused, values), b = runInArena(plain, values);
       for (const o of fused.outputs) expect([...a[o.name]!], o.name).toEqual([...b[o.name]!]);
     });
   }

@@ -61,39 +61,15 @@ export function emitElementwise(m: ModuleBuilder): void {
   // allFinite(x, n) → 1 if no element is NaN or ±∞, else 0: x − x is 0 exactly for finite x and
   // NaN otherwise, and a sum of zeros stays 0 while one NaN makes it NaN. (Input validation: a
   // JavaScript loop over a Float32Array costs ~2 ns per element, this ~0.1.)
-  {
-    const f = m.func("allFinite", ["i32", "i32"], ["i32"]);
-    const [x, n] = i32s(f, 2);
-    const acc = accLocals(f, 4), total = accReduce(acc, sum);
-    f.body(
-      ...accInit(acc, 0),
-      ...eachLane(f, get(n), (L, off, slot) => {
-        const v = () => L.load(at(get(x), off));
-        return [accUpdate(L, acc, slot, L.add, L.sub(v(), v()))];
-      }, 4),
-      ...total.setup,
-      stmt(f32.eq(total.value, f32.const(0))), // the function's result, left on the stack
-    );
-  }
+  zeroSumCheck(m, "allFinite", (L, v) => L.sub(v(), v()));
   // allUnit(x, n) → 1 if every element is in [0, 1], else 0 (NaN fails): v − pmax(v, 0) is v's
   // negative part and (1 − v) − pmax(1 − v, 0) its excess over 1, both exactly 0 in range and
   // ≤ 0 (or NaN, for NaN and ±∞) outside; a sum of terms ≤ 0 is 0 only if every term is.
   // (binaryCrossEntropy's targets, checked at memory speed like allFinite's.)
-  {
-    const f = m.func("allUnit", ["i32", "i32"], ["i32"]);
-    const [x, n] = i32s(f, 2);
-    const acc = accLocals(f, 4), total = accReduce(acc, sum);
-    f.body(
-      ...accInit(acc, 0),
-      ...eachLane(f, get(n), (L, off, slot) => {
-        const v = () => L.load(at(get(x), off));
-        const over = () => L.sub(L.const(1), v());
-        return [accUpdate(L, acc, slot, L.add, L.add(L.sub(v(), L.pmax(v(), L.const(0))), L.sub(over(), L.pmax(over(), L.const(0)))))];
-      }, 4),
-      ...total.setup,
-      stmt(f32.eq(total.value, f32.const(0))),
-    );
-  }
+  zeroSumCheck(m, "allUnit", (L, v) => {
+    const over = () => L.sub(L.const(1), v());
+    return L.add(L.sub(v(), L.pmax(v(), L.const(0))), L.sub(over(), L.pmax(over(), L.const(0))));
+  });
   emitSgd(m);
   emitLayerNorm(m);
   emitBatchNorm(m);
@@ -125,4 +101,20 @@ function emitSgd(m: ModuleBuilder): void {
       ? [branchOn(hasFlag(get(flags), SGD.NESTEROV), (nesterov) => update(decay, true, nesterov))]
       : update(decay, false, false)),
   ]));
+}
+
+/**
+ * `name(x, n)` → 1 if the terms `term` makes of the n floats at x (each 0 for a good value, and
+ * NaN or of one sign for a bad one) sum to exactly 0, else 0: a check at memory speed.
+ */
+function zeroSumCheck(m: ModuleBuilder, name: string, term: <T extends LaneType>(L: Lanes<T>, v: () => Expr<T>) => Expr<T>): void {
+  const f = m.func(name, ["i32", "i32"], ["i32"]);
+  const [x, n] = i32s(f, 2);
+  const acc = accLocals(f, 4), total = accReduce(acc, sum);
+  f.body(
+    ...accInit(acc, 0),
+    ...eachLane(f, get(n), (L, off, slot) => [accUpdate(L, acc, slot, L.add, term(L, () => L.load(at(get(x), off))))], 4),
+    ...total.setup,
+    stmt(f32.eq(total.value, f32.const(0))), // the function's result, left on the stack
+  );
 }

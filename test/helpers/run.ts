@@ -1,6 +1,9 @@
 /** Test helpers: run a graph directly (float64 or float32) and compare arrays. */
 import type { Graph } from "../../compiler/ir/graph.js";
 import { lower } from "../../compiler/lower.js";
+import { size } from "../../compiler/ir/types.js";
+import { prepare } from "../../compiler/pipeline.js";
+import { Arena } from "../../runtime/arena.js";
 import { Executor, type Precision } from "../../runtime/executor.js";
 import type { AnyArray } from "../../runtime/kernels/index.js";
 import { rng as rand } from "../../bench/workloads.js";
@@ -15,6 +18,27 @@ export function runGraph(g: Graph, inputs: Record<string, ArrayLike<number>>, pr
   }
   exec.run();
   return Object.fromEntries(g.outputs.map((o) => [o.name, Float64Array.from(exec.output(o.name) as ArrayLike<number>)]));
+}
+
+/**
+ * Run an optimized graph in an arena, as compileGraph does (parameters, state and optimizer
+ * buffers bound to arena arrays, one thread); copies of its outputs.
+ */
+export function runInArena(g: Graph, values: Record<string, ArrayLike<number>>): Record<string, Float32Array> {
+  const arena = new Arena(1);
+  const bound = new Map<string, Float32Array>();
+  for (const i of g.inputs) {
+    if (i.kind !== "param" && i.kind !== "state" && i.kind !== "optim") continue;
+    const n = size(g.values[i.value]!.shape);
+    bound.set(i.name, arena.f32(arena.allocPersistent(4 * n), n));
+  }
+  const { executor } = prepare(g, arena, "test");
+  executor.bindAll(bound);
+  for (const i of g.inputs) (executor.input(i.name) as Float32Array).set(values[i.name]!);
+  executor.run();
+  const out = Object.fromEntries(g.outputs.map((o) => [o.name, Float32Array.from(executor.output(o.name) as Float32Array)]));
+  arena.release();
+  return out;
 }
 
 /** Deterministic pseudo-random numbers for tests: the bench's seeded generator (mulberry32). */
