@@ -52,6 +52,19 @@ describe("user code that goes wrong is a ModelError naming the layer", () => {
     }
   });
 
+  it("an object forged with the tensor mark (Symbol.for) is refused as an operand, a cat part and a result", () => {
+    const forged = { [Symbol.for("kiln.tensor-expression")]: true } as unknown as T;
+    for (const [name, body, want] of [
+      ["operand", (x: T) => x.add(forged), `fn "operand" at 1: add: a tensor from elsewhere`],
+      ["part", (x: T) => cat([x, forged], 1).slice(1, 0, 4), `fn "part" at 1: cat[1]: a tensor from elsewhere`],
+      ["result", () => forged, `fn "result" at 1: the callback returned a tensor from elsewhere`],
+    ] as const) {
+      const e = kilnError(() => compile(seq(linear(4, 4), fn(name, body)), opts));
+      expect(e).toBeInstanceOf(ModelError);
+      expect(e.message).toContain(want);
+    }
+  });
+
   it("an fn that changes the shape, and a layer whose apply returns the wrong shape (with both shapes)", () => {
     expect(kilnError(() => compile(seq(linear(4, 4), fn("shrink", (x) => x.sum(1, { keepdims: true }))), opts)).message)
       .toBe(`fn "shrink" at 1: an fn's result (it keeps its input's shape) must have shape [3,4], got [3,1]`);

@@ -47,7 +47,7 @@ export function callUser<R>(
 /** The value of a tensor expression returned by the callback of `scope`, else a ModelError. */
 export function returnedTensor(r: unknown, scope: Scope, what = "a tensor expression"): V {
   if (!isTensor(r)) scope.fail(`expected the callback to return ${what}, got ${describeResult(r)}`);
-  if (r.scope !== scope) scope.fail(`the callback returned a tensor from ${r.scope.where}, not one computed from its own inputs`);
+  if (r.scope !== scope) scope.fail(`the callback returned a tensor from ${typeof r.scope?.where === "string" ? r.scope.where : "elsewhere"}, not one computed from its own inputs`);
   return r.v;
 }
 

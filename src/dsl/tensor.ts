@@ -40,7 +40,8 @@ export class Scope {
   }
 
   own(op: string, x: T): V {
-    if (x.scope !== this) this.fail(`${op}: a tensor from ${x.scope.where} (a body may use only its own inputs and numbers)`);
+    // x passed isTensor; a forged object with the mark but no scope is refused here too.
+    if (x.scope !== this) this.fail(`${op}: a tensor from ${typeof x.scope?.where === "string" ? x.scope.where : "elsewhere"} (a body may use only its own inputs and numbers)`);
     if (!this.open) this.fail(`${op}: the tensor is used after its callback returned`);
     return x.v;
   }
