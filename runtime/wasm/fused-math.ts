@@ -29,7 +29,8 @@ function pow2<F extends LaneType, I extends ValType>(L: FLanes<F, I>, n: Expr<F>
 }
 
 /**
- * e^x = 2^n · (1 + r + r²·P(r)),  n = round(x·log2 e),  r = x − n·ln2 ∈ [−ln2/2, ln2/2].
+ * e^x = 2^n · (1 + r + r²·P(r)),  n = round(x·log2 e),  r = x − n·ln2 ∈ [−ln2/2, ln2/2]; P as
+ * E(r²) + r·O(r²) (evenOdd: max error over 2^20 points of [−87, 88] 1.00 ulp, 0.97 with Horner).
  * 2^n is applied as 2^⌊n/2⌋ · 2^(n − ⌊n/2⌋): each factor is a normal float even when e^x is
  * subnormal (n ≥ −150) or overflows (n = 129), so the last multiply rounds into the subnormal
  * range or to ∞ exactly once, as a correctly rounded exp would.
@@ -39,12 +40,11 @@ export function expF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: 
   const xc = bind(L, L.pmin(L.pmax(x, c(EXP_LO)), c(EXP_HI))); // NaN passes through both
   const n = bind(L, L.nearest(L.mul(xc.get(), c(LOG2E))));
   const r = bind(L, L.sub(L.sub(xc.get(), L.mul(n.get(), c(LN2_HI))), L.mul(n.get(), c(LN2_LO))));
-  let p = c(EXP_POLY[0]!);
-  for (const k of EXP_POLY.slice(1)) p = L.add(L.mul(p, r.get()), c(k));
-  const q = bind(L, L.add(L.add(L.mul(p, L.mul(r.get(), r.get())), r.get()), c(1)));
+  const p = evenOdd(L, EXP_POLY, r.get);
+  const q = bind(L, L.add(L.add(L.mul(p.value, L.mul(r.get(), r.get())), r.get()), c(1)));
   const n1 = bind(L, L.floor(L.mul(n.get(), c(0.5))));
   return {
-    setup: [xc.set, n.set, r.set, q.set, n1.set],
+    setup: [xc.set, n.set, r.set, ...p.setup, q.set, n1.set],
     value: L.mul(L.mul(q.get(), pow2(L, n1.get())), pow2(L, L.sub(n.get(), n1.get()))),
   };
 }
