@@ -4,7 +4,7 @@
 import type { GraphBuilder } from "../compiler/ir/builder.js";
 import type { V, ValueType } from "../compiler/ir/types.js";
 import { InputError, ModelError } from "../runtime/errors.js";
-import { badFloat, describeValue } from "./validate.js";
+import { badFloat, describeValue, notFinite } from "./validate.js";
 import { callUser, returnedTensor, type ScopeRange } from "./dsl/call.js";
 import type { T } from "./dsl/tensor.js";
 import { checkName } from "./layers/fn.js";
@@ -90,8 +90,7 @@ export function mse(): Loss {
 function checkFinite(labels: unknown, batch: number, outputs: number): void {
   checkLength(labels, batch * outputs, targets, batch, outputs);
   for (let i = 0; i < batch * outputs; i++) {
-    const bad = badFloat(labels[i]); // stored as float32: 1e39 would be ∞
-    if (bad !== null) throw new InputError(`targets[${i}]: expected a finite number, got ${bad}`);
+    if (badFloat(labels[i]) !== null) throw notFinite(`targets[${i}]`, labels[i]); // stored as float32: 1e39 would be ∞
   }
 }
 

@@ -6,6 +6,10 @@ export const describeValue = (a: unknown): string =>
     ? `${typeof a} ${String(a)}`
     : `${(a as object).constructor?.name ?? "object"}(${String((a as ArrayLike<unknown>).length ?? "?")})`;
 
+/** What kind of value `a` is, for a message: "null", a primitive's type, or an object's class ("Float64Array"). */
+export const typeName = (a: unknown): string =>
+  a === null ? "null" : typeof a === "object" ? (a as object).constructor?.name ?? "an object" : typeof a;
+
 /** The shape text is built only for a message: a passing check allocates nothing. */
 const shapeText = (shape: string | (() => string)): string => (typeof shape === "function" ? shape() : shape);
 
@@ -19,6 +23,9 @@ export function badFloat(v: unknown): string | null {
   return null;
 }
 
+/** The error for a value that badFloat refuses, at `at` ("x[3]", "targets[0]"). */
+export const notFinite = (at: string, v: unknown): InputError => new InputError(`${at}: expected a finite number, got ${badFloat(v)}`);
+
 /** x must be array-like with `length` finite numbers; `what` names it in the message. */
 export function checkFloats(x: unknown, length: number, what: string, shape: string | (() => string)): asserts x is ArrayLike<number> {
   if (x === null || typeof x !== "object" || typeof (x as ArrayLike<number>).length !== "number") {
@@ -31,7 +38,7 @@ export function checkFloats(x: unknown, length: number, what: string, shape: str
   for (let i = 0; i < length; i++) {
     const v = a[i];
     if (typeof v !== "number" || !Number.isFinite(v) || (!f32 && !Number.isFinite(Math.fround(v)))) {
-      throw new InputError(`${what}[${i}]: expected a finite number, got ${badFloat(v)}`);
+      throw notFinite(`${what}[${i}]`, v);
     }
   }
 }
@@ -79,8 +86,7 @@ export function floatsOnce(x: unknown, length: number, what: string, shape: stri
   const out: number[] = [];
   for (let i = 0; i < length; i++) {
     const v = (x as ArrayLike<unknown>)[i];
-    const bad = badFloat(v);
-    if (bad !== null) throw new InputError(`${what}[${i}]: expected a finite number, got ${bad}`);
+    if (badFloat(v) !== null) throw notFinite(`${what}[${i}]`, v);
     out.push(v as number);
   }
   return out;

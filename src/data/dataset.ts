@@ -8,6 +8,7 @@
  * Datasets returned by the loaders may be shared (cached per process): treat them as read-only.
  */
 import { InputError } from "../../runtime/errors.js";
+import { typeName } from "../validate.js";
 
 export interface Dataset {
   /** e.g. "mnist-digits/train"; appears in error messages and logs. */
@@ -43,10 +44,10 @@ export function makeDataset(
   // copies it to float32, and an Array's label 0.5 would become class 0 in a batch's Int32Array.
   if (typeof name !== "string") throw new InputError(`makeDataset: expected a name (string), got ${typeof name}`);
   if (!(images instanceof Float32Array)) {
-    throw new InputError(`dataset ${name}: expected images as a Float32Array, got ${describe(images)}`);
+    throw new InputError(`dataset ${name}: expected images as a Float32Array, got ${typeName(images)}`);
   }
   if (!(labels instanceof Int32Array)) {
-    throw new InputError(`dataset ${name}: expected labels as an Int32Array, got ${describe(labels)}`);
+    throw new InputError(`dataset ${name}: expected labels as an Int32Array, got ${typeName(labels)}`);
   }
   if (!Number.isInteger(features) || features < 1) {
     throw new InputError(`dataset ${name}: expected features to be a positive integer, got ${features}`);
@@ -74,19 +75,16 @@ export function makeDataset(
   return { name, images, labels, count, features, classes };
 }
 
-const describe = (a: unknown): string =>
-  a === null || typeof a !== "object" ? String(a) : `${(a as object).constructor?.name ?? "an object"}`;
-
 /**
  * The O(1) checks of a Dataset a function is given (one made by hand rather than by makeDataset
  * would otherwise make batches of NaN from reads past its arrays' ends).
  * @throws InputError naming `where` and what does not fit.
  */
 export function checkDataset(ds: unknown, where: string): asserts ds is Dataset {
-  if (ds === null || typeof ds !== "object") throw new InputError(`${where}: expected a Dataset (makeDataset), got ${describe(ds)}`);
+  if (ds === null || typeof ds !== "object") throw new InputError(`${where}: expected a Dataset (makeDataset), got ${typeName(ds)}`);
   const { name, images, labels, count, features, classes } = ds as Dataset;
-  const bad = !(images instanceof Float32Array) ? `images: expected a Float32Array, got ${describe(images)}`
-    : !(labels instanceof Int32Array) ? `labels: expected an Int32Array, got ${describe(labels)}`
+  const bad = !(images instanceof Float32Array) ? `images: expected a Float32Array, got ${typeName(images)}`
+    : !(labels instanceof Int32Array) ? `labels: expected an Int32Array, got ${typeName(labels)}`
     : count !== labels.length ? `count: expected ${labels.length} (the labels' length), got ${String(count)}`
     : !Number.isInteger(features) || features < 1 ? `features: expected a positive integer, got ${String(features)}`
     : images.length !== count * features ? `images: expected ${count * features} values (${count} × ${features}), got ${images.length}`

@@ -15,6 +15,7 @@
 import { constants as zc, gunzipSync } from "node:zlib";
 import { DecodeError, InputError, KilnError } from "../../runtime/errors.js";
 import { readRegularFileAsync, UnreadableFile } from "../io/read-file.js";
+import { typeName } from "../validate.js";
 
 /** Images of an IDX file: `pixels[i·rows·cols + r·cols + c]` = byte/255. */
 export interface IdxImages {
@@ -66,7 +67,7 @@ export function decodeIdx(bytes: Uint8Array, file: string, kind: IdxKind): IdxIm
 export function decodeIdx(bytes: Uint8Array, file: string, kind: IdxKind): IdxImages | IdxLabels {
   if (kind !== "images" && kind !== "labels") throw new InputError(`decodeIdx: expected kind "images" or "labels", got ${JSON.stringify(kind) ?? String(kind)}`);
   if (!(bytes instanceof Uint8Array)) {
-    throw new InputError(`decodeIdx(${String(file)}): expected the file's bytes as a Uint8Array, got ${bytes === null ? "null" : typeof bytes !== "object" ? typeof bytes : (bytes as object).constructor?.name ?? "an object"}`);
+    throw new InputError(`decodeIdx(${String(file)}): expected the file's bytes as a Uint8Array, got ${typeName(bytes)}`);
   }
   const gz = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
   const where = gz ? `${file} (after gunzip)` : file;
