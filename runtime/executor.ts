@@ -84,18 +84,19 @@ export class Executor implements ProgramInfo {
    * program runs in an arena (input validation at memory speed), a JavaScript loop otherwise.
    */
   allFinite(name: string): boolean {
-    const buf = this.input(name) as Float32Array;
-    // The program's own input buffers live in the arena; a bound array may not.
-    if (this.ctx && !this.rebound.has(this.inputs.get(name)!)) return this.ctx.wasm.allFinite(buf.byteOffset, buf.length) === 1;
-    for (let i = 0; i < buf.length; i++) if (!Number.isFinite(buf[i]!)) return false;
-    return true;
+    return this.inputAll(name, "allFinite", Number.isFinite);
   }
 
-  /** Are all values of a float input in [0, 1] (NaN is not)? As allFinite: WebAssembly when in an arena. */
+  /** Are all values of a float input in [0, 1] (NaN is not)? As allFinite. */
   allUnit(name: string): boolean {
+    return this.inputAll(name, "allUnit", (v) => v >= 0 && v <= 1);
+  }
+
+  private inputAll(name: string, kernel: "allFinite" | "allUnit", ok: (v: number) => boolean): boolean {
     const buf = this.input(name) as Float32Array;
-    if (this.ctx && !this.rebound.has(this.inputs.get(name)!)) return this.ctx.wasm.allUnit(buf.byteOffset, buf.length) === 1;
-    for (let i = 0; i < buf.length; i++) if (!(buf[i]! >= 0 && buf[i]! <= 1)) return false;
+    // The program's own input buffers live in the arena; a bound array may not.
+    if (this.ctx && !this.rebound.has(this.inputs.get(name)!)) return this.ctx.wasm[kernel](buf.byteOffset, buf.length) === 1;
+    for (let i = 0; i < buf.length; i++) if (!ok(buf[i]!)) return false;
     return true;
   }
 

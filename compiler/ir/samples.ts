@@ -11,6 +11,7 @@
  * elementwise op whose operands carry the samples on different axes (an outer product of the
  * batch); an op this file does not know mixes whatever depends on the data (a safe answer).
  */
+import { isElementwise } from "../ops/index.js";
 import type { Graph, Node } from "./graph.js";
 import type { V } from "./types.js";
 
@@ -18,8 +19,6 @@ const MIXED = -1;
 /** undefined: free of the data; a number ≥ 0: the sample axis; MIXED. */
 type Axis = number | undefined;
 
-const ELEMENTWISE = new Set(["neg", "exp", "log", "relu", "step", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "abs", "sign", "pow",
-  "add", "sub", "mul", "div", "maximum", "minimum", "broadcast_to"]);
 /** Ops that work along one `axis` attribute and keep the shape's axes. */
 const ALONG_AXIS = new Set(["slice", "pad", "concat", "normalize", "log_softmax"]);
 const REDUCE = new Set(["sum", "mean", "max", "max_mask"]);
@@ -43,7 +42,8 @@ function sampleAxis(n: Node, at: (v: V) => Axis, shape: (v: V) => readonly numbe
   if (given.length === 0) return undefined;
   if (given.includes(MIXED)) return MIXED;
   const out = shape(n.outputs[0]!).length;
-  if (ELEMENTWISE.has(n.op)) {
+  // The elementwise primitives (the fusion's table) and broadcast_to keep each element's position.
+  if (isElementwise(n.op) || n.op === "broadcast_to") {
     // Broadcasting aligns trailing axes: an operand of rank r has its axis a at a + out − r.
     const axes = new Set(n.inputs.flatMap((v, j) => (ins[j] === undefined ? [] : [ins[j]! + out - shape(v).length])));
     return axes.size === 1 ? [...axes][0]! : MIXED;

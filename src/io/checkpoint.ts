@@ -13,7 +13,7 @@
 import type { Graph } from "../../compiler/ir/graph.js";
 import { DecodeError, ModelError } from "../../runtime/errors.js";
 import { writeFileAtomic } from "./atomic.js";
-import { readRegularFile } from "./read-file.js";
+import { readRegularFile } from "./read-file.js"; // a regular file only: not a FIFO, /dev/zero or a descriptor number
 import { decodeSafetensors, encodeSafetensors, type SafeTensor, type TensorArray } from "./safetensors.js";
 
 /** What a checkpoint reads and writes of a net (a `Net` is one). */
@@ -138,10 +138,6 @@ function plan(slots: readonly Slot[], file: ReadonlyMap<string, SafeTensor>, sou
   return writes;
 }
 
-function readBytes(path: string, what: string): Uint8Array {
-  return readRegularFile(path, what); // a regular file only: not a FIFO, /dev/zero, or a descriptor number
-}
-
 // ─────────────────────────────── state dict ───────────────────────────────
 
 /**
@@ -178,7 +174,7 @@ export function saveCheckpoint(net: CheckpointTarget, path: string): void {
  * @example loadCheckpoint(net, "mnist.safetensors")
  */
 export function loadCheckpoint(net: CheckpointTarget, path: string): void {
-  loadCheckpointBytes(net, readBytes(path, "checkpoint"), `checkpoint ${JSON.stringify(path)}`);
+  loadCheckpointBytes(net, readRegularFile(path, "checkpoint"), `checkpoint ${JSON.stringify(path)}`);
 }
 
 // ─────────────────────────────── optimizer state ───────────────────────────────
@@ -220,5 +216,5 @@ export function saveOptimizerState(net: OptimizerTarget, path: string): void {
  * @example loadOptimizerState(net, "mnist.optim.safetensors")
  */
 export function loadOptimizerState(net: OptimizerTarget, path: string): void {
-  loadOptimizerStateBytes(net, readBytes(path, "optimizer state"), `optimizer state ${JSON.stringify(path)}`);
+  loadOptimizerStateBytes(net, readRegularFile(path, "optimizer state"), `optimizer state ${JSON.stringify(path)}`);
 }
