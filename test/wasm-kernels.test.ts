@@ -169,15 +169,30 @@ describe.each(variants)("kernel module ($name)", ({ fma }) => {
     });
   });
 
-  describe("allFinite", () => {
-    it("finds a NaN or ±∞ anywhere (vector body or tail); ±0, subnormals and ±FLT_MAX are finite", () => {
-      for (const n of [0, ...SIZES, 512]) {
+  describe("allFinite, allUnit", () => {
+    // Every position of every length up to 70 and around 128: each of the check's loops (eight
+    // vectors a trip, one vector, one float) and each of its eight accumulators sees every bad value.
+    const lengths = [...Array.from({ length: 71 }, (_, n) => n), 127, 128, 129, 512];
+    it("allFinite finds a NaN or ±∞ anywhere; ±0, subnormals and ±FLT_MAX are finite", () => {
+      for (const n of lengths) {
         const alloc = arena(), xs = Float32Array.from({ length: n }, (_, i) => [0, -0, 1e-45, -3.4028234663852886e38, 3.4028234663852886e38, 1][i % 6]!);
         const x = alloc(xs);
         expect(k.allFinite(x, n), `n ${n}`).toBe(1);
-        for (const bad of [NaN, Infinity, -Infinity]) for (const at of n ? [0, n >> 1, n - 1] : []) {
+        for (const bad of [NaN, Infinity, -Infinity]) for (let at = 0; at < n; at += n > 140 ? 7 : 1) {
           F()[x / 4 + at] = bad;
           expect(k.allFinite(x, n), `n ${n}: ${bad} at ${at}`).toBe(0);
+          F()[x / 4 + at] = xs[at]!;
+        }
+      }
+    });
+    it("allUnit finds a value outside [0, 1] anywhere; 0, −0, 1 and values between pass", () => {
+      for (const n of lengths) {
+        const alloc = arena(), xs = Float32Array.from({ length: n }, (_, i) => [0, -0, 1, 1e-45, 0.5, 0.99999994][i % 6]!);
+        const x = alloc(xs);
+        expect(k.allUnit(x, n), `n ${n}`).toBe(1);
+        for (const bad of [NaN, Infinity, -Infinity, -1e-45, 1.0000001, 2, -3]) for (let at = 0; at < n; at += n > 140 ? 7 : 1) {
+          F()[x / 4 + at] = bad;
+          expect(k.allUnit(x, n), `n ${n}: ${bad} at ${at}`).toBe(0);
           F()[x / 4 + at] = xs[at]!;
         }
       }

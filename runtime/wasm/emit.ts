@@ -105,7 +105,7 @@ export const i32 = {
   shl: bin<"i32", "i32">("i32", I32.shl), shr_s: bin<"i32", "i32">("i32", I32.shr_s), shr_u: bin<"i32", "i32">("i32", I32.shr_u),
   eqz: un<"i32", "i32">("i32", I32.eqz), eq: bin<"i32", "i32">("i32", I32.eq), ne: bin<"i32", "i32">("i32", I32.ne),
   lt_s: bin<"i32", "i32">("i32", I32.lt_s), lt_u: bin<"i32", "i32">("i32", I32.lt_u), gt_s: bin<"i32", "i32">("i32", I32.gt_s),
-  le_s: bin<"i32", "i32">("i32", I32.le_s), ge_s: bin<"i32", "i32">("i32", I32.ge_s),
+  le_s: bin<"i32", "i32">("i32", I32.le_s), ge_s: bin<"i32", "i32">("i32", I32.ge_s), ge_u: bin<"i32", "i32">("i32", I32.ge_u),
   load: (addr: I, offset = 0): I => expr("i32", addr, [I32.load], memarg(2, offset)),
   store: (addr: I, v: I, offset = 0): Stmt => stmt(addr, v, [I32.store], memarg(2, offset)),
   /** Atomically add v to the i32 at addr (4-byte aligned, shared memory); the old value. */
