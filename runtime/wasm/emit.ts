@@ -16,7 +16,16 @@ export type ValType = "i32" | "f32" | "f64" | "v128";
  * each body once.
  */
 export type Bytes = readonly (number | Bytes)[];
-export interface Expr<T extends ValType = ValType> { readonly type: T; readonly code: Bytes }
+export interface Expr<T extends ValType = ValType> {
+  readonly type: T;
+  readonly code: Bytes;
+  /**
+   * An address known to be `base + disp` with disp a constant (see displaced): loads and stores
+   * emit `base` and put disp in their offset immediate, which V8 folds into the instruction's
+   * address, where `code`'s i32.add would cost a `lea` per access. Every other use reads `code`.
+   */
+  readonly displaced?: { readonly base: Bytes; readonly disp: number };
+}
 export interface Stmt { readonly stmt: true; readonly code: Bytes }
 export interface Local<T extends ValType = ValType> { readonly type: T; readonly index: number }
 /** A callable function: its index in the module's function space and its signature. */
@@ -36,6 +45,28 @@ export function flatten(b: Bytes, out: number[] = []): number[] {
   return out;
 }
 const expr = <T extends ValType>(type: T, ...parts: Code[]): Expr<T> => ({ type, code: cat(parts) });
+/**
+ * `base + disp` (disp ≥ 0 a constant) as an address whose constant part loads and stores move
+ * into their offset immediate (Expr.displaced). The two agree for every in-bounds address: an
+ * offset immediate is added without wrapping, an i32.add wraps only past 4 GiB.
+ */
+export const displaced = (base: I, disp: number): I => disp === 0 ? base : {
+  type: "i32", code: cat([base, [I32.const, ...sleb(disp)], [I32.add]]),
+  displaced: base.displaced ? { base: base.displaced.base, disp: base.displaced.disp + disp } : { base: base.code, disp },
+};
+/** a + b, keeping a displaced operand's constant apart (see displaced). */
+function addAddresses(a: I, b: I): I {
+  const code = cat([a, b, [I32.add]]);
+  const da = a.displaced, db = b.displaced;
+  if (!da && !db) return { type: "i32", code };
+  return { type: "i32", code, displaced: { base: cat([da ? da.base : a.code, db ? db.base : b.code, [I32.add]]), disp: (da?.disp ?? 0) + (db?.disp ?? 0) } };
+}
+/** A memory access's address operand and offset immediate, with a displaced address's constant moved into the immediate. */
+const access = (addr: I, offset: number): [Bytes, number] => addr.displaced ? [addr.displaced.base, offset + addr.displaced.disp] : [addr.code, offset];
+const mem = (addr: I, offset: number, op: readonly number[], alignLog2 = 2): Bytes => {
+  const [a, o] = access(addr, offset);
+  return [a, op, memarg(alignLog2, o)];
+};
 export const stmt = (...parts: Code[]): Stmt => ({ stmt: true, code: cat(parts) });
 const simd = (op: number): number[] => [SIMD_PREFIX, ...uleb(op)];
 /** memarg = alignment hint (log2 bytes; a hint only, misaligned access still works) + offset. */
@@ -99,15 +130,15 @@ const un = <T extends ValType, R extends ValType>(rt: R, op: number) => (a: Expr
 
 export const i32 = {
   const: (n: number): I => expr("i32", [I32.const, ...sleb(n)]),
-  add: bin<"i32", "i32">("i32", I32.add), sub: bin<"i32", "i32">("i32", I32.sub), mul: bin<"i32", "i32">("i32", I32.mul),
+  add: addAddresses, sub: bin<"i32", "i32">("i32", I32.sub), mul: bin<"i32", "i32">("i32", I32.mul),
   div_u: bin<"i32", "i32">("i32", I32.div_u), rem_u: bin<"i32", "i32">("i32", I32.rem_u),
   and: bin<"i32", "i32">("i32", I32.and), or: bin<"i32", "i32">("i32", I32.or), xor: bin<"i32", "i32">("i32", I32.xor),
   shl: bin<"i32", "i32">("i32", I32.shl), shr_s: bin<"i32", "i32">("i32", I32.shr_s), shr_u: bin<"i32", "i32">("i32", I32.shr_u),
   eqz: un<"i32", "i32">("i32", I32.eqz), eq: bin<"i32", "i32">("i32", I32.eq), ne: bin<"i32", "i32">("i32", I32.ne),
   lt_s: bin<"i32", "i32">("i32", I32.lt_s), lt_u: bin<"i32", "i32">("i32", I32.lt_u), gt_s: bin<"i32", "i32">("i32", I32.gt_s),
   le_s: bin<"i32", "i32">("i32", I32.le_s), ge_s: bin<"i32", "i32">("i32", I32.ge_s), ge_u: bin<"i32", "i32">("i32", I32.ge_u),
-  load: (addr: I, offset = 0): I => expr("i32", addr, [I32.load], memarg(2, offset)),
-  store: (addr: I, v: I, offset = 0): Stmt => stmt(addr, v, [I32.store], memarg(2, offset)),
+  load: (addr: I, offset = 0): I => expr("i32", mem(addr, offset, [I32.load])),
+  store: (addr: I, v: I, offset = 0): Stmt => { const [a, o] = access(addr, offset); return stmt(a, v, [I32.store], memarg(2, o)); },
   /** Atomically add v to the i32 at addr (4-byte aligned, shared memory); the old value. */
   atomic_add: (addr: I, v: I): I => expr("i32", addr, v, [ATOMIC_PREFIX, ...uleb(ATOMIC.i32_rmw_add)], memarg(2, 0)),
   atomic_load: (addr: I): I => expr("i32", addr, [ATOMIC_PREFIX, ...uleb(ATOMIC.i32_load)], memarg(2, 0)),
@@ -129,8 +160,8 @@ export const f32 = {
   sqrt: un<"f32", "f32">("f32", F32.sqrt), neg: un<"f32", "f32">("f32", F32.neg),
   nearest: un<"f32", "f32">("f32", F32.nearest), floor: un<"f32", "f32">("f32", F32.floor),
   eq: bin<"f32", "i32">("i32", F32.eq), lt: bin<"f32", "i32">("i32", F32.lt), gt: bin<"f32", "i32">("i32", F32.gt), le: bin<"f32", "i32">("i32", F32.le),
-  load: (addr: I, offset = 0): F => expr("f32", addr, [F32.load], memarg(2, offset)),
-  store: (addr: I, v: F, offset = 0): Stmt => stmt(addr, v, [F32.store], memarg(2, offset)),
+  load: (addr: I, offset = 0): F => expr("f32", mem(addr, offset, [F32.load])),
+  store: (addr: I, v: F, offset = 0): Stmt => { const [a, o] = access(addr, offset); return stmt(a, v, [F32.store], memarg(2, o)); },
   convert_i32_s: un<"i32", "f32">("f32", F32.convert_i32_s),
   demote_f64: un<"f64", "f32">("f32", F32.demote_f64),
   reinterpret_i32: un<"i32", "f32">("f32", F32.reinterpret_i32),
@@ -150,10 +181,10 @@ const vbin = (op: number) => (a: V, b: V): V => expr("v128", a, b, simd(op));
 const vun = (op: number) => (a: V): V => expr("v128", a, simd(op));
 
 export const v128 = {
-  load: (addr: I, offset = 0): V => expr("v128", addr, simd(V128.load), memarg(2, offset)),
-  store: (addr: I, v: V, offset = 0): Stmt => stmt(addr, v, simd(V128.store), memarg(2, offset)),
+  load: (addr: I, offset = 0): V => expr("v128", mem(addr, offset, simd(V128.load))),
+  store: (addr: I, v: V, offset = 0): Stmt => { const [a, o] = access(addr, offset); return stmt(a, v, simd(V128.store), memarg(2, o)); },
   /** Load one 32-bit value and broadcast it to all lanes (x86: vbroadcastss). */
-  load32_splat: (addr: I, offset = 0): V => expr("v128", addr, simd(V128.load32_splat), memarg(2, offset)),
+  load32_splat: (addr: I, offset = 0): V => expr("v128", mem(addr, offset, simd(V128.load32_splat))),
   zero: (): V => expr("v128", simd(V128.const), new Array<number>(16).fill(0)),
   and: vbin(V128.and), or: vbin(V128.or), xor: vbin(V128.xor), andnot: vbin(V128.andnot),
   /** bitselect(a, b, mask) = (a & mask) | (b & ~mask). */
