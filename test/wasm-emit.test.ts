@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { ModuleBuilder } from "../runtime/wasm/builder.js";
-import { f32, f32x4, forRange, get, i32, set, v128 } from "../runtime/wasm/emit.js";
+import { displaced, f32, f32x4, flatten, forRange, get, i32, set, stmt, v128 } from "../runtime/wasm/emit.js";
 import { sleb, uleb } from "../runtime/wasm/encode.js";
 import { createMemory, kernelBytes, kernelModule } from "../runtime/wasm/module.js";
 
@@ -49,6 +49,26 @@ describe("instruction DSL", () => {
     view.set([0, 1, 2, 3, 4, 5, 6], 0);
     (inst.exports.affine as (x: number, y: number, n: number) => void)(0, 64, 7);
     expect(Array.from(view.subarray(16, 23))).toEqual([1, 3, 5, 7, 9, 11, 13]);
+  });
+
+  it("a displaced address puts its constant in the offset immediate of loads and stores, and is the full sum anywhere else", () => {
+    const m = new ModuleBuilder();
+    m.importMemory();
+    const f = m.func("probe", ["i32", "i32"], ["i32"]);
+    const [p, q] = f.i32Params();
+    const addr = () => i32.add(get(p), displaced(i32.shl(get(q), i32.const(2)), 48)); // p + 4q + 48
+    const load = f32.load(addr(), 4), store = f32.store(addr(), f32.const(7));
+    expect(flatten(load.code).slice(-3)).toEqual([0x2a, 2, 52]); // f32.load, align 4, offset 48 + 4
+    expect(flatten(store.code).slice(-3)).toEqual([0x38, 2, 48]); // f32.store, offset 48
+    // Copy [p + 4q + 52] to byte 0, store 7 at p + 4q + 48, return p + 4q + 48 as a value.
+    f.body(f32.store(i32.const(0), load), store, stmt(addr()));
+    const memory = createMemory(1 << 16);
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(m.encode()), { env: { memory } });
+    const view = new Float32Array(memory.buffer);
+    view[(1000 + 20 + 52) / 4] = 3.5;
+    expect((inst.exports.probe as (p: number, q: number) => number)(1000, 5)).toBe(1000 + 20 + 48);
+    expect(view[0]).toBe(3.5);
+    expect(view[(1000 + 20 + 48) / 4]).toBe(7);
   });
 });
 
