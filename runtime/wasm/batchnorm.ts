@@ -16,7 +16,7 @@
  *   dx = c·dy − c·Σdy/m − (x − μ − δ)·c·rstd·Σdy·x̂/m
  */
 import type { FuncBuilder, ModuleBuilder } from "./builder.js";
-import { branchOn, f32, forRange, get, hasFlag, i32, set, type Expr, type Local, type Stmt } from "./emit.js";
+import { branchOn, displaced, f32, forRange, get, hasFlag, i32, set, type Expr, type Local, type Stmt } from "./emit.js";
 import { SCALAR, VEC, lanePair, pick, type LanePair, type LaneType, type Lanes } from "./lanes.js";
 
 export const BATCHNORM = { AFFINE: 1, XHAT: 2 } as const;
@@ -49,7 +49,8 @@ function columnLoops(
   const i = f.local("i32"), nG = f.local("i32"), n4 = f.local("i32"), cols = f.local("i32");
   const col = (base: Local<"i32">, off: I) => i32.add(i32.add(get(base), i32.shl(get(c0), i32.const(2))), off);
   const C: Column = { col, at: (base, off) => i32.add(col(base, off), get(p)) };
-  const byte = (extra: number) => i32.add(i32.shl(get(i), i32.const(2)), i32.const(extra));
+  // The group's column offsets with their constants apart, for the accesses' offset immediates.
+  const byte = (extra: number) => displaced(i32.shl(get(i), i32.const(2)), extra);
   const interleave = <T extends LaneType>(L: Lanes<T>, offs: I[]): Stmt[] => {
     const progs = offs.map((off, slot) => program(L, C, off, slot));
     return progs[0]!.flatMap((seg, k) => "perRow" in seg
