@@ -206,7 +206,8 @@ export const normBackward: Kernel = Object.assign(normBackwardJs, {
       // bufs = dy, x, μ, rstd, (γ), dx, (dγ, dβ).
       const [dy, x, mean, rstd, g, dx, dg, db] = affine ? [0, 1, 2, 3, 4, 5, 6, 7].map(at) : [at(0), at(1), at(2), at(3), 0, at(4), 0, 0];
       const flags = affine ? BATCHNORM.AFFINE : 0;
-      return call(ctx, "batchNormBwd", [x!, dy!, g!, mean!, rstd!, dx!, dg!, db!, rows, cols, 0, cols, flags]);
+      // Its per-column sums go in this thread's sgemm scratch (unused between products).
+      return call(ctx, "batchNormBwd", [x!, dy!, g!, mean!, rstd!, dx!, dg!, db!, rows, cols, 0, cols, flags, ctx.sgemmScratch[0]!]);
     }
     if (!affine) {
       const [dy, x, mean, rstd, dx] = [0, 1, 2, 3, 4].map(at) as number[];

@@ -8,11 +8,11 @@
 import type { FuncBuilder, ModuleBuilder } from "./builder.js";
 import { block, branchOn, brIf, f32, forRange, get, hasFlag, i32, loop, set, stmt, type Expr, type Local, type Stmt } from "./emit.js";
 import { SCALAR, VEC, accInit, accLocals, accReduce, accUpdate, eachLane, lanePair, pick, sum, type LaneType, type Lanes } from "./lanes.js";
-import { BATCHNORM, emitBatchNorm } from "./batchnorm.js";
+import { BATCHNORM, BATCHNORM_SCRATCH_BYTES, emitBatchNorm } from "./batchnorm.js";
 import { LAYERNORM, emitLayerNorm } from "./norm.js";
 import { emitSoftmaxCrossEntropy } from "./softmax.js";
 
-export { BATCHNORM, LAYERNORM };
+export { BATCHNORM, BATCHNORM_SCRATCH_BYTES, LAYERNORM };
 export const SGD = { WEIGHT_DECAY: 1, MOMENTUM: 2, NESTEROV: 4 } as const;
 
 type I = Expr<"i32">;

@@ -22,13 +22,15 @@
  * after a few calls, so time steady-state runs.
  */
 import { MAX_PAGES, ModuleBuilder } from "./builder.js";
-import { BATCHNORM, LAYERNORM, SGD, emitElementwise } from "./elementwise.js";
+import { BATCHNORM, BATCHNORM_SCRATCH_BYTES, LAYERNORM, SGD, emitElementwise } from "./elementwise.js";
 import { wasmFeatures } from "./features.js";
 import { emitGemv } from "./gemv.js";
 import { emitReductions } from "./reduce.js";
 import { SGEMM, SGEMM_SCRATCH_BYTES, emitSgemm, sgemmConfig } from "./sgemm.js";
 
-export { BATCHNORM, LAYERNORM, SGD, SGEMM, SGEMM_SCRATCH_BYTES };
+export { BATCHNORM, BATCHNORM_SCRATCH_BYTES, LAYERNORM, SGD, SGEMM, SGEMM_SCRATCH_BYTES };
+// batchNormBwd's sums go in the calling thread's sgemm scratch (runtime/kernels/norm.ts).
+if (BATCHNORM_SCRATCH_BYTES > SGEMM_SCRATCH_BYTES) throw new Error("batchNorm's scratch does not fit in an sgemm scratch");
 const PAGE = 65536;
 
 export interface KernelOptions {
@@ -136,9 +138,12 @@ export interface ElementwiseKernels {
    */
   batchNormFwd(x: number, y: number, gamma: number, beta: number, xhat: number, mean: number, rstd: number, variance: number,
     rows: number, n: number, colStart: number, colEnd: number, eps: number, flags: number): void;
-  /** dx for columns [colStart, colEnd); with BATCHNORM.AFFINE also dγ, dβ (written, not added). */
+  /**
+   * dx for columns [colStart, colEnd); with BATCHNORM.AFFINE also dγ, dβ (written, not added).
+   * scratch: BATCHNORM_SCRATCH_BYTES, 16-byte aligned, private to the calling thread.
+   */
   batchNormBwd(x: number, dy: number, gamma: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number,
-    rows: number, n: number, colStart: number, colEnd: number, flags: number): void;
+    rows: number, n: number, colStart: number, colEnd: number, flags: number, scratch: number): void;
   /**
    * loss[0] = lossScale·Σ_rows log softmax(Z)[label] and dZ = (softmax(Z) − onehot)·scale; labels
    * are int32. A row whose label is outside [0, c) adds no loss and gets a zero gradient.
