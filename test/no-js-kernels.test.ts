@@ -64,6 +64,21 @@ describe("optimized programs run no JavaScript kernel", () => {
     expect(clips.filter((c) => c?.value !== undefined).length).toBeGreaterThanOrEqual(1);
   });
 
+  it("a gradient that simplifies to zeros (x⁰ between two products) is filled in WebAssembly", () => {
+    // The backward's zero dY reaches the first linear's products as a constant: a fill step.
+    const model = seq(linear(3, 4), fn("flat", (t) => t.pow(0)), linear(4, 2));
+    const opts = { inputs: 3, batch: 5, seed: 0, loss: mse(), optimizer: sgd({ lr: 0.1 }), threads: 1 };
+    const fast = compile(model, opts), ref = compile(model, { ...opts, optimize: false });
+    const x = Float32Array.from({ length: 15 }, (_, i) => i / 7 - 1), y = Float32Array.from({ length: 10 }, (_, i) => i / 10);
+    const a = fast.gradients(x, y, { input: true }), b = ref.gradients(x, y, { input: true });
+    for (const n of Object.keys(b.grads)) expect(maxRelErr(a.grads[n]!, b.grads[n]!, 1), n).toBeLessThan(1e-6);
+    expect(maxRelErr(a.inputGrad, b.inputGrad, 1)).toBeLessThan(1e-6);
+    expect(Array.from(a.grads["0.weight"]!)).toEqual(new Array(12).fill(0)); // the zeros the fill made
+    const fills = [...fast.programs().values()].flatMap((e) => e.steps.filter((st) => st.kernel === "fill"));
+    expect(fills.length).toBeGreaterThan(0);
+    expect(javascriptSteps(fast)).toEqual([]);
+  });
+
   for (let k = 0; k < 30; k++) {
     it(`random model #${k}`, () => {
       const r = rand(4200 + k);

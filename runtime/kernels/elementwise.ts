@@ -48,7 +48,10 @@ export const copy: Kernel = Object.assign((bufs: readonly AnyArray[]) => {
   },
 });
 
-/** Fill with the constant p[0]. */
-export const fill: Kernel = (bufs, p) => {
+/** Fill with the constant p[0]; in an arena, a WebAssembly SIMD loop. */
+export const fill: Kernel = Object.assign((bufs: readonly AnyArray[], p: readonly number[]) => {
   (bufs[0] as FloatArray).fill(p[0]!);
-};
+}, {
+  prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) =>
+    ctx.wasm.fill.bind(null, bufs[0]!.byteOffset, bufs[0]!.length, p[0]!) as () => void,
+});

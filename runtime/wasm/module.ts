@@ -153,11 +153,13 @@ export interface ElementwiseKernels {
   reduceSum(x: number, y: number, outer: number, n: number, inner: number, scale: number): void;
   /** y = x, n floats. */
   copy(x: number, y: number, n: number): void;
+  /** y = value (rounded to float32), n floats. */
+  fill(y: number, n: number, value: number): void;
 }
 
 const ELEMENTWISE_NAMES = [
   "allFinite", "allUnit", "relu", "reluBackward", "addBias", "colSum", "sgd", "layerNormFwd", "layerNormBwd", "batchNormFwd", "batchNormBwd", "softmaxCrossEntropy",
-  "reduceSum", "copy",
+  "reduceSum", "copy", "fill",
 ] as const satisfies readonly (keyof ElementwiseKernels)[];
 
 /** Every export of the module, by name (what a worker thread may be asked to call). */

@@ -12,6 +12,8 @@
  *   inner > 1   rows of `inner` floats are added into y in k order (as the bias gradient colSum
  *               does), then y is scaled; a row is contiguous, so this streams memory once.
  * copy(x, y, n): y = x, n floats (x and y do not overlap).
+ * fill(y, n, value): y = value, n floats (a `constant` a product or a sum reads: a gradient that
+ *   simplified to zeros, say).
  */
 import type { FuncBuilder, ModuleBuilder } from "./builder.js";
 import { f32, f64, forRange, get, i32, ifElse, set, type Expr, type Local, type Stmt } from "./emit.js";
@@ -89,7 +91,15 @@ function emitCopy(m: ModuleBuilder): void {
   f.body(...eachLane(f, get(n), (L, off) => [L.store(at(get(y), off), L.load(at(get(x), off)))], U));
 }
 
+/** fill(y, n, value: f32) */
+function emitFill(m: ModuleBuilder): void {
+  const f = m.func("fill", ["i32", "i32", "f32"]);
+  const [y, n] = i32s(f, 2), value = f.param(2, "f32"), v = lanePair(f);
+  f.body(...setPair(v, get(value)), ...eachLane(f, get(n), (L, off) => [L.store(at(get(y), off), get(pick(L, v)))], U));
+}
+
 export function emitReductions(m: ModuleBuilder): void {
   emitReduceSum(m);
   emitCopy(m);
+  emitFill(m);
 }
