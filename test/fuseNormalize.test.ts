@@ -77,7 +77,7 @@ describe("fuseNormalize + fuseNormalizeBackward", () => {
     const fwd = fuseNormalize(g);
     expect(printIR(fwd)).toMatchInlineSnapshot(`
       "{ lambda x:f32[3,4] w:f32[4] c:f32[4] r:f32[3,4] .
-        let a:f32[3,4] b:f32[3,4] d:f32[3,1] e:f32[3,1] f:f32[3,1] = norm_forward[axis=1 eps=0.00001 affine=true xhat=true] x w c
+        let a:f32[3,4] b:f32[3,4] d:f32[3,1] e:f32[3,1] f:f32[3,1] = norm_forward[axis=1 eps=0.00001 affine=true xhat=true y=true] x w c
             g:f32[3,4] = mul a r
             h:f32[] = sum[axes=[0,1] keepdims=false] g
             i:f32[3,4] = mul 1.0 r
@@ -99,7 +99,7 @@ describe("fuseNormalize + fuseNormalizeBackward", () => {
     const both = fuseNormalizeBackward(tidy(fwd));
     expect(printIR(both)).toMatchInlineSnapshot(`
       "{ lambda x:f32[3,4] w:f32[4] c:f32[4] r:f32[3,4] .
-        let a:f32[3,4] b:f32[3,1] d:f32[3,1] e:f32[3,1] = norm_forward[axis=1 eps=0.00001 affine=true xhat=false] x w c
+        let a:f32[3,4] b:f32[3,1] d:f32[3,1] e:f32[3,1] = norm_forward[axis=1 eps=0.00001 affine=true xhat=false y=true] x w c
             f:f32[3,4] = mul a r
             g:f32[] = sum[axes=[0,1] keepdims=false] f
             h:f32[3,4] i:f32[4] j:f32[4] = norm_backward[axis=1 affine=true] r x b d w
@@ -117,7 +117,7 @@ describe("fuseNormalize + fuseNormalizeBackward", () => {
     const fused = fuseNormalizeBackward(tidy(fuseNormalize(g)));
     expect(printIR(fused)).toMatchInlineSnapshot(`
       "{ lambda x:f32[3,4] r:f32[3,4] .
-        let a:f32[3,4] b:f32[3,1] c:f32[3,1] d:f32[3,1] = norm_forward[axis=1 eps=0.001 affine=false xhat=false] x
+        let a:f32[3,4] b:f32[3,1] c:f32[3,1] d:f32[3,1] = norm_forward[axis=1 eps=0.001 affine=false xhat=false y=true] x
             e:f32[3,4] = mul a r
             f:f32[] = sum[axes=[0,1] keepdims=false] e
             g:f32[3,4] = norm_backward[axis=1 affine=false] r x b c
@@ -173,7 +173,7 @@ describe("fuseNormalize + fuseNormalizeBackward", () => {
     const fused = fuseNormalizeBackward(tidy(fuseNormalize(g)));
     expect(printIR(fused)).toMatchInlineSnapshot(`
       "{ lambda x:f32[4,3] 0.weight:f32[3] 0.bias:f32[3] 0.running_mean:f32[3] 0.running_var:f32[3] labels:f32[4,3] .
-        let a:f32[4,3] b:f32[1,3] c:f32[1,3] d:f32[1,3] = norm_forward[axis=0 eps=0.00001 affine=true xhat=false] x 0.weight 0.bias
+        let a:f32[4,3] b:f32[1,3] c:f32[1,3] d:f32[1,3] = norm_forward[axis=0 eps=0.00001 affine=true xhat=false y=true] x 0.weight 0.bias
             e:f32[3] = reshape[shape=[3]] b
             f:f32[3] = reshape[shape=[3]] d
             g:f32[3] = mul 0.running_mean 0.9
@@ -206,7 +206,7 @@ describe("fuseNormalize + fuseNormalizeBackward", () => {
     b.output("xhat", "probe", xhat);
     const g = clean(differentiate(b.build(), "loss", ["x", "w", "c"]));
     const fused = fuseNormalizeBackward(tidy(fuseNormalize(g)));
-    expect(printIR(fused)).toMatch(/norm_forward\[axis=1 eps=0.00001 affine=true xhat=true\]/);
+    expect(printIR(fused)).toMatch(/norm_forward\[axis=1 eps=0.00001 affine=true xhat=true y=true\]/);
     expect(printIR(fused)).toMatch(/norm_backward\[axis=1 affine=true\]/);
     expectSameOutputs(g, fused);
   });
@@ -220,7 +220,7 @@ describe("fuseNormalize + fuseNormalizeBackward", () => {
     const g = b.build();
     expect(printIR(fuseNormalize(g))).toMatchInlineSnapshot(`
       "{ lambda x:f32[2,3] w:f32[3] c:f32[3] .
-        let a:f32[2,3] b:f32[1,3] d:f32[1,3] e:f32[1,3] = norm_forward[axis=0 eps=0.00001 affine=false xhat=false] x
+        let a:f32[2,3] b:f32[1,3] d:f32[1,3] e:f32[1,3] = norm_forward[axis=0 eps=0.00001 affine=false xhat=false y=true] x
             f:f32[2,3] = mul a w
             g:f32[2,3] = add f c
         in (y=g, m=f) }"
@@ -243,7 +243,7 @@ describe("fuseNormalize + fuseNormalizeBackward", () => {
     // Means along axis 0 of a layerNorm (axis 1) statistic: not the pattern.
     const b = new GraphBuilder();
     const x = b.input("x", "data", f32(3, 4)), dy = b.input("dy", "data", f32(3, 4));
-    const [y, , rstd] = b.emitMulti("norm_forward", [x], { axis: 1, eps: 1e-5, affine: false, xhat: false });
+    const [y, , rstd] = b.emitMulti("norm_forward", [x], { axis: 1, eps: 1e-5, affine: false, xhat: false, y: true });
     const m = (v: V) => b.mean(v, [0], true);
     b.output("y", "logits", y!);
     b.output("dx", "grad", b.mul(b.sub(b.sub(dy, m(dy)), b.mul(y!, m(b.mul(dy, y!)))), b.broadcastTo(rstd!, [3, 4])));

@@ -62,7 +62,7 @@ const CASES: Record<OpName, OpCase> = {
     a: { v: 1e20 }, b: { shape: [2, 3], v: 1e20 },
     build: (g, a, b) => g.emitMulti("fused_elementwise", [a, b!], { shape: [2, 3], code: [{ op: "mul", args: [0, 1], num: [] }, { op: "exp", args: [2], num: [] }], outputs: [3], sums: [] })[0]!,
   },
-  norm_forward: { a: { v: [BIG, -BIG, BIG] }, build: (g, a) => g.emitMulti("norm_forward", [a], { axis: 1, eps: 1e-5, affine: false, xhat: false })[0]! },
+  norm_forward: { a: { v: [BIG, -BIG, BIG] }, build: (g, a) => g.emitMulti("norm_forward", [a], { axis: 1, eps: 1e-5, affine: false, xhat: false, y: true })[0]! },
   norm_backward: {
     a: { v: [BIG, -BIG, BIG] }, b: { shape: [2, 3], v: [0, 1, 2] },
     // dx = rstd·(dy − mean(dy) − x̂·mean(dy·x̂)) with rstd = 10: 10·(3e38 − …) overflows.

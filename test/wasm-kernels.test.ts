@@ -141,6 +141,12 @@ describe.each(variants)("kernel module ($name)", ({ fma }) => {
         k.layerNormFwd(x, y, g, b, xh, mean, rstd, variance, 0, 2, n, eps, flags);
         k.layerNormFwd(x, y, g, b, xh, mean, rstd, variance, 2, rows, n, eps, flags);
         expect(sameBits(read(y, rows * n), got)).toBe(true);
+        // Statistics only: the same μ, rstd, σ² bits, y not written.
+        const stats = [mean, rstd, variance].map((o) => read(o, rows));
+        for (const o of [y, mean, rstd, variance]) F().fill(0, o / 4, o / 4 + (o === y ? rows * n : rows));
+        k.layerNormFwd(x, y, 0, 0, 0, mean, rstd, variance, 0, rows, n, eps, LAYERNORM.STATS);
+        [mean, rstd, variance].forEach((o, i) => expect(sameBits(read(o, rows), stats[i]!), `statistic ${i}, n ${n}`).toBe(true));
+        expect(read(y, rows * n).every((t) => t === 0), "y untouched with STATS").toBe(true);
       }
     });
 
@@ -220,10 +226,16 @@ describe.each(variants)("kernel module ($name)", ({ fma }) => {
         fwd(0, n);
         bwd(0, n);
         const got = [y, mean, rstd, variance, dx, dg, db].map((o, i) => read(o, i === 0 || i === 4 ? rows * n : n));
+        // Statistics only: the same μ, rstd, σ² bits, y not written.
+        const y2 = alloc(rows * n);
+        for (const o of [mean, rstd, variance]) F().fill(0, o / 4, o / 4 + n);
+        k.batchNormFwd(x, y2, 0, 0, 0, mean, rstd, variance, rows, n, 0, n, eps, BATCHNORM.STATS);
+        [mean, rstd, variance].forEach((o, i) => expect(sameBits(read(o, n), got[i + 1]!), `statistic ${i}, n ${n} rows ${rows}`).toBe(true));
+        expect(read(y2, rows * n).every((t) => t === 0), "y untouched with STATS").toBe(true);
         // Reference, on plain arrays.
         const R = { y: new Float32Array(rows * n), xh: new Float32Array(rows * n), m: new Float32Array(n), rs: new Float32Array(n), v: new Float32Array(n),
           dx: new Float32Array(rows * n), dg: new Float32Array(n), db: new Float32Array(n) };
-        normForward(affine ? [xs, gs, bs, R.y, R.xh, R.m, R.rs, R.v] : [xs, R.y, R.m, R.rs, R.v], [rows, n, 0, eps, affine ? 1 : 0, xhat]);
+        normForward(affine ? [xs, gs, bs, R.y, R.xh, R.m, R.rs, R.v] : [xs, R.y, R.m, R.rs, R.v], [rows, n, 0, eps, affine ? 1 : 0, xhat, 1]);
         normBackward(affine ? [dys, xs, R.m, R.rs, gs, R.dx, R.dg, R.db] : [dys, xs, R.m, R.rs, R.dx], [rows, n, 0, affine ? 1 : 0]);
         const what = `n ${n} rows ${rows} affine ${affine}`;
         const maxAbs = (v: ArrayLike<number>) => Array.from(v).reduce((m, t) => Math.max(m, Math.abs(t)), 0); // no spread: 140,000 values

@@ -90,7 +90,7 @@ export function fuseNormalize(g: Graph): Graph {
     const family: Node[] = [n, ...means, ...vars, ...rstds];
     const at = Math.min(...family.map((s) => ix.position(s)));
     const ins = affine ? [x, affine.gamma, affine.beta] : [x];
-    const outs = edit.emit("norm_forward", ins, { axis, eps, affine: affine !== null, xhat }, at);
+    const outs = edit.emit("norm_forward", ins, { axis, eps, affine: affine !== null, xhat, y: true }, at);
     const [y, xh] = [outs[0]!, xhat ? outs[1]! : outs[0]!];
     const [mean, rstd, variance] = outs.slice(-3) as [V, V, V];
     if (affine) edit.replace(affine.add.outputs[0]!, y);

@@ -28,21 +28,23 @@ function rowSquares(x: F, o: number, n: number, mu: number): number {
 }
 
 /**
- * y = x̂·γ + β (or x̂), x̂ = (x − μ)·rstd; also x̂ (if asked), μ, rstd and the biased variance.
- * p = [rows, cols, axis, eps, affine, xhat]; bufs = x, (γ, β), y, (x̂), μ, rstd, σ².
+ * y = x̂·γ + β (or x̂), x̂ = (x − μ)·rstd; also x̂ (if asked), μ, rstd and the biased variance;
+ * without y (statistics only), μ, rstd and σ² alone.
+ * p = [rows, cols, axis, eps, affine, xhat, y]; bufs = x, (γ, β), (y), (x̂), μ, rstd, σ².
  */
 const normForwardJs = (bufs: readonly AnyArray[], p: readonly number[]): void => {
-  const rows = p[0]!, cols = p[1]!, axis = p[2]!, eps = p[3]!, affine = p[4]!, xhat = p[5]!;
+  const rows = p[0]!, cols = p[1]!, axis = p[2]!, eps = p[3]!, affine = p[4]!, xhat = p[5]!, hasY = p[6]!;
   let k = 1;
   const x = bufs[0] as F;
   const gamma = affine ? (bufs[k++] as F) : null, beta = affine ? (bufs[k++] as F) : null;
-  const y = bufs[k++] as F, xh = xhat ? (bufs[k++] as F) : null;
+  const y = hasY ? (bufs[k++] as F) : null, xh = xhat ? (bufs[k++] as F) : null;
   const mean = bufs[k++] as F, rstd = bufs[k++] as F, variance = bufs[k] as F;
   if (axis === 1) {
     for (let r = 0, o = 0; r < rows; r++, o += cols) {
       const mu = rowSum(x, o, cols) / cols;
       const vr = rowSquares(x, o, cols, mu) / cols, rs = 1 / Math.sqrt(vr + eps);
       mean[r] = mu; rstd[r] = rs; variance[r] = vr;
+      if (!y) continue;
       if (gamma && beta) {
         for (let j = 0; j < cols; j++) {
           const h = (x[o + j]! - mu) * rs;
@@ -65,6 +67,7 @@ const normForwardJs = (bufs: readonly AnyArray[], p: readonly number[]): void =>
     const vr = acc[cols + j]! / rows, rs = 1 / Math.sqrt(vr + eps);
     mean[j] = acc[j]!; rstd[j] = rs; variance[j] = vr; acc[cols + j] = rs;
   }
+  if (!y) return;
   for (let r = 0, o = 0; r < rows; r++, o += cols) {
     if (gamma && beta) {
       for (let j = 0; j < cols; j++) {
@@ -175,20 +178,21 @@ type NormExport = "layerNormFwd" | "layerNormBwd" | "batchNormFwd" | "batchNormB
  */
 export const normForward: Kernel = Object.assign(normForwardJs, {
   prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => {
-    const rows = p[0]!, cols = p[1]!, axis = p[2]!, eps = p[3]!, affine = p[4]!, xhat = p[5]!;
-    // bufs = x, (γ, β), y, (x̂), μ, rstd, σ² (one per row or column); both kernels take them in that order.
+    const rows = p[0]!, cols = p[1]!, axis = p[2]!, eps = p[3]!, affine = p[4]!, xhat = p[5]!, hasY = p[6]!;
+    // bufs = x, (γ, β), (y), (x̂), μ, rstd, σ² (one per row or column); both kernels take them in that order.
     const n = axis === 0 ? cols : rows;
-    fitsAll("norm_forward", bufs, [rows * cols, ...(affine ? [cols, cols] : []), rows * cols, ...(xhat ? [rows * cols] : []), n, n, n]);
+    fitsAll("norm_forward", bufs, [rows * cols, ...(affine ? [cols, cols] : []), ...(hasY ? [rows * cols] : []), ...(xhat ? [rows * cols] : []), n, n, n]);
     const at = (i: number) => bufs[i]!.byteOffset;
-    const s = affine ? 4 + xhat : 2; // first statistic
-    const [x, g, b, y, xh] = affine ? [at(0), at(1), at(2), at(3), xhat ? at(4) : 0] : [at(0), 0, 0, at(1), 0];
-    const stats = [at(s), at(s + 1), at(s + 2)];
+    let k = 1;
+    const [g, b] = affine ? [at(k++), at(k++)] : [0, 0];
+    const y = hasY ? at(k++) : 0, xh = xhat ? at(k++) : 0;
+    const stats = [at(k), at(k + 1), at(k + 2)];
     if (axis === 0) {
-      const flags = (affine ? BATCHNORM.AFFINE : 0) | (xhat ? BATCHNORM.XHAT : 0);
-      return call(ctx, "batchNormFwd", [x!, y!, g!, b!, xh!, ...stats, rows, cols, 0, cols, eps, flags]);
+      const flags = (affine ? BATCHNORM.AFFINE : 0) | (xhat ? BATCHNORM.XHAT : 0) | (hasY ? 0 : BATCHNORM.STATS);
+      return call(ctx, "batchNormFwd", [at(0), y, g, b, xh, ...stats, rows, cols, 0, cols, eps, flags]);
     }
-    const flags = (affine ? LAYERNORM.AFFINE : 0) | (xhat ? LAYERNORM.XHAT : 0);
-    return call(ctx, "layerNormFwd", [x!, y!, g!, b!, xh!, ...stats, 0, rows, cols, eps, flags]);
+    const flags = (affine ? LAYERNORM.AFFINE : 0) | (xhat ? LAYERNORM.XHAT : 0) | (hasY ? 0 : LAYERNORM.STATS);
+    return call(ctx, "layerNormFwd", [at(0), y, g, b, xh, ...stats, 0, rows, cols, eps, flags]);
   },
 });
 

@@ -30,7 +30,8 @@ import type { FuncBuilder, ModuleBuilder } from "./builder.js";
 import { branchOn, displaced, f32, forRange, get, hasFlag, i32, set, type Expr, type Local, type Stmt } from "./emit.js";
 import { VEC, eachLane, lanePair, pick, type LanePair, type LaneType, type Lanes } from "./lanes.js";
 
-export const BATCHNORM = { AFFINE: 1, XHAT: 2 } as const;
+/** STATS: the statistics alone, no y (its readers recompute it: compiler/passes/recomputeXhat.ts). */
+export const BATCHNORM = { AFFINE: 1, XHAT: 2, STATS: 4 } as const;
 
 type I = Expr<"i32">;
 
@@ -101,7 +102,7 @@ function emitForward(m: ModuleBuilder): void {
   const eps = f.param(12, "f32"), flags = f.param(13, "i32");
   const mf = f.local("f32"), d = lanePair(f), q = lanePair(f), mu = lanePair(f), rs = lanePair(f), ga = lanePair(f), be = lanePair(f);
   // The running sums live in `variance`: Σx, then Σ(x − μ)², each divided by m in place.
-  const body = (affine: boolean, storeXhat: boolean) => blockLoops(f, rows, n, c0, c1, null, <T extends LaneType>(L: Lanes<T>, C: Column, off: I): Pass[] => {
+  const body = (affine: boolean, storeXhat: boolean, stats = false) => blockLoops(f, rows, n, c0, c1, null, <T extends LaneType>(L: Lanes<T>, C: Column, off: I): Pass[] => {
     const X = (k: number) => L.load(C.at(x, off, k)), acc = C.col(variance, off), each = (group: number, g: (k: number) => Stmt[]) => Array.from({ length: group }, (_, k) => g(k)).flat();
     const put = (pair: LanePair, e: Expr<T>) => set(pick(L, pair), e);
     return [
@@ -115,7 +116,7 @@ function emitForward(m: ModuleBuilder): void {
         L.store(acc, v(L, q)),
         L.store(C.col(rstd, off), L.div(L.const(1), L.sqrt(L.add(v(L, q), L.splat(get(eps)))))),
       ] },
-      { rows: (g) => [
+      ...(stats ? [] : [{ rows: (g: number) => [
         put(mu, L.load(C.col(mean, off))), put(rs, L.load(C.col(rstd, off))),
         ...(affine ? [put(ga, L.load(C.col(gamma, off))), put(be, L.load(C.col(beta, off)))] : []),
         ...each(g, (k) => {
@@ -124,14 +125,15 @@ function emitForward(m: ModuleBuilder): void {
             ? [put(d, h), ...(storeXhat ? [L.store(C.at(xhat, off, k), v(L, d))] : []), L.store(C.at(y, off, k), L.add(L.mul(v(L, d), v(L, ga)), v(L, be)))]
             : [L.store(C.at(y, off, k), h)];
         }),
-      ] },
+      ] }]),
     ];
   });
   f.body(
     set(mf, f32.convert_i32_s(get(rows))),
-    branchOn(hasFlag(get(flags), BATCHNORM.AFFINE), (affine) => affine
-      ? [branchOn(hasFlag(get(flags), BATCHNORM.XHAT), (storeXhat) => body(true, storeXhat))]
-      : body(false, false)),
+    branchOn(hasFlag(get(flags), BATCHNORM.STATS), (stats) => stats ? body(false, false, true) : [
+      branchOn(hasFlag(get(flags), BATCHNORM.AFFINE), (affine) => affine
+        ? [branchOn(hasFlag(get(flags), BATCHNORM.XHAT), (storeXhat) => body(true, storeXhat))]
+        : body(false, false))]),
   );
 }
 

@@ -15,13 +15,14 @@
  * is in L1 by then). x̂ is recomputed from x, μ, rstd rather than stored.
  */
 import type { FuncBuilder, ModuleBuilder } from "./builder.js";
-import { branchOn, f32, f64, forRange, get, hasFlag, i32, set, type Expr, type Local, type Stmt } from "./emit.js";
+import { branchOn, f32, f64, forRange, get, hasFlag, i32, set, when, type Expr, type Local, type Stmt } from "./emit.js";
 import { blockedSum } from "./reduce.js";
 import {
   accInit, accLocals, accReduce, accUpdate, eachLane, lanePair, pick, setPair, sum, type Acc, type LanePair, type LaneType, type Lanes,
 } from "./lanes.js";
 
-export const LAYERNORM = { AFFINE: 1, PARAM_GRADS: 2, ZERO_PARAM_GRADS: 4, XHAT: 8 } as const;
+/** STATS: the statistics alone, no y (its readers recompute it: compiler/passes/recomputeXhat.ts). */
+export const LAYERNORM = { AFFINE: 1, PARAM_GRADS: 2, ZERO_PARAM_GRADS: 4, XHAT: 8, STATS: 16 } as const;
 
 type I = Expr<"i32">;
 
@@ -67,9 +68,9 @@ function emitForward(m: ModuleBuilder): FuncBuilder {
       ...setPair(rs, f32.div(f32.const(1), f32.sqrt(f32.add(get(rs.f32), get(eps))))),
       f32.store(i32.add(get(mean), i32.shl(get(r), i32.const(2))), get(mu.f32)),
       f32.store(i32.add(get(rstd), i32.shl(get(r), i32.const(2))), get(rs.f32)),
-      branchOn(hasFlag(get(flags), LAYERNORM.AFFINE), (affine) => affine
+      when(i32.eqz(hasFlag(get(flags), LAYERNORM.STATS)), branchOn(hasFlag(get(flags), LAYERNORM.AFFINE), (affine) => affine
         ? [branchOn(hasFlag(get(flags), LAYERNORM.XHAT), (keep) => normalizeRow(true, keep))]
-        : normalizeRow(false, false)),
+        : normalizeRow(false, false))),
     ),
   );
   return f;
