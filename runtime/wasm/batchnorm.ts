@@ -94,6 +94,8 @@ function blockLoops(
 }
 
 const v = <T extends LaneType>(L: Lanes<T>, pair: LanePair) => get(pick(L, pair));
+/** g(k) for rows k = 0 … group − 1 of a row group, in order. */
+const each = (group: number, g: (k: number) => Stmt[]): Stmt[] => Array.from({ length: group }, (_, k) => g(k)).flat();
 
 /** batchNormFwd(x, y, gamma, beta, xhat, mean, rstd, variance, rows, n, c0, c1, eps: f32, flags) */
 function emitForward(m: ModuleBuilder): void {
@@ -103,7 +105,7 @@ function emitForward(m: ModuleBuilder): void {
   const mf = f.local("f32"), d = lanePair(f), q = lanePair(f), mu = lanePair(f), rs = lanePair(f), ga = lanePair(f), be = lanePair(f);
   // The running sums live in `variance`: Σx, then Σ(x − μ)², each divided by m in place.
   const body = (affine: boolean, storeXhat: boolean, stats = false) => blockLoops(f, rows, n, c0, c1, null, <T extends LaneType>(L: Lanes<T>, C: Column, off: I): Pass[] => {
-    const X = (k: number) => L.load(C.at(x, off, k)), acc = C.col(variance, off), each = (group: number, g: (k: number) => Stmt[]) => Array.from({ length: group }, (_, k) => g(k)).flat();
+    const X = (k: number) => L.load(C.at(x, off, k)), acc = C.col(variance, off);
     const put = (pair: LanePair, e: Expr<T>) => set(pick(L, pair), e);
     return [
       { once: [L.store(acc, L.const(0))] },
@@ -151,7 +153,6 @@ function emitBackward(m: ModuleBuilder): void {
   const body = (affine: boolean) => blockLoops(f, rows, n, c0, c1, scratch, <T extends LaneType>(L: Lanes<T>, C: Column, off: I): Pass[] => {
     const m_ = () => L.splat(get(mf)), tmp = (k: number) => C.tmp(k, off), ld = (k: number) => L.load(tmp(k));
     const put = (pair: LanePair, e: Expr<T>) => set(pick(L, pair), e);
-    const each = (group: number, g: (k: number) => Stmt[]) => Array.from({ length: group }, (_, k) => g(k)).flat();
     return [
       { once: [L.store(tmp(S), L.const(0)), L.store(tmp(SD), L.const(0)), L.store(tmp(SX), L.const(0))] },
       { rows: (g) => [

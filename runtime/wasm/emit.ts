@@ -50,9 +50,11 @@ const expr = <T extends ValType>(type: T, ...parts: Code[]): Expr<T> => ({ type,
  * into their offset immediate (Expr.displaced). The two agree for every in-bounds address: an
  * offset immediate is added without wrapping, an i32.add wraps only past 4 GiB.
  */
-export const displaced = (base: I, disp: number): I => disp === 0 ? base : {
-  type: "i32", code: cat([base, [I32.const, ...sleb(disp)], [I32.add]]),
-  displaced: base.displaced ? { base: base.displaced.base, disp: base.displaced.disp + disp } : { base: base.code, disp },
+export const displaced = (base: I, disp: number): I => {
+  const code = cat([base, [I32.const, ...sleb(disp)], [I32.add]]);
+  if (disp === 0) return base;
+  if (disp < 0 || !Number.isInteger(disp)) return { type: "i32", code }; // an offset immediate is unsigned
+  return { type: "i32", code, displaced: base.displaced ? { base: base.displaced.base, disp: base.displaced.disp + disp } : { base: base.code, disp } };
 };
 /** a + b, keeping a displaced operand's constant apart (see displaced). */
 function addAddresses(a: I, b: I): I {

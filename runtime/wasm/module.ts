@@ -124,7 +124,8 @@ export interface ElementwiseKernels {
   sgd(w: number, g: number, v: number, n: number, lr: number, momentum: number, weightDecay: number, flags: number): void;
   /**
    * Rows of X[·, n] normalized (+ affine with LAYERNORM.AFFINE; x̂ also stored with LAYERNORM.XHAT);
-   * mean, rstd and the biased variance get one float per row.
+   * mean, rstd and the biased variance get one float per row. With LAYERNORM.STATS only those
+   * (y, γ, β and x̂ not touched).
    */
   layerNormFwd(x: number, y: number, gamma: number, beta: number, xhat: number, mean: number, rstd: number, variance: number,
     rowStart: number, rowEnd: number, n: number, eps: number, flags: number): void;
@@ -134,7 +135,7 @@ export interface ElementwiseKernels {
   /**
    * Columns [colStart, colEnd) of X[rows, n] normalized over the rows (+ affine with
    * BATCHNORM.AFFINE; x̂ also stored with BATCHNORM.XHAT); mean, rstd and the biased variance get
-   * one float per column.
+   * one float per column. With BATCHNORM.STATS only those (y, γ, β and x̂ not touched).
    */
   batchNormFwd(x: number, y: number, gamma: number, beta: number, xhat: number, mean: number, rstd: number, variance: number,
     rows: number, n: number, colStart: number, colEnd: number, eps: number, flags: number): void;
