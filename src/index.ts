@@ -26,7 +26,7 @@ export { constant, cosine, stepDecay, warmup, type Schedule } from "./optim/sche
 export { accuracy, argmax, evaluate } from "./metrics.js";
 export type { Optimizer, LearningRate } from "./optim/optimizer.js";
 export { compile, type CompileOptions } from "./compile.js";
-export { Net, type IR } from "./net.js";
+export { Net, type GradientsOut, type IR } from "./net.js";
 export { printIR } from "../compiler/ir/print.js";
 export { compileGraph, GraphBuilder, type CompiledGraph } from "./graph.js";
 export { differentiate } from "../compiler/autodiff.js";

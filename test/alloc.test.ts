@@ -55,6 +55,37 @@ describe("no JavaScript allocation per call", () => {
     }, 120_000); // ~3 s on an idle machine; generous for a loaded one
   }
 
+  it("gradients into the caller's arrays: the same numbers, in those arrays", () => {
+    const [, net] = nets()[1]!;
+    const x = Float32Array.from({ length: 16 * 20 }, (_, i) => Math.sin(i)), y = Int32Array.from({ length: 16 }, (_, i) => i % 5);
+    const fresh = net.gradients(x, y, { input: true });
+    const grads = Object.fromEntries(Object.entries(net.params).map(([k, p]) => [k, new Float32Array(p.length)]));
+    const out = { grads, inputGrad: new Float32Array(16 * 20) };
+    const got = net.gradients(x, y, { input: true, out });
+    expect(got.grads).toBe(grads);
+    expect(got.inputGrad).toBe(out.inputGrad);
+    expect(got.loss).toBe(fresh.loss);
+    for (const k of Object.keys(fresh.grads)) expect(Array.from(grads[k]!), k).toEqual(Array.from(fresh.grads[k]!));
+    expect(Array.from(out.inputGrad)).toEqual(Array.from(fresh.inputGrad));
+    // Filled again, in place: a second call's numbers replace the first's.
+    for (const g of Object.values(grads)) g.fill(NaN);
+    net.gradients(x, y, { out: { grads } });
+    for (const k of Object.keys(fresh.grads)) expect(Array.from(grads[k]!), k).toEqual(Array.from(fresh.grads[k]!));
+  });
+
+  it("gradients refuses an out it cannot fill, before anything runs", () => {
+    const [, net] = nets()[0]!;
+    const x = new Float32Array(16 * 20), y = new Int32Array(16);
+    const grads = () => Object.fromEntries(Object.entries(net.params).map(([k, p]) => [k, new Float32Array(p.length)]));
+    const step = net.step;
+    expect(() => net.gradients(x, y, { out: null as never })).toThrow(/gradients: out must be \{ grads: \{ <parameter>: Float32Array, … \} \}, got object null/);
+    expect(() => net.gradients(x, y, { out: { grads: { ...grads(), "0.weight": new Float32Array(3) } } })).toThrow(/out.grads\["0.weight"\] must be a Float32Array of 640 values \(the parameter's\), got Float32Array\(3\)/);
+    expect(() => net.gradients(x, y, { out: { grads: { ...grads(), "9.weight": new Float32Array(3) } } })).toThrow(/out.grads has no parameter "9.weight" \(parameters: 0.weight, 0.bias, 2.weight, 2.bias\)/);
+    expect(() => net.gradients(x, y, { input: true, out: { grads: grads() } })).toThrow(/out.inputGrad must be a Float32Array of 320 values \(x's\), got undefined/);
+    expect(() => net.gradients(x, y, { out: { grads: grads(), inputGrad: new Float32Array(320) } })).toThrow(/out.inputGrad is filled only with \{ input: true \}/);
+    expect(net.step).toBe(step);
+  });
+
   it("predict refuses an out array of the wrong size or type", () => {
     const [, net] = nets()[0]!;
     const xe = new Float32Array(2 * 20);
