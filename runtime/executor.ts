@@ -14,6 +14,7 @@ import type { KernelContext, SplitCall } from "./kernels/types.js";
 import type { Program } from "./program.js";
 import type { ProgramInfo, StepInfo } from "./steps.js";
 import { prepareFused } from "./wasm/fused-run.js";
+import { fusedSplit } from "./kernels/chunks.js";
 import { CheckedRun } from "./checked-run.js";
 
 export type Precision = "f32" | "f64";
@@ -258,8 +259,9 @@ export class Executor implements ProgramInfo {
       const args = s.args.map((a) => this.bufs[a]!), params = s.params, ctx = this.ctx;
       // In an arena every buffer is a view of its memory: a generated kernel's module runs there.
       if (ctx && s.wasm) {
-        this.calls.push(prepareFused(s.wasm, args, ctx.memory));
-        this.steps.push({ kernel: s.kernel, wasm: true, threads: 1 });
+        const whole = prepareFused(s.wasm, args, ctx.memory), split = fusedSplit(ctx, s.wasm, args, whole);
+        this.calls.push(split ?? whole);
+        this.steps.push({ kernel: s.kernel, wasm: true, threads: split?.threads ?? 1 });
         continue;
       }
       const kernel: Kernel = s.kernel === "generated" ? compileKernel(s.source ?? "") : kernels[s.kernel];

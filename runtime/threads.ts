@@ -81,6 +81,9 @@ function timedAlone(site: SplitSite, ms: number): void {
   site.aloneMs = site.aloneMs === site.aloneMs ? site.aloneMs + (ms - site.aloneMs) / 4 : ms;
 }
 
+/** A module and the names of its exports a worker may be asked to call (a job names one by index). */
+export interface KernelSet { readonly module: WebAssembly.Module; readonly names: readonly string[] }
+
 /** Arguments of a split call: table[thread][chunk] is chunk's argument list on that thread. */
 export type ChunkArgs = readonly (readonly (readonly number[])[])[];
 
@@ -105,8 +108,12 @@ export class ThreadPool {
    * `threads` counts the calling thread: a pool of 2 has one worker. `spawnWorker` starts one
    * worker on its blocks (the platform's, unless a test brings a worker of its own).
    */
-  constructor(threads: number, private readonly module: WebAssembly.Module, private readonly names: readonly string[],
+  /** The kernel module's exports, the default set a call runs (a generated module's come with its call). */
+  private readonly kernels: KernelSet;
+
+  constructor(threads: number, module: WebAssembly.Module, names: readonly string[],
     private readonly spawnWorker: (ctrl: Int32Array, args: Float64Array, tickets: Int32Array) => ComputeWorker = (c, a, t) => workerHost().spawn(c, a, t)) {
+    this.kernels = { module, names };
     this.grow(threads);
   }
 
@@ -138,11 +145,12 @@ export class ThreadPool {
    * the pool runs alone (see judge) it calls `alone` instead, which must compute the same bits —
    * by default every chunk in order here.
    */
-  run(memory: WebAssembly.Memory, exportName: string, table: ChunkArgs, local: readonly (() => void)[], alone?: () => void, site?: SplitSite): void {
+  run(memory: WebAssembly.Memory, exportName: string, table: ChunkArgs, local: readonly (() => void)[], alone?: () => void, site?: SplitSite, kernels?: KernelSet): void {
     if (this.closed) throw new KilnError(`thread pool: ${exportName} called on a closed pool (was the network disposed?)`);
     const chunks = local.length;
     if (table.length < 1 || table.some((t) => t.length !== chunks)) throw new KilnError(`thread pool: ${exportName} needs one argument list per chunk (${chunks}) on every thread`);
-    const fn = this.names.indexOf(exportName);
+    const set = kernels ?? this.kernels;
+    const fn = set.names.indexOf(exportName);
     if (fn < 0) throw new KilnError(`thread pool: unknown kernel ${exportName}`);
     const lanes = Math.min(this.lanes.length, table.length - 1, chunks - 1);
     let used = 0;
@@ -150,7 +158,7 @@ export class ThreadPool {
     if (this.soloUntil !== 0 && performance.now() >= this.soloUntil) { this.soloUntil = 0; this.probing = true; } // does a split pay again?
     if (this.soloUntil === 0 && (site === undefined || !this.judging || !timeAlone(n))) {
       const start = performance.now();
-      const base = Atomics.load(this.tickets, 0), end = (base + chunks) | 0, id = this.idOf(memory);
+      const base = Atomics.load(this.tickets, 0), end = (base + chunks) | 0, id = this.idOf(memory, set);
       for (let i = 1; i <= lanes; i++) {
         const lane = this.lanes[i - 1]!;
         // Not yet listening (a browser starts workers only when its creator yields), or still
@@ -158,7 +166,7 @@ export class ThreadPool {
         this.posted[i] = Atomics.load(lane.ctrl, 6) === 1 && this.idle(lane) ? 1 : 0;
         if (this.posted[i] === 0) continue;
         if (!lane.attached.has(id)) {
-          lane.worker.attach({ id, memory, module: this.module, names: this.names });
+          lane.worker.attach({ id, memory, module: set.module, names: set.names });
           lane.attached.add(id);
         }
         this.post(lane, id, fn, table[i]!, base, end);
@@ -265,11 +273,15 @@ export class ThreadPool {
     const id = this.memoryIds.get(memory);
     if (id === undefined || this.closed) return;
     this.localExports.delete(id);
+    const ids = [id, ...(this.moduleIds.get(memory)?.values() ?? [])];
     this.lanes.forEach((lane, i) => {
-      if (!lane.attached.delete(id)) return;
+      const held = ids.filter((x) => lane.attached.delete(x));
+      if (held.length === 0) return;
       this.until(lane.ctrl, 1, lane.seq, "its last job"); // a job whose chunks are all done may still be ending
-      this.post(lane, id, DETACH, [], 0, 0);
-      this.until(lane.ctrl, 1, lane.seq, "detach");
+      for (const x of held) {
+        this.post(lane, x, DETACH, [], 0, 0);
+        this.until(lane.ctrl, 1, lane.seq, "detach");
+      }
       // Safe whenever the lane is idle: the new worker is sent the memories it runs on anew.
       if (++lane.detached >= RECYCLE_AFTER) {
         this.stop(lane);
@@ -277,6 +289,7 @@ export class ThreadPool {
       }
     });
     this.memoryIds.delete(memory);
+    this.moduleIds.delete(memory);
   }
 
   /** Stop the workers; any later `run` is an error. */
@@ -333,15 +346,26 @@ export class ThreadPool {
     const id = this.idOf(memory);
     let exports = this.localExports.get(id);
     if (!exports) {
-      exports = new WebAssembly.Instance(this.module, { env: { memory } }).exports as Exports;
+      exports = new WebAssembly.Instance(this.kernels.module, { env: { memory } }).exports as Exports;
       this.localExports.set(id, exports);
     }
     return exports;
   }
 
-  private idOf(memory: WebAssembly.Memory): number {
+  /**
+   * The id the workers know an instance by: one per memory for the kernel module, one per memory
+   * and module for a generated one (a fused loop's, runtime/wasm/fused-run.ts). All of a memory's
+   * are dropped when it is detached.
+   */
+  private idOf(memory: WebAssembly.Memory, set: KernelSet = this.kernels): number {
     let id = this.memoryIds.get(memory);
     if (id === undefined) { id = this.nextMemoryId++; this.memoryIds.set(memory, id); }
-    return id;
+    if (set === this.kernels) return id;
+    let perModule = this.moduleIds.get(memory);
+    if (!perModule) this.moduleIds.set(memory, (perModule = new Map()));
+    let mid = perModule.get(set.module);
+    if (mid === undefined) { mid = this.nextMemoryId++; perModule.set(set.module, mid); }
+    return mid;
   }
+  private readonly moduleIds = new WeakMap<WebAssembly.Memory, Map<WebAssembly.Module, number>>();
 }

@@ -1,4 +1,5 @@
-// A kiln compute thread: runs exported kernels of the kernel module on a shared arena.
+// A kiln compute thread: runs exported kernels of the kernel module, and of fused loops' modules,
+// on a shared arena.
 // Plain JavaScript on purpose — it needs no loader, only the module and memories it is sent.
 // Protocol (see workers.ts): ctrl[0] = job sequence (−1: exit), ctrl[1] = last finished job,
 // ctrl[2] = memory id, ctrl[3] = export index (−1: drop that memory's instance, its network was
@@ -15,10 +16,10 @@ const ctrl = new Int32Array(ctrlBuffer);
 const args = new Float64Array(argsBuffer);
 const tickets = new Int32Array(ticketsBuffer);
 Atomics.store(ctrl, 6, 1); // listening: the caller may hand this worker jobs (see workers.ts)
+/** Per instance id: its exports and the names a job's export index refers to (the kernel module's, or a fused loop's). */
 const instances = new Map();
 /** One argument array per length, reused: a chunk call allocates nothing here. */
 const argArrays = [];
-let names = [];
 let seen = 0;
 
 // Spin for the next job before sleeping: a sleeping thread takes 50–150 µs to wake on a VM
@@ -45,10 +46,11 @@ for (;;) {
     while (!instances.has(ctrl[2])) {
       const m = receiveMessageOnPort(port);
       if (!m) { Atomics.wait(ctrl, 5, 0, 1); continue; } // not delivered yet: wait 1 ms and look again
-      names = m.message.names;
-      instances.set(m.message.id, new WebAssembly.Instance(m.message.module, { env: { memory: m.message.memory } }).exports);
+      const exports = new WebAssembly.Instance(m.message.module, { env: { memory: m.message.memory } }).exports;
+      instances.set(m.message.id, { exports, names: m.message.names });
     }
-    const fn = instances.get(ctrl[2])[names[ctrl[3]]];
+    const inst = instances.get(ctrl[2]);
+    const fn = inst.exports[inst.names[ctrl[3]]];
     const n = ctrl[4], base = ctrl[8], end = ctrl[9];
     const a = (argArrays[n] ??= new Array(n).fill(0));
     for (;;) {

@@ -1,7 +1,7 @@
 /**
  * Compute threads on the two platforms kiln runs on, behind one small interface the thread pool
  * (threads.ts) uses: Node's worker_threads, or a browser's Web Workers. Both run the same
- * protocol on shared blocks and receive the kernel module and each network's shared memory by
+ * protocol on shared blocks and receive the kernel module (and fused loops' modules) and each network's shared memory by
  * message. Per worker, `ctrl` (CTRL_INTS int32) and `args` (MAX_CHUNK_ARGS float64):
  *   ctrl[0] job sequence (−1: exit)   ctrl[1] last finished job   ctrl[2] memory id
  *   ctrl[3] export index              ctrl[4] arguments per chunk ctrl[5] scratch for a timed wait
@@ -134,8 +134,7 @@ function webHost(): WorkerHost {
 function webWorkerMain(): void {
   type Exports = Record<string, (...a: number[]) => unknown>;
   const scope = globalThis as unknown as { onmessage: ((e: { data: Record<string, unknown> }) => void) | null; close(): void };
-  const instances = new Map<number, Exports>();
-  let names: readonly string[] = [];
+  const instances = new Map<number, { exports: Exports; names: readonly string[] }>();
   let arrived: (() => void) | null = null;
   scope.onmessage = (e) => {
     const m = e.data;
@@ -144,9 +143,9 @@ function webWorkerMain(): void {
       void loop(new Int32Array(buffer("ctrl")), new Float64Array(buffer("args")), new Int32Array(buffer("tickets")), m["spinMs"] as number);
       return;
     }
-    names = m["names"] as string[];
     const memory = m["memory"] as WebAssembly.Memory;
-    instances.set(m["id"] as number, new WebAssembly.Instance(m["module"] as WebAssembly.Module, { env: { memory } }).exports as Exports);
+    const exports = new WebAssembly.Instance(m["module"] as WebAssembly.Module, { env: { memory } }).exports as Exports;
+    instances.set(m["id"] as number, { exports, names: m["names"] as string[] });
     arrived?.();
   };
   async function loop(ctrl: Int32Array, args: Float64Array, tickets: Int32Array, spin: number): Promise<void> {
@@ -168,7 +167,8 @@ function webWorkerMain(): void {
         instances.delete(ctrl[2]!);
       } else {
         while (!instances.has(ctrl[2]!)) await new Promise<void>((resolve) => { arrived = resolve; });
-        const fn = instances.get(ctrl[2]!)![names[ctrl[3]!]!]!;
+        const inst = instances.get(ctrl[2]!)!;
+        const fn = inst.exports[inst.names[ctrl[3]!]!]!;
         const n = ctrl[4]!, base = ctrl[8]!, end = ctrl[9]!;
         for (;;) {
           const v = Atomics.load(tickets, 0);

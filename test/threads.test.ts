@@ -13,6 +13,10 @@ import { kernels } from "../runtime/kernels/index.js";
 import { splitSite, type KernelContext, type ThreadPoolLike } from "../runtime/kernels/types.js";
 import { ThreadPool } from "../runtime/threads.js";
 import { KERNEL_EXPORTS, SGEMM_SCRATCH_BYTES, instantiateKernels, kernelModule } from "../runtime/wasm/module.js";
+import { emitFusedElementwise } from "../runtime/wasm/fused.js";
+import { prepareFused } from "../runtime/wasm/fused-run.js";
+import { fusedSplit } from "../runtime/kernels/chunks.js";
+import { scalarOps } from "../compiler/ops/index.js";
 import type { ComputeWorker } from "../runtime/workers.js";
 import { rand } from "./helpers/run.js";
 
@@ -57,9 +61,9 @@ function instrumented(pool: ThreadPool, before: (mine: number) => void = () => {
   const seen = { calls: 0, mine: 0, chunks: 0 };
   const like: ThreadPoolLike = {
     threads: pool.threads,
-    run: (memory, name, table, local, alone) => {
+    run: (memory, name, table, local, alone, _site, kernels) => {
       seen.calls++; seen.chunks += local.length;
-      pool.run(memory, name, table, local.map((f) => () => { before(seen.mine); seen.mine++; f(); }), alone);
+      pool.run(memory, name, table, local.map((f) => () => { before(seen.mine); seen.mine++; f(); }), alone, undefined, kernels);
     },
   };
   return { like, seen };
@@ -165,6 +169,35 @@ describe("chunks", () => {
     for (let i = 0; i < 3; i++) expect(Array.from(linearOn(instrumented(pool).like))).toEqual(Array.from(reference));
     pool.detach(arena.memory);
     expect(Array.from(linearOn(instrumented(pool).like))).toEqual(Array.from(reference)); // attached again on demand
+  }, 60_000);
+
+  it("a fused loop's parts run on the worker, which instantiates the loop's module; the whole call's bits, and a detach drops it", async () => {
+    const pool = newPool();
+    await listening(pool);
+    // sigmoid(x)·mask + x over 256 × 300 (76,800 elements: split), with a dropout mask.
+    const [B, F] = [256, 300];
+    const spec = {
+      shape: [B, F], inputs: [{ strides: [F, 1], dtype: 0 }, { strides: [0, 0], dtype: 1 }],
+      code: [{ op: "sigmoid", args: [0], num: [] }, { op: "mask", args: [1], num: [0.25, 9, 4] }, { op: "mul", args: [2, 3], num: [] }, { op: "add", args: [4, 0], num: [] }],
+      outputs: [5],
+    };
+    const bytes = emitFusedElementwise(spec, scalarOps);
+    const xs = f32(B * F).map(() => 4 * r() - 2), step = new Int32Array(arena.memory.buffer, arena.allocPersistent(16), 1);
+    step[0] = 3;
+    const whole = f32(B * F);
+    prepareFused(bytes, [xs, step, whole], arena.memory)();
+    const jobs = () => pool.jobsPerWorker()[0]!;
+    for (let round = 0; round < 2; round++) {
+      const y = f32(B * F), before = jobs();
+      const slow = instrumented(pool, (mine) => { if (mine === 0) spinUntil(() => jobs() > before); });
+      const call = fusedSplit(ctxOf(slow.like), bytes, [xs, step, y], () => { throw new Error("ran alone"); })!;
+      expect(call.threads).toBe(2);
+      call();
+      expect(jobs() - before, "chunks the worker ran").toBeGreaterThan(0);
+      expect(jobs() - before + slow.seen.mine).toBe(slow.seen.chunks);
+      expect(Array.from(y)).toEqual(Array.from(whole));
+      pool.detach(arena.memory); // the worker drops the loop's instance too; the next round attaches it again
+    }
   }, 60_000);
 
   it("runs alone while its only worker is still inside an earlier job: the same bits", async () => {

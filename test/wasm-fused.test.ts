@@ -19,7 +19,7 @@ import { broadcastStrides } from "../compiler/ops/def.js";
 import { compileKernel } from "../runtime/kernels/generated.js";
 import { philox, toUniform } from "../runtime/rng.js";
 import { emitFusedElementwise } from "../runtime/wasm/fused.js";
-import { prepareFused } from "../runtime/wasm/fused-run.js";
+import { fusedParts, prepareFused } from "../runtime/wasm/fused-run.js";
 import { createMemory } from "../runtime/wasm/module.js";
 import { DEFAULT_OPS, randomCase, rng, type Case } from "./helpers/fused-cases.js";
 
@@ -113,6 +113,41 @@ function runBoth(c: Case, values: readonly (readonly number[] | Float32Array | I
 const bitsEqual = (x: number, y: number) => (Number.isNaN(x) ? Number.isNaN(y) : Object.is(x, y));
 
 describe("fused elementwise kernels in WebAssembly", () => {
+  it("a loop in parts (fusedPart, what threads run) gives the whole call's bits: rows, flat domains, masks, broadcasts", () => {
+    const r = rng(11);
+    let parted = 0, flat = 0;
+    for (let t = 0; t < 200; t++) {
+      // Larger domains than the other cases (several parts of 16 elements), odd sizes included.
+      const c = randomCase(r, DEFAULT_OPS, [[3, 37], [5, 64], [129], [2, 3, 50], [7, 1, 33], [100]]);
+      const values = c.shapes.map((s, j) => c.dtypes[j] === "i32" ? [Math.floor(r() * 2 ** 31)] : Array.from({ length: size(s) }, () => c.sample(r)));
+      const ins = c.shapes.map((s, j) => { const v: Val = c.dtypes[j] === "i32" ? allocI(size(s)) : allocF(size(s)); v.set(values[j]!); return v; });
+      const n = size(c.attrs.shape);
+      const whole = c.attrs.outputs.map(() => allocF(n)), parts = c.attrs.outputs.map(() => allocF(n));
+      const spec = fusedSpec(c.attrs, c.shapes.map((shape, j) => ({ shape, dtype: c.dtypes[j]! })))!;
+      const bytes = emitFusedElementwise(spec, scalarOps);
+      prepareFused(bytes, [...ins, ...whole], memory)();
+      const p = fusedParts(bytes, memory);
+      if (!p) continue; // a loop with sums does not split
+      parted++;
+      if (p.unit === 16) flat++;
+      expect(p.work).toBe(n);
+      // Random part boundaries on whole units, run in a shuffled order.
+      const cuts = [0];
+      while (cuts[cuts.length - 1]! < p.extent) cuts.push(Math.min(p.extent, cuts[cuts.length - 1]! + p.unit * (1 + Math.floor(r() * 3))));
+      const order = cuts.slice(1).map((hi, i) => [cuts[i]!, hi] as const).sort(() => r() - 0.5);
+      const offsets = [...ins, ...parts].map((v) => v.byteOffset);
+      // One part alone writes its own elements only (each split-axis unit covers n / extent of them).
+      const [lo, hi] = order[0]!, per = n / p.extent;
+      for (const o of parts) o.fill(-7.5);
+      p.part(...offsets, lo, hi);
+      parts.forEach((o, k) => expect(Array.from(o).every((v, i) => (i >= lo * per && i < hi * per) === (v !== -7.5 || whole[k]![i] === -7.5)), `case ${t} part [${lo}, ${hi}) output ${k}`).toBe(true));
+      for (const [a, b] of order.slice(1)) p.part(...offsets, a, b);
+      parts.forEach((o, k) => expect(Array.from(o).every((v, i) => Object.is(v, whole[k]![i]) || (Number.isNaN(v) && Number.isNaN(whole[k]![i]!))), `case ${t} output ${k}: ${JSON.stringify(c.attrs)}`).toBe(true));
+    }
+    expect(parted).toBeGreaterThan(100);
+    expect(flat).toBeGreaterThan(10);
+  });
+
   it("random DAGs: exact float32-per-op bits (no exp/log), within the propagated bound of the JS kernel", () => {
     const r = rng(7);
     let compared = 0, total = 0, exactCases = 0;

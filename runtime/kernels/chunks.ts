@@ -5,6 +5,8 @@
  * The pool (../threads.ts) hands chunks out one at a time: a thread that loses its core holds up
  * the call by at most the chunk it is running.
  */
+import { fusedParts } from "../wasm/fused-run.js";
+import { MAX_CHUNK_ARGS } from "../workers.js";
 import { onThreads, splitSite, type KernelContext, type SplitCall } from "./types.js";
 
 /**
@@ -26,4 +28,34 @@ export function chunked(ctx: KernelContext, name: string, chunks: number, args: 
   const table = Array.from({ length: threads }, (_, t) => Array.from({ length: chunks }, (_, c) => args(c, t)));
   const site = splitSite();
   return onThreads(() => pool.run(ctx.memory, name, table, local, alone, site), threads);
+}
+
+/**
+ * A fused elementwise loop in parts (runtime/wasm/fused.ts `fusedPart`): chunks of the split axis
+ * (rows, or a flat domain's elements in multiples of 16), each about FUSED_CHUNK_ELEMENTS, claimed
+ * by whichever thread comes first — the workers instantiate the loop's module on the arena too.
+ * Every element is computed by the same operations whichever part it falls in, so the bits are
+ * those of the whole call, which is what runs alone. Below FUSED_SPLIT_ELEMENTS the loop stays
+ * whole: a hand-off costs a few microseconds, a chunk of 16K floats' relu about as much.
+ */
+const FUSED_SPLIT_ELEMENTS = 1 << 16;
+const FUSED_CHUNK_ELEMENTS = 1 << 14;
+
+export function fusedSplit(ctx: KernelContext, bytes: Uint8Array, views: readonly ArrayBufferView[], whole: () => void): SplitCall | null {
+  const pool = ctx.pool;
+  if (!pool || pool.threads < 2) return null;
+  const parts = fusedParts(bytes, ctx.memory);
+  if (!parts || parts.work < FUSED_SPLIT_ELEMENTS) return null;
+  const offsets = views.map((v) => v.byteOffset);
+  // Chunks of whole units, at most what the pool's argument block takes (offsets + lo, hi each).
+  const units = Math.ceil(parts.extent / parts.unit);
+  const maxChunks = Math.floor(MAX_CHUNK_ARGS / (offsets.length + 2));
+  const chunks = Math.min(maxChunks, Math.max(1, Math.round(parts.work / FUSED_CHUNK_ELEMENTS)), units);
+  if (chunks < 2) return null;
+  const per = Math.ceil(units / chunks) * parts.unit;
+  const bounds = Array.from({ length: Math.ceil(parts.extent / per) }, (_, c) => [c * per, Math.min(parts.extent, (c + 1) * per)] as const);
+  const table = Array.from({ length: Math.min(pool.threads, bounds.length) }, () => bounds.map(([lo, hi]) => [...offsets, lo, hi]));
+  const local = bounds.map(([lo, hi]) => parts.part.bind(null, ...offsets, lo, hi) as () => void);
+  const site = splitSite(), kernels = { module: parts.module, names: ["fusedPart"] };
+  return onThreads(() => pool.run(ctx.memory, "fusedPart", table, local, whole, site, kernels), table.length);
 }

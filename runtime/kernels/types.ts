@@ -36,10 +36,12 @@ export interface ThreadPoolLike {
   /**
    * Run chunk c as `local[c]()` here or as `exportName(...table[t][c])` on thread t, each chunk
    * exactly once, whichever thread claims it first; or `alone()` (the same bits) when the pool
-   * judges that splitting does not pay now.
+   * judges that splitting does not pay now. `exportName` is the kernel module's, or `kernels`'
+   * (a fused loop's module, which the workers then instantiate on the memory too).
    * @internal (names WebAssembly, which a user's TypeScript may not declare: not in the published types)
    */
-  run(memory: WebAssembly.Memory, exportName: string, table: readonly (readonly (readonly number[])[])[], local: readonly (() => void)[], alone?: () => void, site?: SplitSite): void;
+  run(memory: WebAssembly.Memory, exportName: string, table: readonly (readonly (readonly number[])[])[], local: readonly (() => void)[], alone?: () => void, site?: SplitSite,
+    kernels?: { readonly module: WebAssembly.Module; readonly names: readonly string[] }): void;
 }
 
 /**

@@ -6,7 +6,18 @@
 import { Lru } from "../lru.js";
 
 const modules = new Lru<string, { bytes: Uint8Array; module: WebAssembly.Module }[]>("fused wasm modules", 256);
-const instances = new WeakMap<WebAssembly.Memory, Map<WebAssembly.Module, (...offsets: number[]) => void>>();
+type Exports = Record<string, (...args: number[]) => number | undefined>;
+const instances = new WeakMap<WebAssembly.Memory, Map<WebAssembly.Module, Exports>>();
+
+/** The exports of the module of these bytes instantiated on `memory` (one instance per module and memory). */
+function fusedExports(bytes: Uint8Array, memory: WebAssembly.Memory): Exports {
+  const module = fusedModule(bytes);
+  let perMemory = instances.get(memory);
+  if (!perMemory) instances.set(memory, (perMemory = new Map()));
+  let exports = perMemory.get(module);
+  if (!exports) perMemory.set(module, (exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Exports));
+  return exports;
+}
 
 /** FNV-1a over the bytes and their length: the bucket; equal bytes are confirmed within it. */
 function hashKey(bytes: Uint8Array): string {
@@ -35,18 +46,26 @@ export function fusedModule(bytes: Uint8Array): WebAssembly.Module {
   return hit.module;
 }
 
-/** The module's `fused` export instantiated on `memory` (one instance per module and memory). */
+/** The module's `fused` export instantiated on `memory`. */
 export function fusedFunction(bytes: Uint8Array, memory: WebAssembly.Memory): (...offsets: number[]) => void {
-  const module = fusedModule(bytes);
-  let perMemory = instances.get(memory);
-  if (!perMemory) instances.set(memory, (perMemory = new Map()));
-  let fn = perMemory.get(module);
-  if (!fn) {
-    const inst = new WebAssembly.Instance(module, { env: { memory } });
-    fn = inst.exports["fused"] as (...offsets: number[]) => void;
-    perMemory.set(module, fn);
-  }
-  return fn;
+  return fusedExports(bytes, memory)["fused"] as (...offsets: number[]) => void;
+}
+
+/** A fused loop's parts (fused.ts splitOf), when its module has them: see runtime/kernels/chunks.ts. */
+export interface FusedParts {
+  readonly module: WebAssembly.Module;
+  readonly part: (...args: number[]) => void;
+  readonly extent: number;
+  readonly unit: number;
+  readonly work: number;
+}
+
+/** The parts of the loop in these bytes, instantiated on `memory`; null for a loop that does not split (sums, checks). */
+export function fusedParts(bytes: Uint8Array, memory: WebAssembly.Memory): FusedParts | null {
+  const exports = fusedExports(bytes, memory), part = exports["fusedPart"];
+  if (!part) return null;
+  const value = (name: string) => exports[name]!() as number;
+  return { module: fusedModule(bytes), part, extent: value("fusedSplit"), unit: value("fusedUnit"), work: value("fusedWork") };
 }
 
 /**

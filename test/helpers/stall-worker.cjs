@@ -10,7 +10,7 @@ const { receiveMessageOnPort, workerData } = require("node:worker_threads");
 const { ctrlBuffer, argsBuffer, ticketsBuffer, port } = workerData;
 const ctrl = new Int32Array(ctrlBuffer), args = new Float64Array(argsBuffer), tickets = new Int32Array(ticketsBuffer);
 const instances = new Map();
-let names = [], seen = 0;
+let seen = 0;
 Atomics.store(ctrl, 6, 1);
 const waitUntil = (a, i, value) => { for (let v = Atomics.load(a, i); v !== value; v = Atomics.load(a, i)) Atomics.wait(a, i, v, 5); };
 for (;;) {
@@ -24,10 +24,10 @@ for (;;) {
     while (!instances.has(ctrl[2])) {
       const m = receiveMessageOnPort(port);
       if (!m) { Atomics.wait(ctrl, 5, 0, 1); continue; }
-      names = m.message.names;
-      instances.set(m.message.id, new WebAssembly.Instance(m.message.module, { env: { memory: m.message.memory } }).exports);
+      instances.set(m.message.id, { exports: new WebAssembly.Instance(m.message.module, { env: { memory: m.message.memory } }).exports, names: m.message.names });
     }
-    const fn = instances.get(ctrl[2])[names[ctrl[3]]];
+    const inst = instances.get(ctrl[2]);
+    const fn = inst.exports[inst.names[ctrl[3]]];
     const n = ctrl[4], base = ctrl[8], end = ctrl[9], mode = ctrl[11];
     if (mode === 2) { waitUntil(tickets, 1, end); waitUntil(ctrl, 12, 1); }
     for (let held = false; ;) {
