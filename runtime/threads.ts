@@ -104,13 +104,13 @@ export class ThreadPool {
   /** Calls that ran on the calling thread alone: solo spell, or every worker still busy (tests). */
   ranAlone = 0;
 
+  /** The kernel module's exports, the default set a call runs (a generated module's come with its call). */
+  private readonly kernels: KernelSet;
+
   /**
    * `threads` counts the calling thread: a pool of 2 has one worker. `spawnWorker` starts one
    * worker on its blocks (the platform's, unless a test brings a worker of its own).
    */
-  /** The kernel module's exports, the default set a call runs (a generated module's come with its call). */
-  private readonly kernels: KernelSet;
-
   constructor(threads: number, module: WebAssembly.Module, names: readonly string[],
     private readonly spawnWorker: (ctrl: Int32Array, args: Float64Array, tickets: Int32Array) => ComputeWorker = (c, a, t) => workerHost().spawn(c, a, t)) {
     this.kernels = { module, names };
