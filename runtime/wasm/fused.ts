@@ -1,6 +1,8 @@
 /**
  * A fused elementwise kernel as a WebAssembly SIMD module: one exported function `fused(in0, …,
- * out0, …)` taking the byte offsets of its inputs and outputs in the imported `env.memory`.
+ * out0, …)` taking the byte offsets of its inputs and outputs in the imported `env.memory`; for a
+ * loop without sums or checks also `fusedPart(in0, …, out0, …, lo, hi)`, one part of it for a
+ * thread, and the constants fusedSplit, fusedUnit and fusedWork that say how it splits (splitOf).
  *
  * The spec holds numbers and op names only (shape, strides, ops, constants); each op's lowering
  * comes from the table the compiler passes (FusedLowering), so the module is a pure function of
