@@ -281,7 +281,13 @@ export class Net {
     const want = this.parts.trace.batch * this.parts.trace.inputs;
     if (input && (!(out.inputGrad instanceof Float32Array) || out.inputGrad.length !== want)) throw new InputError(`gradients: out.inputGrad must be a Float32Array of ${want} values (x's), got ${describeValue(out.inputGrad)}`);
     if (!input && out.inputGrad !== undefined) throw new InputError("gradients: out.inputGrad is filled only with { input: true }");
+    // Filling net.params (or any view of the network's own memory) would overwrite the model.
+    this.ownBuffers ??= new Set([...Object.values(this.params), ...Object.values(this.state)].map((a) => a.buffer));
+    const own = [...Object.entries(grads as Record<string, Float32Array>).map(([k, g]) => [`out.grads["${k}"]`, g] as const), ["out.inputGrad", out.inputGrad] as const]
+      .find(([, g]) => g !== undefined && this.ownBuffers!.has(g.buffer));
+    if (own) throw new InputError(`gradients: ${own[0]} is a view of the network's own memory (net.params, net.state); pass arrays of your own`);
   }
+  private ownBuffers: Set<ArrayBufferLike> | undefined;
 
   /**
    * Eval program on any number of samples (x.length / inputs): no dropout, batchNorm on its

@@ -83,6 +83,10 @@ describe("no JavaScript allocation per call", () => {
     expect(() => net.gradients(x, y, { out: { grads: { ...grads(), "9.weight": new Float32Array(3) } } })).toThrow(/out.grads has no parameter "9.weight" \(parameters: 0.weight, 0.bias, 2.weight, 2.bias\)/);
     expect(() => net.gradients(x, y, { input: true, out: { grads: grads() } })).toThrow(/out.inputGrad must be a Float32Array of 320 values \(x's\), got undefined/);
     expect(() => net.gradients(x, y, { out: { grads: grads(), inputGrad: new Float32Array(320) } })).toThrow(/out.inputGrad is filled only with \{ input: true \}/);
+    // The network's own arrays as out: refused, the parameters untouched.
+    const before = Object.fromEntries(Object.entries(net.params).map(([k, p]) => [k, p.slice()]));
+    expect(() => net.gradients(x, y, { out: { grads: { ...net.params } } })).toThrow(/out.grads\["0.weight"\] is a view of the network's own memory \(net.params, net.state\)/);
+    for (const [k, p] of Object.entries(net.params)) expect(Array.from(p), k).toEqual(Array.from(before[k]!));
     expect(net.step).toBe(step);
   });
 
