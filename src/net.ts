@@ -282,10 +282,15 @@ export class Net {
     if (input && (!(out.inputGrad instanceof Float32Array) || out.inputGrad.length !== want)) throw new InputError(`gradients: out.inputGrad must be a Float32Array of ${want} values (x's), got ${describeValue(out.inputGrad)}`);
     if (!input && out.inputGrad !== undefined) throw new InputError("gradients: out.inputGrad is filled only with { input: true }");
     // Filling net.params (or any view of the network's own memory) would overwrite the model.
-    this.ownBuffers ??= new Set([...Object.values(this.params), ...Object.values(this.state)].map((a) => a.buffer));
     const own = [...Object.entries(grads as Record<string, Float32Array>).map(([k, g]) => [`out.grads["${k}"]`, g] as const), ["out.inputGrad", out.inputGrad] as const]
-      .find(([, g]) => g !== undefined && this.ownBuffers!.has(g.buffer));
+      .find(([, g]) => g !== undefined && this.isOwnMemory(g));
     if (own) throw new InputError(`gradients: ${own[0]} is a view of the network's own memory (net.params, net.state); pass arrays of your own`);
+  }
+
+  /** Whether an array shares its buffer with the network's parameters or state (its arena, when it has one). */
+  private isOwnMemory(a: Float32Array): boolean {
+    this.ownBuffers ??= new Set([...Object.values(this.params), ...Object.values(this.state)].map((v) => v.buffer));
+    return this.ownBuffers.has(a.buffer);
   }
   private ownBuffers: Set<ArrayBufferLike> | undefined;
 
@@ -304,6 +309,7 @@ export class Net {
     if (out !== undefined && (!(out instanceof Float32Array) || out.length !== n * width)) {
       throw new InputError(`predict: out must be a Float32Array of ${n * width} values (${n} samples × ${width} outputs), got ${describeValue(out)}`);
     }
+    if (out !== undefined && this.isOwnMemory(out)) throw new InputError("predict: out is a view of the network's own memory (net.params, net.state); pass an array of your own");
     // A Float32Array is checked after the copy, in the program's buffer (allFinite); anything else
     // first, read once (floatsOnce). Either way a non-finite value is named by its index.
     // Messages are built only on failure.

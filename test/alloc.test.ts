@@ -95,5 +95,9 @@ describe("no JavaScript allocation per call", () => {
     const xe = new Float32Array(2 * 20);
     expect(() => net.predict(xe, new Float32Array(9))).toThrow(/predict: out must be a Float32Array of 10 values \(2 samples × 5 outputs\), got Float32Array\(9\)/);
     expect(() => net.predict(xe, new Float64Array(10) as never)).toThrow(/got Float64Array\(10\)/);
+    // A view of the network's own memory of the right length: refused, the bias untouched.
+    const bias = net.params["2.bias"]!, before = bias.slice();
+    expect(() => net.predict(xe.subarray(0, 20), bias)).toThrow(/predict: out is a view of the network's own memory/);
+    expect(Array.from(bias)).toEqual(Array.from(before));
   });
 });
