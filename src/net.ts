@@ -276,6 +276,13 @@ export class Net {
       const g = (grads as Record<string, unknown>)[name];
       if (!(g instanceof Float32Array) || g.length !== p.length) throw new InputError(`gradients: out.grads["${name}"] must be a Float32Array of ${p.length} values (the parameter's), got ${describeValue(g)}`);
     }
+    // One array for two parameters would end up holding the second's gradient only.
+    const seen = new Map<Float32Array, string>();
+    for (const [name, g] of Object.entries(grads as Record<string, Float32Array>)) {
+      const first = seen.get(g);
+      if (first !== undefined) throw new InputError(`gradients: out.grads["${first}"] and out.grads["${name}"] are the same array; each parameter needs its own`);
+      seen.set(g, name);
+    }
     const extra = Object.keys(grads).filter((k) => !Object.hasOwn(this.params, k));
     if (extra.length) throw new InputError(`gradients: out.grads has no parameter ${extra.map((k) => `"${k}"`).join(", ")} (parameters: ${Object.keys(this.params).join(", ")})`);
     const want = this.parts.trace.batch * this.parts.trace.inputs;

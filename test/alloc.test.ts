@@ -83,6 +83,11 @@ describe("no JavaScript allocation per call", () => {
     expect(() => net.gradients(x, y, { out: { grads: { ...grads(), "9.weight": new Float32Array(3) } } })).toThrow(/out.grads has no parameter "9.weight" \(parameters: 0.weight, 0.bias, 2.weight, 2.bias\)/);
     expect(() => net.gradients(x, y, { input: true, out: { grads: grads() } })).toThrow(/out.inputGrad must be a Float32Array of 320 values \(x's\), got undefined/);
     expect(() => net.gradients(x, y, { out: { grads: grads(), inputGrad: new Float32Array(320) } })).toThrow(/out.inputGrad is filled only with \{ input: true \}/);
+    // One array for two parameters of the same size (the deep net's 32×32 layers).
+    const [, deep] = nets()[1]!;
+    const mine = Object.fromEntries(Object.entries(deep.params).map(([k, p]) => [k, new Float32Array(p.length)]));
+    const [a, b] = Object.keys(mine).filter((k) => mine[k]!.length === 1024);
+    expect(() => deep.gradients(x, y, { out: { grads: { ...mine, [b!]: mine[a!]! } } })).toThrow(new RegExp(`out.grads\\["${a}"\\] and out.grads\\["${b}"\\] are the same array`));
     // The network's own arrays as out: refused, the parameters untouched.
     const before = Object.fromEntries(Object.entries(net.params).map(([k, p]) => [k, p.slice()]));
     expect(() => net.gradients(x, y, { out: { grads: { ...net.params } } })).toThrow(/out.grads\["0.weight"\] is a view of the network's own memory \(net.params, net.state\)/);
