@@ -13,7 +13,7 @@ import { kernels, type AnyArray, type Kernel } from "./kernels/index.js";
 import type { KernelContext, SplitCall } from "./kernels/types.js";
 import type { Program } from "./program.js";
 import type { ProgramInfo, StepInfo } from "./steps.js";
-import { prepareFused } from "./wasm/fused-run.js";
+import { bindFused, fusedInstance } from "./wasm/fused-run.js";
 import { fusedSplit } from "./kernels/chunks.js";
 import { CheckedRun } from "./checked-run.js";
 
@@ -259,7 +259,7 @@ export class Executor implements ProgramInfo {
       const args = s.args.map((a) => this.bufs[a]!), params = s.params, ctx = this.ctx;
       // In an arena every buffer is a view of its memory: a generated kernel's module runs there.
       if (ctx && s.wasm) {
-        const whole = prepareFused(s.wasm, args, ctx.memory), split = fusedSplit(ctx, s.wasm, args, whole);
+        const loop = fusedInstance(s.wasm, ctx.memory), whole = bindFused(loop, args), split = fusedSplit(ctx, loop, args, whole);
         this.calls.push(split ?? whole);
         this.steps.push({ kernel: s.kernel, wasm: true, threads: split?.threads ?? 1 });
         continue;

@@ -2,8 +2,8 @@
 // on a shared arena.
 // Plain JavaScript on purpose — it needs no loader, only the module and memories it is sent.
 // Protocol (see workers.ts): ctrl[0] = job sequence (−1: exit), ctrl[1] = last finished job,
-// ctrl[2] = memory id, ctrl[3] = export index (−1: drop that memory's instance, its network was
-// released), ctrl[4] = arguments per chunk, ctrl[6] = 1 once listening, ctrl[7] = last claimed
+// ctrl[2] = instance id (a module on a memory), ctrl[3] = export index (−1: drop that instance,
+// its network was released), ctrl[4] = arguments per chunk, ctrl[6] = 1 once listening, ctrl[7] = last claimed
 // job, ctrl[8..9] = the job's tickets [base, end), ctrl[10] = chunks run here; chunk c's
 // arguments at args[c·n …]. A job is this worker's only if it moves ctrl[7] from seq − 1 to seq
 // before the caller takes it back; then it claims chunks from the pool's shared ticket counter

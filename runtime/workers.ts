@@ -1,9 +1,10 @@
 /**
  * Compute threads on the two platforms kiln runs on, behind one small interface the thread pool
  * (threads.ts) uses: Node's worker_threads, or a browser's Web Workers. Both run the same
- * protocol on shared blocks and receive the kernel module (and fused loops' modules) and each network's shared memory by
- * message. Per worker, `ctrl` (CTRL_INTS int32) and `args` (MAX_CHUNK_ARGS float64):
- *   ctrl[0] job sequence (−1: exit)   ctrl[1] last finished job   ctrl[2] memory id
+ * protocol on shared blocks and receive by message each module they run (the kernel module, fused
+ * loops' modules) with the shared memory to instantiate it on. Per worker, `ctrl` (CTRL_INTS int32)
+ * and `args` (MAX_CHUNK_ARGS float64):
+ *   ctrl[0] job sequence (−1: exit)   ctrl[1] last finished job   ctrl[2] instance id
  *   ctrl[3] export index              ctrl[4] arguments per chunk ctrl[5] scratch for a timed wait
  *   ctrl[6] 1 once the worker listens (a browser starts workers only when the creating thread
  *           yields to its event loop; until then the caller leaves it out)

@@ -14,7 +14,7 @@ import { splitSite, type KernelContext, type ThreadPoolLike } from "../runtime/k
 import { ThreadPool } from "../runtime/threads.js";
 import { KERNEL_EXPORTS, SGEMM_SCRATCH_BYTES, instantiateKernels, kernelModule } from "../runtime/wasm/module.js";
 import { emitFusedElementwise } from "../runtime/wasm/fused.js";
-import { prepareFused } from "../runtime/wasm/fused-run.js";
+import { fusedInstance, prepareFused } from "../runtime/wasm/fused-run.js";
 import { fusedSplit } from "../runtime/kernels/chunks.js";
 import { scalarOps } from "../compiler/ops/index.js";
 import type { ComputeWorker } from "../runtime/workers.js";
@@ -190,7 +190,7 @@ describe("chunks", () => {
     for (let round = 0; round < 2; round++) {
       const y = f32(B * F), before = jobs();
       const slow = instrumented(pool, (mine) => { if (mine === 0) spinUntil(() => jobs() > before); });
-      const call = fusedSplit(ctxOf(slow.like), bytes, [xs, step, y], () => { throw new Error("ran alone"); })!;
+      const call = fusedSplit(ctxOf(slow.like), fusedInstance(bytes, arena.memory), [xs, step, y], () => { throw new Error("ran alone"); })!;
       expect(call.threads).toBe(2);
       call();
       expect(jobs() - before, "chunks the worker ran").toBeGreaterThan(0);

@@ -5,7 +5,7 @@
  * The pool (../threads.ts) hands chunks out one at a time: a thread that loses its core holds up
  * the call by at most the chunk it is running.
  */
-import { fusedParts } from "../wasm/fused-run.js";
+import { fusedParts, type FusedInstance } from "../wasm/fused-run.js";
 import { MAX_CHUNK_ARGS } from "../workers.js";
 import { onThreads, splitSite, type KernelContext, type SplitCall } from "./types.js";
 
@@ -41,10 +41,10 @@ export function chunked(ctx: KernelContext, name: string, chunks: number, args: 
 const FUSED_SPLIT_ELEMENTS = 1 << 16;
 const FUSED_CHUNK_ELEMENTS = 1 << 14;
 
-export function fusedSplit(ctx: KernelContext, bytes: Uint8Array, views: readonly ArrayBufferView[], whole: () => void): SplitCall | null {
+export function fusedSplit(ctx: KernelContext, loop: FusedInstance, views: readonly ArrayBufferView[], whole: () => void): SplitCall | null {
   const pool = ctx.pool;
   if (!pool || pool.threads < 2) return null;
-  const parts = fusedParts(bytes, ctx.memory);
+  const parts = fusedParts(loop);
   if (!parts || parts.work < FUSED_SPLIT_ELEMENTS) return null;
   const offsets = views.map((v) => v.byteOffset);
   // Chunks of whole units, at most what the pool's argument block takes (offsets + lo, hi each).

@@ -65,9 +65,13 @@ function addAddresses(a: I, b: I): I {
 }
 /** A memory access's address operand and offset immediate, with a displaced address's constant moved into the immediate. */
 const access = (addr: I, offset: number): [Bytes, number] => addr.displaced ? [addr.displaced.base, offset + addr.displaced.disp] : [addr.code, offset];
-const mem = (addr: I, offset: number, op: readonly number[], alignLog2 = 2): Bytes => {
+const mem = (addr: I, offset: number, op: readonly number[]): Bytes => {
   const [a, o] = access(addr, offset);
-  return [a, op, memarg(alignLog2, o)];
+  return [a, op, memarg(2, o)];
+};
+const memStore = (addr: I, v: Expr, offset: number, op: readonly number[]): Stmt => {
+  const [a, o] = access(addr, offset);
+  return stmt(a, v, op, memarg(2, o));
 };
 export const stmt = (...parts: Code[]): Stmt => ({ stmt: true, code: cat(parts) });
 const simd = (op: number): number[] => [SIMD_PREFIX, ...uleb(op)];
@@ -140,7 +144,7 @@ export const i32 = {
   lt_s: bin<"i32", "i32">("i32", I32.lt_s), lt_u: bin<"i32", "i32">("i32", I32.lt_u), gt_s: bin<"i32", "i32">("i32", I32.gt_s),
   le_s: bin<"i32", "i32">("i32", I32.le_s), ge_s: bin<"i32", "i32">("i32", I32.ge_s), ge_u: bin<"i32", "i32">("i32", I32.ge_u),
   load: (addr: I, offset = 0): I => expr("i32", mem(addr, offset, [I32.load])),
-  store: (addr: I, v: I, offset = 0): Stmt => { const [a, o] = access(addr, offset); return stmt(a, v, [I32.store], memarg(2, o)); },
+  store: (addr: I, v: I, offset = 0): Stmt => memStore(addr, v, offset, [I32.store]),
   /** Atomically add v to the i32 at addr (4-byte aligned, shared memory); the old value. */
   atomic_add: (addr: I, v: I): I => expr("i32", addr, v, [ATOMIC_PREFIX, ...uleb(ATOMIC.i32_rmw_add)], memarg(2, 0)),
   atomic_load: (addr: I): I => expr("i32", addr, [ATOMIC_PREFIX, ...uleb(ATOMIC.i32_load)], memarg(2, 0)),
@@ -163,7 +167,7 @@ export const f32 = {
   nearest: un<"f32", "f32">("f32", F32.nearest), floor: un<"f32", "f32">("f32", F32.floor),
   eq: bin<"f32", "i32">("i32", F32.eq), lt: bin<"f32", "i32">("i32", F32.lt), gt: bin<"f32", "i32">("i32", F32.gt), le: bin<"f32", "i32">("i32", F32.le),
   load: (addr: I, offset = 0): F => expr("f32", mem(addr, offset, [F32.load])),
-  store: (addr: I, v: F, offset = 0): Stmt => { const [a, o] = access(addr, offset); return stmt(a, v, [F32.store], memarg(2, o)); },
+  store: (addr: I, v: F, offset = 0): Stmt => memStore(addr, v, offset, [F32.store]),
   convert_i32_s: un<"i32", "f32">("f32", F32.convert_i32_s),
   demote_f64: un<"f64", "f32">("f32", F32.demote_f64),
   reinterpret_i32: un<"i32", "f32">("f32", F32.reinterpret_i32),
@@ -184,7 +188,7 @@ const vun = (op: number) => (a: V): V => expr("v128", a, simd(op));
 
 export const v128 = {
   load: (addr: I, offset = 0): V => expr("v128", mem(addr, offset, simd(V128.load))),
-  store: (addr: I, v: V, offset = 0): Stmt => { const [a, o] = access(addr, offset); return stmt(a, v, simd(V128.store), memarg(2, o)); },
+  store: (addr: I, v: V, offset = 0): Stmt => memStore(addr, v, offset, simd(V128.store)),
   /** Load one 32-bit value and broadcast it to all lanes (x86: vbroadcastss). */
   load32_splat: (addr: I, offset = 0): V => expr("v128", mem(addr, offset, simd(V128.load32_splat))),
   zero: (): V => expr("v128", simd(V128.const), new Array<number>(16).fill(0)),

@@ -7,16 +7,18 @@ import { Lru } from "../lru.js";
 
 const modules = new Lru<string, { bytes: Uint8Array; module: WebAssembly.Module }[]>("fused wasm modules", 256);
 type Exports = Record<string, (...args: number[]) => number | undefined>;
-const instances = new WeakMap<WebAssembly.Memory, Map<WebAssembly.Module, Exports>>();
+/** A fused loop's module and its exports on one memory. */
+export interface FusedInstance { readonly module: WebAssembly.Module; readonly exports: Exports }
+const instances = new WeakMap<WebAssembly.Memory, Map<WebAssembly.Module, FusedInstance>>();
 
-/** The exports of the module of these bytes instantiated on `memory` (one instance per module and memory). */
-function fusedExports(bytes: Uint8Array, memory: WebAssembly.Memory): Exports {
+/** The module of these bytes instantiated on `memory` (one instance per module and memory; the bytes hashed once). */
+export function fusedInstance(bytes: Uint8Array, memory: WebAssembly.Memory): FusedInstance {
   const module = fusedModule(bytes);
   let perMemory = instances.get(memory);
   if (!perMemory) instances.set(memory, (perMemory = new Map()));
-  let exports = perMemory.get(module);
-  if (!exports) perMemory.set(module, (exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Exports));
-  return exports;
+  let inst = perMemory.get(module);
+  if (!inst) perMemory.set(module, (inst = { module, exports: new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Exports }));
+  return inst;
 }
 
 /** FNV-1a over the bytes and their length: the bucket; equal bytes are confirmed within it. */
@@ -48,7 +50,7 @@ export function fusedModule(bytes: Uint8Array): WebAssembly.Module {
 
 /** The module's `fused` export instantiated on `memory`. */
 export function fusedFunction(bytes: Uint8Array, memory: WebAssembly.Memory): (...offsets: number[]) => void {
-  return fusedExports(bytes, memory)["fused"] as (...offsets: number[]) => void;
+  return fusedInstance(bytes, memory).exports["fused"] as (...offsets: number[]) => void;
 }
 
 /** A fused loop's parts (fused.ts splitOf), when its module has them: see runtime/kernels/chunks.ts. */
@@ -60,12 +62,12 @@ export interface FusedParts {
   readonly work: number;
 }
 
-/** The parts of the loop in these bytes, instantiated on `memory`; null for a loop that does not split (sums, checks). */
-export function fusedParts(bytes: Uint8Array, memory: WebAssembly.Memory): FusedParts | null {
-  const exports = fusedExports(bytes, memory), part = exports["fusedPart"];
+/** The parts of an instantiated loop; null for a loop that does not split (sums, checks). */
+export function fusedParts({ module, exports }: FusedInstance): FusedParts | null {
+  const part = exports["fusedPart"];
   if (!part) return null;
   const value = (name: string) => exports[name]!() as number;
-  return { module: fusedModule(bytes), part, extent: value("fusedSplit"), unit: value("fusedUnit"), work: value("fusedWork") };
+  return { module, part, extent: value("fusedSplit"), unit: value("fusedUnit"), work: value("fusedWork") };
 }
 
 /**
@@ -73,6 +75,10 @@ export function fusedParts(bytes: Uint8Array, memory: WebAssembly.Memory): Fused
  * (their byteOffset is their address). Returns a closure with the offsets bound.
  */
 export function prepareFused(bytes: Uint8Array, views: readonly ArrayBufferView[], memory: WebAssembly.Memory): () => void {
-  const fn = fusedFunction(bytes, memory);
-  return fn.bind(null, ...views.map((v) => v.byteOffset)) as () => void;
+  return bindFused(fusedInstance(bytes, memory), views);
+}
+
+/** prepareFused on a loop already instantiated. */
+export function bindFused(inst: FusedInstance, views: readonly ArrayBufferView[]): () => void {
+  return (inst.exports["fused"] as (...offsets: number[]) => void).bind(null, ...views.map((v) => v.byteOffset)) as () => void;
 }
