@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ModelError } from "../runtime/errors.js";
 import { batchNorm } from "../src/layers/batchNorm.js";
+import { concat } from "../src/layers/concat.js";
 import { dropout } from "../src/layers/dropout.js";
 import { layerNorm } from "../src/layers/layerNorm.js";
 import { linear } from "../src/layers/linear.js";
@@ -89,6 +90,16 @@ describe("run-time shape check", () => {
     expect(features(seq(relu, dropout(0.2)))).toEqual({ in: null, out: null });
     expect(features(residual(relu))).toEqual({ in: null, out: null });
     expect(features(seq(dropout(0.2), seq(relu), linear(3, 4), seq(relu, dropout(0.1))))).toEqual({ in: 3, out: 4 });
+  });
+
+  it("does not take the input size from past a concat of pass-through branches (it multiplies the width)", () => {
+    // concat(relu, relu) maps w to 2w: in seq(concat(relu, relu), linear(8, 3)) the seq takes 4, not 8.
+    const doubled = seq(concat(relu, dropout(0.1)), linear(cfg.hidden, 3), linear(3, cfg.narrow));
+    expect(features(doubled)).toEqual({ in: null, out: cfg.narrow });
+    expect(features(seq(concat(relu), linear(3, 4)))).toEqual({ in: 3, out: 4 }); // one branch keeps the width
+    // Were accepted models refused: a residual of 128 → 128 through a doubling concat, a concat after 128 features.
+    expect(features(seq(linear(10, cfg.narrow), residual(doubled)))).toEqual({ in: 10, out: cfg.narrow });
+    expect(features(seq(linear(3, cfg.narrow), concat(seq(concat(relu, relu), linear(cfg.hidden, 2)), relu)))).toEqual({ in: 3, out: cfg.narrow + 2 });
   });
 
   it("builds frozen plain descriptions", () => {

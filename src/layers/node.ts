@@ -69,17 +69,26 @@ function inputOf(node: LayerNode): number | null {
     case "relu": case "dropout": case "fn": return null;
     case "layerNorm": case "batchNorm": return node.n;
     case "residual": return inputOf(node.fn);
-    case "seq": return firstKnown(node.layers);
-    case "concat": return firstKnown(node.branches);
+    case "seq": {
+      // The first known input size, if only width-keeping layers come before it: a concat of
+      // pass-through branches (k of them map w to k·w) hides it — in seq(concat(relu, relu),
+      // linear(8, 3)) the seq takes 4, not 8.
+      for (const l of node.layers) {
+        const w = inputOf(l);
+        if (w !== null) return w;
+        if (flowOut(l, 1) !== 1 || flowOut(l, 2) !== 2) return null;
+      }
+      return null;
+    }
+    case "concat": {
+      // Every branch takes the same input.
+      for (const b of node.branches) {
+        const w = inputOf(b);
+        if (w !== null) return w;
+      }
+      return null;
+    }
   }
-}
-
-function firstKnown(nodes: readonly LayerNode[]): number | null {
-  for (const n of nodes) {
-    const w = inputOf(n);
-    if (w !== null) return w;
-  }
-  return null;
 }
 
 /**
