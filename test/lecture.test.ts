@@ -64,10 +64,15 @@ describe("§2 normalization repairs the scale: the 50-layer, 100-unit ReLU MLP t
   }, 300_000); // ~10 s of CPU each; minutes on the loaded shared machine
 
   it("with a layerNorm after every linear, c = 1 and c = 3 both train well below chance", async () => {
-    // After 300 steps these cells' training errors move with float rounding: 0.696 / 0.762 (c = 1
-    // / 3) with the JavaScript softmax cross-entropy kernel, 0.803 / 0.681 with the WebAssembly
-    // one; both far below chance (0.9), which is the claim.
-    for (const cell of await grid("layerNorm", [1, 3])) {
+    // The README grid's budget (batch 64, 200 steps, warmup + cosine) at its two best rates for
+    // these cells. The single constant rate above (batch 32, 300 steps at 0.001) sat at the edge:
+    // c = 1 reached 0.84, 0.90, 0.90 training error for seeds 0, 1, 2, and a change of float
+    // rounding in the classifier head's product moved seed 0 to 0.91. With this recipe, seeds
+    // 0–2: c = 1 at 0.69–0.81, c = 3 at 0.57–0.74, before and after that change.
+    const { train, test } = await loadMnistDigits();
+    const budget = { steps: 200, batch: 64, lrs: [4e-4, 1.6e-3] };
+    const cells = runGrid({ train, test: subset(test, 300, 0), trainEval: subset(train, 1000, 0), cs: [1, 3], norms: ["layerNorm"], recipe: budget, threads: 1 });
+    for (const cell of cells) {
       expect(cell.best.diverged, `c = ${cell.c}`).toBe(false);
       expect(cell.best.trainError, `c = ${cell.c}`).toBeLessThan(0.85);
     }

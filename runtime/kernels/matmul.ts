@@ -3,13 +3,14 @@
  * chosen so the innermost loop walks memory contiguously. p = [M, N, K, transA, transB].
  * Transposed operands are read in place, never materialized.
  */
+import { DOT_MAX_N } from "../wasm/dot.js";
 import { GEMV_DIRECT } from "../wasm/gemv.js";
 import { EPI, TILE } from "../wasm/microkernel.js";
 import { BLOCK, CHECK_CELL, SGEMM, SPLIT_COUNTER, SPLIT_FULL_BYTES } from "../wasm/sgemm.js";
 import { fits } from "./bounds.js";
 import { scratch } from "./scratch.js";
 import { chunked } from "./chunks.js";
-import { onThreads, type AnyArray, type FloatArray, type Kernel, type KernelContext } from "./types.js";
+import { onThreads, type AnyArray, type FloatArray, type Kernel, type KernelContext, type SplitCall } from "./types.js";
 
 /** Below this many flops a split across threads costs more than it saves. */
 const SPLIT_FLOPS = 2_000_000;
@@ -43,6 +44,7 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
   // stores. A's row is contiguous when M = 1 whether or not it is transposed (lda = 1), and
   // with K = 1 so are both operands. The row product splits into column chunks (gemvSplit).
   const epi = (bias ? EPI.BIAS : 0) | (relu ? EPI.RELU : 0), biasAt = bias ? bias.byteOffset : 0;
+  if (tB && !tA && N < DOT_MAX_N) return dot(ctx, M, N, K, [epi, a.byteOffset, lda, b.byteOffset, ldb, y.byteOffset, N, biasAt], y, check);
   if (M === 1 && N >= 4) {
     // Outputs [c0, c1) start at row c0 of W (transposed) or at column c0 of B (direct).
     const cols = (c0: number, c1: number) => [epi | (tB ? 0 : GEMV_DIRECT), c1 - c0, K, a.byteOffset,
@@ -85,6 +87,27 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
     return byColumns ? args(0, M, lo, hi, t) : args(lo, hi, 0, N, t);
   });
   return chunked(ctx, "sgemm", threads, (c) => parts[c]!, whole);
+}
+
+/**
+ * A narrow product against a transposed matrix (a classifier head, wasm/dot.ts): each output's
+ * sum is its own, so rows split into chunks of DOT_CHUNK_ROWS that any thread may run, from
+ * SPLIT_FLOPS. `rest` = [epi, a, lda, w, ldw, y, ldy, bias] (bytes and floats as dot's). With a
+ * check cell, this thread reads Y back after the call (M·N < 16·M floats: a few microseconds).
+ */
+const DOT_CHUNK_ROWS = 64;
+
+function dot(ctx: KernelContext, M: number, N: number, K: number, rest: readonly number[], y: AnyArray, check: number): SplitCall {
+  const [epi, ...ops] = rest as [number, ...number[]];
+  const rows = (r0: number, r1: number) => [epi, r0, r1, N, K, ...ops];
+  const whole = ctx.wasm.dotRaw.bind(null, ...rows(0, M)) as () => void;
+  const chunks = Math.ceil(M / DOT_CHUNK_ROWS);
+  const call = ctx.pool && ctx.pool.threads > 1 && chunks > 1 && 2 * M * N * K >= SPLIT_FLOPS
+    ? chunked(ctx, "dot", chunks, (c) => rows(c * DOT_CHUNK_ROWS, Math.min(M, (c + 1) * DOT_CHUNK_ROWS)), whole)
+    : whole;
+  if (!check) return call;
+  const cell = new Int32Array(ctx.memory.buffer, check, 1); // shared memory: the view never detaches
+  return onThreads(() => { call(); if (ctx.wasm.allFinite(y.byteOffset, M * N) !== 1) cell[0] = 1; }, (call as SplitCall).threads ?? 1);
 }
 
 /**

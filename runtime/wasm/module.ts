@@ -25,6 +25,7 @@ import { MAX_PAGES, ModuleBuilder } from "./builder.js";
 import { BATCHNORM, BATCHNORM_SCRATCH_BYTES, LAYERNORM, SGD, emitElementwise } from "./elementwise.js";
 import { wasmFeatures } from "./features.js";
 import { emitGemv } from "./gemv.js";
+import { emitDot } from "./dot.js";
 import { emitReductions } from "./reduce.js";
 import { SGEMM, SGEMM_SCRATCH_BYTES, emitSgemm, sgemmConfig } from "./sgemm.js";
 
@@ -62,6 +63,7 @@ export function kernelBytes(opts: KernelOptions = {}): Uint8Array {
   const cfg = sgemmConfig(resolve(opts));
   emitSgemm(m, cfg);
   emitGemv(m, cfg);
+  emitDot(m, cfg);
   emitElementwise(m);
   emitReductions(m);
   return m.encode();
@@ -164,7 +166,7 @@ const ELEMENTWISE_NAMES = [
 ] as const satisfies readonly (keyof ElementwiseKernels)[];
 
 /** Every export of the module, by name (what a worker thread may be asked to call). */
-export const KERNEL_EXPORTS: readonly string[] = ["sgemm", "gemv", "gemvOuter", ...ELEMENTWISE_NAMES];
+export const KERNEL_EXPORTS: readonly string[] = ["sgemm", "gemv", "gemvOuter", "dot", ...ELEMENTWISE_NAMES];
 
 export interface Kernels extends ElementwiseKernels {
   /** @internal (names WebAssembly, which a user's TypeScript may not declare: not in the published types) */
@@ -184,6 +186,8 @@ export interface Kernels extends ElementwiseKernels {
   readonly gemvRaw: Raw;
   /** The K = 1 product, rows [m0, m1) (gemv.ts): (epi, m0, m1, n ≥ 4, a, b, y, ldy, bias). No checks. */
   readonly gemvOuterRaw: Raw;
+  /** Narrow products against a transposed matrix, rows [m0, m1) (dot.ts): (epi, m0, m1, n, k, a, lda, w, ldw, y, ldy, bias). No checks. */
+  readonly dotRaw: Raw;
 }
 
 /** @internal The kernels instantiated on `memory`. */
@@ -221,5 +225,5 @@ export function instantiateKernels(memory: WebAssembly.Memory, module: WebAssemb
     sgemmRaw(flags, r0, r1, n, k, p.a, lda, p.b, ldb, p.y, ldy, p.bias ?? 0, p.scratch);
   };
   const elementwise = Object.fromEntries(ELEMENTWISE_NAMES.map((name) => [name, ex[name]!])) as unknown as ElementwiseKernels;
-  return { memory, sgemm, sgemmRaw, gemvRaw: ex["gemv"]!, gemvOuterRaw: ex["gemvOuter"]!, ...elementwise };
+  return { memory, sgemm, sgemmRaw, gemvRaw: ex["gemv"]!, gemvOuterRaw: ex["gemvOuter"]!, dotRaw: ex["dot"]!, ...elementwise };
 }
