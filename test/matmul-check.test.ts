@@ -127,8 +127,9 @@ describe("a worker's check reaches the caller", () => {
 
 describe("checked products through the pool", () => {
   // [M, N, K, transB]: rows from the counter, columns from the counter, fixed shares (op(B) too large
-  // to pack whole), a split gemv (M = 1), the K = 1 product, and one too small to split.
-  const shapes = [[300, 40, 300, 1], [40, 300, 300, 0], [24, 16, 65600, 1], [1, 1000, 300, 1], [300, 50, 1, 0], [5, 6, 7, 1]] as const;
+  // to pack whole), a split gemv (M = 1), the K = 1 product, one too small to split, and narrow
+  // products (N < 16, transposed B) in the dot kernel, split into row chunks and not.
+  const shapes = [[300, 40, 300, 1], [40, 300, 300, 0], [24, 16, 65600, 1], [1, 1000, 300, 1], [300, 50, 1, 0], [5, 6, 7, 1], [1000, 13, 300, 1], [7, 3, 37, 1]] as const;
   it.each(shapes)("%i×%i×%i: reports a non-finite value wherever it is, with the unchecked call's bits", (M, N, K, tB) => {
     const s = setup(M, N, K, M + N + K), p = [M, N, K, 0, tB, 0]; // no relu: it would clamp −∞ to 0
     const bufs = (y: Float32Array) => [s.a, s.b, s.bias, y];

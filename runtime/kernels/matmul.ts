@@ -20,6 +20,10 @@ const SPLIT_FLOPS = 2_000_000;
  * threads. Each element's reduction order depends only on K, so any split gives the same bits.
  * p = [M, N, K, transA, transB, …]. Returns the call, argument lists built once.
  *
+ * Narrow products against a transposed B (a linear layer with fewer than DOT_MAX_N outputs, any
+ * batch, one sample included) take the dot kernel instead (see dot below); batch-1 products
+ * the gemv.
+ *
  * Split: every thread claims chunks of Y's rows or columns from one counter (sgemm-split.ts), so
  * a thread that starts late or loses its core mid-call costs at most one chunk, not its half —
  * when the operand each thread then packs whole fits its scratch; else fixed shares, one per
@@ -44,7 +48,9 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
   // stores. A's row is contiguous when M = 1 whether or not it is transposed (lda = 1), and
   // with K = 1 so are both operands. The row product splits into column chunks (gemvSplit).
   const epi = (bias ? EPI.BIAS : 0) | (relu ? EPI.RELU : 0), biasAt = bias ? bias.byteOffset : 0;
-  if (tB && !tA && N < DOT_MAX_N) return dot(ctx, M, N, K, [epi, a.byteOffset, lda, b.byteOffset, ldb, y.byteOffset, N, biasAt], y, check);
+  if (tB && !tA && N < DOT_MAX_N) {
+    return dot(ctx, M, N, K, (r0, r1) => [epi, r0, r1, N, K, a.byteOffset, lda, b.byteOffset, ldb, y.byteOffset, N, biasAt], y, check);
+  }
   if (M === 1 && N >= 4) {
     // Outputs [c0, c1) start at row c0 of W (transposed) or at column c0 of B (direct).
     const cols = (c0: number, c1: number) => [epi | (tB ? 0 : GEMV_DIRECT), c1 - c0, K, a.byteOffset,
@@ -92,14 +98,12 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
 /**
  * A narrow product against a transposed matrix (a classifier head, wasm/dot.ts): each output's
  * sum is its own, so rows split into chunks of DOT_CHUNK_ROWS that any thread may run, from
- * SPLIT_FLOPS. `rest` = [epi, a, lda, w, ldw, y, ldy, bias] (bytes and floats as dot's). With a
- * check cell, this thread reads Y back after the call (M·N < 16·M floats: a few microseconds).
+ * SPLIT_FLOPS. `rows(r0, r1)`: dot's arguments for rows [r0, r1). With a check cell, this
+ * thread reads Y back after the call (M·N < 16·M floats: a few microseconds).
  */
 const DOT_CHUNK_ROWS = 64;
 
-function dot(ctx: KernelContext, M: number, N: number, K: number, rest: readonly number[], y: AnyArray, check: number): SplitCall {
-  const [epi, ...ops] = rest as [number, ...number[]];
-  const rows = (r0: number, r1: number) => [epi, r0, r1, N, K, ...ops];
+function dot(ctx: KernelContext, M: number, N: number, K: number, rows: (r0: number, r1: number) => number[], y: AnyArray, check: number): SplitCall {
   const whole = ctx.wasm.dotRaw.bind(null, ...rows(0, M)) as () => void;
   const chunks = Math.ceil(M / DOT_CHUNK_ROWS);
   const call = ctx.pool && ctx.pool.threads > 1 && chunks > 1 && 2 * M * N * K >= SPLIT_FLOPS
