@@ -25,7 +25,7 @@
  * and a released network detaches its memory from every worker (the leases: ./pool.ts).
  */
 import { KilnError } from "./errors.js";
-import type { SplitSite } from "./kernels/types.js";
+import type { KernelSet, SplitSite } from "./kernels/types.js";
 import { spinMs, workerHost, CTRL_INTS, MAX_CHUNK_ARGS, type ComputeWorker } from "./workers.js";
 
 interface Lane {
@@ -80,9 +80,6 @@ function timeAlone(n: number): boolean {
 function timedAlone(site: SplitSite, ms: number): void {
   site.aloneMs = site.aloneMs === site.aloneMs ? site.aloneMs + (ms - site.aloneMs) / 4 : ms;
 }
-
-/** A module and the names of its exports a worker may be asked to call (a job names one by index). */
-export interface KernelSet { readonly module: WebAssembly.Module; readonly names: readonly string[] }
 
 /** Arguments of a split call: table[thread][chunk] is chunk's argument list on that thread. */
 export type ChunkArgs = readonly (readonly (readonly number[])[])[];

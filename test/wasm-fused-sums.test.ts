@@ -16,7 +16,7 @@ import { sumCols, sumProblem, sumScale } from "../compiler/ops/fused_sums.js";
 import { scalarOps } from "../compiler/ops/index.js";
 import { compileKernel } from "../runtime/kernels/generated.js";
 import { emitFusedElementwise } from "../runtime/wasm/fused.js";
-import { fusedFunction, prepareFused } from "../runtime/wasm/fused-run.js";
+import { fusedInstance, prepareFused } from "../runtime/wasm/fused-run.js";
 import { createMemory } from "../runtime/wasm/module.js";
 import { randomCase, rng, type Case, type ElementOp } from "./helpers/fused-cases.js";
 
@@ -133,7 +133,7 @@ describe("fused elementwise kernels with sums", () => {
     };
     const spec = fusedSpec(a, [{ shape, dtype: "f32" }])!;
     const x = alloc(30, 1) as Float32Array, y = alloc(6, 0) as Float32Array, z = alloc(1, 0) as Float32Array;
-    const checked = (positions: number[]) => fusedFunction(emitFusedElementwise(spec, scalarOps, positions), memory)(x.byteOffset, y.byteOffset, z.byteOffset);
+    const checked = (positions: number[]) => fusedInstance(emitFusedElementwise(spec, scalarOps, positions), memory).exports["fused"]!(x.byteOffset, y.byteOffset, z.byteOffset);
     x.fill(0.5);
     expect(checked([0, 1])).toBe(1);
     expect([...y]).toEqual(new Array(6).fill(1.25));

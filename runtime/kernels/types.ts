@@ -41,8 +41,14 @@ export interface ThreadPoolLike {
    * @internal (names WebAssembly, which a user's TypeScript may not declare: not in the published types)
    */
   run(memory: WebAssembly.Memory, exportName: string, table: readonly (readonly (readonly number[])[])[], local: readonly (() => void)[], alone?: () => void, site?: SplitSite,
-    kernels?: { readonly module: WebAssembly.Module; readonly names: readonly string[] }): void;
+    kernels?: KernelSet): void;
 }
+
+/**
+ * A module and the names of its exports a worker may be asked to call (a job names one by index).
+ * @internal (names WebAssembly, which a user's TypeScript may not declare: not in the published types)
+ */
+export interface KernelSet { readonly module: WebAssembly.Module; readonly names: readonly string[] }
 
 /**
  * A kernel reads its inputs and writes its outputs (after the inputs in `bufs`) in place; `p`

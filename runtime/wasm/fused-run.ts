@@ -48,11 +48,6 @@ export function fusedModule(bytes: Uint8Array): WebAssembly.Module {
   return hit.module;
 }
 
-/** The module's `fused` export instantiated on `memory`. */
-export function fusedFunction(bytes: Uint8Array, memory: WebAssembly.Memory): (...offsets: number[]) => void {
-  return fusedInstance(bytes, memory).exports["fused"] as (...offsets: number[]) => void;
-}
-
 /** A fused loop's parts (fused.ts splitOf), when its module has them: see runtime/kernels/chunks.ts. */
 export interface FusedParts {
   readonly module: WebAssembly.Module;

@@ -123,9 +123,23 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable, check: 
   const m = new ModuleBuilder();
   m.importMemory("env", "memory", 1);
   const k = spec.inputs.length, nOut = spec.outputs.length;
+  // The loop nest, the same for the whole call and its parts.
+  const barriers = new Set(sumSpecs.flatMap((x) => keptStart(spec.shape, x.cols, fail) ?? []));
+  const { dims, strides } = coalesce(spec.shape, spec.inputs.map((x) => x.strides), barriers);
+  const rank = dims.length, n = dims[rank - 1]!;
+  // Slots some output depends on (others are dead code).
+  const live = new Set<number>([...spec.outputs, ...sumSpecs.map((x) => x.slot)]);
+  for (let j = spec.code.length - 1; j >= 0; j--) if (live.has(k + j)) spec.code[j]!.args.forEach((a) => live.add(a));
+  const maskArg = new Set(spec.code.flatMap((c, j) => (c.op === "mask" && live.has(k + j) ? [c.args[0]!] : [])));
+  const read = spec.inputs.map((_x, j) => live.has(j) && spec.code.some((c, q) => live.has(k + q) && c.op !== "mask" && c.args.includes(j)) || spec.outputs.includes(j) || sumSpecs.some((x) => x.slot === j));
+  const isScalar = (j: number) => strides[j]!.every((st) => st === 0);
+  const inner = (j: number) => strides[j]![rank - 1]!;
+  const vectorize = n >= 4 && spec.inputs.every((_x, j) => !read[j] || isScalar(j) || inner(j) <= 1);
+  const hasMask = maskArg.size > 0;
+  const needHead = vectorize && hasMask && rank > 1 && n % 4 !== 0;
   emit("fused", false);
   // A loop without sums or checks may run in parts, one per thread (see splitOf).
-  const split = sumSpecs.length === 0 && check.length === 0 ? splitOf(spec) : null;
+  const split = sumSpecs.length === 0 && check.length === 0 ? splitOf(spec, dims) : null;
   if (split) {
     emit("fusedPart", true);
     for (const [name, value] of [["fusedSplit", split.extent], ["fusedUnit", split.unit], ["fusedWork", split.work]] as const) {
@@ -149,20 +163,6 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable, check: 
       f.body(...sums.prologue, ...sums.epilogue, ...(check.length ? [...sumChecks, stmt(i32.eqz(get(acc!.s)))] : []));
       return;
     }
-
-    const barriers = new Set(sumSpecs.flatMap((x) => keptStart(spec.shape, x.cols, fail) ?? []));
-    const { dims, strides } = coalesce(spec.shape, spec.inputs.map((x) => x.strides), barriers);
-    const rank = dims.length, n = dims[rank - 1]!;
-    // Slots some output depends on (others are dead code).
-    const live = new Set<number>([...spec.outputs, ...sumSpecs.map((x) => x.slot)]);
-    for (let j = spec.code.length - 1; j >= 0; j--) if (live.has(k + j)) spec.code[j]!.args.forEach((a) => live.add(a));
-    const maskArg = new Set(spec.code.flatMap((c, j) => (c.op === "mask" && live.has(k + j) ? [c.args[0]!] : [])));
-    const read = spec.inputs.map((_x, j) => live.has(j) && spec.code.some((c, q) => live.has(k + q) && c.op !== "mask" && c.args.includes(j)) || spec.outputs.includes(j) || sumSpecs.some((x) => x.slot === j));
-    const isScalar = (j: number) => strides[j]!.every((st) => st === 0);
-    const inner = (j: number) => strides[j]![rank - 1]!;
-    const vectorize = n >= 4 && spec.inputs.every((_x, j) => !read[j] || isScalar(j) || inner(j) <= 1);
-    const hasMask = maskArg.size > 0;
-    const needHead = vectorize && hasMask && rank > 1 && n % 4 !== 0;
 
     const S = scalarLanes(f), V = vecLanes(f);
     const prologue: Stmt[] = [];
@@ -320,9 +320,8 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable, check: 
  * Philox blocks, fused-philox.ts). Every element is computed by the same operations in a part as
  * in the whole call, so parts on any threads give the same bits. work: elements in all.
  */
-function splitOf(spec: FusedSpec): { extent: number; unit: number; work: number } | null {
+function splitOf(spec: FusedSpec, dims: readonly number[]): { extent: number; unit: number; work: number } | null {
   const work = spec.shape.reduce((a, b) => a * b, 1);
   if (work === 0) return null;
-  const { dims } = coalesce(spec.shape, spec.inputs.map((x) => x.strides), new Set());
   return dims.length === 1 ? { extent: dims[0]!, unit: 16, work } : { extent: dims[0]!, unit: 1, work };
 }
