@@ -25,6 +25,7 @@
  * and a released network detaches its memory from every worker (the leases: ./pool.ts).
  */
 import { KilnError } from "./errors.js";
+import { Judge, timedAlone } from "./judge.js";
 import type { KernelSet, SplitSite } from "./kernels/types.js";
 import { spinMs, workerHost, CTRL_INTS, MAX_CHUNK_ARGS, type ComputeWorker } from "./workers.js";
 
@@ -55,31 +56,8 @@ const SPIN_MS = spinMs();
  * compiles network after network flat in memory.
  */
 const RECYCLE_AFTER = 16;
-/** How long the pool runs on the calling thread alone after splits stopped paying (see judge). */
-const SOLO_MS = 50;
 /** How long a call waits for a worker to finish its last job before leaving it out (see idle). */
 const IDLE_SPIN_MS = 0.01;
-/**
- * A verdict of the judge weighs at least JUDGE_MS of work (its calls' alone time) and at least
- * JUDGE_CALLS calls: long enough that one stall does not decide it, for small calls and large.
- */
-const JUDGE_MS = 20;
-const JUDGE_CALLS = 16;
-/** A site runs alone, timed, once every this many calls: its alone time, the judge's yardstick. */
-const ALONE_EVERY = 64;
-
-/**
- * Whether this call of a site runs alone, timed: calls 4, 8, 16, … up to ALONE_EVERY, then one in
- * every ALONE_EVERY (the first calls pay for cold caches and a new worker's first job).
- */
-function timeAlone(n: number): boolean {
-  return n < 4 ? false : n <= ALONE_EVERY ? (n & (n - 1)) === 0 : n % ALONE_EVERY === 0;
-}
-
-/** A site's alone time: a moving average, weight 1/4 for the newest. */
-function timedAlone(site: SplitSite, ms: number): void {
-  site.aloneMs = site.aloneMs === site.aloneMs ? site.aloneMs + (ms - site.aloneMs) / 4 : ms;
-}
 
 /** Arguments of a split call: table[thread][chunk] is chunk's argument list on that thread. */
 export type ChunkArgs = readonly (readonly (readonly number[])[])[];
@@ -139,7 +117,7 @@ export class ThreadPool {
    * Run the chunks of one kernel call: `local[c]()` is chunk c on this thread, `table[t][c]` the
    * arguments of `exportName` for chunk c on thread t (they may differ per thread only in
    * per-thread scratch). Threads beyond table.length, or beyond the chunks, are not used. When
-   * the pool runs alone (see judge) it calls `alone` instead, which must compute the same bits —
+   * the pool runs alone (see ./judge.ts) it calls `alone` instead, which must compute the same bits —
    * by default every chunk in order here.
    */
   run(memory: WebAssembly.Memory, exportName: string, table: ChunkArgs, local: readonly (() => void)[], alone?: () => void, site?: SplitSite, kernels?: KernelSet): void {
@@ -152,8 +130,7 @@ export class ThreadPool {
     const lanes = Math.min(this.lanes.length, table.length - 1, chunks - 1);
     let used = 0;
     const n = site ? ++site.calls : 0;
-    if (this.soloUntil !== 0 && performance.now() >= this.soloUntil) { this.soloUntil = 0; this.probing = true; } // does a split pay again?
-    if (this.soloUntil === 0 && (site === undefined || !this.judging || !timeAlone(n))) {
+    if (this.judge.maySplit(site, n)) {
       const start = performance.now();
       const base = Atomics.load(this.tickets, 0), end = (base + chunks) | 0, id = this.idOf(memory, set);
       for (let i = 1; i <= lanes; i++) {
@@ -205,7 +182,7 @@ export class ThreadPool {
     // that long, then sleep (a longer spin only takes the core from a worker that was descheduled).
     if (Atomics.load(t, 1) !== end) this.until(t, 1, end, "its chunks", Math.min(SPIN_MS, Math.max(0.02, chunk)));
     // Alone, the call takes its site's measured time; without a site, all its chunks timed as ours.
-    this.judge(performance.now() - start, site && site.aloneMs === site.aloneMs ? site.aloneMs : chunks * chunk);
+    this.judge.verdict(performance.now() - start, site && site.aloneMs === site.aloneMs ? site.aloneMs : chunks * chunk);
   }
 
   /**
@@ -219,51 +196,12 @@ export class ThreadPool {
     return false;
   }
 
-  /**
-   * Whether splitting pays on this machine now: over a window of split calls worth JUDGE_MS of
-   * work alone, their time from start to end (handing out, our chunks, waiting for the workers')
-   * against their sites' measured alone times. A worker without a core (another process holds
-   * it) runs few chunks, or makes us wait for one it was descheduled in. A window more than 0.9
-   * of alone sends the pool alone (`alone`: the same bits) for a while, then it probes again with
-   * a window; while probes keep failing the while doubles, up to SOLO_MS · 16, and each window
-   * that pays halves it again (on a busy machine a probe passes now and then by luck, and the
-   * window after it fails: a reset to SOLO_MS then cost W7 a tenth under load). A probe stops as
-   * soon as it has lost a tenth of a window, so probing a busy machine costs about a percent.
-   *
-   * Measured on this 2-vCPU VM, idle: over a 20 ms window the split runs at 1.6–1.9× alone most
-   * of the time, but for stretches of 20–500 ms at 0.7× (the worker misses two calls in three and
-   * makes the caller wait on the third: its vCPU is not running). The window is long in time,
-   * not in calls: over 32 calls of 40 µs a single stall of a millisecond or two — which a VM's
-   * cores have now and then even when idle — outweighed everything the split had saved.
-   */
-  private judge(wall: number, alone: number): void {
-    if (!this.judging) return;
-    this.wallSum += wall;
-    this.aloneSum += alone;
-    this.calls++;
-    const lost = this.wallSum - this.aloneSum;
-    if ((this.aloneSum < JUDGE_MS || this.calls < JUDGE_CALLS) && !(this.probing && lost > 0.1 * JUDGE_MS)) return;
-    if (this.wallSum > 0.9 * this.aloneSum) {
-      this.soloUntil = performance.now() + this.soloMs;
-      this.soloMs = Math.min(SOLO_MS * 16, this.soloMs * 2);
-      this.soloSpells++;
-    } else {
-      this.soloMs = Math.max(SOLO_MS, this.soloMs / 2);
-    }
-    this.wallSum = 0; this.aloneSum = 0; this.calls = 0; this.probing = false;
-  }
-
-  private wallSum = 0;
-  private calls = 0;
-  private aloneSum = 0;
-  private soloUntil = 0;
-  /** The window is a probe after a solo spell: it ends as soon as it has lost 0.1 · JUDGE_MS. */
-  private probing = false;
-  private soloMs = SOLO_MS;
-  /** Whether the judge may run calls alone: tests of the split itself turn it off. */
-  judging = true;
+  /** Whether splits pay now (./judge.ts): tests of the split itself turn `judging` off. */
+  readonly judge = new Judge();
+  get judging(): boolean { return this.judge.judging; }
+  set judging(on: boolean) { this.judge.judging = on; }
   /** Times the pool fell back to the calling thread alone (KILN_DEBUG, tests). */
-  soloSpells = 0;
+  get soloSpells(): number { return this.judge.soloSpells; }
 
   /** Drop `memory` from every worker that instantiated kernels on it (its network was released). */
   detach(memory: WebAssembly.Memory): void {

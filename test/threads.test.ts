@@ -228,36 +228,34 @@ describe("chunks", () => {
 
 /** The judge's verdicts, fed split calls' times directly (ms): no timing is measured here. */
 describe("the judge", () => {
-  type Judged = { judge(wall: number, alone: number): void; soloUntil: number; soloMs: number };
-  const judged = (pool: ThreadPool) => pool as unknown as Judged;
 
   it("keeps splitting through one stall of a VM's core, and runs alone when splits stop paying", () => {
-    const pool = newPool(), j = judged(pool);
+    const pool = newPool(), j = pool.judge;
     // 40 µs calls at 1.7× alone, with one 2 ms stall in the middle of a 20 ms window: still pays.
-    for (let i = 0; i < 300; i++) j.judge(i === 150 ? 2 : 0.041, 0.07);
+    for (let i = 0; i < 300; i++) j.verdict(i === 150 ? 2 : 0.041, 0.07);
     expect(pool.soloSpells).toBe(0);
     // The worker misses most calls and holds the caller up on the rest: 1.3× alone.
-    for (let i = 0; i < 300; i++) j.judge(0.091, 0.07);
+    for (let i = 0; i < 300; i++) j.verdict(0.091, 0.07);
     expect(pool.soloSpells).toBe(1);
     expect(j.soloUntil).toBeGreaterThan(0);
     expect(j.soloMs).toBe(100); // the next spell, should the probe fail
   });
 
   it("stops a probe that has lost a tenth of a window, and windows that pay shorten the next spell", () => {
-    const pool = newPool(), j = judged(pool);
-    for (let i = 0; i < 300; i++) j.judge(0.091, 0.07);
+    const pool = newPool(), j = pool.judge;
+    for (let i = 0; i < 300; i++) j.verdict(0.091, 0.07);
     expect(pool.soloSpells).toBe(1);
     // The spell is over: the next split call opens a probe (run() sets it); losing 20 µs a call,
     // it fails after 2 ms lost — some 100 calls, not the 300 of a whole window.
-    (pool as unknown as { probing: boolean }).probing = true;
+    j.probing = true;
     let calls = 0;
-    while (pool.soloSpells === 1 && calls < 300) { j.judge(0.09, 0.07); calls++; }
+    while (pool.soloSpells === 1 && calls < 300) { j.verdict(0.09, 0.07); calls++; }
     expect(pool.soloSpells).toBe(2);
     expect(calls).toBeLessThan(110);
     expect(j.soloMs).toBe(200);
-    for (let i = 0; i < 300; i++) j.judge(0.041, 0.07); // a window that pays: the next spell halves
+    for (let i = 0; i < 300; i++) j.verdict(0.041, 0.07); // a window that pays: the next spell halves
     expect(j.soloMs).toBe(100);
-    for (let i = 0; i < 300; i++) j.judge(0.041, 0.07);
+    for (let i = 0; i < 300; i++) j.verdict(0.041, 0.07);
     expect(j.soloMs).toBe(50);
   });
 
