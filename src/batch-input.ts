@@ -1,6 +1,6 @@
 /** The batch a train step or a gradients call reads, validated on its way into the program. */
 import type { Executor } from "../runtime/executor.js";
-import type { NetParts } from "./net.js";
+import type { NetParts } from "./net-parts.js";
 import { changedWhileRead, checkFloats, floatsOnce, stableArray } from "./validate.js";
 
 /**

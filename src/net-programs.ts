@@ -12,7 +12,7 @@ import type { ProgramInfo } from "../runtime/steps.js";
 import type { AnyArray } from "../runtime/kernels/index.js";
 import { CheckedProgram } from "./numerics.js";
 import { backwardGraph, evalGraph, gradientGraph } from "./programs.js";
-import type { NetParts } from "./net.js";
+import type { NetParts } from "./net-parts.js";
 
 /** Eval programs kept at once (one per batch size predict was called with; oldest dropped). */
 const EVAL_PROGRAMS = 4;

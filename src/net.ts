@@ -3,55 +3,22 @@
  * programs (their executors read the arrays in place). Every call validates its input before
  * anything is written, so a rejected call changes nothing.
  */
-import type { Graph } from "../compiler/ir/graph.js";
 import { summarize, type ProgramSummary } from "../compiler/summary.js";
-import type { Arena } from "../runtime/arena.js";
 import { InputError, KilnError, ModelError } from "../runtime/errors.js";
 import { loadCheckpoint, loadOptimizerState, saveCheckpoint, saveOptimizerState } from "./io/checkpoint.js";
 import type { Executor } from "../runtime/executor.js";
 import type { ProgramInfo } from "../runtime/steps.js";
 import type { AnyArray } from "../runtime/kernels/index.js";
 import { NetPrograms } from "./net-programs.js";
-import type { LayerNode } from "./layers/node.js";
-import type { Loss } from "./loss.js";
-import type { Optimizer } from "./optim/optimizer.js";
 import type { ProbeKind, Probes } from "./probes.js";
-import type { TraceOptions } from "./programs.js";
-import { batchOf, describeValue, floatsOnce, readOnlyRecord } from "./validate.js";
+import { batchOf, describeValue, floatsOnce, overlaps, readOnlyRecord } from "./validate.js";
 import { writeBatch, writeSamples } from "./batch-input.js";
 import { writeFileAtomic } from "./io/atomic.js";
 import { toOnnx, type OnnxExportOptions } from "./onnx/export.js";
-
-export interface IR {
-  readonly forward: Graph;
-  readonly backward: Graph;
-  readonly train: Graph;
-  readonly eval: Graph;
-}
-
-/** Arrays `net.gradients` fills instead of allocating: one per parameter (keyed like params), and x's with `{ input: true }`. */
-export interface GradientsOut {
-  readonly grads: Record<string, Float32Array>;
-  readonly inputGrad?: Float32Array;
-}
-
-/** @internal What compile() hands a Net (not in the published types: it names runtime internals). */
-export interface NetParts {
-  /** The arena of the optimized path; null runs the reference interpreter. */
-  readonly arena: Arena | null;
-  readonly optimizerState: Record<string, Float32Array>;
-  readonly model: LayerNode;
-  readonly trace: TraceOptions;
-  readonly outputs: number;
-  readonly loss: Loss;
-  readonly optimizer: Optimizer;
-  readonly ir: IR;
-  readonly params: Record<string, Float32Array>;
-  readonly state: Record<string, Float32Array>;
-  readonly batchNorms: readonly string[];
-  /** Check every kernel's outputs for NaN and ±∞ (see numerics.ts). */
-  readonly checkNumerics?: boolean;
-}
+import { checkGradientsOut, ownMemory, type GradientsOut } from "./net-out.js";
+import type { IR, NetParts } from "./net-parts.js";
+export type { IR } from "./net-parts.js";
+export type { GradientsOut } from "./net-out.js";
 
 /** Largest eval chunk: bigger inputs to `predict` are processed in pieces of this many samples. */
 const EVAL_CHUNK = 1024;
@@ -92,6 +59,8 @@ export class Net {
   }
 
   private disposed = false;
+  /** Whether an array is a view of the network's own memory (an `out` must not be). */
+  private readonly isOwnMemory = ownMemory(() => [...Object.values(this.params), ...Object.values(this.state), ...Object.values(this.optimizerState)]);
 
   /**
    * Release the net's hold on shared resources now (its memory in the worker threads; the
@@ -252,7 +221,7 @@ export class Net {
     const input = opts?.input ?? false;
     if (typeof input !== "boolean") throw new InputError(`gradients: options.input must be true or false, got ${String(input)}`);
     const out = opts?.out;
-    if (out !== undefined) this.checkGradientsOut(out, input); // before anything runs: a refused call changes nothing
+    if (out !== undefined) checkGradientsOut(out, input, this.params, this.parts.trace.batch * this.parts.trace.inputs, this.isOwnMemory);
     const exec = input ? this.programsMade.inputGrad() : this.programsMade.grad;
     this.prepare(exec, x, labels);
     this.run(exec);
@@ -267,39 +236,6 @@ export class Net {
     const dx = exec.output("x.grad") as Float32Array;
     return { loss, grads, inputGrad: out ? (out.inputGrad!.set(dx), out.inputGrad!) : Float32Array.from(dx) };
   }
-
-  /** gradients' `out`: an array of the right length for every parameter (and the input), nothing else. */
-  private checkGradientsOut(out: GradientsOut, input: boolean): void {
-    const grads = (out as { grads?: unknown } | null)?.grads;
-    if (typeof grads !== "object" || grads === null) throw new InputError(`gradients: out must be { grads: { <parameter>: Float32Array, … }${input ? ", inputGrad: Float32Array" : ""} }, got ${describeValue(out)}`);
-    for (const [name, p] of Object.entries(this.params)) {
-      const g = (grads as Record<string, unknown>)[name];
-      if (!(g instanceof Float32Array) || g.length !== p.length) throw new InputError(`gradients: out.grads["${name}"] must be a Float32Array of ${p.length} values (the parameter's), got ${describeValue(g)}`);
-    }
-    // One array for two parameters would end up holding the second's gradient only.
-    const seen = new Map<Float32Array, string>();
-    for (const [name, g] of Object.entries(grads as Record<string, Float32Array>)) {
-      const first = seen.get(g);
-      if (first !== undefined) throw new InputError(`gradients: out.grads["${first}"] and out.grads["${name}"] are the same array; each parameter needs its own`);
-      seen.set(g, name);
-    }
-    const extra = Object.keys(grads).filter((k) => !Object.hasOwn(this.params, k));
-    if (extra.length) throw new InputError(`gradients: out.grads has no parameter ${extra.map((k) => `"${k}"`).join(", ")} (parameters: ${Object.keys(this.params).join(", ")})`);
-    const want = this.parts.trace.batch * this.parts.trace.inputs;
-    if (input && (!(out.inputGrad instanceof Float32Array) || out.inputGrad.length !== want)) throw new InputError(`gradients: out.inputGrad must be a Float32Array of ${want} values (x's), got ${describeValue(out.inputGrad)}`);
-    if (!input && out.inputGrad !== undefined) throw new InputError("gradients: out.inputGrad is filled only with { input: true }");
-    // Filling net.params (or any view of the network's own memory) would overwrite the model.
-    const own = [...Object.entries(grads as Record<string, Float32Array>).map(([k, g]) => [`out.grads["${k}"]`, g] as const), ["out.inputGrad", out.inputGrad] as const]
-      .find(([, g]) => g !== undefined && this.isOwnMemory(g));
-    if (own) throw new InputError(`gradients: ${own[0]} is a view of the network's own memory (net.params, net.state); pass arrays of your own`);
-  }
-
-  /** Whether an array shares its buffer with the network's parameters or state (its arena, when it has one). */
-  private isOwnMemory(a: Float32Array): boolean {
-    this.ownBuffers ??= new Set([...Object.values(this.params), ...Object.values(this.state)].map((v) => v.buffer));
-    return this.ownBuffers.has(a.buffer);
-  }
-  private ownBuffers: Set<ArrayBufferLike> | undefined;
 
   /**
    * Eval program on any number of samples (x.length / inputs): no dropout, batchNorm on its
@@ -316,12 +252,15 @@ export class Net {
     if (out !== undefined && (!(out instanceof Float32Array) || out.length !== n * width)) {
       throw new InputError(`predict: out must be a Float32Array of ${n * width} values (${n} samples × ${width} outputs), got ${describeValue(out)}`);
     }
-    if (out !== undefined && this.isOwnMemory(out)) throw new InputError("predict: out is a view of the network's own memory (net.params, net.state); pass an array of your own");
+    if (out !== undefined && this.isOwnMemory(out)) throw new InputError("predict: out is a view of the network's own memory (net.params, net.state, net.optimizerState); pass an array of your own");
     // A Float32Array is checked after the copy, in the program's buffer (allFinite); anything else
     // first, read once (floatsOnce). Either way a non-finite value is named by its index.
     // Messages are built only on failure.
     const f32 = x instanceof Float32Array;
-    const xs = f32 ? x : floatsOnce(x, n * inputs, "x", `${n}×${inputs}`);
+    let xs = f32 ? x : floatsOnce(x, n * inputs, "x", `${n}×${inputs}`);
+    // An out over x's own bytes (predict(x, x)) would overwrite the samples of later chunks
+    // before they are read: x is read into a copy first.
+    if (out !== undefined && ArrayBuffer.isView(xs) && overlaps(xs, out)) xs = (xs as unknown as Float32Array).slice();
     const result = out ?? new Float32Array(n * width);
     // A model whose user code mixes the samples (compiler/ir/samples.ts) sees all of them at once.
     const chunk = n > EVAL_CHUNK && this.programsMade.mixesSamples(EVAL_CHUNK) ? n : EVAL_CHUNK;

@@ -92,6 +92,11 @@ export function floatsOnce(x: unknown, length: number, what: string, shape: stri
   return out;
 }
 
+/** Whether two views share any byte of one buffer. */
+export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
 /** The program's copy of `what` held a non-finite value its source, read again, does not show. */
 export function changedWhileRead(what: string): never {
   throw new InputError(`${what}: expected finite numbers, got an array that held a non-finite value when it was copied (was it written while kiln read it?)`);

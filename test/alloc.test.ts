@@ -9,7 +9,7 @@
  * schedule or optimizer scalar (Adam's bias corrections) read per step.
  */
 import { describe, expect, it } from "vitest";
-import { adam, batchNorm, compile, cosine, dropout, layerNorm, linear, relu, seq, sgd, type Net } from "../src/index.js";
+import { adam, batchNorm, compile, cosine, dropout, layerNorm, linear, mse, relu, seq, sgd, type Net } from "../src/index.js";
 
 const STEPS = 10_000;
 
@@ -90,9 +90,21 @@ describe("no JavaScript allocation per call", () => {
     expect(() => deep.gradients(x, y, { out: { grads: { ...mine, [b!]: mine[a!]! } } })).toThrow(new RegExp(`out.grads\\["${a}"\\] and out.grads\\["${b}"\\] are the same array`));
     // The network's own arrays as out: refused, the parameters untouched.
     const before = Object.fromEntries(Object.entries(net.params).map(([k, p]) => [k, p.slice()]));
-    expect(() => net.gradients(x, y, { out: { grads: { ...net.params } } })).toThrow(/out.grads\["0.weight"\] is a view of the network's own memory \(net.params, net.state\)/);
+    expect(() => net.gradients(x, y, { out: { grads: { ...net.params } } })).toThrow(/out.grads\["0.weight"\] is a view of the network's own memory \(net.params, net.state, net.optimizerState\)/);
     for (const [k, p] of Object.entries(net.params)) expect(Array.from(p), k).toEqual(Array.from(before[k]!));
     expect(net.step).toBe(step);
+  });
+
+  it("the reference interpreter's optimizer buffers (arrays of their own, outside an arena) are refused as out too", () => {
+    // Without the check, gradients filled the momentum buffers with gradients and the next step used them.
+    const net = compile(seq(linear(4, 3)), { inputs: 4, batch: 2, seed: 0, optimize: false, loss: mse(), optimizer: sgd({ lr: 0.1, momentum: 0.9 }) });
+    const x = new Float32Array(8).fill(1), y = new Float32Array(6).fill(0.5);
+    net.trainStep(x, y);
+    const m = net.optimizerState, before = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.slice()]));
+    expect(() => net.gradients(x, y, { out: { grads: { "0.weight": m["0.weight.momentum_buffer"]!, "0.bias": m["0.bias.momentum_buffer"]! } } }))
+      .toThrow(/out.grads\["0.weight"\] is a view of the network's own memory/);
+    expect(() => net.predict(new Float32Array(4), m["0.bias.momentum_buffer"]!)).toThrow(/predict: out is a view of the network's own memory/);
+    for (const [k, v] of Object.entries(m)) expect(Array.from(v), k).toEqual(Array.from(before[k]!));
   });
 
   it("predict refuses an out array of the wrong size or type", () => {

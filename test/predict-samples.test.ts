@@ -74,4 +74,17 @@ describe("predict on more than one piece of samples", () => {
     ] as Model[];
     for (const m of models) expect(evalPrograms(m, 3)).toEqual(["eval[1024]", "eval[476]"]);
   });
+
+  it("reads x before writing an out that shares its bytes (predict(x, x), an out over a buffer x views)", () => {
+    // 3 inputs → 8 outputs: the first piece's outputs cover samples of the second piece's inputs,
+    // which were read after them (half the outputs wrong) until x was read into a copy first.
+    const net = compile(seq(linear(3, 8), tanh), { inputs: 3, batch: 4, seed: 1 });
+    const buf = new Float32Array(N * 8);
+    buf.set(floats(N, 3));
+    const x = buf.subarray(0, N * 3), want = net.predict(x.slice());
+    expect(net.predict(x, buf)).toEqual(want);
+    const square = compile(seq(linear(3, 3)), { inputs: 3, batch: 4, seed: 1 });
+    const y = floats(N, 3), wantY = square.predict(y.slice());
+    expect(square.predict(y, y)).toEqual(wantY); // in place
+  });
 });

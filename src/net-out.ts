@@ -1,0 +1,46 @@
+/** Checks on the arrays a user hands a Net to fill (`out`), made before anything runs: a refused call changes nothing. */
+import { InputError } from "../runtime/errors.js";
+import { describeValue } from "./validate.js";
+
+/** Arrays `net.gradients` fills instead of allocating: one per parameter (keyed like params), and x's with `{ input: true }`. */
+export interface GradientsOut {
+  readonly grads: Record<string, Float32Array>;
+  readonly inputGrad?: Float32Array;
+}
+
+/**
+ * Whether an array shares its buffer with the network's own arrays (parameters, state, optimizer
+ * buffers: its arena, when it has one): filling it would overwrite the model. The buffers are
+ * collected on first use.
+ */
+export function ownMemory(arrays: () => readonly ArrayBufferView[]): (a: ArrayBufferView) => boolean {
+  let own: Set<ArrayBufferLike> | undefined;
+  return (a) => (own ??= new Set(arrays().map((v) => v.buffer))).has(a.buffer);
+}
+
+/**
+ * gradients' `out`: an array of the right length for every parameter (and the input with
+ * `input`), each its own, none of the network's memory, and nothing else.
+ */
+export function checkGradientsOut(out: GradientsOut, input: boolean, params: Readonly<Record<string, Float32Array>>, inputLength: number, isOwn: (a: ArrayBufferView) => boolean): void {
+  const grads = (out as { grads?: unknown } | null)?.grads;
+  if (typeof grads !== "object" || grads === null) throw new InputError(`gradients: out must be { grads: { <parameter>: Float32Array, … }${input ? ", inputGrad: Float32Array" : ""} }, got ${describeValue(out)}`);
+  for (const [name, p] of Object.entries(params)) {
+    const g = (grads as Record<string, unknown>)[name];
+    if (!(g instanceof Float32Array) || g.length !== p.length) throw new InputError(`gradients: out.grads["${name}"] must be a Float32Array of ${p.length} values (the parameter's), got ${describeValue(g)}`);
+  }
+  // One array for two parameters would end up holding the second's gradient only.
+  const seen = new Map<Float32Array, string>();
+  for (const [name, g] of Object.entries(grads as Record<string, Float32Array>)) {
+    const first = seen.get(g);
+    if (first !== undefined) throw new InputError(`gradients: out.grads["${first}"] and out.grads["${name}"] are the same array; each parameter needs its own`);
+    seen.set(g, name);
+  }
+  const extra = Object.keys(grads).filter((k) => !Object.hasOwn(params, k));
+  if (extra.length) throw new InputError(`gradients: out.grads has no parameter ${extra.map((k) => `"${k}"`).join(", ")} (parameters: ${Object.keys(params).join(", ")})`);
+  if (input && (!(out.inputGrad instanceof Float32Array) || out.inputGrad.length !== inputLength)) throw new InputError(`gradients: out.inputGrad must be a Float32Array of ${inputLength} values (x's), got ${describeValue(out.inputGrad)}`);
+  if (!input && out.inputGrad !== undefined) throw new InputError("gradients: out.inputGrad is filled only with { input: true }");
+  const own = [...Object.entries(grads as Record<string, Float32Array>).map(([k, g]) => [`out.grads["${k}"]`, g] as const), ["out.inputGrad", out.inputGrad] as const]
+    .find(([, g]) => g !== undefined && isOwn(g));
+  if (own) throw new InputError(`gradients: ${own[0]} is a view of the network's own memory (net.params, net.state, net.optimizerState); pass arrays of your own`);
+}
