@@ -4,7 +4,7 @@
 import type { GraphBuilder } from "../compiler/ir/builder.js";
 import type { V, ValueType } from "../compiler/ir/types.js";
 import { InputError, ModelError } from "../runtime/errors.js";
-import { badFloat, describeValue, notFinite } from "./validate.js";
+import { badFloat, describeValue, notFinite, valueText } from "./validate.js";
 import { callUser, returnedTensor, type ScopeRange } from "./dsl/call.js";
 import type { T } from "./dsl/tensor.js";
 import { checkName } from "./layers/fn.js";
@@ -61,7 +61,7 @@ export function softmaxCrossEntropy(): Loss {
       for (let i = 0; i < batch; i++) {
         const y = labels[i]!;
         if (!Number.isInteger(y) || y < 0 || y >= classes) {
-          throw new InputError(`labels[${i}]: expected an integer class index in [0, ${classes - 1}], got ${typeof y === "bigint" ? `BigInt ${y}` : String(y)}`);
+          throw new InputError(`labels[${i}]: expected an integer class index in [0, ${classes - 1}], got ${valueText(y)}`);
         }
       }
     },
@@ -94,13 +94,13 @@ function checkFinite(labels: unknown, batch: number, outputs: number): void {
   }
 }
 
-/** Probabilities: every target in [0, 1] (one compare pair per element; NaN fails both). */
+/** Probabilities: every target a number in [0, 1] (NaN fails both compares; a string "0.5" is not a number). */
 function checkUnit(labels: unknown, batch: number, outputs: number): void {
   checkLength(labels, batch * outputs, targets, batch, outputs);
   const n = batch * outputs;
   for (let i = 0; i < n; i++) {
     const v = labels[i]!;
-    if (!(v >= 0 && v <= 1)) throw new InputError(`targets[${i}]: expected a probability in [0, 1], got ${String(v)}`);
+    if (!(typeof v === "number" && v >= 0 && v <= 1)) throw new InputError(`targets[${i}]: expected a probability in [0, 1], got ${valueText(v)}`);
   }
 }
 

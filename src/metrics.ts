@@ -45,7 +45,10 @@ export function evaluate(net: Net, ds: Dataset, chunk = 1024): { accuracy: numbe
   const k = ds.classes;
   let hits = 0, loss = 0;
   for (const { x, labels, size } of chunks(ds, chunk)) {
-    const z = net.predict(x), predicted = argmax(z, k);
+    const z = net.predict(x);
+    // A net of another width would have its rows read k at a time: numbers, all wrong.
+    if (z.length !== size * k) throw new InputError(`evaluate: expected a net with one output per class of ${ds.name} (${k}), got ${z.length / size} outputs per sample`);
+    const predicted = argmax(z, k);
     for (let r = 0; r < size; r++) {
       if (predicted[r] === labels[r]) hits++;
       let m = -Infinity, s = 0;

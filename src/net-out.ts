@@ -1,6 +1,6 @@
 /** Checks on the arrays a user hands a Net to fill (`out`), made before anything runs: a refused call changes nothing. */
 import { InputError } from "../runtime/errors.js";
-import { describeValue } from "./validate.js";
+import { describeValue, overlaps } from "./validate.js";
 
 /** Arrays `net.gradients` fills instead of allocating: one per parameter (keyed like params), and x's with `{ input: true }`. */
 export interface GradientsOut {
@@ -29,18 +29,20 @@ export function checkGradientsOut(out: GradientsOut, input: boolean, params: Rea
     const g = (grads as Record<string, unknown>)[name];
     if (!(g instanceof Float32Array) || g.length !== p.length) throw new InputError(`gradients: out.grads["${name}"] must be a Float32Array of ${p.length} values (the parameter's), got ${describeValue(g)}`);
   }
-  // One array for two parameters would end up holding the second's gradient only.
-  const seen = new Map<Float32Array, string>();
-  for (const [name, g] of Object.entries(grads as Record<string, Float32Array>)) {
-    const first = seen.get(g);
-    if (first !== undefined) throw new InputError(`gradients: out.grads["${first}"] and out.grads["${name}"] are the same array; each parameter needs its own`);
-    seen.set(g, name);
-  }
   const extra = Object.keys(grads).filter((k) => !Object.hasOwn(params, k));
   if (extra.length) throw new InputError(`gradients: out.grads has no parameter ${extra.map((k) => `"${k}"`).join(", ")} (parameters: ${Object.keys(params).join(", ")})`);
   if (input && (!(out.inputGrad instanceof Float32Array) || out.inputGrad.length !== inputLength)) throw new InputError(`gradients: out.inputGrad must be a Float32Array of ${inputLength} values (x's), got ${describeValue(out.inputGrad)}`);
   if (!input && out.inputGrad !== undefined) throw new InputError("gradients: out.inputGrad is filled only with { input: true }");
-  const own = [...Object.entries(grads as Record<string, Float32Array>).map(([k, g]) => [`out.grads["${k}"]`, g] as const), ["out.inputGrad", out.inputGrad] as const]
-    .find(([, g]) => g !== undefined && isOwn(g));
+  const all = [...Object.entries(grads as Record<string, Float32Array>).map(([k, g]) => [`out.grads["${k}"]`, g] as const), ...(input ? [["out.inputGrad", out.inputGrad!] as const] : [])];
+  // Arrays sharing bytes (one array for two parameters, or overlapping views of one buffer: views
+  // side by side, a flat gradient vector, are fine) would end up holding the last one written.
+  for (let i = 0; i < all.length; i++) {
+    for (let j = i + 1; j < all.length; j++) {
+      const [a, ga] = all[i]!, [b, gb] = all[j]!;
+      if (ga === gb) throw new InputError(`gradients: ${a} and ${b} are the same array; each needs its own`);
+      if (overlaps(ga, gb)) throw new InputError(`gradients: ${a} and ${b} share memory (overlapping views of one buffer); each needs its own`);
+    }
+  }
+  const own = all.find(([, g]) => isOwn(g));
   if (own) throw new InputError(`gradients: ${own[0]} is a view of the network's own memory (net.params, net.state, net.optimizerState); pass arrays of your own`);
 }

@@ -10,6 +10,10 @@ export const describeValue = (a: unknown): string =>
 export const typeName = (a: unknown): string =>
   a === null ? "null" : typeof a === "object" ? (a as object).constructor?.name ?? "an object" : typeof a;
 
+/** One element as a message names it: a number as itself, anything else with its type ("string \"0\"", "BigInt 3", "undefined"). */
+export const valueText = (v: unknown): string =>
+  typeof v === "number" ? String(v) : typeof v === "bigint" ? `BigInt ${v}` : typeof v === "string" ? `string ${JSON.stringify(v)}` : v === null || typeof v !== "object" ? String(v) : describeValue(v);
+
 /** The shape text is built only for a message: a passing check allocates nothing. */
 const shapeText = (shape: string | (() => string)): string => (typeof shape === "function" ? shape() : shape);
 
@@ -18,7 +22,7 @@ const shapeText = (shape: string | (() => string)): string => (typeof shape === 
  * finite as a double can still be ±∞ as a float32 (|v| ≥ 2¹²⁸ − 2¹⁰³, e.g. 1e39 in a Float64Array).
  */
 export function badFloat(v: unknown): string | null {
-  if (typeof v !== "number" || !Number.isFinite(v)) return String(v);
+  if (typeof v !== "number" || !Number.isFinite(v)) return valueText(v);
   if (!Number.isFinite(Math.fround(v))) return `${v} (beyond float32's range: it would be stored as ${Math.fround(v)})`;
   return null;
 }

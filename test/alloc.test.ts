@@ -88,6 +88,18 @@ describe("no JavaScript allocation per call", () => {
     const mine = Object.fromEntries(Object.entries(deep.params).map(([k, p]) => [k, new Float32Array(p.length)]));
     const [a, b] = Object.keys(mine).filter((k) => mine[k]!.length === 1024);
     expect(() => deep.gradients(x, y, { out: { grads: { ...mine, [b!]: mine[a!]! } } })).toThrow(new RegExp(`out.grads\\["${a}"\\] and out.grads\\["${b}"\\] are the same array`));
+    // Views of one buffer: side by side (a flat gradient vector) they are filled as separate
+    // arrays; overlapping by one float, refused (the later one would overwrite the earlier).
+    const names = Object.keys(deep.params), total = names.reduce((t, k) => t + deep.params[k]!.length, 0);
+    const flat = new Float32Array(total), packed: Record<string, Float32Array> = {}, skewed: Record<string, Float32Array> = {};
+    let at = 0;
+    for (const k of names) { const n = deep.params[k]!.length; packed[k] = flat.subarray(at, at + n); skewed[k] = flat.subarray(Math.max(0, at - 1), Math.max(0, at - 1) + n); at += n; }
+    const ref = deep.gradients(x, y).grads;
+    deep.gradients(x, y, { out: { grads: packed } });
+    for (const k of names) expect(Array.from(packed[k]!), k).toEqual(Array.from(ref[k]!));
+    flat.fill(7);
+    expect(() => deep.gradients(x, y, { out: { grads: skewed } })).toThrow(new RegExp(`out.grads\\["${names[0]}"\\] and out.grads\\["${names[1]}"\\] share memory`));
+    expect(flat.every((v) => v === 7)).toBe(true);
     // The network's own arrays as out: refused, the parameters untouched.
     const before = Object.fromEntries(Object.entries(net.params).map(([k, p]) => [k, p.slice()]));
     expect(() => net.gradients(x, y, { out: { grads: { ...net.params } } })).toThrow(/out.grads\["0.weight"\] is a view of the network's own memory \(net.params, net.state, net.optimizerState\)/);

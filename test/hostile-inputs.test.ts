@@ -5,7 +5,7 @@
  * refusal is a KilnError naming what was expected and what came, and changes nothing.
  */
 import { describe, expect, it } from "vitest";
-import { compile, compileGraph, GraphBuilder, InputError, linear, mse, relu, seq, sgd, type Net } from "../src/index.js";
+import { compile, compileGraph, evaluate, GraphBuilder, InputError, linear, makeDataset, mse, relu, seq, sgd, type Net } from "../src/index.js";
 
 const make = (loss?: ReturnType<typeof mse>) =>
   compile(seq(linear(3, 4), relu, linear(4, 2)), { inputs: 3, batch: 2, seed: 1, optimizer: sgd({ lr: 0.1, momentum: 0.9 }), ...(loss ? { loss } : {}) });
@@ -101,6 +101,15 @@ describe("predict over several chunks", () => {
     const out = new Float32Array(2 * n).fill(7);
     refused(() => net.predict(x, out), /x\[4201\]: expected a finite number, got NaN/);
     expect(out.every((v) => v === 7)).toBe(true);
+  });
+});
+
+describe("evaluate", () => {
+  it("a net whose width is not the dataset's class count is refused (its rows were read k at a time: numbers, all wrong)", () => {
+    const ds = makeDataset("toy", Float32Array.from({ length: 64 * 3 }, (_v, i) => Math.sin(i)), Int32Array.from({ length: 64 }, (_v, i) => i % 2), 3, 2);
+    expect(evaluate(make(), ds).accuracy).toBeGreaterThanOrEqual(0);
+    const wide = compile(seq(linear(3, 4)), { inputs: 3, batch: 2, seed: 1 });
+    refused(() => evaluate(wide, ds), /evaluate: expected a net with one output per class of toy \(2\), got 4 outputs per sample/);
   });
 });
 

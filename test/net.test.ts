@@ -48,6 +48,8 @@ describe("bad input gets a KilnError and changes nothing", () => {
     ["label out of range", (n) => n.trainStep(x(), new Int32Array([0, 3, 1, 1])), /labels\[1\]: expected an integer class index in \[0, 2\], got 3/],
     ["negative label", (n) => n.trainStep(x(), [0, -1, 1, 1]), /labels\[1\]: expected an integer class index in \[0, 2\], got -1/],
     ["non-integer label", (n) => n.trainStep(x(), [0, 1.5, 1, 1]), /labels\[1\]: expected an integer class index in \[0, 2\], got 1.5/],
+    ["a label given as a string", (n) => n.trainStep(x(), [0, "1", 1, 1] as never), /labels\[1\]: expected an integer class index in \[0, 2\], got string "1"/],
+    ["a string in a plain array x", (n) => n.trainStep([...x()].map((t, i) => (i === 2 ? String(t) : t)) as never, y()), /x\[2\]: expected a finite number, got string "/],
     ["wrong number of labels", (n) => n.trainStep(x(), new Int32Array(3)), /labels: expected 4 values/],
     ["another batch size", (n) => n.trainStep(new Float32Array(48), new Int32Array(8)), /expected 24 values .*compiled for batch 4.*got 48/],
     ["x not an array", (n) => n.trainStep("abc" as never, y()), /x: expected a Float32Array of 24 values/],
