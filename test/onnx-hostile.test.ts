@@ -104,3 +104,79 @@ describe("ONNX files cut short", () => {
     refused(encodeModel({ ...noOpset, opset_import: [{ domain: "com.example", version: 1 }] }), /the model names no ONNX operator set \(no opset_import for the default domain\)/);
   });
 });
+
+/** Like model(), with the nodes written as given (attributes in ONNX's own fields) and an opset. */
+function raw(nodes: object[], opset = 17): Uint8Array {
+  return encodeModel({
+    ir_version: 8, opset_import: [{ domain: "", version: opset }], producer_name: "test",
+    graph: {
+      name: "g", node: nodes.map((n, k) => ({ name: `n${k}`, domain: "", output: [k === nodes.length - 1 ? "y" : `v${k}`], ...n })),
+      initializer: [{ name: "W", dims: [3, 3], data_type: 1, float_data: W }],
+      input: [{ name: "x", type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_param: "batch" }, { dim_value: 3 }] } } } }],
+      output: [{ name: "y", type: { tensor_type: { elem_type: 1 } } }],
+    },
+  });
+}
+
+describe("ONNX nodes held to their operator schemas (ONNX Runtime refuses each of these; kiln read them as another model)", () => {
+  const gemmWith = (attribute: object[], input = ["x", "W"]) => raw([{ op_type: "Gemm", input, attribute }]);
+  it("an attribute given twice, one the op does not have (for its opset), or with its value in another field than its type's", () => {
+    refused(gemmWith([{ name: "transB", type: 2, i: 1 }, { name: "transB", type: 2, i: 0 }]), /Gemm "n0" \(opset 17\): the attribute "transB" is given twice/);
+    refused(gemmWith([{ name: "transb", type: 2, i: 1 }]), /expected attributes among alpha, beta, transA, transB, got "transb"/);
+    refused(gemmWith([{ name: "transB", type: 2, f: 1 }]), /the attribute "transB" is of type INT but carries no value in its field i/);
+    refused(gemmWith([{ name: "transB", type: 1, f: 1 }]), /the attribute "transB" must be of type INT, got type FLOAT/);
+    refused(gemmWith([{ name: "transB", type: 2, i: 1, ints: [1] }]), /of type INT but carries a value in the field ints/);
+    refused(raw([{ op_type: "Relu", input: ["x"], attribute: [{ name: "alpha", type: 1, f: 0.1 }] }]), /expected attributes among none \(Relu takes no attribute\), got "alpha"/);
+    // Dropout's ratio was an attribute until opset 12, an input since.
+    refused(raw([{ op_type: "Dropout", input: ["x"], attribute: [{ name: "ratio", type: 1, f: 0.5 }] }]), /Dropout "n0" \(opset 17\): expected attributes among seed, got "ratio"/);
+    expect(fromOnnx(raw([{ op_type: "Dropout", input: ["x"], attribute: [{ name: "ratio", type: 1, f: 0.5 }] }], 11)).inputs).toBe(3);
+  });
+
+  it("more or fewer inputs and outputs than the op takes", () => {
+    refused(raw([{ op_type: "Relu", input: ["x", "W"], attribute: [] }]), /Relu "n0" \(opset 17\): expected 1 input, got 2/);
+    refused(gemmWith([], ["x"]), /Gemm "n0" \(opset 17\): expected 2 to 3 inputs, got 1/);
+    refused(raw([{ op_type: "Tanh", input: ["x"], output: ["y", "z"], attribute: [] }]), /Tanh "n0" \(opset 17\): expected 1 output, got 2/);
+    // Trailing empty names are optional inputs left out: accepted.
+    expect(fromOnnx(raw([{ op_type: "Gemm", input: ["x", "W", ""], attribute: [{ name: "transB", type: 2, i: 1 }] }])).inputs).toBe(3);
+  });
+
+  it("an op of another domain is named with its domain", () => {
+    let message = "";
+    try { fromOnnx(raw([{ op_type: "Gemm", domain: "com.microsoft", input: ["x", "W"], attribute: [] }])); } catch (e) { message = (e as Error).message; }
+    expect(message).toMatch(/1 node kiln cannot express: Gemm "n0" of the domain "com.microsoft". Supported \(of the default ONNX domain\): Gemm, /);
+  });
+});
+
+describe("ONNX files built to exhaust the reader", () => {
+  /** ModelProto bytes around a GraphProto body (field 7), with opset 17 (field 8). */
+  const around = (graph: Uint8Array) => {
+    const len: number[] = [];
+    for (let n = graph.length; ; n = Math.floor(n / 128)) { if (n < 128) { len.push(n); break; } len.push((n & 127) | 128); }
+    return Uint8Array.from([0x3a, ...len, ...graph, 0x42, 0x04, 0x10, 0x11, 0x0a, 0x00]);
+  };
+
+  it("a million empty initializers (a 2 MB file, 160 MB decoded) are refused before decoding, naming the field", () => {
+    const graph = new Uint8Array(2_000_000);
+    for (let k = 0; k < graph.length; k += 2) graph[k] = 0x2a; // initializer (5), length 0
+    refused(around(graph), /decoding this 1.9 MiB file would take about 1[0-9]{2}\.[0-9] MiB of memory \(1[0-9]{2}\.[0-9] MiB for GraphProto.initializer\); expected at most 79\.3 MiB/);
+  });
+
+  it("a name that is not UTF-8 is refused (two such names decoded to one, wiring a dangling input to x)", () => {
+    const bytes = raw([{ op_type: "Relu", input: ["\u00ffQ1"], attribute: [] }]);
+    // Replace the UTF-8 of ÿ (c3 bf) by the lone bytes fe 20 in the node's input name.
+    const at = bytes.findIndex((b, k) => b === 0xc3 && bytes[k + 1] === 0xbf && bytes[k + 2] === 0x51);
+    bytes[at] = 0xfe; bytes[at + 1] = 0x20;
+    refused(bytes, /a string of NodeProto.input \(at byte [0-9]+\) is not valid UTF-8; expected text, got the bytes fe 20 51 31/);
+  });
+
+  it("a shape of 200,000 int32 values and a chain of 10,001 layers are DecodeErrors, not stack overflows", () => {
+    const shape = raw([{ op_type: "Reshape", input: ["x", "s"], attribute: [] }]);
+    const m = decodeModel(shape) as unknown as { graph: { initializer: object[] } };
+    m.graph.initializer.push({ name: "s", dims: [200_000], data_type: 6, int32_data: new Array(200_000).fill(1) });
+    let error: unknown;
+    try { fromOnnx(encodeModel(m)); } catch (e) { error = e; }
+    expect(error).toBeInstanceOf(KilnError);
+    const chain = raw(Array.from({ length: 10_001 }, (_v, k) => ({ op_type: "Relu", input: [k ? `v${k - 1}` : "x"], attribute: [] })));
+    refused(chain, /the graph is a chain of more than 10000 layers from "v9999"; kiln reads at most 10000 in one seq/);
+  });
+});

@@ -7,6 +7,7 @@
  *   add(mul(normalize[last axis](x), γ), β)                      → LayerNormalization(x, γ, β) layerNorm
  *   add(mul(mul(sub(x, μ), rsqrt(add(σ², ε))), γ), β)            → BatchNormalization(x, γ, β, μ, σ²)
  *   the same after a linear, with foldBatchNorm                 → Gemm(x, W·s, (b − μ)·s + β),  s = γ/√(σ² + ε)
+ *   mul(x, add(q, mul(add(mul(q, −1), 1), α))), q = sign(relu(x)) → LeakyRelu(x, alpha = α)     leakyRelu
  *
  * Anything else goes through the per-primitive rules (./export-rules.ts).
  */
@@ -78,6 +79,24 @@ export function findPatterns(g: Graph, need: readonly boolean[], ctx: PatternCon
     return { nodes: [centered.k, eps.k, shifted.k, rstd.k, scaled.k, affine.k, add.k], x, mean, variance, gamma, beta, eps: eps.attrs.value };
   };
 
+  /** A scalar constant used once, with its value. */
+  const scalar = (v: V) => {
+    const c = only(v, "constant");
+    return c && c.attrs.shape.length === 0 ? { k: c.k, value: c.attrs.value } : null;
+  };
+  // leakyRelu's traced form: x·(q + slope·(1 − q)), q = sign(relu(x)) read twice inside.
+  const leakyReluAt = (mul: Node & { k: number }) => {
+    const [x, h] = mul.inputs as [V, V];
+    const sum = only(h, "add"), slope = sum && only(sum.inputs[1]!, "mul");
+    const one = slope && only(slope.inputs[0]!, "add"), neg = one && only(one.inputs[0]!, "mul");
+    const q = sum?.inputs[0], kq = q === undefined ? undefined : producer.get(q);
+    if (!sum || !slope || !one || !neg || q === undefined || kq === undefined || found.has(kq) || uses[q] !== 2 || neg.inputs[0] !== q) return null;
+    const sign = g.nodes[kq]!, relu = sign.op === "sign" ? only(sign.inputs[0]!, "relu") : null;
+    const [m1, p1, a] = [scalar(neg.inputs[1]!), scalar(one.inputs[1]!), scalar(slope.inputs[1]!)];
+    if (!relu || relu.inputs[0] !== x || m1?.value !== -1 || p1?.value !== 1 || !a) return null;
+    return { nodes: [relu.k, kq, m1.k, neg.k, p1.k, one.k, a.k, slope.k, sum.k, mul.k], x, alpha: a.value };
+  };
+
   const claim = (nodes: readonly number[], emit: Emit) => {
     nodes.forEach((k) => found.set(k, null));
     found.set(nodes[nodes.length - 1]!, emit);
@@ -86,7 +105,13 @@ export function findPatterns(g: Graph, need: readonly boolean[], ctx: PatternCon
   // Last node first, so a batchNorm claims the linear before it when folding.
   for (let k = g.nodes.length - 1; k >= 0; k--) {
     const n = g.nodes[k]!;
-    if (found.has(k) || n.op !== "add" || !n.outputs.some((v) => need[v])) continue;
+    if (found.has(k) || !n.outputs.some((v) => need[v])) continue;
+    if (n.op === "mul") {
+      const lk = leakyReluAt({ ...n, k });
+      if (lk) claim(lk.nodes, (o, name) => o.node("LeakyRelu", [name(lk.x)], { alpha: f(lk.alpha) }, [name(n.outputs[0]!)]));
+      continue;
+    }
+    if (n.op !== "add") continue;
     const at = { ...n, k };
     const bn = batchNormAt(at);
     if (bn) {

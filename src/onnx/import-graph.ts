@@ -18,6 +18,8 @@ export class OnnxGraph {
   readonly input: string;
   readonly features: number;
   readonly output: string;
+  /** The version of the default (ONNX) operator set. */
+  readonly opset: number = 0;
   /** Indices of the nodes that are constants (Constant, Identity of a constant): not layers. */
   readonly constantNodes = new Set<number>();
   private readonly consts = new Map<string, Tensor>();
@@ -31,6 +33,8 @@ export class OnnxGraph {
       if (o.domain === "" || o.domain === "ai.onnx") {
         const v = int(o.version, "opset version");
         if (v < 7 || v > 22) throw new DecodeError(`ONNX: opset ${v} is outside what kiln reads (7 to 22)`);
+        if (opsets > 0 && v !== this.opset) throw new DecodeError(`ONNX: the model names two versions of the ONNX operator set (${this.opset} and ${v}); expected one`);
+        this.opset = v;
         opsets++;
       }
     }

@@ -13,7 +13,8 @@ import { features, type LayerNode } from "../layers/node.js";
 import { residual } from "../layers/residual.js";
 import { seq } from "../layers/seq.js";
 import { traceModel } from "../programs.js";
-import { MAX_SPEC_DEPTH } from "../spec.js";
+import { MAX_SEQ_LAYERS, MAX_SPEC_DEPTH } from "../spec.js";
+import { checkNodes } from "./import-check.js";
 import { nodeLabel, OnnxGraph } from "./import-graph.js";
 import { matchers, SUPPORTED, type Matched } from "./import-match.js";
 import { decodeModel, quoteName } from "./proto.js";
@@ -49,6 +50,8 @@ class Walker {
     while (v !== end) {
       const m = this.match(v, width, depth);
       if (m.layer) chain.layers.push(m.layer);
+      // A seq holds at most MAX_SEQ_LAYERS (as a spec does): seq(...) of 150,000 overflowed the stack.
+      if (chain.layers.length > MAX_SEQ_LAYERS) throw new DecodeError(`ONNX: the graph is a chain of more than ${MAX_SEQ_LAYERS} layers from ${quoteName(v)}; kiln reads at most ${MAX_SEQ_LAYERS} in one seq`);
       chain.params.push(...m.params);
       chain.state.push(...m.state);
       width = m.layer ? features(m.layer).out ?? width : width;
@@ -92,11 +95,13 @@ class Walker {
  */
 export function fromOnnx(bytes: Uint8Array): Imported {
   const g = new OnnxGraph(decodeModel(bytes));
+  checkNodes(g.nodes, g.opset);
+  const foreign = (n: { domain: string }) => n.domain !== "" && n.domain !== "ai.onnx";
   const unsupported = g.nodes.flatMap((n, k) =>
-    !g.constantNodes.has(k) && (!SUPPORTED.has(n.op_type) || (n.domain !== "" && n.domain !== "ai.onnx")) ? [nodeLabel(n)] : []);
+    !g.constantNodes.has(k) && (!SUPPORTED.has(n.op_type) || foreign(n)) ? [foreign(n) ? `${nodeLabel(n)} of the domain ${quoteName(n.domain)}` : nodeLabel(n)] : []);
   if (unsupported.length > 0) {
     const shown = unsupported.slice(0, LIST).join(", ") + (unsupported.length > LIST ? `, and ${unsupported.length - LIST} more` : "");
-    throw new KilnError(`ONNX: ${unsupported.length} node${unsupported.length === 1 ? "" : "s"} kiln cannot express: ${shown}. Supported: ${[...SUPPORTED].join(", ")}`);
+    throw new KilnError(`ONNX: ${unsupported.length} node${unsupported.length === 1 ? "" : "s"} kiln cannot express: ${shown}. Supported (of the default ONNX domain): ${[...SUPPORTED].join(", ")}`);
   }
   const walker = new Walker(g);
   const { chain } = walker.chain(g.input, null, g.features);

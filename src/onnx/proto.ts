@@ -14,6 +14,7 @@
 import protobuf from "protobufjs/light.js";
 import { DecodeError } from "../../runtime/errors.js";
 import { ONNX_SCHEMA } from "./schema.js";
+import { checkWire } from "./wire.js";
 
 /** protobufjs's 64-bit integer (from the `long` package), or a plain number when encoding. */
 export interface LongLike { readonly low: number; readonly high: number; readonly unsigned: boolean; toNumber(): number }
@@ -103,6 +104,7 @@ export function int(x: Int64 | undefined | null, what: string): number {
 /** Bytes → ModelProto, every decoder failure a DecodeError. */
 export function decodeModel(bytes: Uint8Array): Model {
   if (!(bytes instanceof Uint8Array)) throw new DecodeError(`ONNX: expected the bytes of a model (Uint8Array), got ${bytes === null ? "null" : typeof bytes}`);
+  checkWire(bytes); // strings that are not UTF-8, decoding that would outgrow the file (./wire.ts)
   try {
     return ModelProto().decode(bytes) as unknown as Model;
   } catch (e) {

@@ -75,7 +75,7 @@ export function readInts(t: Tensor, what: string): { dims: number[]; data: numbe
     t.int64_data.forEach((v, i) => data.push(int(v, `${what}[${i}]`)));
   } else if (t.data_type === DataType.INT32 && t.raw_data.length === 0) {
     if (t.int32_data.length !== count) throw new DecodeError(`ONNX: ${what} declares ${count} int32 values but carries ${t.int32_data.length}`);
-    data.push(...t.int32_data);
+    for (const v of t.int32_data) data.push(v); // not push(...): 200,000 values overflowed the stack
   } else {
     throw new DecodeError(`ONNX: ${what} has data type ${t.data_type}; expected an INT64 tensor`);
   }
