@@ -33,16 +33,29 @@ export function checkGradientsOut(out: GradientsOut, input: boolean, params: Rea
   if (extra.length) throw new InputError(`gradients: out.grads has no parameter ${extra.map((k) => `"${k}"`).join(", ")} (parameters: ${Object.keys(params).join(", ")})`);
   if (input && (!(out.inputGrad instanceof Float32Array) || out.inputGrad.length !== inputLength)) throw new InputError(`gradients: out.inputGrad must be a Float32Array of ${inputLength} values (x's), got ${describeValue(out.inputGrad)}`);
   if (!input && out.inputGrad !== undefined) throw new InputError("gradients: out.inputGrad is filled only with { input: true }");
-  const all = [...Object.entries(grads as Record<string, Float32Array>).map(([k, g]) => [`out.grads["${k}"]`, g] as const), ...(input ? [["out.inputGrad", out.inputGrad!] as const] : [])];
+  // [parameter name (null: the input), array]; names are quoted only in a message.
+  const all: (readonly [string | null, Float32Array])[] = Object.entries(grads as Record<string, Float32Array>);
+  if (input) all.push([null, out.inputGrad!]);
+  const label = (k: string | null) => (k === null ? "out.inputGrad" : `out.grads["${k}"]`);
   // Arrays sharing bytes (one array for two parameters, or overlapping views of one buffer: views
   // side by side, a flat gradient vector, are fine) would end up holding the last one written.
-  for (let i = 0; i < all.length; i++) {
-    for (let j = i + 1; j < all.length; j++) {
-      const [a, ga] = all[i]!, [b, gb] = all[j]!;
-      if (ga === gb) throw new InputError(`gradients: ${a} and ${b} are the same array; each needs its own`);
-      if (overlaps(ga, gb)) throw new InputError(`gradients: ${a} and ${b} share memory (overlapping views of one buffer); each needs its own`);
+  const seen = new Map<Float32Array, string | null>(), byBuffer = new Map<ArrayBufferLike, (readonly [string | null, Float32Array])[]>();
+  for (const e of all) {
+    const first = seen.get(e[1]);
+    if (first !== undefined) throw new InputError(`gradients: ${label(first)} and ${label(e[0])} are the same array; each needs its own`);
+    seen.set(e[1], e[0]);
+    const views = byBuffer.get(e[1].buffer);
+    if (views) views.push(e); else byBuffer.set(e[1].buffer, [e]);
+  }
+  // Views of one buffer sorted by where they start: if any two overlap, two neighbours do.
+  for (const views of byBuffer.values()) {
+    if (views.length < 2) continue;
+    views.sort((a, b) => a[1].byteOffset - b[1].byteOffset);
+    for (let i = 1; i < views.length; i++) {
+      const [a, ga] = views[i - 1]!, [b, gb] = views[i]!;
+      if (overlaps(ga, gb)) throw new InputError(`gradients: ${label(a)} and ${label(b)} share memory (overlapping views of one buffer); each needs its own`);
     }
   }
   const own = all.find(([, g]) => isOwn(g));
-  if (own) throw new InputError(`gradients: ${own[0]} is a view of the network's own memory (net.params, net.state, net.optimizerState); pass arrays of your own`);
+  if (own) throw new InputError(`gradients: ${label(own[0])} is a view of the network's own memory (net.params, net.state, net.optimizerState); pass arrays of your own`);
 }
