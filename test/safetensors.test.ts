@@ -3,6 +3,8 @@
  * every kind of malformed file refused with a DecodeError naming the tensor. Checkpoints (model
  * state dicts, optimizer state, atomic saves) are in checkpoint.test.ts.
  */
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { decodeSafetensors, encodeSafetensors } from "../src/io/safetensors.js";
 import { DecodeError, InputError } from "../src/index.js";
@@ -19,6 +21,18 @@ const u64 = (n: number): number[] => [...new Uint8Array(new BigUint64Array([BigI
 const file = (header: string, data: number[] = []): Uint8Array => bytesOf(u64(new TextEncoder().encode(header).length), header, data);
 const info = (dtype: string, shape: number[], begin: number, end: number) => ({ dtype, shape, data_offsets: [begin, end] });
 const fileOf = (header: object, data: number[] = []) => file(JSON.stringify(header), data);
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+/** How much more heap is in use while what `f` returns is still held, from a collected start. */
+function heapGrowth(f: () => unknown): number {
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const held = f();
+  const grown = process.memoryUsage().heapUsed - before;
+  void held;
+  return grown;
+}
 
 describe("safetensors bytes, as the reference writes them", () => {
   it("matches the reference's test vectors (tensor; empty; metadata only)", () => {
@@ -105,6 +119,11 @@ describe("safetensors bytes, as the reference writes them", () => {
     expect(() => encodeSafetensors({ a: [1, 2] as unknown as Float32Array }, { a: [2] })).toThrow(/expected a typed array/);
     expect(() => encodeSafetensors({ __metadata__: new Float32Array(1) }, { __metadata__: [1] })).toThrow(/reserved/);
     expect(() => encodeSafetensors({ "\ud800": new Float32Array(1) }, { "\ud800": [1] })).toThrow(/lone surrogate/);
+    // The metadata message said "expected a (valid UTF-8) string, got string", naming no problem.
+    const w = { w: new Float32Array(1) }, shape = { w: [1] };
+    expect(() => encodeSafetensors(w, shape, { k: "a\ud800" })).toThrow('metadata "k": expected a string that is valid Unicode (UTF-8), got one with a lone surrogate');
+    expect(() => encodeSafetensors(w, shape, { "\udc00": "v" })).toThrow(String.raw`metadata "\udc00": expected a key that is valid Unicode (UTF-8), got one with a lone surrogate`);
+    expect(() => encodeSafetensors(w, shape, { k: null as never })).toThrow('metadata "k": expected a string, got null');
     // null arguments were TypeErrors; a Map keyed by a number wrote a header that is not JSON
     expect(() => encodeSafetensors(null as never, {})).toThrow(/expected tensors as an object or a Map, got null/);
     expect(() => encodeSafetensors({}, {}, null as never)).toThrow(/expected metadata as an object or a Map, got null/);
@@ -161,6 +180,35 @@ describe("malformed files are refused with a DecodeError naming the tensor", () 
     });
   }
 
+  // io-ts built an error object (~500 bytes with its path) per bad shape entry or unknown key, and
+  // report() a line for each, before the message kept five: a 15 MB header of 5·10⁶ took 2.8 GB
+  // and 15 s, and 12·10⁶ ran out of heap. Now only the five shown are built; the rest are counted.
+  const many = 200_000;
+  const five = (line: (i: number) => string) => [0, 1, 2, 3, 4].map(line).join("; ");
+  it.each([
+    ["shape entries", `"shape":[${new Array(many).fill(-1).join(",")}],"data_offsets":[0,0]`,
+      five((i) => `shape[${i}]: expected non-negative integer, got -1`)],
+    ["unknown keys", `"shape":[0],"data_offsets":[0,0],${Array.from({ length: many }, (_, i) => `"k${i}":${i}`).join(",")}`,
+      five((i) => `k${i}: expected no such field (allowed: dtype, shape, data_offsets), got ${i}`)],
+  ])("200,000 bad %s are refused naming the first five, at the cost of reading the header", (_what, fields, shown) => {
+    const header = `{"t":{"dtype":"F32",${fields}}}`;
+    let error: unknown;
+    const refusing = heapGrowth(() => { try { decodeSafetensors(file(header)); } catch (e) { error = e; } });
+    expect(error).toBeInstanceOf(DecodeError);
+    expect((error as Error).message).toBe(`invalid safetensors file: tensor "t": ${shown}; … and ${many - 5} more`);
+    // Parsing the JSON is the floor (24 MB for the keys: V8's dictionary of them). Over it, the
+    // refusal takes ~10 MB (shape) and ~20 MB (keys: the duplicate-key check's Set); with an
+    // error object per entry it took 90-120 MB and 130 MB.
+    const parsing = heapGrowth(() => JSON.parse(header));
+    expect(refusing - parsing).toBeLessThan(50e6);
+  });
+
+  it("a shape of any rank still reads: the check has no cap on rank", () => {
+    const { tensors } = decodeSafetensors(file(`{"t":{"dtype":"F32","shape":[${new Array(many).fill(1).join(",")}],"data_offsets":[0,4]}}`, [0, 0, 128, 63]));
+    expect(tensors.get("t")!.shape).toEqual(new Array(many).fill(1));
+    expect([...(tensors.get("t")!.data as Float32Array)]).toEqual([1]);
+  });
+
   it("a valid header with a __proto__ tensor is data, not a prototype", () => {
     const { tensors } = decodeSafetensors(file(`{"__proto__":${JSON.stringify(info("F32", [1], 0, 4))}}`, [0, 0, 128, 63]));
     expect([...(tensors.get("__proto__")!.data as Float32Array)]).toEqual([1]);
@@ -169,6 +217,22 @@ describe("malformed files are refused with a DecodeError naming the tensor", () 
 
   it("__metadata__: null is no metadata (the reference reads an Option)", () => {
     expect(decodeSafetensors(fileOf({ __metadata__: null })).metadata.size).toBe(0);
+  });
+
+  it("names a tensor or metadata string that is a lone surrogate, which has no UTF-8 form", () => {
+    // JSON escapes can write one; the reference reader refuses it and the writer cannot write it back.
+    const entry = '{"dtype":"F32","shape":[1],"data_offsets":[0,4]}';
+    for (const [header, message] of [
+      [String.raw`{"\ud800":${entry}}`, String.raw`tensor "\ud800": expected a name that is valid Unicode (UTF-8), got one with a lone surrogate`],
+      [String.raw`{"__metadata__":{"\udfffk":"v"},"w":${entry}}`, String.raw`__metadata__."\udfffk": expected a key that is valid Unicode (UTF-8), got one with a lone surrogate`],
+      [String.raw`{"__metadata__":{"format":"a\udfff"},"w":${entry}}`, `__metadata__."format": expected a string that is valid Unicode (UTF-8), got one with a lone surrogate`],
+    ] as const) {
+      expect(() => decodeSafetensors(file(header, [0, 0, 0, 0]))).toThrow(DecodeError);
+      expect(() => decodeSafetensors(file(header, [0, 0, 0, 0]))).toThrow(message);
+    }
+    // A pair written as two escapes is one code point, and reads.
+    const pair = decodeSafetensors(file(String.raw`{"\ud83d\ude00":${entry}}`, [0, 0, 0, 0]));
+    expect([...pair.tensors.keys()]).toEqual(["\u{1f600}"]);
   });
 
   it("refuses non-Uint8Array input", () => {

@@ -28,9 +28,44 @@ export const DTYPES: Readonly<Record<Dtype, { readonly bytes: number; readonly r
 const DtypeC = t.keyof(Object.fromEntries(Object.keys(DTYPES).map((k) => [k, null])) as Record<Dtype, null>,
   `one of ${Object.keys(DTYPES).join(", ")}`);
 const Count = t.refinement(t.number, (n) => Number.isSafeInteger(n) && n >= 0, "non-negative integer");
-const Offsets = t.refinement(t.array(Count), (a) => a.length === 2, "[begin, end]");
-const TensorInfoC = closed({ dtype: DtypeC, shape: t.array(Count), data_offsets: Offsets }, "TensorInfo");
+
+/** A message names this many problems of a tensor and counts the rest (report()'s default). */
+const SHOWN = 5;
+
+/**
+ * t.array(Count), except that it builds an error for the first SHOWN bad elements only (the
+ * message shows no more; badCounts tells how many there are). t.array builds one per bad
+ * element, ~500 bytes each with its path: a 15 MB header whose shape held 5·10⁶ entries of -1
+ * took 2.8 GB and 12·10⁶ ran out of heap. A valid array comes back as itself, as from t.array.
+ */
+const Counts = new t.Type<number[], number[], unknown>(
+  t.array(Count).name,
+  (u): u is number[] => Array.isArray(u) && u.every(Count.is),
+  (u, c) => {
+    if (!Array.isArray(u)) return t.failure(u, c);
+    const errors: t.ValidationError[] = [];
+    for (let i = 0; i < u.length && errors.length < SHOWN; i++) {
+      if (!Count.is(u[i])) errors.push({ value: u[i], context: [...c, { key: String(i), type: Count, actual: u[i] }] });
+    }
+    return errors.length > 0 ? t.failures(errors) : t.success(u);
+  },
+  t.identity,
+);
+const badCounts = (u: unknown): number => (Array.isArray(u) ? u.reduce((n: number, x) => (Count.is(x) ? n : n + 1), 0) : 0);
+
+const Offsets = t.refinement(Counts, (a) => a.length === 2, "[begin, end]");
+const FIELDS = { dtype: DtypeC, shape: Counts, data_offsets: Offsets };
+const TensorInfoC = closed(FIELDS, "TensorInfo");
 export type TensorInfo = t.TypeOf<typeof TensorInfoC>;
+
+/**
+ * A UTF-16 surrogate without its partner: JSON can write one as an escape ("\ud800"), but it is no
+ * Unicode text and has no UTF-8 form, so the reference's reader refuses it and its writer cannot
+ * write it.
+ */
+export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** What the reader and the writer say of such a string: "expected a name that is ${UNICODE}". */
+export const UNICODE = "valid Unicode (UTF-8), got one with a lone surrogate";
 
 export const fail = (msg: string): never => { throw new DecodeError(`invalid safetensors file: ${msg}`); };
 export const quote = (name: string): string => JSON.stringify(name.length > 80 ? `${name.slice(0, 77)}...` : name);
@@ -62,14 +97,18 @@ function duplicateKey(text: string): string | null {
 
 export interface Entry { readonly name: string; readonly info: TensorInfo }
 
-/** Is `v` nested more than `max` levels deep? (Iterative: a header can nest 10⁷ levels.) */
+/**
+ * Is `v` nested more than `max` levels deep? Iterative, as a header can nest 10⁷ levels; only
+ * arrays and objects are stacked and arrays are walked by index, so a shape of 10⁷ numbers costs
+ * no key string or stack entry per number.
+ */
 function tooDeep(v: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[v, 0]];
+  const isNode = (x: unknown): x is object => typeof x === "object" && x !== null;
+  const stack: [object, number][] = isNode(v) ? [[v, 0]] : [];
   while (stack.length > 0) {
     const [x, d] = stack.pop()!;
-    if (typeof x !== "object" || x === null) continue;
     if (d >= max) return true;
-    for (const k of Object.keys(x)) stack.push([(x as Record<string, unknown>)[k], d + 1]);
+    for (const c of Array.isArray(x) ? x : Object.values(x)) if (isNode(c)) stack.push([c, d + 1]);
   }
   return false;
 }
@@ -80,6 +119,33 @@ function show(v: unknown): string {
   if (Array.isArray(v)) return `an array of ${v.length}`;
   if (typeof v === "object" && v !== null) return "an object";
   return String(v);
+}
+
+/**
+ * A tensor's { dtype, shape, data_offsets } checked by TensorInfoC; a DecodeError names its first
+ * SHOWN problems and counts the rest. The parts that can be millions long — the keys, the
+ * arrays — cost no error object beyond the SHOWN: closed() builds one per unknown key, so it
+ * sees only the first SHOWN of them (a 64 MB header of 5·10⁶ unknown keys took 3.9 GB and 42 s).
+ */
+function decodeInfo(name: string, value: unknown): TensorInfo {
+  const expected = `tensor ${quote(name)}: expected { dtype, shape, data_offsets }, got`;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) fail(`${expected} ${show(value)}`);
+  const entry = value as Record<string, unknown>;
+  let unknown = 0;
+  const kept: [string, unknown][] = [];
+  for (const k in entry) if (Object.hasOwn(FIELDS, k) || ++unknown <= SHOWN) kept.push([k, entry[k]]);
+  // fromEntries defines keys as own properties, so even a "__proto__" key is kept as a key.
+  const checked = unknown > SHOWN ? Object.fromEntries(kept) : entry;
+  // { dtype, shape: [..], data_offsets: [..] } nests 2 levels; refuse deeper before the codec walks it.
+  if (tooDeep(checked, 3)) fail(`${expected} a value nested more than 3 levels deep`);
+  const r = TensorInfoC.decode(checked);
+  if (either.isRight(r)) return r.right;
+  // What r.left lacks: closed() reports the unknown keys alone when there are any (it saw SHOWN
+  // of them); else Counts stopped at the first SHOWN bad elements of each array.
+  const past = (n: number): number => Math.max(0, n - SHOWN);
+  const omitted = unknown > 0 ? past(unknown) : past(badCounts(entry.shape)) + past(badCounts(entry.data_offsets));
+  const more = r.left.length - SHOWN + omitted;
+  return fail(`tensor ${quote(name)}: ${report(r.left.slice(0, SHOWN), SHOWN)}${more > 0 ? `; … and ${more} more` : ""}`);
 }
 
 /** Parse and check the header; returns the entries in data order and the metadata. */
@@ -117,18 +183,15 @@ export function readHeader(bytes: Uint8Array): { entries: Entry[]; metadata: Map
       if (typeof value !== "object" || value === null || Array.isArray(value)) fail(`__metadata__: expected an object of strings, got ${show(value)}`);
       for (const k of Object.keys(value as object)) {
         const v = (value as Record<string, unknown>)[k];
+        if (LONE_SURROGATE.test(k)) fail(`__metadata__.${quote(k)}: expected a key that is ${UNICODE}`);
         if (typeof v !== "string") fail(`__metadata__.${quote(k)}: expected a string, got ${show(v)}`);
+        if (LONE_SURROGATE.test(v as string)) fail(`__metadata__.${quote(k)}: expected a string that is ${UNICODE}`);
         metadata.set(k, v as string);
       }
       continue;
     }
-    // { dtype, shape: [..], data_offsets: [..] } nests 2 levels; refuse deeper before the codec walks it.
-    if (typeof value !== "object" || value === null || Array.isArray(value) || tooDeep(value, 3)) {
-      fail(`tensor ${quote(name)}: expected { dtype, shape, data_offsets }, got ${tooDeep(value, 3) ? "a value nested more than 3 levels deep" : show(value)}`);
-    }
-    const r = TensorInfoC.decode(value);
-    if (either.isLeft(r)) fail(`tensor ${quote(name)}: ${report(r.left)}`);
-    entries.push({ name, info: (r as either.Right<TensorInfo>).right });
+    if (LONE_SURROGATE.test(name)) fail(`tensor ${quote(name)}: expected a name that is ${UNICODE}`);
+    entries.push({ name, info: decodeInfo(name, value) });
   }
 
   const dataStart = 8 + n;

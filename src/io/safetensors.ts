@@ -18,7 +18,7 @@
  * Errors: a bad file is a DecodeError; bad arguments to the writer are an InputError.
  */
 import { InputError } from "../../runtime/errors.js";
-import { DTYPES, MAX_HEADER_BYTES, fail, quote, readHeader, type Dtype, type TensorInfo } from "./safetensors-header.js";
+import { DTYPES, LONE_SURROGATE, MAX_HEADER_BYTES, UNICODE, fail, quote, readHeader, type Dtype, type TensorInfo } from "./safetensors-header.js";
 
 export { MAX_HEADER_BYTES, type Dtype };
 
@@ -140,7 +140,6 @@ function entriesOf<T>(m: Named<T>, what: string): [string, T][] {
   if (bad) throw new InputError(`encodeSafetensors: expected ${what} named by strings, got the ${typeof bad[0]} key ${String(bad[0])}`);
   return entries;
 }
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * Write tensors as a safetensors file, byte-identical to the reference writer: tensors sorted by
@@ -156,7 +155,7 @@ export function encodeSafetensors(
   const list = entriesOf(tensors, "tensors").map(([name, data]) => {
     const what = `encodeSafetensors: tensor ${quote(name)}`;
     if (name === "__metadata__") throw new InputError(`${what}: the name "__metadata__" is reserved`);
-    if (LONE_SURROGATE.test(name)) throw new InputError(`${what}: expected a name that is valid UTF-8, got one with a lone surrogate`);
+    if (LONE_SURROGATE.test(name)) throw new InputError(`${what}: expected a name that is ${UNICODE}`);
     const dtype = dtypeOf(data);
     if (dtype === null) throw new InputError(`${what}: expected a typed array (Float32Array, BigInt64Array, …), got ${Object.prototype.toString.call(data)}`);
     const shape = shapeOf.get(name);
@@ -179,9 +178,10 @@ export function encodeSafetensors(
   const meta = metadata === undefined ? [] : entriesOf(metadata, "metadata");
   if (metadata !== undefined) {
     for (const [k, v] of meta) {
-      if (typeof v !== "string" || LONE_SURROGATE.test(k) || LONE_SURROGATE.test(v)) {
-        throw new InputError(`encodeSafetensors: metadata ${quote(k)}: expected a (valid UTF-8) string, got ${typeof v}`);
-      }
+      const what = `encodeSafetensors: metadata ${quote(k)}`;
+      if (LONE_SURROGATE.test(k)) throw new InputError(`${what}: expected a key that is ${UNICODE}`);
+      if (typeof v !== "string") throw new InputError(`${what}: expected a string, got ${v === null ? "null" : typeof v}`);
+      if (LONE_SURROGATE.test(v)) throw new InputError(`${what}: expected a string that is ${UNICODE}`);
     }
     parts.push(`"__metadata__":{${meta.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(",")}}`);
   }
