@@ -96,6 +96,9 @@ export function floatsOnce(x: unknown, length: number, what: string, shape: stri
   return out;
 }
 
+/** A UTF-16 surrogate without its partner: no Unicode text, with no UTF-8 form. */
+export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /** Whether two views share any byte of one buffer. */
 export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;

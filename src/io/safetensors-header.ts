@@ -8,6 +8,7 @@ import * as t from "io-ts";
 import { closed } from "../../compiler/ir/closed.js";
 import { report } from "../../compiler/ir/report.js";
 import { DecodeError } from "../../runtime/errors.js";
+import { LONE_SURROGATE } from "../validate.js";
 
 /** Element types kiln reads; the writer infers one of the typed-array ones from the array. */
 export type Dtype = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U64" | "U32" | "U16" | "U8" | "BOOL";
@@ -58,12 +59,8 @@ const FIELDS = { dtype: DtypeC, shape: Counts, data_offsets: Offsets };
 const TensorInfoC = closed(FIELDS, "TensorInfo");
 export type TensorInfo = t.TypeOf<typeof TensorInfoC>;
 
-/**
- * A UTF-16 surrogate without its partner: JSON can write one as an escape ("\ud800"), but it is no
- * Unicode text and has no UTF-8 form, so the reference's reader refuses it and its writer cannot
- * write it.
- */
-export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// A name or metadata string with a lone surrogate (LONE_SURROGATE): JSON can write one as an escape
+// ("\ud800"), but the reference's reader refuses it and its writer cannot write it.
 /** What the reader and the writer say of such a string: "expected a name that is ${UNICODE}". */
 export const UNICODE = "valid Unicode (UTF-8), got one with a lone surrogate";
 

@@ -18,7 +18,8 @@
  * Errors: a bad file is a DecodeError; bad arguments to the writer are an InputError.
  */
 import { InputError } from "../../runtime/errors.js";
-import { DTYPES, LONE_SURROGATE, MAX_HEADER_BYTES, UNICODE, fail, quote, readHeader, type Dtype, type TensorInfo } from "./safetensors-header.js";
+import { DTYPES, MAX_HEADER_BYTES, UNICODE, fail, quote, readHeader, type Dtype, type TensorInfo } from "./safetensors-header.js";
+import { LONE_SURROGATE } from "../validate.js";
 
 export { MAX_HEADER_BYTES, type Dtype };
 

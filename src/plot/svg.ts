@@ -3,12 +3,13 @@
  * through `esc` (text and attribute values) or `num` (coordinates), so the document is well-formed
  * and byte-identical for the same input whatever the data holds.
  */
+import { LONE_SURROGATE } from "../validate.js";
 
 // Characters XML 1.0 forbids even when escaped (C0 controls except tab, LF, CR; U+FFFE/U+FFFF),
 // and UTF-16 halves without a partner: a writer would turn those into U+FFFD anyway, so do it here
 // and keep the string and the file in agreement.
 const FORBIDDEN = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, "g");
 const ENTITY: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
 
 /**
@@ -18,7 +19,7 @@ const ENTITY: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;",
 export function esc(text: unknown): string {
   return String(text)
     .replace(FORBIDDEN, "")
-    .replace(LONE_SURROGATE, "\uFFFD")
+    .replace(LONE_SURROGATES, "\uFFFD")
     .replace(/[&<>"']/g, (c) => ENTITY[c]!);
 }
 
