@@ -18,6 +18,7 @@ import { backwardGraph, evalGraph, forwardGraph, gradientGraph, trainGraph } fro
 import { checkProbes, type ProbeOptions } from "./probes.js";
 import { checkNumericsFromEnv } from "./numerics.js";
 import { describeValue } from "./validate.js";
+import { knownOptions } from "./options.js";
 
 export interface CompileOptions {
   /** Input features per sample. */
@@ -78,6 +79,7 @@ const isLayer = (m: unknown): m is LayerNode =>
 export function compile(model: LayerNode, opts: CompileOptions): Net {
   if (!isLayer(model)) throw new ModelError(`compile: expected a model expression (seq(...), linear(...), …), got ${describeValue(model)}`);
   if (typeof opts !== "object" || opts === null) throw new ModelError(`compile: expected options { inputs, batch, … }, got ${describeValue(opts)}`);
+  knownOptions("compile", opts, ["inputs", "batch", "seed", "loss", "optimizer", "optimize", "probes", "threads", "checkNumerics"]);
   const inputs = positiveInt("inputs", opts.inputs, 2 ** 24);
   const batch = positiveInt("batch", opts.batch, 2 ** 24);
   const seed = opts.seed ?? 0;
@@ -88,6 +90,10 @@ export function compile(model: LayerNode, opts: CompileOptions): Net {
   }
   const loss = opts.loss ?? softmaxCrossEntropy();
   const optimizer = opts.optimizer ?? sgd({ lr: 0.01 });
+  // An object of another shape failed later as a TypeError ("loss.labelType is not a function").
+  const has = (o: unknown, fns: readonly string[]) => typeof o === "object" && o !== null && fns.every((f) => typeof (o as Record<string, unknown>)[f] === "function");
+  if (!has(loss, ["labelType", "emit", "check"])) throw new ModelError(`compile: loss must be a loss (softmaxCrossEntropy(), mse(), binaryCrossEntropy(), l1(), huber(), lossFn(…)), got ${describeValue(loss)}`);
+  if (!has(optimizer, ["emit"]) || !Array.isArray(optimizer.slots) || !Array.isArray(optimizer.scalars)) throw new ModelError(`compile: optimizer must be an optimizer (sgd(…), adam(…), adamw(…)), got ${describeValue(optimizer)}`);
   const probes = checkProbes(opts.probes);
   const trace = { inputs, batch, seed, probes };
 

@@ -8,6 +8,7 @@
  */
 import { fillNormal, fillUniform } from "../runtime/rng.js";
 import { ModelError } from "../runtime/errors.js";
+import { knownOptions } from "./options.js";
 
 export type Distribution = "normal" | "uniform";
 export type FanMode = "fanIn" | "fanOut";
@@ -77,6 +78,7 @@ function checkMode(m: unknown): FanMode {
  * @example linear(784, 256, { init: init.he({ distribution: "uniform" }) })
  */
 export function he(opts: { distribution?: Distribution; mode?: FanMode } = {}): Initializer {
+  knownOptions("init.he", opts, ["distribution", "mode"]);
   const dist = checkDistribution(opts.distribution ?? "normal");
   const mode = checkMode(opts.mode ?? "fanIn");
   return make("he", `he(${dist}, ${mode})`, (out, fanIn, fanOut, k0, k1) =>
@@ -88,6 +90,7 @@ export function he(opts: { distribution?: Distribution; mode?: FanMode } = {}): 
  * @example linear(256, 256, { init: init.xavier() })
  */
 export function xavier(opts: { distribution?: Distribution } = {}): Initializer {
+  knownOptions("init.xavier", opts, ["distribution"]);
   const dist = checkDistribution(opts.distribution ?? "normal");
   return make("xavier", `xavier(${dist})`, (out, fanIn, fanOut, k0, k1) => scaled(out, dist, 2 / (fanIn + fanOut), k0, k1), { distribution: dist });
 }
@@ -97,6 +100,7 @@ export function xavier(opts: { distribution?: Distribution } = {}): Initializer 
  * @example linear(100, 100, { init: init.normal({ variance: (n) => 3 / n }) })
  */
 export function normal(opts: { variance: number | ((fanIn: number) => number) }): Initializer {
+  knownOptions("init.normal", opts, ["variance"]);
   const v = opts?.variance;
   if (typeof v !== "number" && typeof v !== "function") {
     throw new ModelError(`init.normal needs { variance: number | (fanIn) => number }, got ${typeof v}`);

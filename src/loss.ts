@@ -8,6 +8,7 @@ import { badFloat, describeValue, notFinite, valueText } from "./validate.js";
 import { callUser, returnedTensor, type ScopeRange } from "./dsl/call.js";
 import type { T } from "./dsl/tensor.js";
 import { checkName } from "./layers/fn.js";
+import { knownOptions } from "./options.js";
 
 export type Labels = Int32Array | Float32Array | ArrayLike<number>;
 
@@ -132,6 +133,7 @@ function expressionLoss(kind: Loss["kind"], name: string, f: (out: T, target: T)
  * @example compile(seq(linear(20, 1)), { inputs: 20, batch: 32, loss: binaryCrossEntropy({ logits: true }) })
  */
 export function binaryCrossEntropy(opts: { logits?: boolean } = {}): Loss {
+  knownOptions("binaryCrossEntropy", opts, ["logits"]);
   const logits = opts?.logits ?? false;
   if (typeof logits !== "boolean") throw new ModelError(`binaryCrossEntropy logits must be true or false, got ${String(logits)}`);
   return logits
@@ -159,6 +161,7 @@ export function l1(): Loss {
  * @example compile(model, { inputs: 3, batch: 16, loss: huber({ delta: 0.5 }) })
  */
 export function huber(opts: { delta?: number } = {}): Loss {
+  knownOptions("huber", opts, ["delta"]);
   const delta = opts?.delta ?? 1;
   if (typeof delta !== "number" || !Number.isFinite(delta) || delta <= 0) throw new ModelError(`huber delta must be a finite number > 0, got ${String(delta)}`);
   return expressionLoss("huber", `huber(${delta})`, (o, t) => {

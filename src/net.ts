@@ -17,6 +17,7 @@ import { writeFileAtomic } from "./io/atomic.js";
 import { toOnnx, type OnnxExportOptions } from "./onnx/export.js";
 import { checkGradientsOut, ownMemory, type GradientsOut } from "./net-out.js";
 import type { IR, NetParts } from "./net-parts.js";
+import { knownOptions } from "./options.js";
 export type { IR } from "./net-parts.js";
 export type { GradientsOut } from "./net-out.js";
 
@@ -218,6 +219,7 @@ export class Net {
   gradients(x: ArrayLike<number>, labels: ArrayLike<number>, opts?: { input?: boolean; out?: GradientsOut }): { loss: number; grads: Record<string, Float32Array>; inputGrad?: Float32Array };
   gradients(x: ArrayLike<number>, labels: ArrayLike<number>, opts: { input?: boolean; out?: GradientsOut } = {}): { loss: number; grads: Record<string, Float32Array>; inputGrad?: Float32Array } {
     this.live("gradients");
+    knownOptions("gradients", opts, ["input", "out"], InputError);
     const input = opts?.input ?? false;
     if (typeof input !== "boolean") throw new InputError(`gradients: options.input must be true or false, got ${String(input)}`);
     const out = opts?.out;

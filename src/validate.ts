@@ -2,9 +2,10 @@
 import { InputError } from "../runtime/errors.js";
 
 export const describeValue = (a: unknown): string =>
-  a === null || typeof a !== "object"
-    ? `${typeof a} ${String(a)}`
-    : `${(a as object).constructor?.name ?? "object"}(${String((a as ArrayLike<unknown>).length ?? "?")})`;
+  a === null ? "null" : a === undefined ? "undefined"
+    : typeof a !== "object" ? `${typeof a} ${String(a)}`
+    : typeof (a as ArrayLike<unknown>).length === "number" ? `${(a as object).constructor?.name ?? "object"}(${(a as ArrayLike<unknown>).length})`
+    : `${(a as object).constructor?.name ?? "an object"} (no length)`;
 
 /** What kind of value `a` is, for a message: "null", a primitive's type, or an object's class ("Float64Array"). */
 export const typeName = (a: unknown): string =>

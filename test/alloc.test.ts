@@ -78,7 +78,7 @@ describe("no JavaScript allocation per call", () => {
     const x = new Float32Array(16 * 20), y = new Int32Array(16);
     const grads = () => Object.fromEntries(Object.entries(net.params).map(([k, p]) => [k, new Float32Array(p.length)]));
     const step = net.step;
-    expect(() => net.gradients(x, y, { out: null as never })).toThrow(/gradients: out must be \{ grads: \{ <parameter>: Float32Array, … \} \}, got object null/);
+    expect(() => net.gradients(x, y, { out: null as never })).toThrow(/gradients: out must be \{ grads: \{ <parameter>: Float32Array, … \} \}, got null/);
     expect(() => net.gradients(x, y, { out: { grads: { ...grads(), "0.weight": new Float32Array(3) } } })).toThrow(/out.grads\["0.weight"\] must be a Float32Array of 640 values \(the parameter's\), got Float32Array\(3\)/);
     expect(() => net.gradients(x, y, { out: { grads: { ...grads(), "9.weight": new Float32Array(3) } } })).toThrow(/out.grads has no parameter "9.weight" \(parameters: 0.weight, 0.bias, 2.weight, 2.bias\)/);
     expect(() => net.gradients(x, y, { input: true, out: { grads: grads() } })).toThrow(/out.inputGrad must be a Float32Array of 320 values \(x's\), got undefined/);

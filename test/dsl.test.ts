@@ -46,7 +46,7 @@ describe("user code that goes wrong is a ModelError naming the layer", () => {
   });
 
   it("a callback that returns something other than a tensor expression", () => {
-    for (const [r, what] of [[3, "number 3"], [undefined, "undefined undefined"], [Promise.resolve(1), "a Promise"], [{}, "Object(?)"]] as const) {
+    for (const [r, what] of [[3, "number 3"], [undefined, "undefined"], [Promise.resolve(1), "a Promise"], [{}, "Object (no length)"]] as const) {
       const m = seq(linear(4, 2), fn("odd", () => r as unknown as T));
       expect(kilnError(() => compile(m, opts)).message).toContain(`fn "odd" at 1: expected the callback to return a tensor expression, got ${what}`);
     }
@@ -88,6 +88,11 @@ describe("user code that goes wrong is a ModelError naming the layer", () => {
       .toBe(`fn "nan" at 1: add: expected a finite number, got NaN`);
     expect(kilnError(() => compile(seq(linear(4, 4), fn("str", (x) => x.mul("2" as unknown as number))), opts)).message)
       .toBe(`fn "str" at 1: mul: expected a tensor expression or a number, got string 2`);
+    // A misspelt option was ignored: on a square operand, x·W instead of x·Wᵀ with no error.
+    expect(kilnError(() => compile(seq(linear(4, 4), fn("tb", (x) => x.matmul(x.slice(0, 0, 3), { transposeb: true } as never))), opts)).message)
+      .toBe(`fn "tb" at 1: matmul: unknown option "transposeb" (did you mean transposeB?); expected transposeA, transposeB`);
+    expect(kilnError(() => compile(seq(linear(4, 4), fn("kd", (x) => x.sub(x.mean(1, { keepDims: true } as never)))), opts)).message)
+      .toBe(`fn "kd" at 1: mean: unknown option "keepDims" (did you mean keepdims?); expected keepdims`);
   });
 
   it("a tensor kept from another layer, or used after its callback returned", () => {

@@ -5,7 +5,10 @@
  * refusal is a KilnError naming what was expected and what came, and changes nothing.
  */
 import { describe, expect, it } from "vitest";
-import { compile, compileGraph, evaluate, GraphBuilder, InputError, linear, makeDataset, mse, relu, seq, sgd, type Net } from "../src/index.js";
+import {
+  adam, adamw, batchNorm, Batcher, binaryCrossEntropy, compile, compileGraph, cosine, evaluate, gelu, GraphBuilder, huber, init, InputError, KilnError,
+  layer, layerNorm, linear, makeDataset, mse, relu, seq, sgd, stepDecay, warmup, type Net, type T,
+} from "../src/index.js";
 
 const make = (loss?: ReturnType<typeof mse>) =>
   compile(seq(linear(3, 4), relu, linear(4, 2)), { inputs: 3, batch: 2, seed: 1, optimizer: sgd({ lr: 0.1, momentum: 0.9 }), ...(loss ? { loss } : {}) });
@@ -104,6 +107,44 @@ describe("predict over several chunks", () => {
   });
 });
 
+describe("misspelt options", () => {
+  // Each was ignored and its default used (no weight decay, a bias, default betas, a shuffled
+  // order, …), with no error: TypeScript catches it only in an object literal at the call.
+  const cases: [string, () => unknown, RegExp][] = [
+    ["compile", () => compile(seq(linear(3, 2)), { inputs: 3, batch: 2, bacth: 4 } as never), /compile: unknown option "bacth" \(did you mean batch\?\); expected inputs, batch, seed, loss, optimizer/],
+    ["sgd", () => sgd({ lr: 0.1, weightdecay: 0.01 } as never), /sgd: unknown option "weightdecay" \(did you mean weightDecay\?\)/],
+    ["adam", () => adam({ lr: 0.1, beta: [0.9, 0.99] } as never), /adam: unknown option "beta" \(did you mean betas\?\)/],
+    ["adamw", () => adamw({ lr: 0.1, weight_decay: 0.1 } as never), /adamw: unknown option "weight_decay"/],
+    ["linear", () => linear(3, 2, { bais: false } as never), /linear: unknown option "bais" \(did you mean bias\?\); expected bias, init, biasInit/],
+    ["layerNorm", () => layerNorm(4, { epsilon: 1e-3 } as never), /layerNorm: unknown option "epsilon"; expected eps, affine/],
+    ["batchNorm", () => batchNorm(4, { mom: 0.3 } as never), /batchNorm: unknown option "mom"; expected eps, momentum/],
+    ["gelu", () => gelu({ approx: "tanh" } as never), /gelu: unknown option "approx"; expected approximate/],
+    ["cosine", () => cosine({ from: 0.1, step: 10 } as never), /cosine: unknown option "step" \(did you mean steps\?\)/],
+    ["warmup", () => warmup({ steps: 10, to: 0.1 } as never, 0.1), /warmup: unknown option "to"; expected steps, from/],
+    ["stepDecay", () => stepDecay({ from: 0.1, gamma: 0.5, every: 10, lr: 1 } as never), /stepDecay: unknown option "lr"/],
+    ["huber", () => huber({ beta: 1 } as never), /huber: unknown option "beta" \(did you mean delta\?\); expected delta/],
+    ["binaryCrossEntropy", () => binaryCrossEntropy({ logit: true } as never), /binaryCrossEntropy: unknown option "logit" \(did you mean logits\?\)/],
+    ["init.he", () => init.he({ mode: "fanIn", distrib: "uniform" } as never), /init.he: unknown option "distrib"/],
+    ["layer", () => layer({ name: "l", in: 2, out: 2, params: {}, aply: (_p: never, x: T) => x } as never), /layer "l": unknown option "aply" \(did you mean apply\?\)/],
+    ["a layer's parameter", () => layer({ name: "l", in: 2, out: 2, params: { w: { shape: [2], intt: init.ones() } }, apply: (_p: never, x: T) => x } as never), /layer "l" params.w: unknown option "intt" \(did you mean init\?\)/],
+    ["Batcher", () => new Batcher(makeDataset("t", new Float32Array(6), new Int32Array(2), 3, 2), { batch: 1, shufle: false } as never), /Batcher\(t\): unknown option "shufle" \(did you mean shuffle\?\)/],
+    ["gradients", () => make().gradients(Float32Array.from(X), [0, 1], { inputs: true } as never), /gradients: unknown option "inputs" \(did you mean input\?\)/],
+  ];
+  it.each(cases)("%s names the option it does not know and the ones it does", (_what, f, message) => {
+    let error: unknown;
+    try { f(); } catch (e) { error = e; }
+    expect(error).toBeInstanceOf(KilnError);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it("a loss, optimizer or initializer of another shape is a ModelError at once (was a TypeError deep in compile)", () => {
+    const m = seq(linear(3, 2));
+    expect(() => compile(m, { inputs: 3, batch: 2, loss: {} as never })).toThrow(/compile: loss must be a loss \(softmaxCrossEntropy\(\), mse\(\), .*\), got Object \(no length\)/);
+    expect(() => compile(m, { inputs: 3, batch: 2, optimizer: { lr: 0.1 } as never })).toThrow(/compile: optimizer must be an optimizer \(sgd\(…\), adam\(…\), adamw\(…\)\), got Object \(no length\)/);
+    expect(() => linear(3, 2, { init: 5 as never })).toThrow(/linear init must be an initializer \(init.he\(\), init.xavier\(\), init.zeros\(\), …\), got number 5/);
+  });
+});
+
 describe("evaluate", () => {
   it("a net whose width is not the dataset's class count is refused (its rows were read k at a time: numbers, all wrong)", () => {
     const ds = makeDataset("toy", Float32Array.from({ length: 64 * 3 }, (_v, i) => Math.sin(i)), Int32Array.from({ length: 64 }, (_v, i) => i % 2), 3, 2);
@@ -140,7 +181,7 @@ describe("compileGraph's options", () => {
     b.output("y", "logits", b.relu(x));
     const g = b.build();
     for (const [opts, says] of [
-      [null, /expected options \{ optimize\?, threads\?, checkNumerics\? \}, got object null/],
+      [null, /expected options \{ optimize\?, threads\?, checkNumerics\? \}, got null/],
       [{ threads: 0 }, /threads must be an integer in \[1, 64\], got number 0/],
       [{ threads: 2.5 }, /threads must be an integer in \[1, 64\], got number 2\.5/],
       [{ threads: "2" }, /threads must be an integer in \[1, 64\], got string 2/],

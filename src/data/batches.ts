@@ -15,6 +15,7 @@
 import { InputError } from "../../runtime/errors.js";
 import { philox } from "../../runtime/rng.js";
 import { checkDataset, type Dataset, makeDataset } from "./dataset.js";
+import { knownOptions } from "../options.js";
 
 const SHUFFLE_STREAM = 0xc0000000;
 const SUBSET_STREAM = 0xc0000001;
@@ -73,6 +74,7 @@ export class Batcher implements IterableIterator<Batch> {
     if (options === null || typeof options !== "object") {
       throw new InputError(`Batcher(${ds.name}): expected options { batch, seed?, shuffle?, dropLast? }, got ${String(options)}`);
     }
+    knownOptions(`Batcher(${ds.name})`, options, ["batch", "seed", "shuffle", "dropLast"], InputError);
     const { batch, seed = 0, shuffle = true, dropLast = true } = options;
     if (!Number.isInteger(batch) || batch < 1) {
       throw new InputError(`Batcher(${ds.name}): expected batch to be a positive integer, got ${batch}`);

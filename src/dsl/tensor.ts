@@ -14,6 +14,7 @@ import { MAX_ELEMENTS } from "../../compiler/ir/graph.js";
 import { fmtShape, size, type V } from "../../compiler/ir/types.js";
 import { KilnError, ModelError } from "../../runtime/errors.js";
 import { describeValue } from "../validate.js";
+import { unknownOption } from "../options.js";
 
 /** One callback call: the builder it emits into and its name in messages (`seq[2].fn[1] "swish"`). */
 export class Scope {
@@ -133,6 +134,7 @@ export class T {
   /** op(A)·op(B) of 2-D tensors, op = transpose where asked. */
   matmul(other: T, opts: MatmulOptions = {}): T {
     const y = this.scope.own("matmul", this.tensorArg("matmul", other));
+    this.known("matmul", opts, ["transposeA", "transposeB"]);
     const ta = this.flag("matmul transposeA", opts?.transposeA), tb = this.flag("matmul transposeB", opts?.transposeB);
     return this.scope.emit("matmul", (b) => b.matmul(this.x("matmul"), y, ta, tb));
   }
@@ -168,6 +170,12 @@ export class T {
     return y;
   }
 
+  /** A misspelt option (transposeb, keepDims) was ignored: on square operands a wrong product, silently. */
+  private known(what: string, opts: unknown, names: readonly string[]): void {
+    const bad = unknownOption(what, opts, names);
+    if (bad !== null) this.scope.fail(bad);
+  }
+
   private flag(what: string, f: unknown): boolean {
     if (f !== undefined && typeof f !== "boolean") this.scope.fail(`${what} must be true or false, got ${describe(f)}`);
     return f ?? false;
@@ -198,6 +206,7 @@ export class T {
     const all = this.shape.map((_d, i) => i);
     const axes = axis === undefined ? all : Array.isArray(axis) ? axis.map((a) => this.axis(op, a)) : [this.axis(op, axis)];
     if (new Set(axes).size !== axes.length) this.scope.fail(`${op}: repeated axis in ${JSON.stringify(axis)}`);
+    this.known(op, opts, ["keepdims"]);
     const keep = this.flag(`${op} keepdims`, opts?.keepdims);
     if (axes.length === 0) return this;
     return this.scope.emit(op, (b) => f(b, x, axes, keep));

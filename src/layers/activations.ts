@@ -7,6 +7,7 @@ import { ModelError } from "../../runtime/errors.js";
 import { fn, type Fn } from "./fn.js";
 import type { BuiltinActivation } from "./node.js";
 import type { T } from "../dsl/tensor.js";
+import { knownOptions } from "../options.js";
 
 /** An fn marked as kiln's own, so a spec can name it. */
 const builtin = (name: string, f: (x: T) => T, spec: BuiltinActivation): Fn => Object.freeze({ ...fn(name, f), builtin: Object.freeze(spec) });
@@ -36,6 +37,7 @@ export type Gelu = Fn & ((opts?: { approximate?: "none" | "tanh" }) => Fn);
  * @example seq(linear(20, 64), gelu, linear(64, 10)); seq(linear(20, 64), gelu({ approximate: "tanh" }))
  */
 export const gelu: Gelu = callableLayer(geluErf, (opts?: { approximate?: "none" | "tanh" }) => {
+  knownOptions("gelu", opts, ["approximate"]);
   const a = opts?.approximate ?? "none";
   if (a !== "none" && a !== "tanh") throw new ModelError(`gelu approximate must be "none" or "tanh", got ${JSON.stringify(a)}`);
   return a === "tanh" ? geluTanh : geluErf;

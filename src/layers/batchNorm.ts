@@ -1,6 +1,7 @@
 import { checkFeatures, checkPositive, checkRange } from "./check.js";
 import type { BatchNormNode } from "./node.js";
 import type { Sized } from "./sized.js";
+import { knownOptions } from "../options.js";
 
 export type BatchNorm<N extends number> = BatchNormNode & Sized<N, N>;
 
@@ -13,6 +14,7 @@ export type BatchNorm<N extends number> = BatchNormNode & Sized<N, N>;
  * @example seq(linear(784, 256), batchNorm(256), relu)
  */
 export function batchNorm<N extends number>(n: N, opts: { eps?: number; momentum?: number } = {}): BatchNorm<N> {
+  knownOptions("batchNorm", opts, ["eps", "momentum"]);
   return Object.freeze({
     kind: "batchNorm" as const,
     n: checkFeatures("batchNorm features", n),

@@ -6,6 +6,7 @@ import { checkFeatures } from "./check.js";
 import { checkName } from "./fn.js";
 import type { ParamDecl, UserLayerNode } from "./node.js";
 import type { Sized } from "./sized.js";
+import { knownOptions } from "../options.js";
 
 export type UserLayer<In extends number, Out extends number> = UserLayerNode & Sized<In, Out>;
 
@@ -49,6 +50,7 @@ export function layer<In extends number, Out extends number, P extends string = 
   if (typeof opts !== "object" || opts === null) throw new ModelError(`layer: expected options { name, in, out, params, apply }, got ${String(opts)}`);
   const name = checkName("layer", opts.name);
   const what = `layer ${JSON.stringify(name)}`;
+  knownOptions(what, opts, ["name", "in", "out", "params", "state", "apply"]);
   const n = checkFeatures(`${what} in`, opts.in), m = checkFeatures(`${what} out`, opts.out);
   if (typeof opts.apply !== "function") throw new ModelError(`${what}: apply must be a function (params, x) => tensor expression, got ${typeof opts.apply}`);
   const params = decls(`${what} params`, opts.params, (shape) => (shape.length >= 2 ? he() : zeros()), false);
@@ -67,6 +69,7 @@ function decls(what: string, given: unknown, dflt: (shape: readonly number[]) =>
   for (const [k, d] of Object.entries(given)) {
     // Any non-empty key: the layer's path in front keeps names unique (a layer has no children).
     if (k === "") throw new ModelError(`${what}: a name must be non-empty`);
+    knownOptions(`${what}.${k}`, d, ["shape", "init"]);
     const shape = (d as { shape?: unknown } | null)?.shape;
     if (!Array.isArray(shape) || !shape.every((s) => Number.isInteger(s) && s >= 1)) {
       throw new ModelError(`${what}.${k}: shape must be an array of positive integers, got ${JSON.stringify(shape)}`);

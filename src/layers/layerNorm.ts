@@ -2,6 +2,7 @@ import { ModelError } from "../../runtime/errors.js";
 import { checkFeatures, checkPositive } from "./check.js";
 import type { LayerNormNode } from "./node.js";
 import type { Sized } from "./sized.js";
+import { knownOptions } from "../options.js";
 
 export type LayerNorm<N extends number> = LayerNormNode & Sized<N, N>;
 
@@ -12,6 +13,7 @@ export type LayerNorm<N extends number> = LayerNormNode & Sized<N, N>;
  * @example seq(linear(784, 256), layerNorm(256), relu)
  */
 export function layerNorm<N extends number>(n: N, opts: { eps?: number; affine?: boolean } = {}): LayerNorm<N> {
+  knownOptions("layerNorm", opts, ["eps", "affine"]);
   const affine = opts.affine ?? true;
   if (typeof affine !== "boolean") throw new ModelError(`layerNorm affine must be true or false, got ${String(affine)}`);
   return Object.freeze({

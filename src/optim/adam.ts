@@ -2,6 +2,7 @@ import { ModelError } from "../../runtime/errors.js";
 import { checkClip, type ClipOptions } from "./clip.js";
 import type { LearningRate, Optimizer } from "./optimizer.js";
 import { checkLr } from "./sgd.js";
+import { knownOptions } from "../options.js";
 
 export interface AdamOptions extends ClipOptions {
   readonly lr: LearningRate;
@@ -24,6 +25,7 @@ function check(what: string, x: unknown, lo: number, hi: number): number {
  * Weight decay: Adam couples it as L2 (g += λw, as SGD); AdamW decouples it (w −= lr·λ·w first).
  */
 function make(kind: "adam" | "adamw", opts: AdamOptions, defaultDecay: number): Optimizer {
+  knownOptions(kind, opts, ["lr", "betas", "eps", "weightDecay", "clipGradNorm", "clipGradValue"]);
   const lr = checkLr(opts?.lr);
   const [b1, b2] = opts.betas ?? [0.9, 0.999];
   check(`${kind} betas[0]`, b1, 0, 1);

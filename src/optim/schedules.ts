@@ -9,6 +9,7 @@
  * at its final value for the rest of a run is almost always a length given for another run.
  */
 import { ModelError } from "../../runtime/errors.js";
+import { knownOptions } from "../options.js";
 
 /** lr at the 0-based `step` of a run of `total` steps (undefined: the run's length is not known). */
 export type Schedule = (step: number, total?: number) => number;
@@ -65,6 +66,7 @@ export function constant(lr: number): Schedule {
  * @example stepDecay({ from: 0.1, gamma: 0.1, every: 500 })
  */
 export function stepDecay(o: { from: number; gamma: number; every: number }): Schedule {
+  knownOptions("stepDecay", o, ["from", "gamma", "every"]);
   const from = finite("stepDecay from", o.from), gamma = finite("stepDecay gamma", o.gamma), every = count("stepDecay every", o.every);
   return (t) => from * gamma ** Math.floor(t / every);
 }
@@ -75,6 +77,7 @@ export function stepDecay(o: { from: number; gamma: number; every: number }): Sc
  * @example sgd({ lr: cosine({ from: 0.05, to: 0 }), momentum: 0.9 }) // spans trainLoop's / kiln train's steps
  */
 export function cosine(o: { from: number; to?: number; steps?: number }): Schedule {
+  knownOptions("cosine", o, ["from", "to", "steps"]);
   const from = finite("cosine from", o.from), to = finite("cosine to", o.to ?? 0);
   const own = o.steps === undefined ? undefined : count("cosine steps", o.steps);
   const warned = { done: false };
@@ -90,6 +93,7 @@ export function cosine(o: { from: number; to?: number; steps?: number }): Schedu
  * @example warmup({ steps: 100 }, cosine({ from: 0.05 }))
  */
 export function warmup(o: { steps: number; from?: number }, then: Schedule | number): Schedule {
+  knownOptions("warmup", o, ["steps", "from"]);
   const steps = count("warmup steps", o.steps), from = finite("warmup from", o.from ?? 0);
   const next = asSchedule(then);
   return (t, total) => {

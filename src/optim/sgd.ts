@@ -1,6 +1,7 @@
 import { ModelError } from "../../runtime/errors.js";
 import { checkClip, type ClipOptions } from "./clip.js";
 import type { LearningRate, Optimizer } from "./optimizer.js";
+import { knownOptions } from "../options.js";
 
 export interface SgdOptions extends ClipOptions {
   readonly lr: LearningRate;
@@ -32,6 +33,7 @@ function checkNonNegative(what: string, x: unknown): number {
  * @example sgd({ lr: 0.1, clipGradNorm: 1 })
  */
 export function sgd(opts: SgdOptions): Optimizer {
+  knownOptions("sgd", opts, ["lr", "momentum", "weightDecay", "nesterov", "clipGradNorm", "clipGradValue"]);
   const lr = checkLr(opts?.lr);
   const momentum = checkNonNegative("momentum", opts.momentum ?? 0);
   const wd = checkNonNegative("weightDecay", opts.weightDecay ?? 0);
