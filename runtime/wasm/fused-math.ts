@@ -20,6 +20,8 @@ const LOG2E = 1.44269504088896341;
  * lies in [−150, 129].
  */
 const EXP_LO = -104, EXP_HI = 89;
+/** e^88 < 2^127.5: n = round(88·log2 e) = 127, so 2^n is a normal float (see expF's nonNegative). */
+const EXP_NORMAL = 88;
 /** The float 2^23 + 127 + n holds 127 + n in its low mantissa bits: shifted left by 23 it is 2^n. */
 const POW2_MAGIC = 2 ** 23 + 127;
 
@@ -35,13 +37,17 @@ function pow2<F extends LaneType, I extends ValType>(L: FLanes<F, I>, n: Expr<F>
  * subnormal (n ≥ −150) or overflows (n = 129), so the last multiply rounds into the subnormal
  * range or to ∞ exactly once, as a correctly rounded exp would.
  */
-export function expF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>): Valued<F> {
+export function expF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>, nonNegative = false): Valued<F> {
   const c = (v: number) => L.const(v);
-  const xc = bind(L, L.pmin(L.pmax(x, c(EXP_LO)), c(EXP_HI))); // NaN passes through both
+  // nonNegative: the caller's x is ≥ 0 (or NaN) and any x above EXP_NORMAL may be taken as EXP_NORMAL
+  // (tanh's e^{2|x|}: tanh is ±1 from |x| = 9 on). Then n ∈ [0, 127], e^x is a normal float and
+  // one power of two scales it — the same bits as the two-step scaling below, 7 operations fewer.
+  const xc = bind(L, nonNegative ? L.pmin(x, c(EXP_NORMAL)) : L.pmin(L.pmax(x, c(EXP_LO)), c(EXP_HI))); // NaN passes through
   const n = bind(L, L.nearest(L.mul(xc.get(), c(LOG2E))));
   const r = bind(L, L.sub(L.sub(xc.get(), L.mul(n.get(), c(LN2_HI))), L.mul(n.get(), c(LN2_LO))));
   const p = evenOdd(L, EXP_POLY, r.get);
   const q = bind(L, L.add(L.add(L.mul(p.value, L.mul(r.get(), r.get())), r.get()), c(1)));
+  if (nonNegative) return { setup: [xc.set, n.set, r.set, ...p.setup, q.set], value: L.mul(q.get(), pow2(L, n.get())) };
   const n1 = bind(L, L.floor(L.mul(n.get(), c(0.5))));
   return {
     setup: [xc.set, n.set, r.set, ...p.setup, q.set, n1.set],
@@ -126,7 +132,7 @@ export function tanhF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x:
   let p = c(TANH_POLY[0]!);
   for (const k of TANH_POLY.slice(1)) p = L.add(L.mul(p, z.get()), c(k));
   const small = L.add(L.mul(L.mul(xv.get(), z.get()), p), xv.get());
-  const e = expF(L, L.mul(a.get(), c(2)));
+  const e = expF(L, L.mul(a.get(), c(2)), true);
   const big = withSignOf(L, L.sub(c(1), L.div(c(2), L.add(e.value, c(1)))), xv.get());
   return { setup: [xv.set, a.set, z.set, ...e.setup], value: L.select(L.lt(a.get(), c(0.625)), small, big) };
 }
