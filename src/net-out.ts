@@ -25,12 +25,13 @@ export function ownMemory(arrays: () => readonly ArrayBufferView[]): (a: ArrayBu
 export function checkGradientsOut(out: GradientsOut, input: boolean, params: Readonly<Record<string, Float32Array>>, inputLength: number, isOwn: (a: ArrayBufferView) => boolean): void {
   const grads = (out as { grads?: unknown } | null)?.grads;
   if (typeof grads !== "object" || grads === null) throw new InputError(`gradients: out must be { grads: { <parameter>: Float32Array, … }${input ? ", inputGrad: Float32Array" : ""} }, got ${describeValue(out)}`);
+  // A name that is no parameter first: a misspelt one ("0.weigth") is then named, not only the one it left missing.
+  const extra = Object.keys(grads).filter((k) => !Object.hasOwn(params, k));
+  if (extra.length) throw new InputError(`gradients: out.grads has no parameter ${extra.map((k) => `"${k}"`).join(", ")} (parameters: ${Object.keys(params).join(", ")})`);
   for (const [name, p] of Object.entries(params)) {
     const g = (grads as Record<string, unknown>)[name];
     if (!(g instanceof Float32Array) || g.length !== p.length) throw new InputError(`gradients: out.grads["${name}"] must be a Float32Array of ${p.length} values (the parameter's), got ${describeValue(g)}`);
   }
-  const extra = Object.keys(grads).filter((k) => !Object.hasOwn(params, k));
-  if (extra.length) throw new InputError(`gradients: out.grads has no parameter ${extra.map((k) => `"${k}"`).join(", ")} (parameters: ${Object.keys(params).join(", ")})`);
   if (input && (!(out.inputGrad instanceof Float32Array) || out.inputGrad.length !== inputLength)) throw new InputError(`gradients: out.inputGrad must be a Float32Array of ${inputLength} values (x's), got ${describeValue(out.inputGrad)}`);
   if (!input && out.inputGrad !== undefined) throw new InputError("gradients: out.inputGrad is filled only with { input: true }");
   // [parameter name (null: the input), array]; names are quoted only in a message.

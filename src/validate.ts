@@ -3,6 +3,7 @@ import { InputError } from "../runtime/errors.js";
 
 export const describeValue = (a: unknown): string =>
   a === null ? "null" : a === undefined ? "undefined"
+    : typeof a === "string" ? `string ${JSON.stringify(a.length > 60 ? `${a.slice(0, 57)}...` : a)}`
     : typeof a !== "object" ? `${typeof a} ${String(a)}`
     : typeof (a as ArrayLike<unknown>).length === "number" ? `${(a as object).constructor?.name ?? "object"}(${(a as ArrayLike<unknown>).length})`
     : `${(a as object).constructor?.name ?? "an object"} (no length)`;
@@ -13,7 +14,7 @@ export const typeName = (a: unknown): string =>
 
 /** One element as a message names it: a number as itself, anything else with its type ("string \"0\"", "BigInt 3", "undefined"). */
 export const valueText = (v: unknown): string =>
-  typeof v === "number" ? String(v) : typeof v === "bigint" ? `BigInt ${v}` : typeof v === "string" ? `string ${JSON.stringify(v)}` : v === null || typeof v !== "object" ? String(v) : describeValue(v);
+  typeof v === "number" ? String(v) : typeof v === "bigint" ? `BigInt ${v}` : describeValue(v);
 
 /** The shape text is built only for a message: a passing check allocates nothing. */
 const shapeText = (shape: string | (() => string)): string => (typeof shape === "function" ? shape() : shape);

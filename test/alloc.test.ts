@@ -81,6 +81,9 @@ describe("no JavaScript allocation per call", () => {
     expect(() => net.gradients(x, y, { out: null as never })).toThrow(/gradients: out must be \{ grads: \{ <parameter>: Float32Array, … \} \}, got null/);
     expect(() => net.gradients(x, y, { out: { grads: { ...grads(), "0.weight": new Float32Array(3) } } })).toThrow(/out.grads\["0.weight"\] must be a Float32Array of 640 values \(the parameter's\), got Float32Array\(3\)/);
     expect(() => net.gradients(x, y, { out: { grads: { ...grads(), "9.weight": new Float32Array(3) } } })).toThrow(/out.grads has no parameter "9.weight" \(parameters: 0.weight, 0.bias, 2.weight, 2.bias\)/);
+    // A misspelt name is named (it was reported as the parameter it left missing, "got undefined").
+    const { "0.weight": w0, ...rest } = grads();
+    expect(() => net.gradients(x, y, { out: { grads: { ...rest, "0.weigth": w0! } } })).toThrow(/out.grads has no parameter "0.weigth" \(parameters: 0.weight, 0.bias, 2.weight, 2.bias\)/);
     expect(() => net.gradients(x, y, { input: true, out: { grads: grads() } })).toThrow(/out.inputGrad must be a Float32Array of 320 values \(x's\), got undefined/);
     expect(() => net.gradients(x, y, { out: { grads: grads(), inputGrad: new Float32Array(320) } })).toThrow(/out.inputGrad is filled only with \{ input: true \}/);
     // One array for two parameters of the same size (the deep net's 32×32 layers).

@@ -71,12 +71,12 @@ describe("the kiln binary", () => {
     writeFileSync(bad, `import { seq, linear } from "${process.cwd()}/src/index.js";\nexport const model = seq(linear(4, 8), linear(7, 2));\nexport const options = { inputs: 4, batch: 2 };\n`);
     const cases: [string[], number, RegExp][] = [
       [["frob"], 2, /^kiln: unknown command "frob"/],
-      [["inspect"], 2, /expected a model file/],
+      [["inspect"], 2, /^kiln inspect: expected a model file \(kiln inspect --help\)$/m],
       [["inspect", MODEL, "--bogus"], 2, /Unknown option '--bogus'/],
       [["inspect", join(dir, "missing.ts")], 1, /^kiln: cannot load .*missing\.ts: expected a model file \(.*\), but there is no such file$/m],
       [["inspect", MODEL, "--graph", "nope"], 2, /^kiln: --graph must be one of forward, backward, train, eval, got "nope"$/m],
       [["inspect", MODEL, "--after", "unroll"], 2, /^kiln: --after must be "none" or one of simplify, cse, dce, foldBatchNorm, fuseLinear, fuseNormalize, fuseNormalizeBackward, /m],
-      [["diff", MODEL, "train", "frob"], 2, /^kiln: kiln diff compares "train" and "eval", got "frob"$/m],
+      [["diff", MODEL, "train", "frob"], 2, /^kiln diff compares "train" and "eval", got "frob"$/m],
       [["profile", MODEL, "--batch", "0"], 2, /^kiln: --batch must be a positive integer, got "0"$/m],
       [["inspect", bad], 1, /seq argument 1 expects 7 features, but previous layer outputs 8/],
       [["eval", MODEL], 2, /--checkpoint FILE is required/],

@@ -87,7 +87,7 @@ describe("user code that goes wrong is a ModelError naming the layer", () => {
     expect(kilnError(() => compile(seq(linear(4, 4), fn("nan", (x) => x.add(NaN))), opts)).message)
       .toBe(`fn "nan" at 1: add: expected a finite number, got NaN`);
     expect(kilnError(() => compile(seq(linear(4, 4), fn("str", (x) => x.mul("2" as unknown as number))), opts)).message)
-      .toBe(`fn "str" at 1: mul: expected a tensor expression or a number, got string 2`);
+      .toBe(`fn "str" at 1: mul: expected a tensor expression or a number, got string "2"`);
     // A misspelt option was ignored: on a square operand, x·W instead of x·Wᵀ with no error.
     expect(kilnError(() => compile(seq(linear(4, 4), fn("tb", (x) => x.matmul(x.slice(0, 0, 3), { transposeb: true } as never))), opts)).message)
       .toBe(`fn "tb" at 1: matmul: unknown option "transposeb" (did you mean transposeB?); expected transposeA, transposeB`);

@@ -49,6 +49,12 @@ describe("paths that are not strings", () => {
     } finally { closeSync(lfd); }
     await refused(() => loadIdxDir(7 as unknown as string, "x"), /loadIdxDir: expected a folder \(string\), got number/, InputError);
     await refused(() => saveCheckpoint(net, 3 as unknown as string), /cannot write a file: expected a path \(non-empty string\), got number 3/);
+    // The system's message named the hidden temporary file (".m.safetensors.1234.ab12….tmp").
+    await refused(() => saveCheckpoint(net, join(dir, "no", "such", "m.safetensors")), /cannot write ".*no\/such\/m\.safetensors": the folder ".*no\/such" does not exist \(expected an existing folder; create it first\)/);
+    // Another kind of file given as a checkpoint: its first 8 bytes read as an absurd header length.
+    const onnx = join(dir, "model.onnx");
+    writeFileSync(onnx, Uint8Array.of(0x08, 0x08, 0x12, 0x04, 0x6b, 0x69, 0x6c, 0x6e, 0x3a, 0x10, 0, 0));
+    await refused(() => loadCheckpoint(net, onnx), /header length .*: expected at most 100000000 bytes \(the header does not start with "\{": is this a safetensors file\?\)/);
   });
 });
 

@@ -184,8 +184,8 @@ describe("compileGraph's options", () => {
       [null, /expected options \{ optimize\?, threads\?, checkNumerics\? \}, got null/],
       [{ threads: 0 }, /threads must be an integer in \[1, 64\], got number 0/],
       [{ threads: 2.5 }, /threads must be an integer in \[1, 64\], got number 2\.5/],
-      [{ threads: "2" }, /threads must be an integer in \[1, 64\], got string 2/],
-      [{ optimize: "yes" }, /optimize must be true or false, got string yes/],
+      [{ threads: "2" }, /threads must be an integer in \[1, 64\], got string "2"/],
+      [{ optimize: "yes" }, /optimize must be true or false, got string "yes"/],
       [{ checkNumerics: 1 }, /checkNumerics must be true or false, got number 1/],
     ] as const) {
       expect(() => compileGraph(g, opts as never)).toThrow(InputError);

@@ -28,7 +28,7 @@ function block(start: string): { text: string; next: (i: number) => string } {
 const MODEL = block("import { seq, linear, layerNorm, batchNorm, relu, dropout, residual,");
 const DSL = block("import { seq, linear, layer, fn, concat, tanh,");
 const ORT = block("import * as ort from \"onnxruntime-node\";");
-const FROM_ONNX = block("import { fromOnnx, compile } from \"./src/index.js\";");
+const FROM_ONNX = block("import { readFileSync } from \"node:fs\";\nimport { fromOnnx, compile, sgd } from \"./src/index.js\";");
 
 // The snippets import "./src/index.js" from the repository's root; they are written two levels down.
 const rebase = (text: string) => text.replaceAll("\"./src/index.js\"", "\"../../src/index.js\"");
@@ -68,7 +68,6 @@ const files: Record<string, string> = {
     "console.log(JSON.stringify({ dims: logits!.dims, diff: Math.max(...Array.from(logits!.data as Float32Array, (v, i) => Math.abs(v - mine[i]!))) }));",
   ].join("\n"),
   "from-onnx.mts": [
-    "import { readFileSync } from \"node:fs\";",
     rebase(FROM_ONNX.text),
     "console.log(JSON.stringify({ inputs, params: Object.keys(params).length, out: net.predict(new Float32Array(inputs * 64)).length }));",
   ].join("\n"),
@@ -83,7 +82,9 @@ beforeAll(() => {
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), `${text}\n`);
   // The project's tsconfig with the snippets (and the WebAssembly types the sources declare for themselves).
   writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ extends: "../../tsconfig.json", include: ["*.mts", "../../runtime/webassembly.d.ts"] }));
-  copyFileSync(join(root, "test/fixtures/onnx/mlp.onnx"), join(dir, "torch_mlp.onnx")); // a PyTorch export (make_onnx.py)
+  // The README reads test/fixtures/onnx/mlp.onnx (a PyTorch export, make_onnx.py) from the repository's root.
+  mkdirSync(join(dir, "test/fixtures/onnx"), { recursive: true });
+  copyFileSync(join(root, "test/fixtures/onnx/mlp.onnx"), join(dir, "test/fixtures/onnx/mlp.onnx"));
 });
 
 afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });

@@ -1,5 +1,5 @@
 /**
- * A model file for the `kiln` command line: the README's MNIST MLP.
+ * A model file for the `kiln` command line: an MNIST MLP (784-256-256-10, a layerNorm and a batchNorm, dropout).
  *   npx kiln inspect examples/models/mlp.ts --graph eval
  *   npx kiln diff examples/models/mlp.ts train eval
  *   npx kiln train examples/models/mlp.ts --epochs 3          # writes out/mlp.safetensors

@@ -151,7 +151,8 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e as Error;
     const usage = e instanceof UsageError;
-    console.error(`kiln: ${err.message ?? String(e)}`);
+    const message = err.message ?? String(e);
+    console.error(message.startsWith("kiln ") ? message : `kiln: ${message}`); // not "kiln: kiln inspect: …"
     if (process.env.KILN_DEBUG) console.error(err.stack);
     return usage ? 2 : 1;
   }

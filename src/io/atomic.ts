@@ -53,7 +53,12 @@ export function writeFileAtomic(path: string, data: Uint8Array, io: FileIO = nod
     io.renameSync(tmp, path);
     renamed = true;
   } catch (e) {
-    throw new KilnError(`cannot write ${JSON.stringify(path)}: ${(e as Error)?.message ?? String(e)} (the previous file, if any, is unchanged)`, { cause: e });
+    // The system's message names the temporary file; say what is wrong with the path itself.
+    const code = (e as { code?: unknown })?.code;
+    const why = code === "ENOENT" ? `the folder ${JSON.stringify(dirname(path))} does not exist (expected an existing folder; create it first)`
+      : code === "EACCES" || code === "EPERM" ? `no permission to write in the folder ${JSON.stringify(dirname(path))}`
+      : (e as Error)?.message ?? String(e);
+    throw new KilnError(`cannot write ${JSON.stringify(path)}: ${why} (the previous file, if any, is unchanged)`, { cause: e });
   } finally {
     if (fd !== null) try { io.closeSync(fd); } catch { /* already failing */ }
     if (!renamed) try { io.unlinkSync(tmp); } catch { /* never created */ }

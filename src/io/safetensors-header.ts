@@ -151,7 +151,9 @@ export function readHeader(bytes: Uint8Array): { entries: Entry[]; metadata: Map
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lo = view.getUint32(0, true), hi = view.getUint32(4, true);
   const n = hi * 2 ** 32 + lo;
-  if (hi !== 0 || n > MAX_HEADER_BYTES) fail(`header length ${hi >= 2 ** 21 ? `${hi}·2³²+${lo}` : n}: expected at most ${MAX_HEADER_BYTES} bytes`);
+  // Another kind of file (an ONNX model, a zip) reads as an absurd length here: say so.
+  const notOne = bytes[8] !== 0x7b ? ` (the header does not start with "{": is this a safetensors file?)` : "";
+  if (hi !== 0 || n > MAX_HEADER_BYTES) fail(`header length ${hi >= 2 ** 21 ? `${hi}·2³²+${lo}` : n}: expected at most ${MAX_HEADER_BYTES} bytes${notOne}`);
   if (n < 2) fail(`header length ${n}: expected at least 2 bytes ("{}")`);
   if (n > bytes.length - 8) fail(`header length ${n}: expected at most ${bytes.length - 8}, the bytes after the length field`);
   let text = "";
