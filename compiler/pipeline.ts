@@ -5,7 +5,7 @@
  */
 import type { Arena } from "../runtime/arena.js";
 import { Executor } from "../runtime/executor.js";
-import { envVar } from "../runtime/host.js";
+import { debugLevel } from "../runtime/host.js";
 import { cacheStats } from "../runtime/lru.js";
 import { poolStats } from "../runtime/pool.js";
 import type { Program } from "../runtime/program.js";
@@ -60,11 +60,11 @@ export function prepare(g: Graph, arena: Arena | null, label = "graph"): Prepare
     return { program, plan: null, executor };
   }
   const plan = planMemory(g);
-  if (Number(envVar("KILN_DEBUG") ?? 0) >= 3) console.error(formatPlan(g, plan, label));
+  if (debugLevel() >= 3) console.error(formatPlan(g, plan, label));
   const program = lowerPlanned(g, plan);
   const executor = new Executor(program, "f32", arena);
   executor.label = label;
-  if (Number(envVar("KILN_DEBUG") ?? 0) >= 1) console.error(`[kiln] ${label}: ${formatShared()}`);
+  if (debugLevel() >= 1) console.error(`[kiln] ${label}: ${formatShared()}`);
   return { program, plan, executor };
 }
 

@@ -7,7 +7,7 @@
  */
 import { alignUp, type Arena } from "./arena.js";
 import { GraphError } from "./errors.js";
-import { envVar } from "./host.js";
+import { debugLevel } from "./host.js";
 import { compileKernel } from "./kernels/generated.js";
 import { kernels, type AnyArray, type Kernel } from "./kernels/index.js";
 import type { KernelContext, SplitCall } from "./kernels/types.js";
@@ -70,7 +70,7 @@ export class Executor implements ProgramInfo {
       finite: (b) => this.finite(b), inArena: (b) => this.inArena(b),
     });
     this.relink();
-    if (Number(envVar("KILN_DEBUG") ?? 0) >= 4) debugTiming(this);
+    if (debugLevel() >= 4) debugTiming(this);
   }
 
   /** The buffer of a named input: a live view to write into before `run`. */

@@ -19,6 +19,29 @@ export function envVar(name: string): string | undefined {
   return nodeProcess()?.env?.[name];
 }
 
+const warned = new Set<string>();
+
+/**
+ * A setting from the environment: `parse` gives its value, or undefined for a value it does not
+ * understand — then the default, and one warning naming what was expected. (KILN_CHECK_NUMERICS=true
+ * left the check off and KILN_DEBUG=yes printed nothing, silently.)
+ */
+export function envSetting<T>(name: string, expected: string, dflt: T, parse: (text: string) => T | undefined): T {
+  const text = envVar(name);
+  if (text === undefined || text === "") return dflt;
+  const v = parse(text.trim());
+  if (v !== undefined) return v;
+  if (!warned.has(`${name}=${text}`)) {
+    warned.add(`${name}=${text}`);
+    console.warn(`kiln: ${name}=${JSON.stringify(text)} is not understood; expected ${expected}. Ignored.`);
+  }
+  return dflt;
+}
+
+/** "1"/"true"/"yes" → true, "0"/"false"/"no" → false. */
+export const envFlag = (text: string): boolean | undefined =>
+  /^(1|true|yes|on)$/i.test(text) ? true : /^(0|false|no|off)$/i.test(text) ? false : undefined;
+
 /** Whether Node's built-in modules are at hand (Node ≥ 20.16: process.getBuiltinModule). */
 export const hasNodeBuiltins = (): boolean => typeof nodeProcess()?.getBuiltinModule === "function";
 
@@ -37,3 +60,6 @@ export function nodeBuiltin<M>(id: string, what: string): M {
 
 /** This process's id, for temporary file names (0 without Node). */
 export const processId = (): number => nodeProcess()?.pid ?? 0;
+
+/** KILN_DEBUG's level (0: off; 1 to 4 print more, see the README). */
+export const debugLevel = (): number => envSetting("KILN_DEBUG", "a level 0 to 4", 0, (t) => (/^[0-9]$/.test(t) ? Number(t) : undefined));

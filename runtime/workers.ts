@@ -17,7 +17,7 @@
  * v − base, adds 1 to tickets[1] and notifies it; it stops when v reaches end.
  * Export index −1 is not a kernel: the worker drops the instance of memory ctrl[2].
  */
-import { envVar, hasNodeBuiltins, nodeBuiltin } from "./host.js";
+import { envSetting, hasNodeBuiltins, nodeBuiltin } from "./host.js";
 
 /** What a worker is sent for each memory it must run kernels on. */
 export interface AttachMessage {
@@ -59,7 +59,7 @@ export const MAX_CHUNK_ARGS = 1024;
  * busy machine a long spin takes the core from the thread being waited for, but there the pool's
  * judge (threads.ts) runs alone and hands out no job, so the worker spins once and sleeps.
  */
-export const spinMs = (): number => Number(envVar("KILN_SPIN_US") ?? 500) / 1000;
+export const spinMs = (): number => envSetting("KILN_SPIN_US", "microseconds, a number ≥ 0", 500, (t) => (/^[0-9]+(\.[0-9]*)?$/.test(t) ? Number(t) : undefined)) / 1000;
 
 let host: WorkerHost | undefined;
 

@@ -15,7 +15,7 @@ import type { Graph, Node } from "../compiler/ir/graph.js";
 import { printEquation } from "../compiler/ir/print.js";
 import { fmtType } from "../compiler/ir/types.js";
 import { KilnError } from "../runtime/errors.js";
-import { envVar } from "../runtime/host.js";
+import { envFlag, envSetting } from "../runtime/host.js";
 import { describe, type LayerNode } from "./layers/node.js";
 import { checkedOutputs } from "./numerics-skip.js";
 import { useCheckedKernels, type KernelExecutor } from "./numerics-kernels.js";
@@ -162,7 +162,7 @@ export function numericsError(g: Graph, exec: CheckedExecutor, found: Located, m
 }
 
 /** KILN_CHECK_NUMERICS=1 turns the check on for every compiled program. */
-export const checkNumericsFromEnv = (): boolean => envVar("KILN_CHECK_NUMERICS") === "1"; // no variable (and no `process`) in a browser
+export const checkNumericsFromEnv = (): boolean => envSetting("KILN_CHECK_NUMERICS", "1 or 0", false, envFlag); // no variable (and no `process`) in a browser
 
 /** A program run with checkNumerics: its executor, the graph it was lowered from, and a snapshot. */
 export class CheckedProgram {

@@ -197,3 +197,35 @@ describe("compileGraph's options", () => {
     expect(Array.from(p.output("y"))).toEqual([0, 2, 0, 4, 0, 6]);
   });
 });
+
+describe("settings from the environment", () => {
+  it("a value a KILN_ variable does not take is named once in a warning and ignored (KILN_CHECK_NUMERICS=true left the check off, silently)", async () => {
+    const { debugLevel, envFlag, envSetting } = await import("../runtime/host.js");
+    const { checkNumericsFromEnv } = await import("../src/numerics.js");
+    const saved = { ...process.env };
+    const warnings: string[] = [];
+    const warn = console.warn;
+    console.warn = (m: string) => { warnings.push(m); };
+    try {
+      process.env.KILN_CHECK_NUMERICS = "true";
+      expect(checkNumericsFromEnv()).toBe(true);
+      process.env.KILN_CHECK_NUMERICS = "0";
+      expect(checkNumericsFromEnv()).toBe(false);
+      process.env.KILN_CHECK_NUMERICS = "please";
+      expect(checkNumericsFromEnv()).toBe(false);
+      expect(checkNumericsFromEnv()).toBe(false);
+      process.env.KILN_DEBUG = "verbose";
+      expect(debugLevel()).toBe(0);
+      process.env.KILN_DEBUG = "3";
+      expect(debugLevel()).toBe(3);
+      expect(envSetting("KILN_UNSET_IN_TESTS", "x", 7, envFlag)).toBe(7);
+      expect(warnings).toEqual([
+        'kiln: KILN_CHECK_NUMERICS="please" is not understood; expected 1 or 0. Ignored.',
+        'kiln: KILN_DEBUG="verbose" is not understood; expected a level 0 to 4. Ignored.',
+      ]);
+    } finally {
+      console.warn = warn;
+      for (const k of ["KILN_CHECK_NUMERICS", "KILN_DEBUG"]) { if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k]; }
+    }
+  });
+});

@@ -2,7 +2,7 @@
  * The pass pipeline: a short list of named Graph → Graph functions, run in order. With
  * KILN_DEBUG ≥ 1 each pass's name and time are printed, ≥ 2 the IR after each pass.
  */
-import { envVar } from "../../runtime/host.js";
+import { debugLevel } from "../../runtime/host.js";
 import type { Graph } from "../ir/graph.js";
 import { printIR } from "../ir/print.js";
 import { cse } from "./cse.js";
@@ -20,7 +20,6 @@ export const cleanup: readonly Pass[] = [
   { name: "dce", run: dce },
 ];
 
-const debugLevel = (): number => Number(envVar("KILN_DEBUG") ?? 0) || 0;
 
 /** Run passes in order; `label` names the program in debug output. */
 export function runPasses(g: Graph, passes: readonly Pass[], label: string): Graph {

@@ -24,7 +24,7 @@
  * row splits; they differ in the last bits from the core-SIMD variant (and so between machines
  * with and without FMA, and from results kiln computed before it used FMA).
  */
-import { envVar, hasNodeBuiltins, nodeBuiltin } from "../host.js";
+import { envFlag, envSetting, hasNodeBuiltins, nodeBuiltin } from "../host.js";
 import { ModuleBuilder } from "./builder.js";
 import { f32x4, get, stmt } from "./emit.js";
 
@@ -62,7 +62,7 @@ function maddIsFused(bytes: Uint8Array): boolean {
 
 function detect(): WasmFeatures {
   const bytes = relaxedProbeBytes();
-  const off = envVar("KILN_RELAXED_SIMD") === "0";
+  const off = !envSetting("KILN_RELAXED_SIMD", "1 or 0", true, envFlag);
   if (off) return { relaxedSimd: false, fma: false, relaxedSimdSource: "disabled" };
   let source: WasmFeatures["relaxedSimdSource"] = "native";
   if (!WebAssembly.validate(bytes)) {
