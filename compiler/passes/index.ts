@@ -20,7 +20,6 @@ export const cleanup: readonly Pass[] = [
   { name: "dce", run: dce },
 ];
 
-
 /** Run passes in order; `label` names the program in debug output. */
 export function runPasses(g: Graph, passes: readonly Pass[], label: string): Graph {
   const level = debugLevel();
