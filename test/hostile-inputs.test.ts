@@ -218,7 +218,7 @@ describe("settings from the environment", () => {
       expect(debugLevel()).toBe(0);
       process.env.KILN_DEBUG = "3";
       expect(debugLevel()).toBe(3);
-      expect(envSetting("KILN_UNSET_IN_TESTS", "x", 7, envFlag)).toBe(7);
+      expect(envSetting("KILN_UNSET_IN_TESTS", "x", "default", (t) => t)).toBe("default");
       expect(warnings).toEqual([
         'kiln: KILN_CHECK_NUMERICS="please" is not understood; expected 1 or 0. Ignored.',
         'kiln: KILN_DEBUG="verbose" is not understood; expected a level 0 to 4. Ignored.',
