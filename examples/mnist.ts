@@ -64,7 +64,8 @@ const N = normName === "batch" ? "BN" : "LN";
 console.log(`kiln · ${train.name}: ${train.count} train / ${test.count} test · 784→${hidden}→${N}→ReLU→Dropout(0.1)→${hidden}→${N}→ReLU→Dropout(0.1)→10`);
 const batcher = new Batcher(train, { batch, seed });
 const progress = new Progress(epochs * stepsPerEpoch, "training");
-const rows: string[][] = [];
+/** Per epoch: training loss, train and test error (fractions). */
+const history: { loss: number; train: number; test: number }[] = [];
 let testError = NaN;
 const started = performance.now();
 for (let epoch = 0; epoch < epochs; epoch++) {
@@ -75,19 +76,19 @@ for (let epoch = 0; epoch < epochs; epoch++) {
     progress.update(net.step, `loss ${(sum / n).toFixed(4)}`);
   }
   testError = evaluate(net, test).error;
-  rows.push([String(epoch + 1), (sum / n).toFixed(4), pct(evaluate(net, train).error), pct(testError)]);
+  history.push({ loss: sum / n, train: evaluate(net, train).error, test: testError });
 }
 const seconds = (performance.now() - started) / 1000;
 
-console.log(table(["epoch", "train loss", "train error", "test error"], rows));
+console.log(table(["epoch", "train loss", "train error", "test error"], history.map((h, i) => [String(i + 1), h.loss.toFixed(4), pct(h.train), pct(h.test)])));
 console.log(`test accuracy ${pct(1 - testError)} (error ${pct(testError)}) after ${epochs} epoch${epochs === 1 ? "" : "s"}, ${net.step} steps, ${seconds.toFixed(1)} s (${((net.step * batch) / seconds).toFixed(0)} samples/s)`);
 mkdirSync(args.out, { recursive: true });
-// The table as curves: loss, and the errors in % (rows: epoch, loss, "x.xx%", "y.yy%").
-const at = (col: number) => rows.map((r) => [Number(r[0]), Number.parseFloat(r[col]!)] as [number, number]);
+// The table as curves: the loss, and the errors in %.
+const at = (v: (h: (typeof history)[number]) => number) => history.map((h, i) => [i + 1, v(h)] as [number, number]);
 const curves: LineChartSpec[] = [
-  { title: "Training loss", x: { label: "epoch" }, y: { label: "cross-entropy" }, series: [{ name: "train loss", points: at(1), markers: true }] },
+  { title: "Training loss", x: { label: "epoch" }, y: { label: "cross-entropy" }, series: [{ name: "train loss", points: at((h) => h.loss), markers: true }] },
   { title: "Error", x: { label: "epoch" }, y: { label: "error (%)", include: [0] }, series: [
-    { name: "train", points: at(2), markers: true }, { name: "test", points: at(3), markers: true, dashed: true }] },
+    { name: "train", points: at((h) => 100 * h.train), markers: true }, { name: "test", points: at((h) => 100 * h.test), markers: true, dashed: true }] },
 ];
 const written = writeFigure(join(args.out, "curves"), multiPanel(curves, { columns: 2, title: `MNIST MLP, ${N}` }), panelsCsv(curves));
 console.log(`wrote ${written.svg} and ${written.csv}`);

@@ -73,6 +73,10 @@ function checkMode(m: unknown): FanMode {
   return m;
 }
 
+/** Whether `x` is an initializer (init.he(), init.zeros(), …): what a layer's `init` must be. */
+export const isInitializer = (x: unknown): x is Initializer =>
+  typeof x === "object" && x !== null && typeof (x as Initializer).sample === "function";
+
 /**
  * He (Kaiming) initialization: variance 2/fan. The default for linear weights.
  * @example linear(784, 256, { init: init.he({ distribution: "uniform" }) })

@@ -59,9 +59,11 @@ const FIELDS = { dtype: DtypeC, shape: Counts, data_offsets: Offsets };
 const TensorInfoC = closed(FIELDS, "TensorInfo");
 export type TensorInfo = t.TypeOf<typeof TensorInfoC>;
 
-// A name or metadata string with a lone surrogate (LONE_SURROGATE): JSON can write one as an escape
-// ("\ud800"), but the reference's reader refuses it and its writer cannot write it.
-/** What the reader and the writer say of such a string: "expected a name that is ${UNICODE}". */
+/**
+ * What the reader and the writer say of a name or metadata string with a lone surrogate
+ * (LONE_SURROGATE), "expected a name that is ${UNICODE}": JSON can write one as an escape
+ * ("\ud800"), but the reference's reader refuses it and its writer cannot write it.
+ */
 export const UNICODE = "valid Unicode (UTF-8), got one with a lone surrogate";
 
 export const fail = (msg: string): never => { throw new DecodeError(`invalid safetensors file: ${msg}`); };

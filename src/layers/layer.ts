@@ -1,4 +1,4 @@
-import { he, zeros, type Initializer } from "../init.js";
+import { he, isInitializer, zeros, type Initializer } from "../init.js";
 import { MAX_ELEMENTS } from "../../compiler/ir/graph.js";
 import { ModelError } from "../../runtime/errors.js";
 import type { T } from "../dsl/tensor.js";
@@ -77,13 +77,13 @@ function decls(what: string, given: unknown, dflt: (shape: readonly number[]) =>
     const count = shape.reduce((a: number, b: number) => a * b, 1);
     if (count > MAX_ELEMENTS) throw new ModelError(`${what}.${k}: shape [${shape.join(",")}] has ${count} elements; one tensor holds at most ${MAX_ELEMENTS}`);
     const init = (d as { init?: unknown }).init ?? dflt(shape);
-    if (typeof init !== "object" || init === null || typeof (init as Initializer).sample !== "function") {
+    if (!isInitializer(init)) {
       throw new ModelError(`${what}.${k}: init must be an initializer (init.he(), init.zeros(), …), got ${String(init)}`);
     }
-    if (constantOnly && ((init as Initializer).kind !== "constant" || typeof (init as Initializer).params?.value !== "number")) {
-      throw new ModelError(`${what}.${k}: a state buffer starts constant: init must be init.zeros() or init.ones(), got ${(init as Initializer).label}`);
+    if (constantOnly && (init.kind !== "constant" || typeof init.params?.value !== "number")) {
+      throw new ModelError(`${what}.${k}: a state buffer starts constant: init must be init.zeros() or init.ones(), got ${init.label}`);
     }
-    out[k] = Object.freeze({ shape: Object.freeze([...shape] as number[]), init: init as Initializer });
+    out[k] = Object.freeze({ shape: Object.freeze([...shape] as number[]), init });
   }
   return Object.freeze(out);
 }

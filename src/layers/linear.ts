@@ -1,4 +1,4 @@
-import { he, zeros, type Initializer } from "../init.js";
+import { he, isInitializer, zeros, type Initializer } from "../init.js";
 import { ModelError } from "../../runtime/errors.js";
 import { MAX_ELEMENTS } from "../../compiler/ir/graph.js";
 import { checkFeatures } from "./check.js";
@@ -29,7 +29,7 @@ export function linear<In extends number, Out extends number>(inFeatures: In, ou
   for (const k of ["init", "biasInit"] as const) {
     const i = opts[k];
     // Refused here, not as a TypeError when compile() samples it.
-    if (i !== undefined && (typeof i !== "object" || i === null || typeof i.sample !== "function")) {
+    if (i !== undefined && !isInitializer(i)) {
       throw new ModelError(`linear ${k} must be an initializer (init.he(), init.xavier(), init.zeros(), …), got ${describeValue(i)}`);
     }
   }

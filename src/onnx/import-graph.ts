@@ -127,25 +127,24 @@ function constantValue(node: Node): Tensor | null {
   return null;
 }
 
-/** Attribute readers with defaults; a wrong attribute type is a DecodeError. */
+/**
+ * Attribute readers with defaults. Each attribute's type (and that its value is in the field the
+ * type names) was checked against the op's schema before any matcher reads it (import-check.ts).
+ */
 export function attr(node: Node, name: string): Attribute | undefined {
   return node.attribute.find((a) => a.name === name);
 }
 export function attrInt(node: Node, name: string, dflt: number): number {
   const a = attr(node, name);
-  if (!a) return dflt;
-  if (a.type !== AttrType.INT) throw new DecodeError(`ONNX: attribute ${name} of ${nodeLabel(node)} must be an integer`);
-  return int(a.i, `attribute ${name} of ${nodeLabel(node)}`);
+  return a ? int(a.i, `attribute ${name} of ${nodeLabel(node)}`) : dflt;
 }
 export function attrFloat(node: Node, name: string, dflt: number): number {
   const a = attr(node, name);
   if (!a) return dflt;
-  if (a.type !== AttrType.FLOAT || !Number.isFinite(a.f)) throw new DecodeError(`ONNX: attribute ${name} of ${nodeLabel(node)} must be a finite float`);
+  if (!Number.isFinite(a.f)) throw new DecodeError(`ONNX: attribute ${name} of ${nodeLabel(node)} must be a finite float, got ${a.f}`);
   return a.f;
 }
 export function attrInts(node: Node, name: string): number[] | undefined {
   const a = attr(node, name);
-  if (!a) return undefined;
-  if (a.type !== AttrType.INTS) throw new DecodeError(`ONNX: attribute ${name} of ${nodeLabel(node)} must be a list of integers`);
-  return a.ints.map((v, k) => int(v, `attribute ${name}[${k}] of ${nodeLabel(node)}`));
+  return a ? a.ints.map((v, k) => int(v, `attribute ${name}[${k}] of ${nodeLabel(node)}`)) : undefined;
 }
