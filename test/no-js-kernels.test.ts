@@ -12,7 +12,7 @@ import {
   adam, adamw, batchNorm, binaryCrossEntropy, compile, concat, dropout, fn, gelu, huber, l1, layerNorm, leakyRelu, linear, mse, relu,
   residual, seq, sgd, sigmoid, silu, softmaxCrossEntropy, tanh, type LayerNode, type Loss, type Net, type Optimizer,
 } from "../src/index.js";
-import { maxRelErr, rand } from "./helpers/run.js";
+import { javascriptSteps, maxRelErr, rand } from "./helpers/run.js";
 
 const SIZES = [1, 3, 37, 100, 1000];
 
@@ -52,10 +52,6 @@ function randomCase(r: () => number, k: number): Case {
   return { model: seq(...(layers as [LayerNode])), inputs, outputs: w, batch, loss, optimizer };
 }
 
-/** Every step of every program the net has made that runs JavaScript, as "program: #i kernel". */
-function javascriptSteps(net: Net): string[] {
-  return [...net.programs()].flatMap(([name, e]) => e.steps.flatMap((s, i) => (s.wasm ? [] : [`${name}: #${i} ${s.kernel}`])));
-}
 
 describe("optimized programs run no JavaScript kernel", () => {
   it("the corpus clips gradients by global norm and by value", () => {

@@ -28,7 +28,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { compile } from "../src/index.js";
+import { compile, type Net as KilnNet } from "../src/index.js";
+import { javascriptSteps } from "./helpers/run.js";
 import { build, lossOf, optimizerOf, type LayerJson, type LossJson, type OptimizerJson } from "./helpers/fixture-model.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -89,6 +90,7 @@ interface Net {
     readonly loss: number; readonly grads: Readonly<Record<string, Float32Array>>; readonly inputGrad: Float32Array;
   };
   predict(x: Float32Array): Float32Array;
+  programs(): ReturnType<KilnNet["programs"]>;
 }
 
 
@@ -254,6 +256,9 @@ describe("whole models against PyTorch (test/fixtures/pytorch-*.json)", () => {
       // Evaluation after training: dropout absent, batchNorm on the running statistics.
       expectClose(`${tag} predict() after ${fx.steps.length} steps (batch ${fx.options.evalBatch})`,
         net.predict(xEval), fx.expected.predictFinal, RTOL_ELEMENTWISE);
+
+      // No slow path: every step of every optimized program ran WebAssembly.
+      if (optimize) expect.soft(javascriptSteps(net), `${tag} steps in JavaScript`).toEqual([]);
     });
   }
 });

@@ -147,8 +147,10 @@ export class GraphBuilder implements Emitter {
   minimum = (x: V, y: V) => this.emit("minimum", [x, y], {});
   scalar = (value: number) => this.emit("constant", [], { value, shape: [] });
   constant = (value: number, shape: readonly number[]) => this.emit("constant", [], { value, shape: [...shape] });
-  sum = (x: V, axes: readonly number[], keepdims = false) => this.emit("sum", [x], { axes: [...axes], keepdims });
-  mean = (x: V, axes: readonly number[], keepdims = false) => this.emit("mean", [x], { axes: [...axes], keepdims });
+  /** Σ over `axes`; axes in several runs become one sum per run (see byRuns). */
+  sum = (x: V, axes: readonly number[], keepdims = false) => this.byRuns("sum", x, axes, keepdims, true);
+  /** The mean over `axes`: a mean per run, then of those (equal counts, so the same mean). */
+  mean = (x: V, axes: readonly number[], keepdims = false) => this.byRuns("mean", x, axes, keepdims, true);
   /** x[…, start:end, …] on `axis` (may be negative). */
   slice = (x: V, axis: number, start: number, end: number) => this.emit("slice", [x], { axis, start, end });
   /** Zeros around x on `axis`: `before` in front, `after` behind (the adjoint of slice). */
@@ -160,27 +162,34 @@ export class GraphBuilder implements Emitter {
     sameShape(this.type(x).shape, shape) ? x : this.emit("reshape", [x], { shape: [...shape] });
   broadcastTo = (x: V, shape: readonly number[]) =>
     sameShape(this.type(x).shape, shape) ? x : this.emit("broadcast_to", [x], { shape: [...shape] });
+  /** Max over `axes`; its gradient goes to the first maximal element (see byRuns). */
+  max = (x: V, axes: readonly number[], keepdims = false) => this.byRuns("max", x, axes, keepdims, false);
+
   /**
-   * Max over `axes`; its gradient goes to the first maximal element. The max op reduces one
-   * contiguous run of axes: other axis sets become one max per run (last run first, keepdims),
-   * which picks the same first maximum in row-major order.
+   * A reduction whose kernels take one run of reduced axes (x viewed as [outer, n, inner]): other
+   * axis sets become one reduction per run, last run first with keepdims, then one reshape. A run
+   * is consecutive axes; for sum and mean (`loose`) also axes apart only by dimensions of size 1,
+   * which the sum kernel's view drops. For max, the runs pick the same first maximum in row-major
+   * order. Bad axes go to the op as given, whose shape rule names them.
    */
-  max(x: V, axes: readonly number[], keepdims = false): V {
-    const rank = this.type(x).shape.length;
+  private byRuns(op: "sum" | "mean" | "max", x: V, axes: readonly number[], keepdims: boolean, loose: boolean): V {
+    const shape = this.type(x).shape, rank = shape.length;
     const norm = [...new Set(axes.map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
     const runs: number[][] = [];
     for (const a of norm) {
-      const last = runs.at(-1);
-      if (last && last.at(-1)! + 1 === a) last.push(a);
+      const last = runs.at(-1), prev = last?.at(-1);
+      const joins = prev !== undefined && (prev + 1 === a || (loose && shape.slice(prev + 1, a).every((d) => d === 1)));
+      if (last && joins) last.push(a);
       else runs.push([a]);
     }
     if (runs.length <= 1 || norm.length !== axes.length || norm.some((a) => !Number.isInteger(a) || a < 0 || a >= rank)) {
-      return this.emit("max", [x], { axes: [...axes], keepdims });
+      return this.emit(op, [x], { axes: [...axes], keepdims });
     }
     let y = x;
-    for (const run of runs.reverse()) y = this.emit("max", [y], { axes: run, keepdims: true });
-    return keepdims ? y : this.reshape(y, this.type(x).shape.filter((_d, i) => !norm.includes(i)));
+    for (const run of runs.reverse()) y = this.emit(op, [y], { axes: run, keepdims: true });
+    return keepdims ? y : this.reshape(y, shape.filter((_d, i) => !norm.includes(i)));
   }
+
   matmul = (a: V, b: V, transA = false, transB = false) => this.emit("matmul", [a, b], { transA, transB });
   normalize = (x: V, axis: number, eps: number) => this.emit("normalize", [x], { axis, eps });
   logSoftmax = (x: V, axis: number) => this.emit("log_softmax", [x], { axis });

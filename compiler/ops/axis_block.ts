@@ -25,5 +25,5 @@ function cached(key: string, make: () => Uint8Array): Uint8Array {
 }
 export const blocksWasm = (spec: BlockSpec) => cached(`blocks:${JSON.stringify(spec)}`, () => emitBlocks(spec));
 export const maxWasm = (outer: number, n: number, inner: number, mask: boolean) => cached(`max:${outer},${n},${inner},${mask}`, () => emitMax(outer, n, inner, mask));
-export const broadcastWasm = (d: readonly [number, number, number], s: readonly [number, number, number]) =>
-  cached(`broadcast:${d},${s}`, () => emitBroadcast(d, s));
+export const broadcastWasm = (d: readonly number[], s: readonly number[]) =>
+  cached(`broadcast:${d};${s}`, () => emitBroadcast(d, s));

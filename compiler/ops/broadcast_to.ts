@@ -22,18 +22,18 @@ export const broadcast_to: OpDef<{ shape: number[] }> = defineOp({
     return {
       kernel: "broadcast",
       params: [out.shape.length, ...out.shape, ...strides, ...new Array<number>(out.shape.length).fill(0)],
-      ...(view ? { wasm: broadcastWasm(view.d, view.s) } : {}),
+      wasm: broadcastWasm(view.d, view.s),
     };
   },
 });
 
 /**
- * The broadcast as y[i0, i1, i2] = x[i0·s0 + i1·s1 + i2·s2]: dimensions of size 1 dropped,
- * neighbours merged when both are broadcast (stride 0) or x is contiguous across them; at most
- * three runs (every broadcast of a rank-2 tensor, and most others) fit, padded in front with
- * [1, stride 0]. null for more runs (the JavaScript kernel runs those).
+ * The broadcast as y[i0, …, ik] = x[Σ ij·sj]: dimensions of size 1 dropped, neighbours merged
+ * when both are broadcast (stride 0) or x is contiguous across them. Every broadcast of a rank-2
+ * tensor is three runs or fewer; a rank-4 one can be four ([a,1,b,1] to [a,c,b,d]). The last
+ * run's stride is 0 or 1 (x's innermost kept dimension is contiguous).
  */
-export function broadcastView(shape: readonly number[], strides: readonly number[]): { d: [number, number, number]; s: [number, number, number] } | null {
+export function broadcastView(shape: readonly number[], strides: readonly number[]): { d: number[]; s: number[] } {
   const runs: { size: number; stride: number }[] = [];
   shape.forEach((size, i) => {
     if (size === 1) return;
@@ -43,8 +43,6 @@ export function broadcastView(shape: readonly number[], strides: readonly number
       last.stride = stride;
     } else runs.push({ size, stride });
   });
-  if (runs.length > 3) return null;
-  while (runs.length < 3) runs.unshift({ size: 1, stride: 0 });
-  const [a, b, c] = runs as [{ size: number; stride: number }, { size: number; stride: number }, { size: number; stride: number }];
-  return { d: [a.size, b.size, c.size], s: [a.stride, b.stride, c.stride] };
+  if (runs.length === 0) runs.push({ size: 1, stride: 0 });
+  return { d: runs.map((r) => r.size), s: runs.map((r) => r.stride) };
 }

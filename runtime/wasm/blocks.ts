@@ -139,34 +139,32 @@ export function emitMax(outer: number, n: number, inner: number, mask: boolean):
 }
 
 /**
- * y = x broadcast, y viewed as [d0, d1, d2] and x read at i0·s0 + i1·s1 + i2·s2 with s2 ∈ {0, 1}
- * (compiler/ops/broadcast_to.ts merges any broadcast of at most three runs into this view): each
- * row of d2 floats is a copy of x (s2 = 1) or one x value splatted (s2 = 0), four at a time.
+ * y = x broadcast, y viewed as runs [d0, …, dk] and x read at Σ ij·sj with sk ∈ {0, 1}
+ * (compiler/ops/broadcast_to.ts merges the dimensions into as few runs as the layout allows:
+ * three or fewer for every broadcast of a rank-2 tensor): a loop per outer run, and each row of
+ * dk floats a copy of x (sk = 1) or one x value splatted (sk = 0), four at a time.
  */
-export function emitBroadcast(d: readonly [number, number, number], s: readonly [number, number, number]): Uint8Array {
-  if (![...d, ...s].every(isCount) || (s[2] !== 0 && s[2] !== 1)) fail("bad broadcast view");
+export function emitBroadcast(d: readonly number[], s: readonly number[]): Uint8Array {
+  if (d.length === 0 || d.length !== s.length || ![...d, ...s].every(isCount) || (s.at(-1) !== 0 && s.at(-1) !== 1)) fail("bad broadcast view");
   const m = new ModuleBuilder();
   m.importMemory("env", "memory", 1);
   const f = m.func("fused", ["i32", "i32"]);
   const [x, y] = f.i32Params() as [Local<"i32">, Local<"i32">];
-  const i0 = f.local("i32"), i1 = f.local("i32"), j = f.local("i32"), src = f.local("i32"), dst = f.local("i32"), v = f.local("v128");
+  const outer = d.slice(0, -1).map(() => f.local("i32"));
+  const j = f.local("i32"), src = f.local("i32"), dst = f.local("i32"), v = f.local("v128");
   const at = (base: Local<"i32">, floats: Expr<"i32">) => i32.add(get(base), i32.shl(floats, i32.const(2)));
-  const n = d[2], n4 = n & -4;
-  const row: Stmt[] = s[2] === 1
+  const n = d.at(-1)!, n4 = n & -4;
+  const row: Stmt[] = s.at(-1) === 1
     ? copyRun(j, n, (k) => at(dst, k), (k) => at(src, k))
     : [
       set(v, f32x4.splat(f32.load(get(src)))),
       forRange(j, i32.const(0), i32.const(n4), 4, v128.store(at(dst, get(j)), get(v))),
       forRange(j, i32.const(n4), i32.const(n), 1, f32.store(at(dst, get(j)), f32.load(get(src)))),
     ];
-  f.body(
-    set(dst, get(y)),
-    forRange(i0, i32.const(0), i32.const(d[0]), 1,
-      forRange(i1, i32.const(0), i32.const(d[1]), 1,
-        set(src, i32.add(get(x), i32.shl(i32.add(i32.mul(get(i0), i32.const(s[0])), i32.mul(get(i1), i32.const(s[1]))), i32.const(2)))),
-        ...row,
-        set(dst, i32.add(get(dst), i32.const(4 * n))),
-      )),
-  );
+  // x's offset of the row: Σ over the outer runs of index · stride (in floats).
+  const offset = outer.reduce<Expr<"i32">>((acc, i, k) => i32.add(acc, i32.mul(get(i), i32.const(s[k]!))), i32.const(0));
+  const inner: Stmt[] = [set(src, at(x, offset)), ...row, set(dst, i32.add(get(dst), i32.const(4 * n)))];
+  const loops = outer.reduceRight<Stmt[]>((body, i, k) => [forRange(i, i32.const(0), i32.const(d[k]!), 1, ...body)], inner);
+  f.body(set(dst, get(y)), ...loops);
   return m.encode();
 }

@@ -7,6 +7,7 @@ import { Arena } from "../../runtime/arena.js";
 import { Executor, type Precision } from "../../runtime/executor.js";
 import type { AnyArray } from "../../runtime/kernels/index.js";
 import { rng as rand } from "../../bench/workloads.js";
+import type { Net } from "../../src/index.js";
 
 /** Run `g` once with the given inputs (copied in); returns copies of every output. */
 export function runGraph(g: Graph, inputs: Record<string, ArrayLike<number>>, precision: Precision = "f64"): Record<string, Float64Array> {
@@ -69,4 +70,9 @@ export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e
     worst = Math.max(worst, Number.isNaN(d) ? Infinity : d);
   }
   return worst;
+}
+
+/** Every step of every program the net has made that runs JavaScript, as "program: #i kernel". */
+export function javascriptSteps(net: Pick<Net, "programs">): string[] {
+  return [...net.programs()].flatMap(([name, e]) => e.steps.flatMap((s, i) => (s.wasm ? [] : [`${name}: #${i} ${s.kernel}`])));
 }
