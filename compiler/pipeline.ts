@@ -11,6 +11,7 @@ import { poolStats } from "../runtime/pool.js";
 import type { Program } from "../runtime/program.js";
 import type { Graph } from "./ir/graph.js";
 import { lower, lowerPlanned } from "./lower.js";
+import { expandNormalizations } from "./passes/expandNormalizations.js";
 import { fuseElementwise } from "./passes/fuseElementwise.js";
 import { foldBatchNorm } from "./passes/foldBatchNorm.js";
 import { fuseLinear } from "./passes/fuseLinear.js";
@@ -36,6 +37,7 @@ export const optimizationPasses: readonly Pass[] = [
   { name: "fuseNormalize", run: fuseNormalize }, tidy,
   { name: "fuseNormalizeBackward", run: fuseNormalizeBackward }, tidy,
   { name: "fuseSoftmaxCrossEntropy", run: fuseSoftmaxCrossEntropy }, tidy,
+  { name: "expandNormalizations", run: expandNormalizations },
   { name: "recomputeXhat", run: recomputeXhat },
   { name: "fuseElementwise", run: fuseElementwise },
   { name: "fuseReductions", run: fuseReductions },

@@ -55,6 +55,14 @@ const cases: Case[] = [
   { name: "sum over three runs, keepdims", shapes: [[3, 2, 4, 5, 2]], build: (b, [x]) => b.sum(x!, [0, 2, 4], true), tol: 1e-6 },
   { name: "mean over non-contiguous axes", shapes: [[4, 3, 5, 6]], build: (b, [x]) => b.mean(x!, [-1, 1]), tol: 1e-6 },
   { name: "sum over axes apart by a size-1 axis", shapes: [[4, 1, 5]], build: (b, [x]) => b.sum(x!, [0, 2]), tol: 1e-6 },
+  // What the fusing passes leave of log_softmax and normalize (a graph built by hand): primitives
+  // (expandNormalizations), against the JavaScript kernels' float64 formulas.
+  { name: "log_softmax on its own, last axis", shapes: [[6, 37]], build: (b, [x]) => b.logSoftmax(x!, 1), tol: 2e-6 },
+  { name: "log_softmax, first axis", shapes: [[37, 5]], build: (b, [x]) => b.logSoftmax(x!, 0), tol: 2e-6 },
+  { name: "log_softmax of a rank-3 tensor, middle axis", shapes: [[3, 9, 5]], build: (b, [x]) => b.logSoftmax(x!, 1), tol: 2e-6 },
+  { name: "log_softmax of large values (the shift)", shapes: [[4, 7]], build: (b, [x]) => b.logSoftmax(b.mul(x!, b.scalar(40)), -1), tol: 2e-6 },
+  { name: "normalize of a rank-3 tensor, middle axis", shapes: [[3, 9, 5]], build: (b, [x]) => b.normalize(x!, 1, 1e-5), tol: 1e-5 },
+  { name: "normalize of a rank-3 tensor, last axis", shapes: [[3, 4, 33]], build: (b, [x]) => b.normalize(x!, -1, 1e-3), tol: 1e-5 },
 ];
 
 /** The kernels of the optimized program's steps that run JavaScript, as the executor prepared them. */
@@ -93,6 +101,35 @@ describe("issue 10 primitives in optimized programs", () => {
       }
     });
   }
+});
+
+describe("one_hot and a stored dropout mask in WebAssembly", () => {
+  // Neither is fused here: one_hot is read by a sum, the mask is an output and a product's operand.
+  const b = new GraphBuilder();
+  const labels = b.input("labels", "labels", { shape: [9], dtype: "i32" }), step = b.input("step", "scalar", { shape: [], dtype: "i32" });
+  const x = b.input("x", "data", { shape: [9, 6], dtype: "f32" });
+  const mask = b.dropoutMask(step, [9, 6], 0.4, 7, 2);
+  b.output("onehot", "probe", b.oneHot(labels, 6));
+  b.output("mask", "probe", mask);
+  b.output("masked", "probe", b.matmul(mask, x, true, false));
+  const g = b.build();
+
+  it("runs no JavaScript kernel", () => expect(javascriptKernels(g)).toEqual([]));
+
+  it("agrees with the reference bit for bit (labels out of range give a row of zeros)", () => {
+    const fast = compileGraph(g), ref = compileGraph(g, { optimize: false });
+    for (const [k, s] of [[0, 3], [1, 11]]) {
+      const l = Int32Array.from([0, 5, 6, -1, 3, 3, 2 ** 31 - 1, -(2 ** 31), 1].map((v, i) => (i === k ? 4 : v)));
+      const xv = Float32Array.from({ length: 54 }, (_, i) => Math.sin(i));
+      for (const p of [fast, ref]) {
+        p.input("labels").set(l); (p.input("step") as Int32Array)[0] = s!; p.input("x").set(xv);
+        p.run();
+      }
+      for (const o of ["onehot", "mask"]) expect(Array.from(fast.output(o)), `${o}, step ${s}`).toEqual(Array.from(ref.output(o)));
+      expect(maxRelErr(fast.output("masked"), ref.output("masked"), 1), "the product of the stored mask").toBeLessThan(1e-6);
+      expect(Array.from(fast.output("onehot")).slice(6 * 3, 6 * 4), "label −1").toEqual([0, 0, 0, 0, 0, 0]);
+    }
+  });
 });
 
 describe("broadcast_to in WebAssembly", () => {

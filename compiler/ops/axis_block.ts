@@ -1,7 +1,7 @@
 /** Shared rule of the block-moving ops (slice, pad, concat): one axis, the view [outer, n, inner]. */
 import type { ValueType } from "../ir/types.js";
 import { Lru } from "../../runtime/lru.js";
-import { emitBlocks, emitBroadcast, emitMax, type BlockSpec } from "../../runtime/wasm/blocks.js";
+import { emitBlocks, emitBroadcast, emitMax, emitOneHot, type BlockSpec } from "../../runtime/wasm/blocks.js";
 import { aroundAxis, axisOf, requireF32, shapeError } from "./def.js";
 
 export const isInt = (x: number) => Number.isInteger(x) && !Object.is(x, -0);
@@ -27,3 +27,4 @@ export const blocksWasm = (spec: BlockSpec) => cached(`blocks:${JSON.stringify(s
 export const maxWasm = (outer: number, n: number, inner: number, mask: boolean) => cached(`max:${outer},${n},${inner},${mask}`, () => emitMax(outer, n, inner, mask));
 export const broadcastWasm = (d: readonly number[], s: readonly number[]) =>
   cached(`broadcast:${d};${s}`, () => emitBroadcast(d, s));
+export const oneHotWasm = (rows: number, classes: number) => cached(`oneHot:${rows},${classes}`, () => emitOneHot(rows, classes));

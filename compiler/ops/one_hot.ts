@@ -1,5 +1,6 @@
 import * as t from "io-ts";
 import { closed } from "../ir/closed.js";
+import { oneHotWasm } from "./axis_block.js";
 import { defineOp, shapeError, type OpDef } from "./def.js";
 
 /** y[b, c] = 1[labels[b] = c]: integer class labels [B] → f32 [B, classes]. Labels take no gradient. */
@@ -13,5 +14,5 @@ export const one_hot: OpDef<{ classes: number }> = defineOp({
     return { shape: [x.shape[0]!, a.classes], dtype: "f32" };
   },
   vjp: () => [null],
-  lower: (a) => ({ kernel: "oneHot", params: [a.classes] }),
+  lower: (a, [x]) => ({ kernel: "oneHot", params: [a.classes], wasm: oneHotWasm(x!.shape[0]!, a.classes) }),
 });

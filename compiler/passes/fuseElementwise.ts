@@ -118,8 +118,16 @@ function fuse(g: Graph, lateReads: boolean): Graph {
     const fused = buildGroup(checker, grp, producer, readOutside);
     grp.members.forEach((m, k) => replaced.set(m, k === grp.members.length - 1 ? fused : null));
   }
-  const nodes = g.nodes.flatMap((n) => (replaced.has(n) ? (replaced.get(n) ? [replaced.get(n)!] : []) : [n]));
+  // A mask that a product or an output reads is stored, by a loop of the mask alone (unread ones go in dce).
+  const nodes = g.nodes.flatMap((n) => (replaced.has(n) ? (replaced.get(n) ? [replaced.get(n)!] : []) : [n.op === "dropout_mask" ? maskLoop(checker, n) : n]));
   return dce(toposort({ ...g, nodes }));
+}
+
+/** dropout_mask(step) as a fused loop of one `mask` code op: the WebAssembly module, same bits. */
+function maskLoop(checker: GraphBuilder, n: Extract<Node, { op: "dropout_mask" }>): Node {
+  const attrs = { shape: [...n.attrs.shape], code: [{ op: "mask", args: [0], num: [n.attrs.p, n.attrs.seed, n.attrs.stream] }], outputs: [1], sums: [] };
+  checker.emitMulti("fused_elementwise", n.inputs, attrs); // checks the shape rule
+  return (n.at ? { op: "fused_elementwise", inputs: n.inputs, outputs: n.outputs, attrs, at: n.at } : { op: "fused_elementwise", inputs: n.inputs, outputs: n.outputs, attrs }) as Node;
 }
 
 /** A code argument before slots are numbered: a value read from outside, or a code result. */

@@ -168,3 +168,24 @@ export function emitBroadcast(d: readonly number[], s: readonly number[]): Uint8
   f.body(set(dst, get(y)), ...loops);
   return m.encode();
 }
+
+/**
+ * y[r, c] = 1 if labels[r] = c else 0, for `rows` int32 labels and `classes` columns (one_hot):
+ * each row zeroed four floats at a time, then one 1 stored where the label is in range (an
+ * unsigned compare: a negative label is out of range too, and its row stays zeros).
+ */
+export function emitOneHot(rows: number, classes: number): Uint8Array {
+  if (!isCount(rows) || !isCount(classes) || classes < 1) fail("bad one-hot sizes");
+  const m = new ModuleBuilder();
+  m.importMemory("env", "memory", 1);
+  const f = m.func("fused", ["i32", "i32"]);
+  const [labels, y] = f.i32Params() as [Local<"i32">, Local<"i32">];
+  const r = f.local("i32"), j = f.local("i32"), row = f.local("i32"), c = f.local("i32");
+  f.body(forRange(r, i32.const(0), i32.const(rows), 1,
+    set(row, addr(y, i32.mul(get(r), i32.const(classes)))),
+    ...copyRun(j, classes, (k) => addr(row, k), null),
+    set(c, i32.load(addr(labels, get(r)))),
+    when(i32.lt_u(get(c), i32.const(classes)), f32.store(addr(row, get(c)), f32.const(1))),
+  ));
+  return m.encode();
+}
