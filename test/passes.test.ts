@@ -157,6 +157,29 @@ describe("foldBatchNorm (eval)", () => {
     const net = compile(model, { inputs: 3, batch: 2 });
     expect(printIR(net.ir.eval)).not.toMatch(/rsqrt[^\n]*\[2,4\]|f32\[2,4\] = fused_elementwise/);
   });
+
+  it("makes a batchNorm after anything else one multiply-add per element: h·s + (β − μ·s)", async () => {
+    const { foldBatchNorm } = await import("../compiler/passes/foldBatchNorm.js");
+    // On the data, and after an activation.
+    const model = seq(batchNorm(5), linear(5, 4), relu, batchNorm(4), linear(4, 2));
+    const ref = compile(model, { inputs: 5, batch: 3, optimize: false });
+    const folded = foldBatchNorm(runPasses(ref.ir.eval, cleanup, "eval"));
+    const text = printIR(folded);
+    // Per batch element, one product and one sum per batchNorm; the rest is per column.
+    expect(text.match(/f32\[3,[45]\] = (mul|add|sub|rsqrt)/g)).toEqual(["f32[3,5] = mul", "f32[3,5] = add", "f32[3,4] = add", "f32[3,4] = mul", "f32[3,4] = add"]);
+    const r = rand(6);
+    const inputs: Record<string, ArrayLike<number>> = {};
+    for (const i of ref.ir.eval.inputs) {
+      const n = size(ref.ir.eval.values[i.value]!.shape);
+      inputs[i.name] = i.name.endsWith("running_var") ? randomArray(n, r, 0.2, 3) : randomArray(n, r);
+    }
+    expect(maxRelErr(runGraph(folded, inputs).logits!, runGraph(ref.ir.eval, inputs).logits!)).toBeLessThan(1e-12);
+    // Through compile(), in float32: the optimized eval program within a few roundings of the reference.
+    const fast = compile(model, { inputs: 5, batch: 3, seed: 2 }), slow = compile(model, { inputs: 5, batch: 3, seed: 2, optimize: false });
+    for (const net of [fast, slow]) for (const [k, v] of Object.entries(inputs)) if (k in net.params || k in net.state) (net.params[k] ?? net.state[k] as Float32Array).set(v);
+    const x = Float32Array.from(inputs.x!);
+    expect(maxRelErr(fast.predict(x), slow.predict(x), 1)).toBeLessThan(1e-5);
+  });
 });
 
 describe("simplify folds scalar factors only into a normal float32", () => {
