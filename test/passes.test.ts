@@ -1,6 +1,7 @@
 /** Golden IR in, IR out for each cleanup pass, and agreement of the cleaned programs with the originals. */
 import { describe, expect, it } from "vitest";
 import { GraphBuilder } from "../compiler/ir/builder.js";
+import type { Graph } from "../compiler/ir/graph.js";
 import { printIR } from "../compiler/ir/print.js";
 import { cse } from "../compiler/passes/cse.js";
 import { dce } from "../compiler/passes/dce.js";
@@ -114,6 +115,15 @@ describe("cleaned programs compute the same as the originals", () => {
 });
 
 describe("foldBatchNorm (eval)", () => {
+  /** Random values for an eval graph's inputs (variances positive). */
+  const evalInputs = (g: Graph, seed: number): Record<string, ArrayLike<number>> => {
+    const r = rand(seed);
+    return Object.fromEntries(g.inputs.map((i) => {
+      const n = size(g.values[i.value]!.shape);
+      return [i.name, i.name.endsWith("running_var") ? randomArray(n, r, 0.2, 3) : randomArray(n, r)];
+    }));
+  };
+
   it("folds a batchNorm on running statistics into the preceding linear layer", async () => {
     const { foldBatchNorm } = await import("../compiler/passes/foldBatchNorm.js");
     const model = seq(linear(3, 4), batchNorm(4), relu, linear(4, 4, { bias: false }), batchNorm(4), linear(4, 2));
@@ -146,12 +156,7 @@ describe("foldBatchNorm (eval)", () => {
             w:f32[2,2] = add v 5.bias
         in (logits=w) }"
     `);
-    const r = rand(5);
-    const inputs: Record<string, ArrayLike<number>> = {};
-    for (const i of ref.ir.eval.inputs) {
-      const n = size(ref.ir.eval.values[i.value]!.shape);
-      inputs[i.name] = i.name.endsWith("running_var") ? randomArray(n, r, 0.2, 3) : randomArray(n, r);
-    }
+    const inputs = evalInputs(ref.ir.eval, 5);
     expect(maxRelErr(runGraph(folded, inputs).logits!, runGraph(ref.ir.eval, inputs).logits!)).toBeLessThan(1e-12);
     // And through compile(): no batch-sized normalization arithmetic is left in the eval program.
     const net = compile(model, { inputs: 3, batch: 2 });
@@ -167,12 +172,7 @@ describe("foldBatchNorm (eval)", () => {
     const text = printIR(folded);
     // Per batch element, one product and one sum per batchNorm; the rest is per column.
     expect(text.match(/f32\[3,[45]\] = (mul|add|sub|rsqrt)/g)).toEqual(["f32[3,5] = mul", "f32[3,5] = add", "f32[3,4] = add", "f32[3,4] = mul", "f32[3,4] = add"]);
-    const r = rand(6);
-    const inputs: Record<string, ArrayLike<number>> = {};
-    for (const i of ref.ir.eval.inputs) {
-      const n = size(ref.ir.eval.values[i.value]!.shape);
-      inputs[i.name] = i.name.endsWith("running_var") ? randomArray(n, r, 0.2, 3) : randomArray(n, r);
-    }
+    const inputs = evalInputs(ref.ir.eval, 6);
     expect(maxRelErr(runGraph(folded, inputs).logits!, runGraph(ref.ir.eval, inputs).logits!)).toBeLessThan(1e-12);
     // Through compile(), in float32: the optimized eval program within a few roundings of the reference.
     const fast = compile(model, { inputs: 5, batch: 3, seed: 2 }), slow = compile(model, { inputs: 5, batch: 3, seed: 2, optimize: false });
