@@ -2,9 +2,10 @@
  * Eval only: a batchNorm on running statistics right after a linear layer is folded into the
  * layer's weights. With s = γ / √(running_var + ε):
  *   γ·(x·Wᵀ + b − μ)·(running_var + ε)^(−½) + β  =  x·(s ⊙ W)ᵀ + ((b − μ)·s + β)
- * (s scales the rows of W [out, in]). After anything else it becomes the affine h·s + (β − μ·s). The folded weights are computed from the current
+ * (s scales the rows of W [out, in]). The folded weights are computed from the current
  * parameters each call — O(out·in), against O(batch·out·in) for the product itself — so one
- * product with a bias epilogue replaces four passes over the activations.
+ * product with a bias epilogue replaces four passes over the activations. After anything else
+ * (an activation, the data) the batchNorm becomes the affine h·s + (β − μ·s).
  */
 import type { Graph, Node } from "../ir/graph.js";
 import { perColumn, type V } from "../ir/types.js";

@@ -118,8 +118,9 @@ function fuse(g: Graph, lateReads: boolean): Graph {
     const fused = buildGroup(checker, grp, producer, readOutside);
     grp.members.forEach((m, k) => replaced.set(m, k === grp.members.length - 1 ? fused : null));
   }
-  // A mask that a product or an output reads is stored, by a loop of the mask alone (unread ones go in dce).
-  const nodes = g.nodes.flatMap((n) => (replaced.has(n) ? (replaced.get(n) ? [replaced.get(n)!] : []) : [n.op === "dropout_mask" ? maskLoop(checker, n) : n]));
+  // A mask that a product or an output reads is stored by a loop of the mask alone (dce drops unread ones).
+  const kept = (n: Node) => (n.op === "dropout_mask" ? maskLoop(checker, n) : n);
+  const nodes = g.nodes.flatMap((n) => (replaced.has(n) ? (replaced.get(n) ? [replaced.get(n)!] : []) : [kept(n)]));
   return dce(toposort({ ...g, nodes }));
 }
 
