@@ -20,7 +20,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { compile } from "../src/index.js";
 import { build, lossOf, optimizerOf, type LayerJson, type LossJson, type OptimizerJson } from "../test/helpers/fixture-model.js";
-import { findPython } from "./peers/torch.js";
+import { findPython, torchBlasWarning } from "./peers/torch.js";
 
 interface Spec {
   readonly id: string; readonly model: LayerJson; readonly inputs: number; readonly outputs: number;
@@ -130,6 +130,8 @@ async function main(): Promise<void> {
   const opts = args();
   const python = findPython();
   if (!python) throw new Error("no python with torch found (set KILN_BENCH_PYTHON)");
+  const blasWarning = torchBlasWarning(python);
+  if (blasWarning) console.error(`WARNING: ${blasWarning}`);
   const gen = spawnSync(python, [path.join(here, "torch_cliffs.py"), "specs", String(opts.dsl), String(opts.first)], { encoding: "utf8", maxBuffer: 1 << 28 });
   if (gen.status !== 0) throw new Error(`torch_cliffs.py specs failed: ${gen.stderr}`);
   const all = JSON.parse(gen.stdout) as Spec[];
@@ -185,6 +187,7 @@ async function main(): Promise<void> {
   console.log(table(rows, opts.top));
   console.log(jsKernels.length ? `\nsteps running a JavaScript kernel in the optimized programs:\n  ${jsKernels.join("\n  ")}` : "\nno step of any optimized program runs a JavaScript kernel");
   if (failures.length) console.log(`\nnot measured:\n  ${failures.join("\n  ")}`);
+  if (blasWarning) console.log(`\nWARNING: ${blasWarning}`);
   if (opts.json) writeFileSync(opts.json, JSON.stringify(rows.map((r) => ({ id: r.spec.id, mode: r.mode, kiln1: r.kiln1, kiln: r.kilnN, torch1: r.torch1, torch2: r.torch2 })), null, 1));
 }
 

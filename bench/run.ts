@@ -23,7 +23,7 @@ import { CHROMIUM_PEER, TFJS_CHROMIUM_PEER, runChromium, runTfjsChromium, type C
 import { jaxjs } from "./peers/jaxjs.js";
 import { kilnPeer } from "./peers/kiln.js";
 import { onnxruntime } from "./peers/onnxruntime.js";
-import { TORCH_THREADS, findPython, runTorch, torchPeerName, type TorchRun } from "./peers/torch.js";
+import { TORCH_THREADS, findPython, runTorch, torchBlasWarning, torchPeerName, type TorchRun } from "./peers/torch.js";
 import { tfjs } from "./peers/tfjs.js";
 import { measurePeak } from "./peak.js";
 import { evaluateTargets, formatTargets, type Peak } from "./targets.js";
@@ -168,6 +168,7 @@ async function main(): Promise<void> {
 
   // PyTorch runs last, in its own process, all its cases at once.
   let torch: TorchRun | null = null;
+  let blasWarning: string | null = null;
   if (torchNames.length) {
     const python = findPython();
     const fail = (reason: string) => {
@@ -176,10 +177,12 @@ async function main(): Promise<void> {
     };
     if (!python) fail("no python with torch found (set KILN_BENCH_PYTHON)");
     else {
+      blasWarning = torchBlasWarning(python);
+      if (blasWarning) log(`  torch: WARNING: ${blasWarning}`);
       log(`  torch: running bench/torch_bench.py with ${python}`);
       try {
         torch = await runTorch(python, torchWorkloads, shared, log);
-        for (const t of TORCH_THREADS) peerInfo[torchPeerName(t)] = { threads: t, ...torch.info, pythonPath: python };
+        for (const t of TORCH_THREADS) peerInfo[torchPeerName(t)] = { threads: t, ...torch.info, pythonPath: python, ...(blasWarning ? { blasWarning } : {}) };
         for (const w of torchWorkloads) {
           for (const t of TORCH_THREADS) {
             const name = torchPeerName(t);
@@ -232,6 +235,7 @@ async function main(): Promise<void> {
   console.log(`kiln÷peer is kiln's speed over the peer's (>1: kiln faster); spread is half the interquartile range. ${elapsed.toFixed(0)} s in all.`);
   const targets = evaluateTargets(outcomes, peak);
   console.log("\n" + formatTargets(targets));
+  if (blasWarning) console.log(`\nWARNING: ${blasWarning}`);
 
   const results = {
     date: started.toISOString(),

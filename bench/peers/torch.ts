@@ -39,6 +39,33 @@ export function findPython(): string | null {
   return null;
 }
 
+/**
+ * Whether the python's torch multiplies at an optimized BLAS's speed. Debian's python3-torch
+ * (BLAS_INFO=generic) calls libblas.so.3, which with no optimized BLAS installed is netlib's
+ * reference loops: W1 measured 5.8 GFLOP/s at two threads there against ~190 with OpenBLAS, and
+ * every ratio against PyTorch flattered kiln 10-30×. Measured, not read off the libraries loaded
+ * (OpenBLAS's liblapack can be loaded beside the reference libblas): one thread's 512³ product,
+ * best of three. A warning to print below 10 GFLOP/s (OpenBLAS: 50-80 on this VM), else null.
+ */
+export function torchBlasWarning(python: string): string | null {
+  const probe = [
+    "import json, time, torch",
+    "torch.set_num_threads(1)",
+    "a, b = torch.rand(512, 512), torch.rand(512, 512)",
+    "a @ b",
+    "best = min((lambda t: (a @ b, time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(3))",
+    "libs = sorted({l.split()[-1] for l in open('/proc/self/maps') if 'blas' in l})",
+    "print(json.dumps({'gflops': 2 * 512 ** 3 / best / 1e9, 'libs': libs}))",
+  ].join("\n");
+  const r = spawnSync(python, ["-c", probe], { encoding: "utf8", timeout: 120_000 });
+  if (r.status !== 0) return null;
+  const { gflops, libs } = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { gflops: number; libs: string[] };
+  if (gflops >= 10) return null;
+  return `PyTorch (${python}) multiplied a 512³ product at ${gflops.toFixed(1)} GFLOP/s on one thread (BLAS libraries loaded: `
+    + `${libs.join(", ") || "none"}): the reference BLAS, not OpenBLAS. Every ratio against PyTorch below flatters kiln `
+    + "10-30×; install Debian's libopenblas0-pthread (bench/README.md) and run again.";
+}
+
 const bytes = (a: Float32Array | Float64Array | Int32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 function writeData(dir: string, workloads: readonly Workload[], shared: Shared): void {
