@@ -10,7 +10,7 @@
 import { describe, expect, it } from "vitest";
 import {
   adam, adamw, batchNorm, binaryCrossEntropy, compile, concat, dropout, fn, gelu, huber, l1, layerNorm, leakyRelu, linear, mse, relu,
-  residual, seq, sgd, sigmoid, silu, softmaxCrossEntropy, tanh, type LayerNode, type Loss, type Net, type Optimizer,
+  residual, seq, sgd, sigmoid, silu, softmaxCrossEntropy, tanh, type LayerNode, type Loss, type Optimizer,
 } from "../src/index.js";
 import { javascriptSteps, maxRelErr, rand } from "./helpers/run.js";
 
@@ -51,7 +51,6 @@ function randomCase(r: () => number, k: number): Case {
   ]);
   return { model: seq(...(layers as [LayerNode])), inputs, outputs: w, batch, loss, optimizer };
 }
-
 
 describe("optimized programs run no JavaScript kernel", () => {
   it("the corpus clips gradients by global norm and by value", () => {

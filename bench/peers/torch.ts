@@ -45,15 +45,19 @@ export function findPython(): string | null {
  * reference loops: W1 measured 5.8 GFLOP/s at two threads there against ~190 with OpenBLAS, and
  * every ratio against PyTorch flattered kiln 10-30×. Measured, not read off the libraries loaded
  * (OpenBLAS's liblapack can be loaded beside the reference libblas): one thread's 512³ product,
- * best of three. A warning to print below 10 GFLOP/s (OpenBLAS: 50-80 on this VM), else null.
+ * best of three. A warning to print below 10 GFLOP/s (OpenBLAS: ~110 on this VM), else null.
  */
 export function torchBlasWarning(python: string): string | null {
   const probe = [
     "import json, time, torch",
     "torch.set_num_threads(1)",
     "a, b = torch.rand(512, 512), torch.rand(512, 512)",
-    "a @ b",
-    "best = min((lambda t: (a @ b, time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(3))",
+    "def once():",
+    "    t = time.perf_counter()",
+    "    a @ b",
+    "    return time.perf_counter() - t",
+    "once()",
+    "best = min(once() for _ in range(3))",
     "libs = sorted({l.split()[-1] for l in open('/proc/self/maps') if 'blas' in l})",
     "print(json.dumps({'gflops': 2 * 512 ** 3 / best / 1e9, 'libs': libs}))",
   ].join("\n");
