@@ -69,13 +69,13 @@ export function acquirePool(threads: number, memory: WebAssembly.Memory): PoolLe
 
 /** What the pool holds now (KILN_DEBUG and tests): threads, live leases, parts taken back. */
 export function poolStats(): { threads: number; leases: number; takenBack: number; soloSpells: number; ranAlone: number } {
-  return { threads: pool && !pool.isClosed ? pool.threads : 0, leases, takenBack: pool?.takenBack ?? 0, soloSpells: pool?.soloSpells ?? 0, ranAlone: pool?.ranAlone ?? 0 };
+  return { threads: pool && !pool.isClosed ? pool.threads : 0, leases, takenBack: pool?.takenBack ?? 0, soloSpells: pool?.judge.soloSpells ?? 0, ranAlone: pool?.ranAlone ?? 0 };
 }
 
 /**
- * Whether the process pool's judge may run calls alone (ThreadPool.judging): tests of what the
+ * Whether the process pool's judge may run calls alone (Judge.judging, runtime/judge.ts): tests of what the
  * split itself does turn it off, so that a busy machine cannot make their calls skip the split.
  */
 export function setPoolJudging(on: boolean): void {
-  if (pool) pool.judging = on;
+  if (pool) pool.judge.judging = on;
 }

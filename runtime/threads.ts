@@ -196,12 +196,8 @@ export class ThreadPool {
     return false;
   }
 
-  /** Whether splits pay now (./judge.ts): tests of the split itself turn `judging` off. */
+  /** Whether splits pay now (./judge.ts): tests of the split itself turn `judge.judging` off. */
   readonly judge = new Judge();
-  get judging(): boolean { return this.judge.judging; }
-  set judging(on: boolean) { this.judge.judging = on; }
-  /** Times the pool fell back to the calling thread alone (KILN_DEBUG, tests). */
-  get soloSpells(): number { return this.judge.soloSpells; }
 
   /** Drop `memory` from every worker that instantiated kernels on it (its network was released). */
   detach(memory: WebAssembly.Memory): void {

@@ -233,10 +233,10 @@ describe("the judge", () => {
     const pool = newPool(), j = pool.judge;
     // 40 µs calls at 1.7× alone, with one 2 ms stall in the middle of a 20 ms window: still pays.
     for (let i = 0; i < 300; i++) j.verdict(i === 150 ? 2 : 0.041, 0.07);
-    expect(pool.soloSpells).toBe(0);
+    expect(pool.judge.soloSpells).toBe(0);
     // The worker misses most calls and holds the caller up on the rest: 1.3× alone.
     for (let i = 0; i < 300; i++) j.verdict(0.091, 0.07);
-    expect(pool.soloSpells).toBe(1);
+    expect(pool.judge.soloSpells).toBe(1);
     expect(j.soloUntil).toBeGreaterThan(0);
     expect(j.soloMs).toBe(100); // the next spell, should the probe fail
   });
@@ -244,13 +244,13 @@ describe("the judge", () => {
   it("stops a probe that has lost a tenth of a window, and windows that pay shorten the next spell", () => {
     const pool = newPool(), j = pool.judge;
     for (let i = 0; i < 300; i++) j.verdict(0.091, 0.07);
-    expect(pool.soloSpells).toBe(1);
+    expect(pool.judge.soloSpells).toBe(1);
     // The spell is over: the next split call opens a probe (run() sets it); losing 20 µs a call,
     // it fails after 2 ms lost — some 100 calls, not the 300 of a whole window.
     j.probing = true;
     let calls = 0;
-    while (pool.soloSpells === 1 && calls < 300) { j.verdict(0.09, 0.07); calls++; }
-    expect(pool.soloSpells).toBe(2);
+    while (j.soloSpells === 1 && calls < 300) { j.verdict(0.09, 0.07); calls++; }
+    expect(pool.judge.soloSpells).toBe(2);
     expect(calls).toBeLessThan(110);
     expect(j.soloMs).toBe(200);
     for (let i = 0; i < 300; i++) j.verdict(0.041, 0.07); // a window that pays: the next spell halves

@@ -13,7 +13,6 @@
  * elementwise steps, and fuseReductions puts the sums into them.
  */
 import type { Graph } from "../ir/graph.js";
-import type { V } from "../ir/types.js";
 import { rewrite, type Rule } from "./rewrite.js";
 
 const expand: Rule = (n, ctx) => {
@@ -25,7 +24,7 @@ const expand: Rule = (n, ctx) => {
   }
   if (n.op === "normalize") {
     const x = n.inputs[0]!, { axis, eps } = n.attrs;
-    const d: V = b.sub(x, b.mean(x, [axis], true));
+    const d = b.sub(x, b.mean(x, [axis], true));
     return [b.mul(d, b.rsqrt(b.add(b.mean(b.mul(d, d), [axis], true), b.scalar(eps))))];
   }
   return null;

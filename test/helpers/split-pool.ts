@@ -20,7 +20,7 @@ export interface SplitArena {
 
 export function splitPool(): { pool: ThreadPool; workerIdle: () => void; splitArena: (seed: number) => SplitArena } {
   const pool = new ThreadPool(2, kernelModule(), KERNEL_EXPORTS);
-  pool.judging = false;
+  pool.judge.judging = false;
   const ctrl = (pool as unknown as { lanes: { ctrl: Int32Array }[] }).lanes[0]!.ctrl;
   beforeAll(async () => {
     for (let k = 0; k < 500 && Atomics.load(ctrl, 6) === 0; k++) await new Promise((done) => setTimeout(done, 10));
