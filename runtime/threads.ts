@@ -152,7 +152,9 @@ export class ThreadPool {
     const start = performance.now();
     if (alone) alone();
     else for (let c = 0; c < chunks; c++) local[c]!(); // no other thread can claim: tickets untouched
-    if (site && n > 1) timedAlone(site, performance.now() - start); // the first pays for cold caches
+    const ms = performance.now() - start;
+    if (site && n > 1) timedAlone(site, ms); // the first pays for cold caches
+    this.judge.ranAlone(ms);
   }
 
   /** Claim chunks here until none is left, take back jobs not started, wait for chunks held. */
