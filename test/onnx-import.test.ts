@@ -10,8 +10,8 @@
 import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  batchNorm, compile, dropout, encodeSafetensors, gelu, layerNorm, leakyRelu, linear, loadCheckpointBytes, relu, residual, seq, sgd, sigmoid, silu, tanh,
-  KilnError, type Net,
+  batchNorm, compile, concat, dropout, encodeSafetensors, fn, gelu, init, layer, layerNorm, leakyRelu, linear, loadCheckpointBytes, relu, residual, seq, sgd,
+  sigmoid, silu, tanh, KilnError, type Net,
 } from "../src/index.js";
 import { fromOnnx, type Imported } from "../src/onnx/import.js";
 import { decodeModel, encodeModel } from "../src/onnx/proto.js";
@@ -51,6 +51,10 @@ const TREES: Record<string, string> = {
   dropout: "seq(linear(7→14), relu, dropout(0.25), linear(14→14), relu, dropout(0.1), linear(14→3))",
   activations: "seq(linear(9→32), gelu, linear(32→16), tanh, linear(16→16), sigmoid, linear(16→6))",
   "leaky-silu": "seq(linear(5→12), leakyRelu(0.2), linear(12→12), silu, linear(12→12), leakyRelu(0.01), linear(12→2))",
+  // Ops, not layers: one layer of primitives (src/onnx/import-primitives.ts).
+  primitives: 'layer("onnx", 12→5)',
+  "primitives-activations": 'layer("onnx", 6→3)',
+  "primitives-batchnorm": 'layer("onnx", 5→4)',
 };
 
 /** The model as text, children inline (describe() stops at one level). */
@@ -63,6 +67,7 @@ function tree(m: Imported["model"]): string {
     case "batchNorm": return `batchNorm(${m.n})`;
     case "dropout": return `dropout(${m.p})`;
     case "fn": return m.name;
+    case "layer": return `layer(${JSON.stringify(m.name)}, ${m.in}→${m.out})`;
     default: return m.kind;
   }
 }
@@ -125,17 +130,62 @@ describe("kiln → ONNX → kiln", () => {
   });
 });
 
+describe("kiln → ONNX → kiln: user code comes back as one layer of primitives", () => {
+  it("fn, layer, concat and batchNorm: the same predictions bit for bit, the same parameters, and it trains", () => {
+    const swish = fn("swish", (x) => x.mul(x.sigmoid()));
+    const glu = (n: number) => layer({
+      name: "glu", in: n, out: n,
+      params: { weight: { shape: [2 * n, n] }, bias: { shape: [2 * n], init: init.zeros() } },
+      apply: (p, x) => { const h = x.matmul(p.weight, { transposeB: true }).add(p.bias); return h.slice(1, 0, n).mul(h.slice(1, n, 2 * n).sigmoid()); },
+    });
+    const model = seq(linear(20, 24), gelu, concat(seq(linear(24, 16), tanh), seq(linear(24, 8), swish)), glu(24), batchNorm(24), relu, linear(24, 3));
+    const net = compile(model, { inputs: 20, batch: 16, seed: 3, threads: 1 });
+    for (let s = 0; s < 3; s++) net.trainStep(Float32Array.from({ length: 320 }, (_, i) => Math.sin(i * (s + 1))), Int32Array.from({ length: 16 }, (_, i) => i % 3));
+    const imported = fromOnnx(net.toOnnx());
+    expect(tree(imported.model)).toBe('layer("onnx", 20→3)');
+    expect(Object.keys(imported.params).sort()).toEqual(Object.keys(net.params).sort());
+    expect(Object.keys(imported.state).sort()).toEqual(["4.running_mean", "4.running_var"]);
+    const back = compile(imported.model, { inputs: 20, batch: 16, threads: 1, optimizer: sgd({ lr: 0.1 }) });
+    load(back, imported);
+    const x = Float32Array.from({ length: 7 * 20 }, (_, i) => Math.cos(i));
+    expect(back.predict(x)).toEqual(net.predict(x));
+    // Its parameters train (the statistics stay: an imported batchNormalization is the inference graph).
+    const before = back.params["3.weight"]!.slice();
+    const batch = Float32Array.from({ length: 320 }, (_, i) => Math.cos(i));
+    const losses = Array.from({ length: 20 }, () => back.trainStep(batch, Int32Array.from({ length: 16 }, (_, i) => i % 3)));
+    expect(back.params["3.weight"]).not.toEqual(before);
+    expect(losses[19]!).toBeLessThan(losses[0]!);
+    expect(back.state["4.running_mean"]).toEqual(imported.state["4.running_mean"]);
+  });
+});
+
 describe("graphs kiln cannot express", () => {
   it("lists every unsupported node, with op type and name, in one KilnError", () => {
     const m = decodeModel(bytesOf("residual-layernorm"));
     const nodes = m.graph!.node as { op_type: string; name: string }[];
-    nodes[2]!.op_type = "Softmax";
+    nodes[2]!.op_type = "Hardmax";
     nodes[4]!.op_type = "Conv";
     nodes[6]!.op_type = "LSTM";
     nodes[6]!.name = '"); process.exit(1); ("';
     let message = "";
     try { fromOnnx(encodeModel(m)); } catch (e) { expect(e).toBeInstanceOf(KilnError); message = (e as Error).message; }
-    expect(message).toMatch(/^ONNX: 3 nodes kiln cannot express: Softmax "\/2\/Relu", Conv "\/3\/fn\/fn.1\/Relu", LSTM "\\"\); process.exit\(1\); \(\\"". Supported \(of the default ONNX domain\): /);
+    expect(message).toMatch(/^ONNX: 3 nodes kiln cannot express: Hardmax "\/2\/Relu", Conv "\/3\/fn\/fn.1\/Relu", LSTM "\\"\); process.exit\(1\); \(\\"". Supported \(of the default ONNX domain\): /);
+  });
+
+  it("a layer of primitives is refused at the node that does not fit: a real transpose, a fixed batch, a shape that is not known", () => {
+    const bn = decodeModel(bytesOf("primitives-batchnorm"));
+    const softmax = bn.graph!.node.find((n) => n.op_type === "Softmax")! as { op_type: string; attribute: unknown[] };
+    softmax.op_type = "Transpose";
+    softmax.attribute = [];
+    expect(() => fromOnnx(encodeModel(bn))).toThrow(/^ONNX: Transpose "[^"]*": transposes \[2,4\] by \[1,0\]; kiln transposes only within a matrix product$/);
+    // The shape of torch's x.view(x.size(0), 3, 8) written with the export's batch of 5 in it.
+    const m = decodeModel(bytesOf("primitives"));
+    const reshape = m.graph!.node.find((n) => n.op_type === "Reshape")! as { name: string; input: string[] };
+    m.graph!.initializer.push({ name: "fixed", dims: [3], data_type: 7, int64_data: [5, 3, 8] } as never);
+    reshape.input[1] = "fixed";
+    expect(() => fromOnnx(encodeModel(m))).toThrow(new RegExp(`^ONNX: Reshape "${reshape.name}": cannot reshape \\[2,24\\] to \\[5,3,8\\]$`));
+    reshape.input[1] = m.graph!.input[0]!.name; // the data as a shape
+    expect(() => fromOnnx(encodeModel(m))).toThrow(/Reshape "[^"]*": input 1 \("x"\) must be known at import/);
   });
 
   it("a structure no layer matches is named at the value where matching stopped", () => {

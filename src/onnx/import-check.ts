@@ -23,7 +23,7 @@ const TYPE_NAME: Readonly<Record<number, string>> = { [F]: "FLOAT", [I]: "INT", 
 type AttrSpec = readonly [type: number, from?: number, until?: number];
 interface OpSpec {
   /** Inputs and outputs, at least and at most (at most may depend on the opset). */
-  readonly inputs: readonly [number, number | ((opset: number) => number)];
+  readonly inputs: readonly [number | ((opset: number) => number), number | ((opset: number) => number)];
   readonly outputs: readonly [number, number | ((opset: number) => number)];
   readonly attrs?: Readonly<Record<string, AttrSpec>>;
 }
@@ -31,7 +31,14 @@ interface OpSpec {
 const unary: OpSpec = { inputs: [1, 1], outputs: [1, 1] };
 const binary: OpSpec = { inputs: [2, 2], outputs: [1, 1] };
 
-/** The schemas of the ops kiln reads (import-match.ts SUPPORTED), opsets 7 to 22. */
+const MANY = 2 ** 31 - 1;
+const reduceFrom = (v: number): OpSpec => ({
+  inputs: [1, (o) => (o < v ? 1 : 2)], outputs: [1, 1],
+  attrs: { axes: [IS, 1, v], keepdims: [I], noop_with_empty_axes: [I, v] },
+});
+const alphaOnly: OpSpec = { ...unary, attrs: { alpha: [F] } };
+
+/** The schemas of the ops kiln reads (import-match.ts SUPPORTED, import-primitives.ts PRIMITIVE_OPS), opsets 7 to 22. */
 const OPS: Readonly<Record<string, OpSpec>> = {
   Gemm: { inputs: [2, 3], outputs: [1, 1], attrs: { alpha: [F], beta: [F], transA: [I], transB: [I] } },
   MatMul: binary, Add: binary, Sub: binary, Mul: binary, Div: binary, Pow: binary,
@@ -49,6 +56,21 @@ const OPS: Readonly<Record<string, OpSpec>> = {
     inputs: [1, (v) => (v < 18 ? 1 : 2)], outputs: [1, 1],
     attrs: { axes: [IS, 1, 18], keepdims: [I], noop_with_empty_axes: [I, 18] },
   },
+  Neg: unary, Exp: unary, Log: unary, Abs: unary, Sign: unary, Reciprocal: unary, Softplus: unary, Softsign: unary, HardSwish: unary,
+  Elu: alphaOnly, Selu: { ...unary, attrs: { alpha: [F], gamma: [F] } }, HardSigmoid: { ...unary, attrs: { alpha: [F], beta: [F] } },
+  Gelu: { ...unary, attrs: { approximate: [S, 20] } },
+  Max: { inputs: [1, MANY], outputs: [1, 1] }, Min: { inputs: [1, MANY], outputs: [1, 1] }, Sum: { inputs: [1, MANY], outputs: [1, 1] },
+  ReduceSum: reduceFrom(13), ReduceMax: reduceFrom(18),
+  Softmax: { ...unary, attrs: { axis: [I] } }, LogSoftmax: { ...unary, attrs: { axis: [I] } },
+  Cast: { ...unary, attrs: { to: [I], saturate: [I, 19] } },
+  Squeeze: { inputs: [1, (o) => (o < 13 ? 1 : 2)], outputs: [1, 1], attrs: { axes: [IS, 1, 13] } },
+  Unsqueeze: { inputs: [(o) => (o < 13 ? 1 : 2), (o) => (o < 13 ? 1 : 2)], outputs: [1, 1], attrs: { axes: [IS, 1, 13] } },
+  Expand: binary, Gather: { ...binary, attrs: { axis: [I] } },
+  Concat: { inputs: [1, MANY], outputs: [1, 1], attrs: { axis: [I] } },
+  Slice: { inputs: [(o) => (o < 10 ? 1 : 3), (o) => (o < 10 ? 1 : 5)], outputs: [1, 1], attrs: { starts: [IS, 1, 10], ends: [IS, 1, 10], axes: [IS, 1, 10] } },
+  Pad: { inputs: [(o) => (o < 11 ? 1 : 2), (o) => (o < 11 ? 1 : o < 18 ? 3 : 4)], outputs: [1, 1], attrs: { pads: [IS, 1, 11], mode: [S], value: [F, 1, 11] } },
+  Clip: { inputs: [1, (o) => (o < 11 ? 1 : 3)], outputs: [1, 1], attrs: { min: [F, 1, 11], max: [F, 1, 11] } },
+  Shape: { ...unary, attrs: { start: [I, 15], end: [I, 15] } },
   Constant: {
     inputs: [0, 0], outputs: [1, 1],
     attrs: {
@@ -70,7 +92,7 @@ export function checkNodes(nodes: readonly Node[], opset: number): void {
     // Trailing empty names are inputs left out (optional ones); a missing required one is an empty name inside.
     let given = node.input.length;
     while (given > 0 && node.input[given - 1] === "") given--;
-    const [minIn, maxIn] = [spec.inputs[0], at(spec.inputs[1], opset)];
+    const [minIn, maxIn] = [at(spec.inputs[0], opset), at(spec.inputs[1], opset)];
     if (given < minIn || given > maxIn) fail(`expected ${minIn === maxIn ? minIn : `${minIn} to ${maxIn}`} input${maxIn === 1 ? "" : "s"}, got ${given}`);
     if (node.input.slice(0, minIn).some((v) => v === "")) fail(`expected its ${minIn} required input${minIn === 1 ? "" : "s"} named, got an empty name`);
     const [minOut, maxOut] = [spec.outputs[0], at(spec.outputs[1], opset)];

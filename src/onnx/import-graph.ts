@@ -107,6 +107,18 @@ export class OnnxGraph {
     return readInts(t, `${what} ${quoteName(name)}`).data;
   }
 
+  /** A constant's data type (TensorProto.DataType: 1 FLOAT, 7 INT64, …), undefined for a computed value. */
+  constantType(name: string): number | undefined {
+    return this.consts.get(name)?.data_type;
+  }
+
+  /** A constant integer tensor, int64 values beyond ±2⁵³ clamped (Slice's INT64_MAX "to the end"). */
+  intTensor(name: string, what: string): { dims: number[]; data: number[] } {
+    const t = this.consts.get(name);
+    if (!t) throw new KilnError(`ONNX: ${what} must be a constant, but ${quoteName(name)} is computed`);
+    return readInts(t, `${what} ${quoteName(name)}`, true);
+  }
+
   /** A constant scalar (a tensor of one element, any rank). */
   scalar(name: string | undefined, what: string): number {
     const { data } = this.floats(name, what);

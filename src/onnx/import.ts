@@ -17,6 +17,7 @@ import { MAX_SEQ_LAYERS, MAX_SPEC_DEPTH } from "../spec.js";
 import { checkNodes } from "./import-check.js";
 import { nodeLabel, OnnxGraph } from "./import-graph.js";
 import { matchers, SUPPORTED, type Matched } from "./import-match.js";
+import { importPrimitives, PRIMITIVE_OPS } from "./import-primitives.js";
 import { decodeModel, quoteName } from "./proto.js";
 
 export interface Imported {
@@ -97,12 +98,35 @@ export function fromOnnx(bytes: Uint8Array): Imported {
   const g = new OnnxGraph(decodeModel(bytes));
   checkNodes(g.nodes, g.opset);
   const foreign = (n: { domain: string }) => n.domain !== "" && n.domain !== "ai.onnx";
+  const known = (op: string) => SUPPORTED.has(op) || PRIMITIVE_OPS.has(op);
   const unsupported = g.nodes.flatMap((n, k) =>
-    !g.constantNodes.has(k) && (!SUPPORTED.has(n.op_type) || foreign(n)) ? [foreign(n) ? `${nodeLabel(n)} of the domain ${quoteName(n.domain)}` : nodeLabel(n)] : []);
+    !g.constantNodes.has(k) && (!known(n.op_type) || foreign(n)) ? [foreign(n) ? `${nodeLabel(n)} of the domain ${quoteName(n.domain)}` : nodeLabel(n)] : []);
   if (unsupported.length > 0) {
     const shown = unsupported.slice(0, LIST).join(", ") + (unsupported.length > LIST ? `, and ${unsupported.length - LIST} more` : "");
-    throw new KilnError(`ONNX: ${unsupported.length} node${unsupported.length === 1 ? "" : "s"} kiln cannot express: ${shown}. Supported (of the default ONNX domain): ${[...SUPPORTED].join(", ")}`);
+    const all = [...new Set([...SUPPORTED, ...PRIMITIVE_OPS])].sort();
+    throw new KilnError(`ONNX: ${unsupported.length} node${unsupported.length === 1 ? "" : "s"} kiln cannot express: ${shown}. Supported (of the default ONNX domain): ${all.join(", ")}`);
   }
+  // kiln's layers where the graph is a chain of them (the model reads as seq(linear, relu, …));
+  // otherwise the whole graph as one layer of primitives (./import-primitives.ts).
+  let asLayers: KilnError | null = null;
+  if (g.nodes.every((n, k) => g.constantNodes.has(k) || SUPPORTED.has(n.op_type))) {
+    try {
+      return fromLayers(g);
+    } catch (e) {
+      if (!(e instanceof KilnError) || e instanceof DecodeError) throw e;
+      asLayers = e;
+    }
+  }
+  try {
+    const { model, params, state } = importPrimitives(g);
+    return { model, params, state, inputs: g.features };
+  } catch (e) {
+    if (asLayers === null || !(e instanceof KilnError) || e instanceof DecodeError) throw e;
+    throw new KilnError(`${asLayers.message}; nor as one layer of primitives: ${e.message.replace(/^ONNX: /, "")}`, { cause: e });
+  }
+}
+
+function fromLayers(g: OnnxGraph): Imported {
   const walker = new Walker(g);
   const { chain } = walker.chain(g.input, null, g.features);
   const left = g.nodes.flatMap((n, k) => (walker.claimed.has(k) ? [] : [nodeLabel(n)]));

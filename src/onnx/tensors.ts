@@ -7,7 +7,7 @@
  */
 import { MAX_ELEMENTS } from "../../compiler/ir/graph.js";
 import { DecodeError } from "../../runtime/errors.js";
-import { DataType, EXTERNAL, int, quoteName, type Tensor } from "./proto.js";
+import { DataType, EXTERNAL, int, quoteName, type Int64, type Tensor } from "./proto.js";
 
 export interface FloatTensor { readonly dims: readonly number[]; readonly data: Float32Array }
 
@@ -56,8 +56,11 @@ function finite(data: Float32Array, what: string): Float32Array {
   return data;
 }
 
-/** An INT64 (or INT32) tensor's values as numbers: shapes, axes. */
-export function readInts(t: Tensor, what: string): { dims: number[]; data: number[] } {
+/**
+ * An INT64 (or INT32) tensor's values as numbers: shapes, axes. With `clamp`, an int64 beyond
+ * ±2⁵³ reads as ±2⁵³ (Slice's "to the end" is INT64_MAX), else it is a DecodeError.
+ */
+export function readInts(t: Tensor, what: string, clamp = false): { dims: number[]; data: number[] } {
   refuseExternal(t, what);
   const dims = dimsOf(t, what);
   const count = elements(dims);
@@ -67,12 +70,13 @@ export function readInts(t: Tensor, what: string): { dims: number[]; data: numbe
     const view = new DataView(t.raw_data.buffer, t.raw_data.byteOffset, t.raw_data.byteLength);
     for (let i = 0; i < count; i++) {
       const v = view.getBigInt64(8 * i, true);
-      if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new DecodeError(`ONNX: ${what}[${i}] is out of range`);
-      data.push(Number(v));
+      const out = v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER);
+      if (out && !clamp) throw new DecodeError(`ONNX: ${what}[${i}] is out of range`);
+      data.push(out ? (v > 0n ? Number.MAX_SAFE_INTEGER : Number.MIN_SAFE_INTEGER) : Number(v));
     }
   } else if (t.data_type === DataType.INT64) {
     if (t.int64_data.length !== count) throw new DecodeError(`ONNX: ${what} declares ${count} int64 values but carries ${t.int64_data.length}`);
-    t.int64_data.forEach((v, i) => data.push(int(v, `${what}[${i}]`)));
+    t.int64_data.forEach((v, i) => data.push(clamp ? clampedInt(v) : int(v, `${what}[${i}]`)));
   } else if (t.data_type === DataType.INT32 && t.raw_data.length === 0) {
     if (t.int32_data.length !== count) throw new DecodeError(`ONNX: ${what} declares ${count} int32 values but carries ${t.int32_data.length}`);
     for (const v of t.int32_data) data.push(v); // not push(...): 200,000 values overflowed the stack
@@ -93,3 +97,9 @@ export function floatTensor(name: string, dims: readonly number[], data: ArrayLi
 /** An INT64 tensor (Reshape's shape, ReduceSum's axes). */
 export const int64Tensor = (name: string, values: readonly number[]): object =>
   ({ name, dims: [values.length], data_type: DataType.INT64, int64_data: [...values] });
+
+/** An int64 field as a number, clamped to ±2⁵³. */
+function clampedInt(x: Int64): number {
+  const n = typeof x === "number" ? x : x.toNumber();
+  return Math.max(Number.MIN_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, Math.trunc(n)));
+}

@@ -1,0 +1,188 @@
+/**
+ * Import of a graph that is not a chain of kiln's layers (./import-match.ts): the whole graph
+ * becomes one user layer, `layer({ name: "onnx", … })`, whose apply computes each node with the
+ * IR's primitives (./import-ops.ts) — a model kiln exported from its tensor DSL, or a PyTorch
+ * model with a softmax at the end, an ELU, a hand-written normalization, a `view` of the input.
+ * It compiles, trains and exports like any user layer.
+ *
+ * The graph's float initializers (and Constant nodes) become, by how they are read:
+ *   - the layer's parameters, under their ONNX names ("fc1.weight"): the weights and biases of
+ *     Gemm, MatMul, LayerNormalization and BatchNormalization whatever their values (a bias of
+ *     zeros is still a bias), and any other tensor of more than one element;
+ *   - its state buffers: a BatchNormalization's mean and variance (fixed: the layer computes the
+ *     inference graph, whose statistics do not move);
+ *   - constants: single numbers (an ε, the ½ of a GELU, kiln's exported scalars), a
+ *     LayerNormalization's scale of ones without a bias (kiln's normalize), and the integers of
+ *     shapes, axes and pads, read here.
+ * Dropout passes its input through, in training as in inference.
+ *
+ * The graph is traced once here, at batch 2, so whatever does not fit — a shape, an op's form —
+ * is a KilnError from fromOnnx naming the node, before anything is compiled.
+ */
+import { GraphBuilder } from "../../compiler/ir/builder.js";
+import { MAX_ELEMENTS } from "../../compiler/ir/graph.js";
+import { size, type V } from "../../compiler/ir/types.js";
+import { KilnError } from "../../runtime/errors.js";
+import { zeros } from "../init.js";
+import { layer } from "../layers/layer.js";
+import type { LayerNode } from "../layers/node.js";
+import { attr, attrInt, nodeLabel, type OnnxGraph } from "./import-graph.js";
+import { integerOp } from "./import-ints.js";
+import { RULES, sliceBounds, type Ctx, type Ints } from "./import-ops.js";
+import { readFloats } from "./tensors.js";
+import { DataType, quoteName, type Node } from "./proto.js";
+
+const isIntType = (t: number | undefined): boolean => t === DataType.INT64 || t === DataType.INT32;
+
+/** The ops this importer computes: float ops (./import-ops.ts) and the integer ops of shapes. */
+export const PRIMITIVE_OPS: ReadonlySet<string> = new Set([...Object.keys(RULES), "Shape", "Gather", "Constant", "ConstantOfShape", "Transpose"]);
+
+/** Inputs read at import as integers (shapes, axes, pads) or numbers, by op: never tensors of the graph. */
+const READ_AT_IMPORT: Readonly<Record<string, readonly number[]>> = {
+  Reshape: [1], Expand: [1], ReduceSum: [1], ReduceMean: [1], ReduceMax: [1], Squeeze: [1], Unsqueeze: [1],
+  Slice: [1, 2, 3, 4], Pad: [1, 2, 3], Clip: [1, 2], Pow: [1],
+};
+
+export interface PrimitiveImport {
+  readonly model: LayerNode;
+  readonly params: Record<string, Float32Array>;
+  readonly state: Record<string, Float32Array>;
+}
+
+/** The graph as one user layer, its tensors by the names compile() gives them (the layer is the root: its own names). */
+export function importPrimitives(g: OnnxGraph): PrimitiveImport {
+  const params: Record<string, Float32Array> = {}, state: Record<string, Float32Array> = {};
+  const shapes = new Map<string, readonly number[]>();
+  g.nodes.forEach((n) => {
+    n.input.forEach((name, k) => {
+      if (name === "" || g.constantType(name) !== DataType.FLOAT || (READ_AT_IMPORT[n.op_type] ?? []).includes(k)) return;
+      const t = g.floats(name, `input ${k} of ${nodeLabel(n)}`);
+      if (t.data.length === 0) throw new KilnError(`ONNX: input ${k} of ${nodeLabel(n)}, ${quoteName(name)}, is empty ([${t.dims.join(",")}])`);
+      const kind = tensorKind(n, k, t.data);
+      if (kind === "constant") return;
+      if ((kind === "state" ? params : state)[name] !== undefined) throw new KilnError(`ONNX: ${quoteName(name)} is read both as a parameter and as a batchNormalization's statistic`);
+      (kind === "state" ? state : params)[name] = t.data;
+      shapes.set(name, t.dims);
+    });
+  });
+  const decl = (names: Record<string, Float32Array>) =>
+    Object.fromEntries(Object.keys(names).map((k) => [k, { shape: shapes.get(k)!, init: zeros() }]));
+  // The output's width: from a trace here (batch 2), which also checks every node.
+  const out = traceHere(g, params, state, shapes);
+  const model = layer({
+    name: "onnx", in: g.features, out,
+    params: decl(params), state: decl(state),
+    apply: (p, x, st) => x.scope.emit("onnx", (b) => run(g, b, x.v, (name) => (Object.hasOwn(p, name) ? p[name] : Object.hasOwn(st, name) ? st[name] : undefined)?.v)),
+  });
+  return { model, params, state };
+}
+
+/** Weights by role (whatever their values), statistics, or else a parameter when it holds more than one number. */
+function tensorKind(n: Node, k: number, data: Float32Array): "param" | "state" | "constant" {
+  switch (n.op_type) {
+    case "Gemm": case "MatMul": if (k >= 1) return "param"; break;
+    case "BatchNormalization": if (k >= 1) return k >= 3 ? "state" : "param"; break;
+    case "LayerNormalization":
+      // kiln's normalize is written with a unit scale and no bias: a constant, not a parameter.
+      if (k === 1 && !(n.input[2] ?? "") && data.every((v) => v === 1)) return "constant";
+      if (k >= 1) return "param";
+      break;
+  }
+  return data.length > 1 ? "param" : "constant";
+}
+
+function traceHere(g: OnnxGraph, params: Record<string, Float32Array>, state: Record<string, Float32Array>, shapes: Map<string, readonly number[]>): number {
+  const b = new GraphBuilder();
+  const x = b.input("x", "data", { shape: [2, g.features], dtype: "f32" });
+  const tensors = new Map<string, V>();
+  for (const [names, kind] of [[params, "param"], [state, "state"]] as const) {
+    for (const name of Object.keys(names)) tensors.set(name, b.input(`t${tensors.size}`, kind, { shape: [...shapes.get(name)!], dtype: "f32" }));
+  }
+  const y = run(g, b, x, (name) => tensors.get(name));
+  const shape = b.type(y).shape;
+  if (shape.length !== 2 || shape[0] !== 2) {
+    throw new KilnError(`ONNX: the output ${quoteName(g.output)} has shape [${shape.join(",")}] for an input of [2, ${g.features}]; kiln imports models whose output is [batch, features] (was the model exported with a dynamic batch axis?)`);
+  }
+  return shape[1]!;
+}
+
+/** Trace every node into `b` from the input x; `tensor(name)` is a parameter or state buffer. */
+function run(g: OnnxGraph, b: GraphBuilder, x: V, tensor: (name: string) => V | undefined): V {
+  const values = new Map<string, V>([[g.input, x]]);
+  const ints = new Map<string, Ints>();
+  const constants = new Map<string, V>();
+  for (const n of g.nodes) {
+    if (n.op_type === "Constant") continue; // read through g (OnnxGraph resolves them)
+    const fail = (what: string): never => { throw new KilnError(`ONNX: ${nodeLabel(n)}: ${what}`); };
+    const intsOf = (k: number): Ints => {
+      const name = n.input[k] ?? "";
+      const known = ints.get(name);
+      if (known) return known;
+      if (!g.isConstant(name)) fail(`input ${k} (${quoteName(name)}) must be known at import (a constant or computed from shapes)`);
+      return g.intTensor(name, `input ${k} of ${nodeLabel(n)}`);
+    };
+    const c: Ctx = {
+      b, opset: g.opset, fail,
+      has: (k) => (n.input[k] ?? "") !== "",
+      data: (k) => {
+        const name = n.input[k] ?? "";
+        if (name === "") fail(`input ${k} is missing`);
+        const v = values.get(name);
+        if (v !== undefined) return v;
+        if (ints.has(name) || isIntType(g.constantType(name))) fail(`input ${k} (${quoteName(name)}) is an integer tensor; kiln computes on floats`);
+        if (!g.isConstant(name)) fail(`input ${k} (${quoteName(name)}) is defined by no node kiln computes`);
+        const param = tensor(name);
+        if (param !== undefined) return param;
+        // A constant (importPrimitives read it: one value, repeated).
+        let cst = constants.get(name);
+        if (!cst) {
+          const t = g.floats(name, `input ${k} of ${nodeLabel(n)}`);
+          if (!t.data.every((v) => v === t.data[0])) fail(`input ${k} (${quoteName(name)}) is read as a tensor here and as a number elsewhere`);
+          constants.set(name, (cst = b.constant(t.data[0]!, t.dims)));
+        }
+        return cst;
+      },
+      ints: (k) => intsOf(k).data,
+      scalar: (k) => {
+        const name = n.input[k] ?? "";
+        if (!g.isConstant(name)) fail(`input ${k} (${quoteName(name)}) must be a constant number`);
+        return g.scalar(name, `input ${k} of ${nodeLabel(n)}`);
+      },
+      shape: (v) => b.type(v).shape,
+    };
+    // Ops on integer tensors (computed from shapes, or integer constants) are evaluated here.
+    const isInt = (k: number) => ints.has(n.input[k] ?? "") || isIntType(g.constantType(n.input[k] ?? ""));
+    if (n.op_type === "Shape") {
+      const shape = c.shape(c.data(0));
+      const [lo, hi] = sliceBounds(attrInt(n, "start", 0), attrInt(n, "end", shape.length), shape.length);
+      ints.set(n.output[0]!, { dims: [Math.max(0, hi - lo)], data: shape.slice(lo, hi) });
+      continue;
+    }
+    if (n.op_type === "ConstantOfShape" && !isIntType(attr(n, "value")?.t?.data_type ?? DataType.FLOAT)) {
+      // A float fill: a constant of the graph (its value, 0 by default, must be one finite float).
+      const t = attr(n, "value")?.t;
+      const fill = t ? readFloats(t, `the value of ${nodeLabel(n)}`).data : Float32Array.of(0);
+      if (fill.length !== 1) fail(`fills with ${fill.length} values; expected one`);
+      const dims = intsOf(0).data;
+      if (dims.some((d) => d < 1) || dims.reduce((p, q) => p * q, 1) > MAX_ELEMENTS) fail(`makes a tensor of shape [${dims.join(",")}]`);
+      values.set(n.output[0]!, b.constant(fill[0]!, dims));
+      continue;
+    }
+    if (isInt(0)) { ints.set(n.output[0]!, integerOp(c, n, intsOf, g.opset)); continue; }
+    const rule = Object.hasOwn(RULES, n.op_type) ? RULES[n.op_type]! : fail("is not an op kiln computes");
+    if (n.output.slice(1).some((o) => o !== "" && g.usersOf(o).length > 0)) fail("has a second output that is read; kiln computes the first only");
+    let y: V;
+    try {
+      y = rule(c, n);
+    } catch (e) {
+      if (e instanceof KilnError && !e.message.startsWith("ONNX:")) fail(e.message);
+      throw e;
+    }
+    const shape = b.type(y).shape;
+    if (size(shape) > MAX_ELEMENTS) fail(`gives [${shape.join(",")}], more than ${MAX_ELEMENTS} elements`);
+    values.set(n.output[0]!, y);
+  }
+  const y = values.get(g.output);
+  if (y === undefined) throw new KilnError(`ONNX: the output ${quoteName(g.output)} is ${ints.has(g.output) ? "an integer tensor (from shapes)" : "not computed from the input"}`);
+  return y;
+}
