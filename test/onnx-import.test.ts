@@ -54,7 +54,8 @@ const TREES: Record<string, string> = {
   // Ops, not layers: one layer of primitives (src/onnx/import-primitives.ts).
   primitives: 'layer("onnx", 12→5)',
   "primitives-activations": 'layer("onnx", 6→3)',
-  "primitives-batchnorm": 'layer("onnx", 5→4)',
+  // The layers up to a node no layer has, then the rest as primitives (batchNorm keeps training as batchNorm).
+  "primitives-batchnorm": 'seq(linear(5→12), batchNorm(12), layer("onnx", 12→4))',
 };
 
 /** The model as text, children inline (describe() stops at one level). */
@@ -170,6 +171,24 @@ describe("graphs kiln cannot express", () => {
     let message = "";
     try { fromOnnx(encodeModel(m)); } catch (e) { expect(e).toBeInstanceOf(KilnError); message = (e as Error).message; }
     expect(message).toMatch(/^ONNX: 3 nodes kiln cannot express: Hardmax "\/2\/Relu", Conv "\/3\/fn\/fn.1\/Relu", LSTM "\\"\); process.exit\(1\); \(\\"". Supported \(of the default ONNX domain\): /);
+  });
+
+  it("a softmax head after kiln's layers: the layers, then a layer of primitives", () => {
+    const m = decodeModel(bytesOf("mlp"));
+    const graph = m.graph! as unknown as { node: object[]; output: { name: string }[] };
+    const logits = graph.output[0]!.name;
+    graph.node.push({ op_type: "Softmax", name: "/head/Softmax", domain: "", input: [logits], output: ["probs"], attribute: [] });
+    graph.output[0]!.name = "probs";
+    const imported = fromOnnx(encodeModel(m));
+    expect(tree(imported.model)).toBe('seq(linear(12→16), relu, linear(16→5), layer("onnx", 5→5))');
+    const net = compile(imported.model, { inputs: 12, batch: 5 });
+    load(net, imported);
+    const fx = fixtureOf("mlp"), probs = net.predict(fx.x.data);
+    const expected = fx.logits.data.map((_v, i) => {
+      const row = fx.logits.data.slice(i - (i % 5), i - (i % 5) + 5), top = Math.max(...row);
+      return Math.exp(fx.logits.data[i]! - top) / row.reduce((a, v) => a + Math.exp(v - top), 0);
+    });
+    expect(relErr(probs, expected)).toBeLessThanOrEqual(1e-5);
   });
 
   it("a layer of primitives is refused at the node that does not fit: a real transpose, a fixed batch, a shape that is not known", () => {

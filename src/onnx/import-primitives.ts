@@ -49,11 +49,18 @@ export interface PrimitiveImport {
   readonly state: Record<string, Float32Array>;
 }
 
-/** The graph as one user layer, its tensors by the names compile() gives them (the layer is the root: its own names). */
-export function importPrimitives(g: OnnxGraph): PrimitiveImport {
+/**
+ * Where the layer starts: the graph's input (the whole graph), or a value of width `width` after
+ * the layers kiln matched, whose nodes (`skip`) it leaves out.
+ */
+export interface Part { readonly from: string; readonly width: number; readonly skip: ReadonlySet<number> }
+
+/** The graph (or its part after `part.from`) as one user layer; its tensors keyed by their ONNX names. */
+export function importPrimitives(g: OnnxGraph, part: Part = { from: g.input, width: g.features, skip: new Set() }): PrimitiveImport {
   const params: Record<string, Float32Array> = {}, state: Record<string, Float32Array> = {};
   const shapes = new Map<string, readonly number[]>();
-  g.nodes.forEach((n) => {
+  g.nodes.forEach((n, i) => {
+    if (part.skip.has(i)) return;
     n.input.forEach((name, k) => {
       if (name === "" || g.constantType(name) !== DataType.FLOAT || (READ_AT_IMPORT[n.op_type] ?? []).includes(k)) return;
       const t = g.floats(name, `input ${k} of ${nodeLabel(n)}`);
@@ -68,11 +75,11 @@ export function importPrimitives(g: OnnxGraph): PrimitiveImport {
   const decl = (names: Record<string, Float32Array>) =>
     Object.fromEntries(Object.keys(names).map((k) => [k, { shape: shapes.get(k)!, init: zeros() }]));
   // The output's width: from a trace here (batch 2), which also checks every node.
-  const out = traceHere(g, params, state, shapes);
+  const out = traceHere(g, part, params, state, shapes);
   const model = layer({
-    name: "onnx", in: g.features, out,
+    name: "onnx", in: part.width, out,
     params: decl(params), state: decl(state),
-    apply: (p, x, st) => x.scope.emit("onnx", (b) => run(g, b, x.v, (name) => (Object.hasOwn(p, name) ? p[name] : Object.hasOwn(st, name) ? st[name] : undefined)?.v)),
+    apply: (p, x, st) => x.scope.emit("onnx", (b) => run(g, part, b, x.v, (name) => (Object.hasOwn(p, name) ? p[name] : Object.hasOwn(st, name) ? st[name] : undefined)?.v)),
   });
   return { model, params, state };
 }
@@ -91,28 +98,28 @@ function tensorKind(n: Node, k: number, data: Float32Array): "param" | "state" |
   return data.length > 1 ? "param" : "constant";
 }
 
-function traceHere(g: OnnxGraph, params: Record<string, Float32Array>, state: Record<string, Float32Array>, shapes: Map<string, readonly number[]>): number {
+function traceHere(g: OnnxGraph, part: Part, params: Record<string, Float32Array>, state: Record<string, Float32Array>, shapes: Map<string, readonly number[]>): number {
   const b = new GraphBuilder();
-  const x = b.input("x", "data", { shape: [2, g.features], dtype: "f32" });
+  const x = b.input("x", "data", { shape: [2, part.width], dtype: "f32" });
   const tensors = new Map<string, V>();
   for (const [names, kind] of [[params, "param"], [state, "state"]] as const) {
     for (const name of Object.keys(names)) tensors.set(name, b.input(`t${tensors.size}`, kind, { shape: [...shapes.get(name)!], dtype: "f32" }));
   }
-  const y = run(g, b, x, (name) => tensors.get(name));
+  const y = run(g, part, b, x, (name) => tensors.get(name));
   const shape = b.type(y).shape;
   if (shape.length !== 2 || shape[0] !== 2) {
-    throw new KilnError(`ONNX: the output ${quoteName(g.output)} has shape [${shape.join(",")}] for an input of [2, ${g.features}]; kiln imports models whose output is [batch, features] (was the model exported with a dynamic batch axis?)`);
+    throw new KilnError(`ONNX: the output ${quoteName(g.output)} has shape [${shape.join(",")}] for ${quoteName(part.from)} of [2, ${part.width}]; kiln imports models whose output is [batch, features] (was the model exported with a dynamic batch axis?)`);
   }
   return shape[1]!;
 }
 
-/** Trace every node into `b` from the input x; `tensor(name)` is a parameter or state buffer. */
-function run(g: OnnxGraph, b: GraphBuilder, x: V, tensor: (name: string) => V | undefined): V {
-  const values = new Map<string, V>([[g.input, x]]);
+/** Trace the part's nodes into `b` from x (the value part.from); `tensor(name)` is a parameter or state buffer. */
+function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, tensor: (name: string) => V | undefined): V {
+  const values = new Map<string, V>([[part.from, x]]);
   const ints = new Map<string, Ints>();
   const constants = new Map<string, V>();
-  for (const n of g.nodes) {
-    if (n.op_type === "Constant") continue; // read through g (OnnxGraph resolves them)
+  for (const [i, n] of g.nodes.entries()) {
+    if (n.op_type === "Constant" || part.skip.has(i)) continue; // constants are read through g (OnnxGraph resolves them)
     const fail = (what: string): never => { throw new KilnError(`ONNX: ${nodeLabel(n)}: ${what}`); };
     const intsOf = (k: number): Ints => {
       const name = n.input[k] ?? "";

@@ -44,12 +44,22 @@ class Walker {
 
   readonly free = (v: string): readonly number[] => this.g.usersOf(v).filter((k) => !this.claimed.has(k));
 
-  /** Layers from value v until `stop` (the graph output when null); `depth` levels of seq/residual hold them. */
-  chain(v: string, stop: string | null, width: number, depth = 1): { chain: Chain; width: number } {
+  /**
+   * Layers from value v until `stop` (the graph output when null); `depth` levels of seq/residual
+   * hold them. With `open`, a value no layer reads ends the chain early, after at least one layer
+   * (`stopped`: the rest is for ./import-primitives.ts), instead of failing.
+   */
+  chain(v: string, stop: string | null, width: number, depth = 1, open = false): { chain: Chain; width: number; stopped?: string } {
     const chain: Chain = { layers: [], params: [], state: [] };
     const end = stop ?? this.g.output;
     while (v !== end) {
-      const m = this.match(v, width, depth);
+      let m: Matched;
+      try {
+        m = this.match(v, width, depth);
+      } catch (e) {
+        if (!open || chain.layers.length === 0 || !(e instanceof KilnError) || e instanceof DecodeError) throw e;
+        return { chain, width, stopped: v };
+      }
       if (m.layer) chain.layers.push(m.layer);
       // A seq holds at most MAX_SEQ_LAYERS (as a spec does): seq(...) of 150,000 overflowed the stack.
       if (chain.layers.length > MAX_SEQ_LAYERS) throw new DecodeError(`ONNX: the graph is a chain of more than ${MAX_SEQ_LAYERS} layers from ${quoteName(v)}; kiln reads at most ${MAX_SEQ_LAYERS} in one seq`);
@@ -106,16 +116,15 @@ export function fromOnnx(bytes: Uint8Array): Imported {
     const all = [...new Set([...SUPPORTED, ...PRIMITIVE_OPS])].sort();
     throw new KilnError(`ONNX: ${unsupported.length} node${unsupported.length === 1 ? "" : "s"} kiln cannot express: ${shown}. Supported (of the default ONNX domain): ${all.join(", ")}`);
   }
-  // kiln's layers where the graph is a chain of them (the model reads as seq(linear, relu, …));
-  // otherwise the whole graph as one layer of primitives (./import-primitives.ts).
+  // kiln's layers as far as the graph is a chain of them (the model reads as seq(linear, relu, …)),
+  // the rest as one layer of primitives (./import-primitives.ts); failing that, all of it as one.
   let asLayers: KilnError | null = null;
-  if (g.nodes.every((n, k) => g.constantNodes.has(k) || SUPPORTED.has(n.op_type))) {
-    try {
-      return fromLayers(g);
-    } catch (e) {
-      if (!(e instanceof KilnError) || e instanceof DecodeError) throw e;
-      asLayers = e;
-    }
+  try {
+    const layered = fromLayers(g);
+    if (layered !== null) return layered;
+  } catch (e) {
+    if (!(e instanceof KilnError) || e instanceof DecodeError) throw e;
+    asLayers = e;
   }
   try {
     const { model, params, state } = importPrimitives(g);
@@ -126,12 +135,49 @@ export function fromOnnx(bytes: Uint8Array): Imported {
   }
 }
 
-function fromLayers(g: OnnxGraph): Imported {
+/**
+ * The graph as kiln's layers, with the nodes after the last layer that matched as a layer of
+ * primitives; null when that split is not worth it. The tail's tensors are named
+ * "<its index>.<ONNX name>", so the split is made when the tail has none (a softmax head), or
+ * when the layers before it train differently from their inference graph (batchNorm, dropout);
+ * otherwise (or when the tail does not import) the whole graph as one layer keeps the ONNX names.
+ */
+function fromLayers(g: OnnxGraph): Imported | null {
   const walker = new Walker(g);
-  const { chain } = walker.chain(g.input, null, g.features);
+  const { chain, width, stopped } = walker.chain(g.input, null, g.features, 1, true);
+  if (stopped !== undefined) {
+    let tail: ReturnType<typeof importPrimitives>;
+    try {
+      tail = importPrimitives(g, { from: stopped, width, skip: walker.claimed });
+    } catch (e) {
+      if (!(e instanceof KilnError) || e instanceof DecodeError) throw e;
+      return null; // the whole graph as one layer says what does not fit
+    }
+    const hasTensors = Object.keys(tail.params).length + Object.keys(tail.state).length > 0;
+    if (hasTensors && !chain.layers.some(trains)) return null;
+    chain.layers.push(tail.model);
+    chain.params.push(...Object.values(tail.params));
+    chain.state.push(...Object.values(tail.state));
+    return named(g, chain);
+  }
   const left = g.nodes.flatMap((n, k) => (walker.claimed.has(k) ? [] : [nodeLabel(n)]));
   if (left.length > 0) throw new KilnError(`ONNX: ${left.length} node(s) are not on the path from the input to the output: ${left.slice(0, LIST).join(", ")}`);
   if (chain.layers.length === 0) throw new KilnError("ONNX: the graph computes nothing (its output is its input); there is no model to import");
+  return named(g, chain);
+}
+
+/** Whether a layer (or one inside it) trains differently from its inference graph. */
+function trains(l: LayerNode): boolean {
+  switch (l.kind) {
+    case "batchNorm": case "dropout": return true;
+    case "seq": return l.layers.some(trains);
+    case "residual": return trains(l.fn);
+    default: return false;
+  }
+}
+
+/** The chain as seq(…), its tensors under the names compile() gives them. */
+function named(g: OnnxGraph, chain: Chain): Imported {
   const model = seq(...chain.layers);
 
   // The names compile() gives: trace the model and take its parameters and state in order.
