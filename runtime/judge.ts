@@ -6,21 +6,11 @@
  * end (handing out, the caller's chunks, waiting for the workers') against their call sites'
  * measured alone times. A worker without a core (another process holds it) runs few chunks, or
  * makes the caller wait for one it was descheduled in. A window more than 0.9 of alone sends the
- * pool alone (each call's `alone`: the same bits) for a spell, then it probes again with a
- * window; while probes keep failing the spell doubles, up to SOLO_MS · 16, and each window that
+ * pool alone (each call's `alone`: the same bits) for a while, then it probes again with a
+ * window; while probes keep failing the while doubles, up to SOLO_MS · 16, and each window that
  * pays halves it again (on a busy machine a probe passes now and then by luck, and the window
- * after it fails: a reset to SOLO_MS then cost W7 a tenth under load).
- *
- * A window ends early once it has lost a quarter of a window (one stall of a VM's core, 1–2 ms,
- * does not end it), a probe once it has lost a tenth: probing a busy machine costs about a
- * percent, and the first window on it (or the one after a lucky probe) no longer a whole one.
- *
- * A spell is counted in the pool's work, not in wall time: it ends after SOLO_MS of calls run
- * alone. Counted in wall time, whatever the process did between kiln's calls (preparing the next
- * batch, another network's steps, the bench's samples of kiln at one thread taken in turn) used
- * the spell up, and probes came that much more often. Both changes together, under load, in the
- * bench's interleaved samples: W5 at 2 threads took 1.04–1.15× its time at 1 thread before
- * (3 runs), 0.99–1.05× after (6 runs); W7 1.04–1.06× before, 0.90–1.06× after.
+ * after it fails: a reset to SOLO_MS then cost W7 a tenth under load). A probe stops as soon as
+ * it has lost a tenth of a window, so probing a busy machine costs about a percent.
  *
  * Measured on this 2-vCPU VM, idle: over a 20 ms window the split runs at 1.6–1.9× alone most of
  * the time, but for stretches of 20–500 ms at 0.7× (the worker misses two calls in three and
@@ -30,7 +20,7 @@
  */
 import type { SplitSite } from "./kernels/types.js";
 
-/** How long (ms of calls run alone) the pool runs on the calling thread alone after splits stopped paying. */
+/** How long the pool runs on the calling thread alone after splits stopped paying. */
 const SOLO_MS = 50;
 /**
  * A verdict weighs at least JUDGE_MS of work (its calls' alone time) and at least JUDGE_CALLS
@@ -38,8 +28,6 @@ const SOLO_MS = 50;
  */
 const JUDGE_MS = 20;
 const JUDGE_CALLS = 16;
-/** A window that has lost this fraction of JUDGE_MS ends at once: a probe, and any other window. */
-const PROBE_LOSS = 0.1, WINDOW_LOSS = 0.25;
 /** A site runs alone, timed, once every this many calls: its alone time, the judge's yardstick. */
 const ALONE_EVERY = 64;
 
@@ -61,11 +49,11 @@ export class Judge {
   judging = true;
   /** Times the pool fell back to the calling thread alone (KILN_DEBUG, tests). */
   soloSpells = 0;
-  /** What is left of the solo spell, in ms of calls run alone; 0 outside one. */
-  soloLeft = 0;
+  /** When the solo spell ends (performance.now() ms); 0 outside one. */
+  soloUntil = 0;
   /** The next spell's length, should the window after it fail. */
   soloMs = SOLO_MS;
-  /** The window is a probe after a solo spell: it ends as soon as it has lost PROBE_LOSS · JUDGE_MS. */
+  /** The window is a probe after a solo spell: it ends as soon as it has lost 0.1 · JUDGE_MS. */
   probing = false;
   private wallSum = 0;
   private aloneSum = 0;
@@ -76,14 +64,8 @@ export class Judge {
    * when it is one of the site's calls timed alone.
    */
   maySplit(site: SplitSite | undefined, n: number): boolean {
-    return this.soloLeft <= 0 && (site === undefined || !this.judging || !timeAlone(n));
-  }
-
-  /** A call ran alone for `ms`: in a spell, that much of it is used; at its end a probe opens. */
-  ranAlone(ms: number): void {
-    if (this.soloLeft <= 0) return;
-    this.soloLeft -= ms;
-    if (this.soloLeft <= 0) { this.soloLeft = 0; this.probing = true; } // does a split pay again?
+    if (this.soloUntil !== 0 && performance.now() >= this.soloUntil) { this.soloUntil = 0; this.probing = true; } // does a split pay again?
+    return this.soloUntil === 0 && (site === undefined || !this.judging || !timeAlone(n));
   }
 
   /** A split call took `wall` ms where alone it takes `alone` ms. */
@@ -93,9 +75,9 @@ export class Judge {
     this.aloneSum += alone;
     this.calls++;
     const lost = this.wallSum - this.aloneSum;
-    if ((this.aloneSum < JUDGE_MS || this.calls < JUDGE_CALLS) && lost <= (this.probing ? PROBE_LOSS : WINDOW_LOSS) * JUDGE_MS) return;
+    if ((this.aloneSum < JUDGE_MS || this.calls < JUDGE_CALLS) && !(this.probing && lost > 0.1 * JUDGE_MS)) return;
     if (this.wallSum > 0.9 * this.aloneSum) {
-      this.soloLeft = this.soloMs;
+      this.soloUntil = performance.now() + this.soloMs;
       this.soloMs = Math.min(SOLO_MS * 16, this.soloMs * 2);
       this.soloSpells++;
     } else {
