@@ -173,6 +173,21 @@ describe("graphs kiln cannot express", () => {
     expect(message).toMatch(/^ONNX: 3 nodes kiln cannot express: Hardmax "\/2\/Relu", Conv "\/3\/fn\/fn.1\/Relu", LSTM "\\"\); process.exit\(1\); \(\\"". Supported \(of the default ONNX domain\): /);
   });
 
+  it("a weight shared through an Identity copy is one parameter of the layer of primitives", () => {
+    const m = decodeModel(bytesOf("primitives-activations"));
+    const nodes = m.graph!.node as unknown as { op_type: string; input: string[]; output: string[]; name: string; domain: string; attribute: unknown[] }[];
+    nodes.unshift({ op_type: "Identity", name: "copy", domain: "", input: ["2.weight"], output: ["2.weight.copy"], attribute: [] });
+    nodes.find((n) => n.op_type === "Gemm" && n.input[1] === "4.weight")!.input[1] = "2.weight.copy"; // 4 uses 2's weight
+    const imported = fromOnnx(encodeModel(m));
+    expect(Object.keys(imported.params).filter((k) => k.endsWith(".weight"))).toEqual(["0.weight", "2.weight", "6.weight", "8.weight", "10.weight", "12.weight"]);
+    const net = compile(imported.model, { inputs: 6, batch: 4, optimizer: sgd({ lr: 0.1 }) });
+    load(net, imported);
+    const x = Float32Array.from({ length: 24 }, (_, i) => Math.sin(i));
+    const before = net.predict(x);
+    net.trainStep(x, [0, 1, 2, 0]);
+    expect(net.predict(x)).not.toEqual(before);
+  });
+
   it("a softmax head after kiln's layers: the layers, then a layer of primitives", () => {
     const m = decodeModel(bytesOf("mlp"));
     const graph = m.graph! as unknown as { node: object[]; output: { name: string }[] };

@@ -60,8 +60,10 @@ export function importPrimitives(g: OnnxGraph, part: Part = { from: g.input, wid
   const params: Record<string, Float32Array> = {}, state: Record<string, Float32Array> = {};
   const shapes = new Map<string, readonly number[]>();
   g.nodes.forEach((n, i) => {
-    if (part.skip.has(i)) return;
-    n.input.forEach((name, k) => {
+    if (part.skip.has(i) || g.constantNodes.has(i)) return;
+    n.input.forEach((given, k) => {
+      // A shared weight is read through Identity copies (torch writes one per extra use): one parameter.
+      const name = g.constantName(given);
       if (name === "" || g.constantType(name) !== DataType.FLOAT || (READ_AT_IMPORT[n.op_type] ?? []).includes(k)) return;
       const t = g.floats(name, `input ${k} of ${nodeLabel(n)}`);
       if (t.data.length === 0) throw new KilnError(`ONNX: input ${k} of ${nodeLabel(n)}, ${quoteName(name)}, is empty ([${t.dims.join(",")}])`);
@@ -119,7 +121,7 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, tensor: (name: str
   const ints = new Map<string, Ints>();
   const constants = new Map<string, V>();
   for (const [i, n] of g.nodes.entries()) {
-    if (n.op_type === "Constant" || part.skip.has(i)) continue; // constants are read through g (OnnxGraph resolves them)
+    if (g.constantNodes.has(i) || part.skip.has(i)) continue; // Constant nodes and Identity copies of constants: read through g
     const fail = (what: string): never => { throw new KilnError(`ONNX: ${nodeLabel(n)}: ${what}`); };
     const intsOf = (k: number): Ints => {
       const name = n.input[k] ?? "";
@@ -138,7 +140,7 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, tensor: (name: str
         if (v !== undefined) return v;
         if (ints.has(name) || isIntType(g.constantType(name))) fail(`input ${k} (${quoteName(name)}) is an integer tensor; kiln computes on floats`);
         if (!g.isConstant(name)) fail(`input ${k} (${quoteName(name)}) is defined by no node kiln computes`);
-        const param = tensor(name);
+        const param = tensor(g.constantName(name));
         if (param !== undefined) return param;
         // A constant (importPrimitives read it: one value, repeated).
         let cst = constants.get(name);
