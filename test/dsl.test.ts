@@ -7,8 +7,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { javascriptSteps } from "./helpers/run.js";
 import {
-  binaryCrossEntropy, cat, compile, concat, decodeGraph, encodeGraph, fn, fromSpec, gelu, huber, init, InputError, KilnError, l1,
+  binaryCrossEntropy, cat, compile, concat, decodeGraph, encodeGraph, fn, fromOnnx, fromSpec, gelu, huber, init, InputError, KilnError, l1,
   layer, leakyRelu, linear, lossFn, ModelError, mse, printIR, relu, seq, sgd, sigmoid, silu, tanh, toSpec, type LayerNode, type T,
 } from "../src/index.js";
 
@@ -274,5 +275,61 @@ describe("cat and the T surface", () => {
     const odd = layer({ name: "odd", in: 4, out: 4, apply: (_p, x) => cat([x, 3 as unknown as T], 1) });
     expect(kilnError(() => compile(seq(odd), opts)).message).toBe(`layer "odd" at 0: cat[1]: expected a tensor expression, got number 3`);
     expect(any(relu)).toBe(relu);
+  });
+});
+
+describe("reshape, softmax and logSoftmax", () => {
+  // Attention-like pooling over 3 heads of 8: each head's softmax weights its own values.
+  const heads = layer({
+    name: "heads", in: 6, out: 8,
+    params: { w: { shape: [24, 6], init: init.xavier() } },
+    apply: (p, x) => {
+      const h = x.matmul(p.w, { transposeB: true }).reshape([x.shape[0]!, 3, -1]); // [batch, 3, 8]
+      return h.softmax(-1).mul(h).sum(1).add(h.logSoftmax(2).mean(1).mul(0.25));
+    },
+  });
+  const mk = () => compile(seq(heads), { inputs: 6, batch: 5, seed: 4, loss: mse(), optimizer: sgd({ lr: 0.1 }), threads: 1 });
+
+  it("compute what they say (against a float64 reference), in pieces as whole, with gradients matching finite differences", () => {
+    const net = mk(), w = net.params["0.w"]!.slice(), x = floats(5 * 6, 9);
+    const y = net.predict(x);
+    for (let s = 0; s < 5; s++) {
+      const h = Array.from({ length: 24 }, (_, o) => w.subarray(o * 6, o * 6 + 6).reduce((a, wv, i) => a + wv * x[s * 6 + i]!, 0));
+      for (let j = 0; j < 8; j++) {
+        let want = 0, logs = 0;
+        for (let head = 0; head < 3; head++) {
+          const row = h.slice(head * 8, head * 8 + 8), top = Math.max(...row), lse = top + Math.log(row.reduce((a, v) => a + Math.exp(v - top), 0));
+          want += Math.exp(row[j]! - lse) * row[j]!;
+          logs += row[j]! - lse;
+        }
+        want += (logs / 3) * 0.25;
+        expect(Math.abs(y[s * 8 + j]! - want)).toBeLessThan(1e-5 * Math.max(1, Math.abs(want)));
+      }
+    }
+    // One sample at a time gives the same rows (reshape keeps the batch on axis 0).
+    expect(Array.from(net.predict(x.subarray(6, 12)))).toEqual(Array.from(y.subarray(8, 16)));
+    const t = floats(5 * 8, 3), { inputGrad } = net.gradients(x, t, { input: true }), step = 1e-2;
+    for (const i of [0, 7, 13, 29]) {
+      const xp = Float32Array.from(x), xm = Float32Array.from(x);
+      xp[i]! += step; xm[i]! -= step;
+      const fd = (net.gradients(xp, t).loss - net.gradients(xm, t).loss) / (2 * step);
+      expect(Math.abs(fd - inputGrad[i]!)).toBeLessThan(2e-3 + 2e-2 * Math.abs(fd));
+    }
+    net.trainStep(x, t);
+    expect(javascriptSteps(net)).toEqual([]); // every optimized step in WebAssembly
+  });
+
+  it("export to ONNX and come back bit for bit; bad shapes and axes are ModelErrors naming the layer", () => {
+    const net = mk(), x = floats(7 * 6, 5);
+    const { model, params } = fromOnnx(net.toOnnx());
+    const back = compile(model, { inputs: 6, batch: 5, threads: 1 });
+    for (const [k, v] of Object.entries(params)) back.params[k]!.set(v);
+    expect(back.predict(x)).toEqual(net.predict(x));
+    const bad = (apply: (x: T) => T) => kilnError(() => compile(seq(layer({ name: "bad", in: 6, out: 6, apply: (_p, x) => apply(x) })), opts6)).message;
+    const opts6 = { inputs: 6, batch: 2 };
+    expect(bad((x) => x.reshape([5, -1]))).toBe("layer \"bad\" at 0: reshape: [2,6] (12 elements) cannot be shaped [5,-1]");
+    expect(bad((x) => x.reshape([-1, -1]))).toBe("layer \"bad\" at 0: reshape: at most one −1 in the shape, got [-1,-1]");
+    expect(bad((x) => x.reshape([2, 0, 6]))).toMatch(/^layer "bad" at 0: reshape: expected a shape of positive integers \(and at most one −1\), got /);
+    expect(bad((x) => x.softmax(2))).toBe("layer \"bad\" at 0: softmax: axis must be an integer in [-2, 1] for shape [2,6], got number 2");
   });
 });

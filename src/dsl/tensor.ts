@@ -160,6 +160,38 @@ export class T {
     return this.scope.emit("slice", (b) => (s === 0 && e === n ? this.x("slice") : b.slice(this.x("slice"), a, s, e)));
   }
 
+  /**
+   * The same elements in a new shape, in row-major order (torch.reshape); one −1 is inferred.
+   * compile traces the model at several batch sizes, so write the batch as `x.shape[0]` (or −1),
+   * never as a number: `x.reshape([x.shape[0], heads, -1])`.
+   */
+  reshape(shape: readonly number[]): T {
+    const from = this.shape, total = from.reduce((a, b) => a * b, 1);
+    if (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => Number.isInteger(d) && (d >= 1 || d === -1))) {
+      this.scope.fail(`reshape: expected a shape of positive integers (and at most one −1), got ${describe(shape)}`);
+    }
+    if (shape.filter((d) => d === -1).length > 1) this.scope.fail(`reshape: at most one −1 in the shape, got [${shape.join(",")}]`);
+    const known = shape.reduce((a, d) => (d === -1 ? a : a * d), 1);
+    const to = shape.map((d) => (d === -1 ? total / known : d));
+    if (!to.every((d) => Number.isInteger(d) && d >= 1) || to.reduce((a, b) => a * b, 1) !== total) {
+      this.scope.fail(`reshape: ${fmtShape(from)} (${total} elements) cannot be shaped [${shape.join(",")}]`);
+    }
+    const x = this.x("reshape");
+    return this.scope.emit("reshape", (b) => b.reshape(x, to));
+  }
+
+  /** log softmax along `axis` (default the last): x − max − log Σ exp(x − max), stable for any x. */
+  logSoftmax(axis = -1): T {
+    const x = this.x("logSoftmax"), a = this.axis("logSoftmax", axis);
+    return this.scope.emit("logSoftmax", (b) => b.logSoftmax(x, a));
+  }
+
+  /** softmax along `axis` (default the last), as exp(logSoftmax): rows sum to 1, no overflow. */
+  softmax(axis = -1): T {
+    const x = this.x("softmax"), a = this.axis("softmax", axis);
+    return this.scope.emit("softmax", (b) => b.exp(b.logSoftmax(x, a)));
+  }
+
   // ---- helpers ------------------------------------------------------------------------------
   private x(op: string): V {
     return this.scope.own(op, this);

@@ -56,6 +56,8 @@ export function evaluate(e: Expr, env: Env): T {
     }
     case "slice": return sub(1).slice(e[2] as number, e[3] as number, (e[4] as number | null) ?? undefined);
     case "cat": return cat((e[1] as Expr[]).map((x) => evaluate(x, env)), e[2] as number);
+    case "softmax": case "logSoftmax": return sub(1)[op](e[2] as number);
+    case "reshape": return sub(1).reshape((e[2] as Operand[]).map((d) => operand(d, env) as number));
   }
   if (UNARY.has(op)) return sub(1)[op as Unary]();
   if (BINARY.has(op)) {
