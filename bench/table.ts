@@ -53,8 +53,10 @@ function main(files: string[]): void {
 
   console.log("\n| target | ratio per run | met |");
   console.log("| --- | --- | --- |");
-  for (const name of new Set(runs.flatMap((r) => r.targets.map((t) => t.target)))) {
-    const per = runs.map((r) => r.targets.find((x) => x.target === name));
+  // The SGEMM targets name each run's measured peak ("(48.8 of 57.4 GFLOP/s)"): one row for all runs.
+  const key = (target: string) => target.replace(/ \([\d.]+ of [\d.]+ GFLOP\/s\)$/, "");
+  for (const name of new Set(runs.flatMap((r) => r.targets.map((t) => key(t.target))))) {
+    const per = runs.map((r) => r.targets.find((x) => key(x.target) === name));
     const met = per.filter((x) => x?.met).length, had = per.filter((x) => x !== undefined).length;
     // "—": the run did not have this target (an older bench); "n/a": it had it but not the figures.
     console.log(`| ${name} | ${per.map((x) => (x === undefined ? "—" : x.ratio == null ? "n/a" : x.ratio.toFixed(2))).join(", ")} | ${met}/${had} |`);
