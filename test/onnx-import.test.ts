@@ -220,6 +220,17 @@ describe("graphs kiln cannot express", () => {
     expect(() => fromOnnx(encodeModel(m))).toThrow(new RegExp(`^ONNX: Reshape "${reshape.name}": cannot reshape \\[2,24\\] to \\[5,3,8\\]$`));
     reshape.input[1] = m.graph!.input[0]!.name; // the data as a shape
     expect(() => fromOnnx(encodeModel(m))).toThrow(/Reshape "[^"]*": input 1 \("x"\) must be known at import/);
+    // A negative running variance (an ELU before the batchNorm makes the whole graph primitives).
+    const neg = decodeModel(bytesOf("primitives-batchnorm"));
+    const nodes = neg.graph!.node as unknown as { op_type: string; input: string[]; output: string[]; name: string; domain: string; attribute: unknown[] }[];
+    const bnNode = nodes.find((n) => n.op_type === "BatchNormalization")!;
+    nodes.splice(nodes.indexOf(bnNode), 0, { op_type: "Elu", name: "elu", domain: "", input: [bnNode.input[0]!], output: ["elu"], attribute: [] });
+    bnNode.input[0] = "elu";
+    const v = neg.graph!.initializer.find((t) => t.name === "1.running_var")!;
+    const values = new Float32Array(v.raw_data.slice().buffer);
+    values[3] = -0.5;
+    v.raw_data = new Uint8Array(values.buffer);
+    expect(() => fromOnnx(encodeModel(neg))).toThrow(/^ONNX: BatchNormalization "[^"]*": its variance "1.running_var" holds -0.5 at element 3; expected values ≥ 0$/);
   });
 
   it("a structure no layer matches is named at the value where matching stopped", () => {

@@ -249,7 +249,9 @@ export const RULES: Readonly<Record<string, Rule>> = {
   Squeeze: (c, n) => { const x = c.data(0); return c.b.reshape(x, squeezed(c, c.shape(x), squeezeAxes(c, n))); },
   Unsqueeze: (c, n) => { const x = c.data(0); return c.b.reshape(x, unsqueezed(c, c.shape(x), squeezeAxes(c, n))); },
   Expand: (c) => {
-    const x = c.data(0), to = broadcastShapes(c, c.shape(x), c.ints(1));
+    const want = c.ints(1);
+    if (want.some((d) => !Number.isInteger(d) || d < 1)) c.fail(`expands to [${want.join(",")}]; expected positive dimensions`);
+    const x = c.data(0), to = broadcastShapes(c, c.shape(x), want);
     return to.length === c.shape(x).length && to.every((d, k) => d === c.shape(x)[k]) ? x : c.b.broadcastTo(x, to);
   },
   Concat: (c, n) => {

@@ -69,6 +69,8 @@ export function importPrimitives(g: OnnxGraph, part: Part = { from: g.input, wid
       if (t.data.length === 0) throw new KilnError(`ONNX: input ${k} of ${nodeLabel(n)}, ${quoteName(name)}, is empty ([${t.dims.join(",")}])`);
       const kind = tensorKind(n, k, t.data);
       if (kind === "constant") return;
+      // A variance below 0 would be NaN at every step (the layer path refuses it the same way).
+      if (kind === "state" && k === 4 && t.data.some((v) => v < 0)) throw new KilnError(`ONNX: ${nodeLabel(n)}: its variance ${quoteName(name)} holds ${t.data.find((v) => v < 0)} at element ${t.data.findIndex((v) => v < 0)}; expected values ≥ 0`);
       if ((kind === "state" ? params : state)[name] !== undefined) throw new KilnError(`ONNX: ${quoteName(name)} is read both as a parameter and as a batchNormalization's statistic`);
       (kind === "state" ? state : params)[name] = t.data;
       shapes.set(name, t.dims);
@@ -155,7 +157,9 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, tensor: (name: str
       scalar: (k) => {
         const name = n.input[k] ?? "";
         if (!g.isConstant(name)) fail(`input ${k} (${quoteName(name)}) must be a constant number`);
-        return g.scalar(name, `input ${k} of ${nodeLabel(n)}`);
+        if (!isIntType(g.constantType(name))) return g.scalar(name, `input ${k} of ${nodeLabel(n)}`);
+        const { data } = g.intTensor(name, `input ${k} of ${nodeLabel(n)}`); // Pow(x, 2) with an int64 exponent
+        return data.length === 1 ? data[0]! : fail(`input ${k} (${quoteName(name)}) must be a single number, got ${data.length} values`);
       },
       shape: (v) => b.type(v).shape,
     };
