@@ -1,9 +1,10 @@
 /**
- * Import of a graph that is not a chain of kiln's layers (./import-match.ts): the whole graph
- * becomes one user layer, `layer({ name: "onnx", … })`, whose apply computes each node with the
- * IR's primitives (./import-ops.ts) — a model kiln exported from its tensor DSL, or a PyTorch
- * model with a softmax at the end, an ELU, a hand-written normalization, a `view` of the input.
- * It compiles, trains and exports like any user layer.
+ * Import of a graph that is not a chain of kiln's layers (./import-match.ts): the whole graph, or
+ * what follows the layers ./import.ts matched, becomes one user layer, `layer({ name: "onnx", … })`,
+ * whose apply computes each node with the IR's primitives (./import-ops.ts) — a model kiln
+ * exported from its tensor DSL, or a PyTorch model with a softmax at the end, an ELU, a
+ * hand-written normalization, a `view` of the input. It compiles, trains and exports like any
+ * user layer.
  *
  * The graph's float initializers (and Constant nodes) become, by how they are read:
  *   - the layer's parameters, under their ONNX names ("fc1.weight"): the weights and biases of
