@@ -13,6 +13,16 @@ export interface ValueType {
 export type V = number;
 
 export const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * A reshape target holding `total` elements, its one −1 (if any) inferred; null when the
+ * dimensions cannot hold them. The caller has refused a second −1 and dimensions below −1.
+ */
+export function inferShape(total: number, want: readonly number[]): number[] | null {
+  const known = want.reduce((a, d) => (d === -1 ? a : a * d), 1);
+  const out = want.map((d) => (d === -1 ? total / known : d));
+  return out.every((d) => Number.isInteger(d) && d >= 1) && size(out) === total ? out : null;
+}
 export const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 /** One value per column of an [·, n] matrix: [n] or [1, n] (a bias, γ, β). */

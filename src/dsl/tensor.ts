@@ -11,7 +11,7 @@
  */
 import type { GraphBuilder } from "../../compiler/ir/builder.js";
 import { MAX_ELEMENTS } from "../../compiler/ir/graph.js";
-import { fmtShape, size, type V } from "../../compiler/ir/types.js";
+import { fmtShape, inferShape, size, type V } from "../../compiler/ir/types.js";
 import { KilnError, ModelError } from "../../runtime/errors.js";
 import { describeValue } from "../validate.js";
 import { unknownOption } from "../options.js";
@@ -166,16 +166,12 @@ export class T {
    * never as a number: `x.reshape([x.shape[0], heads, -1])`.
    */
   reshape(shape: readonly number[]): T {
-    const from = this.shape, total = from.reduce((a, b) => a * b, 1);
+    const from = this.shape, total = size(from);
     if (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => Number.isInteger(d) && (d >= 1 || d === -1))) {
       this.scope.fail(`reshape: expected a shape of positive integers (and at most one −1), got ${describe(shape)}`);
     }
     if (shape.filter((d) => d === -1).length > 1) this.scope.fail(`reshape: at most one −1 in the shape, got [${shape.join(",")}]`);
-    const known = shape.reduce((a, d) => (d === -1 ? a : a * d), 1);
-    const to = shape.map((d) => (d === -1 ? total / known : d));
-    if (!to.every((d) => Number.isInteger(d) && d >= 1) || to.reduce((a, b) => a * b, 1) !== total) {
-      this.scope.fail(`reshape: ${fmtShape(from)} (${total} elements) cannot be shaped [${shape.join(",")}]`);
-    }
+    const to = inferShape(total, shape) ?? this.scope.fail(`reshape: ${fmtShape(from)} (${total} elements) cannot be shaped [${shape.join(",")}]`);
     const x = this.x("reshape");
     return this.scope.emit("reshape", (b) => b.reshape(x, to));
   }

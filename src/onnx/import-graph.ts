@@ -164,6 +164,12 @@ export function attrFloat(node: Node, name: string, dflt: number): number {
   if (!Number.isFinite(a.f)) throw new DecodeError(`ONNX: attribute ${name} of ${nodeLabel(node)} must be a finite float, got ${a.f}`);
   return a.f;
 }
+const text = new TextDecoder();
+/** A STRING attribute (Pad's mode, Gelu's approximate) as text. */
+export function attrString(node: Node, name: string, dflt: string): string {
+  const a = attr(node, name);
+  return a ? text.decode(a.s) : dflt;
+}
 export function attrInts(node: Node, name: string): number[] | undefined {
   const a = attr(node, name);
   return a ? a.ints.map((v, k) => int(v, `attribute ${name}[${k}] of ${nodeLabel(node)}`)) : undefined;

@@ -6,7 +6,7 @@
  * Each op follows its ONNX definition for integer tensors of any rank.
  */
 import { attr, attrInt, attrInts } from "./import-graph.js";
-import { axisOf, reshapeTarget, squeezed, unsqueezed, type Ctx, type Ints } from "./import-ops.js";
+import { axisOf, reshapeTarget, sliceArgs, sliceBounds, squeezeAxes, squeezed, unsqueezed, type Ctx, type Ints } from "./import-ops.js";
 import type { Node } from "./proto.js";
 import { readInts } from "./tensors.js";
 
@@ -37,13 +37,6 @@ function gather(c: Ctx, t: Ints, dims: readonly number[], from: (idx: number[]) 
   return { dims: [...dims], data };
 }
 
-/** ONNX Slice bounds along one axis, for either sign of step. */
-function bounds(start: number, end: number, step: number, dim: number): [number, number] {
-  const norm = (i: number) => (i < 0 ? i + dim : i);
-  if (step > 0) return [Math.min(Math.max(norm(start), 0), dim), Math.min(Math.max(norm(end), 0), dim)];
-  return [Math.min(Math.max(norm(start), -1), dim - 1), Math.min(Math.max(norm(end), -1), dim - 1)];
-}
-
 function slice(c: Ctx, t: Ints, starts: readonly number[], ends: readonly number[], axesIn?: readonly number[], stepsIn?: readonly number[]): Ints {
   const rank = t.dims.length;
   const axes = (axesIn ?? starts.map((_v, k) => k)).map((a) => axisOf(c, a, rank));
@@ -53,7 +46,7 @@ function slice(c: Ctx, t: Ints, starts: readonly number[], ends: readonly number
   axes.forEach((a, k) => {
     const s = steps[k]!;
     if (s === 0) c.fail("has a step of 0");
-    const [lo, hi] = bounds(starts[k]!, ends[k]!, s, t.dims[a]!);
+    const [lo, hi] = sliceBounds(starts[k]!, ends[k]!, t.dims[a]!, s);
     first[a] = lo; step[a] = s;
     dims[a] = Math.max(0, Math.ceil((hi - lo) / s));
   });
@@ -61,14 +54,14 @@ function slice(c: Ctx, t: Ints, starts: readonly number[], ends: readonly number
 }
 
 /** The integer op `n` on its integer inputs (`ints(k)`); a KilnError for any other op. */
-export function integerOp(c: Ctx, n: Node, ints: (k: number) => Ints, opset: number): Ints {
+export function integerOp(c: Ctx, n: Node, ints: (k: number) => Ints): Ints {
   const x = ints(0);
   switch (n.op_type) {
     case "Identity": return x;
     case "Cast": return { dims: x.dims, data: x.data.map(Math.trunc) };
     case "Reshape": return { dims: reshapeTarget(c, x.dims, ints(1).data, attrInt(n, "allowzero", 0) !== 0), data: x.data };
-    case "Unsqueeze": return { dims: unsqueezed(c, x.dims, opset < 13 ? attrInts(n, "axes") : ints(1).data), data: x.data };
-    case "Squeeze": return { dims: squeezed(c, x.dims, opset < 13 ? attrInts(n, "axes") : n.input[1] ? ints(1).data : undefined), data: x.data };
+    case "Unsqueeze": return { dims: unsqueezed(c, x.dims, squeezeAxes(c, n)), data: x.data };
+    case "Squeeze": return { dims: squeezed(c, x.dims, squeezeAxes(c, n)), data: x.data };
     case "Gather": {
       const idx = ints(1), axis = axisOf(c, attrInt(n, "axis", 0), x.dims.length);
       const dims = [...x.dims.slice(0, axis), ...idx.dims, ...x.dims.slice(axis + 1)];
@@ -100,9 +93,7 @@ export function integerOp(c: Ctx, n: Node, ints: (k: number) => Ints, opset: num
       if (perm.length !== x.dims.length || new Set(perm).size !== perm.length || perm.some((p) => p < 0 || p >= perm.length)) c.fail(`has perm [${perm.join(",")}] for rank ${x.dims.length}`);
       return gather(c, x, perm.map((p) => x.dims[p]!), (idx) => { const at = x.dims.map(() => 0); perm.forEach((p, k) => { at[p] = idx[k]!; }); return at; });
     }
-    case "Slice": return opset < 10
-      ? slice(c, x, attrInts(n, "starts") ?? c.fail("needs starts"), attrInts(n, "ends") ?? c.fail("needs ends"), attrInts(n, "axes"))
-      : slice(c, x, ints(1).data, ints(2).data, n.input[3] ? ints(3).data : undefined, n.input[4] ? ints(4).data : undefined);
+    case "Slice": { const a = sliceArgs(c, n); return slice(c, x, a.starts, a.ends, a.axes, a.steps); }
     case "ConstantOfShape": {
       // An integer fill (a float one is a constant of the graph: ./import-primitives.ts).
       const v = attr(n, "value")?.t;

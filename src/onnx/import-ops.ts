@@ -12,8 +12,8 @@
  * bits (expm1 against exp − 1, for one).
  */
 import type { GraphBuilder } from "../../compiler/ir/builder.js";
-import type { V } from "../../compiler/ir/types.js";
-import { attr, attrFloat, attrInt, attrInts } from "./import-graph.js";
+import { inferShape, size, type V } from "../../compiler/ir/types.js";
+import { attr, attrFloat, attrInt, attrInts, attrString } from "./import-graph.js";
 import { nice } from "./import-match.js";
 import type { Node } from "./proto.js";
 
@@ -110,7 +110,7 @@ function normalizeFrom(c: Ctx, x: V, from: number, eps: number): V {
 
 /** A shape for Reshape: 0 copies the input's dimension (unless allowzero), one −1 is inferred. */
 export function reshapeTarget(c: Ctx, from: readonly number[], want: readonly number[], allowZero: boolean): number[] {
-  const total = from.reduce((p, q) => p * q, 1);
+  const total = size(from);
   const dims = want.map((d, k) => {
     if (d === 0 && !allowZero) {
       if (k >= from.length) c.fail(`copies dimension ${k} (0) of an input of rank ${from.length}`);
@@ -119,16 +119,12 @@ export function reshapeTarget(c: Ctx, from: readonly number[], want: readonly nu
     if (d < -1 || (d === 0 && allowZero)) c.fail(`cannot reshape to dimension ${d}`);
     return d;
   });
-  const infer = dims.filter((d) => d === -1).length;
-  if (infer > 1) c.fail(`has more than one −1 in the shape [${want.join(",")}]`);
-  const known = dims.reduce((p, q) => (q === -1 ? p : p * q), 1);
-  const out = dims.map((d) => (d === -1 ? (known > 0 && total % known === 0 ? total / known : -1) : d));
-  if (out.includes(-1) || out.reduce((p, q) => p * q, 1) !== total) c.fail(`cannot reshape [${from.join(",")}] to [${want.join(",")}]`);
-  return out;
+  if (dims.filter((d) => d === -1).length > 1) c.fail(`has more than one −1 in the shape [${want.join(",")}]`);
+  return inferShape(total, dims) ?? c.fail(`cannot reshape [${from.join(",")}] to [${want.join(",")}]`);
 }
 
 /** Squeeze/Unsqueeze axes: an attribute before opset 13, input 1 from then on. */
-const squeezeAxes = (c: Ctx, n: Node): number[] | undefined => (c.opset < 13 ? attrInts(n, "axes") : c.has(1) ? [...c.ints(1)] : undefined);
+export const squeezeAxes = (c: Ctx, n: Node): number[] | undefined => (c.opset < 13 ? attrInts(n, "axes") : c.has(1) ? [...c.ints(1)] : undefined);
 
 export function squeezed(c: Ctx, shape: readonly number[], given: readonly number[] | undefined): number[] {
   const axes = given === undefined ? shape.flatMap((d, k) => (d === 1 ? [k] : [])) : given.map((a) => axisOf(c, a, shape.length));
@@ -157,10 +153,20 @@ function broadcastShapes(c: Ctx, a: readonly number[], b: readonly number[]): nu
   });
 }
 
-/** Python-style slice bounds of one axis (ONNX Slice: negative counts from the end, clamped). */
-export function sliceBounds(start: number, end: number, dim: number): [number, number] {
-  const at = (i: number) => Math.min(Math.max(i < 0 ? i + dim : i, 0), dim);
+/**
+ * ONNX Slice bounds along one axis: negative indices count from the end, clamped to [0, dim] for
+ * a positive step and to [−1, dim − 1] for a negative one (Python's rules).
+ */
+export function sliceBounds(start: number, end: number, dim: number, step = 1): [number, number] {
+  const [lo, hi] = step > 0 ? [0, dim] : [-1, dim - 1];
+  const at = (i: number) => Math.min(Math.max(i < 0 ? i + dim : i, lo), hi);
   return [at(start), at(end)];
+}
+
+/** Slice's starts, ends, axes and steps: attributes before opset 10, inputs 1-4 from then on. */
+export function sliceArgs(c: Ctx, n: Node): { starts: readonly number[]; ends: readonly number[]; axes?: readonly number[]; steps?: readonly number[] } {
+  if (c.opset < 10) return { starts: attrInts(n, "starts") ?? c.fail("needs starts"), ends: attrInts(n, "ends") ?? c.fail("needs ends"), axes: attrInts(n, "axes") };
+  return { starts: c.ints(1), ends: c.ints(2), axes: c.has(3) ? c.ints(3) : undefined, steps: c.has(4) ? c.ints(4) : undefined };
 }
 
 export const RULES: Readonly<Record<string, Rule>> = {
@@ -260,12 +266,8 @@ export const RULES: Readonly<Record<string, Rule>> = {
   },
   Slice: (c, n) => {
     let x = c.data(0);
-    const old = c.opset < 10;
-    const starts = old ? attrInts(n, "starts") ?? c.fail("needs starts") : c.ints(1);
-    const ends = old ? attrInts(n, "ends") ?? c.fail("needs ends") : c.ints(2);
-    const rank = c.shape(x).length;
-    const axes = (old ? attrInts(n, "axes") : c.has(3) ? c.ints(3) : undefined) ?? starts.map((_v, k) => k);
-    const steps = !old && c.has(4) ? c.ints(4) : undefined;
+    const { starts, ends, axes: given, steps } = sliceArgs(c, n);
+    const rank = c.shape(x).length, axes = given ?? starts.map((_v, k) => k);
     if (starts.length !== ends.length || axes.length !== starts.length || (steps && steps.length !== starts.length)) c.fail("has starts, ends, axes and steps of different lengths");
     if (steps?.some((t) => t !== 1)) c.fail(`has steps [${steps!.join(",")}]; kiln slices with step 1`);
     axes.forEach((a, k) => {
@@ -278,8 +280,8 @@ export const RULES: Readonly<Record<string, Rule>> = {
   },
   Pad: (c, n) => {
     let x = c.data(0);
-    const mode = attr(n, "mode");
-    if (mode && new TextDecoder().decode(mode.s) !== "constant") c.fail(`pads in mode ${JSON.stringify(new TextDecoder().decode(mode.s))}; kiln pads with zeros (constant)`);
+    const mode = attrString(n, "mode", "constant");
+    if (mode !== "constant") c.fail(`pads in mode ${JSON.stringify(mode)}; kiln pads with zeros (constant)`);
     const old = c.opset < 11;
     const pads = old ? attrInts(n, "pads") ?? c.fail("needs pads") : c.ints(1);
     const value = old ? attrFloat(n, "value", 0) : c.has(2) ? c.scalar(2) : 0;
@@ -314,8 +316,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   HardSwish: (c) => { const x = c.data(0); return c.b.mul(x, clamp(c, c.b.add(c.b.mul(x, s(c, 1 / 6)), s(c, 0.5)), 0, 1)); },
   Gelu: (c, n) => {
     const x = c.data(0), { b } = c;
-    const a = attr(n, "approximate");
-    const tanhForm = a !== undefined && new TextDecoder().decode(a.s) === "tanh";
+    const tanhForm = attrString(n, "approximate", "none") === "tanh";
     const inner = tanhForm
       ? b.tanh(b.mul(b.add(x, b.mul(b.pow(x, 3), s(c, 0.044715))), s(c, Math.sqrt(2 / Math.PI))))
       : b.erf(b.mul(x, s(c, Math.SQRT1_2)));

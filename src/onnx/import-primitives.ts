@@ -30,7 +30,7 @@ import type { LayerNode } from "../layers/node.js";
 import { attr, attrInt, nodeLabel, type OnnxGraph } from "./import-graph.js";
 import { integerOp } from "./import-ints.js";
 import { RULES, sliceBounds, type Ctx, type Ints } from "./import-ops.js";
-import { readFloats } from "./tensors.js";
+import { readFloats, type FloatTensor } from "./tensors.js";
 import { DataType, quoteName, type Node } from "./proto.js";
 
 const isIntType = (t: number | undefined): boolean => t === DataType.INT64 || t === DataType.INT32;
@@ -59,14 +59,15 @@ export interface Part { readonly from: string; readonly width: number; readonly 
 /** The graph (or its part after `part.from`) as one user layer; its tensors keyed by their ONNX names. */
 export function importPrimitives(g: OnnxGraph, part: Part = { from: g.input, width: g.features, skip: new Set() }): PrimitiveImport {
   const params: Record<string, Float32Array> = {}, state: Record<string, Float32Array> = {};
-  const shapes = new Map<string, readonly number[]>();
+  // Each constant decoded once, however many nodes read it (its dims: the parameter's shape).
+  const read = new Map<string, FloatTensor>();
   g.nodes.forEach((n, i) => {
     if (part.skip.has(i) || g.constantNodes.has(i)) return;
     n.input.forEach((given, k) => {
       // A shared weight is read through Identity copies (torch writes one per extra use): one parameter.
       const name = g.constantName(given);
       if (name === "" || g.constantType(name) !== DataType.FLOAT || (READ_AT_IMPORT[n.op_type] ?? []).includes(k)) return;
-      const t = g.floats(name, `input ${k} of ${nodeLabel(n)}`);
+      const t = read.get(name) ?? read.set(name, g.floats(name, `input ${k} of ${nodeLabel(n)}`)).get(name)!;
       if (t.data.length === 0) throw new KilnError(`ONNX: input ${k} of ${nodeLabel(n)}, ${quoteName(name)}, is empty ([${t.dims.join(",")}])`);
       const kind = tensorKind(n, k, t.data);
       if (kind === "constant") return;
@@ -74,13 +75,12 @@ export function importPrimitives(g: OnnxGraph, part: Part = { from: g.input, wid
       if (kind === "state" && k === 4 && t.data.some((v) => v < 0)) throw new KilnError(`ONNX: ${nodeLabel(n)}: its variance ${quoteName(name)} holds ${t.data.find((v) => v < 0)} at element ${t.data.findIndex((v) => v < 0)}; expected values ≥ 0`);
       if ((kind === "state" ? params : state)[name] !== undefined) throw new KilnError(`ONNX: ${quoteName(name)} is read both as a parameter and as a batchNormalization's statistic`);
       (kind === "state" ? state : params)[name] = t.data;
-      shapes.set(name, t.dims);
     });
   });
   const decl = (names: Record<string, Float32Array>) =>
-    Object.fromEntries(Object.keys(names).map((k) => [k, { shape: shapes.get(k)!, init: zeros() }]));
+    Object.fromEntries(Object.keys(names).map((k) => [k, { shape: read.get(k)!.dims, init: zeros() }]));
   // The output's width: from a trace here (batch 2), which also checks every node.
-  const out = traceHere(g, part, params, state, shapes);
+  const out = traceHere(g, part, params, state, (name) => read.get(name)!.dims);
   const model = layer({
     name: "onnx", in: part.width, out,
     params: decl(params), state: decl(state),
@@ -103,12 +103,12 @@ function tensorKind(n: Node, k: number, data: Float32Array): "param" | "state" |
   return data.length > 1 ? "param" : "constant";
 }
 
-function traceHere(g: OnnxGraph, part: Part, params: Record<string, Float32Array>, state: Record<string, Float32Array>, shapes: Map<string, readonly number[]>): number {
+function traceHere(g: OnnxGraph, part: Part, params: Record<string, Float32Array>, state: Record<string, Float32Array>, dims: (name: string) => readonly number[]): number {
   const b = new GraphBuilder();
   const x = b.input("x", "data", { shape: [2, part.width], dtype: "f32" });
   const tensors = new Map<string, V>();
   for (const [names, kind] of [[params, "param"], [state, "state"]] as const) {
-    for (const name of Object.keys(names)) tensors.set(name, b.input(`t${tensors.size}`, kind, { shape: [...shapes.get(name)!], dtype: "f32" }));
+    for (const name of Object.keys(names)) tensors.set(name, b.input(`t${tensors.size}`, kind, { shape: [...dims(name)], dtype: "f32" }));
   }
   const y = run(g, part, b, x, (name) => tensors.get(name));
   const shape = b.type(y).shape;
@@ -182,7 +182,7 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, tensor: (name: str
       values.set(n.output[0]!, b.constant(fill[0]!, dims));
       continue;
     }
-    if (isInt(0)) { ints.set(n.output[0]!, integerOp(c, n, intsOf, g.opset)); continue; }
+    if (isInt(0)) { ints.set(n.output[0]!, integerOp(c, n, intsOf)); continue; }
     const rule = Object.hasOwn(RULES, n.op_type) ? RULES[n.op_type]! : fail("is not an op kiln computes");
     if (n.output.slice(1).some((o) => o !== "" && g.usersOf(o).length > 0)) fail("has a second output that is read; kiln computes the first only");
     let y: V;
