@@ -17,7 +17,7 @@ export { fn, type Fn } from "./layers/fn.js";
 export { layer, type UserLayer, type LayerOptions, type ParamOptions, type StateOptions } from "./layers/layer.js";
 export { concat, type Concat } from "./layers/concat.js";
 export { tanh, sigmoid, gelu, leakyRelu, silu, type Gelu, type LeakyRelu } from "./layers/activations.js";
-export { T, cat, type MatmulOptions, type ReduceOptions } from "./dsl/tensor.js";
+export { T, cat, type MatmulOptions, type Phase, type ReduceOptions } from "./dsl/tensor.js";
 export { describe, features, type LayerNode } from "./layers/node.js";
 export { softmaxCrossEntropy, mse, binaryCrossEntropy, l1, huber, lossFn, type Loss } from "./loss.js";
 export { sgd, type SgdOptions } from "./optim/sgd.js";

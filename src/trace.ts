@@ -13,7 +13,7 @@ import { ones, zeros, type Initializer } from "./init.js";
 import { describe, type LayerKind, type LayerNode } from "./layers/node.js";
 import { callUser, checkShape, returnedTensor, type ScopeRange } from "./dsl/call.js";
 import { fans } from "./layers/layer.js";
-import { isTensor, type T, type Scope } from "./dsl/tensor.js";
+import { isTensor, type Phase, type T, type Scope, type Tracing } from "./dsl/tensor.js";
 import { MAX_ELEMENTS } from "../compiler/ir/graph.js";
 
 export type Mode = "train" | "eval";
@@ -33,7 +33,7 @@ export interface StateSpec {
 }
 
 /** What tracing needs and records: the builder, the mode, and the parameters it declares. */
-export class TraceContext {
+export class TraceContext implements Tracing {
   readonly params: ParamSpec[] = [];
   readonly state: StateSpec[] = [];
   /** Output of every layer but the root, by path ("0", "4.fn.1"), for the probes. */
@@ -63,10 +63,43 @@ export class TraceContext {
     return this.stepValue;
   }
 
-  /** Dropout layers are numbered in pre-order; the number keys the layer's random stream. */
-  nextDropoutStream(): number {
-    return this.dropouts++;
+  get training(): boolean {
+    return this.mode === "train";
   }
+
+  /**
+   * Dropout (a layer, or T.dropout in a body): x·mask in training. Every call takes the next
+   * stream number in both modes, in trace order, and the number keys the call's random stream.
+   */
+  dropout(x: V, p: number): V {
+    const stream = this.dropouts++;
+    if (this.mode === "eval" || p === 0) return x;
+    return this.b.mul(x, this.b.dropoutMask(this.step(), this.b.type(x).shape, p, this.seed, stream));
+  }
+}
+
+/**
+ * Batch normalization in training over every axis but 1 ([batch, channels, …], as PyTorch's
+ * BatchNorm1d): x̂ from the batch's mean and biased variance, and the running statistics'
+ * next values (1 − m)·running + m·batch, with the UNBIASED variance (count/(count − 1)).
+ */
+export function batchNormTrain(b: GraphBuilder, x: V, running: readonly [V, V], eps: number, momentum: number, where: string): { xhat: V; mean: V; variance: V } {
+  const shape = b.type(x).shape, channels = shape[1]!;
+  const count = shape[0]! * shape.slice(2).reduce((p, q) => p * q, 1);
+  if (count < 2) throw new ModelError(`${where} needs at least 2 values per channel in training to estimate a variance, got ${count} (batch ${shape[0]})`);
+  const axes = shape.map((_d, i) => i).filter((i) => i !== 1);
+  // Rank 2 keeps the statistics [channels]; above, [1, channels, 1, …] broadcasts against x.
+  const keep = shape.length > 2;
+  const flat = (v: V) => (keep ? b.reshape(v, [channels]) : v);
+  const mean = b.mean(x, axes, keep);
+  const centered = b.sub(x, mean);
+  const biased = b.mean(b.mul(centered, centered), axes, keep);
+  const unbiased = b.mul(flat(biased), b.scalar(count / (count - 1)));
+  const blend = (old: V, now: V) => b.add(b.mul(old, b.scalar(1 - momentum)), b.mul(now, b.scalar(momentum)));
+  const next = { mean: blend(running[0], flat(mean)), variance: blend(running[1], unbiased) };
+  // Rank 2: the fused normalization kernel (the statistics above fold into its pass).
+  const xhat = keep ? b.mul(centered, b.rsqrt(b.add(biased, b.scalar(eps)))) : b.normalize(x, 0, eps);
+  return { xhat, ...next };
 }
 
 type Tracer<K extends LayerKind> = (node: Extract<LayerNode, { kind: K }>, x: V, path: string, ctx: TraceContext) => V;
@@ -78,12 +111,7 @@ const tracers: { readonly [K in LayerKind]: Tracer<K> } = {
     return n.bias ? ctx.b.add(y, ctx.param(`${path}bias`, [n.out], n.biasInit, n.in, n.out)) : y;
   },
   relu: (_n, x, _path, { b }) => b.relu(x),
-  dropout: (n, x, _path, ctx) => {
-    const stream = ctx.nextDropoutStream();
-    if (ctx.mode === "eval" || n.p === 0) return x;
-    const mask = ctx.b.dropoutMask(ctx.step(), ctx.b.type(x).shape, n.p, ctx.seed, stream);
-    return ctx.b.mul(x, mask);
-  },
+  dropout: (n, x, _path, ctx) => ctx.dropout(x, n.p),
   layerNorm: (n, x, path, ctx) => {
     const gb = n.affine ? affineParams(n.n, path, ctx) : null;
     const y = ctx.b.normalize(x, 1, n.eps);
@@ -100,14 +128,10 @@ const tracers: { readonly [K in LayerKind]: Tracer<K> } = {
       return affine(y, gb, ctx);
     }
     if (ctx.batch < 2) throw new ModelError(`${path || "model "}batchNorm(${n.n}) needs a training batch of at least 2, got ${ctx.batch}`);
-    // Running statistics: (1 − m)·running + m·batch, with the UNBIASED batch variance (PyTorch).
-    const mean = b.mean(x, [0]);
-    const centered = b.sub(x, mean);
-    const unbiased = b.mul(b.mean(b.mul(centered, centered), [0]), b.scalar(ctx.batch / (ctx.batch - 1)));
-    const blend = (old: V, now: V) => b.add(b.mul(old, b.scalar(1 - n.momentum)), b.mul(now, b.scalar(n.momentum)));
-    b.output(`${path}running_mean`, "state", blend(rm, mean));
-    b.output(`${path}running_var`, "state", blend(rv, unbiased));
-    return affine(b.normalize(x, 0, n.eps), gb, ctx);
+    const { xhat, mean, variance } = batchNormTrain(b, x, [rm, rv], n.eps, n.momentum, `${path || "model "}batchNorm(${n.n})`);
+    b.output(`${path}running_mean`, "state", mean);
+    b.output(`${path}running_var`, "state", variance);
+    return affine(xhat, gb, ctx);
   },
   residual: (n, x, path, ctx) => {
     const y = traceLayer(n.fn, x, `${path}fn.`, ctx);
@@ -116,8 +140,8 @@ const tracers: { readonly [K in LayerKind]: Tracer<K> } = {
   },
   fn: (n, x, path, ctx) => {
     const where = userLabel(n, path);
-    return callUser(ctx.b, where, ctx.scopes, (wrap) => n.f(wrap(x)), (r, scope) =>
-      checkShape(ctx.b, where, returnedTensor(r, scope), ctx.b.type(x).shape, "an fn's result (it keeps its input's shape)"));
+    return callUser(ctx.b, where, ctx.scopes, (wrap) => n.f(wrap(x), phaseOf(ctx)), (r, scope) =>
+      checkShape(ctx.b, where, returnedTensor(r, scope), ctx.b.type(x).shape, "an fn's result (it keeps its input's shape)"), ctx);
   },
   layer: (n, x, path, ctx) => {
     const where = userLabel(n, path);
@@ -128,14 +152,14 @@ const tracers: { readonly [K in LayerKind]: Tracer<K> } = {
     const batch = ctx.b.type(x).shape[0]!;
     return callUser(ctx.b, where, ctx.scopes, (wrap) => {
       const wrapAll = (vs: Record<string, V>) => Object.freeze(Object.fromEntries(Object.entries(vs).map(([k, v]) => [k, wrap(v)]))) as Record<string, T>;
-      return n.apply(wrapAll(params), wrap(x), wrapAll(state));
+      return n.apply(wrapAll(params), wrap(x), wrapAll(state), phaseOf(ctx));
     }, (r, scope) => {
       const isPair = r !== null && typeof r === "object" && !isTensor(r) && "out" in r;
       const out = returnedTensor(isPair ? (r as { out: unknown }).out : r, scope, "a tensor expression (or { out, state })");
       checkShape(ctx.b, where, out, [batch, n.out], "apply's result");
       if (isPair) updateState(n, (r as { state?: unknown }).state, state, path, where, scope, ctx);
       return out;
-    });
+    }, ctx);
   },
   concat: (n, x, path, ctx) => {
     const ys = n.branches.map((branch, i) => traceLayer(branch, x, `${path}${i}.`, ctx));
@@ -147,6 +171,9 @@ const tracers: { readonly [K in LayerKind]: Tracer<K> } = {
   },
   seq: (n, x, path, ctx) => n.layers.reduce((h, layer, i) => traceLayer(layer, h, `${path}${i}.`, ctx), x),
 };
+
+/** The phase a body is given: a fresh frozen object, so a body keeping or editing it changes no trace. */
+const phaseOf = (ctx: TraceContext): Phase => Object.freeze({ training: ctx.training });
 
 /** γ and β of a normalization layer (`weight`, `bias`), initialized to 1 and 0. */
 function affineParams(n: number, path: string, ctx: TraceContext): readonly [V, V] {

@@ -10,7 +10,7 @@ import type { GraphBuilder } from "../../compiler/ir/builder.js";
 import { fmtShape, sameShape, type V } from "../../compiler/ir/types.js";
 import { KilnError, ModelError } from "../../runtime/errors.js";
 import { describeValue } from "../validate.js";
-import { Scope, T, isTensor } from "./tensor.js";
+import { Scope, T, isTensor, type Tracing } from "./tensor.js";
 
 /** Nodes [from, to) of a graph were emitted by the user code named `scope`. */
 export interface ScopeRange { readonly from: number; readonly to: number; readonly scope: string }
@@ -22,12 +22,13 @@ const describeResult = (r: unknown): string =>
 /**
  * Call `body` with tensors for `inputs` (by name) in a new scope named `where`; returns what it
  * returned (checked by `result`) and records the range of nodes it emitted in `scopes`.
+ * `tracing` is the layer's trace (its phase, its dropout); a loss has none.
  */
 export function callUser<R>(
   b: GraphBuilder, where: string, scopes: ScopeRange[],
-  body: (wrap: (v: V) => T) => unknown, result: (r: unknown, scope: Scope) => R,
+  body: (wrap: (v: V) => T) => unknown, result: (r: unknown, scope: Scope) => R, tracing?: Tracing,
 ): R {
-  const scope = new Scope(b, where);
+  const scope = new Scope(b, where, tracing);
   const from = b.nodeCount;
   let r: unknown;
   try {

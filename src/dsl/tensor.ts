@@ -16,10 +16,29 @@ import { KilnError, ModelError } from "../../runtime/errors.js";
 import { describeValue } from "../validate.js";
 import { unknownOption } from "../options.js";
 
+/**
+ * What a layer body knows of the program being traced (train and eval are two traces of one
+ * model, so a body may branch on `training`, as a PyTorch module on `self.training`).
+ */
+export interface Phase {
+  /** True in the train step's and gradients' trace; false in predict's. */
+  readonly training: boolean;
+}
+
+/**
+ * The trace a body runs in: its phase, and how dropout draws a mask there (the next of the
+ * model's dropout streams, numbered in trace order, so a body's dropout is reproducible).
+ */
+export interface Tracing extends Phase {
+  /** x in eval (and at p = 0); in training x·mask, mask ∈ {0, 1/(1 − p)}. */
+  dropout(x: V, p: number): V;
+}
+
 /** One callback call: the builder it emits into and its name in messages (`seq[2].fn[1] "swish"`). */
 export class Scope {
   private open = true;
-  constructor(readonly b: GraphBuilder, readonly where: string) {}
+  /** `tracing` is absent in a loss body: it has no phase and draws no masks. */
+  constructor(readonly b: GraphBuilder, readonly where: string, readonly tracing?: Tracing) {}
 
   /** The callback returned: its tensors may no longer be used. */
   close(): void {
@@ -186,6 +205,18 @@ export class T {
   softmax(axis = -1): T {
     const x = this.x("softmax"), a = this.axis("softmax", axis);
     return this.scope.emit("softmax", (b) => b.exp(b.logSoftmax(x, a)));
+  }
+
+  /**
+   * Dropout, as PyTorch's F.dropout(x, p, training): in training each element is zeroed with
+   * probability p and the rest scaled by 1/(1 − p), a mask of its own for every call and step
+   * (seeded by compile's `seed`); in eval, x itself. A layer or fn body only (a loss has no phase).
+   */
+  dropout(p: number): T {
+    const x = this.x("dropout");
+    if (typeof p !== "number" || !(p >= 0 && p < 1)) this.scope.fail(`dropout: expected a probability p with 0 ≤ p < 1, got ${describe(p)}`);
+    const tracing = this.scope.tracing ?? this.scope.fail("dropout: only a layer or fn body drops (a loss is computed in training only and has no eval to differ from)");
+    return this.scope.emit("dropout", () => tracing.dropout(x, p));
   }
 
   // ---- helpers ------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import { he, isInitializer, zeros, type Initializer } from "../init.js";
 import { MAX_ELEMENTS } from "../../compiler/ir/graph.js";
 import { ModelError } from "../../runtime/errors.js";
-import type { T } from "../dsl/tensor.js";
+import type { Phase, T } from "../dsl/tensor.js";
 import { checkFeatures } from "./check.js";
 import { checkName } from "./fn.js";
 import type { ParamDecl, UserLayerNode } from "./node.js";
@@ -32,8 +32,11 @@ export interface LayerOptions<In extends number, Out extends number, P extends s
   /** Parameters by name; each lands in `net.params` as "<layer path>.<name>". */
   readonly params?: { readonly [K in P]: ParamOptions };
   readonly state?: { readonly [K in S]: StateOptions };
-  /** [batch, in] → [batch, out], written with tensor expressions. */
-  readonly apply: (p: { readonly [K in P]: T }, x: T, s: { readonly [K in S]: T }) => ApplyResult<S>;
+  /**
+   * [batch, in] → [batch, out], written with tensor expressions. compile traces it once per
+   * program: `phase.training` is true for the train step and gradients, false for predict.
+   */
+  readonly apply: (p: { readonly [K in P]: T }, x: T, s: { readonly [K in S]: T }, phase: Phase) => ApplyResult<S>;
 }
 
 /**

@@ -6,7 +6,7 @@
  * can reject neighbours that do not fit while the user types.
  */
 import type { Initializer } from "../init.js";
-import type { T } from "../dsl/tensor.js";
+import type { Phase, T } from "../dsl/tensor.js";
 
 export interface LinearNode {
   readonly kind: "linear";
@@ -27,7 +27,7 @@ export interface SeqNode { readonly kind: "seq"; readonly layers: readonly Layer
 export interface FnNode {
   readonly kind: "fn";
   readonly name: string;
-  readonly f: (x: T) => T;
+  readonly f: (x: T, phase: Phase) => T;
   /** Set on kiln's own activations only: what a spec stores instead of the function. */
   readonly builtin?: BuiltinActivation;
 }
@@ -45,7 +45,7 @@ export interface UserLayerNode {
   readonly out: number;
   readonly params: Readonly<Record<string, ParamDecl>>;
   readonly state: Readonly<Record<string, ParamDecl>>;
-  readonly apply: (p: Readonly<Record<string, T>>, x: T, s: Readonly<Record<string, T>>) => unknown;
+  readonly apply: (p: Readonly<Record<string, T>>, x: T, s: Readonly<Record<string, T>>, phase: Phase) => unknown;
 }
 /** Branches fed the same input, outputs concatenated on the feature axis. */
 export interface ConcatNode { readonly kind: "concat"; readonly branches: readonly LayerNode[] }

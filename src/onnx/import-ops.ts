@@ -15,6 +15,8 @@ import type { GraphBuilder } from "../../compiler/ir/builder.js";
 import { inferShape, size, type V } from "../../compiler/ir/types.js";
 import { attr, attrFloat, attrInt, attrInts, attrString } from "./import-graph.js";
 import { nice } from "./import-match.js";
+import type { Tracing } from "../dsl/tensor.js";
+import { batchNormTrain } from "../trace.js";
 import type { Node } from "./proto.js";
 
 /** An integer tensor known at import (a shape, axes, indices). */
@@ -33,6 +35,10 @@ export interface Ctx {
   scalar(k: number): number;
   shape(v: V): readonly number[];
   fail(what: string): never;
+  /** The trace the layer runs in: training or eval, and dropout's masks (src/dsl/tensor.ts). */
+  readonly tracing: Tracing;
+  /** Input k, a state buffer, takes the value v after a training step. */
+  update(k: number, v: V): void;
 }
 
 type Rule = (c: Ctx, n: Node) => V;
@@ -217,17 +223,29 @@ export const RULES: Readonly<Record<string, Rule>> = {
     return c.has(2) ? c.b.add(y, c.data(2)) : y;
   },
   BatchNormalization: (c, n) => {
-    // Inference, per channel (axis 1): ((x − μ)·rsqrt(σ² + ε))·γ + β, as kiln's batchNorm in eval
-    // (so its eval folds apply: compiler/passes/foldBatchNorm.ts).
+    // Per channel (axis 1), as kiln's batchNorm and PyTorch's BatchNorm1d: in eval
+    // ((x − μ)·rsqrt(σ² + ε))·γ + β on the running statistics (so the eval folds apply:
+    // compiler/passes/foldBatchNorm.ts); in training the batch's statistics, and μ, σ² move by
+    // (1 − momentum) toward them (ONNX's momentum is 1 − PyTorch's).
     if (attrInt(n, "training_mode", 0) !== 0) c.fail("is in training mode; kiln imports the inference graph");
     const x = c.data(0), shape = c.shape(x), { b } = c;
     if (shape.length < 2) c.fail(`normalizes a tensor of rank ${shape.length}; expected [batch, channels, …]`);
     const per = (k: number) => (shape.length === 2 ? c.data(k) : b.reshape(c.data(k), [shape[1]!, ...shape.slice(2).map(() => 1)]));
-    const xhat = b.mul(b.sub(x, per(3)), b.rsqrt(b.add(per(4), s(c, nice(attrFloat(n, "epsilon", 1e-5))))));
-    return b.add(b.mul(xhat, per(1)), per(2));
+    const eps = nice(attrFloat(n, "epsilon", 1e-5));
+    if (!c.tracing.training) return b.add(b.mul(b.mul(b.sub(x, per(3)), b.rsqrt(b.add(per(4), s(c, eps)))), per(1)), per(2));
+    const momentum = attrFloat(n, "momentum", 0.9);
+    if (!(momentum >= 0 && momentum <= 1)) c.fail(`has momentum ${momentum}; expected a number in [0, 1]`);
+    const next = batchNormTrain(b, x, [c.data(3), c.data(4)], eps, nice(1 - nice(momentum)), "in training it");
+    c.update(3, next.mean);
+    c.update(4, next.variance);
+    return b.add(b.mul(next.xhat, per(1)), per(2));
   },
-  // Inference: Dropout passes its input through (its mask output must be unread: ./import-primitives.ts).
-  Dropout: unary((_b, x) => x),
+  // Dropout: its input in eval; in training x·mask (its mask output must be unread: ./import-primitives.ts).
+  Dropout: (c, n) => {
+    const ratio = c.has(1) ? c.scalar(1) : attrFloat(n, "ratio", 0.5);
+    if (!(ratio >= 0 && ratio < 1)) c.fail(`has ratio ${ratio}; expected 0 ≤ ratio < 1`);
+    return c.tracing.dropout(c.data(0), nice(ratio));
+  },
   Cast: (c, n) => {
     if (attrInt(n, "to", 1) !== 1) c.fail(`casts to data type ${attrInt(n, "to", 1)}; kiln computes in FLOAT (1)`);
     return c.data(0);

@@ -10,15 +10,15 @@
  *   - the layer's parameters, under their ONNX names ("fc1.weight"): the weights and biases of
  *     Gemm, MatMul, LayerNormalization and BatchNormalization whatever their values (a bias of
  *     zeros is still a bias), and any other tensor of more than one element;
- *   - its state buffers: a BatchNormalization's mean and variance (fixed: the layer computes the
- *     inference graph, whose statistics do not move);
+ *   - its state buffers: a BatchNormalization's mean and variance, which it uses in eval and
+ *     moves toward the batch's statistics in training (as kiln's batchNorm, PyTorch's BatchNorm1d);
  *   - constants: single numbers (an ε, the ½ of a GELU, kiln's exported scalars), a
  *     LayerNormalization's scale of ones without a bias (kiln's normalize), and the integers of
  *     shapes, axes and pads, read here.
- * Dropout passes its input through, in training as in inference.
+ * Dropout drops in training (a mask stream of its own) and passes its input through in eval.
  *
- * The graph is traced once here, at batch 2, so whatever does not fit — a shape, an op's form —
- * is a KilnError from fromOnnx naming the node, before anything is compiled.
+ * The graph is traced here in both phases, at batch 2, so whatever does not fit — a shape, an
+ * op's form — is a KilnError from fromOnnx naming the node, before anything is compiled.
  */
 import { GraphBuilder } from "../../compiler/ir/builder.js";
 import { MAX_ELEMENTS } from "../../compiler/ir/graph.js";
@@ -31,6 +31,7 @@ import { attr, attrInt, nodeLabel, type OnnxGraph } from "./import-graph.js";
 import { integerOp } from "./import-ints.js";
 import { RULES, sliceBounds, type Ctx, type Ints } from "./import-ops.js";
 import { readFloats, type FloatTensor } from "./tensors.js";
+import type { Tracing } from "../dsl/tensor.js";
 import { DataType, quoteName, type Node } from "./proto.js";
 
 const isIntType = (t: number | undefined): boolean => t === DataType.INT64 || t === DataType.INT32;
@@ -41,8 +42,16 @@ export const PRIMITIVE_OPS: ReadonlySet<string> = new Set([...Object.keys(RULES)
 /** Inputs read at import as integers (shapes, axes, pads) or numbers, by op: never tensors of the graph. */
 const READ_AT_IMPORT: Readonly<Record<string, readonly number[]>> = {
   Reshape: [1], Expand: [1], ReduceSum: [1], ReduceMean: [1], ReduceMax: [1], Squeeze: [1], Unsqueeze: [1],
-  Slice: [1, 2, 3, 4], Pad: [1, 2, 3], Clip: [1, 2], Pow: [1],
+  Slice: [1, 2, 3, 4], Pad: [1, 2, 3], Clip: [1, 2], Pow: [1], Dropout: [1, 2],
 };
+
+/** What run() computes with: the layer's tensors by ONNX name, its trace, and where state updates go. */
+interface Env {
+  tensor(name: string): V | undefined;
+  readonly tracing: Tracing;
+  /** The state buffer `name` takes v after a training step; false when `name` is no state buffer. */
+  update(name: string, v: V): boolean;
+}
 
 export interface PrimitiveImport {
   readonly model: LayerNode;
@@ -84,7 +93,17 @@ export function importPrimitives(g: OnnxGraph, part: Part = { from: g.input, wid
   const model = layer({
     name: "onnx", in: part.width, out,
     params: decl(params), state: decl(state),
-    apply: (p, x, st) => x.scope.emit("onnx", (b) => run(g, part, b, x.v, (name) => (Object.hasOwn(p, name) ? p[name] : Object.hasOwn(st, name) ? st[name] : undefined)?.v)),
+    apply: (p, x, st, phase) => {
+      const updates = new Map<string, V>();
+      const env: Env = {
+        tensor: (name) => (Object.hasOwn(p, name) ? p[name] : Object.hasOwn(st, name) ? st[name] : undefined)?.v,
+        tracing: x.scope.tracing ?? { training: phase.training, dropout: (v) => v },
+        update: (name, v) => Object.hasOwn(st, name) && updates.set(name, v) !== undefined,
+      };
+      const y = x.scope.emit("onnx", (b) => run(g, part, b, x.v, env));
+      if (updates.size === 0) return y;
+      return { out: y, state: Object.fromEntries([...updates].map(([name, v]) => [name, x.scope.emit("onnx", () => v)])) };
+    },
   });
   return { model, params, state };
 }
@@ -103,6 +122,7 @@ function tensorKind(n: Node, k: number, data: Float32Array): "param" | "state" |
   return data.length > 1 ? "param" : "constant";
 }
 
+/** The output's width, from traces at batch 2 in training (shapes only: no masks) and in eval. */
 function traceHere(g: OnnxGraph, part: Part, params: Record<string, Float32Array>, state: Record<string, Float32Array>, dims: (name: string) => readonly number[]): number {
   const b = new GraphBuilder();
   const x = b.input("x", "data", { shape: [2, part.width], dtype: "f32" });
@@ -110,7 +130,11 @@ function traceHere(g: OnnxGraph, part: Part, params: Record<string, Float32Array
   for (const [names, kind] of [[params, "param"], [state, "state"]] as const) {
     for (const name of Object.keys(names)) tensors.set(name, b.input(`t${tensors.size}`, kind, { shape: [...dims(name)], dtype: "f32" }));
   }
-  const y = run(g, part, b, x, (name) => tensors.get(name));
+  const env = (training: boolean): Env => ({
+    tensor: (name) => tensors.get(name), tracing: { training, dropout: (v) => v }, update: (name) => Object.hasOwn(state, name),
+  });
+  run(g, part, b, x, env(true));
+  const y = run(g, part, b, x, env(false));
   const shape = b.type(y).shape;
   if (shape.length !== 2 || shape[0] !== 2) {
     throw new KilnError(`ONNX: the output ${quoteName(g.output)} has shape [${shape.join(",")}] for ${quoteName(part.from)} of [2, ${part.width}]; kiln imports models whose output is [batch, features] (was the model exported with a dynamic batch axis?)`);
@@ -118,8 +142,9 @@ function traceHere(g: OnnxGraph, part: Part, params: Record<string, Float32Array
   return shape[1]!;
 }
 
-/** Trace the part's nodes into `b` from x (the value part.from); `tensor(name)` is a parameter or state buffer. */
-function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, tensor: (name: string) => V | undefined): V {
+/** Trace the part's nodes into `b` from x (the value part.from), with the layer's tensors and phase. */
+function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
+  const updated = new Set<string>();
   const values = new Map<string, V>([[part.from, x]]);
   const ints = new Map<string, Ints>();
   const constants = new Map<string, V>();
@@ -143,7 +168,7 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, tensor: (name: str
         if (v !== undefined) return v;
         if (ints.has(name) || isIntType(g.constantType(name))) fail(`input ${k} (${quoteName(name)}) is an integer tensor; kiln computes on floats`);
         if (!g.isConstant(name)) fail(`input ${k} (${quoteName(name)}) is defined by no node kiln computes`);
-        const param = tensor(g.constantName(name));
+        const param = env.tensor(g.constantName(name));
         if (param !== undefined) return param;
         // A constant (importPrimitives read it: one value, repeated).
         let cst = constants.get(name);
@@ -163,6 +188,13 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, tensor: (name: str
         return data.length === 1 ? data[0]! : fail(`input ${k} (${quoteName(name)}) must be a single number, got ${data.length} values`);
       },
       shape: (v) => b.type(v).shape,
+      tracing: env.tracing,
+      update: (k, v) => {
+        const name = g.constantName(n.input[k] ?? "");
+        if (updated.has(name)) fail(`updates ${quoteName(name)}, which another node updates too`);
+        if (!env.update(name, v)) fail(`input ${k} (${quoteName(n.input[k] ?? "")}) must be a state buffer (an initializer) to be updated in training`);
+        updated.add(name);
+      },
     };
     // Ops on integer tensors (computed from shapes, or integer constants) are evaluated here.
     const isInt = (k: number) => ints.has(n.input[k] ?? "") || isIntType(g.constantType(n.input[k] ?? ""));

@@ -139,8 +139,9 @@ export function fromOnnx(bytes: Uint8Array): Imported {
  * The graph as kiln's layers, with the nodes after the last layer that matched as a layer of
  * primitives; null when that split is not worth it. The tail's tensors are named
  * "<its index>.<ONNX name>", so the split is made when the tail has none (a softmax head), or
- * when the layers before it train differently from their inference graph (batchNorm, dropout);
- * otherwise (or when the tail does not import) the whole graph as one layer keeps the ONNX names.
+ * when the layers before it include a batchNorm or dropout (which stay kiln's layers: batchNorm
+ * keeps its num_batches_tracked, as PyTorch's state dict has it); otherwise (or when the tail does
+ * not import) the whole graph as one layer keeps the ONNX names.
  */
 function fromLayers(g: OnnxGraph): Imported | null {
   const walker = new Walker(g);
@@ -166,7 +167,7 @@ function fromLayers(g: OnnxGraph): Imported | null {
   return named(g, chain);
 }
 
-/** Whether a layer (or one inside it) trains differently from its inference graph. */
+/** Whether a layer (or one inside it) trains differently from its inference graph (batchNorm, dropout). */
 function trains(l: LayerNode): boolean {
   switch (l.kind) {
     case "batchNorm": case "dropout": return true;
