@@ -59,6 +59,9 @@ const TREES: Record<string, string> = {
   // BatchNormalizations inside the layer of primitives (one over a [batch, 3, 8] view) train on
   // the batch's statistics and move their running ones, as PyTorch's in train mode.
   "primitives-batchnorm-inside": 'layer("onnx", 6→4)',
+  // Two fresh LayerNorms: the export writes the second's ones and zeros as Identity copies of the
+  // first's; PyTorch trains them apart, and so does kiln (tied, its steps were 2% off).
+  "primitives-equal-weights": 'layer("onnx", 6→3)',
 };
 
 /** The model as text, children inline (describe() stops at one level). */
@@ -186,19 +189,28 @@ describe("graphs kiln cannot express", () => {
     expect(message).toMatch(/^ONNX: 3 nodes kiln cannot express: Hardmax "\/2\/Relu", Conv "\/3\/fn\/fn.1\/Relu", LSTM "\\"\); process.exit\(1\); \(\\"". Supported \(of the default ONNX domain\): /);
   });
 
-  it("a weight shared through an Identity copy is one parameter of the layer of primitives", () => {
+  it("a weight two nodes read is one parameter; an Identity copy (torch's export of equal values) is a parameter of its own", () => {
     const m = decodeModel(bytesOf("primitives-activations"));
     const nodes = m.graph!.node as unknown as { op_type: string; input: string[]; output: string[]; name: string; domain: string; attribute: unknown[] }[];
-    nodes.unshift({ op_type: "Identity", name: "copy", domain: "", input: ["2.weight"], output: ["2.weight.copy"], attribute: [] });
-    nodes.find((n) => n.op_type === "Gemm" && n.input[1] === "4.weight")!.input[1] = "2.weight.copy"; // 4 uses 2's weight
+    const gemm4 = nodes.find((n) => n.op_type === "Gemm" && n.input[1] === "4.weight")!;
+    // torch.onnx.export of one module used twice: both Gemms read "2.weight".
+    gemm4.input[1] = "2.weight";
+    const shared = fromOnnx(encodeModel(m));
+    expect(Object.keys(shared.params).filter((k) => k.endsWith(".weight"))).toEqual(["0.weight", "2.weight", "6.weight", "8.weight", "10.weight", "12.weight"]);
+    // torch.onnx.export of two parameters that hold equal values (two fresh LayerNorms' ones):
+    // an Identity copy, named as PyTorch names the second. They train apart, as in PyTorch.
+    nodes.unshift({ op_type: "Identity", name: "copy", domain: "", input: ["2.weight"], output: ["4.weight.copy"], attribute: [] });
+    gemm4.input[1] = "4.weight.copy";
     const imported = fromOnnx(encodeModel(m));
-    expect(Object.keys(imported.params).filter((k) => k.endsWith(".weight"))).toEqual(["0.weight", "2.weight", "6.weight", "8.weight", "10.weight", "12.weight"]);
+    expect(Object.keys(imported.params).filter((k) => k.endsWith(".weight") || k.endsWith(".copy"))).toEqual(["0.weight", "2.weight", "4.weight.copy", "6.weight", "8.weight", "10.weight", "12.weight"]);
+    expect(imported.params["4.weight.copy"]).toEqual(imported.params["2.weight"]);
     const net = compile(imported.model, { inputs: 6, batch: 4, optimizer: sgd({ lr: 0.1 }) });
     load(net, imported);
     const x = Float32Array.from({ length: 24 }, (_, i) => Math.sin(i));
     const before = net.predict(x);
     net.trainStep(x, [0, 1, 2, 0]);
     expect(net.predict(x)).not.toEqual(before);
+    expect(net.params["4.weight.copy"]).not.toEqual(net.params["2.weight"]);
   });
 
   it("a softmax head after kiln's layers: the layers, then a layer of primitives", () => {

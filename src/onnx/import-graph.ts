@@ -23,8 +23,6 @@ export class OnnxGraph {
   /** Indices of the nodes that are constants (Constant, Identity of a constant): not layers. */
   readonly constantNodes = new Set<number>();
   private readonly consts = new Map<string, Tensor>();
-  /** Identity copies of a constant, by the name of the constant they copy (a weight torch shares). */
-  private readonly aliases = new Map<string, string>();
   private readonly users = new Map<string, number[]>();
 
   constructor(model: Model) {
@@ -77,8 +75,10 @@ export class OnnxGraph {
         const t = constantValue(node);
         if (t) { this.consts.set(node.output[0]!, t); this.constantNodes.add(k); }
       } else if (node.op_type === "Identity" && node.input.length === 1 && this.consts.has(node.input[0]!)) {
+        // A constant of its own: torch.onnx.export writes an Identity copy for a parameter whose
+        // values equal another's (two fresh LayerNorms' ones), never for one module used twice
+        // (both nodes then read the same initializer), so the copy is a tensor of its own.
         this.consts.set(node.output[0]!, this.consts.get(node.input[0]!)!);
-        this.aliases.set(node.output[0]!, this.constantName(node.input[0]!));
         this.constantNodes.add(k);
       }
     });
@@ -108,11 +108,6 @@ export class OnnxGraph {
     const t = this.consts.get(name);
     if (!t) throw new KilnError(`ONNX: ${what} must be a constant, but ${quoteName(name)} is computed`);
     return readInts(t, `${what} ${quoteName(name)}`).data;
-  }
-
-  /** The constant a name stands for: itself, or the constant an Identity chain copies. */
-  constantName(name: string): string {
-    return this.aliases.get(name) ?? name;
   }
 
   /** A constant's data type (TensorProto.DataType: 1 FLOAT, 7 INT64, …), undefined for a computed value. */

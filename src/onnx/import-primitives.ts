@@ -72,9 +72,9 @@ export function importPrimitives(g: OnnxGraph, part: Part = { from: g.input, wid
   const read = new Map<string, FloatTensor>();
   g.nodes.forEach((n, i) => {
     if (part.skip.has(i) || g.constantNodes.has(i)) return;
-    n.input.forEach((given, k) => {
-      // A shared weight is read through Identity copies (torch writes one per extra use): one parameter.
-      const name = g.constantName(given);
+    n.input.forEach((name, k) => {
+      // A weight read by two nodes is one parameter (torch's export of a module used twice); an
+      // Identity copy is a parameter of its own (torch's of two parameters of equal values).
       if (name === "" || g.constantType(name) !== DataType.FLOAT || (READ_AT_IMPORT[n.op_type] ?? []).includes(k)) return;
       const t = read.get(name) ?? read.set(name, g.floats(name, `input ${k} of ${nodeLabel(n)}`)).get(name)!;
       if (t.data.length === 0) throw new KilnError(`ONNX: input ${k} of ${nodeLabel(n)}, ${quoteName(name)}, is empty ([${t.dims.join(",")}])`);
@@ -168,7 +168,7 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
         if (v !== undefined) return v;
         if (ints.has(name) || isIntType(g.constantType(name))) fail(`input ${k} (${quoteName(name)}) is an integer tensor; kiln computes on floats`);
         if (!g.isConstant(name)) fail(`input ${k} (${quoteName(name)}) is defined by no node kiln computes`);
-        const param = env.tensor(g.constantName(name));
+        const param = env.tensor(name);
         if (param !== undefined) return param;
         // A constant (importPrimitives read it: one value, repeated).
         let cst = constants.get(name);
@@ -190,7 +190,7 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
       shape: (v) => b.type(v).shape,
       tracing: env.tracing,
       update: (k, v) => {
-        const name = g.constantName(n.input[k] ?? "");
+        const name = n.input[k] ?? "";
         if (updated.has(name)) fail(`updates ${quoteName(name)}, which another node updates too`);
         if (!env.update(name, v)) fail(`input ${k} (${quoteName(n.input[k] ?? "")}) must be a state buffer (an initializer) to be updated in training`);
         updated.add(name);
