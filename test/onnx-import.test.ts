@@ -62,6 +62,8 @@ const TREES: Record<string, string> = {
   // Two fresh LayerNorms: the export writes the second's ones and zeros as Identity copies of the
   // first's; PyTorch trains them apart, and so does kiln (tied, its steps were 2% off).
   "primitives-equal-weights": 'layer("onnx", 6→3)',
+  // PRelu, Celu, ReduceLogSumExp, ReduceL2, and x.var's ReduceProd of the shape cast to a float.
+  "primitives-more": 'layer("onnx", 5→6)',
 };
 
 /** The model as text, children inline (describe() stops at one level). */

@@ -6,7 +6,7 @@
  * Each op follows its ONNX definition for integer tensors of any rank.
  */
 import { attr, attrInt, attrInts } from "./import-graph.js";
-import { axisOf, reshapeTarget, sliceArgs, sliceBounds, squeezeAxes, squeezed, unsqueezed, type Ctx, type Ints } from "./import-ops.js";
+import { axisOf, reduceAxes, reshapeTarget, sliceArgs, sliceBounds, squeezeAxes, squeezed, unsqueezed, type Ctx, type Ints } from "./import-ops.js";
 import type { Node } from "./proto.js";
 import { readInts } from "./tensors.js";
 
@@ -103,12 +103,21 @@ export function integerOp(c: Ctx, n: Node, ints: (k: number) => Ints): Ints {
       if (dims.some((d) => d < 0) || count(dims) > LIMIT) c.fail(`makes a tensor of shape [${dims.join(",")}]; expected a small integer tensor`);
       return { dims: [...dims], data: new Array<number>(count(dims)).fill(fill[0]!) };
     }
+    case "ReduceProd": {
+      // The element count of some axes (torch's x.var: the correction's n).
+      const axes = reduceAxes(c, n, x.dims.length, 18);
+      const kept = x.dims.map((d, k) => (axes.includes(k) ? 1 : d)), st = strides(kept);
+      const data = new Array<number>(count(kept)).fill(1);
+      let i = 0;
+      for (const idx of indices(x.dims)) data[idx.reduce((o, v, k) => o + (axes.includes(k) ? 0 : v * st[k]!), 0)] *= x.data[i++]!;
+      return { dims: attrInt(n, "keepdims", 1) !== 0 ? kept : x.dims.filter((_d, k) => !axes.includes(k)), data };
+    }
     case "Add": case "Sub": case "Mul": case "Div": {
       const y = ints(1);
       if (y.data.length !== 1 && (y.dims.length !== x.dims.length || y.dims.some((d, k) => d !== x.dims[k]))) c.fail("combines integer tensors of different shapes");
       const f = { Add: (a: number, b: number) => a + b, Sub: (a: number, b: number) => a - b, Mul: (a: number, b: number) => a * b, Div: (a: number, b: number) => (b === 0 ? c.fail("divides by 0") : Math.trunc(a / b)) }[n.op_type];
       return { dims: x.dims, data: x.data.map((a, k) => f(a, y.data.length === 1 ? y.data[0]! : y.data[k]!)) };
     }
-    default: return c.fail("computes on an integer tensor (from shapes); kiln evaluates Shape, Gather, Unsqueeze, Squeeze, Concat, Slice, Transpose, Cast, Reshape, ConstantOfShape and integer Add, Sub, Mul, Div of those");
+    default: return c.fail("computes on an integer tensor (from shapes); kiln evaluates Shape, Gather, Unsqueeze, Squeeze, Concat, Slice, Transpose, Cast, Reshape, ConstantOfShape and integer Add, Sub, Mul, Div, ReduceProd of those");
   }
 }

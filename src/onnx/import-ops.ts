@@ -74,7 +74,7 @@ export function axisOf(c: Ctx, axis: number, rank: number, what = "axis"): numbe
 }
 
 /** Axes of a reduction: an attribute before `inputFrom`, input 1 from then on; none given: all (or none, with noop_with_empty_axes). */
-function reduceAxes(c: Ctx, n: Node, rank: number, inputFrom: number): number[] {
+export function reduceAxes(c: Ctx, n: Node, rank: number, inputFrom: number): number[] {
   const given = c.opset < inputFrom ? attrInts(n, "axes") : c.has(1) ? [...c.ints(1)] : undefined;
   if (given === undefined || given.length === 0) return c.opset >= inputFrom && attrInt(n, "noop_with_empty_axes", 0) === 1 ? [] : [...Array(rank).keys()];
   const axes = given.map((a) => axisOf(c, a, rank, "reduction axis"));
@@ -87,6 +87,17 @@ function reduce(op: "sum" | "mean" | "max", inputFrom: number): Rule {
     const x = c.data(0), rank = c.shape(x).length;
     const axes = reduceAxes(c, n, rank, inputFrom);
     return axes.length === 0 ? x : c.b[op](x, axes, attrInt(n, "keepdims", 1) !== 0);
+  };
+}
+
+/** A reduction composed of primitives: f(x, axes) with the axes kept, then dropped unless keepdims. */
+function reduceWith(inputFrom: number, f: (c: Ctx, x: V, axes: number[]) => V): Rule {
+  return (c, n) => {
+    const x = c.data(0), shape = c.shape(x);
+    const axes = reduceAxes(c, n, shape.length, inputFrom);
+    if (axes.length === 0) return x;
+    const y = f(c, x, axes);
+    return attrInt(n, "keepdims", 1) !== 0 ? y : c.b.reshape(y, shape.filter((_d, k) => !axes.includes(k)));
   };
 }
 
@@ -214,6 +225,13 @@ export const RULES: Readonly<Record<string, Rule>> = {
   ReduceSum: reduce("sum", 13),
   ReduceMean: reduce("mean", 18),
   ReduceMax: reduce("max", 18),
+  // m + log Σ e^{x − m}, m the maximum: no overflow (torch.logsumexp).
+  ReduceLogSumExp: reduceWith(18, (c, x, axes) => {
+    const { b } = c, m = b.max(x, axes, true);
+    return b.add(m, b.log(b.sum(b.exp(b.sub(x, m)), axes, true)));
+  }),
+  // √Σx² (F.normalize's norm).
+  ReduceL2: reduceWith(18, (c, x, axes) => c.b.sqrt(c.b.sum(c.b.mul(x, x), axes, true))),
   Softmax: softmaxLike(true),
   LogSoftmax: softmaxLike(false),
   LayerNormalization: (c, n) => {
@@ -326,6 +344,17 @@ export const RULES: Readonly<Record<string, Rule>> = {
     return b.mul(x, b.add(q, b.mul(b.sub(s(c, 1), q), s(c, attrFloat(n, "alpha", 0.01)))));
   },
   Elu: (c, n) => elu(c, c.data(0), attrFloat(n, "alpha", 1)),
+  // max(0, x) + min(0, α·(e^{x/α} − 1)).
+  Celu: (c, n) => {
+    const x = c.data(0), { b } = c, alpha = attrFloat(n, "alpha", 1);
+    if (!(alpha !== 0 && Number.isFinite(alpha))) c.fail(`has alpha ${alpha}; expected a finite number other than 0`);
+    return b.add(b.relu(x), b.mul(b.sub(b.exp(b.div(b.minimum(x, s(c, 0)), s(c, alpha))), s(c, 1)), s(c, alpha)));
+  },
+  // As LeakyRelu with a slope tensor (a parameter, broadcast to x): x·(q + (1 − q)·slope).
+  PRelu: (c) => {
+    const x = c.data(0), { b } = c, q = b.sign(b.relu(x));
+    return b.mul(x, b.add(q, b.mul(b.sub(s(c, 1), q), c.data(1))));
+  },
   Selu: (c, n) => c.b.mul(elu(c, c.data(0), attrFloat(n, "alpha", 1.67326319217681884765625)), s(c, attrFloat(n, "gamma", 1.05070102214813232421875))),
   // log(1 + eˣ) = relu(x) + log(1 + e^−|x|): no overflow for large x.
   Softplus: (c) => { const x = c.data(0), { b } = c; return b.add(b.relu(x), b.log(b.add(s(c, 1), b.exp(b.neg(b.abs(x)))))); },

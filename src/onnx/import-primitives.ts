@@ -37,11 +37,11 @@ import { DataType, quoteName, type Node } from "./proto.js";
 const isIntType = (t: number | undefined): boolean => t === DataType.INT64 || t === DataType.INT32;
 
 /** The ops this importer computes: float ops (./import-ops.ts) and the integer ops of shapes. */
-export const PRIMITIVE_OPS: ReadonlySet<string> = new Set([...Object.keys(RULES), "Shape", "Gather", "Constant", "ConstantOfShape", "Transpose"]);
+export const PRIMITIVE_OPS: ReadonlySet<string> = new Set([...Object.keys(RULES), "Shape", "Gather", "Constant", "ConstantOfShape", "Transpose", "ReduceProd"]);
 
 /** Inputs read at import as integers (shapes, axes, pads) or numbers, by op: never tensors of the graph. */
 const READ_AT_IMPORT: Readonly<Record<string, readonly number[]>> = {
-  Reshape: [1], Expand: [1], ReduceSum: [1], ReduceMean: [1], ReduceMax: [1], Squeeze: [1], Unsqueeze: [1],
+  Reshape: [1], Expand: [1], ReduceSum: [1], ReduceMean: [1], ReduceMax: [1], ReduceLogSumExp: [1], ReduceL2: [1], ReduceProd: [1], Squeeze: [1], Unsqueeze: [1],
   Slice: [1, 2, 3, 4], Pad: [1, 2, 3], Clip: [1, 2], Pow: [1], Dropout: [1, 2],
 };
 
@@ -111,7 +111,7 @@ export function importPrimitives(g: OnnxGraph, part: Part = { from: g.input, wid
 /** Weights by role (whatever their values), statistics, or else a parameter when it holds more than one number. */
 function tensorKind(n: Node, k: number, data: Float32Array): "param" | "state" | "constant" {
   switch (n.op_type) {
-    case "Gemm": case "MatMul": if (k >= 1) return "param"; break;
+    case "Gemm": case "MatMul": case "PRelu": if (k >= 1) return "param"; break; // PReLU's slope trains, even one number
     case "BatchNormalization": if (k >= 1) return k >= 3 ? "state" : "param"; break;
     case "LayerNormalization":
       // kiln's normalize is written with a unit scale and no bias: a constant, not a parameter.
@@ -212,6 +212,13 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
       const dims = intsOf(0).data;
       if (dims.some((d) => d < 1) || dims.reduce((p, q) => p * q, 1) > MAX_ELEMENTS) fail(`makes a tensor of shape [${dims.join(",")}]`);
       values.set(n.output[0]!, b.constant(fill[0]!, dims));
+      continue;
+    }
+    if (isInt(0) && n.op_type === "Cast" && attrInt(n, "to", 1) === DataType.FLOAT) {
+      // An integer computed from shapes, made a float (torch's x.var divides by n − 1 so).
+      const { dims, data } = intsOf(0);
+      if (data.length === 0 || !data.every((v) => v === data[0])) fail(`casts ${data.length} integers that are not all equal to FLOAT; kiln reads one number (a count) here`);
+      values.set(n.output[0]!, b.constant(data[0]!, dims));
       continue;
     }
     if (isInt(0)) { ints.set(n.output[0]!, integerOp(c, n, intsOf)); continue; }
