@@ -64,6 +64,8 @@ const TREES: Record<string, string> = {
   "primitives-equal-weights": 'layer("onnx", 6→3)',
   // PRelu, Celu, ReduceLogSumExp, ReduceL2, and x.var's ReduceProd of the shape cast to a float.
   "primitives-more": 'layer("onnx", 5→6)',
+  // Split (GLU), Greater/Where (torch.where), Less, GreaterOrEqual, And, a Cast of a condition.
+  "primitives-logic": 'layer("onnx", 6→4)',
 };
 
 /** The model as text, children inline (describe() stops at one level). */
@@ -270,6 +272,11 @@ describe("graphs kiln cannot express", () => {
     values[3] = -0.5;
     v.raw_data = new Uint8Array(values.buffer);
     expect(() => fromOnnx(encodeModel(neg))).toThrow(/^ONNX: BatchNormalization "[^"]*": its variance "1.running_var" holds -0.5 at element 3; expected values ≥ 0$/);
+    // A Split of the batch axis.
+    const logic = decodeModel(bytesOf("primitives-logic"));
+    const splitNode = logic.graph!.node.find((n) => n.op_type === "Split")! as unknown as { attribute: { i: unknown }[] };
+    splitNode.attribute[0]!.i = 0;
+    expect(() => fromOnnx(encodeModel(logic))).toThrow(/^ONNX: Split "[^"]*": splits the batch axis; kiln keeps every sample of a batch together$/);
   });
 
   it("a structure no layer matches is named at the value where matching stopped", () => {

@@ -1,7 +1,8 @@
 /**
  * Each ONNX op kiln can compute, written with the IR's primitives (the inverse of
- * ./export-rules.ts, and more: what torch.onnx.export writes for common activations). Used by
- * ./import-primitives.ts when a graph is not a chain of kiln's layers. A rule gets its node's
+ * ./export-rules.ts, and more); the activation functions are in ./import-activations.ts, the
+ * conditions, Where and Split in ./import-logic.ts. Used by ./import-primitives.ts when a graph
+ * is not a chain of kiln's layers. A rule gets its node's
  * inputs through a Ctx: `data(k)` is a float tensor of the graph being traced, `ints(k)` and
  * `scalar(k)` read values known at import (initializers, Constant nodes, and integer tensors
  * computed from shapes, such as Shape → Gather → Concat → Reshape, which torch writes for
@@ -52,19 +53,13 @@ const fold = (f: (b: GraphBuilder, x: V, y: V) => V): Rule => (c, n) => {
   return acc;
 };
 
-const s = (c: Ctx, x: number): V => c.b.scalar(x);
+export const s = (c: Ctx, x: number): V => c.b.scalar(x);
 /** max(lo, min(hi, x)) with lo or hi left out when undefined. */
-const clamp = (c: Ctx, x: V, lo: number | undefined, hi: number | undefined): V => {
+export const clamp = (c: Ctx, x: V, lo: number | undefined, hi: number | undefined): V => {
   let y = x;
   if (lo !== undefined) y = c.b.maximum(y, s(c, lo));
   if (hi !== undefined) y = c.b.minimum(y, s(c, hi));
   return y;
-};
-/** relu(x) + α·(exp(min(x, 0)) − 1): ELU's two branches without evaluating exp of a large x. */
-const elu = (c: Ctx, x: V, alpha: number): V => {
-  const { b } = c;
-  const neg = b.sub(b.exp(b.minimum(x, s(c, 0))), s(c, 1));
-  return b.add(b.relu(x), alpha === 1 ? neg : b.mul(neg, s(c, alpha)));
 };
 
 /** A possibly negative axis of a rank-r tensor, else a KilnError. */
@@ -337,36 +332,5 @@ export const RULES: Readonly<Record<string, Rule>> = {
     const lo = old ? (attr(n, "min") ? attrFloat(n, "min", 0) : undefined) : c.has(1) ? c.scalar(1) : undefined;
     const hi = old ? (attr(n, "max") ? attrFloat(n, "max", 0) : undefined) : c.has(2) ? c.scalar(2) : undefined;
     return clamp(c, c.data(0), lo, hi);
-  },
-  LeakyRelu: (c, n) => {
-    // As kiln's leakyRelu: x·(q + (1 − q)·α), q = sign(relu(x)).
-    const x = c.data(0), { b } = c, q = b.sign(b.relu(x));
-    return b.mul(x, b.add(q, b.mul(b.sub(s(c, 1), q), s(c, attrFloat(n, "alpha", 0.01)))));
-  },
-  Elu: (c, n) => elu(c, c.data(0), attrFloat(n, "alpha", 1)),
-  // max(0, x) + min(0, α·(e^{x/α} − 1)).
-  Celu: (c, n) => {
-    const x = c.data(0), { b } = c, alpha = attrFloat(n, "alpha", 1);
-    if (!(alpha !== 0 && Number.isFinite(alpha))) c.fail(`has alpha ${alpha}; expected a finite number other than 0`);
-    return b.add(b.relu(x), b.mul(b.sub(b.exp(b.div(b.minimum(x, s(c, 0)), s(c, alpha))), s(c, 1)), s(c, alpha)));
-  },
-  // As LeakyRelu with a slope tensor (a parameter, broadcast to x): x·(q + (1 − q)·slope).
-  PRelu: (c) => {
-    const x = c.data(0), { b } = c, q = b.sign(b.relu(x));
-    return b.mul(x, b.add(q, b.mul(b.sub(s(c, 1), q), c.data(1))));
-  },
-  Selu: (c, n) => c.b.mul(elu(c, c.data(0), attrFloat(n, "alpha", 1.67326319217681884765625)), s(c, attrFloat(n, "gamma", 1.05070102214813232421875))),
-  // log(1 + eˣ) = relu(x) + log(1 + e^−|x|): no overflow for large x.
-  Softplus: (c) => { const x = c.data(0), { b } = c; return b.add(b.relu(x), b.log(b.add(s(c, 1), b.exp(b.neg(b.abs(x)))))); },
-  Softsign: (c) => { const x = c.data(0); return c.b.div(x, c.b.add(s(c, 1), c.b.abs(x))); },
-  HardSigmoid: (c, n) => { const x = c.data(0); return clamp(c, c.b.add(c.b.mul(x, s(c, attrFloat(n, "alpha", 0.2))), s(c, attrFloat(n, "beta", 0.5))), 0, 1); },
-  HardSwish: (c) => { const x = c.data(0); return c.b.mul(x, clamp(c, c.b.add(c.b.mul(x, s(c, 1 / 6)), s(c, 0.5)), 0, 1)); },
-  Gelu: (c, n) => {
-    const x = c.data(0), { b } = c;
-    const tanhForm = attrString(n, "approximate", "none") === "tanh";
-    const inner = tanhForm
-      ? b.tanh(b.mul(b.add(x, b.mul(b.pow(x, 3), s(c, 0.044715))), s(c, Math.sqrt(2 / Math.PI))))
-      : b.erf(b.mul(x, s(c, Math.SQRT1_2)));
-    return b.mul(b.mul(x, b.add(inner, s(c, 1))), s(c, 0.5));
   },
 };

@@ -29,6 +29,8 @@ import { layer } from "../layers/layer.js";
 import type { LayerNode } from "../layers/node.js";
 import { attr, attrInt, nodeLabel, type OnnxGraph } from "./import-graph.js";
 import { integerOp } from "./import-ints.js";
+import { ACTIVATION_RULES } from "./import-activations.js";
+import { LOGIC_RULES, split } from "./import-logic.js";
 import { RULES, sliceBounds, type Ctx, type Ints } from "./import-ops.js";
 import { readFloats, type FloatTensor } from "./tensors.js";
 import type { Tracing } from "../dsl/tensor.js";
@@ -37,12 +39,13 @@ import { DataType, quoteName, type Node } from "./proto.js";
 const isIntType = (t: number | undefined): boolean => t === DataType.INT64 || t === DataType.INT32;
 
 /** The ops this importer computes: float ops (./import-ops.ts) and the integer ops of shapes. */
-export const PRIMITIVE_OPS: ReadonlySet<string> = new Set([...Object.keys(RULES), "Shape", "Gather", "Constant", "ConstantOfShape", "Transpose", "ReduceProd"]);
+const ALL_RULES = { ...RULES, ...ACTIVATION_RULES, ...LOGIC_RULES };
+export const PRIMITIVE_OPS: ReadonlySet<string> = new Set([...Object.keys(ALL_RULES), "Split", "Shape", "Gather", "Constant", "ConstantOfShape", "Transpose", "ReduceProd"]);
 
 /** Inputs read at import as integers (shapes, axes, pads) or numbers, by op: never tensors of the graph. */
 const READ_AT_IMPORT: Readonly<Record<string, readonly number[]>> = {
   Reshape: [1], Expand: [1], ReduceSum: [1], ReduceMean: [1], ReduceMax: [1], ReduceLogSumExp: [1], ReduceL2: [1], ReduceProd: [1], Squeeze: [1], Unsqueeze: [1],
-  Slice: [1, 2, 3, 4], Pad: [1, 2, 3], Clip: [1, 2], Pow: [1], Dropout: [1, 2],
+  Slice: [1, 2, 3, 4], Pad: [1, 2, 3], Clip: [1, 2], Pow: [1], Dropout: [1, 2], Split: [1],
 };
 
 /** What run() computes with: the layer's tensors by ONNX name, its trace, and where state updates go. */
@@ -222,18 +225,21 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
       continue;
     }
     if (isInt(0)) { ints.set(n.output[0]!, integerOp(c, n, intsOf)); continue; }
-    const rule = Object.hasOwn(RULES, n.op_type) ? RULES[n.op_type]! : fail("is not an op kiln computes");
-    if (n.output.slice(1).some((o) => o !== "" && g.usersOf(o).length > 0)) fail("has a second output that is read; kiln computes the first only");
-    let y: V;
+    const multi = n.op_type === "Split";
+    const rule = multi ? split : Object.hasOwn(ALL_RULES, n.op_type) ? (c: Ctx, m: Node) => [ALL_RULES[n.op_type]!(c, m)] : fail("is not an op kiln computes");
+    if (!multi && n.output.slice(1).some((o) => o !== "" && g.usersOf(o).length > 0)) fail("has a second output that is read; kiln computes the first only");
+    let ys: V[];
     try {
-      y = rule(c, n);
+      ys = rule(c, n);
     } catch (e) {
       if (e instanceof KilnError && !e.message.startsWith("ONNX:")) fail(e.message);
       throw e;
     }
-    const shape = b.type(y).shape;
-    if (size(shape) > MAX_ELEMENTS) fail(`gives [${shape.join(",")}], more than ${MAX_ELEMENTS} elements`);
-    values.set(n.output[0]!, y);
+    ys.forEach((y, k) => {
+      const shape = b.type(y).shape;
+      if (size(shape) > MAX_ELEMENTS) fail(`gives [${shape.join(",")}], more than ${MAX_ELEMENTS} elements`);
+      if (n.output[k]) values.set(n.output[k]!, y);
+    });
   }
   const y = values.get(g.output);
   if (y === undefined) throw new KilnError(`ONNX: the output ${quoteName(g.output)} is ${ints.has(g.output) ? "an integer tensor (from shapes)" : "not computed from the input"}`);
