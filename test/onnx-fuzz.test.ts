@@ -20,7 +20,7 @@ import { EVIL, guarded, int, pick, type Rng } from "./helpers/fuzz.js";
 import { rand } from "./helpers/run.js";
 
 const Model = protobuf.parse(fs.readFileSync(new URL("../src/onnx/onnx.proto", import.meta.url), "utf8"), { keepCase: true }).root.lookupType("onnx.ModelProto");
-const FIXTURES = ["mlp", "residual-layernorm", "batchnorm", "decomposed-layernorm", "dropout", "activations", "leaky-silu", "primitives", "primitives-activations", "primitives-batchnorm", "primitives-batchnorm-inside", "primitives-equal-weights", "primitives-more", "primitives-logic"]
+const FIXTURES = ["mlp", "residual-layernorm", "batchnorm", "decomposed-layernorm", "dropout", "activations", "leaky-silu", "primitives", "primitives-activations", "primitives-batchnorm", "primitives-batchnorm-inside", "primitives-equal-weights", "primitives-more", "primitives-logic", "random-5105", "random-5024"]
   .map((n) => new Uint8Array(fs.readFileSync(new URL(`./fixtures/onnx/${n}.onnx`, import.meta.url))));
 
 type Msg = Record<string, unknown> & { graph: Record<string, unknown[]> };

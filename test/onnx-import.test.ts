@@ -11,34 +11,15 @@ import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   batchNorm, compile, concat, dropout, encodeSafetensors, fn, gelu, init, layer, layerNorm, leakyRelu, linear, loadCheckpointBytes, relu, residual, seq, sgd,
-  printIR, sigmoid, silu, tanh, KilnError, type Net,
+  printIR, sigmoid, silu, tanh, KilnError,
 } from "../src/index.js";
 import { fromOnnx, type Imported } from "../src/onnx/import.js";
 import { decodeModel, encodeModel } from "../src/onnx/proto.js";
-
-interface TensorJson { readonly shape: readonly number[]; readonly data: readonly number[] }
-interface Fixture {
-  readonly x: TensorJson;
-  readonly logits: TensorJson;
-  readonly train: { lr: number; steps: { x: TensorJson; labels: number[] }[]; losses: number[]; logits: TensorJson } | null;
-}
+import { load, relErr, type OnnxFixture } from "./helpers/onnx.js";
 
 const dir = new URL("./fixtures/onnx/", import.meta.url);
 const bytesOf = (name: string) => new Uint8Array(readFileSync(new URL(`${name}.onnx`, dir)));
-const fixtureOf = (name: string): Fixture => JSON.parse(readFileSync(new URL(`${name}.json`, dir), "utf8")) as Fixture;
-
-/** The worst |a − e| / max(|e_i|, scale) over the tensor. */
-function relErr(actual: ArrayLike<number>, expected: readonly number[]): number {
-  const scale = Math.max(1e-3, ...expected.map(Math.abs));
-  let worst = 0;
-  expected.forEach((e, i) => { worst = Math.max(worst, Math.abs(actual[i]! - e) / Math.max(Math.abs(e), scale)); });
-  return worst;
-}
-
-function load(net: Net, imported: Imported): void {
-  for (const [k, v] of Object.entries(imported.params)) net.params[k]!.set(v);
-  for (const [k, v] of Object.entries(imported.state)) (net.state[k] as Float32Array).set(v as Float32Array);
-}
+const fixtureOf = (name: string): OnnxFixture => JSON.parse(readFileSync(new URL(`${name}.json`, dir), "utf8")) as OnnxFixture;
 
 const worst: Record<string, { predict: number; train?: number }> = {};
 afterAll(() => console.log("ONNX import, worst relative error against PyTorch:", worst));
