@@ -30,6 +30,8 @@ const TREES: Record<string, string> = {
   batchnorm: "seq(linear(8→24), batchNorm(24), relu, linear(24→24, no bias), batchNorm(24), relu, linear(24→3))",
   "decomposed-layernorm": "seq(linear(6→20), layerNorm(20), relu, linear(20→20), layerNorm(20), linear(20→4))",
   dropout: "seq(linear(7→14), relu, dropout(0.25), linear(14→14), relu, dropout(0.1), linear(14→3))",
+  // Exported in training mode at opset 15 (BatchNormalization's training_mode = 1): the same layer.
+  "batchnorm-training-mode": "seq(linear(5→10), batchNorm(10), relu, linear(10→3))",
   activations: "seq(linear(9→32), gelu, linear(32→16), tanh, linear(16→16), sigmoid, linear(16→6))",
   "leaky-silu": "seq(linear(5→12), leakyRelu(0.2), linear(12→12), silu, linear(12→12), leakyRelu(0.01), linear(12→2))",
   // Ops, not layers: one layer of primitives (src/onnx/import-primitives.ts).

@@ -150,7 +150,9 @@ const layerNormNode: Matcher = (s, v, width) => {
 
 const batchNormNode: Matcher = (s, v, width) => {
   const m = sole(s, v, "BatchNormalization");
-  if (!m || !extraUnused(s, m.n) || attrInt(m.n, "training_mode", 0) !== 0) return null;
+  // training_mode = 1 (torch's export in TrainingMode.TRAINING) reads as the same layer: kiln's
+  // batchNorm has both phases, batch statistics in training and running ones in eval.
+  if (!m || !extraUnused(s, m.n)) return null;
   const what = nodeLabel(m.n);
   const [gamma, beta, mean, variance] = ["scale", "bias", "mean", "variance"].map((name, k) => vectorOf(s, m.n.input[k + 1] ?? "", width, `the ${name} of ${what}`));
   const negative = variance!.findIndex((v) => v < 0);

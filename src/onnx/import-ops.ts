@@ -240,7 +240,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
     // ((x − μ)·rsqrt(σ² + ε))·γ + β on the running statistics (so the eval folds apply:
     // compiler/passes/foldBatchNorm.ts); in training the batch's statistics, and μ, σ² move by
     // (1 − momentum) toward them (ONNX's momentum is 1 − PyTorch's).
-    if (attrInt(n, "training_mode", 0) !== 0) c.fail("is in training mode; kiln imports the inference graph");
+    // training_mode = 1 (an export in training mode) reads the same: the phase decides, as for the layer.
     const x = c.data(0), shape = c.shape(x), { b } = c;
     if (shape.length < 2) c.fail(`normalizes a tensor of rank ${shape.length}; expected [batch, channels, …]`);
     const per = (k: number) => (shape.length === 2 ? c.data(k) : b.reshape(c.data(k), [shape[1]!, ...shape.slice(2).map(() => 1)]));
