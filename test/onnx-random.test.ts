@@ -1,8 +1,10 @@
 /**
  * Random PyTorch models through torch.onnx.export (test/fixtures/random_onnx_fixtures.py): each
- * imports, predicts what PyTorch predicted, and trains three SGD steps as PyTorch did. The
- * committed eight cover every op the generator draws (57 op types, opsets 13-17); set
- * KILN_ONNX_FIXTURES_DIR to a directory the script wrote to sweep more.
+ * imports, predicts what PyTorch predicted, and trains three SGD steps as PyTorch did (a model
+ * with dropout: predictions only). The committed eight cover every op the generator draws (57 op
+ * types, opsets 13-17), three more its --training exports (random-70xx: a weight transposed by a node,
+ * DOUBLE numbers, shapes of shapes, Dropout); set KILN_ONNX_FIXTURES_DIR to a directory the
+ * script wrote to sweep more.
  *
  * Tolerances: predictions 1e-5 relative (as test/onnx-import.test.ts); training 1e-4, as three
  * steps of float32 with different summation orders drift further on these untuned models.
@@ -25,12 +27,13 @@ describe("random PyTorch models through ONNX", () => {
     it(`${name}: PyTorch's predictions, and its three SGD steps`, () => {
       const fx = JSON.parse(readFileSync(new URL(`${name}.json`, dir), "utf8")) as OnnxFixture;
       const imported = fromOnnx(new Uint8Array(readFileSync(new URL(`${name}.onnx`, dir))));
-      const net = compile(imported.model, { inputs: imported.inputs, batch: 8, seed: 0, optimizer: sgd({ lr: fx.train!.lr }) });
+      const net = compile(imported.model, { inputs: imported.inputs, batch: 8, seed: 0, optimizer: sgd({ lr: fx.train?.lr ?? 0.05 }) });
       load(net, imported);
       expect(relErr(net.predict(fx.x.data), fx.logits.data)).toBeLessThanOrEqual(1e-5);
-      const losses = fx.train!.steps.map((s) => net.trainStep(s.x.data, s.labels));
-      expect(relErr(losses, fx.train!.losses)).toBeLessThanOrEqual(1e-4);
-      expect(relErr(net.predict(fx.x.data), fx.train!.logits.data)).toBeLessThanOrEqual(1e-4);
+      if (fx.train === null) return; // dropout: random masks, no trajectory to compare
+      const losses = fx.train.steps.map((s) => net.trainStep(s.x.data, s.labels));
+      expect(relErr(losses, fx.train.losses)).toBeLessThanOrEqual(1e-4);
+      expect(relErr(net.predict(fx.x.data), fx.train.logits.data)).toBeLessThanOrEqual(1e-4);
     });
   }
 });

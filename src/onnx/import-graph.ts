@@ -6,7 +6,7 @@
  * resolved lazily, so a tensor's data is read only when a layer uses it.
  */
 import { DecodeError, KilnError } from "../../runtime/errors.js";
-import { AttrType, int, quoteName, type Attribute, type Graph, type Model, type Node, type Tensor } from "./proto.js";
+import { AttrType, DataType, int, quoteName, type Attribute, type Graph, type Model, type Node, type Tensor } from "./proto.js";
 import { readFloats, readInts, type FloatTensor } from "./tensors.js";
 
 /** Node description for messages: `Gemm "/0/Gemm"`. */
@@ -80,6 +80,11 @@ export class OnnxGraph {
         // (both nodes then read the same initializer), so the copy is a tensor of its own.
         this.consts.set(node.output[0]!, this.consts.get(node.input[0]!)!);
         this.constantNodes.add(k);
+      } else if (node.op_type === "Cast" && node.input.length === 1 && attrInt(node, "to", 0) === DataType.FLOAT && isFloat(this.consts.get(node.input[0]!))) {
+        // A number cast to float (torch's export without constant folding: a DOUBLE Constant and a
+        // Cast): the constant itself, read as float (./tensors.ts rounds a DOUBLE's values).
+        this.consts.set(node.output[0]!, this.consts.get(node.input[0]!)!);
+        this.constantNodes.add(k);
       }
     });
     if (!defined.has(this.output)) throw new DecodeError(`ONNX: no node defines the graph output ${quoteName(this.output)}`);
@@ -129,6 +134,8 @@ export class OnnxGraph {
     return data[0]!;
   }
 }
+
+const isFloat = (t: Tensor | undefined): boolean => t?.data_type === DataType.FLOAT || t?.data_type === DataType.DOUBLE;
 
 /** The tensor of a Constant node (value, value_float, value_floats). */
 function constantValue(node: Node): Tensor | null {

@@ -4,7 +4,7 @@
  * compute (with its tensors in the order compile() declares them) or null. Every value inside a
  * pattern must be read only inside it.
  *
- *   Gemm(x, W, b) [transB]          linear        MatMul(x, Wᵀ) [+ Add(·, b)]      linear
+ *   Gemm(x, W, b) [transB]          linear        MatMul(x, Wᵀ or Transpose(W)) [+ Add(·, b)]   linear
  *   Relu, Tanh, Sigmoid, LeakyRelu  relu, tanh, sigmoid, leakyRelu    x·Sigmoid(x)    silu
  *   0.5·x·(1 + Erf(x/√2))           gelu          Dropout(x, ratio)                 dropout(ratio)
  *   LayerNormalization(x, γ, β)     layerNorm     ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div [Mul γ] [Add β]   layerNorm
@@ -89,21 +89,37 @@ const gemm: Matcher = (s, v) => {
   return { layer: linear(inp, out, { bias: bias !== null }), params: bias ? [weight, bias] : [weight], state: [], nodes: [m.k], out: n.output[0]! };
 };
 
+/**
+ * The Transpose node (perm [1, 0]) that alone reads a 2-D constant and makes `name`, read only by
+ * one node: torch's export without constant folding (training mode) writes a bias-free Linear as
+ * MatMul(x, Transpose(W)), W [out, in] as PyTorch holds it.
+ */
+function transposedWeight(s: Site, name: string): { k: number; weight: string } | null {
+  const k = s.g.nodes.findIndex((n) => n.output[0] === name);
+  const n = s.g.nodes[k];
+  if (!n || n.op_type !== "Transpose" || s.g.usersOf(name).length !== 1 || !s.g.isConstant(n.input[0] ?? "")) return null;
+  const perm = attrInts(n, "perm");
+  return perm === undefined || (perm.length === 2 && perm[0] === 1 && perm[1] === 0) ? { k, weight: n.input[0]! } : null;
+}
+
 const matmul: Matcher = (s, v) => {
   const m = sole(s, v, "MatMul");
-  if (!m || !s.g.isConstant(m.n.input[1]!)) return null;
-  const w = s.g.floats(m.n.input[1]!, `the weight of ${nodeLabel(m.n)}`);
+  const t = m && transposedWeight(s, m.n.input[1]!);
+  if (!m || (!t && !s.g.isConstant(m.n.input[1]!))) return null;
+  const w = s.g.floats(t ? t.weight : m.n.input[1]!, `the weight of ${nodeLabel(m.n)}`);
   if (w.dims.length !== 2) throw new KilnError(`ONNX: the weight of ${nodeLabel(m.n)} must be 2-D, got [${w.dims.join(",")}]`);
-  const [inp, out] = w.dims as [number, number];
-  const weight = transpose(w.data, inp, out); // x·W with W [in, out] is x·Wᵀ with Wᵀ [out, in]
+  // x·W with W [in, out] is x·Wᵀ with Wᵀ [out, in]; x·Transpose(W) has W [out, in] already.
+  const [inp, out] = (t ? [w.dims[1], w.dims[0]] : w.dims) as [number, number];
+  const weight = t ? w.data : transpose(w.data, inp, out);
+  const claim = (nodes: number[]) => (t ? [t.k, ...nodes] : nodes);
   const mm = m.n.output[0]!, users = s.free(mm);
   const add = users.length === 1 ? s.g.nodes[users[0]!]! : null;
   const b = add && add.op_type === "Add" && add.input.length === 2 ? other(add, mm) : undefined;
   if (add && b !== undefined && s.g.isConstant(b)) {
     const bias = vectorOf(s, b, out, `the bias of ${nodeLabel(add)}`);
-    return { layer: linear(inp, out), params: [weight, bias], state: [], nodes: [m.k, users[0]!], out: add.output[0]! };
+    return { layer: linear(inp, out), params: [weight, bias], state: [], nodes: claim([m.k, users[0]!]), out: add.output[0]! };
   }
-  return { layer: linear(inp, out, { bias: false }), params: [weight], state: [], nodes: [m.k], out: mm };
+  return { layer: linear(inp, out, { bias: false }), params: [weight], state: [], nodes: claim([m.k]), out: mm };
 };
 
 const activation = (op: string, layer: LayerNode): Matcher => (s, v) => {

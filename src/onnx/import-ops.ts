@@ -30,6 +30,8 @@ export interface Ctx {
   has(k: number): boolean;
   /** Input k as a float tensor of the traced graph. */
   data(k: number): V;
+  /** Input k as a matrix operand: a Transpose([1, 0]) of a value is read as that value, `t` set. */
+  matrix(k: number): { readonly v: V; readonly t: boolean };
   /** Input k's values, known at import (a constant or an integer tensor from shapes). */
   ints(k: number): readonly number[];
   /** Input k as one number (a constant). */
@@ -84,6 +86,10 @@ function reduce(op: "sum" | "mean" | "max", inputFrom: number): Rule {
     return axes.length === 0 ? x : c.b[op](x, axes, attrInt(n, "keepdims", 1) !== 0);
   };
 }
+
+/** Why a Transpose that moves data is refused (./import-primitives.ts keeps one a product reads). */
+export const transposeRefused = (shape: readonly number[], perm: readonly number[]): string =>
+  `transposes [${shape.join(",")}] by [${perm.join(",")}]; kiln transposes only within a matrix product`;
 
 /** A reduction composed of primitives: f(x, axes) with the axes kept, then dropped unless keepdims. */
 function reduceWith(inputFrom: number, f: (c: Ctx, x: V, axes: number[]) => V): Rule {
@@ -203,16 +209,18 @@ export const RULES: Readonly<Record<string, Rule>> = {
   Min: fold((b, x, y) => b.minimum(x, y)),
   Sum: fold((b, x, y) => b.add(x, y)),
   Pow: (c) => c.b.pow(c.data(0), c.scalar(1)),
+  // A transposed operand (torch's export without constant folding transposes a weight first) is
+  // the product's transpose flag.
   MatMul: (c) => {
-    const a = c.data(0), w = c.data(1);
-    if (c.shape(a).length !== 2 || c.shape(w).length !== 2) c.fail(`multiplies [${c.shape(a).join(",")}] by [${c.shape(w).join(",")}]; kiln's matmul takes 2-D operands`);
-    return c.b.matmul(a, w);
+    const a = c.matrix(0), w = c.matrix(1);
+    if (c.shape(a.v).length !== 2 || c.shape(w.v).length !== 2) c.fail(`multiplies [${c.shape(a.v).join(",")}] by [${c.shape(w.v).join(",")}]; kiln's matmul takes 2-D operands`);
+    return c.b.matmul(a.v, w.v, a.t, w.t);
   },
   Gemm: (c, n) => {
-    const a = c.data(0), w = c.data(1);
-    if (c.shape(a).length !== 2 || c.shape(w).length !== 2) c.fail("needs 2-D A and B");
+    const a = c.matrix(0), w = c.matrix(1);
+    if (c.shape(a.v).length !== 2 || c.shape(w.v).length !== 2) c.fail("needs 2-D A and B");
     const alpha = attrFloat(n, "alpha", 1), beta = attrFloat(n, "beta", 1);
-    let y = c.b.matmul(a, w, attrInt(n, "transA", 0) !== 0, attrInt(n, "transB", 0) !== 0);
+    let y = c.b.matmul(a.v, w.v, (attrInt(n, "transA", 0) !== 0) !== a.t, (attrInt(n, "transB", 0) !== 0) !== w.t);
     if (alpha !== 1) y = c.b.mul(y, s(c, alpha));
     if (c.has(2) && beta !== 0) y = c.b.add(y, beta === 1 ? c.data(2) : c.b.mul(c.data(2), s(c, beta)));
     return y;
@@ -280,7 +288,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
     const x = c.data(0), shape = c.shape(x), perm = attrInts(n, "perm") ?? [...shape.keys()].reverse();
     if (perm.length !== shape.length || new Set(perm).size !== perm.length || perm.some((p) => p < 0 || p >= shape.length)) c.fail(`has perm [${perm.join(",")}] for rank ${shape.length}`);
     const moved = perm.filter((p) => shape[p] !== 1);
-    if (moved.some((p, j) => j > 0 && moved[j - 1]! > p)) c.fail(`transposes [${shape.join(",")}] by [${perm.join(",")}]; kiln transposes only within a matrix product`);
+    if (moved.some((p, j) => j > 0 && moved[j - 1]! > p)) c.fail(transposeRefused(shape, perm));
     return c.b.reshape(x, perm.map((p) => shape[p]!));
   },
   Squeeze: (c, n) => { const x = c.data(0); return c.b.reshape(x, squeezed(c, c.shape(x), squeezeAxes(c, n))); },

@@ -27,16 +27,17 @@ import { KilnError } from "../../runtime/errors.js";
 import { zeros } from "../init.js";
 import { layer } from "../layers/layer.js";
 import type { LayerNode } from "../layers/node.js";
-import { attr, attrInt, nodeLabel, type OnnxGraph } from "./import-graph.js";
+import { attr, attrInt, attrInts, nodeLabel, type OnnxGraph } from "./import-graph.js";
 import { integerOp } from "./import-ints.js";
 import { ACTIVATION_RULES } from "./import-activations.js";
 import { LOGIC_RULES, split } from "./import-logic.js";
-import { RULES, sliceBounds, type Ctx, type Ints } from "./import-ops.js";
+import { RULES, sliceBounds, transposeRefused, type Ctx, type Ints } from "./import-ops.js";
 import { readFloats, type FloatTensor } from "./tensors.js";
 import type { Tracing } from "../dsl/tensor.js";
 import { DataType, quoteName, type Node } from "./proto.js";
 
 const isIntType = (t: number | undefined): boolean => t === DataType.INT64 || t === DataType.INT32;
+const isFloatType = (t: number | undefined): boolean => t === DataType.FLOAT || t === DataType.DOUBLE;
 
 /** The ops this importer computes: float ops (./import-ops.ts) and the integer ops of shapes. */
 const ALL_RULES = { ...RULES, ...ACTIVATION_RULES, ...LOGIC_RULES };
@@ -78,7 +79,7 @@ export function importPrimitives(g: OnnxGraph, part: Part = { from: g.input, wid
     n.input.forEach((name, k) => {
       // A weight read by two nodes is one parameter (torch's export of a module used twice); an
       // Identity copy is a parameter of its own (torch's of two parameters of equal values).
-      if (name === "" || g.constantType(name) !== DataType.FLOAT || (READ_AT_IMPORT[n.op_type] ?? []).includes(k)) return;
+      if (name === "" || !isFloatType(g.constantType(name)) || (READ_AT_IMPORT[n.op_type] ?? []).includes(k)) return;
       const t = read.get(name) ?? read.set(name, g.floats(name, `input ${k} of ${nodeLabel(n)}`)).get(name)!;
       if (t.data.length === 0) throw new KilnError(`ONNX: input ${k} of ${nodeLabel(n)}, ${quoteName(name)}, is empty ([${t.dims.join(",")}])`);
       const kind = tensorKind(n, k, t.data);
@@ -151,6 +152,9 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
   const values = new Map<string, V>([[part.from, x]]);
   const ints = new Map<string, Ints>();
   const constants = new Map<string, V>();
+  // Transpose([1, 0]) of a matrix, kept for the MatMul or Gemm that reads it (as its flag): why it
+  // is refused if anything else does.
+  const transposed = new Map<string, { v: V; why: string }>();
   for (const [i, n] of g.nodes.entries()) {
     if (g.constantNodes.has(i) || part.skip.has(i)) continue; // Constant nodes and Identity copies of constants: read through g
     const fail = (what: string): never => { throw new KilnError(`ONNX: ${nodeLabel(n)}: ${what}`); };
@@ -169,6 +173,8 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
         if (name === "") fail(`input ${k} is missing`);
         const v = values.get(name);
         if (v !== undefined) return v;
+        const t = transposed.get(name);
+        if (t) throw new KilnError(`${t.why}, and ${nodeLabel(n)} reads it`);
         if (ints.has(name) || isIntType(g.constantType(name))) fail(`input ${k} (${quoteName(name)}) is an integer tensor; kiln computes on floats`);
         if (!g.isConstant(name)) fail(`input ${k} (${quoteName(name)}) is defined by no node kiln computes`);
         const param = env.tensor(name);
@@ -181,6 +187,10 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
           constants.set(name, (cst = b.constant(t.data[0]!, t.dims)));
         }
         return cst;
+      },
+      matrix: (k) => {
+        const t = transposed.get(n.input[k] ?? "");
+        return t ? { v: t.v, t: true } : { v: c.data(k), t: false };
       },
       ints: (k) => intsOf(k).data,
       scalar: (k) => {
@@ -202,7 +212,7 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
     // Ops on integer tensors (computed from shapes, or integer constants) are evaluated here.
     const isInt = (k: number) => ints.has(n.input[k] ?? "") || isIntType(g.constantType(n.input[k] ?? ""));
     if (n.op_type === "Shape") {
-      const shape = c.shape(c.data(0));
+      const shape = isInt(0) ? intsOf(0).dims : c.shape(c.data(0)); // a shape's own shape too
       const [lo, hi] = sliceBounds(attrInt(n, "start", 0), attrInt(n, "end", shape.length), shape.length);
       ints.set(n.output[0]!, { dims: [Math.max(0, hi - lo)], data: shape.slice(lo, hi) });
       continue;
@@ -216,6 +226,13 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
       if (dims.some((d) => d < 1) || dims.reduce((p, q) => p * q, 1) > MAX_ELEMENTS) fail(`makes a tensor of shape [${dims.join(",")}]`);
       values.set(n.output[0]!, b.constant(fill[0]!, dims));
       continue;
+    }
+    if (n.op_type === "Transpose" && !isInt(0)) {
+      const x = c.data(0), shape = c.shape(x), perm = attrInts(n, "perm") ?? [1, 0];
+      if (shape.length === 2 && perm.length === 2 && perm[0] === 1 && shape[0] !== 1 && shape[1] !== 1) {
+        transposed.set(n.output[0]!, { v: x, why: `ONNX: ${nodeLabel(n)}: ${transposeRefused(shape, perm)}` });
+        continue;
+      }
     }
     if (isInt(0) && n.op_type === "Cast" && attrInt(n, "to", 1) === DataType.FLOAT) {
       // An integer computed from shapes, made a float (torch's x.var divides by n − 1 so).
@@ -242,6 +259,7 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
     });
   }
   const y = values.get(g.output);
+  if (transposed.has(g.output)) throw new KilnError(`${transposed.get(g.output)!.why}, and it is the graph's output`);
   if (y === undefined) throw new KilnError(`ONNX: the output ${quoteName(g.output)} is ${ints.has(g.output) ? "an integer tensor (from shapes)" : "not computed from the input"}`);
   return y;
 }

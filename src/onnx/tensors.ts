@@ -32,10 +32,14 @@ function refuseExternal(t: Tensor, what: string): void {
 
 const elements = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
-/** A FLOAT tensor's values (raw_data little-endian, or float_data). */
+/**
+ * A FLOAT tensor's values (raw_data little-endian, or float_data), or a DOUBLE's rounded to float
+ * (torch's export without constant folding writes a Python number as a DOUBLE constant and a Cast).
+ */
 export function readFloats(t: Tensor, what: string): FloatTensor {
   refuseExternal(t, what);
-  if (t.data_type !== DataType.FLOAT) throw new DecodeError(`ONNX: ${what} has data type ${t.data_type}; kiln reads FLOAT (1) tensors`);
+  if (t.data_type === DataType.DOUBLE) return readDoubles(t, what);
+  if (t.data_type !== DataType.FLOAT) throw new DecodeError(`ONNX: ${what} has data type ${t.data_type}; kiln reads FLOAT (1) and DOUBLE (11) tensors`);
   const dims = dimsOf(t, what);
   const count = elements(dims);
   if (t.raw_data.length > 0) {
@@ -47,6 +51,18 @@ export function readFloats(t: Tensor, what: string): FloatTensor {
   }
   if (t.float_data.length !== count) throw new DecodeError(`ONNX: ${what} declares [${dims.join(",")}] (${count} values) but carries ${t.float_data.length}`);
   return { dims, data: finite(Float32Array.from(t.float_data), what) };
+}
+
+function readDoubles(t: Tensor, what: string): FloatTensor {
+  const dims = dimsOf(t, what);
+  const count = elements(dims);
+  if (t.raw_data.length > 0) {
+    if (t.raw_data.length !== count * 8) throw new DecodeError(`ONNX: ${what} declares [${dims.join(",")}] (${count * 8} bytes) but carries ${t.raw_data.length} bytes`);
+    const view = new DataView(t.raw_data.buffer, t.raw_data.byteOffset, t.raw_data.byteLength);
+    return { dims, data: finite(Float32Array.from({ length: count }, (_v, i) => view.getFloat64(8 * i, true)), what) };
+  }
+  if (t.double_data.length !== count) throw new DecodeError(`ONNX: ${what} declares [${dims.join(",")}] (${count} values) but carries ${t.double_data.length}`);
+  return { dims, data: finite(Float32Array.from(t.double_data), what) };
 }
 
 /** Weights and constants must be finite: a NaN or ±∞ would make every output NaN (as a checkpoint's would). */
