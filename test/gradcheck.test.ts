@@ -57,6 +57,11 @@ const cases: Partial<Record<OpName, readonly Case[]>> = {
     { shapes: [[3, 1], [1, 4]], build: (b, [x, y]) => b.minimum(x!, y!) },
     { shapes: [[3, 4], [3, 4]], build: (b, [x, z]) => b.minimum(x!, b.add(x!, b.mul(z!, b.scalar(1e-3)))) },
   ],
+  // The condition through step: no gradient to it (its finite difference is 0 off the jump).
+  keep: [
+    { shapes: [[3, 4], [3, 4]], build: (b, [x, c]) => b.keep(x!, b.step(c!), 1) },
+    { shapes: [[3, 4], [4]], build: (b, [x, c]) => b.add(b.keep(x!, b.step(c!), 0), b.keep(b.exp(x!), b.step(c!), 1)) },
+  ],
   max: [
     { shapes: [[3, 4]], build: (b, [x]) => b.max(x!, [1]) },
     { shapes: [[3, 4]], build: (b, [x]) => b.max(x!, [0], true) },

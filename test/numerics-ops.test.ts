@@ -87,6 +87,7 @@ const CASES: Record<OpName, OpCase> = {
   sign: { a: NAN_IN, build: (g, a) => g.add(g.sign(a), a), absorbs: "−1, 0 or 1" },
   maximum: { a: NAN_IN, b: { shape: [2, 3], v: 0 }, build: (g, a, b) => g.maximum(a, b!), propagates: "one of its inputs" },
   minimum: { a: NAN_IN, b: { shape: [2, 3], v: 0 }, build: (g, a, b) => g.minimum(a, b!), propagates: "one of its inputs" },
+  keep: { a: NAN_IN, b: { shape: [2, 3], v: 1 }, build: (g, a, b) => g.keep(a, b!, 1), propagates: "its input, where kept" },
   max: { a: NAN_IN, build: (g, a) => g.max(a, [1]), propagates: "one of its inputs" },
   max_mask: { a: NAN_IN, build: (g, a) => g.mul(g.broadcastTo(g.maxMask(a, [1]), [2, 3]), a), absorbs: "0 or 1" },
   constant: { a: NAN_IN, build: (g, a) => g.add(g.constant(2, [2, 3]), a), absorbs: "a literal" },

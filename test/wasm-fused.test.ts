@@ -68,6 +68,12 @@ function interpret(c: Case, ins: readonly Val[]): { f32: Float32Array[]; f64: Fl
         case "sign": v32 = a32 > 0 ? 1 : a32 < 0 ? -1 : 0; v64 = a64 > 0 ? 1 : a64 < 0 ? -1 : 0; e = Math.abs(a64) <= ea ? 2 : 0; break;
         case "maximum": v32 = Math.max(a32, b32); v64 = Math.max(a64, b64); e = Math.max(ea, eb); break;
         case "minimum": v32 = Math.min(a32, b32); v64 = Math.min(a64, b64); e = Math.max(ea, eb); break;
+        case "keep": {
+          // x where the condition is nonzero (or zero): the float64 side may take the other branch
+          // when its condition is within its error of 0.
+          const take = (c: number) => (ins1.num[0] ? c !== 0 : c === 0);
+          v32 = take(b32) ? a32 : 0; v64 = take(b64) ? a64 : 0; e = Math.abs(b64) <= eb && eb > 0 ? Infinity : take(b64) ? ea : 0; break;
+        }
         // The transcendental ones: within a few float32 roundings of the float64 function (measured below).
         case "tanh": v32 = fr(Math.tanh(a32)); v64 = Math.tanh(a64); e = ea + 4 * U * Math.abs(v64) + TINY; break;
         case "sigmoid": v32 = fr(1 / (1 + Math.exp(-a32))); v64 = 1 / (1 + Math.exp(-a64)); e = ea / 4 + 6 * U * v64 + TINY; break;

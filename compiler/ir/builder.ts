@@ -144,6 +144,14 @@ export class GraphBuilder implements Emitter {
   div = (x: V, y: V) => this.emit("div", [x, y], {});
   /** Elementwise max/min with broadcasting; on a tie each operand gets half the gradient (torch.maximum). */
   maximum = (x: V, y: V) => this.emit("maximum", [x, y], {});
+  /** x where c ≠ 0 (when 1) or c = 0 (when 0), else 0: a selection (compiler/ops/keep.ts). */
+  keep = (x: V, c: V, when: 0 | 1) => this.emit("keep", [x, c], { when });
+  /** torch.where(c, x, y): x where c ≠ 0, y where c = 0, with broadcasting; either side may be ±∞ or NaN. */
+  where = (c: V, x: V, y: V) => this.add(this.keep(x, c, 1), this.keep(y, c, 0));
+  /** 1 where x ≥ y, else 0 (0 for NaN, as x >= y is false): 1 − step(y − x); no gradient. */
+  greaterEqual = (x: V, y: V) => this.sub(this.scalar(1), this.step(this.sub(y, x)));
+  /** 1 where x > y, else 0 (0 for NaN): step(x − y)·(x ≥ y), since step(NaN) is 1; no gradient. */
+  greater = (x: V, y: V) => this.mul(this.step(this.sub(x, y)), this.greaterEqual(x, y));
   minimum = (x: V, y: V) => this.emit("minimum", [x, y], {});
   scalar = (value: number) => this.emit("constant", [], { value, shape: [] });
   constant = (value: number, shape: readonly number[]) => this.emit("constant", [], { value, shape: [...shape] });

@@ -22,7 +22,7 @@ export interface Emitter {
   tanh(x: V): V; sigmoid(x: V): V; erf(x: V): V; abs(x: V): V; sign(x: V): V;
   pow(x: V, k: number): V;
   add(x: V, y: V): V; sub(x: V, y: V): V; mul(x: V, y: V): V; div(x: V, y: V): V;
-  maximum(x: V, y: V): V; minimum(x: V, y: V): V;
+  maximum(x: V, y: V): V; minimum(x: V, y: V): V; keep(x: V, c: V, when: 0 | 1): V;
   sum(x: V, axes: readonly number[], keepdims?: boolean): V;
   mean(x: V, axes: readonly number[], keepdims?: boolean): V;
   max(x: V, axes: readonly number[], keepdims?: boolean): V;

@@ -18,6 +18,7 @@ import { exp } from "./exp.js";
 import type { ElementwiseOpDef } from "./elementwise.js";
 import type { ScalarDef } from "./elementwise_codegen.js";
 import { fusedElementwiseOp } from "./fused_elementwise.js";
+import { keep } from "./keep.js";
 import { linear } from "./linear.js";
 import { log } from "./log.js";
 import { log_softmax } from "./log_softmax.js";
@@ -55,7 +56,7 @@ import type { OpDef } from "./def.js";
  */
 const elementwise = {
   neg, exp, log, relu, step, sqrt, rsqrt, tanh, sigmoid, erf, abs, sign, pow,
-  add, sub, mul, div, maximum, minimum,
+  add, sub, mul, div, maximum, minimum, keep,
 } satisfies Record<string, Pick<ElementwiseOpDef<never>, "scalar">>;
 
 export type ElementwiseName = keyof typeof elementwise;

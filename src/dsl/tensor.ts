@@ -92,7 +92,8 @@ const TENSOR: unique symbol = Symbol.for("kiln.tensor-expression");
 /** Is x a tensor expression (of this copy of kiln or another)? */
 export const isTensor = (x: unknown): x is T => typeof x === "object" && x !== null && (x as { [TENSOR]?: unknown })[TENSOR] === true;
 
-const describe = (x: unknown): string => (typeof x === "function" ? "a function" : x instanceof Promise ? "a Promise" : describeValue(x));
+/** How an argument is named in a message. */
+export const describe = (x: unknown): string => (typeof x === "function" ? "a function" : x instanceof Promise ? "a Promise" : describeValue(x));
 
 export interface MatmulOptions {
   readonly transposeA?: boolean;
@@ -128,6 +129,31 @@ export class T {
   /** Elementwise max(x, y); the gradient at a tie follows PyTorch's torch.maximum. */
   maximum(y: T | number): T { return this.binary("maximum", y, (b, x, z) => b.maximum(x, z)); }
   minimum(y: T | number): T { return this.binary("minimum", y, (b, x, z) => b.minimum(x, z)); }
+
+  // ---- conditions: 1 where true, 0 where false (NaN compares false); no gradient -------------
+  /** 1 where x > y, else 0: a mask to multiply with, or the condition of `where`. */
+  gt(y: T | number): T { return this.binary("gt", y, (b, x, z) => b.greater(x, z)); }
+  lt(y: T | number): T { return this.binary("lt", y, (b, x, z) => b.greater(z, x)); }
+  ge(y: T | number): T { return this.binary("ge", y, (b, x, z) => b.greaterEqual(x, z)); }
+  le(y: T | number): T { return this.binary("le", y, (b, x, z) => b.greaterEqual(z, x)); }
+
+  /**
+   * torch.clamp(x, min, max): min below it, max above it (either may be left out); the gradient
+   * is 1 from min to max inclusive and 0 outside, as PyTorch's. NaN stays NaN; ±∞ clamps.
+   */
+  clamp(min?: number, max?: number): T {
+    for (const [what, v] of [["min", min], ["max", max]] as const) {
+      if (v !== undefined && (typeof v !== "number" || Number.isNaN(v))) this.scope.fail(`clamp: ${what} must be a number, got ${describe(v)}`);
+    }
+    if (min !== undefined && max !== undefined && min > max) this.scope.fail(`clamp: min ${min} is above max ${max}`);
+    const x = this.x("clamp");
+    return this.scope.emit("clamp", (b) => {
+      let y = x;
+      if (min !== undefined) y = b.where(b.greater(b.scalar(min), x), b.scalar(min), y);
+      if (max !== undefined) y = b.where(b.greater(x, b.scalar(max)), b.scalar(max), y);
+      return y;
+    });
+  }
 
   // ---- elementwise functions ----------------------------------------------------------------
   neg(): T { return this.unary("neg", (b, x) => b.neg(x)); }
@@ -270,20 +296,4 @@ export class T {
     if (axes.length === 0) return this;
     return this.scope.emit(op, (b) => f(b, x, axes, keep));
   }
-}
-
-/**
- * Concatenate tensors along `axis` (like torch.cat); every other dimension must agree.
- * @example layer({ …, apply: (p, x) => cat([x.matmul(p.a, { transposeB: true }), x], 1) })
- */
-export function cat(xs: readonly T[], axis: number): T {
-  if (!Array.isArray(xs) || xs.length === 0 || !isTensor(xs[0])) {
-    throw new ModelError(`cat: expected a non-empty array of tensor expressions, got ${describe(xs)}`);
-  }
-  const first = xs[0];
-  const { scope } = first;
-  const vs = xs.map((x, i) => (isTensor(x) ? scope.own(`cat[${i}]`, x) : scope.fail(`cat[${i}]: expected a tensor expression, got ${describe(x)}`)));
-  const a = first.axis("cat", axis);
-  if (vs.length === 1) return first;
-  return scope.emit("cat", (b) => b.concat(vs, a));
 }

@@ -61,6 +61,12 @@ export const rules: Rules = {
   abs: unary("Abs"),
   sign: unary("Sign"),
   pow: (o, { ins, outs, attrs }) => (o.node("Pow", [ins[0]!, o.floats([], [attrs.k])], {}, outs), null),
+  // Where(c = 0, 0, x) for when 1, Where(c = 0, x, 0) for when 0: a selection, as kiln's.
+  keep: (o, { ins, outs, attrs }) => {
+    const zero = o.floats([], [0]), isZero = o.one("Equal", [ins[1]!, zero]);
+    o.node("Where", attrs.when ? [isZero, zero, ins[0]!] : [isZero, ins[0]!, zero], {}, outs);
+    return null;
+  },
   maximum: binary("Max"),
   minimum: binary("Min"),
   add: binary("Add"),

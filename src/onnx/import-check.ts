@@ -62,7 +62,7 @@ const OPS: Readonly<Record<string, OpSpec>> = {
   Max: { inputs: [1, MANY], outputs: [1, 1] }, Min: { inputs: [1, MANY], outputs: [1, 1] }, Sum: { inputs: [1, MANY], outputs: [1, 1] },
   ReduceSum: reduceFrom(13), ReduceMax: reduceFrom(18), ReduceLogSumExp: reduceFrom(18), ReduceL2: reduceFrom(18), ReduceProd: reduceFrom(18),
   Celu: alphaOnly, PRelu: binary,
-  Greater: binary, Less: binary, GreaterOrEqual: binary, LessOrEqual: binary, And: binary, Or: binary, Not: unary,
+  Greater: binary, Less: binary, GreaterOrEqual: binary, LessOrEqual: binary, Equal: binary, And: binary, Or: binary, Not: unary,
   Where: { inputs: [3, 3], outputs: [1, 1] },
   Split: { inputs: [1, (o) => (o < 13 ? 1 : 2)], outputs: [1, MANY], attrs: { axis: [I], split: [IS, 1, 13], num_outputs: [I, 18] } },
   Softmax: { ...unary, attrs: { axis: [I] } }, LogSoftmax: { ...unary, attrs: { axis: [I] } },

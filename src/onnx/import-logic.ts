@@ -1,11 +1,10 @@
 /**
  * ONNX ops on conditions, and Split, for the layer of primitives (./import-primitives.ts).
  *
- * A condition (Greater, Less, …, Not) is computed as a float tensor of 0 and 1, which is how the
- * IR can hold it: a > b is sign(relu(a − b)) — exact, since for floats a − b > 0 exactly when
- * a > b (subnormals kept) — and its gradient is 0, as a comparison's. Where(c, x, y) is
- * c·x + (1 − c)·y: x or y exactly for finite values (1·x + 0·y), the gradient c to x and 1 − c
- * to y, as PyTorch's torch.where. (An infinite x or y on the side not taken gives NaN.)
+ * A condition (Greater, Less, Equal, …, Not) is a float tensor of 0 and 1, which is how the IR
+ * holds it (GraphBuilder.greater, .greaterEqual: exact, 0 for NaN as ONNX's false, no gradient).
+ * Where(c, x, y) is GraphBuilder.where, a selection: x or y exactly, whatever the side not taken
+ * holds (±∞, NaN), its gradient to the side taken, as PyTorch's torch.where.
  *
  * Split has several outputs: each a slice of its input along the axis (torch's chunk, GLU).
  */
@@ -16,19 +15,18 @@ import type { Node } from "./proto.js";
 
 type Rule = (c: Ctx, n: Node) => V;
 
-/** 1 where a > b, else 0. */
-const greater = (c: Ctx, a: V, b: V): V => c.b.sign(c.b.relu(c.b.sub(a, b)));
 const not = (c: Ctx, q: V): V => c.b.sub(c.b.scalar(1), q);
 
 export const LOGIC_RULES: Readonly<Record<string, Rule>> = {
-  Greater: (c) => greater(c, c.data(0), c.data(1)),
-  Less: (c) => greater(c, c.data(1), c.data(0)),
-  GreaterOrEqual: (c) => not(c, greater(c, c.data(1), c.data(0))),
-  LessOrEqual: (c) => not(c, greater(c, c.data(0), c.data(1))),
+  Greater: (c) => c.b.greater(c.data(0), c.data(1)),
+  Less: (c) => c.b.greater(c.data(1), c.data(0)),
+  GreaterOrEqual: (c) => c.b.greaterEqual(c.data(0), c.data(1)),
+  LessOrEqual: (c) => c.b.greaterEqual(c.data(1), c.data(0)),
+  Equal: (c) => { const a = c.data(0), b = c.data(1); return c.b.mul(c.b.greaterEqual(a, b), c.b.greaterEqual(b, a)); },
   Not: (c) => not(c, c.data(0)),
   And: (c) => c.b.mul(c.data(0), c.data(1)),
   Or: (c) => { const p = c.data(0), q = c.data(1); return c.b.sub(c.b.add(p, q), c.b.mul(p, q)); },
-  Where: (c) => { const q = c.data(0); return c.b.add(c.b.mul(q, c.data(1)), c.b.mul(not(c, q), c.data(2))); },
+  Where: (c) => c.b.where(c.data(0), c.data(1), c.data(2)),
 };
 
 /** Split: its outputs, slices of the input along `axis` by the sizes given, else in equal parts. */

@@ -4,7 +4,7 @@
  * `layer` and `lossFn` callbacks. test/pytorch.test.ts builds the fixture kinds `exprFn`,
  * `exprLayer` and the loss `lossExpr` with it; dsl_torch.py evaluates the same JSON in PyTorch.
  */
-import { cat, fn, layer, lossFn, type Loss, type T } from "../../src/index.js";
+import { cat, fn, layer, lossFn, where, type Loss, type T } from "../../src/index.js";
 
 export type Expr = readonly unknown[];
 export type Operand = Expr | number;
@@ -58,6 +58,9 @@ export function evaluate(e: Expr, env: Env): T {
     case "cat": return cat((e[1] as Expr[]).map((x) => evaluate(x, env)), e[2] as number);
     case "softmax": case "logSoftmax": return sub(1)[op](e[2] as number);
     case "reshape": return sub(1).reshape((e[2] as Operand[]).map((d) => operand(d, env) as number));
+    case "gt": case "lt": case "ge": case "le": return (sub(1)[op] as (y: T | number) => T)(operand(e[2] as Operand, env));
+    case "where": return where(sub(1), operand(e[2] as Operand, env), operand(e[3] as Operand, env));
+    case "clamp": return sub(1).clamp((e[2] as number | null) ?? undefined, (e[3] as number | null) ?? undefined);
   }
   if (UNARY.has(op)) return sub(1)[op as Unary]();
   if (BINARY.has(op)) {
