@@ -6,6 +6,11 @@
  * already caught where it was made. So its check is skipped without moving the report: the
  * first non-finite value is still named at the op that produced it. A program input (a parameter
  * the user set to NaN) is not checked on entry, so the first op that reads one is checked.
+ *
+ * A value that reaches the program only through the kept side of a selection (where(c, a, b),
+ * keep in the IR) may be non-finite where it is not kept: where(x.gt(0), x.log(), 0) computes
+ * log of x ≤ 0 by design. Such a guarded value, and the elementwise ops before it, are not
+ * checked; the selection's output is, so a non-finite value that is kept is still reported.
  */
 import type { Graph, Node } from "../compiler/ir/graph.js";
 import type { ElementInstr } from "../compiler/ops/elementwise_codegen.js";
@@ -15,8 +20,33 @@ const ALWAYS_FINITE = new Set(["constant", "step", "sign", "one_hot", "dropout_m
 /** Finite when every input is; the output's values are inputs' values, or bounded (|y| ≤ 1), or ±0/±1. */
 const FINITE_FROM_FINITE = new Set([
   "relu", "neg", "abs", "maximum", "minimum", "max", "tanh", "sigmoid", "erf",
-  "reshape", "broadcast_to", "slice", "pad", "concat",
+  "reshape", "broadcast_to", "slice", "pad", "concat", "keep",
 ]);
+/** Ops computed element by element, whose output element i reads their inputs' element i (broadcast). */
+const ELEMENTWISE = new Set([
+  "neg", "exp", "log", "relu", "step", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "abs", "sign", "pow",
+  "add", "sub", "mul", "div", "maximum", "minimum", "keep",
+]);
+
+/**
+ * Values read only as the kept side of a selection (keep's first input), directly or through
+ * elementwise ops whose outputs are all so read; never a program output. Decided from the last
+ * node back, since every reader follows what it reads.
+ */
+function guardedValues(g: Graph): Set<number> {
+  const readers = new Map<number, Node[]>();
+  for (const n of g.nodes) for (const v of n.inputs) (readers.get(v) ?? readers.set(v, []).get(v)!).push(n);
+  const outputs = new Set(g.outputs.map((o) => o.value));
+  const guarded = new Set<number>();
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    for (const v of g.nodes[i]!.outputs) {
+      const rs = readers.get(v) ?? [];
+      const kept = (r: Node) => (r.op === "keep" && r.inputs[0] === v && r.inputs[1] !== v) || (ELEMENTWISE.has(r.op) && r.op !== "keep" && r.outputs.every((o) => guarded.has(o)));
+      if (!outputs.has(v) && rs.length > 0 && rs.every(kept)) guarded.add(v);
+    }
+  }
+  return guarded;
+}
 
 /**
  * What a fused loop's temporary is, when its inputs are finite: "unit" (finite, |v| ≤ 1),
@@ -60,7 +90,10 @@ function canOverflow(n: Node): boolean {
  */
 export function checkedOutputs(g: Graph): number[][] {
   const made = new Set<number>();
+  const guarded = guardedValues(g);
   return g.nodes.map((n) => {
+    // Not checked, and not vouched for: the selection that reads it is checked instead.
+    if (n.outputs.length > 0 && n.outputs.every((v) => guarded.has(v))) return [];
     const floatsMade = n.inputs.every((v) => g.values[v]!.dtype !== "f32" || made.has(v));
     const skip = ALWAYS_FINITE.has(n.op) || (!canOverflow(n) && floatsMade);
     n.outputs.forEach((v) => made.add(v));

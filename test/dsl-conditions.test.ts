@@ -73,6 +73,17 @@ describe("where", () => {
     }
   });
 
+  it("under checkNumerics: a value non-finite only where it is not kept is no error; one that is kept is, at the where", () => {
+    const x = Float32Array.of(1, -2, 3, -1, 2, -3), t = new Float32Array(6);
+    for (const optimize of [true, false]) {
+      const safe = compile(seq(fn("safe-log", (h) => where(h.gt(0), h.log(), 0))), { inputs: 3, batch: 2, loss: mse(), checkNumerics: true, optimize });
+      expect([...safe.predict(x)]).toEqual([...x].map((v) => (v > 0 ? Math.fround(Math.log(v)) : 0)));
+      expect(Number.isFinite(safe.trainStep(x, t))).toBe(true);
+      const kept = compile(seq(fn("kept-log", (h) => where(h.gt(-5), h.log(), 0))), { inputs: 3, batch: 2, loss: mse(), checkNumerics: true, optimize });
+      expect(() => kept.predict(x)).toThrow(/the first non-finite value is NaN[\s\S]*kept-log/);
+    }
+  });
+
   it("broadcasts numbers and rows; a nonzero condition (not only 1) is true", () => {
     const row = layer({ name: "row", in: 3, out: 3, params: { r: { shape: [3], init: init.ones() } }, apply: (p, x) => where(x.mul(3), p.r, -1) });
     const net = compile(seq(row), { inputs: 3, batch: 2, loss: mse(), threads: 1 });
