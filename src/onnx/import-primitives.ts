@@ -229,7 +229,7 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
     }
     if (n.op_type === "Transpose" && !isInt(0)) {
       const x = c.data(0), shape = c.shape(x), perm = attrInts(n, "perm") ?? [1, 0];
-      if (shape.length === 2 && perm.length === 2 && perm[0] === 1 && shape[0] !== 1 && shape[1] !== 1) {
+      if (shape.length === 2 && perm.length === 2 && perm[0] === 1 && perm[1] === 0 && shape[0] !== 1 && shape[1] !== 1) {
         transposed.set(n.output[0]!, { v: x, why: `ONNX: ${nodeLabel(n)}: ${transposeRefused(shape, perm)}` });
         continue;
       }
