@@ -24,6 +24,7 @@ export class OnnxGraph {
   readonly constantNodes = new Set<number>();
   private readonly consts = new Map<string, Tensor>();
   private readonly users = new Map<string, number[]>();
+  private readonly producers = new Map<string, number>();
 
   constructor(model: Model) {
     const g: Graph | null | undefined = model.graph;
@@ -69,7 +70,7 @@ export class OnnxGraph {
         if (!defined.has(name)) throw new DecodeError(`ONNX: node ${nodeLabel(node)} uses ${quoteName(name)} before any node defines it (the graph must be acyclic and in topological order)`);
         (this.users.get(name) ?? this.users.set(name, []).get(name)!).push(k);
       });
-      node.output.forEach((name) => define(name, `output of ${nodeLabel(node)}`));
+      node.output.forEach((name) => { define(name, `output of ${nodeLabel(node)}`); this.producers.set(name, k); });
       if (node.domain !== "" && node.domain !== "ai.onnx") return;
       if (node.op_type === "Constant" && node.output.length === 1) {
         const t = constantValue(node);
@@ -88,6 +89,11 @@ export class OnnxGraph {
       }
     });
     if (!defined.has(this.output)) throw new DecodeError(`ONNX: no node defines the graph output ${quoteName(this.output)}`);
+  }
+
+  /** The index of the node that makes a value (undefined for the input and initializers). */
+  producerOf(name: string): number | undefined {
+    return this.producers.get(name);
   }
 
   /** The nodes that read a value. */

@@ -95,9 +95,9 @@ const gemm: Matcher = (s, v) => {
  * MatMul(x, Transpose(W)), W [out, in] as PyTorch holds it.
  */
 function transposedWeight(s: Site, name: string): { k: number; weight: string } | null {
-  const k = s.g.nodes.findIndex((n) => n.output[0] === name);
-  const n = s.g.nodes[k];
-  if (!n || n.op_type !== "Transpose" || s.g.usersOf(name).length !== 1 || !s.g.isConstant(n.input[0] ?? "")) return null;
+  const k = s.g.producerOf(name);
+  const n = k === undefined ? undefined : s.g.nodes[k];
+  if (k === undefined || !n || n.op_type !== "Transpose" || s.g.usersOf(name).length !== 1 || !s.g.isConstant(n.input[0] ?? "")) return null;
   const perm = attrInts(n, "perm");
   return perm === undefined || (perm.length === 2 && perm[0] === 1 && perm[1] === 0) ? { k, weight: n.input[0]! } : null;
 }
