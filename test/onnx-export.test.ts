@@ -52,6 +52,14 @@ const MODELS: Record<string, { model: LayerNode; inputs: number }> = {
     ),
     inputs: 20,
   },
+  // Numbers computed from the batch size (a·B + c and 1/(a·B + c)): Shape → Gather → Cast in ONNX.
+  batchNumbers: {
+    model: seq(linear(6, 8), fn("batchScaled", (x) => {
+      const b = x.shape[0]!;
+      return x.mul(b * 0.01).add(x.div(b + 1)).add(x.sum(0, { keepdims: true }).div(b));
+    }), linear(8, 3)),
+    inputs: 6,
+  },
   // Every primitive a user function can reach, each mapped to its ONNX operator.
   primitives: {
     model: seq(
@@ -164,8 +172,8 @@ describe("the exported file", () => {
     }
   });
 
-  it("names the layer whose computation has no ONNX form", () => {
-    const net = compile(seq(linear(4, 4), fn("byBatch", (x) => x.mul(x.shape[0]!)), linear(4, 2)), { inputs: 4, batch: 8 });
+  it("names the layer whose computation has no ONNX form (a number of the batch size neither a·B + c nor its reciprocal)", () => {
+    const net = compile(seq(linear(4, 4), fn("byBatch", (x) => x.mul(Math.sqrt(x.shape[0]!))), linear(4, 2)), { inputs: 4, batch: 8 });
     expect(() => net.toOnnx()).toThrow(/^ONNX export: seq\[1\] fn\("byBatch"\) uses the primitive constant, which has no ONNX form here: depends on the batch size/);
   });
 

@@ -20,6 +20,8 @@ export interface RuleArgs<A> {
   readonly attrs: A;
   /** The same node's attributes in the trace at the other batch size. */
   readonly other: A;
+  /** And in a third trace, at batch 5: what a form read from the first two must also give. */
+  readonly third: A;
   readonly types: readonly ValueType[];
 }
 /** Emit the nodes; return null, or why this instance cannot be expressed. */
@@ -33,6 +35,31 @@ const binary = unary;
 const varying = (a: readonly number[], b: readonly number[]): number[] => a.flatMap((d, k) => (d === b[k] ? [] : [k]));
 const sameAttrs = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 const BATCH = "depends on the batch size in a way ONNX cannot express with a symbolic batch";
+
+/** The traces' batch sizes (./export.ts). */
+export const TRACE_BATCHES = [2, 3, 5] as const;
+
+/**
+ * Emit `out` = a·B + c (or its reciprocal) with B the input's batch size, when the values v of
+ * the three traces fit that form exactly in float32; false when they fit neither.
+ */
+function batchNumber(o: OnnxBuilder, out: string, v: readonly [number, number, number]): boolean {
+  const [b0, b1, b2] = TRACE_BATCHES;
+  const fit = (w: readonly number[]): [number, number] | null => {
+    const a = (w[1]! - w[0]!) / (b1 - b0), c = w[0]! - a * b0;
+    return Number.isFinite(a) && Number.isFinite(c) && Math.fround(a * b2 + c) === Math.fround(w[2]!) ? [a, c] : null;
+  };
+  const linear = fit(v), reciprocal = linear ? null : v.every((x) => x !== 0) ? fit(v.map((x) => 1 / x)) : null;
+  const form = linear ?? reciprocal;
+  if (!form) return false;
+  const [a, c] = form;
+  let y = o.one("Cast", [o.one("Gather", [o.one("Shape", ["x"]), o.int64s([0])], { axis: i(0) })], { to: i(1) }); // [1]: B as float
+  if (a !== 1) y = o.one("Mul", [y, o.floats([], [a])]);
+  if (c !== 0) y = o.one("Add", [y, o.floats([], [c])]);
+  if (reciprocal) y = o.one("Reciprocal", [y]);
+  o.node("Reshape", [y, o.int64s([])], {}, [out]); // the scalar the IR holds
+  return true;
+}
 
 /** Reduce over axes with ONNX 17's two conventions: axes attribute (ReduceMean), axes input (ReduceSum). */
 function reduce(op: "ReduceMean" | "ReduceSum"): Rule<{ axes: number[]; keepdims: boolean }> {
@@ -74,10 +101,15 @@ export const rules: Rules = {
   mul: binary("Mul"),
   div: binary("Div"),
   // A constant is an initializer under the value's own name: no node.
-  constant: (o, { outs, attrs, other }) => {
-    if (!sameAttrs(attrs, other)) return BATCH;
-    o.initializer(outs[0]!, attrs.shape, new Float32Array(attrs.shape.reduce((x, y) => x * y, 1)).fill(attrs.value));
-    return null;
+  constant: (o, { outs, attrs, other, third }) => {
+    if (sameAttrs(attrs, other)) {
+      o.initializer(outs[0]!, attrs.shape, new Float32Array(attrs.shape.reduce((x, y) => x * y, 1)).fill(attrs.value));
+      return null;
+    }
+    // A number computed from the batch size (x.div(x.shape[0])): a·B + c or 1/(a·B + c), read
+    // from the traces at 2 and 3 and held to the one at 5, else refused (never a guess).
+    if (attrs.shape.length > 0 || other.shape.length > 0) return BATCH;
+    return batchNumber(o, outs[0]!, [attrs.value, other.value, third.value]) ? null : BATCH;
   },
   sum: reduce("ReduceSum"),
   mean: reduce("ReduceMean"),

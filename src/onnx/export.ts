@@ -20,7 +20,7 @@ import { pathLabel } from "../trace.js";
 import { describeValue } from "../validate.js";
 import { OnnxBuilder } from "./builder.js";
 import { findPatterns } from "./export-patterns.js";
-import { rules, type Rule } from "./export-rules.js";
+import { rules, TRACE_BATCHES, type Rule } from "./export-rules.js";
 import { DataType, encodeModel } from "./proto.js";
 
 export interface OnnxExportOptions {
@@ -93,9 +93,9 @@ export function toOnnx(net: Exportable, options?: OnnxExportOptions): Uint8Array
     const t = traceModel(net.model, "eval", { inputs: net.inputs, batch, seed: net.seed });
     return { ...t, graph: t.b.build() };
   };
-  const a = trace(2), b = trace(3);
+  const [a, b, third] = TRACE_BATCHES.map(trace) as [ReturnType<typeof trace>, ReturnType<typeof trace>, ReturnType<typeof trace>];
   const g = a.graph;
-  const sameStructure = g.nodes.length === b.graph.nodes.length && g.nodes.every((n, k) => n.op === b.graph.nodes[k]!.op);
+  const sameStructure = [b, third].every((t) => g.nodes.length === t.graph.nodes.length && g.nodes.every((n, k) => n.op === t.graph.nodes[k]!.op));
   if (!sameStructure) throw new KilnError("ONNX export: the eval graph's structure depends on the batch size; ONNX needs one graph for every batch");
   const [outA, outB] = [g.values[a.logits]!.shape, b.graph.values[b.logits]!.shape];
   if (outA.length !== 2 || outA[0] !== 2 || outB[0] !== 3 || outA[1] !== outB[1]) {
@@ -129,7 +129,7 @@ export function toOnnx(net: Exportable, options?: OnnxExportOptions): Uint8Array
     if (pattern !== undefined) return pattern(onnx, name);
     const rule = rules[n.op] as Rule<unknown> | string;
     const why = typeof rule === "string" ? rule
-      : rule(onnx, { ins: n.inputs.map(name), outs: n.outputs.map(name), attrs: n.attrs, other: b.graph.nodes[k]!.attrs, types: n.inputs.map((v) => g.values[v]!) });
+      : rule(onnx, { ins: n.inputs.map(name), outs: n.outputs.map(name), attrs: n.attrs, other: b.graph.nodes[k]!.attrs, third: third.graph.nodes[k]!.attrs, types: n.inputs.map((v) => g.values[v]!) });
     if (why !== null) throw new KilnError(`ONNX export: ${layerLabel(net.model, paths[k]!)} uses the primitive ${n.op}, which has no ONNX form here: ${why}`);
   });
   if (inputs.has(a.logits)) onnx.node("Identity", ["x"], {}, ["logits"]); // a model that changes nothing
