@@ -14,6 +14,7 @@
  */
 import type { Graph, Node } from "../compiler/ir/graph.js";
 import type { ElementInstr } from "../compiler/ops/elementwise_codegen.js";
+import { isElementwise } from "../compiler/ops/index.js";
 
 /** Finite whatever they read (NaN included): nothing to check, ever. */
 const ALWAYS_FINITE = new Set(["constant", "step", "sign", "one_hot", "dropout_mask", "max_mask"]);
@@ -22,12 +23,6 @@ const FINITE_FROM_FINITE = new Set([
   "relu", "neg", "abs", "maximum", "minimum", "max", "tanh", "sigmoid", "erf",
   "reshape", "broadcast_to", "slice", "pad", "concat", "keep",
 ]);
-/** Ops computed element by element, whose output element i reads their inputs' element i (broadcast). */
-const ELEMENTWISE = new Set([
-  "neg", "exp", "log", "relu", "step", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "abs", "sign", "pow",
-  "add", "sub", "mul", "div", "maximum", "minimum", "keep",
-]);
-
 /**
  * Values read only as the kept side of a selection (keep's first input), directly or through
  * elementwise ops whose outputs are all so read; never a program output. Decided from the last
@@ -41,7 +36,7 @@ function guardedValues(g: Graph): Set<number> {
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     for (const v of g.nodes[i]!.outputs) {
       const rs = readers.get(v) ?? [];
-      const kept = (r: Node) => (r.op === "keep" && r.inputs[0] === v && r.inputs[1] !== v) || (ELEMENTWISE.has(r.op) && r.op !== "keep" && r.outputs.every((o) => guarded.has(o)));
+      const kept = (r: Node) => (r.op === "keep" && r.inputs[0] === v && r.inputs[1] !== v) || (isElementwise(r.op) && r.op !== "keep" && r.outputs.every((o) => guarded.has(o)));
       if (!outputs.has(v) && rs.length > 0 && rs.every(kept)) guarded.add(v);
     }
   }

@@ -86,7 +86,8 @@ export class TraceContext implements Tracing {
 export function batchNormTrain(b: GraphBuilder, x: V, running: readonly [V, V], eps: number, momentum: number, where: string): { xhat: V; mean: V; variance: V } {
   const shape = b.type(x).shape, channels = shape[1]!;
   const count = shape[0]! * shape.slice(2).reduce((p, q) => p * q, 1);
-  if (count < 2) throw new ModelError(`${where} needs at least 2 values per channel in training to estimate a variance, got ${count} (batch ${shape[0]})`);
+  // A variance needs 2 values per channel (count/(count − 1) below).
+  if (count < 2) throw new ModelError(`${where} needs a training batch of at least 2, got ${shape[0]}`);
   const axes = shape.map((_d, i) => i).filter((i) => i !== 1);
   // Rank 2 keeps the statistics [channels]; above, [1, channels, 1, …] broadcasts against x.
   const keep = shape.length > 2;
@@ -127,7 +128,6 @@ const tracers: { readonly [K in LayerKind]: Tracer<K> } = {
       const y = b.mul(b.sub(x, rm), b.rsqrt(b.add(rv, b.scalar(n.eps))));
       return affine(y, gb, ctx);
     }
-    if (ctx.batch < 2) throw new ModelError(`${path || "model "}batchNorm(${n.n}) needs a training batch of at least 2, got ${ctx.batch}`);
     const { xhat, mean, variance } = batchNormTrain(b, x, [rm, rv], n.eps, n.momentum, `${path || "model "}batchNorm(${n.n})`);
     b.output(`${path}running_mean`, "state", mean);
     b.output(`${path}running_var`, "state", variance);

@@ -146,6 +146,11 @@ export class GraphBuilder implements Emitter {
   maximum = (x: V, y: V) => this.emit("maximum", [x, y], {});
   /** x where c ≠ 0 (when 1) or c = 0 (when 0), else 0: a selection (compiler/ops/keep.ts). */
   keep = (x: V, c: V, when: 0 | 1) => this.emit("keep", [x, c], { when });
+  /** log Σ exp over `axes` (torch.logsumexp) as m + log Σ exp(x − m), m the maximum: no overflow. */
+  logsumexp = (x: V, axes: readonly number[], keepdims = false) => {
+    const m = this.max(x, axes, true), y = this.add(m, this.log(this.sum(this.exp(this.sub(x, m)), axes, true)));
+    return keepdims ? y : this.reshape(y, this.type(x).shape.filter((_d, i) => !axes.includes(i)));
+  };
   /** torch.where(c, x, y): x where c ≠ 0, y where c = 0, with broadcasting; either side may be ±∞ or NaN. */
   where = (c: V, x: V, y: V) => this.add(this.keep(x, c, 1), this.keep(y, c, 0));
   /** 1 where x ≥ y, else 0 (0 for NaN, as x >= y is false): 1 − step(y − x); no gradient. */

@@ -192,12 +192,7 @@ export class T {
   /** Minimum over `axis`, as −max(−x): its gradient goes to the first minimal element, as PyTorch's min(dim). */
   min(axis?: number | readonly number[], opts: ReduceOptions = {}): T { return this.reduce("min", axis, opts, (b, x, a, k) => b.neg(b.max(b.neg(x), a, k))); }
   /** log Σ exp over `axis` (torch.logsumexp), as m + log Σ exp(x − m) with m the maximum: no overflow. */
-  logsumexp(axis?: number | readonly number[], opts: ReduceOptions = {}): T {
-    return this.reduce("logsumexp", axis, opts, (b, x, a, k) => {
-      const m = b.max(x, a, true), y = b.add(m, b.log(b.sum(b.exp(b.sub(x, m)), a, true)));
-      return k ? y : b.reshape(y, b.type(x).shape.filter((_d, i) => !a.includes(i)));
-    });
-  }
+  logsumexp(axis?: number | readonly number[], opts: ReduceOptions = {}): T { return this.reduce("logsumexp", axis, opts, (b, x, a, k) => b.logsumexp(x, a, k)); }
 
   /** Elements start ≤ i < end along `axis` (negative axis and indices count from the end, as Python). */
   slice(axis: number, start: number, end?: number): T {

@@ -15,12 +15,14 @@ const elu = (c: Ctx, x: V, alpha: number): V => {
   return b.add(b.relu(x), alpha === 1 ? neg : b.mul(neg, s(c, alpha)));
 };
 
+/** As kiln's leakyRelu: x·(q + (1 − q)·slope), q = sign(relu(x)); the slope a number or a tensor. */
+const leaky = (c: Ctx, x: V, slope: V): V => {
+  const { b } = c, q = b.sign(b.relu(x));
+  return b.mul(x, b.add(q, b.mul(b.sub(s(c, 1), q), slope)));
+};
+
 export const ACTIVATION_RULES: Readonly<Record<string, (c: Ctx, n: Node) => V>> = {
-  LeakyRelu: (c, n) => {
-    // As kiln's leakyRelu: x·(q + (1 − q)·α), q = sign(relu(x)).
-    const x = c.data(0), { b } = c, q = b.sign(b.relu(x));
-    return b.mul(x, b.add(q, b.mul(b.sub(s(c, 1), q), s(c, attrFloat(n, "alpha", 0.01)))));
-  },
+  LeakyRelu: (c, n) => leaky(c, c.data(0), s(c, attrFloat(n, "alpha", 0.01))),
   Elu: (c, n) => elu(c, c.data(0), attrFloat(n, "alpha", 1)),
   // max(0, x) + min(0, α·(e^{x/α} − 1)).
   Celu: (c, n) => {
@@ -28,11 +30,8 @@ export const ACTIVATION_RULES: Readonly<Record<string, (c: Ctx, n: Node) => V>> 
     if (!(alpha !== 0 && Number.isFinite(alpha))) c.fail(`has alpha ${alpha}; expected a finite number other than 0`);
     return b.add(b.relu(x), b.mul(b.sub(b.exp(b.div(b.minimum(x, s(c, 0)), s(c, alpha))), s(c, 1)), s(c, alpha)));
   },
-  // As LeakyRelu with a slope tensor (a parameter, broadcast to x): x·(q + (1 − q)·slope).
-  PRelu: (c) => {
-    const x = c.data(0), { b } = c, q = b.sign(b.relu(x));
-    return b.mul(x, b.add(q, b.mul(b.sub(s(c, 1), q), c.data(1))));
-  },
+  // As LeakyRelu with a slope tensor (a parameter, broadcast to x).
+  PRelu: (c) => leaky(c, c.data(0), c.data(1)),
   Selu: (c, n) => c.b.mul(elu(c, c.data(0), attrFloat(n, "alpha", 1.67326319217681884765625)), s(c, attrFloat(n, "gamma", 1.05070102214813232421875))),
   // log(1 + eˣ) = relu(x) + log(1 + e^−|x|): no overflow for large x.
   Softplus: (c) => { const x = c.data(0), { b } = c; return b.add(b.relu(x), b.log(b.add(s(c, 1), b.exp(b.neg(b.abs(x)))))); },

@@ -79,28 +79,18 @@ export function reduceAxes(c: Ctx, n: Node, rank: number, inputFrom: number): nu
   return axes;
 }
 
-function reduce(op: "sum" | "mean" | "max", inputFrom: number): Rule {
+function reduce(op: "sum" | "mean" | "max" | "logsumexp" | "l2", inputFrom: number): Rule {
   return (c, n) => {
     const x = c.data(0), rank = c.shape(x).length;
-    const axes = reduceAxes(c, n, rank, inputFrom);
-    return axes.length === 0 ? x : c.b[op](x, axes, attrInt(n, "keepdims", 1) !== 0);
+    const axes = reduceAxes(c, n, rank, inputFrom), keep = attrInt(n, "keepdims", 1) !== 0;
+    if (axes.length === 0) return x;
+    return op === "l2" ? c.b.sqrt(c.b.sum(c.b.mul(x, x), axes, keep)) : c.b[op](x, axes, keep);
   };
 }
 
 /** Why a Transpose that moves data is refused (./import-primitives.ts keeps one a product reads). */
 export const transposeRefused = (shape: readonly number[], perm: readonly number[]): string =>
   `transposes [${shape.join(",")}] by [${perm.join(",")}]; kiln transposes only within a matrix product`;
-
-/** A reduction composed of primitives: f(x, axes) with the axes kept, then dropped unless keepdims. */
-function reduceWith(inputFrom: number, f: (c: Ctx, x: V, axes: number[]) => V): Rule {
-  return (c, n) => {
-    const x = c.data(0), shape = c.shape(x);
-    const axes = reduceAxes(c, n, shape.length, inputFrom);
-    if (axes.length === 0) return x;
-    const y = f(c, x, axes);
-    return attrInt(n, "keepdims", 1) !== 0 ? y : c.b.reshape(y, shape.filter((_d, k) => !axes.includes(k)));
-  };
-}
 
 /** Softmax and LogSoftmax: along one axis from opset 13; before, over the axes from `axis` on (coerced to 2-D). */
 function softmaxLike(exp: boolean): Rule {
@@ -228,13 +218,8 @@ export const RULES: Readonly<Record<string, Rule>> = {
   ReduceSum: reduce("sum", 13),
   ReduceMean: reduce("mean", 18),
   ReduceMax: reduce("max", 18),
-  // m + log Σ e^{x − m}, m the maximum: no overflow (torch.logsumexp).
-  ReduceLogSumExp: reduceWith(18, (c, x, axes) => {
-    const { b } = c, m = b.max(x, axes, true);
-    return b.add(m, b.log(b.sum(b.exp(b.sub(x, m)), axes, true)));
-  }),
-  // √Σx² (F.normalize's norm).
-  ReduceL2: reduceWith(18, (c, x, axes) => c.b.sqrt(c.b.sum(c.b.mul(x, x), axes, true))),
+  ReduceLogSumExp: reduce("logsumexp", 18),
+  ReduceL2: reduce("l2", 18), // √Σx² (F.normalize's norm)
   Softmax: softmaxLike(true),
   LogSoftmax: softmaxLike(false),
   LayerNormalization: (c, n) => {
@@ -256,7 +241,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
     if (!c.tracing.training) return b.add(b.mul(b.mul(b.sub(x, per(3)), b.rsqrt(b.add(per(4), s(c, eps)))), per(1)), per(2));
     const momentum = attrFloat(n, "momentum", 0.9);
     if (!(momentum >= 0 && momentum <= 1)) c.fail(`has momentum ${momentum}; expected a number in [0, 1]`);
-    const next = batchNormTrain(b, x, [c.data(3), c.data(4)], eps, nice(1 - nice(momentum)), "in training it");
+    const next = batchNormTrain(b, x, [c.data(3), c.data(4)], eps, nice(1 - nice(momentum)), "it");
     c.update(3, next.mean);
     c.update(4, next.variance);
     return b.add(b.mul(next.xhat, per(1)), per(2));
