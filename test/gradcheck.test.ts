@@ -94,10 +94,11 @@ const cases: Partial<Record<OpName, readonly Case[]>> = {
   mean: [{ shapes: [[3, 4]], build: (b, [x]) => b.mean(x!, [1]) }, { shapes: [[3, 4]], build: (b, [x]) => b.mean(x!, [0, 1]) }],
   reshape: [{ shapes: [[3, 4]], build: (b, [x]) => b.reshape(x!, [2, 6]) }],
   broadcast_to: [{ shapes: [[4]], build: (b, [x]) => b.broadcastTo(x!, [3, 4]) }, { shapes: [[3, 1]], build: (b, [x]) => b.broadcastTo(x!, [3, 4]) }],
-  matmul: [false, true].flatMap((ta) => [false, true].map((tb): Case => ({
-    shapes: [ta ? [5, 3] : [3, 5], tb ? [4, 5] : [5, 4]],
+  // 2-D, and batched over one or two leading axes ([2] and [2, 3]).
+  matmul: [[], [2], [2, 3]].flatMap((lead) => [false, true].flatMap((ta) => [false, true].map((tb): Case => ({
+    shapes: [[...lead, ...(ta ? [5, 3] : [3, 5])], [...lead, ...(tb ? [4, 5] : [5, 4])]],
     build: (b, [x, y]) => b.matmul(x!, y!, ta, tb),
-  }))),
+  })))),
   normalize: [{ shapes: [[4, 6]], build: (b, [x]) => b.normalize(x!, 1, 1e-5) }, { shapes: [[5, 3]], build: (b, [x]) => b.normalize(x!, 0, 1e-3) }],
   log_softmax: [{ shapes: [[3, 5]], build: (b, [x]) => b.logSoftmax(x!, 1) }, { shapes: [[3, 5]], build: (b, [x]) => b.logSoftmax(x!, 0) }],
   one_hot: [{ shapes: [[4, 3]], ints: { 1: [0, 2, 1, 2] }, build: (b, [x]) => b.mul(x!, b.oneHot(b.input("labels", "labels", { shape: [4], dtype: "i32" }), 3)) }],

@@ -50,6 +50,9 @@ const TREES: Record<string, string> = {
   "primitives-more": 'layer("onnx", 5→6)',
   // Split (GLU), Greater/Where (torch.where), Less, GreaterOrEqual, And, a Cast of a condition.
   "primitives-logic": 'layer("onnx", 6→4)',
+  // Self-attention over tokens: batched MatMul, the keys' Transpose of the last two axes (the
+  // product's flag), per-token Linear maps (MatMul of [batch, 4, 6] by a weight).
+  "primitives-attention": 'layer("onnx", 24→3)',
 };
 
 /** The model as text, children inline (describe() stops at one level). */

@@ -204,6 +204,18 @@ export class GraphBuilder implements Emitter {
   }
 
   matmul = (a: V, b: V, transA = false, transB = false) => this.emit("matmul", [a, b], { transA, transB });
+  /**
+   * torch.matmul's rank rules that kiln has: 2-D operands or batched ones of one rank (the matmul
+   * primitive), and A of rank > 2 times a 2-D B, B applied to A's last axis (a per-token linear
+   * map: A's leading axes as the rows of one 2-D product).
+   */
+  product = (a: V, b: V, transA = false, transB = false): V => {
+    const as = this.type(a).shape, bs = this.type(b).shape;
+    if (as.length <= 2 || bs.length !== 2 || transA) return this.matmul(a, b, transA, transB);
+    const rows = as.slice(0, -1), k = as[as.length - 1]!;
+    const y = this.matmul(this.reshape(a, [rows.reduce((p, d) => p * d, 1), k]), b, false, transB);
+    return this.reshape(y, [...rows, this.type(y).shape[1]!]);
+  };
   normalize = (x: V, axis: number, eps: number) => this.emit("normalize", [x], { axis, eps });
   logSoftmax = (x: V, axis: number) => this.emit("log_softmax", [x], { axis });
   oneHot = (labels: V, classes: number) => this.emit("one_hot", [labels], { classes });

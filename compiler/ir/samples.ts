@@ -49,13 +49,15 @@ function sampleAxis(n: Node, at: (v: V) => Axis, shape: (v: V) => readonly numbe
     return axes.size === 1 ? [...axes][0]! : MIXED;
   }
   if (n.op === "matmul" || n.op === "linear") {
-    // op(A) is [m, k], op(B) is [k, n]: A's samples must be its rows, B's its columns (not both);
-    // linear's bias is [N], along the output's columns.
+    // op(A) is [m, k], op(B) is [k, n] after r − 2 batch axes: A's samples must be its rows, B's
+    // its columns (not both), or the same batch axis of both; linear's bias is [N], along the
+    // output's columns.
     const { transA, transB } = n.attrs as { transA: boolean; transB: boolean };
     const [fa, fb, fbias] = ins;
-    const fromA = fa === undefined ? undefined : fa === (transA ? 1 : 0) ? 0 : MIXED;
-    const fromB = fb === undefined ? undefined : fb === (transB ? 0 : 1) ? 1 : MIXED;
-    const axes = new Set([fromA, fromB, fbias === undefined ? undefined : 1].filter((x) => x !== undefined));
+    const r = out - 2;
+    const from = (f: number | undefined, own: number, to: number) => (f === undefined ? undefined : f < r ? f : f === r + own ? to : MIXED);
+    const fromA = from(fa, transA ? 1 : 0, r), fromB = from(fb, transB ? 0 : 1, r + 1);
+    const axes = new Set([fromA, fromB, fbias === undefined ? undefined : r + 1].filter((x) => x !== undefined));
     return axes.size === 1 ? [...axes][0]! : MIXED;
   }
   // The remaining ops keep one operand's axes (concat: all of them, along the same axis).

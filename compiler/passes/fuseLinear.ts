@@ -19,6 +19,7 @@ const biasAdd: Rule = (n, ctx) => {
     const bshape = ctx.b.type(bias).shape;
     if (p?.op !== "matmul" || ctx.uses(m) !== 1) continue;
     const out = ctx.b.type(m).shape;
+    if (out.length !== 2) continue; // a batched product has no linear kernel
     if (!sameShape(ctx.b.type(n.outputs[0]!).shape, out)) continue;
     const flat = bshape.length === 1 ? bias : bshape.length === 2 && bshape[0] === 1 ? ctx.b.reshape(bias, [bshape[1]!]) : null;
     if (flat === null || ctx.b.type(flat).shape[0] !== out[1]) continue;

@@ -142,9 +142,9 @@ function gemvSplit(ctx: KernelContext, N: number, K: number, cols: (c0: number, 
  * half from the other core's cache. Returns 1 when every value of Y is finite. The flag is a cell of the calling
  * thread's scratch, cleared before the call; the threads only ever set it.
  */
-function gemmChecked(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | null, y: AnyArray, p: readonly number[], relu: boolean): () => number {
+function checked(ctx: KernelContext, make: (check: number) => () => void): () => number {
   const at = ctx.sgemmScratch[0]! + CHECK_CELL, cell = new Int32Array(ctx.memory.buffer, at, 1); // shared memory: never detaches
-  const call = gemm(ctx, a, b, bias, y, p, relu, at);
+  const call = make(at);
   return () => {
     Atomics.store(cell, 0, 0);
     call();
@@ -152,10 +152,35 @@ function gemmChecked(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArra
   };
 }
 
+/**
+ * A batched product (p[5] = batch > 1, compiler/ops/matmul.ts): one product per batch entry on
+ * its slices of A, B and Y, each split across threads as a product of its size would be (the
+ * small ones of attention stay whole). With a check cell, every entry reports into it.
+ */
+function batched(ctx: KernelContext, bufs: readonly AnyArray[], p: readonly number[], check = 0): SplitCall {
+  const M = p[0]!, N = p[1]!, K = p[2]!, batch = p[5] ?? 1;
+  if (batch <= 1) return gemm(ctx, bufs[0]!, bufs[1]!, null, bufs[2]!, p, false, check);
+  const [a, b, y] = bufs as [AnyArray, AnyArray, AnyArray];
+  fits("matmul", "A", a, batch * M * K); fits("matmul", "B", b, batch * K * N); fits("matmul", "Y", y, batch * M * N);
+  const calls = Array.from({ length: batch }, (_, i) => gemm(ctx, a.subarray(i * M * K, (i + 1) * M * K), b.subarray(i * K * N, (i + 1) * K * N),
+    null, y.subarray(i * M * N, (i + 1) * M * N), p, false, check) as SplitCall);
+  return onThreads(() => { for (const call of calls) call(); }, Math.max(...calls.map((c) => c.threads ?? 1)));
+}
+
 export const matmul: Kernel = Object.assign((bufs: readonly AnyArray[], p: readonly number[], ctx?: KernelContext) => {
-  if (ctx) return gemm(ctx, bufs[0]!, bufs[1]!, null, bufs[2]!, p, false)();
-  const a = bufs[0] as FloatArray, b = bufs[1] as FloatArray, y = bufs[2] as FloatArray;
-  const M = p[0]!, N = p[1]!, K = p[2]!, tA = p[3]!, tB = p[4]!;
+  if (ctx) return batched(ctx, bufs, p)();
+  const M = p[0]!, N = p[1]!, K = p[2]!, batch = p[5] ?? 1;
+  for (let i = 0; i < batch; i++) {
+    const at = (x: AnyArray, n: number) => x.subarray(i * n, (i + 1) * n) as FloatArray;
+    product(at(bufs[0]!, M * K), at(bufs[1]!, K * N), at(bufs[2]!, M * N), M, N, K, p[3]!, p[4]!);
+  }
+}, {
+  prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => batched(ctx, bufs, p),
+  prepareChecked: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => checked(ctx, (at) => batched(ctx, bufs, p, at)),
+});
+
+/** The reference product of one batch entry. */
+function product(a: FloatArray, b: FloatArray, y: FloatArray, M: number, N: number, K: number, tA: number, tB: number): void {
   if (!tB) {
     // Y[i,:] = Σ_k A(i,k)·B[k,:]: rows of B stream through the accumulator row.
     const row = scratch(N);
@@ -190,10 +215,7 @@ export const matmul: Kernel = Object.assign((bufs: readonly AnyArray[], p: reado
       }
     }
   }
-}, {
-  prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => gemm(ctx, bufs[0]!, bufs[1]!, null, bufs[2]!, p, false),
-  prepareChecked: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => gemmChecked(ctx, bufs[0]!, bufs[1]!, null, bufs[2]!, p, false),
-});
+}
 
 /**
  * Y = act(op(A)·op(B) + bias): the product, then the epilogue over each row while it is hot.
@@ -201,7 +223,7 @@ export const matmul: Kernel = Object.assign((bufs: readonly AnyArray[], p: reado
  */
 export const linear: Kernel = Object.assign((bufs: readonly AnyArray[], p: readonly number[], ctx?: KernelContext) => {
   if (ctx) return gemm(ctx, bufs[0]!, bufs[1]!, bufs[2]!, bufs[3]!, p, p[5] === 1)();
-  matmul([bufs[0]!, bufs[1]!, bufs[3]!], p);
+  matmul([bufs[0]!, bufs[1]!, bufs[3]!], p.slice(0, 5));
   const bias = bufs[2] as FloatArray, y = bufs[3] as FloatArray;
   const M = p[0]!, N = p[1]!;
   const relu = p[5] === 1;
@@ -214,5 +236,5 @@ export const linear: Kernel = Object.assign((bufs: readonly AnyArray[], p: reado
   }
 }, {
   prepare: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => gemm(ctx, bufs[0]!, bufs[1]!, bufs[2]!, bufs[3]!, p, p[5] === 1),
-  prepareChecked: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => gemmChecked(ctx, bufs[0]!, bufs[1]!, bufs[2]!, bufs[3]!, p, p[5] === 1),
+  prepareChecked: (bufs: readonly AnyArray[], p: readonly number[], ctx: KernelContext) => checked(ctx, (at) => gemm(ctx, bufs[0]!, bufs[1]!, bufs[2]!, bufs[3]!, p, p[5] === 1, at)),
 });

@@ -176,12 +176,17 @@ export class T {
   }
 
   // ---- linear algebra and reductions --------------------------------------------------------
-  /** op(A)·op(B) of 2-D tensors, op = transpose where asked. */
+  /**
+   * op(A)·op(B), op = transpose of the last two axes where asked (torch.matmul). 2-D operands; or
+   * batched, operands of one rank with equal leading axes, one product per leading index (the
+   * scores of attention: `q.matmul(k, { transposeB: true })`); or A of rank > 2 times a 2-D B,
+   * B applied to A's last axis (a per-token linear map).
+   */
   matmul(other: T, opts: MatmulOptions = {}): T {
     const y = this.scope.own("matmul", this.tensorArg("matmul", other));
     this.known("matmul", opts, ["transposeA", "transposeB"]);
     const ta = this.flag("matmul transposeA", opts?.transposeA), tb = this.flag("matmul transposeB", opts?.transposeB);
-    return this.scope.emit("matmul", (b) => b.matmul(this.x("matmul"), y, ta, tb));
+    return this.scope.emit("matmul", (b) => b.product(this.x("matmul"), y, ta, tb));
   }
 
   /** Sum over `axis` (a number or several; all axes if absent; negative counts from the end). */

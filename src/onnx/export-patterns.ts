@@ -51,6 +51,7 @@ export function findPatterns(g: Graph, need: readonly boolean[], ctx: PatternCon
     const mm = only(add ? add.inputs[0]! : v, "matmul");
     if (!mm || mm.attrs.transA) return null;
     const out = shape(mm.outputs[0]!);
+    if (out.length !== 2) return null; // batched: MatMul (export-rules.ts)
     if (add && !(vector(add.inputs[1]!, out[1]!) && shape(add.outputs[0]!).length === 2)) return null;
     return { nodes: add ? [mm.k, add.k] : [mm.k], x: mm.inputs[0]!, w: mm.inputs[1]!, transB: mm.attrs.transB, bias: add ? add.inputs[1]! : null, out: v };
   };

@@ -152,7 +152,15 @@ export const rules: Rules = {
     o.node("Expand", [ins[0]!, o.int64s(attrs.shape.map((d, k) => (vary.includes(k) ? 1 : d)))], {}, outs);
     return null;
   },
-  matmul: (o, { ins, outs, attrs }) => (o.node("Gemm", ins, { transA: i(attrs.transA ? 1 : 0), transB: i(attrs.transB ? 1 : 0) }, outs), null),
+  matmul: (o, { ins, outs, attrs, types }) => {
+    const r = types[0]!.shape.length;
+    if (r === 2) return o.node("Gemm", ins, { transA: i(attrs.transA ? 1 : 0), transB: i(attrs.transB ? 1 : 0) }, outs), null;
+    // Batched: MatMul, a flag a Transpose of the last two axes (fromOnnx reads it back as the flag).
+    const perm = ints([...Array(r - 2).keys(), r - 1, r - 2]);
+    const t = (x: string, flag: boolean) => (flag ? o.one("Transpose", [x], { perm }) : x);
+    o.node("MatMul", [t(ins[0]!, attrs.transA), t(ins[1]!, attrs.transB)], {}, outs);
+    return null;
+  },
   normalize: (o, { ins, outs, attrs, types }) => {
     const rank = types[0]!.shape.length;
     const axis = attrs.axis < 0 ? attrs.axis + rank : attrs.axis;

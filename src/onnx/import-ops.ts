@@ -201,10 +201,14 @@ export const RULES: Readonly<Record<string, Rule>> = {
   Pow: (c) => c.b.pow(c.data(0), c.scalar(1)),
   // A transposed operand (torch's export without constant folding transposes a weight first) is
   // the product's transpose flag.
+  // Batched (rank r > 2, equal leading axes) as kiln's matmul; [..., k]·[k, n] (a Linear on tokens).
   MatMul: (c) => {
-    const a = c.matrix(0), w = c.matrix(1);
-    if (c.shape(a.v).length !== 2 || c.shape(w.v).length !== 2) c.fail(`multiplies [${c.shape(a.v).join(",")}] by [${c.shape(w.v).join(",")}]; kiln's matmul takes 2-D operands`);
-    return c.b.matmul(a.v, w.v, a.t, w.t);
+    const a = c.matrix(0), w = c.matrix(1), as = c.shape(a.v), ws = c.shape(w.v);
+    const batched = as.length > 2 && as.length === ws.length && as.slice(0, -2).every((d, k) => d === ws[k]);
+    if (!(as.length === 2 && ws.length === 2) && !batched && !(as.length > 2 && ws.length === 2 && !a.t)) {
+      c.fail(`multiplies [${as.join(",")}] by [${ws.join(",")}]; kiln multiplies 2-D operands, batched ones of one rank with equal leading axes, or [..., k] by [k, n]`);
+    }
+    return c.b.product(a.v, w.v, a.t, w.t);
   },
   Gemm: (c, n) => {
     const a = c.matrix(0), w = c.matrix(1);

@@ -152,7 +152,7 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
   const values = new Map<string, V>([[part.from, x]]);
   const ints = new Map<string, Ints>();
   const constants = new Map<string, V>();
-  // Transpose([1, 0]) of a matrix, kept for the MatMul or Gemm that reads it (as its flag): why it
+  // Transpose of the last two axes, kept for the MatMul or Gemm that reads it (as its flag): why it
   // is refused if anything else does.
   const transposed = new Map<string, { v: V; why: string }>();
   for (const [i, n] of g.nodes.entries()) {
@@ -228,8 +228,10 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
       continue;
     }
     if (n.op_type === "Transpose" && !isInt(0)) {
-      const x = c.data(0), shape = c.shape(x), perm = attrInts(n, "perm") ?? [1, 0];
-      if (shape.length === 2 && perm.length === 2 && perm[0] === 1 && perm[1] === 0 && shape[0] !== 1 && shape[1] !== 1) {
+      // Swapping the last two axes (of a matrix, or of a batch of them: attention's keys).
+      const x = c.data(0), shape = c.shape(x), r = shape.length, perm = attrInts(n, "perm") ?? [...shape.keys()].reverse();
+      const swaps = r >= 2 && perm.length === r && perm.every((p, k) => p === (k === r - 2 ? r - 1 : k === r - 1 ? r - 2 : k));
+      if (swaps && shape[r - 2] !== 1 && shape[r - 1] !== 1) {
         transposed.set(n.output[0]!, { v: x, why: `ONNX: ${nodeLabel(n)}: ${transposeRefused(shape, perm)}` });
         continue;
       }

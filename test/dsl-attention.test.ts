@@ -1,0 +1,131 @@
+/**
+ * Batched products in tensor expressions: `matmul` of operands of one rank (one product per
+ * leading index, as torch.bmm) and of [..., k] by [k, n] (a per-token map), and the
+ * self-attention they express, against float64 references computed here, optimized as the
+ * reference interpreter computes them, split across threads, in pieces, and through ONNX.
+ * (The gradients against finite differences: gradcheck.test.ts; against PyTorch: the committed
+ * random-dsl-17005 and -17033 fixtures.)
+ */
+import * as ort from "onnxruntime-node";
+import { describe, expect, it } from "vitest";
+import { javascriptSteps, maxRelErr, signedRand } from "./helpers/run.js";
+import { compile, fn, fromOnnx, layer, linear, lossFn, mse, ModelError, seq, type T } from "../src/index.js";
+
+const sum = lossFn("sum", (out: T) => out.sum());
+
+/** Y[b] = op(A[b])·op(B[b]) in float64; A, B row-major with `batch` leading entries. */
+function bmm(a: ArrayLike<number>, b: ArrayLike<number>, batch: number, m: number, n: number, k: number, ta: boolean, tb: boolean): Float64Array {
+  const y = new Float64Array(batch * m * n);
+  for (let e = 0; e < batch; e++) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let q = 0; q < k; q++) s += a[e * m * k + (ta ? q * m + i : i * k + q)]! * b[e * k * n + (tb ? j * k + q : q * n + j)]!;
+        y[e * m * n + i * n + j] = s;
+      }
+    }
+  }
+  return y;
+}
+
+const TOKENS = 5, WIDTH = 8, KEYS = 4;
+
+/** Single-head self-attention over TOKENS tokens of WIDTH features, with a residual. */
+const attention = layer({
+  name: "attention", in: TOKENS * WIDTH, out: TOKENS * WIDTH,
+  params: { wq: { shape: [WIDTH, KEYS] }, wk: { shape: [KEYS, WIDTH] }, wv: { shape: [WIDTH, WIDTH] } },
+  apply: (p, x) => {
+    const h = x.reshape([x.shape[0]!, TOKENS, WIDTH]);
+    const q = h.matmul(p.wq), k = h.matmul(p.wk, { transposeB: true }), v = h.matmul(p.wv);
+    const weights = q.matmul(k, { transposeB: true }).div(Math.sqrt(KEYS)).softmax(-1);
+    return weights.matmul(v).add(h).reshape([x.shape[0]!, TOKENS * WIDTH]);
+  },
+});
+
+describe("batched matmul", () => {
+  it("is one product per leading index, every transpose, ranks 3 and 4, on both paths and at 1 and 2 threads", () => {
+    const r = signedRand(7);
+    // The last: 2·130·150·70 flops per entry, which the pool splits.
+    for (const [lead, m, n, k] of [[[3], 6, 7, 5], [[2, 3], 6, 7, 5], [[2], 130, 150, 70]] as const) {
+      for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+        const batch = lead.reduce((p, d) => p * d, 1);
+        const bShape = [...lead, ...(tb ? [n, k] : [k, n])];
+        const wSize = batch * k * n, w = Float32Array.from({ length: wSize }, r);
+        const body = layer({
+          name: "bmm", in: lead.slice(1).reduce((p, d) => p * d, 1) * m * k, out: lead.slice(1).reduce((p, d) => p * d, 1) * m * n,
+          params: { w: { shape: bShape } },
+          apply: (p, x) => {
+            const a = x.reshape([x.shape[0]!, ...lead.slice(1), ...(ta ? [k, m] : [m, k])]);
+            return a.matmul(p.w, { transposeA: ta, transposeB: tb }).reshape([x.shape[0]!, lead.slice(1).reduce((q, d) => q * d, 1) * m * n]);
+          },
+        });
+        const x = Float32Array.from({ length: lead[0]! * body.in }, r);
+        const want = bmm(x, w, batch, m, n, k, ta, tb);
+        const outs = [true, false].flatMap((optimize) => [1, 2].map((threads) => {
+          const net = compile(seq(body), { inputs: body.in, batch: lead[0]!, loss: sum, optimize, threads });
+          net.params["0.w"]!.set(w);
+          if (optimize) expect(javascriptSteps(net)).toEqual([]);
+          return net.predict(x);
+        }));
+        for (const y of outs) expect(maxRelErr(y, want)).toBeLessThan(1e-5);
+        expect([...outs[1]!]).toEqual([...outs[0]!]); // a split product has the same bits
+      }
+    }
+  });
+
+  it("applies a 2-D B to the last axis of a higher-rank A, as torch.matmul", () => {
+    const r = signedRand(3);
+    const w = Float32Array.from({ length: 4 * 3 }, r);
+    const body = layer({ name: "per-token", in: 8, out: 6, params: { w: { shape: [4, 3] } }, apply: (p, x) => x.reshape([x.shape[0]!, 2, 4]).matmul(p.w).reshape([x.shape[0]!, 6]) });
+    const net = compile(seq(body), { inputs: 8, batch: 3, loss: sum, threads: 1 });
+    net.params["0.w"]!.set(w);
+    const x = Float32Array.from({ length: 24 }, r);
+    expect(maxRelErr(net.predict(x), bmm(x, [...w, ...w, ...w, ...w, ...w, ...w], 6, 1, 3, 4, false, false))).toBeLessThan(1e-6);
+    // dW = Σ over every token of xᵀ·1: each W[i, j] gets the sum of feature i over all 6 tokens.
+    const g = net.gradients(x, new Float32Array(18)).grads["0.w"]!;
+    for (let i = 0; i < 4; i++) {
+      let s = 0;
+      for (let t = 0; t < 6; t++) s += x[t * 4 + i]!;
+      for (let j = 0; j < 3; j++) expect(g[i * 3 + j]).toBeCloseTo(s, 5);
+    }
+  });
+
+  it("refuses leading axes that differ and ranks it cannot pair, naming both shapes", () => {
+    const bad = (f: (x: T) => T) => () => compile(seq(fn("bad", f)), { inputs: 12, batch: 2 });
+    expect(bad((x) => x.reshape([2, 2, 6]).matmul(x.reshape([4, 6, 1])))).toThrow(/leading \(batch\) axes differ \(\[2\] vs \[4\]\)/);
+    expect(bad((x) => x.reshape([2, 2, 6]).matmul(x.reshape([2, 12]), { transposeA: true }))).toThrow(ModelError);
+    expect(bad((x) => x.reshape([2, 12]).matmul(x.reshape([2, 3, 4])))).toThrow(/batched ones of one rank/);
+  });
+});
+
+describe("self-attention", () => {
+  it("trains the same on both paths, predicts row by row as in one batch, and runs no JavaScript kernel", () => {
+    const r = signedRand(11);
+    const model = seq(attention, linear(TOKENS * WIDTH, 3));
+    const x = Float32Array.from({ length: 4 * TOKENS * WIDTH }, r), t = Float32Array.from({ length: 12 }, r);
+    const [opt, ref] = [true, false].map((optimize) => compile(model, { inputs: TOKENS * WIDTH, batch: 4, loss: mse(), seed: 5, optimize, threads: 2 }));
+    expect(javascriptSteps(opt!)).toEqual([]);
+    for (let s = 0; s < 3; s++) expect(opt!.trainStep(x, t)).toBeCloseTo(ref!.trainStep(x, t), 5);
+    for (const [name, p] of Object.entries(opt!.params)) expect(maxRelErr(p, ref!.params[name]!), name).toBeLessThan(1e-5);
+    // Attention mixes tokens, not samples: a batch of 9 in pieces of 4 equals each row alone.
+    const many = Float32Array.from({ length: 9 * TOKENS * WIDTH }, r), all = opt!.predict(many);
+    for (let i = 0; i < 9; i++) {
+      const one = opt!.predict(many.subarray(i * TOKENS * WIDTH, (i + 1) * TOKENS * WIDTH));
+      expect(maxRelErr(one, all.subarray(i * 3, i * 3 + 3))).toBeLessThan(1e-6);
+    }
+  });
+
+  it("goes to ONNX as MatMul and Transpose: ONNX Runtime predicts what kiln does, and fromOnnx brings it back", async () => {
+    const r = signedRand(13);
+    const net = compile(seq(attention, linear(TOKENS * WIDTH, 3)), { inputs: TOKENS * WIDTH, batch: 4, loss: mse(), seed: 2, threads: 1 });
+    const x = Float32Array.from({ length: 7 * TOKENS * WIDTH }, r), want = net.predict(x);
+    const bytes = net.toOnnx();
+    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+    const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor("float32", x, [7, TOKENS * WIDTH]) });
+    expect(maxRelErr(out[session.outputNames[0]!]!.data as Float32Array, want)).toBeLessThan(1e-5);
+    const imported = fromOnnx(bytes);
+    const back = compile(imported.model, { inputs: imported.inputs, batch: 4, threads: 1 });
+    for (const [k, v] of Object.entries(imported.params)) back.params[k]!.set(v);
+    expect(maxRelErr(back.predict(x), want)).toBeLessThan(1e-5);
+  });
+});
