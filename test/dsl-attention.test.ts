@@ -1,7 +1,7 @@
 /**
  * Batched products in tensor expressions: `matmul` of operands of one rank (one product per
- * leading index, as torch.bmm) and of [..., k] by [k, n] (a per-token map), and the
- * self-attention they express, against float64 references computed here, optimized as the
+ * leading index, as torch.bmm) and of [..., k] by [k, n] (a per-token map), `permute` and
+ * `transpose`, and the self-attention they express (single- and multi-head), against float64 references computed here, optimized as the
  * reference interpreter computes them, split across threads, in pieces, and through ONNX.
  * (The gradients against finite differences: gradcheck.test.ts; against PyTorch: the committed
  * random-dsl-17005 and -17033 fixtures.)
@@ -98,6 +98,59 @@ describe("batched matmul", () => {
   });
 });
 
+/** x (row-major, `shape`) with its axes permuted, in float64: y's axis d is x's axis perm[d]. */
+function permuted(x: ArrayLike<number>, shape: readonly number[], perm: readonly number[]): number[] {
+  const out = perm.map((p) => shape[p]!), strides = shape.map((_d, i) => shape.slice(i + 1).reduce((p, q) => p * q, 1));
+  const y: number[] = [], idx = out.map(() => 0);
+  for (let i = 0; i < x.length; i++) {
+    y.push(x[idx.reduce((at, v, d) => at + v * strides[perm[d]!]!, 0)]!);
+    for (let d = out.length - 1; d >= 0 && ++idx[d]! === out[d]!; d--) idx[d] = 0;
+  }
+  return y;
+}
+
+describe("permute and transpose", () => {
+  it("move the axes as torch.permute and torch.transpose, the last axis too, on both paths, in WebAssembly", () => {
+    const r = signedRand(5);
+    const shape = [3, 4, 5, 6];
+    const x = Float32Array.from({ length: 360 }, r);
+    for (const perm of [[0, 2, 1, 3], [0, 3, 1, 2], [0, 1, 3, 2], [0, 3, 2, 1], [0, 2, 3, 1]]) {
+      const f = fn("perm", (t) => t.reshape(shape).permute(perm).reshape([3, 120]));
+      for (const optimize of [true, false]) {
+        const net = compile(seq(f), { inputs: 120, batch: 3, loss: sum, optimize, threads: 1 });
+        if (optimize) expect(javascriptSteps(net)).toEqual([]);
+        expect([...net.predict(x)], perm.join()).toEqual(permuted(x, shape, perm));
+        // The gradient of sum(w ⊙ permute(x)) is w permuted back: here w = 1, so all ones.
+        expect([...net.gradients(x, new Float32Array(360), { input: true }).inputGrad!].every((v) => v === 1)).toBe(true);
+      }
+    }
+    const swap = compile(seq(fn("swap", (t) => t.reshape([3, 4, 5, 6]).transpose(-1, 1).reshape([3, 120]))), { inputs: 120, batch: 3, loss: sum });
+    expect([...swap.predict(x)]).toEqual(permuted(x, shape, [0, 3, 2, 1]));
+  });
+
+  it("refuses a permutation of the wrong length, a repeated axis, an axis out of range", () => {
+    const bad = (f: (x: T) => T) => () => compile(seq(fn("bad", f)), { inputs: 12, batch: 2 });
+    expect(bad((x) => x.reshape([2, 3, 4]).permute([0, 2]).reshape([2, 12]))).toThrow(/permute: expected 3 axes for shape \[2,3,4\], got/);
+    expect(bad((x) => x.reshape([2, 3, 4]).permute([0, 2, 2]).reshape([2, 12]))).toThrow(/permute: repeated axis in \[0,2,2\]/);
+    expect(bad((x) => x.reshape([2, 3, 4]).transpose(0, 3).reshape([2, 12]))).toThrow(/transpose: axis must be an integer in \[-3, 2\]/);
+  });
+});
+
+/** Multi-head self-attention: HEADS heads of WIDTH / HEADS features, split and joined by permute. */
+const HEADS = 2;
+const multiHead = layer({
+  name: "multi-head", in: TOKENS * WIDTH, out: TOKENS * WIDTH,
+  params: { wqkv: { shape: [3 * WIDTH, WIDTH] }, wo: { shape: [WIDTH, WIDTH] } },
+  apply: (p, x) => {
+    const b = x.shape[0]!, d = WIDTH / HEADS;
+    const qkv = x.reshape([b, TOKENS, WIDTH]).matmul(p.wqkv, { transposeB: true });   // [b, t, 3·width]
+    const heads = (i: number) => qkv.slice(-1, i * WIDTH, (i + 1) * WIDTH).reshape([b, TOKENS, HEADS, d]).permute([0, 2, 1, 3]);
+    const q = heads(0), k = heads(1), v = heads(2);                                     // [b, heads, t, d]
+    const weights = q.matmul(k.transpose(-2, -1)).div(Math.sqrt(d)).softmax(-1);         // [b, heads, t, t]
+    return weights.matmul(v).transpose(1, 2).reshape([b, TOKENS, WIDTH]).matmul(p.wo).reshape([b, TOKENS * WIDTH]);
+  },
+});
+
 describe("self-attention", () => {
   it("trains the same on both paths, predicts row by row as in one batch, and runs no JavaScript kernel", () => {
     const r = signedRand(11);
@@ -115,9 +168,19 @@ describe("self-attention", () => {
     }
   });
 
-  it("goes to ONNX as MatMul and Transpose: ONNX Runtime predicts what kiln does, and fromOnnx brings it back", async () => {
+  it("multi-head: trains the same on both paths, and no JavaScript kernel", () => {
+    const r = signedRand(17);
+    const model = seq(multiHead, linear(TOKENS * WIDTH, 3));
+    const x = Float32Array.from({ length: 4 * TOKENS * WIDTH }, r), t = Float32Array.from({ length: 12 }, r);
+    const [opt, ref] = [true, false].map((optimize) => compile(model, { inputs: TOKENS * WIDTH, batch: 4, loss: mse(), seed: 5, optimize, threads: 2 }));
+    expect(javascriptSteps(opt!)).toEqual([]);
+    for (let s = 0; s < 3; s++) expect(opt!.trainStep(x, t)).toBeCloseTo(ref!.trainStep(x, t), 5);
+    for (const [name, p] of Object.entries(opt!.params)) expect(maxRelErr(p, ref!.params[name]!), name).toBeLessThan(1e-5);
+  });
+
+  for (const [name, block] of [["single-head", attention], ["multi-head", multiHead]] as const) it(`${name}: goes to ONNX as MatMul and Transpose: ONNX Runtime predicts what kiln does, and fromOnnx brings it back`, async () => {
     const r = signedRand(13);
-    const net = compile(seq(attention, linear(TOKENS * WIDTH, 3)), { inputs: TOKENS * WIDTH, batch: 4, loss: mse(), seed: 2, threads: 1 });
+    const net = compile(seq(block, linear(TOKENS * WIDTH, 3)), { inputs: TOKENS * WIDTH, batch: 4, loss: mse(), seed: 2, threads: 1 });
     const x = Float32Array.from({ length: 7 * TOKENS * WIDTH }, r), want = net.predict(x);
     const bytes = net.toOnnx();
     const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });

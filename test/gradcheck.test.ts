@@ -93,6 +93,10 @@ const cases: Partial<Record<OpName, readonly Case[]>> = {
   ],
   mean: [{ shapes: [[3, 4]], build: (b, [x]) => b.mean(x!, [1]) }, { shapes: [[3, 4]], build: (b, [x]) => b.mean(x!, [0, 1]) }],
   reshape: [{ shapes: [[3, 4]], build: (b, [x]) => b.reshape(x!, [2, 6]) }],
+  transpose: [[1, 0], [0, 2, 1], [2, 0, 1], [0, 2, 1, 3], [3, 1, 0, 2]].map((perm): Case => ({
+    shapes: [[2, 3, 4, 5].slice(0, perm.length)],
+    build: (b, [x]) => b.transpose(x!, perm),
+  })),
   broadcast_to: [{ shapes: [[4]], build: (b, [x]) => b.broadcastTo(x!, [3, 4]) }, { shapes: [[3, 1]], build: (b, [x]) => b.broadcastTo(x!, [3, 4]) }],
   // 2-D, and batched over one or two leading axes ([2] and [2, 3]).
   matmul: [[], [2], [2, 3]].flatMap((lead) => [false, true].flatMap((ta) => [false, true].map((tb): Case => ({

@@ -53,6 +53,10 @@ const TREES: Record<string, string> = {
   // Self-attention over tokens: batched MatMul, the keys' Transpose of the last two axes (the
   // product's flag), per-token Linear maps (MatMul of [batch, 4, 6] by a weight).
   "primitives-attention": 'layer("onnx", 24→3)',
+  // Multi-head: the heads split and joined by Transpose [0, 2, 1, 3], Split of q, k, v.
+  "primitives-multihead": 'layer("onnx", 32→3)',
+  // torch's nn.TransformerEncoderLayer as torch.onnx.export writes it (its nn.MultiheadAttention inside).
+  "transformer-encoder": 'layer("onnx", 32→3)',
 };
 
 /** The model as text, children inline (describe() stops at one level). */
@@ -234,12 +238,12 @@ describe("graphs kiln cannot express", () => {
     expect(printIR(net.ir.eval)).not.toMatch(/mask/);
   });
 
-  it("a layer of primitives is refused at the node that does not fit: a real transpose, a fixed batch, a shape that is not known", () => {
+  it("a layer of primitives is refused at the node that does not fit: an output transposed off [batch, n], a fixed batch, a shape that is not known", () => {
     const bn = decodeModel(bytesOf("primitives-batchnorm"));
     const softmax = bn.graph!.node.find((n) => n.op_type === "Softmax")! as { op_type: string; attribute: unknown[] };
     softmax.op_type = "Transpose";
     softmax.attribute = [];
-    expect(() => fromOnnx(encodeModel(bn))).toThrow(/^ONNX: Transpose "[^"]*": transposes \[2,4\] by \[1,0\]; kiln transposes only within a matrix product, and it is the graph's output$/);
+    expect(() => fromOnnx(encodeModel(bn))).toThrow(/^ONNX: the output "logits" has shape \[4,2\] for "x" of \[2, 5\]; kiln imports models whose output is \[batch, features\]/);
     // The shape of torch's x.view(x.size(0), 3, 8) written with the export's batch of 5 in it.
     const m = decodeModel(bytesOf("primitives"));
     const reshape = m.graph!.node.find((n) => n.op_type === "Reshape")! as { name: string; input: string[] };

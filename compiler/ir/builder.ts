@@ -203,6 +203,7 @@ export class GraphBuilder implements Emitter {
     return keepdims ? y : this.reshape(y, shape.filter((_d, i) => !norm.includes(i)));
   }
 
+  transpose = (x: V, perm: readonly number[]): V => (perm.every((p, d) => p === d) ? x : this.emit("transpose", [x], { perm: [...perm] }));
   matmul = (a: V, b: V, transA = false, transB = false) => this.emit("matmul", [a, b], { transA, transB });
   /**
    * torch.matmul's rank rules that kiln has: 2-D operands or batched ones of one rank (the matmul

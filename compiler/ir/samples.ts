@@ -74,6 +74,7 @@ function sampleAxis(n: Node, at: (v: V) => Axis, shape: (v: V) => readonly numbe
     if (reduced.includes(a)) return MIXED;
     return keepdims || n.op === "max_mask" ? a : a - reduced.filter((x) => x < a).length;
   }
+  if (n.op === "transpose") return (n.attrs as { perm: readonly number[] }).perm.indexOf(a); // the axis moves with its samples
   if (n.op === "reshape") {
     // The sample axis survives when the axes before it hold as many elements as before.
     const from = shape(n.inputs[0]!), to = shape(n.outputs[0]!);

@@ -28,6 +28,7 @@ export interface Emitter {
   max(x: V, axes: readonly number[], keepdims?: boolean): V;
   maxMask(x: V, axes: readonly number[]): V;
   reshape(x: V, shape: readonly number[]): V;
+  transpose(x: V, perm: readonly number[]): V;
   broadcastTo(x: V, shape: readonly number[]): V;
   /** Sum a broadcast result back to `shape` (the adjoint of broadcasting). */
   sumTo(x: V, shape: readonly number[]): V;

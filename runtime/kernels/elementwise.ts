@@ -38,6 +38,12 @@ export const broadcast: Kernel = (bufs, p) => {
   else strided(p, (i, ia) => { y[i] = x[ia]!; });
 };
 
+/** y = x with its axes permuted; p = [rank, ...outShape, ...xStrides (permuted), ...unused]. */
+export const transpose: Kernel = (bufs, p) => {
+  const x = bufs[0] as FloatArray, y = bufs[1] as FloatArray;
+  strided(p, (i, ia) => { y[i] = x[ia]!; });
+};
+
 /** Plain copy (reshape is a copy); in an arena, a WebAssembly SIMD loop. */
 export const copy: Kernel = Object.assign((bufs: readonly AnyArray[]) => {
   (bufs[1] as FloatArray).set(bufs[0] as FloatArray);

@@ -13,7 +13,7 @@ import { softmaxXent } from "./xent.js";
 
 export const kernels = {
   slice, pad, concat, reduceMax, maxMask,
-  broadcast: ew.broadcast, copy: ew.copy, fill: ew.fill,
+  broadcast: ew.broadcast, transpose: ew.transpose, copy: ew.copy, fill: ew.fill,
   reduceSum, normalize, logSoftmax, matmul, dropoutMask, oneHot,
   linear,
   normForward, normBackward, softmaxXent,

@@ -139,13 +139,15 @@ export function emitMax(outer: number, n: number, inner: number, mask: boolean):
 }
 
 /**
- * y = x broadcast, y viewed as runs [d0, …, dk] and x read at Σ ij·sj with sk ∈ {0, 1}
+ * y = x read at strides, y viewed as runs [d0, …, dk] and x read at Σ ij·sj: a broadcast
  * (compiler/ops/broadcast_to.ts merges the dimensions into as few runs as the layout allows:
- * three or fewer for every broadcast of a rank-2 tensor): a loop per outer run, and each row of
- * dk floats a copy of x (sk = 1) or one x value splatted (sk = 0), four at a time.
+ * three or fewer for every broadcast of a rank-2 tensor; sk ∈ {0, 1}) or a transpose
+ * (compiler/ops/transpose.ts: permuted strides). A loop per outer run, and each row of dk floats
+ * a copy of x (sk = 1) or one x value splatted (sk = 0), four at a time, or x gathered at stride
+ * sk (a transpose that moves the last axis).
  */
 export function emitBroadcast(d: readonly number[], s: readonly number[]): Uint8Array {
-  if (d.length === 0 || d.length !== s.length || ![...d, ...s].every(isCount) || (s.at(-1) !== 0 && s.at(-1) !== 1)) fail("bad broadcast view");
+  if (d.length === 0 || d.length !== s.length || ![...d, ...s].every(isCount)) fail("bad broadcast view");
   const m = new ModuleBuilder();
   m.importMemory("env", "memory", 1);
   const f = m.func("fused", ["i32", "i32"]);
@@ -154,8 +156,11 @@ export function emitBroadcast(d: readonly number[], s: readonly number[]): Uint8
   const j = f.local("i32"), src = f.local("i32"), dst = f.local("i32"), v = f.local("v128");
   const at = (base: Local<"i32">, floats: Expr<"i32">) => i32.add(get(base), i32.shl(floats, i32.const(2)));
   const n = d.at(-1)!, n4 = n & -4;
-  const row: Stmt[] = s.at(-1) === 1
+  const sk = s.at(-1)!;
+  const row: Stmt[] = sk === 1
     ? copyRun(j, n, (k) => at(dst, k), (k) => at(src, k))
+    : sk > 1
+    ? [forRange(j, i32.const(0), i32.const(n), 1, f32.store(at(dst, get(j)), f32.load(at(src, i32.mul(get(j), i32.const(sk))))))]
     : [
       set(v, f32x4.splat(f32.load(get(src)))),
       forRange(j, i32.const(0), i32.const(n4), 4, v128.store(at(dst, get(j)), get(v))),

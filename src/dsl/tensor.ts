@@ -230,6 +230,27 @@ export class T {
     return this.scope.emit("reshape", (b) => b.reshape(x, to));
   }
 
+  /**
+   * The axes in a new order (torch.permute): axis d of the result is axis `axes[d]` of this
+   * (negative counts from the end). Multi-head attention's [batch, tokens, heads, d] →
+   * [batch, heads, tokens, d] is `permute([0, 2, 1, 3])`.
+   */
+  permute(axes: readonly number[]): T {
+    const rank = this.shape.length;
+    if (!Array.isArray(axes) || axes.length !== rank) this.scope.fail(`permute: expected ${rank} axes for shape ${fmtShape(this.shape)}, got ${describe(axes)}`);
+    const perm = axes.map((a) => this.axis("permute", a));
+    if (new Set(perm).size !== rank) this.scope.fail(`permute: repeated axis in [${axes.join(",")}]`);
+    const x = this.x("permute");
+    return this.scope.emit("permute", (b) => b.transpose(x, perm));
+  }
+
+  /** Axes `a` and `b` swapped (torch.transpose): `k.transpose(-2, -1)`. */
+  transpose(a: number, b: number): T {
+    const perm = this.shape.map((_d, i) => i), i = this.axis("transpose", a), j = this.axis("transpose", b);
+    [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+    return this.permute(perm);
+  }
+
   /** log softmax along `axis` (default the last): x − max − log Σ exp(x − max), stable for any x. */
   logSoftmax(axis = -1): T {
     const x = this.x("logSoftmax"), a = this.axis("logSoftmax", axis);

@@ -152,6 +152,7 @@ export const rules: Rules = {
     o.node("Expand", [ins[0]!, o.int64s(attrs.shape.map((d, k) => (vary.includes(k) ? 1 : d)))], {}, outs);
     return null;
   },
+  transpose: (o, { ins, outs, attrs }) => (o.node("Transpose", ins, { perm: ints(attrs.perm) }, outs), null),
   matmul: (o, { ins, outs, attrs, types }) => {
     const r = types[0]!.shape.length;
     if (r === 2) return o.node("Gemm", ins, { transA: i(attrs.transA ? 1 : 0), transB: i(attrs.transB ? 1 : 0) }, outs), null;

@@ -30,7 +30,7 @@ export interface Ctx {
   has(k: number): boolean;
   /** Input k as a float tensor of the traced graph. */
   data(k: number): V;
-  /** Input k as a matrix operand: a Transpose([1, 0]) of a value is read as that value, `t` set. */
+  /** Input k as a matrix operand: a Transpose of a value's last two axes is read as that value, `t` set. */
   matrix(k: number): { readonly v: V; readonly t: boolean };
   /** Input k's values, known at import (a constant or an integer tensor from shapes). */
   ints(k: number): readonly number[];
@@ -87,10 +87,6 @@ function reduce(op: "sum" | "mean" | "max" | "logsumexp" | "l2", inputFrom: numb
     return op === "l2" ? c.b.sqrt(c.b.sum(c.b.mul(x, x), axes, keep)) : c.b[op](x, axes, keep);
   };
 }
-
-/** Why a Transpose that moves data is refused (./import-primitives.ts keeps one a product reads). */
-export const transposeRefused = (shape: readonly number[], perm: readonly number[]): string =>
-  `transposes [${shape.join(",")}] by [${perm.join(",")}]; kiln transposes only within a matrix product`;
 
 /** Softmax and LogSoftmax: along one axis from opset 13; before, over the axes from `axis` on (coerced to 2-D). */
 function softmaxLike(exp: boolean): Rule {
@@ -272,12 +268,11 @@ export const RULES: Readonly<Record<string, Rule>> = {
     return c.b.reshape(x, reshapeTarget(c, c.shape(x), c.ints(1), attrInt(n, "allowzero", 0) !== 0));
   },
   Transpose: (c, n) => {
-    // Only where it moves nothing but axes of size 1 (a reshape): kiln's IR transposes inside
-    // matmul (its transposeA/B flags), and torch folds the transposes of weights.
+    // A reshape where it moves nothing but axes of size 1; else kiln's transpose.
     const x = c.data(0), shape = c.shape(x), perm = attrInts(n, "perm") ?? [...shape.keys()].reverse();
     if (perm.length !== shape.length || new Set(perm).size !== perm.length || perm.some((p) => p < 0 || p >= shape.length)) c.fail(`has perm [${perm.join(",")}] for rank ${shape.length}`);
     const moved = perm.filter((p) => shape[p] !== 1);
-    if (moved.some((p, j) => j > 0 && moved[j - 1]! > p)) c.fail(transposeRefused(shape, perm));
+    if (moved.some((p, j) => j > 0 && moved[j - 1]! > p)) return c.b.transpose(x, perm);
     return c.b.reshape(x, perm.map((p) => shape[p]!));
   },
   Squeeze: (c, n) => { const x = c.data(0); return c.b.reshape(x, squeezed(c, c.shape(x), squeezeAxes(c, n))); },

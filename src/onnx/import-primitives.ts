@@ -31,7 +31,7 @@ import { attr, attrInt, attrInts, nodeLabel, type OnnxGraph } from "./import-gra
 import { integerOp } from "./import-ints.js";
 import { ACTIVATION_RULES } from "./import-activations.js";
 import { LOGIC_RULES, split } from "./import-logic.js";
-import { RULES, sliceBounds, transposeRefused, type Ctx, type Ints } from "./import-ops.js";
+import { RULES, sliceBounds, type Ctx, type Ints } from "./import-ops.js";
 import { readFloats, type FloatTensor } from "./tensors.js";
 import type { Tracing } from "../dsl/tensor.js";
 import { DataType, quoteName, type Node } from "./proto.js";
@@ -152,9 +152,17 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
   const values = new Map<string, V>([[part.from, x]]);
   const ints = new Map<string, Ints>();
   const constants = new Map<string, V>();
-  // Transpose of the last two axes, kept for the MatMul or Gemm that reads it (as its flag): why it
-  // is refused if anything else does.
-  const transposed = new Map<string, { v: V; why: string }>();
+  // Transpose of the last two axes, kept for the MatMul or Gemm that reads it (as its flag);
+  // anything else that reads it reads the transpose, made then (once).
+  const transposed = new Map<string, { v: V; perm: number[] }>();
+  const materialized = (name: string): V | undefined => {
+    const t = transposed.get(name);
+    if (!t) return undefined;
+    const v = b.transpose(t.v, t.perm);
+    transposed.delete(name);
+    values.set(name, v);
+    return v;
+  };
   for (const [i, n] of g.nodes.entries()) {
     if (g.constantNodes.has(i) || part.skip.has(i)) continue; // Constant nodes and Identity copies of constants: read through g
     const fail = (what: string): never => { throw new KilnError(`ONNX: ${nodeLabel(n)}: ${what}`); };
@@ -171,10 +179,8 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
       data: (k) => {
         const name = n.input[k] ?? "";
         if (name === "") fail(`input ${k} is missing`);
-        const v = values.get(name);
+        const v = values.get(name) ?? materialized(name);
         if (v !== undefined) return v;
-        const t = transposed.get(name);
-        if (t) throw new KilnError(`${t.why}, and ${nodeLabel(n)} reads it`);
         if (ints.has(name) || isIntType(g.constantType(name))) fail(`input ${k} (${quoteName(name)}) is an integer tensor; kiln computes on floats`);
         if (!g.isConstant(name)) fail(`input ${k} (${quoteName(name)}) is defined by no node kiln computes`);
         const param = env.tensor(name);
@@ -232,7 +238,7 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
       const x = c.data(0), shape = c.shape(x), r = shape.length, perm = attrInts(n, "perm") ?? [...shape.keys()].reverse();
       const swaps = r >= 2 && perm.length === r && perm.every((p, k) => p === (k === r - 2 ? r - 1 : k === r - 1 ? r - 2 : k));
       if (swaps && shape[r - 2] !== 1 && shape[r - 1] !== 1) {
-        transposed.set(n.output[0]!, { v: x, why: `ONNX: ${nodeLabel(n)}: ${transposeRefused(shape, perm)}` });
+        transposed.set(n.output[0]!, { v: x, perm });
         continue;
       }
     }
@@ -260,8 +266,7 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
       if (n.output[k]) values.set(n.output[k]!, y);
     });
   }
-  const y = values.get(g.output);
-  if (transposed.has(g.output)) throw new KilnError(`${transposed.get(g.output)!.why}, and it is the graph's output`);
+  const y = values.get(g.output) ?? materialized(g.output);
   if (y === undefined) throw new KilnError(`ONNX: the output ${quoteName(g.output)} is ${ints.has(g.output) ? "an integer tensor (from shapes)" : "not computed from the input"}`);
   return y;
 }

@@ -58,6 +58,8 @@ export function evaluate(e: Expr, env: Env): T {
     case "cat": return cat((e[1] as Expr[]).map((x) => evaluate(x, env)), e[2] as number);
     case "softmax": case "logSoftmax": return sub(1)[op](e[2] as number);
     case "reshape": return sub(1).reshape((e[2] as Operand[]).map((d) => operand(d, env) as number));
+    case "permute": return sub(1).permute(e[2] as number[]);
+    case "transpose": return sub(1).transpose(e[2] as number, e[3] as number);
     case "gt": case "lt": case "ge": case "le": return (sub(1)[op] as (y: T | number) => T)(operand(e[2] as Operand, env));
     case "where": return where(sub(1), operand(e[2] as Operand, env), operand(e[3] as Operand, env));
     case "clamp": return sub(1).clamp((e[2] as number | null) ?? undefined, (e[3] as number | null) ?? undefined);
