@@ -49,6 +49,12 @@ const cases: Case[] = [
   { name: "max mask, strided vector groups with ties", shapes: [[3, 5, 7]], build: (b, [x]) => b.maxMask(b.sign(x!), [1]), exact: true },
   { name: "max and mask with NaN inside groups", shapes: [[3, 5, 8]], build: (b, [x]) => b.add(b.add(b.maxMask(b.log(x!), [1]), b.maxMask(b.log(x!), [2])), b.max(b.log(x!), [1], true)), exact: true },
   { name: "max mask, rows with ties and tails", shapes: [[7, 13]], build: (b, [x]) => b.maxMask(b.sign(x!), [1]), exact: true },
+  // Rows of 16 or more: four accumulators of 16 floats a step, then 4-float steps and the tail;
+  // NaN (log of x < 0) and ±0 (sign·0) anywhere in the row.
+  { name: "max last axis, rows of 70", shapes: [[9, 70]], build: (b, [x]) => b.max(x!, [1]), exact: true },
+  { name: "max last axis, rows of 37", shapes: [[9, 70]], build: (b, [x]) => b.max(b.slice(x!, 1, 0, 37), [1]), exact: true },
+  { name: "max last axis, rows of 70 with NaN", shapes: [[9, 70]], build: (b, [x]) => b.max(b.log(x!), [1]), exact: true },
+  { name: "max last axis, rows of 16 with ±0 and ties", shapes: [[6, 16]], build: (b, [x]) => b.max(b.mul(b.sign(x!), b.scalar(0)), [1]), exact: true },
   // Sums over several runs of axes: one sum per run (the builder splits them), each a WebAssembly
   // [outer, n, inner] view; axes apart only by dimensions of size 1 stay one sum.
   { name: "sum over non-contiguous axes", shapes: [[4, 3, 5, 6]], build: (b, [x]) => b.sum(x!, [0, 2]), tol: 1e-6 },

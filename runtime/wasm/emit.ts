@@ -195,6 +195,8 @@ export const v128 = {
   and: vbin(V128.and), or: vbin(V128.or), xor: vbin(V128.xor), andnot: vbin(V128.andnot),
   /** bitselect(a, b, mask) = (a & mask) | (b & ~mask). */
   bitselect: (a: V, b: V, mask: V): V => expr("v128", a, b, mask, simd(V128.bitselect)),
+  /** 1 if any bit is set (a mask with any lane true), else 0. */
+  any_true: (a: V): I => expr("i32", a, simd(V128.any_true)),
   /** Byte shuffle of the 32 bytes of (a, b); f32 lane shuffles pass 4 lane indices 0..7. */
   shuffle32: (a: V, b: V, lanes: readonly [number, number, number, number]): V =>
     expr("v128", a, b, simd(V128.i8x16_shuffle), lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])),

@@ -37,6 +37,10 @@ export interface FLanes<F extends LaneType, I extends ValType> extends Lanes<F> 
   bits(x: Expr<F>): Expr<I>;
   fromBits(x: Expr<I>): Expr<F>;
   toFloat(x: Expr<I>): Expr<F>;
+  /** Float to int32, truncated (vectors saturate; a scalar must be in range). */
+  toInt(x: Expr<F>): Expr<I>;
+  /** 1 if any lane of the mask is true, else 0. */
+  anyTrue(m: Expr<I>): Expr<"i32">;
   iconst(n: number): Expr<I>;
   iadd(a: Expr<I>, b: Expr<I>): Expr<I>;
   isub(a: Expr<I>, b: Expr<I>): Expr<I>;
@@ -65,6 +69,7 @@ export function vecLanes(f: FuncBuilder): VecLanes {
     selectInt: (m, a, b) => v128.bitselect(a, b, m),
     bits: (x) => x, fromBits: (x) => x,
     toFloat: f32x4.convert_i32x4_s,
+    toInt: i32x4.trunc_sat_f32x4_s, anyTrue: v128.any_true,
     iconst: (n) => i32x4.splat(i32.const(n)),
     iadd: i32x4.add, isub: i32x4.sub, iand: v128.and, ior: v128.or,
     ishl: (a, n) => i32x4.shl(a, i32.const(n)),
@@ -86,6 +91,7 @@ export function scalarLanes(f: FuncBuilder): ScalarLanes {
     selectInt: (m, a, b) => select(a, b, m),
     bits: i32.reinterpret_f32, fromBits: f32.reinterpret_i32,
     toFloat: f32.convert_i32_s,
+    toInt: i32.trunc_f32_s, anyTrue: (m) => m,
     iconst: (n) => i32.const(n),
     iadd: i32.add, isub: i32.sub, iand: i32.and, ior: i32.or,
     ishl: (a, n) => i32.shl(a, i32.const(n)),

@@ -5,7 +5,7 @@
  * gives what Math.exp / Math.log rounded to float32 give, within 2 ulp (test/wasm-fused.test.ts
  * measures the error over a sweep of inputs).
  */
-import type { Expr, Stmt, ValType } from "./emit.js";
+import { get, set, when, type Expr, type Stmt, type ValType } from "./emit.js";
 import { bind, bindInt, type FLanes, type Valued } from "./fused-lanes.js";
 import type { LaneType } from "./lanes.js";
 
@@ -33,9 +33,17 @@ function pow2<F extends LaneType, I extends ValType>(L: FLanes<F, I>, n: Expr<F>
 /**
  * e^x = 2^n · (1 + r + r²·P(r)),  n = round(x·log2 e),  r = x − n·ln2 ∈ [−ln2/2, ln2/2]; P as
  * E(r²) + r·O(r²) (evenOdd: max error over 2^20 points of [−87, 88] 1.00 ulp, 0.97 with Horner).
- * 2^n is applied as 2^⌊n/2⌋ · 2^(n − ⌊n/2⌋): each factor is a normal float even when e^x is
- * subnormal (n ≥ −150) or overflows (n = 129), so the last multiply rounds into the subnormal
- * range or to ∞ exactly once, as a correctly rounded exp would.
+ * 2^n is applied as 2^⌊n/2⌋ · 2^(n − ⌊n/2⌋): each factor is a normal float even when e^x
+ * overflows (n = 129), so the last multiply rounds to ∞ exactly once, as a correctly rounded exp
+ * would.
+ *
+ * A subnormal e^x (n ≤ −126, x below about −87.3) is never made by a multiply: x86 multiplies
+ * into the subnormal range through a microcode assist, which made exp of such x 3.3× slower
+ * (sigmoid of x < −87 2.5×, a softmax over rows that span 1000 3×). The multiplies take n
+ * clamped to ≥ −125 (q ≥ ½√2 keeps e^x normal there), and where a lane needs it (a branch on
+ * any lane: none, almost always) its bits are assembled as integers instead: the float whose bits
+ * are k < 2^24 is k·2^−149, so e^x = q·2^n has the bits round(q·2^(n + 149)) — q scaled exactly,
+ * rounded once to nearest-even as the multiply would round: the same bits.
  */
 export function expF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>, nonNegative = false): Valued<F> {
   const c = (v: number) => L.const(v);
@@ -48,12 +56,21 @@ export function expF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: 
   const p = evenOdd(L, EXP_POLY, r.get);
   const q = bind(L, L.add(L.add(L.mul(p.value, L.mul(r.get(), r.get())), r.get()), c(1)));
   if (nonNegative) return { setup: [xc.set, n.set, r.set, ...p.setup, q.set], value: L.mul(q.get(), pow2(L, n.get())) };
-  const n1 = bind(L, L.floor(L.mul(n.get(), c(0.5))));
+  const nn = bind(L, L.pmax(n.get(), c(SUBNORMAL_N + 1))); // NaN passes through
+  const n1 = bind(L, L.floor(L.mul(nn.get(), c(0.5))));
+  const y = L.localF();
+  const tiny = bindInt(L, L.lt(n.get(), c(SUBNORMAL_N + 0.5))); // NaN: false
+  // n + 149 ∈ [−1, 23] in the lanes taken; the others are clamped to 23 so nothing overflows.
+  const bits = L.toInt(L.nearest(L.mul(q.get(), pow2(L, L.pmin(L.add(n.get(), c(149)), c(23))))));
   return {
-    setup: [xc.set, n.set, r.set, ...p.setup, q.set, n1.set],
-    value: L.mul(L.mul(q.get(), pow2(L, n1.get())), pow2(L, L.sub(n.get(), n1.get()))),
+    setup: [xc.set, n.set, r.set, ...p.setup, q.set, nn.set, n1.set, tiny.set,
+      set(y, L.mul(L.mul(q.get(), pow2(L, n1.get())), pow2(L, L.sub(nn.get(), n1.get())))),
+      when(L.anyTrue(tiny.get()), set(y, L.select(tiny.get(), L.fromBits(bits), get(y))))],
+    value: get(y),
   };
 }
+/** n at and below which q·2^n may be subnormal (q < 1, 2^−126 the smallest normal). */
+const SUBNORMAL_N = -126;
 
 /** Cephes logf: ln(1 + f) ≈ f − f²/2 + f³·P(f) for f ∈ [√½ − 1, √2 − 1], highest degree first. */
 const LOG_POLY = [
@@ -114,7 +131,11 @@ export function sigmoidF<F extends LaneType, I extends ValType>(L: FLanes<F, I>,
   const e = expF(L, L.neg(absF(L, xv.get())));
   const ev = bind(L, e.value);
   const s = bind(L, L.div(L.const(1), L.add(L.const(1), ev.get())));
-  return { setup: [xv.set, ...e.setup, ev.set, s.set], value: L.select(L.lt(xv.get(), L.const(0)), L.mul(ev.get(), s.get()), s.get()) };
+  // e·s is e itself below 2^−24 (s rounds to 1): there it is not multiplied, since a product in
+  // the subnormal range (σ of x < −87) costs x86 a microcode assist; the same bits.
+  const small = L.lt(ev.get(), L.const(2 ** -24));
+  const es = L.select(small, ev.get(), L.mul(L.pmax(ev.get(), L.const(2 ** -24)), s.get()));
+  return { setup: [xv.set, ...e.setup, ev.set, s.set], value: L.select(L.lt(xv.get(), L.const(0)), es, s.get()) };
 }
 
 /** Cephes tanhf: tanh x ≈ x + x·z·P(z), z = x², for |x| < 0.625 (highest degree first). */

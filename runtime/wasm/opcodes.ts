@@ -86,6 +86,7 @@ export const V128 = {
   i8x16_shuffle: 0x0d, // followed by 16 lane indices into the 32 bytes of (a, b)
   not: 0x4d, and: 0x4e, andnot: 0x4f, or: 0x50, xor: 0x51,
   bitselect: 0x52, // (a & c) | (b & ~c)
+  any_true: 0x53, // i32: 1 if any bit of the vector is set
 } as const;
 
 export const F32X4 = {
