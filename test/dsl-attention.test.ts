@@ -9,7 +9,7 @@
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { javascriptSteps, maxRelErr, signedRand } from "./helpers/run.js";
-import { compile, fn, fromOnnx, layer, linear, lossFn, mse, ModelError, seq, type T } from "../src/index.js";
+import { compile, fn, fromOnnx, layer, linear, lossFn, mse, ModelError, NumericsError, seq, type T } from "../src/index.js";
 
 const sum = lossFn("sum", (out: T) => out.sum());
 
@@ -45,8 +45,8 @@ const attention = layer({
 describe("batched matmul", () => {
   it("is one product per leading index, every transpose, ranks 3 and 4, on both paths and at 1 and 2 threads", () => {
     const r = signedRand(7);
-    // The last: 2·130·150·70 flops per entry, which the pool splits.
-    for (const [lead, m, n, k] of [[[3], 6, 7, 5], [[2, 3], 6, 7, 5], [[2], 130, 150, 70]] as const) {
+    // [2], 130·150·70: each entry split by the pool; [48], 32·33·31: entries split among threads.
+    for (const [lead, m, n, k] of [[[3], 6, 7, 5], [[2, 3], 6, 7, 5], [[2], 130, 150, 70], [[48], 32, 33, 31]] as const) {
       for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
         const batch = lead.reduce((p, d) => p * d, 1);
         const bShape = [...lead, ...(tb ? [n, k] : [k, n])];
@@ -70,6 +70,20 @@ describe("batched matmul", () => {
         for (const y of outs) expect(maxRelErr(y, want)).toBeLessThan(1e-5);
         expect([...outs[1]!]).toEqual([...outs[0]!]); // a split product has the same bits
       }
+    }
+  });
+
+  it("under checkNumerics, an overflow in one entry of a batch split among threads is reported at the product", () => {
+    const scores = layer({ name: "scores", in: 992, out: 1024, apply: (_p, x) => { const h = x.reshape([x.shape[0]!, 32, 31]); return h.matmul(h, { transposeB: true }).reshape([x.shape[0]!, 1024]); } });
+    const x = new Float32Array(48 * 992).fill(0.5);
+    x.fill(1e20, 40 * 992, 41 * 992); // entry 40: (1e20)²·31 overflows
+    for (const threads of [1, 2]) {
+      const net = compile(seq(scores), { inputs: 992, batch: 48, loss: sum, threads, checkNumerics: true });
+      expect(() => net.predict(x)).toThrow(NumericsError);
+      expect(() => net.predict(x)).toThrow(/matmul/);
+      x.fill(0.5, 40 * 992, 41 * 992);
+      expect(net.predict(x)[0]).toBe(7.75);
+      x.fill(1e20, 40 * 992, 41 * 992);
     }
   });
 

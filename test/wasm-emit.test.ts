@@ -84,7 +84,7 @@ describe("kernel module", () => {
     const mod = kernelModule();
     expect(ModuleInfo.imports(mod)).toEqual([{ module: "env", name: "memory", kind: "memory" }]);
     expect(ModuleInfo.exports(mod).map((e) => e.name).sort()).toEqual([
-      "addBias", "allFinite", "allUnit", "batchNormBwd", "batchNormFwd", "colSum", "copy", "dot", "fill", "gemv", "gemvOuter", "layerNormBwd", "layerNormFwd", "reduceSum", "relu", "reluBackward", "sgd", "sgemm",
+      "addBias", "allFinite", "allUnit", "batchNormBwd", "batchNormFwd", "colSum", "copy", "dot", "fill", "gemv", "gemvOuter", "layerNormBwd", "layerNormFwd", "reduceSum", "relu", "reluBackward", "sgd", "sgemm", "sgemmBatch",
       "softmaxCrossEntropy",
     ]);
     // A non-shared memory is refused: the module declares its import shared.

@@ -166,7 +166,7 @@ const ELEMENTWISE_NAMES = [
 ] as const satisfies readonly (keyof ElementwiseKernels)[];
 
 /** Every export of the module, by name (what a worker thread may be asked to call). */
-export const KERNEL_EXPORTS: readonly string[] = ["sgemm", "gemv", "gemvOuter", "dot", ...ELEMENTWISE_NAMES];
+export const KERNEL_EXPORTS: readonly string[] = ["sgemm", "sgemmBatch", "gemv", "gemvOuter", "dot", ...ELEMENTWISE_NAMES];
 
 export interface Kernels extends ElementwiseKernels {
   /** @internal (names WebAssembly, which a user's TypeScript may not declare: not in the published types) */
@@ -184,6 +184,11 @@ export interface Kernels extends ElementwiseKernels {
    * instead of W[n, k]); check 0 or a flag's address (checkNumerics). No argument checks: callers check.
    */
   readonly gemvRaw: Raw;
+  /**
+   * Entries [e0, e1) of a batched product, each the unsplit sgemm (sgemm.ts): (flags, m, n, k, a,
+   * lda, b, ldb, y, ldy, scratch, check, e0, e1, strideA, strideB, strideY), strides in bytes. No checks.
+   */
+  readonly sgemmBatchRaw: Raw;
   /** The K = 1 product, rows [m0, m1) (gemv.ts): (epi, m0, m1, n ≥ 4, a, b, y, ldy, bias). No checks. */
   readonly gemvOuterRaw: Raw;
   /** Narrow products against a transposed matrix, rows [m0, m1) (dot.ts): (epi, m0, m1, n, k, a, lda, w, ldw, y, ldy, bias). No checks. */
@@ -225,5 +230,5 @@ export function instantiateKernels(memory: WebAssembly.Memory, module: WebAssemb
     sgemmRaw(flags, r0, r1, n, k, p.a, lda, p.b, ldb, p.y, ldy, p.bias ?? 0, p.scratch);
   };
   const elementwise = Object.fromEntries(ELEMENTWISE_NAMES.map((name) => [name, ex[name]!])) as unknown as ElementwiseKernels;
-  return { memory, sgemm, sgemmRaw, gemvRaw: ex["gemv"]!, gemvOuterRaw: ex["gemvOuter"]!, dotRaw: ex["dot"]!, ...elementwise };
+  return { memory, sgemm, sgemmRaw, sgemmBatchRaw: ex["sgemmBatch"]!, gemvRaw: ex["gemv"]!, gemvOuterRaw: ex["gemvOuter"]!, dotRaw: ex["dot"]!, ...elementwise };
 }

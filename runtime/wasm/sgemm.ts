@@ -189,6 +189,15 @@ export function emitSgemm(m: ModuleBuilder, cfg: SgemmConfig = SGEMM_PLAIN): Fun
         brIf(0, i32.lt_s(get(pc), get(k))),
       )),
   );
+  // sgemmBatch(flags, m, n, k, a, lda, b, ldb, y, ldy, scratch, check, e0, e1, strideA, strideB,
+  // strideY): entries [e0, e1) of a batched product (compiler/ops/matmul.ts), each the whole
+  // unsplit sgemm on operands `stride` bytes apart: a batch split across threads by entries.
+  const g = m.func("sgemmBatch", Array<"i32">(17).fill("i32"));
+  const [gFlags, gm, gn, gk, ga, glda, gb, gldb, gy, gldy, gScratch, gCheck, e0, e1, sA, sB, sY] = g.i32Params();
+  const e = g.local("i32");
+  g.body(forRange(e, get(e0), get(e1), 1,
+    call(f, get(gFlags), c(0), get(gm), get(gn), get(gk), add(get(ga), mul(get(e), get(sA))), get(glda),
+      add(get(gb), mul(get(e), get(sB))), get(gldb), add(get(gy), mul(get(e), get(sY))), get(gldy), c(0), get(gScratch), c(0), c(0), c(0), get(gCheck))));
   return f;
 }
 
