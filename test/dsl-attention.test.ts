@@ -9,7 +9,7 @@
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { javascriptSteps, maxRelErr, signedRand } from "./helpers/run.js";
-import { compile, fn, fromOnnx, layer, linear, lossFn, mse, ModelError, NumericsError, seq, type T } from "../src/index.js";
+import { compile, fn, fromOnnx, layer, linear, lossFn, mse, ModelError, NumericsError, printIR, seq, type T } from "../src/index.js";
 
 const sum = lossFn("sum", (out: T) => out.sum());
 
@@ -182,12 +182,17 @@ describe("self-attention", () => {
     }
   });
 
-  it("multi-head: trains the same on both paths, and no JavaScript kernel", () => {
+  it("multi-head: trains the same on both paths, no JavaScript kernel, the keys' transpose a flag of the product", () => {
     const r = signedRand(17);
     const model = seq(multiHead, linear(TOKENS * WIDTH, 3));
     const x = Float32Array.from({ length: 4 * TOKENS * WIDTH }, r), t = Float32Array.from({ length: 12 }, r);
     const [opt, ref] = [true, false].map((optimize) => compile(model, { inputs: TOKENS * WIDTH, batch: 4, loss: mse(), seed: 5, optimize, threads: 2 }));
     expect(javascriptSteps(opt!)).toEqual([]);
+    // k.transpose(−2, −1) of the heads' permute is the product's transB and a row-copying permute
+    // (simplify), never a transpose that gathers the last axis at a stride.
+    const ir = printIR(opt!.ir.eval);
+    expect(ir).toMatch(/matmul\[transA=false transB=true\] [a-z]+ [a-z]+\n/);
+    expect(ir.match(/transpose\[perm=\[[^\]]*\]\]/g)!.every((m) => m.endsWith(",3]]"))).toBe(true);
     for (let s = 0; s < 3; s++) expect(opt!.trainStep(x, t)).toBeCloseTo(ref!.trainStep(x, t), 5);
     for (const [name, p] of Object.entries(opt!.params)) expect(maxRelErr(p, ref!.params[name]!), name).toBeLessThan(1e-5);
   });

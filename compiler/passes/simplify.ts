@@ -80,6 +80,25 @@ const rules: Rule[] = [
     if (n.op === "reshape" && p?.op === "reshape") return [ctx.b.reshape(p.inputs[0]!, n.attrs.shape)];
     return null;
   },
+  // transpose(transpose(x, p), q) → transpose(x, p∘q) (y's axis d is x's axis p[q[d]]; x when that is the identity)
+  // matmul(transpose(a, p), b) → matmul(transpose(a, p·swap), b) with transA flipped, likewise for b, when p·swap
+  // (p with its last two entries swapped) keeps the last axis: the identity (k.transpose(−2, −1) is the
+  // flag alone), or a transpose that copies rows instead of gathering at a stride (attention's keys)
+  (n, ctx) => {
+    if (n.op === "transpose") {
+      const p = ctx.producer(n.inputs[0]!);
+      return p?.op === "transpose" ? [ctx.b.transpose(p.inputs[0]!, n.attrs.perm.map((d) => p.attrs.perm[d]!))] : null;
+    }
+    if (n.op !== "matmul") return null;
+    const [a, b] = n.inputs.map((v) => {
+      const p = ctx.producer(v);
+      if (p?.op !== "transpose") return undefined;
+      const perm = p.attrs.perm, r = perm.length;
+      return r >= 2 && perm[r - 2] === r - 1 ? ctx.b.transpose(p.inputs[0]!, [...perm.slice(0, r - 2), perm[r - 1]!, r - 1]) : undefined;
+    });
+    if (a === undefined && b === undefined) return null;
+    return [ctx.b.matmul(a ?? n.inputs[0]!, b ?? n.inputs[1]!, n.attrs.transA !== (a !== undefined), n.attrs.transB !== (b !== undefined))];
+  },
   // pad(a)[lo₁, hi₁] + pad(b)[lo₂, hi₂] → pad(concat(a, b))[lo₁, hi₂]  when a's rows end where b's begin,
   // also as (z + pad(a)) + pad(b) → z + pad(concat(a, b)) (autodiff sums cotangents in reverse order):
   // the gradient of slices that tile a tensor becomes one copy, not zero-filled buffers and adds
