@@ -57,6 +57,9 @@ const TREES: Record<string, string> = {
   "primitives-multihead": 'layer("onnx", 32→3)',
   // torch's nn.TransformerEncoderLayer as torch.onnx.export writes it (its nn.MultiheadAttention inside).
   "transformer-encoder": 'layer("onnx", 32→3)',
+  // nn.TransformerEncoder of two pre-norm GELU layers, sequence first, with a causal mask: the
+  // batch axis transposed inside, the mask (a Constant of 0 and −∞) a state buffer, not trained.
+  "transformer-causal": 'layer("onnx", 32→3)',
 };
 
 /** The model as text, children inline (describe() stops at one level). */
@@ -206,6 +209,23 @@ describe("graphs kiln cannot express", () => {
     net.trainStep(x, [0, 1, 2, 0]);
     expect(net.predict(x)).not.toEqual(before);
     expect(net.params["4.weight.copy"]).not.toEqual(net.params["2.weight"]);
+  });
+
+  it("a tensor a Constant node computes (a causal mask of −∞) is a fixed state buffer: ±∞ allowed there, NaN never, and an initializer stays finite", () => {
+    const imported = fromOnnx(bytesOf("transformer-causal"));
+    const masks = Object.entries(imported.state).filter(([, v]) => Array.from(v as ArrayLike<number>).includes(-Infinity));
+    expect(masks.length).toBeGreaterThan(0);
+    for (const [name] of masks) expect(Object.keys(imported.params)).not.toContain(name);
+    const m = decodeModel(bytesOf("transformer-causal"));
+    const nodes = m.graph!.node as unknown as { op_type: string; output: string[]; attribute: { name: string; t?: { raw_data: Uint8Array } }[] }[];
+    const mask = nodes.find((n) => n.op_type === "Constant" && n.output[0] === masks[0]![0])!;
+    const raw = mask.attribute.find((a) => a.name === "value")!.t!.raw_data;
+    new DataView(raw.buffer, raw.byteOffset, raw.byteLength).setFloat32(4, NaN, true);
+    expect(() => fromOnnx(encodeModel(m))).toThrow(/holds NaN at element 1; expected numbers or ±∞/);
+    const w = decodeModel(bytesOf("transformer-causal"));
+    const init = w.graph!.initializer.find((t) => t.name === "head.weight")! as unknown as { raw_data: Uint8Array };
+    new DataView(init.raw_data.buffer, init.raw_data.byteOffset, init.raw_data.byteLength).setFloat32(0, -Infinity, true);
+    expect(() => fromOnnx(encodeModel(w))).toThrow(/holds -Infinity at element 0; expected finite numbers/);
   });
 
   it("a softmax head after kiln's layers: the layers, then a layer of primitives", () => {

@@ -1,10 +1,11 @@
 /**
  * Random PyTorch models through torch.onnx.export (test/fixtures/random_onnx_fixtures.py): each
  * imports, predicts what PyTorch predicted, and trains three SGD steps as PyTorch did (a model
- * with dropout: predictions only). The committed eight cover every op the generator draws (57 op
- * types, opsets 13-17), three more its --training exports (random-70xx: a weight transposed by a node,
- * DOUBLE numbers, shapes of shapes, Dropout); set KILN_ONNX_FIXTURES_DIR to a directory the
- * script wrote to sweep more.
+ * with dropout: predictions only). The committed eight cover every op the generator drew before
+ * attention (57 op types, opsets 13-17), three more its --training exports (random-70xx: a weight
+ * transposed by a node, DOUBLE numbers, shapes of shapes, Dropout), three its attention blocks
+ * (random-9184, -9140, -9521); set KILN_ONNX_FIXTURES_DIR to a directory the script wrote to
+ * sweep more.
  *
  * Tolerances: predictions 1e-5 relative (as test/onnx-import.test.ts); training 1e-4, as three
  * steps of float32 with different summation orders drift further on these untuned models.

@@ -22,6 +22,12 @@ export class OnnxGraph {
   readonly opset: number = 0;
   /** Indices of the nodes that are constants (Constant, Identity of a constant): not layers. */
   readonly constantNodes = new Set<number>();
+  /**
+   * Tensors a Constant node makes (not initializers, nor Identity copies of them): values the
+   * exporter computed (a causal mask), never a module's parameter or buffer, so they are read as
+   * fixed tensors and may hold ±∞.
+   */
+  readonly computed = new Set<string>();
   private readonly consts = new Map<string, Tensor>();
   private readonly users = new Map<string, number[]>();
   private readonly producers = new Map<string, number>();
@@ -74,7 +80,7 @@ export class OnnxGraph {
       if (node.domain !== "" && node.domain !== "ai.onnx") return;
       if (node.op_type === "Constant" && node.output.length === 1) {
         const t = constantValue(node);
-        if (t) { this.consts.set(node.output[0]!, t); this.constantNodes.add(k); }
+        if (t) { this.consts.set(node.output[0]!, t); this.constantNodes.add(k); this.computed.add(node.output[0]!); }
       } else if (node.op_type === "Identity" && node.input.length === 1 && this.consts.has(node.input[0]!)) {
         // A constant of its own: torch.onnx.export writes an Identity copy for a parameter whose
         // values equal another's (two fresh LayerNorms' ones), never for one module used twice
@@ -86,6 +92,7 @@ export class OnnxGraph {
         // Cast): the constant itself, read as float (./tensors.ts rounds a DOUBLE's values).
         this.consts.set(node.output[0]!, this.consts.get(node.input[0]!)!);
         this.constantNodes.add(k);
+        if (this.computed.has(node.input[0]!)) this.computed.add(node.output[0]!);
       }
     });
     if (!defined.has(this.output)) throw new DecodeError(`ONNX: no node defines the graph output ${quoteName(this.output)}`);
@@ -110,7 +117,7 @@ export class OnnxGraph {
     if (!name) throw new KilnError(`ONNX: ${what} is missing`);
     const t = this.consts.get(name);
     if (!t) throw new KilnError(`ONNX: ${what} must be a constant tensor (an initializer), but ${quoteName(name)} is computed`);
-    return readFloats(t, `${what} ${quoteName(name)}`);
+    return readFloats(t, `${what} ${quoteName(name)}`, this.computed.has(name));
   }
 
   /** A constant's integer values (shapes, axes). */

@@ -82,7 +82,7 @@ export function importPrimitives(g: OnnxGraph, part: Part = { from: g.input, wid
       if (name === "" || !isFloatType(g.constantType(name)) || (READ_AT_IMPORT[n.op_type] ?? []).includes(k)) return;
       const t = read.get(name) ?? read.set(name, g.floats(name, `input ${k} of ${nodeLabel(n)}`)).get(name)!;
       if (t.data.length === 0) throw new KilnError(`ONNX: input ${k} of ${nodeLabel(n)}, ${quoteName(name)}, is empty ([${t.dims.join(",")}])`);
-      const kind = tensorKind(n, k, t.data);
+      const kind = g.computed.has(name) ? (t.data.length > 1 ? "state" : "constant") : tensorKind(n, k, t.data);
       if (kind === "constant") return;
       // A variance below 0 would be NaN at every step (the layer path refuses it the same way).
       if (kind === "state" && k === 4 && t.data.some((v) => v < 0)) throw new KilnError(`ONNX: ${nodeLabel(n)}: its variance ${quoteName(name)} holds ${t.data.find((v) => v < 0)} at element ${t.data.findIndex((v) => v < 0)}; expected values ≥ 0`);
@@ -112,7 +112,10 @@ export function importPrimitives(g: OnnxGraph, part: Part = { from: g.input, wid
   return { model, params, state };
 }
 
-/** Weights by role (whatever their values), statistics, or else a parameter when it holds more than one number. */
+/**
+ * Weights by role (whatever their values), statistics, or else a parameter when it holds more than
+ * one number. (A tensor a Constant node computed is a state buffer instead: fixed, never trained.)
+ */
 function tensorKind(n: Node, k: number, data: Float32Array): "param" | "state" | "constant" {
   switch (n.op_type) {
     case "Gemm": case "MatMul": case "PRelu": if (k >= 1) return "param"; break; // PReLU's slope trains, even one number

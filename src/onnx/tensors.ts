@@ -36,9 +36,10 @@ const elements = (dims: readonly number[]): number => dims.reduce((a, b) => a * 
  * A FLOAT tensor's values (raw_data little-endian, or float_data), or a DOUBLE's rounded to float
  * (torch's export without constant folding writes a Python number as a DOUBLE constant and a Cast).
  */
-export function readFloats(t: Tensor, what: string): FloatTensor {
+export function readFloats(t: Tensor, what: string, infinities = false): FloatTensor {
   refuseExternal(t, what);
-  if (t.data_type === DataType.DOUBLE) return readDoubles(t, what);
+  const finite = (data: Float32Array, what: string) => checked(data, what, infinities);
+  if (t.data_type === DataType.DOUBLE) return readDoubles(t, what, infinities);
   if (t.data_type !== DataType.FLOAT) throw new DecodeError(`ONNX: ${what} has data type ${t.data_type}; kiln reads FLOAT (1) and DOUBLE (11) tensors`);
   const dims = dimsOf(t, what);
   const count = elements(dims);
@@ -53,7 +54,8 @@ export function readFloats(t: Tensor, what: string): FloatTensor {
   return { dims, data: finite(Float32Array.from(t.float_data), what) };
 }
 
-function readDoubles(t: Tensor, what: string): FloatTensor {
+function readDoubles(t: Tensor, what: string, infinities: boolean): FloatTensor {
+  const finite = (data: Float32Array, what: string) => checked(data, what, infinities);
   const dims = dimsOf(t, what);
   const count = elements(dims);
   if (t.raw_data.length > 0) {
@@ -65,10 +67,14 @@ function readDoubles(t: Tensor, what: string): FloatTensor {
   return { dims, data: finite(Float32Array.from(t.double_data), what) };
 }
 
-/** Weights and constants must be finite: a NaN or ±∞ would make every output NaN (as a checkpoint's would). */
-function finite(data: Float32Array, what: string): Float32Array {
-  const i = data.findIndex((v) => !Number.isFinite(v));
-  if (i >= 0) throw new DecodeError(`ONNX: ${what} holds ${data[i]} at element ${i}; expected finite numbers`);
+/**
+ * Weights must be finite: a NaN or ±∞ would make every output NaN (as a checkpoint's would). A
+ * constant a graph computes may hold ±∞ (`infinities`: attention's additive mask of 0 and −∞),
+ * never NaN.
+ */
+function checked(data: Float32Array, what: string, infinities: boolean): Float32Array {
+  const i = data.findIndex((v) => (infinities ? Number.isNaN(v) : !Number.isFinite(v)));
+  if (i >= 0) throw new DecodeError(`ONNX: ${what} holds ${data[i]} at element ${i}; expected ${infinities ? "numbers or ±∞" : "finite numbers"}`);
   return data;
 }
 
