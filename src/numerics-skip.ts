@@ -21,7 +21,7 @@ const ALWAYS_FINITE = new Set(["constant", "step", "sign", "one_hot", "dropout_m
 /** Finite when every input is; the output's values are inputs' values, or bounded (|y| ≤ 1), or ±0/±1. */
 const FINITE_FROM_FINITE = new Set([
   "relu", "neg", "abs", "maximum", "minimum", "max", "tanh", "sigmoid", "erf",
-  "reshape", "transpose", "broadcast_to", "slice", "pad", "concat", "keep",
+  "reshape", "transpose", "tril", "broadcast_to", "slice", "pad", "concat", "keep",
 ]);
 /**
  * Values read only as the kept side of a selection (keep's first input), directly or through

@@ -13,7 +13,8 @@ import { ones, zeros, type Initializer } from "./init.js";
 import { describe, type LayerKind, type LayerNode } from "./layers/node.js";
 import { callUser, checkShape, returnedTensor, type ScopeRange } from "./dsl/call.js";
 import { fans } from "./layers/layer.js";
-import { isTensor, type Phase, type T, type Scope, type Tracing } from "./dsl/tensor.js";
+import type { Phase, Scope, Tracing } from "./dsl/scope.js";
+import { isTensor, type T } from "./dsl/tensor.js";
 import { MAX_ELEMENTS } from "../compiler/ir/graph.js";
 
 export type Mode = "train" | "eval";

@@ -9,7 +9,7 @@
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { javascriptSteps, maxRelErr, signedRand } from "./helpers/run.js";
-import { compile, fn, fromOnnx, layer, linear, lossFn, mse, ModelError, NumericsError, printIR, seq, type T } from "../src/index.js";
+import { compile, fn, fromOnnx, layer, linear, lossFn, mse, ModelError, NumericsError, printIR, seq, where, type T } from "../src/index.js";
 
 const sum = lossFn("sum", (out: T) => out.sum());
 
@@ -150,6 +150,25 @@ describe("permute and transpose", () => {
   });
 });
 
+describe("tril and triu", () => {
+  it("keep a triangle of the last two axes as torch.tril / torch.triu, in WebAssembly, their gradient the same triangle", () => {
+    const r = signedRand(23);
+    const x = Float32Array.from({ length: 2 * 3 * 5 * 7 }, r);
+    for (const [upper, d] of [[false, 0], [false, 2], [false, -3], [true, 0], [true, 1], [true, -2], [false, 9], [true, 9]] as const) {
+      const f = fn("tri", (t) => { const m = t.reshape([2, 3, 5, 7]); return (upper ? m.triu(d) : m.tril(d)).reshape([2, 105]); });
+      const want = [...x].map((v, i) => { const row = Math.floor(i / 7) % 5, col = i % 7; return (upper ? col - row >= d : col - row <= d) ? v : 0; });
+      for (const optimize of [true, false]) {
+        const net = compile(seq(f), { inputs: 105, batch: 2, loss: sum, optimize, threads: 1 });
+        if (optimize) expect(javascriptSteps(net)).toEqual([]);
+        expect([...net.predict(x)], `${upper} ${d}`).toEqual(want.map(Math.fround));
+        expect([...net.gradients(x, new Float32Array(210), { input: true }).inputGrad!]).toEqual(want.map((v) => (v === 0 ? 0 : 1)));
+      }
+    }
+    expect(() => compile(seq(fn("bad", (t) => t.tril(0.5))), { inputs: 4, batch: 2 })).toThrow(/tril: diagonal must be an integer, got number 0.5/);
+    expect(() => compile(seq(fn("bad", (t) => t.sum(0).tril().reshape([1, 4]).add(t))), { inputs: 4, batch: 2 })).toThrow(/tril: expected a tensor of rank 2 or more/);
+  });
+});
+
 /** Multi-head self-attention: HEADS heads of WIDTH / HEADS features, split and joined by permute. */
 const HEADS = 2;
 const multiHead = layer({
@@ -162,6 +181,18 @@ const multiHead = layer({
     const q = heads(0), k = heads(1), v = heads(2);                                     // [b, heads, t, d]
     const weights = q.matmul(k.transpose(-2, -1)).div(Math.sqrt(d)).softmax(-1);         // [b, heads, t, t]
     return weights.matmul(v).transpose(1, 2).reshape([b, TOKENS, WIDTH]).matmul(p.wo).reshape([b, TOKENS * WIDTH]);
+  },
+});
+
+/** Causal self-attention: token i attends to tokens ≤ i (scores above the diagonal −1e9 by a tril mask). */
+const causal = layer({
+  name: "causal", in: TOKENS * WIDTH, out: TOKENS * WIDTH,
+  params: { wq: { shape: [WIDTH, KEYS] }, wk: { shape: [WIDTH, KEYS] } },
+  apply: (p, x) => {
+    const h = x.reshape([x.shape[0]!, TOKENS, WIDTH]);
+    const s = h.matmul(p.wq).matmul(h.matmul(p.wk), { transposeB: true }).div(Math.sqrt(KEYS));
+    const masked = where(s.mul(0).add(1).tril().gt(0), s, -1e9);
+    return masked.softmax(-1).matmul(h).reshape([x.shape[0]!, TOKENS * WIDTH]);
   },
 });
 
@@ -197,7 +228,20 @@ describe("self-attention", () => {
     for (const [name, p] of Object.entries(opt!.params)) expect(maxRelErr(p, ref!.params[name]!), name).toBeLessThan(1e-5);
   });
 
-  for (const [name, block] of [["single-head", attention], ["multi-head", multiHead]] as const) it(`${name}: goes to ONNX as MatMul and Transpose: ONNX Runtime predicts what kiln does, and fromOnnx brings it back`, async () => {
+  it("causal: token i's output depends on tokens 0..i only (its gradient on later tokens is 0)", () => {
+    const r = signedRand(29);
+    const net = compile(seq(causal), { inputs: TOKENS * WIDTH, batch: 1, loss: sum, seed: 3, threads: 1 });
+    const x = Float32Array.from({ length: TOKENS * WIDTH }, r);
+    // sum of token 1's outputs: d/dx is zero on tokens 2.. (never attended), nonzero on 0 and 1.
+    const pick = lossFn("token 1", (out: T) => out.slice(1, WIDTH, 2 * WIDTH).sum());
+    const one = compile(seq(causal), { inputs: TOKENS * WIDTH, batch: 1, loss: pick, seed: 3, threads: 1 });
+    const g = one.gradients(x, new Float32Array(TOKENS * WIDTH), { input: true }).inputGrad!;
+    expect([...g.subarray(2 * WIDTH)].every((v) => v === 0)).toBe(true);
+    expect([...g.subarray(0, WIDTH)].some((v) => v !== 0)).toBe(true);
+    expect(net.predict(x).subarray(0, WIDTH)).toEqual(x.subarray(0, WIDTH)); // token 0 sees itself alone: weight 1
+  });
+
+  for (const [name, block] of [["single-head", attention], ["multi-head", multiHead], ["causal", causal]] as const) it(`${name}: goes to ONNX as MatMul and Transpose: ONNX Runtime predicts what kiln does, and fromOnnx brings it back`, async () => {
     const r = signedRand(13);
     const net = compile(seq(block, linear(TOKENS * WIDTH, 3)), { inputs: TOKENS * WIDTH, batch: 4, loss: mse(), seed: 2, threads: 1 });
     const x = Float32Array.from({ length: 7 * TOKENS * WIDTH }, r), want = net.predict(x);

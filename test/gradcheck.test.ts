@@ -93,6 +93,10 @@ const cases: Partial<Record<OpName, readonly Case[]>> = {
   ],
   mean: [{ shapes: [[3, 4]], build: (b, [x]) => b.mean(x!, [1]) }, { shapes: [[3, 4]], build: (b, [x]) => b.mean(x!, [0, 1]) }],
   reshape: [{ shapes: [[3, 4]], build: (b, [x]) => b.reshape(x!, [2, 6]) }],
+  tril: [[0, false], [1, false], [-1, true], [2, true]].map(([d, upper]): Case => ({
+    shapes: [[2, 3, 4]],
+    build: (b, [x]) => b.tril(x!, d as number, upper as boolean),
+  })),
   transpose: [[1, 0], [0, 2, 1], [2, 0, 1], [0, 2, 1, 3], [3, 1, 0, 2]].map((perm): Case => ({
     shapes: [[2, 3, 4, 5].slice(0, perm.length)],
     build: (b, [x]) => b.transpose(x!, perm),

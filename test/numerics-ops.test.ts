@@ -93,6 +93,7 @@ const CASES: Record<OpName, OpCase> = {
   constant: { a: NAN_IN, build: (g, a) => g.add(g.constant(2, [2, 3]), a), absorbs: "a literal" },
   reshape: { a: NAN_IN, build: (g, a) => g.reshape(a, [3, 2]), propagates: "moves values" },
   transpose: { a: NAN_IN, build: (g, a) => g.transpose(a, [1, 0]), propagates: "moves values" },
+  tril: { a: NAN_IN, build: (g, a) => g.tril(a, 1, false), propagates: "moves values" },
   broadcast_to: { a: { shape: [3], v: [1, NaN, 2] }, build: (g, a) => g.broadcastTo(a, [2, 3]), propagates: "moves values" },
   slice: { a: NAN_IN, build: (g, a) => g.slice(a, 1, 1, 3), propagates: "moves values" },
   pad: { a: NAN_IN, build: (g, a) => g.pad(a, 1, 1, 1), propagates: "moves values" },

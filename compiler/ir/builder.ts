@@ -203,6 +203,7 @@ export class GraphBuilder implements Emitter {
     return keepdims ? y : this.reshape(y, shape.filter((_d, i) => !norm.includes(i)));
   }
 
+  tril = (x: V, diagonal: number, upper: boolean): V => this.emit("tril", [x], { diagonal, upper });
   transpose = (x: V, perm: readonly number[]): V => (perm.every((p, d) => p === d) ? x : this.emit("transpose", [x], { perm: [...perm] }));
   matmul = (a: V, b: V, transA = false, transB = false) => this.emit("matmul", [a, b], { transA, transB });
   /**

@@ -74,6 +74,7 @@ function sampleAxis(n: Node, at: (v: V) => Axis, shape: (v: V) => readonly numbe
     if (reduced.includes(a)) return MIXED;
     return keepdims || n.op === "max_mask" ? a : a - reduced.filter((x) => x < a).length;
   }
+  if (n.op === "tril") return a < out - 2 ? a : MIXED; // the triangle depends on the row's and column's indices
   if (n.op === "transpose") return (n.attrs as { perm: readonly number[] }).perm.indexOf(a); // the axis moves with its samples
   if (n.op === "reshape") {
     // The sample axis survives when the axes before it hold as many elements as before.

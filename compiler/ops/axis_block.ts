@@ -1,7 +1,7 @@
 /** Shared rule of the block-moving ops (slice, pad, concat): one axis, the view [outer, n, inner]. */
 import type { ValueType } from "../ir/types.js";
 import { Lru } from "../../runtime/lru.js";
-import { emitBlocks, emitBroadcast, emitMax, emitOneHot, type BlockSpec } from "../../runtime/wasm/blocks.js";
+import { emitBlocks, emitBroadcast, emitMax, emitOneHot, emitTril, type BlockSpec } from "../../runtime/wasm/blocks.js";
 import { aroundAxis, axisOf, requireF32, shapeError } from "./def.js";
 
 export const isInt = (x: number) => Number.isInteger(x) && !Object.is(x, -0);
@@ -31,3 +31,5 @@ export const broadcastWasm = (d: readonly number[], s: readonly number[]) =>
 export const transposeWasm = (d: readonly number[], s: readonly number[]) =>
   cached(`transpose:${d};${s}`, () => emitBroadcast(d, s));
 export const oneHotWasm = (rows: number, classes: number) => cached(`oneHot:${rows},${classes}`, () => emitOneHot(rows, classes));
+export const trilWasm = (outer: number, m: number, n: number, diagonal: number, upper: boolean) =>
+  cached(`tril:${outer},${m},${n},${diagonal},${upper}`, () => emitTril(outer, m, n, diagonal, upper));

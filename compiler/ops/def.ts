@@ -29,6 +29,7 @@ export interface Emitter {
   maxMask(x: V, axes: readonly number[]): V;
   reshape(x: V, shape: readonly number[]): V;
   transpose(x: V, perm: readonly number[]): V;
+  tril(x: V, diagonal: number, upper: boolean): V;
   broadcastTo(x: V, shape: readonly number[]): V;
   /** Sum a broadcast result back to `shape` (the adjoint of broadcasting). */
   sumTo(x: V, shape: readonly number[]): V;

@@ -49,6 +49,7 @@ import { sub } from "./sub.js";
 import { sum } from "./sum.js";
 import { tanh } from "./tanh.js";
 import { transpose } from "./transpose.js";
+import { tril } from "./tril.js";
 import type { OpDef } from "./def.js";
 
 /**
@@ -70,7 +71,7 @@ const fused_elementwise = fusedElementwiseOp(scalarOps);
 
 /** The other primitives: an elementwise one listed here (it has a `scalar`) is a type error, not a silently unfused op. */
 const others = {
-  constant, sum, mean, max, max_mask, reshape, transpose, broadcast_to, slice, pad, concat,
+  constant, sum, mean, max, max_mask, reshape, transpose, tril, broadcast_to, slice, pad, concat,
   matmul, normalize, log_softmax, one_hot, dropout_mask,
   // Fused kernels: made by passes after differentiation, never differentiated themselves.
   fused_elementwise, linear,

@@ -3,7 +3,7 @@
  * not exist is a type error in compiler/, and a kernel named here but missing is one here.
  */
 import * as ew from "./elementwise.js";
-import { concat, maxMask, pad, reduceMax, slice } from "./layout.js";
+import { concat, maxMask, pad, reduceMax, slice, tril } from "./layout.js";
 import { linear, matmul } from "./matmul.js";
 import { normBackward, normForward } from "./norm.js";
 import { dropoutMask, oneHot } from "./random.js";
@@ -12,7 +12,7 @@ import type { Kernel } from "./types.js";
 import { softmaxXent } from "./xent.js";
 
 export const kernels = {
-  slice, pad, concat, reduceMax, maxMask,
+  slice, pad, concat, reduceMax, maxMask, tril,
   broadcast: ew.broadcast, transpose: ew.transpose, copy: ew.copy, fill: ew.fill,
   reduceSum, normalize, logSoftmax, matmul, dropoutMask, oneHot,
   linear,

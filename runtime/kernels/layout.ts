@@ -66,3 +66,12 @@ export const maxMask: Kernel = (bufs, p) => {
     }
   }
 };
+
+/** torch.tril / triu over the last two axes of [outer, m, n]; p = [outer, m, n, diagonal, upper]. */
+export const tril: Kernel = (bufs, p) => {
+  const x = bufs[0] as FloatArray, y = bufs[1] as FloatArray;
+  const [outer, m, n, diagonal, upper] = p as [number, number, number, number, number];
+  for (let o = 0, at = 0; o < outer; o++) {
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++, at++) y[at] = (upper ? j - i >= diagonal : j - i <= diagonal) ? x[at]! : 0;
+  }
+};

@@ -203,3 +203,37 @@ export function emitOneHot(rows: number, classes: number): Uint8Array {
   ));
   return m.encode();
 }
+
+/**
+ * torch.tril / torch.triu over the last two axes of `outer` matrices [m, n]: row i keeps columns
+ * j with j − i ≤ diagonal (tril) or j − i ≥ diagonal (triu) and zeroes the rest; each row one run
+ * copied and one zeroed, four floats at a time, then one at a time.
+ */
+export function emitTril(outer: number, m: number, n: number, diagonal: number, upper: boolean): Uint8Array {
+  if (![outer, m, n].every(isCount) || !Number.isInteger(diagonal) || Math.abs(diagonal) >= 2 ** 30) fail("bad tril sizes");
+  const mod = new ModuleBuilder();
+  mod.importMemory("env", "memory", 1);
+  const f = mod.func("fused", ["i32", "i32"]);
+  const [x, y] = f.i32Params() as [Local<"i32">, Local<"i32">];
+  const o = f.local("i32"), i = f.local("i32"), j = f.local("i32"), k = f.local("i32"), src = f.local("i32"), dst = f.local("i32");
+  const clamp = (v: Expr<"i32">) => i32.min_s(i32.max_s(v, i32.const(0)), i32.const(n));
+  // Columns [from, to) copied from x (keep) or zeroed.
+  const run = (from: Expr<"i32">, to: Expr<"i32">, keep: boolean): Stmt[] => [
+    set(j, from),
+    block(loop(
+      brIf(1, i32.gt_s(i32.add(get(j), i32.const(4)), to)),
+      v128.store(addr(dst, get(j)), keep ? v128.load(addr(src, get(j))) : f32x4.const(0)),
+      set(j, i32.add(get(j), i32.const(4))), br(0),
+    )),
+    forRange(j, get(j), to, 1, f32.store(addr(dst, get(j)), keep ? f32.load(addr(src, get(j))) : f32.const(0))),
+  ];
+  // k: the first column not kept (tril) or the first kept (triu).
+  f.body(forRange(o, i32.const(0), i32.const(outer * m), 1,
+    set(i, i32.rem_u(get(o), i32.const(m))),
+    set(src, addr(x, i32.mul(get(o), i32.const(n)))),
+    set(dst, addr(y, i32.mul(get(o), i32.const(n)))),
+    set(k, clamp(i32.add(get(i), i32.const(upper ? diagonal : diagonal + 1)))),
+    ...(upper ? [...run(i32.const(0), get(k), false), ...run(get(k), i32.const(n), true)] : [...run(i32.const(0), get(k), true), ...run(get(k), i32.const(n), false)]),
+  ));
+  return mod.encode();
+}

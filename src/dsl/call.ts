@@ -10,7 +10,8 @@ import type { GraphBuilder } from "../../compiler/ir/builder.js";
 import { fmtShape, sameShape, type V } from "../../compiler/ir/types.js";
 import { KilnError, ModelError } from "../../runtime/errors.js";
 import { describeValue } from "../validate.js";
-import { Scope, T, isTensor, type Tracing } from "./tensor.js";
+import { Scope, type Tracing } from "./scope.js";
+import { T, isTensor } from "./tensor.js";
 
 /** Nodes [from, to) of a graph were emitted by the user code named `scope`. */
 export interface ScopeRange { readonly from: number; readonly to: number; readonly scope: string }

@@ -10,77 +10,10 @@
  * the layer path, raised while compile() traces, before anything is allocated.
  */
 import type { GraphBuilder } from "../../compiler/ir/builder.js";
-import { MAX_ELEMENTS } from "../../compiler/ir/graph.js";
 import { fmtShape, inferShape, size, type V } from "../../compiler/ir/types.js";
-import { KilnError, ModelError } from "../../runtime/errors.js";
 import { describeValue } from "../validate.js";
 import { unknownOption } from "../options.js";
-
-/**
- * What a layer body knows of the program being traced (train and eval are two traces of one
- * model, so a body may branch on `training`, as a PyTorch module on `self.training`).
- */
-export interface Phase {
-  /** True in the train step's and gradients' trace; false in predict's. */
-  readonly training: boolean;
-}
-
-/**
- * The trace a body runs in: its phase, and how dropout draws a mask there (the next of the
- * model's dropout streams, numbered in trace order, so a body's dropout is reproducible).
- */
-export interface Tracing extends Phase {
-  /** x in eval (and at p = 0); in training x·mask, mask ∈ {0, 1/(1 − p)}. */
-  dropout(x: V, p: number): V;
-}
-
-/** One callback call: the builder it emits into and its name in messages (`seq[2].fn[1] "swish"`). */
-export class Scope {
-  private open = true;
-  /** `tracing` is absent in a loss body: it has no phase and draws no masks. */
-  constructor(readonly b: GraphBuilder, readonly where: string, readonly tracing?: Tracing) {}
-
-  /** The callback returned: its tensors may no longer be used. */
-  close(): void {
-    this.open = false;
-  }
-
-  fail(what: string): never {
-    throw new ModelError(`${this.where}: ${what}`);
-  }
-
-  /** A tensor argument of an op: a T of this scope, or a number made a scalar constant. */
-  operand(op: string, x: unknown): V {
-    if (typeof x === "number") {
-      if (!Number.isFinite(x)) this.fail(`${op}: expected a finite number, got ${x}`);
-      return this.b.scalar(x);
-    }
-    if (!isTensor(x)) this.fail(`${op}: expected a tensor expression or a number, got ${describe(x)}`);
-    return this.own(op, x);
-  }
-
-  own(op: string, x: T): V {
-    // x passed isTensor; a forged object with the mark but no scope is refused here too.
-    if (x.scope !== this) this.fail(`${op}: a tensor from ${typeof x.scope?.where === "string" ? x.scope.where : "elsewhere"} (a body may use only its own inputs and numbers)`);
-    if (!this.open) this.fail(`${op}: the tensor is used after its callback returned`);
-    return x.v;
-  }
-
-  /** Run one emission; a shape-rule error or an oversized result becomes a ModelError naming the layer. */
-  emit(op: string, f: (b: GraphBuilder) => V): T {
-    if (!this.open) this.fail(`${op}: the tensor is used after its callback returned`);
-    let v: V;
-    try {
-      v = f(this.b);
-    } catch (e) {
-      if (e instanceof KilnError && !(e instanceof ModelError)) this.fail(`${op}: ${e.message}`);
-      throw e;
-    }
-    const shape = this.b.type(v).shape;
-    if (size(shape) > MAX_ELEMENTS) this.fail(`${op} gives shape ${fmtShape(shape)}, ${size(shape)} elements; one tensor holds at most ${MAX_ELEMENTS}`);
-    return new T(this, v);
-  }
-}
+import type { Scope } from "./scope.js";
 
 /**
  * What marks a tensor expression, registered globally (Symbol.for): a model.ts in a CommonJS
@@ -242,6 +175,21 @@ export class T {
     if (new Set(perm).size !== rank) this.scope.fail(`permute: repeated axis in [${axes.join(",")}]`);
     const x = this.x("permute");
     return this.scope.emit("permute", (b) => b.transpose(x, perm));
+  }
+
+  /**
+   * The lower triangle of the last two axes (torch.tril): elements with column − row ≤ diagonal,
+   * the rest 0. A causal mask: `where(s.mul(0).add(1).tril().gt(0), s, -1e9)` for scores s.
+   */
+  tril(diagonal = 0): T { return this.triangle("tril", diagonal, false); }
+  /** The upper triangle of the last two axes (torch.triu): column − row ≥ diagonal, the rest 0. */
+  triu(diagonal = 0): T { return this.triangle("triu", diagonal, true); }
+
+  private triangle(op: string, diagonal: unknown, upper: boolean): T {
+    if (typeof diagonal !== "number" || !Number.isInteger(diagonal)) this.scope.fail(`${op}: diagonal must be an integer, got ${describe(diagonal)}`);
+    if (this.shape.length < 2) this.scope.fail(`${op}: expected a tensor of rank 2 or more, got shape ${fmtShape(this.shape)}`);
+    const x = this.x(op);
+    return this.scope.emit(op, (b) => b.tril(x, diagonal, upper));
   }
 
   /** Axes `a` and `b` swapped (torch.transpose): `k.transpose(-2, -1)`. */

@@ -1,5 +1,6 @@
 import { ModelError } from "../../runtime/errors.js";
-import type { Phase, T } from "../dsl/tensor.js";
+import type { Phase } from "../dsl/scope.js";
+import type { T } from "../dsl/tensor.js";
 import type { FnNode } from "./node.js";
 
 /** The fn marker type: passes its input size through, like relu (no phantom sizes, see ./sized.ts). */

@@ -1,7 +1,8 @@
 import { he, isInitializer, zeros, type Initializer } from "../init.js";
 import { MAX_ELEMENTS } from "../../compiler/ir/graph.js";
 import { ModelError } from "../../runtime/errors.js";
-import type { Phase, T } from "../dsl/tensor.js";
+import type { Phase } from "../dsl/scope.js";
+import type { T } from "../dsl/tensor.js";
 import { checkFeatures } from "./check.js";
 import { checkName } from "./fn.js";
 import type { ParamDecl, UserLayerNode } from "./node.js";

@@ -6,7 +6,8 @@
  * can reject neighbours that do not fit while the user types.
  */
 import type { Initializer } from "../init.js";
-import type { Phase, T } from "../dsl/tensor.js";
+import type { Phase } from "../dsl/scope.js";
+import type { T } from "../dsl/tensor.js";
 
 export interface LinearNode {
   readonly kind: "linear";

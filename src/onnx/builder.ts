@@ -62,11 +62,11 @@ export class OnnxBuilder {
     return this.initializer(`${this.scope ? `${this.scope}/` : ""}const_${this.temps++}`, dims, data);
   }
 
-  /** An INT64 constant (Reshape's shape, ReduceSum's axes). */
-  int64s(values: readonly number[]): string {
+  /** An INT64 constant (Reshape's shape, ReduceSum's axes; `dims` [] for a scalar: Trilu's k). */
+  int64s(values: readonly number[], dims: readonly number[] = [values.length]): string {
     const name = `${this.scope ? `${this.scope}/` : ""}const_${this.temps++}`;
     this.initNames.add(name);
-    this.initializers.push(int64Tensor(name, values));
+    this.initializers.push(int64Tensor(name, values, dims));
     return name;
   }
 }

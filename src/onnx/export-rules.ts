@@ -153,6 +153,7 @@ export const rules: Rules = {
     return null;
   },
   transpose: (o, { ins, outs, attrs }) => (o.node("Transpose", ins, { perm: ints(attrs.perm) }, outs), null),
+  tril: (o, { ins, outs, attrs }) => (o.node("Trilu", [ins[0]!, o.int64s([attrs.diagonal], [])], { upper: i(attrs.upper ? 1 : 0) }, outs), null),
   matmul: (o, { ins, outs, attrs, types }) => {
     const r = types[0]!.shape.length;
     if (r === 2) return o.node("Gemm", ins, { transA: i(attrs.transA ? 1 : 0), transB: i(attrs.transB ? 1 : 0) }, outs), null;

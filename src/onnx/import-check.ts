@@ -75,7 +75,7 @@ const OPS: Readonly<Record<string, OpSpec>> = {
   Pad: { inputs: [(o) => (o < 11 ? 1 : 2), (o) => (o < 11 ? 1 : o < 18 ? 3 : 4)], outputs: [1, 1], attrs: { pads: [IS, 1, 11], mode: [S], value: [F, 1, 11] } },
   Clip: { inputs: [1, (o) => (o < 11 ? 1 : 3)], outputs: [1, 1], attrs: { min: [F, 1, 11], max: [F, 1, 11] } },
   Shape: { ...unary, attrs: { start: [I, 15], end: [I, 15] } },
-  Transpose: { ...unary, attrs: { perm: [IS] } }, ConstantOfShape: { ...unary, attrs: { value: [T, 9] } },
+  Transpose: { ...unary, attrs: { perm: [IS] } }, Trilu: { inputs: [1, 2], outputs: [1, 1], attrs: { upper: [I] } }, ConstantOfShape: { ...unary, attrs: { value: [T, 9] } },
   Constant: {
     inputs: [0, 0], outputs: [1, 1],
     attrs: {

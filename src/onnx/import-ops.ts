@@ -16,7 +16,7 @@ import type { GraphBuilder } from "../../compiler/ir/builder.js";
 import { inferShape, size, type V } from "../../compiler/ir/types.js";
 import { attr, attrFloat, attrInt, attrInts, attrString } from "./import-graph.js";
 import { nice } from "./import-match.js";
-import type { Tracing } from "../dsl/tensor.js";
+import type { Tracing } from "../dsl/scope.js";
 import { batchNormTrain } from "../trace.js";
 import type { Node } from "./proto.js";
 
@@ -274,6 +274,14 @@ export const RULES: Readonly<Record<string, Rule>> = {
     const moved = perm.filter((p) => shape[p] !== 1);
     if (moved.some((p, j) => j > 0 && moved[j - 1]! > p)) return c.b.transpose(x, perm);
     return c.b.reshape(x, perm.map((p) => shape[p]!));
+  },
+  // torch.tril / triu: k (the diagonal) an integer constant, 0 when absent.
+  Trilu: (c, n) => {
+    const k = c.has(1) ? c.ints(1) : [0];
+    if (k.length !== 1) c.fail(`has ${k.length} values for k; expected one integer`);
+    const x = c.data(0);
+    if (c.shape(x).length < 2) c.fail(`takes a tensor of rank ${c.shape(x).length}; expected a matrix or a batch of them`);
+    return c.b.tril(x, k[0]!, attrInt(n, "upper", 1) !== 0);
   },
   Squeeze: (c, n) => { const x = c.data(0); return c.b.reshape(x, squeezed(c, c.shape(x), squeezeAxes(c, n))); },
   Unsqueeze: (c, n) => { const x = c.data(0); return c.b.reshape(x, unsqueezed(c, c.shape(x), squeezeAxes(c, n))); },

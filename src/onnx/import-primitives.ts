@@ -33,7 +33,7 @@ import { ACTIVATION_RULES } from "./import-activations.js";
 import { LOGIC_RULES, split } from "./import-logic.js";
 import { RULES, sliceBounds, type Ctx, type Ints } from "./import-ops.js";
 import { readFloats, type FloatTensor } from "./tensors.js";
-import type { Tracing } from "../dsl/tensor.js";
+import type { Tracing } from "../dsl/scope.js";
 import { DataType, quoteName, type Node } from "./proto.js";
 
 const isIntType = (t: number | undefined): boolean => t === DataType.INT64 || t === DataType.INT32;

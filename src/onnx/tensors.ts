@@ -117,8 +117,8 @@ export function floatTensor(name: string, dims: readonly number[], data: ArrayLi
 }
 
 /** An INT64 tensor (Reshape's shape, ReduceSum's axes). */
-export const int64Tensor = (name: string, values: readonly number[]): object =>
-  ({ name, dims: [values.length], data_type: DataType.INT64, int64_data: [...values] });
+export const int64Tensor = (name: string, values: readonly number[], dims: readonly number[] = [values.length]): object =>
+  ({ name, dims: [...dims], data_type: DataType.INT64, int64_data: [...values] });
 
 /** An int64 field as a number, clamped to ±2⁵³. */
 function clampedInt(x: Int64): number {

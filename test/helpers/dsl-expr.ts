@@ -60,6 +60,8 @@ export function evaluate(e: Expr, env: Env): T {
     case "reshape": return sub(1).reshape((e[2] as Operand[]).map((d) => operand(d, env) as number));
     case "permute": return sub(1).permute(e[2] as number[]);
     case "transpose": return sub(1).transpose(e[2] as number, e[3] as number);
+    case "tril": return sub(1).tril(e[2] as number);
+    case "triu": return sub(1).triu(e[2] as number);
     case "gt": case "lt": case "ge": case "le": return (sub(1)[op] as (y: T | number) => T)(operand(e[2] as Operand, env));
     case "where": return where(sub(1), operand(e[2] as Operand, env), operand(e[3] as Operand, env));
     case "clamp": return sub(1).clamp((e[2] as number | null) ?? undefined, (e[3] as number | null) ?? undefined);
