@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  batchNorm, compile, concat, dropout, encodeSafetensors, fn, gelu, init, layer, layerNorm, leakyRelu, linear, loadCheckpointBytes, relu, residual, seq, sgd,
+  batchNorm, checkpointBytes, compile, concat, dropout, encodeSafetensors, fn, gelu, init, layer, layerNorm, leakyRelu, linear, loadCheckpointBytes, relu, residual, seq, sgd,
   printIR, sigmoid, silu, tanh, KilnError,
 } from "../src/index.js";
 import { fromOnnx, type Imported } from "../src/onnx/import.js";
@@ -211,11 +211,22 @@ describe("graphs kiln cannot express", () => {
     expect(net.params["4.weight.copy"]).not.toEqual(net.params["2.weight"]);
   });
 
-  it("a tensor a Constant node computes (a causal mask of −∞) is a fixed state buffer: ±∞ allowed there, NaN never, and an initializer stays finite", () => {
+  it("a tensor a Constant node computes (a causal mask of −∞) is a fixed state buffer, −∞ read as the lowest float; NaN refused there, ±∞ in an initializer too", () => {
     const imported = fromOnnx(bytesOf("transformer-causal"));
-    const masks = Object.entries(imported.state).filter(([, v]) => Array.from(v as ArrayLike<number>).includes(-Infinity));
+    const lowest = -3.4028234663852886e38;
+    const masks = Object.entries(imported.state).filter(([, v]) => Array.from(v as ArrayLike<number>).includes(lowest));
     expect(masks.length).toBeGreaterThan(0);
-    for (const [name] of masks) expect(Object.keys(imported.params)).not.toContain(name);
+    for (const [name, v] of masks) {
+      expect(Object.keys(imported.params)).not.toContain(name);
+      expect(Array.from(v as ArrayLike<number>).every((e) => e === 0 || e === lowest)).toBe(true);
+    }
+    // It goes into a checkpoint and back (a non-finite tensor would be refused there).
+    const net = compile(imported.model, { inputs: imported.inputs, batch: 4 });
+    load(net, imported);
+    const again = compile(imported.model, { inputs: imported.inputs, batch: 4 });
+    loadCheckpointBytes(again, checkpointBytes(net));
+    const x = Float32Array.from({ length: 128 }, (_, i) => Math.cos(i));
+    expect([...again.predict(x)]).toEqual([...net.predict(x)]);
     const m = decodeModel(bytesOf("transformer-causal"));
     const nodes = m.graph!.node as unknown as { op_type: string; output: string[]; attribute: { name: string; t?: { raw_data: Uint8Array } }[] }[];
     const mask = nodes.find((n) => n.op_type === "Constant" && n.output[0] === masks[0]![0])!;

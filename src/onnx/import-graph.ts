@@ -12,6 +12,9 @@ import { readFloats, readInts, type FloatTensor } from "./tensors.js";
 /** Node description for messages: `Gemm "/0/Gemm"`. */
 export const nodeLabel = (n: Node): string => `${n.op_type || "(no op_type)"} ${quoteName(n.name || "(unnamed)")}`;
 
+/** The largest finite float32. */
+const FLOAT_MAX = 3.4028234663852886e38;
+
 export class OnnxGraph {
   readonly nodes: readonly Node[];
   /** The input's name and feature count. */
@@ -25,7 +28,7 @@ export class OnnxGraph {
   /**
    * Tensors a Constant node makes (not initializers, nor Identity copies of them): values the
    * exporter computed (a causal mask), never a module's parameter or buffer, so they are read as
-   * fixed tensors and may hold ±∞.
+   * fixed tensors and may hold ±∞ (read as ±the largest float).
    */
   readonly computed = new Set<string>();
   private readonly consts = new Map<string, Tensor>();
@@ -117,7 +120,11 @@ export class OnnxGraph {
     if (!name) throw new KilnError(`ONNX: ${what} is missing`);
     const t = this.consts.get(name);
     if (!t) throw new KilnError(`ONNX: ${what} must be a constant tensor (an initializer), but ${quoteName(name)} is computed`);
-    return readFloats(t, `${what} ${quoteName(name)}`, this.computed.has(name));
+    const read = readFloats(t, `${what} ${quoteName(name)}`, this.computed.has(name));
+    if (!this.computed.has(name) || read.data.every(Number.isFinite)) return read;
+    // ±∞ of a computed constant (a mask) as ±the largest float: softmax gives the masked keys the
+    // same weight 0, and the tensor stays one a checkpoint and an ONNX initializer can hold.
+    return { dims: read.dims, data: read.data.map((v) => (v === Infinity ? FLOAT_MAX : v === -Infinity ? -FLOAT_MAX : v)) };
   }
 
   /** A constant's integer values (shapes, axes). */
