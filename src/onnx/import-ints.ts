@@ -6,7 +6,8 @@
  * Each op follows its ONNX definition for integer tensors of any rank.
  */
 import { attr, attrInt, attrInts } from "./import-graph.js";
-import { axisOf, reduceAxes, reshapeTarget, sliceArgs, sliceBounds, squeezeAxes, squeezed, unsqueezed, type Ctx, type Ints } from "./import-ops.js";
+import { reshapeTarget, sliceArgs, sliceBounds, squeezeAxes, squeezed, unsqueezed } from "./import-layout.js";
+import { axisOf, reduceAxes, type Ctx, type Ints } from "./import-ops.js";
 import type { Node } from "./proto.js";
 import { readInts } from "./tensors.js";
 

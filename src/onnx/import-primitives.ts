@@ -31,7 +31,8 @@ import { attr, attrInt, attrInts, nodeLabel, type OnnxGraph } from "./import-gra
 import { integerOp } from "./import-ints.js";
 import { ACTIVATION_RULES } from "./import-activations.js";
 import { LOGIC_RULES, split } from "./import-logic.js";
-import { RULES, sliceBounds, type Ctx, type Ints } from "./import-ops.js";
+import { LAYOUT_RULES, sliceBounds } from "./import-layout.js";
+import { RULES, type Ctx, type Ints } from "./import-ops.js";
 import { readFloats, type FloatTensor } from "./tensors.js";
 import type { Tracing } from "../dsl/scope.js";
 import { DataType, quoteName, type Node } from "./proto.js";
@@ -40,7 +41,7 @@ const isIntType = (t: number | undefined): boolean => t === DataType.INT64 || t 
 const isFloatType = (t: number | undefined): boolean => t === DataType.FLOAT || t === DataType.DOUBLE;
 
 /** The ops this importer computes: float ops (./import-ops.ts) and the integer ops of shapes. */
-const ALL_RULES = { ...RULES, ...ACTIVATION_RULES, ...LOGIC_RULES };
+const ALL_RULES = { ...RULES, ...LAYOUT_RULES, ...ACTIVATION_RULES, ...LOGIC_RULES };
 export const PRIMITIVE_OPS: ReadonlySet<string> = new Set([...Object.keys(ALL_RULES), "Split", "Shape", "Gather", "Constant", "ConstantOfShape", "Transpose", "ReduceProd"]);
 
 /** Inputs read at import as integers (shapes, axes, pads) or numbers, by op: never tensors of the graph. */
