@@ -172,3 +172,28 @@ describe("broadcast_to in WebAssembly", () => {
     });
   }
 });
+
+describe("ops of many inputs (engines refuse a WebAssembly function of more than 1,000 parameters)", () => {
+  it("a concat of 2,048 tensors is a concat of concats, and a sum or product of 1,100 slices several loops: they compile and compute what the reference does", () => {
+    const cases: [string, number, number, (b: GraphBuilder, x: V) => V][] = [
+      ["concat of 2,048", 3, 3 * 2048, (b, x) => b.concat(Array.from({ length: 2048 }, (_, i) => (i % 2 ? b.neg(x) : x)), 1)],
+      ["sum of 1,100 slices", 1200, 1, (b, x) => Array.from({ length: 1099 }, (_, i) => b.slice(x, 1, i + 1, i + 2)).reduce((acc, s) => b.add(acc, s), b.slice(x, 1, 0, 1))],
+      ["product of 1,100 tanh(slices)", 1200, 1, (b, x) => Array.from({ length: 1099 }, (_, i) => b.tanh(b.slice(x, 1, i + 1, i + 2))).reduce((acc, s) => b.mul(acc, b.add(s, b.scalar(1))), b.slice(x, 1, 0, 1))],
+    ];
+    for (const [name, n, out, f] of cases) {
+      const b = new GraphBuilder();
+      const x = b.input("x", "data", { shape: [2, n], dtype: "f32" });
+      const y = f(b, x);
+      expect(b.type(y).shape, name).toEqual([2, out]);
+      b.output("y", "probe", y);
+      const g = b.build();
+      expect(javascriptKernels(g), name).toEqual([]);
+      const fast = compileGraph(g), ref = compileGraph(g, { optimize: false });
+      const r = rand(n);
+      const v = Float32Array.from({ length: 2 * n }, () => (r() - 0.5) * 0.5);
+      fast.input("x").set(v); ref.input("x").set(v);
+      fast.run(); ref.run();
+      expect(maxRelErr(fast.output("y"), ref.output("y")), name).toBeLessThan(1e-5);
+    }
+  });
+});

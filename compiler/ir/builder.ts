@@ -6,6 +6,7 @@
 import { GraphError } from "../../runtime/errors.js";
 import type { Emitter } from "../ops/def.js";
 import { ops, type AttrsOf, type OpName } from "../ops/index.js";
+import { MAX_CONCAT_INPUTS } from "../ops/concat.js";
 import { checkGraph, type Graph, type Input, type InputKind, type Node, type Output, type OutputKind } from "./graph.js";
 import { sameShape, type V, type ValueType } from "./types.js";
 
@@ -169,7 +170,12 @@ export class GraphBuilder implements Emitter {
   /** Zeros around x on `axis`: `before` in front, `after` behind (the adjoint of slice). */
   pad = (x: V, axis: number, before: number, after: number) => this.emit("pad", [x], { axis, before, after });
   /** The values side by side on `axis` (like torch.cat). */
-  concat = (xs: readonly V[], axis: number) => this.emit("concat", xs, { axis });
+  /** Side by side on `axis`; more than MAX_CONCAT_INPUTS inputs as a concat of concats of at most that many. */
+  concat = (xs: readonly V[], axis: number): V => {
+    if (xs.length <= MAX_CONCAT_INPUTS) return this.emit("concat", xs, { axis });
+    const parts = Array.from({ length: Math.ceil(xs.length / MAX_CONCAT_INPUTS) }, (_, i) => xs.slice(i * MAX_CONCAT_INPUTS, (i + 1) * MAX_CONCAT_INPUTS));
+    return this.concat(parts.map((p) => (p.length === 1 ? p[0]! : this.emit("concat", p, { axis }))), axis);
+  };
   maxMask = (x: V, axes: readonly number[]) => this.emit("max_mask", [x], { axes: [...axes], keepdims: false });
   reshape = (x: V, shape: readonly number[]) =>
     sameShape(this.type(x).shape, shape) ? x : this.emit("reshape", [x], { shape: [...shape] });

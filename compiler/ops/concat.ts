@@ -3,6 +3,13 @@ import { closed } from "../ir/closed.js";
 import { blockAxis, blockView, blocksWasm } from "./axis_block.js";
 import { defineMultiOp, shapeError, type OpDef } from "./def.js";
 
+/**
+ * The most inputs one concat node takes: its kernel is a WebAssembly function of one parameter per
+ * buffer, and engines refuse more than 1,000 (V8). GraphBuilder.concat writes a longer list as a
+ * concat of concats, which simplify leaves so.
+ */
+export const MAX_CONCAT_INPUTS = 256;
+
 /** y = the inputs side by side on `axis` (other dimensions equal);  dxᵢ = g sliced at xᵢ's place */
 export const concat: OpDef<{ axis: number }> = defineMultiOp({
   attrs: closed({ axis: t.number }),

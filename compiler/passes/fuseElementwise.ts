@@ -38,6 +38,18 @@ export function fuseElementwise(g: Graph): Graph {
   }
 }
 
+/**
+ * The most buffers one fused loop may take: its kernel is a WebAssembly function of one parameter
+ * per buffer, and engines refuse more than 1,000 (V8). Counted as the group's distinct outside
+ * inputs plus one per member (each may be an output); a node that would pass it starts a loop of
+ * its own (a sum of a thousand slices is two loops, never a module that does not compile).
+ */
+const MAX_LOOP_BUFFERS = 512;
+function buffers(members: readonly Node[]): number {
+  const made = new Set(members.flatMap((m) => m.outputs));
+  return new Set(members.flatMap((m) => m.inputs.filter((v) => !made.has(v)))).size + members.length;
+}
+
 function fuse(g: Graph, lateReads: boolean): Graph {
   const producer = new Map<V, { node: Node; index: number }>();
   const order = new Map<Node, number>(g.nodes.map((n, i) => [n, i]));
@@ -87,14 +99,14 @@ function fuse(g: Graph, lateReads: boolean): Graph {
       shape,
     };
     for (const m of merged.members) groupOf.set(m.outputs[0]!, merged);
-    if (candidates.length > 0 && fits(merged)) {
+    if (candidates.length > 0 && fits(merged) && buffers(merged.members) <= MAX_LOOP_BUFFERS) {
       for (const c of candidates) groups.splice(groups.indexOf(c), 1);
       groups.push(merged);
       return;
     }
     // Undo the tentative merge.
     for (const c of candidates) for (const m of c.members) groupOf.set(m.outputs[0]!, c);
-    const grp = candidates.find((c) => n.inputs.every((v) => before(v, c) || groupOf.get(v) === c))
+    const grp = candidates.find((c) => n.inputs.every((v) => before(v, c) || groupOf.get(v) === c) && buffers([...c.members, n]) <= MAX_LOOP_BUFFERS)
       ?? { first: index, members: [], shape };
     if (!grp.members.length) groups.push(grp);
     grp.members.push(n);

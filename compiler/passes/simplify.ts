@@ -6,6 +6,7 @@ import type { Graph, Node } from "../ir/graph.js";
 import { sameShape, type V } from "../ir/types.js";
 import { scalarFunction } from "../ops/elementwise_codegen.js";
 import { isElementwise, scalarOps } from "../ops/index.js";
+import { MAX_CONCAT_INPUTS } from "../ops/concat.js";
 import { rewrite, type RewriteContext, type Rule } from "./rewrite.js";
 
 const shapeOf = (ctx: RewriteContext, v: V) => ctx.b.type(v).shape;
@@ -117,7 +118,7 @@ const rules: Rule[] = [
     }
     return null;
   },
-  // pad(x)[0, 0] → x ;  concat(…, concat(a, b), …) on one axis → concat(…, a, b, …) ;  concat(x) → x
+  // pad(x)[0, 0] → x ;  concat(…, concat(a, b), …) on one axis → concat(…, a, b, …) (up to MAX_CONCAT_INPUTS) ;  concat(x) → x
   (n, ctx) => {
     if (n.op === "pad") return n.attrs.before === 0 && n.attrs.after === 0 ? [n.inputs[0]!] : null;
     if (n.op !== "concat") return null;
@@ -125,7 +126,7 @@ const rules: Rule[] = [
     const rank = shapeOf(ctx, n.outputs[0]!).length, axis = (n.attrs.axis + rank) % rank;
     const inner = (v: V) => { const p = ctx.producer(v); return p?.op === "concat" && (p.attrs.axis + rank) % rank === axis ? p.inputs : [v]; };
     const flat = n.inputs.flatMap(inner);
-    return flat.length === n.inputs.length ? null : [ctx.b.concat(flat, axis)];
+    return flat.length === n.inputs.length || flat.length > MAX_CONCAT_INPUTS ? null : [ctx.b.concat(flat, axis)];
   },
   // broadcast_to(reshape(c)) of a constant → the constant at the new shape
   (n, ctx) => {
