@@ -53,3 +53,25 @@ export function differentiate(g: Graph, loss: string, wrt: readonly string[]): G
   }
   return b.build();
 }
+
+/**
+ * Ops whose output carries no gradient in PyTorch's sense: a comparison's 0 or 1 (step), labels'
+ * one-hot, dropout's and max's masks. (sign and x⁰ have a gradient of zeros there, not none.)
+ */
+const NO_GRADIENT = new Set<string>(["step", "one_hot", "dropout_mask", "max_mask"]);
+
+/**
+ * The values the output `loss` depends on through ops that carry a gradient: a parameter outside
+ * it has PyTorch's grad None (read only by a comparison, or not at all), and PyTorch's optimizers
+ * skip it — no weight decay, no momentum. keep's condition (a where's) carries none either.
+ */
+export function connectedToLoss(g: Graph, loss: string): Set<V> {
+  const out = g.outputs.find((o) => o.name === loss);
+  const needed = new Set<V>(out ? [out.value] : []);
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i]!;
+    if (NO_GRADIENT.has(n.op) || !n.outputs.some((v) => needed.has(v))) continue;
+    (n.op === "keep" ? [n.inputs[0]!] : n.inputs).forEach((v) => needed.add(v));
+  }
+  return needed;
+}

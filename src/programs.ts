@@ -5,7 +5,7 @@
  *   train     one whole step: forward, backward, optimizer update; parameters in, parameters out
  *   eval      eval-mode forward: no dropout, batchNorm on running statistics
  */
-import { differentiate } from "../compiler/autodiff.js";
+import { connectedToLoss, differentiate } from "../compiler/autodiff.js";
 import { GraphBuilder } from "../compiler/ir/builder.js";
 import type { Graph } from "../compiler/ir/graph.js";
 import type { V } from "../compiler/ir/types.js";
@@ -98,10 +98,14 @@ export function trainGraph(full: Graph, params: readonly string[], opt: Optimize
   b.filterOutputs((o) => o.kind === "loss" || o.kind === "state" || o.kind === "probe");
   const lr = b.input("lr", "scalar", { shape: [], dtype: "f32" });
   const scalars = opt.scalars.map((s) => b.input(s.name, "scalar", { shape: [], dtype: "f32" }));
+  const connected = connectedToLoss(full, "loss");
   for (const name of params) {
     const w = b.findInput(name)!;
     const slots = opt.slots.map((s) => b.input(`${name}.${s}`, "optim", b.type(w)));
-    const u = b.withOrigin([`optimizer@${name}`], () => opt.emit(b, w, grads.get(`${name}.grad`)!, lr, slots, scalars));
+    // A parameter nothing connects to the loss stays as it is, as PyTorch's optimizers skip a
+    // parameter whose grad is None: no weight decay, no momentum.
+    const u = !connected.has(w) ? { param: w, slots }
+      : b.withOrigin([`optimizer@${name}`], () => opt.emit(b, w, grads.get(`${name}.grad`)!, lr, slots, scalars));
     b.output(name, "param", u.param);
     opt.slots.forEach((s, i) => b.output(`${name}.${s}`, "optim", u.slots[i]!));
   }

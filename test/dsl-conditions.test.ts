@@ -7,7 +7,7 @@
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { javascriptSteps } from "./helpers/run.js";
-import { cat, compile, fn, fromOnnx, init, layer, lossFn, mse, ModelError, seq, where, type T } from "../src/index.js";
+import { adamw, cat, compile, fn, fromOnnx, init, layer, lossFn, mse, ModelError, seq, sgd, where, type T } from "../src/index.js";
 
 const sum = lossFn("sum", (out: T) => out.sum());
 const X = Float32Array.of(-2, -0.5, 0, 0.5, 1, 2, -1, 1e-30, 3, -3);
@@ -96,6 +96,31 @@ describe("where", () => {
   it("refuses what is not a tensor of the callback, naming the layer", () => {
     expect(() => compile(seq(fn("bad", (x) => where(1 as never, x, 0))), { inputs: 2, batch: 2 })).toThrow(/where: expected a tensor expression as the condition, got/);
     expect(() => compile(seq(fn("bad", (x) => where(x.gt(0), "a" as never, 0))), { inputs: 2, batch: 2 })).toThrow(ModelError);
+  });
+});
+
+describe("parameters without a gradient (PyTorch's grad None)", () => {
+  it("are left as they are by the optimizers when only a comparison reads them, or nothing; through sign or x⁰ they decay (PyTorch's zeros)", () => {
+    // t: read only by gt (None in PyTorch); unused: read by nothing (None); s: read through sign
+    // and pow 0 (PyTorch's gradient: zeros, so weight decay and momentum apply); w: an ordinary one.
+    const gate = layer({
+      name: "gate", in: 3, out: 3,
+      params: { t: { shape: [3], init: init.ones() }, unused: { shape: [2], init: init.ones() }, s: { shape: [3], init: init.ones() }, w: { shape: [3], init: init.ones() } },
+      apply: (p, x) => where(x.gt(p.t), x.mul(p.w), 0).add(p.s.sign().mul(p.s.pow(0))),
+    });
+    const x = Float32Array.of(2, 0.5, -1, 3, 2, 0.2), y = new Float32Array(6);
+    for (const [name, optimizer, decay] of [["sgd", sgd({ lr: 0.1, momentum: 0.9, weightDecay: 0.1 }), 1 - 0.1 * 0.1], ["adamw", adamw({ lr: 0.1, weightDecay: 0.1 }), 1 - 0.1 * 0.1]] as const) {
+      for (const optimize of [true, false]) {
+        const net = compile(seq(gate), { inputs: 3, batch: 2, loss: mse(), optimizer, optimize });
+        net.trainStep(x, y);
+        expect([...net.params["0.t"]!], name).toEqual([1, 1, 1]);
+        expect([...net.params["0.unused"]!], name).toEqual([1, 1]);
+        // s's gradient is zeros: the first step is the decay alone (momentum and Adam's moments of 0 add nothing).
+        expect([...net.params["0.s"]!], name).toEqual([decay, decay, decay].map(Math.fround));
+        expect([...net.params["0.w"]!].some((v) => v !== Math.fround(decay)), name).toBe(true);
+        expect([...net.gradients(x, y).grads["0.t"]!], name).toEqual([0, 0, 0]);
+      }
+    }
   });
 });
 
