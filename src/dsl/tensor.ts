@@ -179,7 +179,7 @@ export class T {
 
   /**
    * The lower triangle of the last two axes (torch.tril): elements with column − row ≤ diagonal,
-   * the rest 0. A causal mask: `where(s.mul(0).add(1).tril().gt(0), s, -1e9)` for scores s.
+   * the rest 0. A causal mask: `where(s.mul(0).add(1).tril().gt(0.5), s, -1e9)` for scores s.
    */
   tril(diagonal = 0): T { return this.triangle("tril", diagonal, false); }
   /** The upper triangle of the last two axes (torch.triu): column − row ≥ diagonal, the rest 0. */
