@@ -60,6 +60,8 @@ const TREES: Record<string, string> = {
   // nn.TransformerEncoder of two pre-norm GELU layers, sequence first, with a causal mask: the
   // batch axis transposed inside, the mask (a Constant of 0 and −∞) a state buffer, not trained.
   "transformer-causal": 'layer("onnx", 32→3)',
+  // nn.TransformerDecoderLayer: self-attention, then cross-attention to a memory.
+  "transformer-decoder": 'layer("onnx", 32→3)',
 };
 
 /** The model as text, children inline (describe() stops at one level). */
