@@ -27,9 +27,6 @@ export const blocksWasm = (spec: BlockSpec) => cached(`blocks:${JSON.stringify(s
 export const maxWasm = (outer: number, n: number, inner: number, mask: boolean) => cached(`max:${outer},${n},${inner},${mask}`, () => emitMax(outer, n, inner, mask));
 export const broadcastWasm = (d: readonly number[], s: readonly number[]) =>
   cached(`broadcast:${d};${s}`, () => emitBroadcast(d, s));
-/** A transpose is a broadcast's loop with strides that permute instead of repeat. */
-export const transposeWasm = (d: readonly number[], s: readonly number[]) =>
-  cached(`transpose:${d};${s}`, () => emitBroadcast(d, s));
 export const oneHotWasm = (rows: number, classes: number) => cached(`oneHot:${rows},${classes}`, () => emitOneHot(rows, classes));
 export const trilWasm = (outer: number, m: number, n: number, diagonal: number, upper: boolean) =>
   cached(`tril:${outer},${m},${n},${diagonal},${upper}`, () => emitTril(outer, m, n, diagonal, upper));

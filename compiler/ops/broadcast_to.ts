@@ -31,7 +31,8 @@ export const broadcast_to: OpDef<{ shape: number[] }> = defineOp({
  * The broadcast as y[i0, …, ik] = x[Σ ij·sj]: dimensions of size 1 dropped, neighbours merged
  * when both are broadcast (stride 0) or x is contiguous across them. Every broadcast of a rank-2
  * tensor is three runs or fewer; a rank-4 one can be four ([a,1,b,1] to [a,c,b,d]). The last
- * run's stride is 0 or 1 (x's innermost kept dimension is contiguous).
+ * run's stride is 0 or 1 for a broadcast (x's innermost kept dimension is contiguous); a
+ * transpose's permuted strides (compiler/ops/transpose.ts) take the same view, any stride last.
  */
 export function broadcastView(shape: readonly number[], strides: readonly number[]): { d: number[]; s: number[] } {
   const runs: { size: number; stride: number }[] = [];
