@@ -66,6 +66,9 @@ const cases: Case[] = [
   { name: "log_softmax on its own, last axis", shapes: [[6, 37]], build: (b, [x]) => b.logSoftmax(x!, 1), tol: 2e-6 },
   { name: "log_softmax, first axis", shapes: [[37, 5]], build: (b, [x]) => b.logSoftmax(x!, 0), tol: 2e-6 },
   { name: "log_softmax of a rank-3 tensor, middle axis", shapes: [[3, 9, 5]], build: (b, [x]) => b.logSoftmax(x!, 1), tol: 2e-6 },
+  // A softmax, exp(log_softmax): expanded to exp(s) / Σ exp(s), one exp an element.
+  { name: "softmax, last axis", shapes: [[6, 37]], build: (b, [x]) => b.exp(b.logSoftmax(b.mul(x!, b.scalar(20)), 1)), tol: 2e-6 },
+  { name: "softmax of a rank-3 tensor, middle axis", shapes: [[3, 9, 2]], build: (b, [x]) => b.exp(b.logSoftmax(x!, -2)), tol: 2e-6 },
   { name: "log_softmax of large values (the shift)", shapes: [[4, 7]], build: (b, [x]) => b.logSoftmax(b.mul(x!, b.scalar(40)), -1), tol: 2e-6 },
   { name: "normalize of a rank-3 tensor, middle axis", shapes: [[3, 9, 5]], build: (b, [x]) => b.normalize(x!, 1, 1e-5), tol: 1e-5 },
   { name: "normalize of a rank-3 tensor, last axis", shapes: [[3, 4, 33]], build: (b, [x]) => b.normalize(x!, -1, 1e-3), tol: 1e-5 },
@@ -107,6 +110,32 @@ describe("issue 10 primitives in optimized programs", () => {
       }
     });
   }
+});
+
+describe("softmax as exp(log_softmax)", () => {
+  const opsOf = (build: (b: GraphBuilder, x: V) => V) => {
+    const b = new GraphBuilder();
+    b.output("y", "probe", build(b, b.input("x", "data", { shape: [4, 5, 3], dtype: "f32" })));
+    const ops: string[] = [];
+    for (const n of optimize(b.build(), "graph").nodes) {
+      ops.push(n.op);
+      if (n.op === "fused_elementwise") ops.push(...n.attrs.code.map((c) => c.op));
+    }
+    return ops;
+  };
+  it("takes one exp an element and divides by the sum, along any axis", () => {
+    for (const axis of [0, 1, 2, -1]) {
+      const ops = opsOf((b, x) => b.exp(b.logSoftmax(x, axis)));
+      expect(ops.filter((o) => o === "exp"), `axis ${axis}`).toHaveLength(1);
+      expect(ops, `axis ${axis}`).toContain("div");
+      expect(ops, `axis ${axis}`).not.toContain("log");
+    }
+  });
+  it("leaves a log_softmax read otherwise, and an unshifted hand-written one, as they are", () => {
+    expect(opsOf((b, x) => b.exp(b.mul(b.logSoftmax(x, 1), b.scalar(2))))).toContain("log");
+    const unshifted = opsOf((b, x) => b.exp(b.sub(x, b.log(b.sum(b.exp(x), [1], true)))));
+    expect(unshifted.filter((o) => o === "exp")).toHaveLength(2);
+  });
 });
 
 describe("one_hot and a stored dropout mask in WebAssembly", () => {
