@@ -118,65 +118,91 @@ function runBoth(c: Case, values: readonly (readonly number[] | Float32Array | I
 
 const bitsEqual = (x: number, y: number) => (Number.isNaN(x) ? Number.isNaN(y) : Object.is(x, y));
 
+/** Random code DAGs on `domains`: exact against the float32 interpreter without exp/log, within the JS kernel's bound. */
+function randomDags(seed: number, count: number, domains?: readonly (readonly number[])[]) {
+  const r = rng(seed);
+  let compared = 0, total = 0, exactCases = 0;
+  for (let t = 0; t < count; t++) {
+    const c = randomCase(r, DEFAULT_OPS, domains);
+    const values = c.shapes.map((s, j) => c.dtypes[j] === "i32" ? [Math.floor(r() * 2 ** 31)] : Array.from({ length: size(s) }, () => c.sample(r)));
+    const { ins, js, wa } = runBoth(c, values, t % 4);
+    const ref = interpret(c, ins);
+    const where = `case ${t}: ${JSON.stringify(c.attrs)} shapes ${JSON.stringify(c.shapes)}`;
+    wa.forEach((w, o) => {
+      for (let i = 0; i < w.length; i++) {
+        if (!ref.transcendental && !bitsEqual(w[i]!, ref.f32[o]![i]!)) expect.fail(`${where}: output ${o}[${i}] = ${w[i]}, float32-per-op ${ref.f32[o]![i]}`);
+        const j = js[o]![i]!, b = ref.bound[o]![i]!;
+        total++;
+        if (!Number.isFinite(b) || !Number.isFinite(j)) continue;
+        compared++;
+        if (!(Math.abs(w[i]! - j) <= 2 * b + U * Math.abs(j) + 2 ** -148)) expect.fail(`${where}: output ${o}[${i}] = ${w[i]}, JS ${j}, bound ${b}`);
+      }
+    });
+    if (!ref.transcendental) exactCases++;
+  }
+  return { exactCases, compared, total };
+}
+
+
+/** Random DAGs on `domains` run whole and in parts on random unit boundaries, in a shuffled order: the same bits. */
+function loopInParts(seed: number, count: number, domains: readonly (readonly number[])[]) {
+    const r = rng(seed);
+  let parted = 0, flat = 0;
+  for (let t = 0; t < count; t++) {
+    const c = randomCase(r, DEFAULT_OPS, domains);
+    const values = c.shapes.map((s, j) => c.dtypes[j] === "i32" ? [Math.floor(r() * 2 ** 31)] : Array.from({ length: size(s) }, () => c.sample(r)));
+    const ins = c.shapes.map((s, j) => { const v: Val = c.dtypes[j] === "i32" ? allocI(size(s)) : allocF(size(s)); v.set(values[j]!); return v; });
+    const n = size(c.attrs.shape);
+    const whole = c.attrs.outputs.map(() => allocF(n)), parts = c.attrs.outputs.map(() => allocF(n));
+    const spec = fusedSpec(c.attrs, c.shapes.map((shape, j) => ({ shape, dtype: c.dtypes[j]! })))!;
+    const bytes = emitFusedElementwise(spec, scalarOps);
+    prepareFused(bytes, [...ins, ...whole], memory)();
+    const p = fusedParts(fusedInstance(bytes, memory));
+    if (!p) continue; // a loop with sums does not split
+    parted++;
+    if (p.unit === 16) flat++;
+    expect(p.work).toBe(n);
+    // Random part boundaries on whole units, run in a shuffled order.
+    const cuts = [0];
+    while (cuts[cuts.length - 1]! < p.extent) cuts.push(Math.min(p.extent, cuts[cuts.length - 1]! + p.unit * (1 + Math.floor(r() * 3))));
+    const order = cuts.slice(1).map((hi, i) => [cuts[i]!, hi] as const).sort(() => r() - 0.5);
+    const offsets = [...ins, ...parts].map((v) => v.byteOffset);
+    // One part alone writes its own elements only (each split-axis unit covers n / extent of them).
+    const [lo, hi] = order[0]!, per = n / p.extent;
+    for (const o of parts) o.fill(-7.5);
+    p.part(...offsets, lo, hi);
+    parts.forEach((o, k) => expect(Array.from(o).every((v, i) => (i >= lo * per && i < hi * per) === (v !== -7.5 || whole[k]![i] === -7.5)), `case ${t} part [${lo}, ${hi}) output ${k}`).toBe(true));
+    for (const [a, b] of order.slice(1)) p.part(...offsets, a, b);
+    parts.forEach((o, k) => expect(Array.from(o).every((v, i) => Object.is(v, whole[k]![i]) || (Number.isNaN(v) && Number.isNaN(whole[k]![i]!))), `case ${t} output ${k}: ${JSON.stringify(c.attrs)}`).toBe(true));
+  }
+  return { parted, flat };
+}
+
 describe("fused elementwise kernels in WebAssembly", () => {
   it("a loop in parts (fusedPart, what threads run) gives the whole call's bits: rows, flat domains, masks, broadcasts", () => {
-    const r = rng(11);
-    let parted = 0, flat = 0;
-    for (let t = 0; t < 200; t++) {
-      // Larger domains than the other cases (several parts of 16 elements), odd sizes included.
-      const c = randomCase(r, DEFAULT_OPS, [[3, 37], [5, 64], [129], [2, 3, 50], [7, 1, 33], [100]]);
-      const values = c.shapes.map((s, j) => c.dtypes[j] === "i32" ? [Math.floor(r() * 2 ** 31)] : Array.from({ length: size(s) }, () => c.sample(r)));
-      const ins = c.shapes.map((s, j) => { const v: Val = c.dtypes[j] === "i32" ? allocI(size(s)) : allocF(size(s)); v.set(values[j]!); return v; });
-      const n = size(c.attrs.shape);
-      const whole = c.attrs.outputs.map(() => allocF(n)), parts = c.attrs.outputs.map(() => allocF(n));
-      const spec = fusedSpec(c.attrs, c.shapes.map((shape, j) => ({ shape, dtype: c.dtypes[j]! })))!;
-      const bytes = emitFusedElementwise(spec, scalarOps);
-      prepareFused(bytes, [...ins, ...whole], memory)();
-      const p = fusedParts(fusedInstance(bytes, memory));
-      if (!p) continue; // a loop with sums does not split
-      parted++;
-      if (p.unit === 16) flat++;
-      expect(p.work).toBe(n);
-      // Random part boundaries on whole units, run in a shuffled order.
-      const cuts = [0];
-      while (cuts[cuts.length - 1]! < p.extent) cuts.push(Math.min(p.extent, cuts[cuts.length - 1]! + p.unit * (1 + Math.floor(r() * 3))));
-      const order = cuts.slice(1).map((hi, i) => [cuts[i]!, hi] as const).sort(() => r() - 0.5);
-      const offsets = [...ins, ...parts].map((v) => v.byteOffset);
-      // One part alone writes its own elements only (each split-axis unit covers n / extent of them).
-      const [lo, hi] = order[0]!, per = n / p.extent;
-      for (const o of parts) o.fill(-7.5);
-      p.part(...offsets, lo, hi);
-      parts.forEach((o, k) => expect(Array.from(o).every((v, i) => (i >= lo * per && i < hi * per) === (v !== -7.5 || whole[k]![i] === -7.5)), `case ${t} part [${lo}, ${hi}) output ${k}`).toBe(true));
-      for (const [a, b] of order.slice(1)) p.part(...offsets, a, b);
-      parts.forEach((o, k) => expect(Array.from(o).every((v, i) => Object.is(v, whole[k]![i]) || (Number.isNaN(v) && Number.isNaN(whole[k]![i]!))), `case ${t} output ${k}: ${JSON.stringify(c.attrs)}`).toBe(true));
-    }
+    // Larger domains than the other cases (several parts of 16 elements), odd sizes included.
+    const { parted, flat } = loopInParts(11, 200, [[3, 37], [5, 64], [129], [2, 3, 50], [7, 1, 33], [100]]);
     expect(parted).toBeGreaterThan(100);
     expect(flat).toBeGreaterThan(10);
   });
 
   it("random DAGs: exact float32-per-op bits (no exp/log), within the propagated bound of the JS kernel", () => {
-    const r = rng(7);
-    let compared = 0, total = 0, exactCases = 0;
-    for (let t = 0; t < 300; t++) {
-      const c = randomCase(r, DEFAULT_OPS);
-      const values = c.shapes.map((s, j) => c.dtypes[j] === "i32" ? [Math.floor(r() * 2 ** 31)] : Array.from({ length: size(s) }, () => c.sample(r)));
-      const { ins, js, wa } = runBoth(c, values, t % 4);
-      const ref = interpret(c, ins);
-      const where = `case ${t}: ${JSON.stringify(c.attrs)} shapes ${JSON.stringify(c.shapes)}`;
-      wa.forEach((w, o) => {
-        for (let i = 0; i < w.length; i++) {
-          if (!ref.transcendental && !bitsEqual(w[i]!, ref.f32[o]![i]!)) expect.fail(`${where}: output ${o}[${i}] = ${w[i]}, float32-per-op ${ref.f32[o]![i]}`);
-          const j = js[o]![i]!, b = ref.bound[o]![i]!;
-          total++;
-          if (!Number.isFinite(b) || !Number.isFinite(j)) continue;
-          compared++;
-          if (!(Math.abs(w[i]! - j) <= 2 * b + U * Math.abs(j) + 2 ** -148)) expect.fail(`${where}: output ${o}[${i}] = ${w[i]}, JS ${j}, bound ${b}`);
-        }
-      });
-      if (!ref.transcendental) exactCases++;
-    }
+    const { exactCases, compared, total } = randomDags(7, 300);
     expect(exactCases).toBeGreaterThan(50);
     expect(compared / total).toBeGreaterThan(0.8);
+  });
+
+  // Rows of 2 or 3 after coalescing run as chunks of vectors over the dimension above
+  // (fused-gather.ts): every broadcast of the last two axes, odd row counts (scalar tails), rank 2
+  // (one row) to 4, and the same bits when the loop runs in parts.
+  const SMALL_ROWS = [[5, 9, 2], [3, 7, 3], [11, 2], [13, 3], [2, 3, 5, 2], [4, 1, 6, 3], [2, 2], [3, 3], [6, 1, 3], [2, 33, 2]];
+  it("rows shorter than a vector: exact float32-per-op bits, within the bound of the JS kernel", () => {
+    const { exactCases, compared, total } = randomDags(17, 300, SMALL_ROWS);
+    expect(exactCases).toBeGreaterThan(50);
+    expect(compared / total).toBeGreaterThan(0.8);
+  });
+  it("rows shorter than a vector: a loop in parts gives the whole call's bits", () => {
+    expect(loopInParts(23, 150, SMALL_ROWS).parted).toBeGreaterThan(60);
   });
 
   it("masks: the JS kernel's exact bits, for odd row lengths, broadcasts and several streams in one kernel", () => {

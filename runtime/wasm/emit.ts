@@ -206,6 +206,8 @@ export const f32x4 = {
   splat: (x: F): V => expr("v128", x, simd(F32X4.splat)),
   const: (x: number): V => expr("v128", simd(V128.const), [0, 1, 2, 3].flatMap(() => f32bytes(x))),
   extract_lane: (v: V, lane: number): F => expr("f32", v, simd(F32X4.extract_lane), [lane]),
+  /** v with lane k replaced by x. */
+  replace_lane: (v: V, lane: number, x: F): V => expr("v128", v, x, simd(F32X4.replace_lane), [lane]),
   add: vbin(F32X4.add), sub: vbin(F32X4.sub), mul: vbin(F32X4.mul), div: vbin(F32X4.div),
   min: vbin(F32X4.min), max: vbin(F32X4.max), pmin: vbin(F32X4.pmin), pmax: vbin(F32X4.pmax),
   lt: vbin(F32X4.lt), gt: vbin(F32X4.gt), eq: vbin(F32X4.eq), le: vbin(F32X4.le),

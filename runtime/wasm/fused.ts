@@ -15,99 +15,20 @@
  * operand is contiguous across them), then rows of the innermost dimension run as
  *   [head: scalar until the flat index is a multiple of 4, only with masks] [f32x4 body] [scalar tail]
  * when every operand's inner stride is 0 (splat once per row) or 1; otherwise a scalar strided
- * loop. Scalar inputs are loaded once. All inputs of an element group are loaded before any output
+ * loop. Rows shorter than a vector (2 or 3 elements; no masks, no sums) run with the dimension
+ * above them as one row of vectors instead (fused-gather.ts). Scalar inputs are loaded once. All inputs of an element group are loaded before any output
  * is stored, so an output may share an input's buffer (in-place updates).
  */
 import { ModuleBuilder } from "./builder.js";
-import { forRange, get, i32, i32x4, set, stmt, v128, type Expr, type Local, type Stmt, type ValType } from "./emit.js";
+import { f32, forRange, get, i32, i32x4, set, stmt, v128, type Expr, type Local, type Stmt, type ValType } from "./emit.js";
 import { bind, scalarLanes, vecLanes, type AnyLanes, type FLanes, type ScalarLanes, type VecLanes, type Valued } from "./fused-lanes.js";
 import type { LaneType } from "./lanes.js";
 import { maskQuad, maskScalar, maskState, maskVector, type MaskState } from "./fused-philox.js";
-import { BLOCK, keptStart, sumState, UNROLL, type SumSpec } from "./fused-sums.js";
+import { BLOCK, keptStart, sumState, UNROLL } from "./fused-sums.js";
+import { coalesce, fail, FUSED_DTYPE, isIndex, splitOf, validate, type FusedSpec, type FusedTable } from "./fused-spec.js";
 
-/**
- * How one elementwise op computes an element, lane-generic (fused-lanes.ts): the compiler derives
- * a table of these from its op definitions (compiler/ops/) and passes it in, so this emitter knows
- * no op but the two it implements itself: `const` (num = [value]) and `mask` (the dropout mask
- * recomputed from the counter-based RNG, num = [p, seed, stream], args = [scalar int32 input]).
- */
-export interface FusedLowering {
-  readonly arity: number;
-  lower<F extends LaneType, I extends ValType>(L: FLanes<F, I>, args: readonly (() => Expr<F>)[], num: readonly number[]): Valued<F>;
-}
-export type FusedTable = Readonly<Record<string, FusedLowering>>;
-/** Input element types: float32 buffers, or int32 buffers (the step counter of masks). */
-export const FUSED_DTYPE = { f32: 0, i32: 1 } as const;
-
-export interface FusedSpec {
-  readonly shape: readonly number[];
-  /** Per input: element strides into the domain (0 along broadcast dimensions) and dtype. */
-  readonly inputs: readonly { readonly strides: readonly number[]; readonly dtype: number }[];
-  /** SSA over slots (inputs first): an op of the table, or const / mask. */
-  readonly code: readonly { readonly op: string; readonly args: readonly number[]; readonly num: readonly number[] }[];
-  /** Slots stored to the outputs, in order (every output has the domain's shape, contiguous). */
-  readonly outputs: readonly number[];
-  /**
-   * Reductions of slots computed in the same loop (fused-sums.ts), their outputs after the
-   * others: y[c] = scale · Σ_r v[r·cols + c], cols a product of trailing dimensions (1: the total).
-   */
-  readonly sums?: readonly SumSpec[];
-}
-
-const isIndex = (x: unknown, limit: number) => typeof x === "number" && Number.isInteger(x) && x >= 0 && x < limit;
-const fail = (what: string): never => { throw new Error(`emitFusedElementwise: ${what}`); };
-
-const arityOf = (op: string, table: FusedTable): number | undefined =>
-  op === "const" ? 0 : op === "mask" ? 1 : Object.hasOwn(table, op) ? table[op]!.arity : undefined;
-
-function validate(s: FusedSpec, table: FusedTable): void {
-  const rank = s.shape.length, k = s.inputs.length;
-  if (!s.shape.every((d) => isIndex(d, 2 ** 30))) fail("shape must hold integers in [0, 2^30)");
-  s.inputs.forEach((inp, j) => {
-    if (inp.strides.length !== rank || !inp.strides.every((st) => isIndex(st, 2 ** 30))) fail(`input ${j}: bad strides`);
-    if (inp.dtype !== FUSED_DTYPE.f32 && inp.dtype !== FUSED_DTYPE.i32) fail(`input ${j}: bad dtype`);
-  });
-  s.code.forEach((c, j) => {
-    if (c.args.length !== arityOf(c.op, table) || !c.args.every((a) => isIndex(a, k + j))) fail(`code[${j}]: bad op or args`);
-    if (!c.num.every((x) => typeof x === "number" && Number.isFinite(x))) fail(`code[${j}]: non-finite number`);
-    if (c.op === "const" && c.num.length !== 1) fail(`code[${j}]: const needs one number`);
-    if (c.op === "mask") {
-      const [p, seed, stream] = c.num as [number, number, number], step = s.inputs[c.args[0]!];
-      const u32 = (x: number) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff;
-      if (c.num.length !== 3 || !(p >= 0 && p < 1) || !u32(seed) || !u32(stream)) fail(`code[${j}]: mask needs [p, seed, stream]`);
-      if (!step || step.dtype !== FUSED_DTYPE.i32 || step.strides.some((st) => st !== 0)) fail(`code[${j}]: mask needs a scalar int32 input`);
-    }
-  });
-  if (!s.outputs.every((o) => isIndex(o, k + s.code.length))) fail("bad output slot");
-  (s.sums ?? []).forEach((x, j) => {
-    if (!isIndex(x.slot, k + s.code.length) || s.inputs[x.slot]?.dtype === FUSED_DTYPE.i32) fail(`sums[${j}]: bad slot`);
-    if (!isIndex(x.cols, 2 ** 30) || x.cols === 0 || typeof x.scale !== "number" || !Number.isFinite(x.scale)) fail(`sums[${j}]: bad cols or scale`);
-    keptStart(s.shape, x.cols, (why) => fail(`sums[${j}]: ${why}`));
-  });
-}
-
-/**
- * Merge adjacent dimensions d, d+1 when every operand has stride[d] = stride[d+1]·shape[d+1]
- * (outputs are contiguous, so they always do) and d+1 is no barrier (where a column sum's kept
- * dimensions start: a row then never straddles two of its rows); drop size-1 dimensions. Returns the dims and each
- * input's strides over them, outermost first; at least one dimension.
- */
-function coalesce(shape: readonly number[], strides: readonly (readonly number[])[], barriers: ReadonlySet<number>): { dims: number[]; strides: number[][] } {
-  const keep = shape.map((d, i) => [d, i] as const).filter(([d]) => d !== 1);
-  const dims: number[] = [], st: number[][] = strides.map(() => []);
-  for (const [d, i] of keep) {
-    const last = dims.length - 1;
-    if (last >= 0 && !barriers.has(i) && strides.every((s, j) => st[j]![last] === s[i]! * d)) {
-      dims[last] = dims[last]! * d;
-      strides.forEach((s, j) => { st[j]![last] = s[i]!; });
-    } else {
-      dims.push(d);
-      strides.forEach((s, j) => st[j]!.push(s[i]!));
-    }
-  }
-  if (dims.length === 0) return { dims: [1], strides: strides.map(() => [0]) };
-  return { dims, strides: st };
-}
+export { FUSED_DTYPE, type FusedLowering, type FusedSpec, type FusedTable } from "./fused-spec.js";
+import { chunkOf, elementOffset, gather, smallKind } from "./fused-gather.js";
 
 /**
  * `check` (checkNumerics, src/numerics-kernels.ts): positions in spec.outputs whose values the
@@ -136,10 +57,15 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable, check: 
   const inner = (j: number) => strides[j]![rank - 1]!;
   const vectorize = n >= 4 && spec.inputs.every((_x, j) => !read[j] || isScalar(j) || inner(j) <= 1);
   const hasMask = maskArg.size > 0;
+  // Rows shorter than a vector: the last two dimensions as one row, in chunks (fused-gather.ts).
+  const small = rank >= 2 && n < 4 && !hasMask && sumSpecs.length === 0 && spec.inputs.every((x, j) => !read[j] || isScalar(j) || x.dtype === FUSED_DTYPE.f32);
+  const rowDims = small ? 2 : 1, rowLen = small ? dims[rank - 2]! * n : n;
+  const kind = (j: number) => smallKind(strides[j]![rank - 2]!, inner(j), n);
   const needHead = vectorize && hasMask && rank > 1 && n % 4 !== 0;
   emit("fused", false);
   // A loop without sums or checks may run in parts, one per thread (see splitOf).
-  const split = sumSpecs.length === 0 && check.length === 0 ? splitOf(spec, dims) : null;
+  // (A small-row loop of rank 2 is one row: no outer dimension to split.)
+  const split = sumSpecs.length === 0 && check.length === 0 && !(small && rank === 2) ? splitOf(spec, dims) : null;
   if (split) {
     emit("fusedPart", true);
     for (const [name, value] of [["fusedSplit", split.extent], ["fusedUnit", split.unit], ["fusedWork", split.work]] as const) {
@@ -193,14 +119,14 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable, check: 
     // Row state: each read input's byte address at the row start, the outputs' too, the row's flat index.
     const rowPtr = params.map(() => f.local("i32"));
     const rowIdx = f.local("i32"), col = f.local("i32"), off = f.local("i32"), idx = f.local("i32");
-    const outer = dims.slice(0, -1).map(() => f.local("i32"));
+    const outer = dims.slice(0, -rowDims).map(() => f.local("i32"));
 
     /**
      * One element group (4 lanes or 1) at column `col`: loads, the code in SSA order, stores, sums
      * (into accumulator u of a total). `quad`: the group's place in a run of four whose masks
      * maskQuad computed.
      */
-    function group<F extends LaneType, I extends ValType>(L: FLanes<F, I>, quad?: number, u = 0): Stmt[] {
+    function group<F extends LaneType, I extends ValType>(L: FLanes<F, I>, quad?: number, u = 0, custom?: (j: number) => Expr<F> | undefined): Stmt[] {
       const vec = L.width === 4;
       const out: Stmt[] = [set(off, i32.shl(get(col), i32.const(2)))];
       if (hasMask && quad === undefined) out.push(set(idx, i32.add(get(rowIdx), get(col))));
@@ -209,9 +135,9 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable, check: 
         if (!read[j]) return;
         const fx = fixed.get(j);
         if (fx) { val.set(j, () => get((vec ? fx.v : fx.s) as Local<F>)); return; }
-        const s = inner(j);
+        const s = inner(j), given = custom?.(j);
         const addr = s === 1 ? i32.add(get(rowPtr[j]!), get(off)) : i32.add(get(rowPtr[j]!), i32.mul(get(col), i32.const(4 * s)));
-        const b = bind(L, inp.dtype === FUSED_DTYPE.i32 ? L.loadInt(addr) : L.load(addr));
+        const b = bind(L, given ?? (inp.dtype === FUSED_DTYPE.i32 ? L.loadInt(addr) : L.load(addr)));
         out.push(b.set);
         val.set(j, b.get);
       });
@@ -275,7 +201,8 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable, check: 
       for (let o = 0; o < nOut; o++) body.push(set(rowPtr[k + o]!, i32.add(get(params[k + o]!), i32.shl(get(rowIdx), i32.const(2)))));
       body.push(...sums.row(get(rowIdx)));
       // Row-broadcast inputs (inner stride 0): one load per row.
-      spec.inputs.forEach((_x, j) => { if (read[j] && !isScalar(j) && inner(j) === 0) body.push(...fix(j, get(rowPtr[j]!))); });
+      spec.inputs.forEach((_x, j) => { if (read[j] && !isScalar(j) && (small ? kind(j) === "fixed" : inner(j) === 0)) body.push(...fix(j, get(rowPtr[j]!))); });
+      if (small) return [...body, ...smallRow()];
       // A part of a one-dimensional domain: elements [lo, hi), lo a multiple of 16 (splitOf).
       const from = rank === 1 && lo ? get(lo) : i32.const(0), to = rank === 1 && hi ? get(hi) : i32.const(n);
       if (!vectorize) return [...body, loopOver(from, to, S)];
@@ -294,11 +221,43 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable, check: 
         loopOver(get(end), i32.const(n), S),
       ];
     }
+    /** A row of m·n elements (n < 4): chunks of P = lcm(n, 4) as P/4 vectors, then the scalar tail. */
+    function smallRow(): Stmt[] {
+      const P = chunkOf(n), perChunk = P / n, m = dims[rank - 2]!, chunks = Math.floor(m / perChunk);
+      const ins = spec.inputs.map((_x, j) => j).filter((j) => read[j] && !fixed.has(j) && kind(j) !== "flat");
+      const start = f.local("i32"), out: Stmt[] = [];
+      const ab = (j: number) => [strides[j]![rank - 2]!, inner(j), n] as const;
+      const lanes = (j: number, v: number) => [0, 1, 2, 3].map((l) => elementOffset(...ab(j), 4 * v + l));
+      // Periodic inputs: the chunk's P floats once a row; gathered inputs: a pointer per chunk.
+      const pattern = new Map<number, Local<"v128">[]>(), ptr = new Map<number, Local<"i32">>();
+      for (const j of ins) {
+        if (kind(j) === "periodic") {
+          const ls = Array.from({ length: P / 4 }, () => f.local("v128"));
+          pattern.set(j, ls);
+          ls.forEach((l, v) => out.push(set(l, gather(get(rowPtr[j]!), lanes(j, v)))));
+        } else {
+          const l = f.local("i32");
+          ptr.set(j, l);
+          out.push(set(l, get(rowPtr[j]!)));
+        }
+      }
+      const vectors = Array.from({ length: P / 4 }, (_, v) => [
+        set(col, i32.add(get(start), i32.const(4 * v))),
+        ...group(V, undefined, 0, (j) => (pattern.has(j) ? get(pattern.get(j)![v]!) : ptr.has(j) ? gather(get(ptr.get(j)!), lanes(j, v)) : undefined)),
+      ]).flat();
+      const bumps = [...ptr].map(([j, l]) => set(l, i32.add(get(l), i32.const(4 * strides[j]![rank - 2]! * perChunk))));
+      if (chunks > 0) out.push(forRange(start, i32.const(0), i32.const(chunks * P), P, ...vectors, ...bumps));
+      // The tail: rows chunks·P/n … m−1, each element at a constant offset from the row's start.
+      for (let t = chunks * P; t < m * n; t++) {
+        out.push(set(col, i32.const(t)), ...group(S, undefined, 0, (j) => (ins.includes(j) ? f32.load(get(rowPtr[j]!), elementOffset(...ab(j), t)) : undefined)));
+      }
+      return out;
+    }
     // Outer dimensions as nested loops; the row's flat index advances by n per row.
     // A part of a domain of rank ≥ 2: rows [lo, hi) of the outermost dimension, whose flat index
     // starts at lo times the elements below it.
-    let nest: Stmt[] = [...row(), set(rowIdx, i32.add(get(rowIdx), i32.const(n)))];
-    for (let d = rank - 2; d >= 0; d--) {
+    let nest: Stmt[] = [...row(), set(rowIdx, i32.add(get(rowIdx), i32.const(rowLen)))];
+    for (let d = rank - 1 - rowDims; d >= 0; d--) {
       const range = d === 0 && lo && hi ? [get(lo), get(hi)] : [i32.const(0), i32.const(dims[d]!)];
       nest = [forRange(outer[d]!, range[0]!, range[1]!, 1, ...nest)];
     }
@@ -311,17 +270,4 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable, check: 
       f.body(set(v, v128.zero()), set(s, i32.const(0)), ...prologue, ...sums.prologue, set(rowIdx, i32.const(0)), ...nest, ...sums.epilogue, ...sumChecks, stmt(i32.eqz(any)));
     }
   }
-}
-
-/**
- * How the loop splits into parts (fusedPart(…, lo, hi)): along the outermost dimension of the
- * coalesced domain (rows, unit 1), or for a one-dimensional domain along its elements in
- * multiples of 16 (unit 16: a part then starts on a vector and on a dropout mask's run of four
- * Philox blocks, fused-philox.ts). Every element is computed by the same operations in a part as
- * in the whole call, so parts on any threads give the same bits. work: elements in all.
- */
-function splitOf(spec: FusedSpec, dims: readonly number[]): { extent: number; unit: number; work: number } | null {
-  const work = spec.shape.reduce((a, b) => a * b, 1);
-  if (work === 0) return null;
-  return dims.length === 1 ? { extent: dims[0]!, unit: 16, work } : { extent: dims[0]!, unit: 1, work };
 }
