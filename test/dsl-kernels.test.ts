@@ -49,6 +49,14 @@ const cases: Case[] = [
   { name: "max mask, strided vector groups with ties", shapes: [[3, 5, 7]], build: (b, [x]) => b.maxMask(b.sign(x!), [1]), exact: true },
   { name: "max and mask with NaN inside groups", shapes: [[3, 5, 8]], build: (b, [x]) => b.add(b.add(b.maxMask(b.log(x!), [1]), b.maxMask(b.log(x!), [2])), b.max(b.log(x!), [1], true)), exact: true },
   { name: "max mask, rows with ties and tails", shapes: [[7, 13]], build: (b, [x]) => b.maxMask(b.sign(x!), [1]), exact: true },
+  // Groups of 2 or 3 floats: the block read as vectors, lanes combined per column, the last rows
+  // as scalars (runtime/wasm/max.ts); NaN (sqrt of x < −2.9: some columns) and ±0; too few rows for a chunk.
+  { name: "max over a middle axis, groups of 2", shapes: [[3, 37, 2]], build: (b, [x]) => b.max(x!, [1], true), exact: true },
+  { name: "max over a middle axis, groups of 3", shapes: [[4, 29, 3]], build: (b, [x]) => b.max(x!, [1]), exact: true },
+  { name: "max over a middle axis, groups of 3 with some NaN", shapes: [[4, 29, 3]], build: (b, [x]) => b.max(b.sqrt(b.add(x!, b.scalar(2.9))), [1]), exact: true },
+  { name: "max over a middle axis, groups of 2 with ±0 and ties", shapes: [[2, 21, 2]], build: (b, [x]) => b.max(b.mul(b.sign(x!), b.scalar(0)), [1]), exact: true },
+  { name: "max over a middle axis, fewer rows than a chunk", shapes: [[5, 3, 2], [5, 2, 3]], build: (b, [x, z]) => b.concat([b.max(x!, [1]), b.max(z!, [1])], 1), exact: true },
+  { name: "max over a middle axis, groups of 16 and 7 (four running maxima)", shapes: [[3, 41, 16], [3, 43, 7]], build: (b, [x, z]) => b.concat([b.max(x!, [1]), b.max(b.log(z!), [1])], 1), exact: true },
   // Rows of 16 or more: four accumulators of 16 floats a step, then 4-float steps and the tail;
   // NaN (log of x < 0) and ±0 (sign·0) anywhere in the row.
   { name: "max last axis, rows of 70", shapes: [[9, 70]], build: (b, [x]) => b.max(x!, [1]), exact: true },

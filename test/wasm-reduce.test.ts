@@ -18,6 +18,7 @@ describe("reduceSum kernel", () => {
     const shapes: [number, number, number][] = [
       [1, 1, 1], [1, 3, 1], [1, 1000, 1], [1, 1025, 1], [1, 1_000_000, 1], [7, 37, 1], [1000, 3, 1],
       [1, 37, 100], [1, 1000, 3], [3, 5, 7], [2, 1, 9], [1, 256, 1024],
+      [256, 128, 2], [5, 9, 3], [3, 7, 16], [2, 11, 17], [2, 6, 18], [3, 4, 19], [2, 3, 35], [1, 1, 2],
     ];
     for (const [outer, n, inner] of shapes) for (const scale of [1, -1 / (n * 3)]) {
       const len = outer * n * inner, x = 4096, y = x + 4 * len + 64;
@@ -31,6 +32,12 @@ describe("reduceSum kernel", () => {
         // float32 partial sums: error ≲ (terms per lane)·ε·Σ|x| within a block, float64 across blocks.
         const tol = Math.abs(scale) * abs * 1e-6 * Math.min(n, inner === 1 ? 1024 / 16 : n) + 1e-30;
         expect(Math.abs(got[o * inner + i]! - scale * s), `${outer}×${n}×${inner} scale ${scale}`).toBeLessThanOrEqual(tol);
+        if (inner > 1) {
+          // Columns: float32 adds in k order from +0, then one float32 multiply by the scale.
+          let s32 = 0;
+          for (let j = 0; j < n; j++) s32 = Math.fround(s32 + xs[(o * n + j) * inner + i]!);
+          expect(got[o * inner + i], `${outer}×${n}×${inner} column ${i}`).toBe(Math.fround(s32 * Math.fround(scale)));
+        }
       }
     }
   });

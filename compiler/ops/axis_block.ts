@@ -1,7 +1,8 @@
 /** Shared rule of the block-moving ops (slice, pad, concat): one axis, the view [outer, n, inner]. */
 import type { ValueType } from "../ir/types.js";
 import { Lru } from "../../runtime/lru.js";
-import { emitBlocks, emitBroadcast, emitMax, emitOneHot, emitTril, type BlockSpec } from "../../runtime/wasm/blocks.js";
+import { emitBlocks, emitBroadcast, emitOneHot, emitTril, type BlockSpec } from "../../runtime/wasm/blocks.js";
+import { emitMax } from "../../runtime/wasm/max.js";
 import { aroundAxis, axisOf, requireF32, shapeError } from "./def.js";
 
 export const isInt = (x: number) => Number.isInteger(x) && !Object.is(x, -0);
