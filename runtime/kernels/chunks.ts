@@ -26,6 +26,9 @@ export function chunked(ctx: KernelContext, name: string, chunks: number, args: 
   }
   const threads = Math.min(pool.threads, chunks);
   const table = Array.from({ length: threads }, (_, t) => Array.from({ length: chunks }, (_, c) => args(c, t)));
+  // Checked here, when the call is prepared: the pool copies the table only when it splits (the
+  // judge's choice, which depends on timing), so a table too large would fail now and then.
+  if (chunks * table[0]![0]!.length > MAX_CHUNK_ARGS) throw new Error(`chunked ${name}: ${chunks} chunks of ${table[0]![0]!.length} arguments exceed the pool's ${MAX_CHUNK_ARGS}`);
   const site = splitSite();
   return onThreads(() => pool.run(ctx.memory, name, table, local, alone, site), threads);
 }

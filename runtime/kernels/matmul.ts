@@ -10,6 +10,7 @@ import { BLOCK, CHECK_CELL, SGEMM, SPLIT_COUNTER, SPLIT_FULL_BYTES } from "../wa
 import { fits } from "./bounds.js";
 import { scratch } from "./scratch.js";
 import { chunked } from "./chunks.js";
+import { MAX_CHUNK_ARGS } from "../workers.js";
 import { onThreads, type AnyArray, type FloatArray, type Kernel, type KernelContext, type SplitCall } from "./types.js";
 
 /** Below this many flops a split across threads costs more than it saves. */
@@ -104,10 +105,14 @@ function gemm(ctx: KernelContext, a: AnyArray, b: AnyArray, bias: AnyArray | nul
 const DOT_CHUNK_ROWS = 64;
 
 function dot(ctx: KernelContext, M: number, N: number, K: number, rows: (r0: number, r1: number) => number[], y: AnyArray, check: number): SplitCall {
-  const whole = ctx.wasm.dotRaw.bind(null, ...rows(0, M)) as () => void;
-  const chunks = Math.ceil(M / DOT_CHUNK_ROWS);
+  const all = rows(0, M), whole = ctx.wasm.dotRaw.bind(null, ...all) as () => void;
+  // Chunks of DOT_CHUNK_ROWS rows, or more rows each where that many chunks' arguments would not
+  // fit the pool's block (MAX_CHUNK_ARGS numbers: 85 chunks of dot's 12; a per-token head of
+  // 8,192 rows would make 128).
+  const per = Math.max(DOT_CHUNK_ROWS, Math.ceil(M / Math.floor(MAX_CHUNK_ARGS / all.length)));
+  const chunks = Math.ceil(M / per);
   const call = ctx.pool && ctx.pool.threads > 1 && chunks > 1 && 2 * M * N * K >= SPLIT_FLOPS
-    ? chunked(ctx, "dot", chunks, (c) => rows(c * DOT_CHUNK_ROWS, Math.min(M, (c + 1) * DOT_CHUNK_ROWS)), whole)
+    ? chunked(ctx, "dot", chunks, (c) => rows(c * per, Math.min(M, (c + 1) * per)), whole)
     : whole;
   if (!check) return call;
   const cell = new Int32Array(ctx.memory.buffer, check, 1); // shared memory: the view never detaches
