@@ -160,9 +160,9 @@ function checked(ctx: KernelContext, make: (check: number) => () => void): () =>
 /**
  * A batched product (p[5] = batch > 1, compiler/ops/matmul.ts): one product per batch entry on
  * its slices of A, B and Y. Entries the SGEMM computes whole (below SPLIT_FLOPS: attention's
- * per-head products) are split across threads by entries, in at most BATCH_CHUNKS chunks of
- * whole entries that any thread may run (wasm sgemmBatch: the same unsplit sgemm per entry, so
- * the same bits as alone); larger entries, and those the dot or gemv kernels take, one after the
+ * per-head products) run in one call of wasm sgemmBatch (the same unsplit sgemm per entry), split
+ * across threads by entries when there is enough work, in at most BATCH_CHUNKS chunks of whole
+ * entries that any thread may run (so the same bits as alone); larger entries, and those the dot or gemv kernels take, one after the
  * other, each split as a product of its size would be. With a check cell, every entry reports
  * into it.
  */
@@ -175,18 +175,24 @@ function batched(ctx: KernelContext, bufs: readonly AnyArray[], p: readonly numb
   fits("matmul", "A", a, batch * M * K); fits("matmul", "B", b, batch * K * N); fits("matmul", "Y", y, batch * M * N);
   const bySgemm = !(tB && !tA && N < DOT_MAX_N) && !(M === 1 && N >= 4) && !(K === 1 && N >= 4);
   const flops = 2 * M * N * K;
-  if (bySgemm && flops < SPLIT_FLOPS && ctx.pool && ctx.pool.threads > 1 && batch * flops >= SPLIT_FLOPS) {
+  if (bySgemm && flops < SPLIT_FLOPS) {
+    // Every entry in one WebAssembly call (not one JavaScript call each: 131,072 per-token
+    // entries would be as many calls), in chunks across threads when there is enough work.
     const flags = (tA ? SGEMM.TRANS_A : 0) | (tB ? SGEMM.TRANS_B : 0);
-    const chunks = Math.min(batch, BATCH_CHUNKS), per = Math.ceil(batch / chunks);
     const args = (e0: number, e1: number, thread: number) => [flags, M, N, K, a.byteOffset, tA ? M : K, b.byteOffset, tB ? K : N,
       y.byteOffset, N, ctx.sgemmScratch[thread]!, check, e0, e1, 4 * M * K, 4 * K * N, 4 * M * N];
-    const used = Math.ceil(batch / per);
     const alone = ctx.wasm.sgemmBatchRaw.bind(null, ...args(0, batch, 0)) as () => void;
+    if (!ctx.pool || ctx.pool.threads < 2 || batch * flops < SPLIT_FLOPS) return alone;
+    const chunks = Math.min(batch, BATCH_CHUNKS), per = Math.ceil(batch / chunks);
+    const used = Math.ceil(batch / per);
     return chunked(ctx, "sgemmBatch", used, (c, t) => args(c * per, Math.min(batch, (c + 1) * per), t), alone);
   }
   const calls = Array.from({ length: batch }, (_, i) => gemm(ctx, a.subarray(i * M * K, (i + 1) * M * K), b.subarray(i * K * N, (i + 1) * K * N),
     null, y.subarray(i * M * N, (i + 1) * M * N), p, false, check) as SplitCall);
-  return onThreads(() => { for (const call of calls) call(); }, Math.max(...calls.map((c) => c.threads ?? 1)));
+  // (a loop, not Math.max(...calls): a spread of 10^5 entries overflows the stack)
+  let threads = 1;
+  for (const c of calls) threads = Math.max(threads, c.threads ?? 1);
+  return onThreads(() => { for (const call of calls) call(); }, threads);
 }
 
 export const matmul: Kernel = Object.assign((bufs: readonly AnyArray[], p: readonly number[], ctx?: KernelContext) => {
