@@ -205,7 +205,11 @@ export class T {
     return this.scope.emit("logSoftmax", (b) => b.logSoftmax(x, a));
   }
 
-  /** softmax along `axis` (default the last), as exp(logSoftmax): rows sum to 1, no overflow. */
+  /**
+   * softmax along `axis` (default the last), traced as exp(logSoftmax) (its gradient is
+   * log_softmax's) and computed as PyTorch does, exp(x − max) / Σ exp(x − max): rows sum to 1,
+   * no overflow.
+   */
   softmax(axis = -1): T {
     const x = this.x("softmax"), a = this.axis("softmax", axis);
     return this.scope.emit("softmax", (b) => b.exp(b.logSoftmax(x, a)));
