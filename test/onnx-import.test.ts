@@ -176,6 +176,41 @@ describe("kiln → ONNX → kiln: user code comes back as one layer of primitive
   });
 });
 
+describe("kiln → ONNX → kiln: what kiln holds fixed stays fixed", () => {
+  it("a user layer's state buffer and a constant tensor come back as state, not as parameters to train", () => {
+    // A mask buffer (fixed), a running mean (updated in training: ONNX has no update, so it comes
+    // back fixed), and a constant fill of 8 ones the eval graph keeps.
+    const masked = layer({
+      name: "masked", in: 8, out: 8,
+      params: { w: { shape: [8, 8] } },
+      state: { mask: { shape: [8], init: init.ones() }, mean: { shape: [8] } },
+      apply: (p, x, st, phase) => {
+        const y = x.matmul(p.w, { transposeB: true }).mul(st.mask).sub(st.mean).add(x.mul(0).add(1).mean(0));
+        return phase.training ? { out: y, state: { mean: st.mean.mul(0.9).add(x.mean(0).mul(0.1)) } } : y;
+      },
+    });
+    const net = compile(seq(linear(6, 8), masked, linear(8, 3)), { inputs: 6, batch: 4, seed: 2, threads: 1 });
+    net.state["1.mask"]!.set([1, 0, 1, 0, 1, 1, 0, 1]);
+    for (let s = 0; s < 2; s++) net.trainStep(Float32Array.from({ length: 24 }, (_, i) => Math.sin(i + s)), Int32Array.from([0, 1, 2, 0]));
+    const bytes = net.toOnnx();
+    const graph = decodeModel(bytes).graph!;
+    expect(graph.initializer.map((t) => t.name)).not.toContain("1.mask");
+    expect(graph.node.filter((n) => n.op_type === "Constant").flatMap((n) => n.output)).toEqual(expect.arrayContaining(["1.mask", "1.mean"]));
+    const imported = fromOnnx(bytes);
+    expect(Object.keys(imported.params).sort()).toEqual(Object.keys(net.params).sort());
+    expect(Object.keys(imported.state).sort()).toEqual(expect.arrayContaining(["1.mask", "1.mean"]));
+    const back = compile(imported.model, { inputs: 6, batch: 4, threads: 1, optimizer: sgd({ lr: 0.5 }) });
+    load(back, imported);
+    const x = Float32Array.from({ length: 5 * 6 }, (_, i) => Math.cos(i));
+    expect(back.predict(x)).toEqual(net.predict(x));
+    // Trained, the parameters move and the mask does not.
+    const w = back.params["1.w"]!.slice(), mask = back.state["1.mask"]!.slice();
+    back.trainStep(Float32Array.from({ length: 24 }, (_, i) => Math.cos(2 * i)), Int32Array.from([2, 1, 0, 1]));
+    expect(back.params["1.w"]).not.toEqual(w);
+    expect(back.state["1.mask"]).toEqual(mask);
+  });
+});
+
 describe("graphs kiln cannot express", () => {
   it("lists every unsupported node, with op type and name, in one KilnError", () => {
     const m = decodeModel(bytesOf("residual-layernorm"));

@@ -57,6 +57,20 @@ export class OnnxBuilder {
     return name;
   }
 
+  /**
+   * A named FLOAT tensor made by a Constant node, not an initializer: what kiln holds fixed (a
+   * state buffer outside a batchNorm, a constant fill). An importer — kiln's fromOnnx included —
+   * reads initializers as parameters, to be trained; a Constant node's tensor as fixed.
+   */
+  constant(name: string, dims: readonly number[], data: ArrayLike<number>): string {
+    if (!this.initNames.has(name)) {
+      this.initNames.add(name);
+      this.node("Constant", [], {}, [name]);
+      (this.nodes[this.nodes.length - 1] as { attribute: object[] }).attribute.push({ name: "value", type: AttrType.TENSOR, t: floatTensor(name, dims, data) });
+    }
+    return name;
+  }
+
   /** An unnamed FLOAT constant (an epsilon, LayerNormalization's unit scale). */
   floats(dims: readonly number[], data: ArrayLike<number>): string {
     return this.initializer(`${this.scope ? `${this.scope}/` : ""}const_${this.temps++}`, dims, data);

@@ -100,10 +100,11 @@ export const rules: Rules = {
   sub: binary("Sub"),
   mul: binary("Mul"),
   div: binary("Div"),
-  // A constant is an initializer under the value's own name: no node.
+  // A constant is a Constant node under the value's own name (an initializer would be read back
+  // as a parameter).
   constant: (o, { outs, attrs, other, third }) => {
     if (sameAttrs(attrs, other)) {
-      o.initializer(outs[0]!, attrs.shape, new Float32Array(attrs.shape.reduce((x, y) => x * y, 1)).fill(attrs.value));
+      o.constant(outs[0]!, attrs.shape, new Float32Array(attrs.shape.reduce((x, y) => x * y, 1)).fill(attrs.value));
       return null;
     }
     // A number computed from the batch size (x.div(x.shape[0])): a·B + c or 1/(a·B + c), read

@@ -9,7 +9,8 @@
  * The batch is symbolic: the eval graph is traced at two batch sizes, and a dimension or
  * attribute that differs between the two follows the batch. The input is `x: [batch, inputs]`,
  * the output `logits: [batch, outputs]`; parameters and running statistics are initializers under
- * their state-dict names.
+ * their state-dict names, other state buffers and constant tensors Constant nodes (fromOnnx reads
+ * an initializer as a parameter to train, a Constant node's tensor as fixed).
  */
 import type { Graph } from "../../compiler/ir/graph.js";
 import type { V } from "../../compiler/ir/types.js";
@@ -114,12 +115,16 @@ export function toOnnx(net: Exportable, options?: OnnxExportOptions): Uint8Array
     if (inp.kind === "param" || inp.kind === "state") {
       const data = net.params[inp.name] ?? net.state[inp.name];
       if (!(data instanceof Float32Array)) throw new KilnError(`ONNX export: the net has no float tensor ${JSON.stringify(inp.name)}`);
-      onnx.initializer(inp.name, g.values[v]!.shape, data);
+      // State outside a batchNormalization (a user layer's buffer, a mask) as a Constant node, so
+      // that fromOnnx keeps it fixed; a batchNorm's statistics stay initializers, its layer's own.
+      if (inp.kind === "state" && !patternInputs.has(v)) onnx.constant(inp.name, g.values[v]!.shape, data);
+      else onnx.initializer(inp.name, g.values[v]!.shape, data);
     }
     return inp.name;
   };
   const arrays = (n: string) => net.params[n] ?? (net.state[n] as Float32Array | undefined);
   const patterns = findPatterns(g, need, { fold: o.foldBatchNorm, inputName: (v) => inputs.get(v)?.name, arrays });
+  const patternInputs = new Set(g.nodes.flatMap((n, k) => (patterns.has(k) ? n.inputs : [])));
 
   g.nodes.forEach((n, k) => {
     if (!n.outputs.some((v) => need[v])) return;
