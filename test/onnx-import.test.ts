@@ -190,7 +190,7 @@ describe("kiln → ONNX → kiln: what kiln holds fixed stays fixed", () => {
       },
     });
     const net = compile(seq(linear(6, 8), masked, linear(8, 3)), { inputs: 6, batch: 4, seed: 2, threads: 1 });
-    net.state["1.mask"]!.set([1, 0, 1, 0, 1, 1, 0, 1]);
+    (net.state["1.mask"] as Float32Array).set([1, 0, 1, 0, 1, 1, 0, 1]);
     for (let s = 0; s < 2; s++) net.trainStep(Float32Array.from({ length: 24 }, (_, i) => Math.sin(i + s)), Int32Array.from([0, 1, 2, 0]));
     const bytes = net.toOnnx();
     const graph = decodeModel(bytes).graph!;

@@ -16,8 +16,9 @@
  *   [head: scalar until the flat index is a multiple of 4, only with masks] [f32x4 body] [scalar tail]
  * when every operand's inner stride is 0 (splat once per row) or 1; otherwise a scalar strided
  * loop. Rows shorter than a vector (2 or 3 elements; no masks, no sums) run with the dimension
- * above them as one row of vectors instead (fused-gather.ts). Scalar inputs are loaded once. All inputs of an element group are loaded before any output
- * is stored, so an output may share an input's buffer (in-place updates).
+ * above them as one row of vectors instead (fused-gather.ts). Scalar inputs are loaded once. All
+ * inputs of an element group are loaded before any output is stored, so an output may share an
+ * input's buffer (in-place updates).
  */
 import { ModuleBuilder } from "./builder.js";
 import { f32, forRange, get, i32, i32x4, set, stmt, v128, type Expr, type Local, type Stmt, type ValType } from "./emit.js";
@@ -26,9 +27,9 @@ import type { LaneType } from "./lanes.js";
 import { maskQuad, maskScalar, maskState, maskVector, type MaskState } from "./fused-philox.js";
 import { BLOCK, keptStart, sumState, UNROLL } from "./fused-sums.js";
 import { coalesce, fail, FUSED_DTYPE, isIndex, splitOf, validate, type FusedSpec, type FusedTable } from "./fused-spec.js";
+import { chunkOf, elementOffset, gather, smallKind } from "./fused-gather.js";
 
 export { FUSED_DTYPE, type FusedLowering, type FusedSpec, type FusedTable } from "./fused-spec.js";
-import { chunkOf, elementOffset, gather, smallKind } from "./fused-gather.js";
 
 /**
  * `check` (checkNumerics, src/numerics-kernels.ts): positions in spec.outputs whose values the
