@@ -31,6 +31,9 @@ import { chunkOf, elementOffset, gather, smallKind } from "./fused-gather.js";
 
 export { FUSED_DTYPE, type FusedLowering, type FusedSpec, type FusedTable } from "./fused-spec.js";
 
+/** The longest code (ops) a loop over rows of 2 or 3 runs as vectors with (see `small`). */
+const SMALL_ROW_MAX_CODE = 200;
+
 /**
  * `check` (checkNumerics, src/numerics-kernels.ts): positions in spec.outputs whose values the
  * kernel also checks as it stores them — it then returns 1 if all were finite, else 0. v − v is
@@ -59,7 +62,9 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable, check: 
   const vectorize = n >= 4 && spec.inputs.every((_x, j) => !read[j] || isScalar(j) || inner(j) <= 1);
   const hasMask = maskArg.size > 0;
   // Rows shorter than a vector: the last two dimensions as one row, in chunks (fused-gather.ts).
-  const small = rank >= 2 && n < 4 && !hasMask && sumSpecs.length === 0 && spec.inputs.every((x, j) => !read[j] || isScalar(j) || x.dtype === FUSED_DTYPE.f32);
+  // Its code is emitted up to 3 + 9 times (vectors of a chunk, an unrolled tail): long loops stay scalar.
+  const small = rank >= 2 && n < 4 && !hasMask && sumSpecs.length === 0 && spec.code.length <= SMALL_ROW_MAX_CODE
+    && spec.inputs.every((x, j) => !read[j] || isScalar(j) || x.dtype === FUSED_DTYPE.f32);
   const rowDims = small ? 2 : 1, rowLen = small ? dims[rank - 2]! * n : n;
   const kind = (j: number) => smallKind(strides[j]![rank - 2]!, inner(j), n);
   const needHead = vectorize && hasMask && rank > 1 && n % 4 !== 0;
@@ -254,7 +259,7 @@ export function emitFusedElementwise(spec: FusedSpec, table: FusedTable, check: 
       }
       return out;
     }
-    // Outer dimensions as nested loops; the row's flat index advances by n per row.
+    // Outer dimensions as nested loops; the row's flat index advances by its length per row.
     // A part of a domain of rank ≥ 2: rows [lo, hi) of the outermost dimension, whose flat index
     // starts at lo times the elements below it.
     let nest: Stmt[] = [...row(), set(rowIdx, i32.add(get(rowIdx), i32.const(rowLen)))];
