@@ -10,10 +10,12 @@
  *               is added into a float64 total, so a loss over a million elements loses no more
  *               than one block's float32 rounding.
  *   inner > 1   each column is summed in k order (as the bias gradient colSum does), then
- *               scaled: 16 columns at a time in registers through all k, then 4, then up to 3
- *               scalars side by side. (Adding each row into y in memory put a store and a reload
- *               on every add's chain: a sum over the middle axis of [256, 128, 2] took 1.75 ns
- *               an element.)
+ *               scaled. Up to COLUMNS_MAX columns: 16 at a time in registers through all k, then
+ *               4, then up to 3 scalars side by side (adding each row into y in memory put a store
+ *               and a reload on every add's chain: a sum over the middle axis of [256, 128, 2]
+ *               took 1.75 ns an element, now 0.3). More columns: each row added into y in turn,
+ *               which streams memory once (walking the rows a column block at a time was slower
+ *               from 512 columns: [8, 512, 512] 1.1–1.4 → 1.7–2.1 ms). The same bits either way.
  * copy(x, y, n): y = x, n floats (x and y do not overlap).
  * fill(y, n, value): y = value, n floats (a `constant` a product or a sum reads: a gradient that
  *   simplified to zeros, say).
@@ -24,6 +26,8 @@ import { accInit, accLocals, accReduce, accUpdate, eachLane, lanePair, pick, SCA
 
 type I = Expr<"i32">;
 const U = 4;
+/** The most columns (inner) summed in registers (see above); measured equal at 64, faster at 32. */
+const COLUMNS_MAX = 32;
 /** Floats summed in float32 before the running total takes them in float64. */
 const BLOCK = 1024;
 const at = (base: I, off: I) => i32.add(base, off);
@@ -73,16 +77,26 @@ function emitReduceSum(m: ModuleBuilder): void {
         f32.store(at(get(y), i32.shl(get(o), i32.const(2))), f32.demote_f64(f64.mul(get(total), get(scale)))),
       ),
     ], [
-      // Columns summed in k order, then scaled: 16 columns at a time in four vector registers
-      // through all k, then 4 at a time, then the last inner % 4 as scalars side by side.
+      // Columns summed in k order, then scaled: up to COLUMNS_MAX, 16 columns at a time in four
+      // vector registers through all k, then 4 at a time, then the last inner % 4 as scalars side
+      // by side; more, each row added into the output row in turn.
       forRange(o, i32.const(0), get(outer), 1,
         set(dst, at(get(y), i32.mul(get(o), rowBytes))),
         set(src, at(get(x), i32.mul(i32.mul(get(o), get(n)), rowBytes))),
-        set(c16, i32.and(get(inner), i32.const(-16))), set(c4, i32.and(get(inner), i32.const(-4))),
-        forRange(col, i32.const(0), get(c16), 16, ...columns(VEC, 4)),
-        forRange(col, get(c16), get(c4), 4, ...columns(VEC, 1)),
-        set(col, get(c4)),
-        ...[1, 2, 3].map((r) => when(i32.eq(i32.sub(get(inner), get(c4)), i32.const(r)), ...columns(SCALAR, r))),
+        ifElse(i32.le_s(get(inner), i32.const(COLUMNS_MAX)), [
+          set(c16, i32.and(get(inner), i32.const(-16))), set(c4, i32.and(get(inner), i32.const(-4))),
+          forRange(col, i32.const(0), get(c16), 16, ...columns(VEC, 4)),
+          forRange(col, get(c16), get(c4), 4, ...columns(VEC, 1)),
+          set(col, get(c4)),
+          ...[1, 2, 3].map((r) => when(i32.eq(i32.sub(get(inner), get(c4)), i32.const(r)), ...columns(SCALAR, r))),
+        ], [
+          ...eachLane(f, get(inner), (L, off) => [L.store(at(get(dst), off), L.const(0))], U),
+          forRange(k, i32.const(0), get(n), 1,
+            ...eachLane(f, get(inner), (L, off) => [L.store(at(get(dst), off), L.add(L.load(at(get(dst), off)), L.load(at(get(src), off))))], U),
+            set(src, i32.add(get(src), rowBytes)),
+          ),
+          ...eachLane(f, get(inner), (L, off) => [L.store(at(get(dst), off), L.mul(L.load(at(get(dst), off)), get(pick(L, sc))))], U),
+        ]),
       ),
     ]),
   );
