@@ -56,6 +56,7 @@ const cases: Case[] = [
   { name: "max over a middle axis, groups of 3 with some NaN", shapes: [[4, 29, 3]], build: (b, [x]) => b.max(b.sqrt(b.add(x!, b.scalar(2.9))), [1]), exact: true },
   { name: "max over a middle axis, groups of 2 with ±0 and ties", shapes: [[2, 21, 2]], build: (b, [x]) => b.max(b.mul(b.sign(x!), b.scalar(0)), [1]), exact: true },
   { name: "max over a middle axis, fewer rows than a chunk", shapes: [[5, 3, 2], [5, 2, 3]], build: (b, [x, z]) => b.concat([b.max(x!, [1]), b.max(z!, [1])], 1), exact: true },
+  { name: "max over a middle axis, groups of 37 and 40 (rows streamed into the output), ±0 and some NaN", shapes: [[3, 9, 37], [3, 5, 40]], build: (b, [x, z]) => b.concat([b.max(b.sqrt(b.add(x!, b.scalar(2.9))), [1]), b.max(b.mul(b.sign(z!), b.scalar(0)), [1])], 1), exact: true },
   { name: "max over a middle axis, groups of 16 and 7 (four running maxima)", shapes: [[3, 41, 16], [3, 43, 7]], build: (b, [x, z]) => b.concat([b.max(x!, [1]), b.max(b.log(z!), [1])], 1), exact: true },
   // Rows of 16 or more: four accumulators of 16 floats a step, then 4-float steps and the tail;
   // NaN (log of x < 0) and ±0 (sign·0) anywhere in the row.

@@ -12,6 +12,8 @@ import { block, br, brIf, f32, f32x4, forRange, get, i32, i32x4, loop, select, s
 
 const isCount = (x: unknown) => typeof x === "number" && Number.isInteger(x) && x >= 0 && x < 2 ** 30;
 const fail = (what: string): never => { throw new Error(`max: ${what}`); };
+/** Groups wider than this (the max only) stream x's rows into y (see rowStream). */
+const ROWS_FROM = 32;
 
 /**
  * Max over the middle axis of [outer, n, inner] (`mask` false: y has [outer, inner]) or the mask
@@ -115,10 +117,30 @@ export function emitMax(outer: number, n: number, inner: number, mask: boolean):
       ...(mask ? [set(found, i32.const(0)), markFirst(inner)] : [f32.store(at(get(y), i32.add(i32.mul(get(o), i32.const(inner)), get(i))), get(mx))]),
     ];
     body = !mask && (inner === 2 || inner === 3) ? smallGroups()
+      : !mask && inner > ROWS_FROM ? rowStream()
       : [forRange(i, i32.const(0), i32.const(i4), 4, ...vecGroup), forRange(i, i32.const(i4), i32.const(inner), 1, ...group)];
   }
   f.body(set(ones, i32x4.splat(i32.const(-1))), forRange(o, i32.const(0), i32.const(outer), 1, ...body));
   return m.encode();
+
+  /**
+   * Wide groups (the max only): y's row set to −∞, then each of the n rows of x maxed into it in
+   * turn, streaming memory once. Walking the rows a group at a time touched a new page every row
+   * ([1, 4096, 1024]: 9.1 ms).
+   */
+  function rowStream(): Stmt[] {
+    const dst = (c: Expr<"i32">) => at(get(y), i32.add(i32.mul(get(o), i32.const(inner)), c));
+    const i4 = inner & -4;
+    return [
+      forRange(i, i32.const(0), i32.const(i4), 4, v128.store(dst(get(i)), f32x4.const(-Infinity))),
+      forRange(i, i32.const(i4), i32.const(inner), 1, f32.store(dst(get(i)), f32.const(-Infinity))),
+      set(row, at(get(x), i32.mul(get(o), i32.const(n * inner)))),
+      forRange(k, i32.const(0), i32.const(n), 1,
+        forRange(i, i32.const(0), i32.const(i4), 4, v128.store(dst(get(i)), f32x4.max(v128.load(dst(get(i))), v128.load(at(get(row), get(i)))))),
+        forRange(i, i32.const(i4), i32.const(inner), 1, f32.store(dst(get(i)), f32.max(f32.load(dst(get(i))), f32.load(at(get(row), get(i)))))),
+        set(row, i32.add(get(row), i32.const(4 * inner)))),
+    ];
+  }
 
   /**
    * Groups of 2 or 3 (the max only): the block of n·inner floats read as vectors, P = lcm(inner, 4)
