@@ -8,6 +8,7 @@
  * scale = max(max-abs of the expected tensor, 1e-3); rtol 1e-5 (both sides float32 here).
  */
 import { readFileSync } from "node:fs";
+import * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   batchNorm, checkpointBytes, compile, concat, dropout, encodeSafetensors, fn, gelu, init, layer, layerNorm, leakyRelu, linear, loadCheckpointBytes, relu, residual, seq, sgd,
@@ -177,7 +178,7 @@ describe("kiln → ONNX → kiln: user code comes back as one layer of primitive
 });
 
 describe("kiln → ONNX → kiln: what kiln holds fixed stays fixed", () => {
-  it("a user layer's state buffer and a constant tensor come back as state, not as parameters to train", () => {
+  it("a user layer's state buffer and a constant tensor come back as state, not as parameters to train", async () => {
     // A mask buffer (fixed), a running mean (updated in training: ONNX has no update, so it comes
     // back fixed), and a constant fill of 8 ones the eval graph keeps.
     const masked = layer({
@@ -196,13 +197,17 @@ describe("kiln → ONNX → kiln: what kiln holds fixed stays fixed", () => {
     const graph = decodeModel(bytes).graph!;
     expect(graph.initializer.map((t) => t.name)).not.toContain("1.mask");
     expect(graph.node.filter((n) => n.op_type === "Constant").flatMap((n) => n.output)).toEqual(expect.arrayContaining(["1.mask", "1.mean"]));
+    const x = Float32Array.from({ length: 5 * 6 }, (_, i) => Math.cos(i)), want = net.predict(x);
+    // ONNX Runtime runs the Constant nodes.
+    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+    const run = await session.run({ x: new ort.Tensor("float32", x, [5, 6]) });
+    expect(relErr(run["logits"]!.data as Float32Array, [...want])).toBeLessThanOrEqual(1e-6);
     const imported = fromOnnx(bytes);
     expect(Object.keys(imported.params).sort()).toEqual(Object.keys(net.params).sort());
     expect(Object.keys(imported.state).sort()).toEqual(expect.arrayContaining(["1.mask", "1.mean"]));
     const back = compile(imported.model, { inputs: 6, batch: 4, threads: 1, optimizer: sgd({ lr: 0.5 }) });
     load(back, imported);
-    const x = Float32Array.from({ length: 5 * 6 }, (_, i) => Math.cos(i));
-    expect(back.predict(x)).toEqual(net.predict(x));
+    expect(back.predict(x)).toEqual(want);
     // Trained, the parameters move and the mask does not.
     const w = back.params["1.w"]!.slice(), mask = back.state["1.mask"]!.slice();
     back.trainStep(Float32Array.from({ length: 24 }, (_, i) => Math.cos(2 * i)), Int32Array.from([2, 1, 0, 1]));

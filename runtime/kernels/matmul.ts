@@ -162,9 +162,9 @@ function checked(ctx: KernelContext, make: (check: number) => () => void): () =>
  * its slices of A, B and Y. Entries the SGEMM computes whole (below SPLIT_FLOPS: attention's
  * per-head products) run in one call of wasm sgemmBatch (the same unsplit sgemm per entry), split
  * across threads by entries when there is enough work, in at most BATCH_CHUNKS chunks of whole
- * entries that any thread may run (so the same bits as alone); larger entries, and those the dot or gemv kernels take, one after the
- * other, each split as a product of its size would be. With a check cell, every entry reports
- * into it.
+ * entries that any thread may run (so the same bits as alone); larger entries, and those the dot
+ * or gemv kernels take, one after the other, each split as a product of its size would be. With
+ * a check cell, every entry reports into it.
  */
 const BATCH_CHUNKS = 32;
 

@@ -6,7 +6,7 @@
 import { AttrType } from "./proto.js";
 import { floatTensor, int64Tensor } from "./tensors.js";
 
-export type Attr = { i: number } | { f: number } | { ints: readonly number[] } | { floats: readonly number[] };
+export type Attr = { i: number } | { f: number } | { ints: readonly number[] } | { floats: readonly number[] } | { t: object };
 export const i = (v: number): Attr => ({ i: v });
 export const f = (v: number): Attr => ({ f: v });
 export const ints = (v: readonly number[]): Attr => ({ ints: v });
@@ -15,6 +15,7 @@ function attribute(name: string, a: Attr): object {
   if ("i" in a) return { name, type: AttrType.INT, i: a.i };
   if ("f" in a) return { name, type: AttrType.FLOAT, f: a.f };
   if ("ints" in a) return { name, type: AttrType.INTS, ints: [...a.ints] };
+  if ("t" in a) return { name, type: AttrType.TENSOR, t: a.t };
   return { name, type: AttrType.FLOATS, floats: [...a.floats] };
 }
 
@@ -65,8 +66,7 @@ export class OnnxBuilder {
   constant(name: string, dims: readonly number[], data: ArrayLike<number>): string {
     if (!this.initNames.has(name)) {
       this.initNames.add(name);
-      this.node("Constant", [], {}, [name]);
-      (this.nodes[this.nodes.length - 1] as { attribute: object[] }).attribute.push({ name: "value", type: AttrType.TENSOR, t: floatTensor(name, dims, data) });
+      this.node("Constant", [], { value: { t: floatTensor(name, dims, data) } }, [name]);
     }
     return name;
   }
