@@ -57,6 +57,13 @@ const cases: Case[] = [
   { name: "max over a middle axis, groups of 2 with ±0 and ties", shapes: [[2, 21, 2]], build: (b, [x]) => b.max(b.mul(b.sign(x!), b.scalar(0)), [1]), exact: true },
   { name: "max over a middle axis, fewer rows than a chunk", shapes: [[5, 3, 2], [5, 2, 3]], build: (b, [x, z]) => b.concat([b.max(x!, [1]), b.max(z!, [1])], 1), exact: true },
   { name: "max over a middle axis, groups of 37 and 40 (rows streamed into the output), ±0 and some NaN", shapes: [[3, 9, 37], [3, 5, 40]], build: (b, [x, z]) => b.concat([b.max(b.sqrt(b.add(x!, b.scalar(2.9))), [1]), b.max(b.mul(b.sign(z!), b.scalar(0)), [1])], 1), exact: true },
+  // The mask over groups wider than 32: one pass keeping each column's maximum and its first row
+  // (runtime/wasm/max.ts maskStream): ties (sign), ±0, some NaN, −∞ (log of 0·x), a tail of columns.
+  { name: "max mask over a middle axis, groups of 37 with ties and some NaN", shapes: [[3, 9, 37]], build: (b, [x]) => b.add(b.maxMask(b.sign(x!), [1]), b.maxMask(b.sqrt(b.add(x!, b.scalar(2.9))), [1])), exact: true },
+  { name: "max mask over a middle axis, groups of 40 with ±0 and −∞", shapes: [[2, 6, 40]], build: (b, [x]) => b.add(b.maxMask(b.mul(b.sign(x!), b.scalar(0)), [1]), b.maxMask(b.log(b.mul(b.abs(b.sign(x!)), b.scalar(0))), [1])), exact: true },
+  { name: "max mask over a middle axis, two rows of 33", shapes: [[4, 2, 33]], build: (b, [x]) => b.maxMask(x!, [1]), exact: true },
+  { name: "max mask over a middle axis, one row of 36 (every element its column's maximum)", shapes: [[3, 1, 36]], build: (b, [x]) => b.maxMask(x!, [1]), exact: true },
+  { name: "max mask over a middle axis, 5 rows of 64", shapes: [[2, 5, 64]], build: (b, [x]) => b.maxMask(x!, [1]), exact: true },
   { name: "max over a middle axis, groups of 16 and 7 (four running maxima)", shapes: [[3, 41, 16], [3, 43, 7]], build: (b, [x, z]) => b.concat([b.max(x!, [1]), b.max(b.log(z!), [1])], 1), exact: true },
   // Rows of 16 or more: four accumulators of 16 floats a step, then 4-float steps and the tail;
   // NaN (log of x < 0) and ±0 (sign·0) anywhere in the row.

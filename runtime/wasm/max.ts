@@ -118,6 +118,7 @@ export function emitMax(outer: number, n: number, inner: number, mask: boolean):
     ];
     body = !mask && (inner === 2 || inner === 3) ? smallGroups()
       : !mask && inner > ROWS_FROM ? rowStream()
+      : mask && inner > ROWS_FROM && n >= 2 ? maskStream()
       : [forRange(i, i32.const(0), i32.const(i4), 4, ...vecGroup), forRange(i, i32.const(i4), i32.const(inner), 1, ...group)];
   }
   f.body(set(ones, i32x4.splat(i32.const(-1))), forRange(o, i32.const(0), i32.const(outer), 1, ...body));
@@ -139,6 +140,52 @@ export function emitMax(outer: number, n: number, inner: number, mask: boolean):
         forRange(i, i32.const(0), i32.const(i4), 4, v128.store(dst(get(i)), f32x4.max(v128.load(dst(get(i))), v128.load(at(get(row), get(i)))))),
         forRange(i, i32.const(i4), i32.const(inner), 1, f32.store(dst(get(i)), f32.max(f32.load(dst(get(i))), f32.load(at(get(row), get(i)))))),
         set(row, i32.add(get(row), i32.const(4 * inner)))),
+    ];
+  }
+
+  /**
+   * The mask of wide groups: one pass over x's rows keeps, per column, the running maximum and the
+   * first row that reached it, in y's rows 0 and 1 as scratch: a row replaces them where its value
+   * is greater (strictly: a tie keeps the earlier row, −0 and +0 tie as == has them) or is the
+   * column's first NaN. Then each row k of y is 1 where that first row is k (rows 0 and 1 last,
+   * from one load). The same marks as the group walk: the first element == the column's IEEE
+   * maximum, or its first NaN.
+   */
+  function maskStream(): Stmt[] {
+    const i4 = inner & -4, kv = f.local("v128"), ks = f.local("f32");
+    const yAtRow = (r: number, c: Expr<"i32">) => at(get(y), i32.add(i32.mul(get(o), i32.const(n * inner)), i32.add(i32.const(r * inner), c)));
+    const xAt = (c: Expr<"i32">) => at(get(row), c);
+    // A row's new maximum: greater, or a NaN where the maximum is not yet one.
+    const vecUpd = (xe: Expr<"v128">, me: Expr<"v128">) => v128.or(f32x4.gt(xe, me), v128.andnot(f32x4.eq(me, me), f32x4.eq(xe, xe)));
+    const sUpd = (xe: Expr<"f32">, me: Expr<"f32">) => i32.or(f32.gt(xe, me), i32.and(f32.eq(me, me), i32.eqz(f32.eq(xe, xe))));
+    const one = (m: Expr<"v128">) => v128.and(m, f32x4.const(1));
+    return [
+      forRange(i, i32.const(0), i32.const(i4), 4, v128.store(yAtRow(0, get(i)), f32x4.const(-Infinity)), v128.store(yAtRow(1, get(i)), v128.zero())),
+      forRange(i, i32.const(i4), i32.const(inner), 1, f32.store(yAtRow(0, get(i)), f32.const(-Infinity)), f32.store(yAtRow(1, get(i)), f32.const(0))),
+      set(row, at(get(x), i32.mul(get(o), i32.const(n * inner)))),
+      forRange(k, i32.const(0), i32.const(n), 1,
+        set(ks, f32.convert_i32_s(get(k))), set(kv, f32x4.splat(get(ks))),
+        forRange(i, i32.const(0), i32.const(i4), 4,
+          set(vv, v128.load(xAt(get(i)))), set(acc, v128.load(yAtRow(0, get(i)))), set(hv, vecUpd(get(vv), get(acc))),
+          v128.store(yAtRow(0, get(i)), v128.bitselect(get(vv), get(acc), get(hv))),
+          v128.store(yAtRow(1, get(i)), v128.bitselect(get(kv), v128.load(yAtRow(1, get(i))), get(hv)))),
+        forRange(i, i32.const(i4), i32.const(inner), 1,
+          set(v, f32.load(xAt(get(i)))), set(mx, f32.load(yAtRow(0, get(i)))), set(hit, sUpd(get(v), get(mx))),
+          f32.store(yAtRow(0, get(i)), select(get(v), get(mx), get(hit))),
+          f32.store(yAtRow(1, get(i)), select(get(ks), f32.load(yAtRow(1, get(i))), get(hit)))),
+        set(row, i32.add(get(row), i32.const(4 * inner)))),
+      forRange(k, i32.const(2), i32.const(n), 1,
+        set(ks, f32.convert_i32_s(get(k))), set(kv, f32x4.splat(get(ks))),
+        forRange(i, i32.const(0), i32.const(i4), 4, v128.store(yAtRow(0, i32.add(i32.mul(get(k), i32.const(inner)), get(i))), one(f32x4.eq(v128.load(yAtRow(1, get(i))), get(kv))))),
+        forRange(i, i32.const(i4), i32.const(inner), 1, f32.store(yAtRow(0, i32.add(i32.mul(get(k), i32.const(inner)), get(i))), select(f32.const(1), f32.const(0), f32.eq(f32.load(yAtRow(1, get(i))), get(ks)))))),
+      forRange(i, i32.const(0), i32.const(i4), 4,
+        set(fv, v128.load(yAtRow(1, get(i)))),
+        v128.store(yAtRow(0, get(i)), one(f32x4.eq(get(fv), v128.zero()))),
+        v128.store(yAtRow(1, get(i)), one(f32x4.eq(get(fv), f32x4.const(1))))),
+      forRange(i, i32.const(i4), i32.const(inner), 1,
+        set(v, f32.load(yAtRow(1, get(i)))),
+        f32.store(yAtRow(0, get(i)), select(f32.const(1), f32.const(0), f32.eq(get(v), f32.const(0)))),
+        f32.store(yAtRow(1, get(i)), select(f32.const(1), f32.const(0), f32.eq(get(v), f32.const(1))))),
     ];
   }
 
