@@ -45,12 +45,15 @@ function pow2<F extends LaneType, I extends ValType>(L: FLanes<F, I>, n: Expr<F>
  * are k < 2^24 is k·2^−149, so e^x = q·2^n has the bits round(q·2^(n + 149)) — q scaled exactly,
  * rounded once to nearest-even as the multiply would round: the same bits.
  */
-export function expF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>, nonNegative = false): Valued<F> {
+export function expF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>, known?: "nonNegative" | "nonPositive"): Valued<F> {
   const c = (v: number) => L.const(v);
   // nonNegative: the caller's x is ≥ 0 (or NaN) and any x above EXP_NORMAL may be taken as EXP_NORMAL
   // (tanh's e^{2|x|}: tanh is ±1 from |x| = 9 on). Then n ∈ [0, 127], e^x is a normal float and
   // one power of two scales it — the same bits as the two-step scaling below, 7 operations fewer.
-  const xc = bind(L, nonNegative ? L.pmin(x, c(EXP_NORMAL)) : L.pmin(L.pmax(x, c(EXP_LO)), c(EXP_HI))); // NaN passes through
+  // nonPositive: x ≤ 0 or NaN (sigmoid's e^{−|x|}, softmax's e^{z − max}): n ≤ 0, so with n
+  // clamped to ≥ −125 one power of two scales q exactly too; the subnormal case as below.
+  const nonNegative = known === "nonNegative";
+  const xc = bind(L, nonNegative ? L.pmin(x, c(EXP_NORMAL)) : known === "nonPositive" ? L.pmax(x, c(EXP_LO)) : L.pmin(L.pmax(x, c(EXP_LO)), c(EXP_HI))); // NaN passes through
   const n = bind(L, L.nearest(L.mul(xc.get(), c(LOG2E))));
   const r = bind(L, L.sub(L.sub(xc.get(), L.mul(n.get(), c(LN2_HI))), L.mul(n.get(), c(LN2_LO))));
   const p = evenOdd(L, EXP_POLY, r.get);
@@ -62,9 +65,10 @@ export function expF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: 
   const tiny = bindInt(L, L.lt(n.get(), c(SUBNORMAL_N + 0.5))); // NaN: false
   // n + 149 ∈ [−1, 23] in the lanes taken; the others are clamped to 23 so nothing overflows.
   const bits = L.toInt(L.nearest(L.mul(q.get(), pow2(L, L.pmin(L.add(n.get(), c(149)), c(23))))));
+  const scaled = known === "nonPositive" ? L.mul(q.get(), pow2(L, nn.get())) : L.mul(L.mul(q.get(), pow2(L, n1.get())), pow2(L, L.sub(nn.get(), n1.get())));
   return {
-    setup: [xc.set, n.set, r.set, ...p.setup, q.set, nn.set, n1.set, tiny.set,
-      set(y, L.mul(L.mul(q.get(), pow2(L, n1.get())), pow2(L, L.sub(nn.get(), n1.get())))),
+    setup: [xc.set, n.set, r.set, ...p.setup, q.set, nn.set, ...(known === "nonPositive" ? [] : [n1.set]), tiny.set,
+      set(y, scaled),
       when(L.anyTrue(tiny.get()), set(y, L.select(tiny.get(), L.fromBits(bits), get(y))))],
     value: get(y),
   };
@@ -128,7 +132,7 @@ function withSignOf<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: E
  */
 export function sigmoidF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x: Expr<F>): Valued<F> {
   const xv = bind(L, x);
-  const e = expF(L, L.neg(absF(L, xv.get())));
+  const e = expF(L, L.neg(absF(L, xv.get())), "nonPositive");
   const ev = bind(L, e.value);
   const s = bind(L, L.div(L.const(1), L.add(L.const(1), ev.get())));
   // e·s is e itself below 2^−24 (s rounds to 1): there it is not multiplied, since a product in
@@ -153,7 +157,7 @@ export function tanhF<F extends LaneType, I extends ValType>(L: FLanes<F, I>, x:
   let p = c(TANH_POLY[0]!);
   for (const k of TANH_POLY.slice(1)) p = L.add(L.mul(p, z.get()), c(k));
   const small = L.add(L.mul(L.mul(xv.get(), z.get()), p), xv.get());
-  const e = expF(L, L.mul(a.get(), c(2)), true);
+  const e = expF(L, L.mul(a.get(), c(2)), "nonNegative");
   const big = withSignOf(L, L.sub(c(1), L.div(c(2), L.add(e.value, c(1)))), xv.get());
   return { setup: [xv.set, a.set, z.set, ...e.setup], value: L.select(L.lt(a.get(), c(0.625)), small, big) };
 }

@@ -46,7 +46,7 @@ export function emitSoftmaxCrossEntropy(m: ModuleBuilder): void {
         // Pass 2: e = e^(z − m) into dZ, s = Σ e.
         ...accInit(total, 0),
         ...eachLane(f, get(c), (L, off, slot) => {
-          const ex = expF(fl(L), L.sub(L.load(at(get(rowZ), off)), get(pick(L, mP))));
+          const ex = expF(fl(L), L.sub(L.load(at(get(rowZ), off)), get(pick(L, mP))), "nonPositive"); // z − max ≤ 0
           return [
             ...ex.setup, set(pick(L, e), ex.value),
             L.store(at(get(rowD), off), get(pick(L, e))),
