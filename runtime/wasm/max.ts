@@ -6,6 +6,9 @@
  * IEEE maximum is associative and commutative, NaN and ±0 included (NaN if any element is, +0
  * over −0), so the maxima may be taken in any grouping with the same bits: f32x4.max is about 8
  * dependent x86 instructions, so each loop keeps four running maxima and combines them at the end.
+ * Loop shapes, by the group's width (inner): contiguous rows (1); groups of 2 or 3 read as vectors
+ * (smallGroups); 4 to 32 walked a group of 4 at a time; wider, x's rows streamed into y, for the
+ * max (rowStream) and for the mask (maskStream), so memory is read in order.
  */
 import { ModuleBuilder } from "./builder.js";
 import { block, br, brIf, f32, f32x4, forRange, get, i32, i32x4, loop, select, set, v128, when, type Expr, type Local, type Stmt } from "./emit.js";
