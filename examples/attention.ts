@@ -19,6 +19,7 @@ import { adam, compile, init, layer, linear, seq, softmaxCrossEntropy, where, ty
 import { UsageError } from "../src/cli/args.js";
 import { choiceOption, commonArgs, loadData, numberOption, pct, table } from "./lib/cli.js";
 import { Progress } from "./lib/progress.js";
+import { trainEpoch } from "./lib/train.js";
 
 const args = commonArgs("attention", "A 2-block transformer over the digits' rows, written as kiln layers of tensor expressions; Adam.", {
   epochs: "passes over the training set (default 10; 1 with --quick)",
@@ -88,13 +89,8 @@ const progress = new Progress(epochs * stepsPerEpoch, "training");
 const rows: string[][] = [];
 const started = performance.now();
 for (let epoch = 0; epoch < epochs; epoch++) {
-  let sum = 0, n = 0;
-  for (const { x, labels } of batcher.epoch(epoch)) {
-    sum += net.trainStep(x, labels);
-    n++;
-    progress.update(net.step, `loss ${(sum / n).toFixed(4)}`);
-  }
-  rows.push([String(epoch + 1), (sum / n).toFixed(4), pct(evaluate(net, test).error)]);
+  const loss = trainEpoch(net, batcher, epoch, progress);
+  rows.push([String(epoch + 1), loss.toFixed(4), pct(evaluate(net, test).error)]);
 }
 console.log(table(["epoch", "train loss", "test error"], rows));
 console.log(`${net.step} steps in ${((performance.now() - started) / 1000).toFixed(1)} s (${((performance.now() - started) / net.step).toFixed(1)} ms a step)`);

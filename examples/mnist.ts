@@ -17,6 +17,7 @@ import { cosine } from "../src/optim/schedules.js";
 import { batchNorm, compile, dropout, init, layerNorm, linear, relu, seq, sgd, softmaxCrossEntropy } from "../src/index.js";
 import { choiceOption, commonArgs, loadData, numberOption, pct, table } from "./lib/cli.js";
 import { Progress } from "./lib/progress.js";
+import { trainEpoch } from "./lib/train.js";
 import { multiPanel, panelsCsv, writeFigure, type LineChartSpec } from "../src/plot/index.js";
 
 const args = commonArgs("mnist", "The main job: a 2-hidden-layer MLP with layerNorm and dropout, SGD momentum + cosine.", {
@@ -69,14 +70,9 @@ const history: { loss: number; train: number; test: number }[] = [];
 let testError = NaN;
 const started = performance.now();
 for (let epoch = 0; epoch < epochs; epoch++) {
-  let sum = 0, n = 0;
-  for (const { x, labels } of batcher.epoch(epoch)) {
-    sum += net.trainStep(x, labels);
-    n++;
-    progress.update(net.step, `loss ${(sum / n).toFixed(4)}`);
-  }
+  const loss = trainEpoch(net, batcher, epoch, progress);
   testError = evaluate(net, test).error;
-  history.push({ loss: sum / n, train: evaluate(net, train).error, test: testError });
+  history.push({ loss, train: evaluate(net, train).error, test: testError });
 }
 const seconds = (performance.now() - started) / 1000;
 

@@ -45,7 +45,9 @@ const division: Rule = (n, { b, producer }) => {
   const lg = producer(logS);
   if (lg?.op !== "log") return null;
   const S = producer(lg.inputs[0]!);
-  if (S?.op !== "sum" || !S.attrs.keepdims || producer(S.inputs[0]!)?.op !== "exp" || producer(S.inputs[0]!)!.inputs[0] !== s) return null;
+  if (S?.op !== "sum" || !S.attrs.keepdims) return null;
+  const e = producer(S.inputs[0]!);
+  if (e?.op !== "exp" || e.inputs[0] !== s) return null;
   // s must be x shifted by its own max along the summed axes: then S ≥ 1.
   const shift = producer(s);
   if (shift?.op !== "sub") return null;

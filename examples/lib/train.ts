@@ -16,6 +16,17 @@ export function* batchStream(ds: Dataset, batch: number, seed: number): Generato
   for (let epoch = 0; ; epoch++) yield* batcher.epoch(epoch);
 }
 
+/** One epoch of train steps with a progress line; returns the epoch's mean training loss. */
+export function trainEpoch(net: Net, batcher: Batcher, epoch: number, progress: Progress): number {
+  let sum = 0, n = 0;
+  for (const { x, labels } of batcher.epoch(epoch)) {
+    sum += net.trainStep(x, labels);
+    n++;
+    progress.update(net.step, `loss ${(sum / n).toFixed(4)}`);
+  }
+  return sum / n;
+}
+
 export interface Checkpoint {
   /** Steps taken when measured. */
   readonly step: number;

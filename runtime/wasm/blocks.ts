@@ -1,8 +1,8 @@
 /**
  * WebAssembly kernels of the block-moving ops (slice, pad, concat, broadcast, transpose, tril) and
- * of one_hot (the max reduction is in max.ts), one module per call site with every size inlined, exporting
- * `fused(in0, …, out)` over byte offsets in the imported memory (run like the fused elementwise
- * modules, runtime/wasm/fused-run.ts). Specs hold integers only.
+ * of one_hot (the max reduction is in max.ts), one module per call site with every size inlined,
+ * exporting `fused(in0, …, out)` over byte offsets in the imported memory (run like the fused
+ * elementwise modules, runtime/wasm/fused-run.ts). Specs hold integers only.
  */
 import { ModuleBuilder } from "./builder.js";
 import { block, br, brIf, f32, f32x4, forRange, get, i32, loop, set, v128, when, type Expr, type Local, type Stmt } from "./emit.js";
