@@ -62,4 +62,4 @@ export function nodeBuiltin<M>(id: string, what: string): M {
 export const processId = (): number => nodeProcess()?.pid ?? 0;
 
 /** KILN_DEBUG's level (0: off; 1 to 4 print more, see the README). */
-export const debugLevel = (): number => envSetting("KILN_DEBUG", "a level 0 to 4", 0, (t) => (/^[0-9]$/.test(t) ? Number(t) : undefined));
+export const debugLevel = (): number => envSetting("KILN_DEBUG", "a level 0 to 4", 0, (t) => (/^[0-4]$/.test(t) ? Number(t) : undefined));

@@ -8,7 +8,7 @@ import { badFloat, describeValue, notFinite, valueText } from "./validate.js";
 import { callUser, returnedTensor, type ScopeRange } from "./dsl/call.js";
 import type { T } from "./dsl/tensor.js";
 import { checkName } from "./layers/fn.js";
-import { knownOptions } from "./options.js";
+import { isFloat32, knownOptions, numberText } from "./options.js";
 
 export type Labels = Int32Array | Float32Array | ArrayLike<number>;
 
@@ -142,8 +142,14 @@ export function binaryCrossEntropy(opts: { logits?: boolean } = {}): Loss {
       return z.mul(t.neg().add(0.5)).add(a.mul(0.5)).add(a.neg().exp().add(1).log()).mean();
     }, checkUnit)
     : expressionLoss("binaryCrossEntropy", "binaryCrossEntropy", (p, t) => {
+      // The value: −(t·max(ln p, −100) + (1 − t)·max(ln(1 − p), −100)). Its own derivative is
+      // −t/p + (1 − t)/(1 − p) masked by the clamps, which is 0·∞ = NaN where p rounds to 0 or 1 (a
+      // sigmoid of |z| > 17 does): so the gradient is PyTorch's formula instead,
+      // (p − t)/max(p(1 − p), 10⁻¹²), carried by (p − detach p)·detach(g): 0 in value, g in gradient.
       const lp = p.log().maximum(-100), lq = p.neg().add(1).log().maximum(-100);
-      return t.mul(lp).add(t.neg().add(1).mul(lq)).mean().neg();
+      const value = t.mul(lp).add(t.neg().add(1).mul(lq)).neg();
+      const g = p.sub(t).div(p.neg().add(1).mul(p).maximum(1e-12));
+      return value.detach().add(p.sub(p.detach()).mul(g.detach())).mean();
     }, checkUnit);
 }
 
@@ -163,7 +169,7 @@ export function l1(): Loss {
 export function huber(opts: { delta?: number } = {}): Loss {
   knownOptions("huber", opts, ["delta"]);
   const delta = opts?.delta ?? 1;
-  if (typeof delta !== "number" || !Number.isFinite(delta) || delta <= 0) throw new ModelError(`huber delta must be a finite number > 0, got ${String(delta)}`);
+  if (!isFloat32(delta) || delta <= 0) throw new ModelError(`huber delta must be a finite number > 0, got ${numberText(delta)}`);
   return expressionLoss("huber", `huber(${delta})`, (o, t) => {
     const a = o.sub(t).abs();
     const q = a.minimum(delta);

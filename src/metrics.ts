@@ -4,12 +4,18 @@ import { chunks } from "./data/batches.js";
 import type { Dataset } from "./data/dataset.js";
 import type { Net } from "./net.js";
 
+/** An array or typed array (anything with a safe-integer length): what the metrics read. */
+const isArrayLike = (a: unknown): a is ArrayLike<number> =>
+  typeof a === "object" && a !== null && Number.isSafeInteger((a as { length?: unknown }).length);
+
 /**
  * Index of the largest logit of each row: predicted classes of a batch.
  * @example argmax(net.predict(x), 10) // Int32Array(batch)
  */
 export function argmax(logits: ArrayLike<number>, classes: number): Int32Array {
-  if (!Number.isInteger(classes) || classes < 1 || logits.length % classes !== 0) {
+  if (typeof classes !== "number" || !Number.isInteger(classes) || classes < 1) throw new InputError(`argmax: classes must be a positive integer, got ${String(classes)}`);
+  if (!isArrayLike(logits)) throw new InputError(`argmax: expected an array of logits, got ${logits === null ? "null" : typeof logits}`);
+  if (logits.length % classes !== 0) {
     throw new InputError(`argmax: expected a multiple of ${classes} logits, got ${logits.length}`);
   }
   const out = new Int32Array(logits.length / classes);
@@ -27,6 +33,7 @@ export function argmax(logits: ArrayLike<number>, classes: number): Int32Array {
  */
 export function accuracy(logits: ArrayLike<number>, labels: ArrayLike<number>, classes: number): number {
   const predicted = argmax(logits, classes);
+  if (!isArrayLike(labels)) throw new InputError(`accuracy: expected an array of labels, got ${labels === null ? "null" : typeof labels}`);
   if (predicted.length !== labels.length) {
     throw new InputError(`accuracy: expected ${predicted.length} labels (one per row of logits), got ${labels.length}`);
   }

@@ -17,7 +17,7 @@ import { writeFileAtomic } from "./io/atomic.js";
 import { toOnnx, type OnnxExportOptions } from "./onnx/export.js";
 import { checkGradientsOut, ownMemory, type GradientsOut } from "./net-out.js";
 import type { IR, NetParts } from "./net-parts.js";
-import { knownOptions } from "./options.js";
+import { isFloat32, knownOptions, numberText } from "./options.js";
 export type { IR } from "./net-parts.js";
 export type { GradientsOut } from "./net-out.js";
 
@@ -71,6 +71,7 @@ export class Net {
    */
   dispose(): void {
     if (this.disposed) return;
+    this.idle("dispose");
     this.disposed = true;
     this.programsMade.clear();
     this.parts.arena?.unregister();
@@ -80,6 +81,26 @@ export class Net {
   /** Refuse a call on a disposed net (its arena no longer runs kernels). */
   private live(what: string): void {
     if (this.disposed) throw new KilnError(`${what}: this net was disposed; compile the model again to use it`);
+  }
+
+  /**
+   * The call running a program of this net, if any. A schedule, a getter or a Proxy the call reads
+   * could call the net again before the program runs: every program shares the net's scratch
+   * memory and the batch already written into it, so a nested run would silently change the
+   * outer call's inputs and results. Such a call is refused instead.
+   */
+  private busy: string | undefined;
+
+  /** Refuse `what` while another call on this net is running (see busy). */
+  private idle(what: string): void {
+    if (this.busy !== undefined) throw new KilnError(`${what}: called while this net's ${this.busy} is running (from a learning-rate schedule, or a getter or Proxy of the arrays it reads); call it after ${this.busy} returns`);
+  }
+
+  /** Start a call that runs a program: live and idle, then busy until `done`. */
+  private begin(what: string): void {
+    this.live(what);
+    this.idle(what);
+    this.busy = what;
   }
 
   /**
@@ -111,6 +132,7 @@ export class Net {
    * @example net.setStep(1260)
    */
   setStep(step: number): void {
+    this.idle("setStep");
     if (!Number.isSafeInteger(step) || step < 0) throw new InputError(`setStep: expected a non-negative integer, got ${String(step)}`);
     this.stepCount = step;
   }
@@ -186,7 +208,15 @@ export class Net {
    * @example const loss = net.trainStep(x, labels);
    */
   trainStep(x: ArrayLike<number>, labels: ArrayLike<number>): number {
-    this.live("trainStep");
+    this.begin("trainStep");
+    try {
+      return this.trainStepOnce(x, labels);
+    } finally {
+      this.busy = undefined;
+    }
+  }
+
+  private trainStepOnce(x: ArrayLike<number>, labels: ArrayLike<number>): number {
     const train = this.programsMade.train;
     this.prepare(train, x, labels);
     this.writeLearningRate(train.input("lr") as Float32Array);
@@ -218,7 +248,15 @@ export class Net {
   gradients(x: ArrayLike<number>, labels: ArrayLike<number>, opts: { input: true; out?: GradientsOut }): { loss: number; grads: Record<string, Float32Array>; inputGrad: Float32Array };
   gradients(x: ArrayLike<number>, labels: ArrayLike<number>, opts?: { input?: boolean; out?: GradientsOut }): { loss: number; grads: Record<string, Float32Array>; inputGrad?: Float32Array };
   gradients(x: ArrayLike<number>, labels: ArrayLike<number>, opts: { input?: boolean; out?: GradientsOut } = {}): { loss: number; grads: Record<string, Float32Array>; inputGrad?: Float32Array } {
-    this.live("gradients");
+    this.begin("gradients");
+    try {
+      return this.gradientsOnce(x, labels, opts);
+    } finally {
+      this.busy = undefined;
+    }
+  }
+
+  private gradientsOnce(x: ArrayLike<number>, labels: ArrayLike<number>, opts: { input?: boolean; out?: GradientsOut }): { loss: number; grads: Record<string, Float32Array>; inputGrad?: Float32Array } {
     knownOptions("gradients", opts, ["input", "out"], InputError);
     const input = opts?.input ?? false;
     if (typeof input !== "boolean") throw new InputError(`gradients: options.input must be true or false, got ${String(input)}`);
@@ -248,7 +286,15 @@ export class Net {
    * @example const logits = net.predict(xTest); // Float32Array(n × outputs)
    */
   predict(x: ArrayLike<number>, out?: Float32Array): Float32Array {
-    this.live("predict");
+    this.begin("predict");
+    try {
+      return this.predictOnce(x, out);
+    } finally {
+      this.busy = undefined;
+    }
+  }
+
+  private predictOnce(x: ArrayLike<number>, out?: Float32Array): Float32Array {
     const { inputs } = this.parts.trace, width = this.parts.outputs;
     const n = batchOf(x, inputs);
     if (out !== undefined && (!(out instanceof Float32Array) || out.length !== n * width)) {
@@ -316,8 +362,8 @@ export class Net {
   private writeLearningRate(target: Float32Array): void {
     const { lr } = this.parts.optimizer;
     const value = typeof lr === "function" ? lr(this.stepCount, this.runSteps) : lr;
-    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-      throw new ModelError(`learning-rate schedule gave ${String(value)} at step ${this.stepCount}; expected a finite number ≥ 0`);
+    if (!isFloat32(value) || value < 0) {
+      throw new ModelError(`learning-rate schedule gave ${numberText(value)} at step ${this.stepCount}; expected a finite number ≥ 0`);
     }
     target[0] = value;
   }

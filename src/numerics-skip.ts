@@ -20,7 +20,7 @@ import { isElementwise } from "../compiler/ops/index.js";
 const ALWAYS_FINITE = new Set(["constant", "step", "sign", "one_hot", "dropout_mask", "max_mask"]);
 /** Finite when every input is; the output's values are inputs' values, or bounded (|y| ≤ 1), or ±0/±1. */
 const FINITE_FROM_FINITE = new Set([
-  "relu", "neg", "abs", "maximum", "minimum", "max", "tanh", "sigmoid", "erf",
+  "relu", "neg", "abs", "detach", "maximum", "minimum", "max", "tanh", "sigmoid", "erf",
   "reshape", "transpose", "tril", "broadcast_to", "slice", "pad", "concat", "keep",
 ]);
 /**
@@ -61,7 +61,7 @@ function fusedKind(code: readonly ElementInstr[], inputs: number, outputs: reado
       case "mask": k = "finite"; break; // 0 or 1/(1 − p)
       case "step": case "sign": k = "unit"; break;
       case "tanh": case "sigmoid": case "erf": k = a === null ? null : "unit"; break;
-      case "relu": case "neg": case "abs": k = a; break;
+      case "relu": case "neg": case "abs": case "detach": k = a; break;
       case "maximum": case "minimum": k = both(a, b); break;
       case "mul": k = a === null || b === null ? null : a === "unit" && b === "unit" ? "unit" : a === "unit" || b === "unit" ? "finite" : null; break;
       default: k = null;

@@ -6,7 +6,18 @@
  */
 import { ModelError } from "../runtime/errors.js";
 
-/** Refuse a name `opts` has that `known` does not, naming the nearest known one. Non-objects pass (their callers check them). */
+/**
+ * A number the programs can hold: finite as float32 too. They compute in float32, so a rate,
+ * decay or threshold of 1e39 — finite as a JavaScript number — would be stored as ∞ and send
+ * every parameter to ±∞ or NaN in one step.
+ */
+export const isFloat32 = (x: unknown): x is number => typeof x === "number" && Number.isFinite(Math.fround(x));
+
+/** A value for a message: a finite number beyond float32's range says so. */
+export const numberText = (x: unknown): string =>
+  typeof x === "number" && Number.isFinite(x) && !Number.isFinite(Math.fround(x)) ? `${x} (beyond float32's range, ±3.4e38)` : String(x);
+
+/** Refuse a name `opts` has that `known` does not, naming the nearest known one; and options that are not an object (undefined passes: the defaults). */
 export function knownOptions(what: string, opts: unknown, known: readonly string[], E: new (message: string) => Error = ModelError): void {
   const bad = unknownOption(what, opts, known);
   if (bad !== null) throw new E(bad);
@@ -14,7 +25,10 @@ export function knownOptions(what: string, opts: unknown, known: readonly string
 
 /** knownOptions' message, or null when every name is known (for callers that raise their own error). */
 export function unknownOption(what: string, opts: unknown, known: readonly string[]): string | null {
-  if (typeof opts !== "object" || opts === null) return null;
+  if (opts === undefined) return null;
+  if (typeof opts !== "object" || opts === null || Array.isArray(opts)) {
+    return `${what}: expected an options object { ${known.join(", ")} }, got ${opts === null ? "null" : Array.isArray(opts) ? "an array" : `${typeof opts} ${String(opts)}`}`;
+  }
   for (const key of Object.keys(opts)) {
     if (known.includes(key)) continue;
     const near = known.find((k) => k.toLowerCase() === key.toLowerCase()) ?? known.find((k) => distance(k, key) <= 2);
@@ -32,4 +46,10 @@ function distance(a: string, b: string): number {
     prev = cur;
   }
   return prev[b.length]!;
+}
+
+/** Options a function cannot do without: undefined is refused too, then as knownOptions. */
+export function requiredOptions(what: string, opts: unknown, known: readonly string[]): void {
+  if (opts === undefined) throw new ModelError(`${what}: expected an options object { ${known.join(", ")} }, got undefined`);
+  knownOptions(what, opts, known);
 }

@@ -83,6 +83,7 @@ const CASES: Record<OpName, OpCase> = {
   sigmoid: { a: NAN_IN, build: (g, a) => g.sigmoid(a), propagates: "bounded" },
   erf: { a: NAN_IN, build: (g, a) => g.erf(a), propagates: "bounded" },
   abs: { a: NAN_IN, build: (g, a) => g.abs(a), propagates: "|x|" },
+  detach: { a: NAN_IN, build: (g, a) => g.detach(a), propagates: "x itself" },
   // sign(NaN) = 0, as PyTorch's.
   sign: { a: NAN_IN, build: (g, a) => g.add(g.sign(a), a), absorbs: "−1, 0 or 1" },
   maximum: { a: NAN_IN, b: { shape: [2, 3], v: 0 }, build: (g, a, b) => g.maximum(a, b!), propagates: "one of its inputs" },

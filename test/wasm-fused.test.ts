@@ -54,6 +54,7 @@ function interpret(c: Case, ins: readonly Val[]): { f32: Float32Array[]; f64: Fl
       let v32: number, v64: number, e: number;
       switch (ins1.op) {
         case "neg": v32 = -a32; v64 = -a64; e = ea; break;
+        case "detach": v32 = a32; v64 = a64; e = ea; break;
         case "relu": v32 = a32 < 0 ? 0 : a32; v64 = a64 < 0 ? 0 : a64; e = ea; break;
         case "step": v32 = a32 <= 0 ? 0 : 1; v64 = a64 <= 0 ? 0 : 1; e = Math.abs(a64) <= ea ? 1 : 0; break;
         case "add": v32 = fr(a32 + b32); v64 = a64 + b64; e = ea + eb + U * Math.abs(v64) + TINY; break;

@@ -137,6 +137,8 @@ export class GraphBuilder implements Emitter {
   /** |x|, with abs'(0) = 0 as PyTorch. */
   abs = (x: V) => this.emit("abs", [x], {});
   sign = (x: V) => this.emit("sign", [x], {});
+  /** x, with no gradient (torch's detach). */
+  detach = (x: V) => this.emit("detach", [x], {});
   /** x^k for a number k. */
   pow = (x: V, k: number) => this.emit("pow", [x], { k });
   add = (x: V, y: V) => this.emit("add", [x, y], {});

@@ -11,6 +11,7 @@ import { add } from "./add.js";
 import { broadcast_to } from "./broadcast_to.js";
 import { concat } from "./concat.js";
 import { constant } from "./constant.js";
+import { detach } from "./detach.js";
 import { div } from "./div.js";
 import { dropout_mask } from "./dropout_mask.js";
 import { erf } from "./erf.js";
@@ -57,7 +58,7 @@ import type { OpDef } from "./def.js";
  * so the fusion pass, the fused kernels and constant folding are derived from this table.
  */
 const elementwise = {
-  neg, exp, log, relu, step, sqrt, rsqrt, tanh, sigmoid, erf, abs, sign, pow,
+  neg, exp, log, relu, step, sqrt, rsqrt, tanh, sigmoid, erf, abs, sign, pow, detach,
   add, sub, mul, div, maximum, minimum, keep,
 } satisfies Record<string, Pick<ElementwiseOpDef<never>, "scalar">>;
 

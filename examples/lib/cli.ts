@@ -7,6 +7,7 @@
 import type { DatasetSplit } from "../../src/data/dataset.js";
 import { loadData as selectData } from "../../src/data/select.js";
 import { numberOption, parseOptions, UsageError } from "../../src/cli/args.js";
+import { debugLevel } from "../../runtime/host.js";
 
 export { choiceOption, numberOption } from "../../src/cli/args.js";
 
@@ -39,7 +40,7 @@ export function oneLineErrors(name: string): void {
   process.on("uncaughtException", (e: unknown) => {
     const err = e as Error;
     process.stderr.write(`${name}: ${err?.message?.split("\n")[0] ?? String(e)}\n`);
-    if (process.env.KILN_DEBUG) process.stderr.write(`${err?.stack}\n`);
+    if (debugLevel() > 0) process.stderr.write(`${err?.stack}\n`);
     process.exit(e instanceof UsageError ? 2 : 1);
   });
 }

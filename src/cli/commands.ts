@@ -87,7 +87,7 @@ export async function train(loaded: Loaded, o: { data?: string; epochs: number; 
   const net = compile(loaded.model, loaded.options);
   const batcher = new Batcher(tr, { batch: loaded.options.batch, seed: loaded.options.seed ?? 0 });
   net.setTotalSteps(o.epochs * batcher.batchesPerEpoch); // a schedule without its own length spans every epoch
-  o.log(`training on ${tr.name}: ${tr.count} samples, ${o.epochs} epochs of ${batcher.batchesPerEpoch} steps`);
+  o.log(`training on ${tr.name}: ${tr.count} samples, ${o.epochs} epoch${o.epochs === 1 ? "" : "s"} of ${batcher.batchesPerEpoch} steps`);
   for (let e = 0; e < o.epochs; e++) {
     const t0 = performance.now();
     let sum = 0, n = 0;

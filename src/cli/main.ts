@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname } from "node:path";
 import { KilnError } from "../../runtime/errors.js";
+import { debugLevel } from "../../runtime/host.js";
 import { numberOption, parseOptions, UsageError, type OptionSpec } from "./args.js";
 import { diff, evalCommand, inspect, train } from "./commands.js";
 import { loadModule } from "./load.js";
@@ -153,7 +154,7 @@ export async function run(argv: string[]): Promise<number> {
     const usage = e instanceof UsageError;
     const message = err.message ?? String(e);
     console.error(message.startsWith("kiln ") ? message : `kiln: ${message}`); // not "kiln: kiln inspect: …"
-    if (process.env.KILN_DEBUG) console.error(err.stack);
+    if (debugLevel() > 0) console.error(err.stack);
     return usage ? 2 : 1;
   }
 }

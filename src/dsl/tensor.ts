@@ -102,6 +102,8 @@ export class T {
   square(): T { return this.unary("square", (b, x) => b.mul(x, x)); }
   /** −1, 0 or 1 (gradient 0 everywhere, as PyTorch). */
   sign(): T { return this.unary("sign", (b, x) => b.sign(x)); }
+  /** The same values with no gradient through them (torch's `detach`, JAX's `stop_gradient`). */
+  detach(): T { return this.unary("detach", (b, x) => b.detach(x)); }
   /** x^k for a number k (x > 0 unless k is an integer). */
   pow(k: number): T {
     if (typeof k !== "number" || !Number.isFinite(k)) this.scope.fail(`pow: expected a finite number exponent, got ${describe(k)}`);

@@ -7,7 +7,7 @@ import { ModelError } from "../../runtime/errors.js";
 import { fn, type Fn } from "./fn.js";
 import type { BuiltinActivation } from "./node.js";
 import type { T } from "../dsl/tensor.js";
-import { knownOptions } from "../options.js";
+import { isFloat32, knownOptions, numberText } from "../options.js";
 
 /** An fn marked as kiln's own, so a spec can name it. */
 const builtin = (name: string, f: (x: T) => T, spec: BuiltinActivation): Fn => Object.freeze({ ...fn(name, f), builtin: Object.freeze(spec) });
@@ -53,7 +53,7 @@ export type LeakyRelu = Fn & ((slope?: number) => Fn);
 export const leakyRelu: LeakyRelu = callableLayer(leaky(0.01), (slope: number = 0.01) => leaky(slope));
 
 function leaky(slope: number): Fn {
-  if (typeof slope !== "number" || !Number.isFinite(slope)) throw new ModelError(`leakyRelu slope must be a finite number, got ${String(slope)}`);
+  if (!isFloat32(slope)) throw new ModelError(`leakyRelu slope must be a finite number, got ${numberText(slope)}`);
   // x·(q + slope·(1 − q)) with q = sign(relu(x)), 1 above 0 and 0 at or below it (its derivative
   // is 0): x·1 = x exactly above 0 (±∞ included), x·slope below, one rounding, as PyTorch's
   // leaky_relu; NaN stays NaN; the derivative is q + slope·(1 − q), slope at 0 as PyTorch's

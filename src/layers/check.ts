@@ -1,5 +1,6 @@
 /** Run-time validation of layer hyper-parameters, shared by the constructors. */
 import { ModelError } from "../../runtime/errors.js";
+import { isFloat32, numberText } from "../options.js";
 
 /** Feature counts are positive integers small enough that a weight fits in one typed array. */
 export function checkFeatures(what: string, n: unknown): number {
@@ -10,15 +11,15 @@ export function checkFeatures(what: string, n: unknown): number {
 }
 
 export function checkRange(what: string, x: unknown, lo: number, hi: number, hiOpen: boolean): number {
-  if (typeof x !== "number" || !Number.isFinite(x) || x < lo || (hiOpen ? x >= hi : x > hi)) {
-    throw new ModelError(`${what} must be a number in [${lo}, ${hi}${hiOpen ? ")" : "]"}, got ${String(x)}`);
+  if (!isFloat32(x) || x < lo || (hiOpen ? x >= hi : x > hi)) {
+    throw new ModelError(`${what} must be a number in [${lo}, ${hi}${hiOpen ? ")" : "]"}, got ${numberText(x)}`);
   }
   return x;
 }
 
 export function checkPositive(what: string, x: unknown): number {
-  if (typeof x !== "number" || !Number.isFinite(x) || x <= 0) {
-    throw new ModelError(`${what} must be a finite number > 0, got ${String(x)}`);
+  if (!isFloat32(x) || x <= 0) {
+    throw new ModelError(`${what} must be a finite number > 0, got ${numberText(x)}`);
   }
   return x;
 }

@@ -87,6 +87,8 @@ export const rules: Rules = {
   erf: unary("Erf"),
   abs: unary("Abs"),
   sign: unary("Sign"),
+  // A value without a gradient: ONNX graphs have no gradients.
+  detach: unary("Identity"),
   pow: (o, { ins, outs, attrs }) => (o.node("Pow", [ins[0]!, o.floats([], [attrs.k])], {}, outs), null),
   // Where(c = 0, 0, x) for when 1, Where(c = 0, x, 0) for when 0: a selection, as kiln's.
   keep: (o, { ins, outs, attrs }) => {

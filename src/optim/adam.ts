@@ -2,7 +2,7 @@ import { ModelError } from "../../runtime/errors.js";
 import { checkClip, type ClipOptions } from "./clip.js";
 import type { LearningRate, Optimizer } from "./optimizer.js";
 import { checkLr } from "./sgd.js";
-import { knownOptions } from "../options.js";
+import { isFloat32, knownOptions, numberText } from "../options.js";
 
 export interface AdamOptions extends ClipOptions {
   readonly lr: LearningRate;
@@ -13,7 +13,7 @@ export interface AdamOptions extends ClipOptions {
 }
 
 function check(what: string, x: unknown, lo: number, hi: number): number {
-  if (typeof x !== "number" || !Number.isFinite(x) || x < lo || x >= hi) throw new ModelError(`${what} must be a number in [${lo}, ${hi}), got ${String(x)}`);
+  if (!isFloat32(x) || x < lo || x >= hi) throw new ModelError(`${what} must be a number in [${lo}, ${hi}), got ${numberText(x)}`);
   return x;
 }
 
@@ -27,9 +27,10 @@ function check(what: string, x: unknown, lo: number, hi: number): number {
 function make(kind: "adam" | "adamw", opts: AdamOptions, defaultDecay: number): Optimizer {
   knownOptions(kind, opts, ["lr", "betas", "eps", "weightDecay", "clipGradNorm", "clipGradValue"]);
   const lr = checkLr(opts?.lr);
-  const [b1, b2] = opts.betas ?? [0.9, 0.999];
-  check(`${kind} betas[0]`, b1, 0, 1);
-  check(`${kind} betas[1]`, b2, 0, 1);
+  const betas: unknown = opts.betas ?? [0.9, 0.999];
+  if (!Array.isArray(betas) || betas.length !== 2) throw new ModelError(`${kind} betas must be a pair [β₁, β₂], got ${Array.isArray(betas) ? `${betas.length} numbers` : String(betas)}`);
+  const b1 = check(`${kind} betas[0]`, betas[0], 0, 1);
+  const b2 = check(`${kind} betas[1]`, betas[1], 0, 1);
   const eps = check(`${kind} eps`, opts.eps ?? 1e-8, 0, Infinity);
   const wd = check(`${kind} weightDecay`, opts.weightDecay ?? defaultDecay, 0, Infinity);
   const clip = checkClip(kind, opts);

@@ -11,6 +11,7 @@
  */
 import type { GraphBuilder } from "../../compiler/ir/builder.js";
 import type { V } from "../../compiler/ir/types.js";
+import { isFloat32, numberText } from "../options.js";
 import { ModelError } from "../../runtime/errors.js";
 
 export interface ClipOptions {
@@ -30,7 +31,7 @@ const NORM_EPS = 1e-6;
 
 function positive(what: string, x: unknown): number | undefined {
   if (x === undefined) return undefined;
-  if (typeof x !== "number" || !Number.isFinite(x) || x <= 0) throw new ModelError(`${what} must be a finite number > 0, got ${String(x)}`);
+  if (!isFloat32(x) || x <= 0) throw new ModelError(`${what} must be a finite number > 0, got ${numberText(x)}`);
   return x;
 }
 

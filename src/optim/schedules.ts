@@ -9,7 +9,7 @@
  * at its final value for the rest of a run is almost always a length given for another run.
  */
 import { ModelError } from "../../runtime/errors.js";
-import { knownOptions } from "../options.js";
+import { isFloat32, numberText, requiredOptions } from "../options.js";
 
 /** lr at the 0-based `step` of a run of `total` steps (undefined: the run's length is not known). */
 export type Schedule = (step: number, total?: number) => number;
@@ -44,7 +44,7 @@ function lengthAt(name: string, own: number | undefined, t: number, total: numbe
 }
 
 function finite(what: string, x: unknown, min = 0): number {
-  if (typeof x !== "number" || !Number.isFinite(x) || x < min) throw new ModelError(`${what} must be a finite number ≥ ${min}, got ${String(x)}`);
+  if (!isFloat32(x) || x < min) throw new ModelError(`${what} must be a finite number ≥ ${min}, got ${numberText(x)}`);
   return x;
 }
 
@@ -53,7 +53,11 @@ function count(what: string, x: unknown): number {
   return x;
 }
 
-const asSchedule = (s: Schedule | number): Schedule => (typeof s === "number" ? constant(s) : s);
+function asSchedule(what: string, s: unknown): Schedule {
+  if (typeof s === "number") return constant(s);
+  if (typeof s !== "function") throw new ModelError(`${what} must be a schedule (step) => lr or a number, got ${s === null ? "null" : typeof s}`);
+  return s as Schedule;
+}
 
 /** The same rate at every step. @example sgd({ lr: constant(0.01) }) — same as lr: 0.01 */
 export function constant(lr: number): Schedule {
@@ -66,7 +70,7 @@ export function constant(lr: number): Schedule {
  * @example stepDecay({ from: 0.1, gamma: 0.1, every: 500 })
  */
 export function stepDecay(o: { from: number; gamma: number; every: number }): Schedule {
-  knownOptions("stepDecay", o, ["from", "gamma", "every"]);
+  requiredOptions("stepDecay", o, ["from", "gamma", "every"]);
   const from = finite("stepDecay from", o.from), gamma = finite("stepDecay gamma", o.gamma), every = count("stepDecay every", o.every);
   return (t) => from * gamma ** Math.floor(t / every);
 }
@@ -77,7 +81,7 @@ export function stepDecay(o: { from: number; gamma: number; every: number }): Sc
  * @example sgd({ lr: cosine({ from: 0.05, to: 0 }), momentum: 0.9 }) // spans trainLoop's / kiln train's steps
  */
 export function cosine(o: { from: number; to?: number; steps?: number }): Schedule {
-  knownOptions("cosine", o, ["from", "to", "steps"]);
+  requiredOptions("cosine", o, ["from", "to", "steps"]);
   const from = finite("cosine from", o.from), to = finite("cosine to", o.to ?? 0);
   const own = o.steps === undefined ? undefined : count("cosine steps", o.steps);
   const warned = { done: false };
@@ -93,9 +97,9 @@ export function cosine(o: { from: number; to?: number; steps?: number }): Schedu
  * @example warmup({ steps: 100 }, cosine({ from: 0.05 }))
  */
 export function warmup(o: { steps: number; from?: number }, then: Schedule | number): Schedule {
-  knownOptions("warmup", o, ["steps", "from"]);
+  requiredOptions("warmup", o, ["steps", "from"]);
   const steps = count("warmup steps", o.steps), from = finite("warmup from", o.from ?? 0);
-  const next = asSchedule(then);
+  const next = asSchedule("warmup's then", then);
   return (t, total) => {
     const rest = total === undefined ? undefined : Math.max(1, total - steps);
     return t < steps ? from + ((next(0, rest) - from) * (t + 1)) / steps : next(t - steps, rest);

@@ -1,7 +1,7 @@
 import { ModelError } from "../../runtime/errors.js";
 import { checkClip, type ClipOptions } from "./clip.js";
 import type { LearningRate, Optimizer } from "./optimizer.js";
-import { knownOptions } from "../options.js";
+import { isFloat32, knownOptions, numberText } from "../options.js";
 
 export interface SgdOptions extends ClipOptions {
   readonly lr: LearningRate;
@@ -12,14 +12,14 @@ export interface SgdOptions extends ClipOptions {
 
 export function checkLr(lr: unknown): LearningRate {
   if (typeof lr === "function") return lr as LearningRate;
-  if (typeof lr !== "number" || !Number.isFinite(lr) || lr < 0) {
-    throw new ModelError(`optimizer lr must be a finite number ≥ 0 or a schedule, got ${String(lr)}`);
+  if (!isFloat32(lr) || lr < 0) {
+    throw new ModelError(`optimizer lr must be a finite number ≥ 0 or a schedule, got ${numberText(lr)}`);
   }
   return lr;
 }
 
 function checkNonNegative(what: string, x: unknown): number {
-  if (typeof x !== "number" || !Number.isFinite(x) || x < 0) throw new ModelError(`sgd ${what} must be a finite number ≥ 0, got ${String(x)}`);
+  if (!isFloat32(x) || x < 0) throw new ModelError(`sgd ${what} must be a finite number ≥ 0, got ${numberText(x)}`);
   return x;
 }
 
