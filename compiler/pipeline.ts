@@ -20,6 +20,7 @@ import { fuseNormalizeBackward } from "./passes/fuseNormalizeBackward.js";
 import { fuseReductions } from "./passes/fuseReductions.js";
 import { recomputeXhat } from "./passes/recomputeXhat.js";
 import { fuseSoftmaxCrossEntropy } from "./passes/fuseSoftmaxCrossEntropy.js";
+import { lossFirst } from "./passes/lossFirst.js";
 import { cleanup, runPasses, type Pass } from "./passes/index.js";
 import { simplify } from "./passes/simplify.js";
 import { planMemory, type MemoryPlan } from "./plan.js";
@@ -41,6 +42,7 @@ export const optimizationPasses: readonly Pass[] = [
   { name: "recomputeXhat", run: recomputeXhat },
   { name: "fuseElementwise", run: fuseElementwise },
   { name: "fuseReductions", run: fuseReductions },
+  { name: "lossFirst", run: lossFirst },
 ];
 
 export function optimize(g: Graph, label = "graph"): Graph {

@@ -149,9 +149,37 @@ export class Executor implements ProgramInfo {
   }
 
   run(): void {
-    if (this.timing) return this.runTimed(this.timing);
-    for (const call of this.calls) call();
-    this.finish(false);
+    this.runSteps(0);
+    this.finish(this.timing !== null);
+  }
+
+  /**
+   * A run in two parts, `runUntil(stop)` then `runFrom(stop)` (the rest and the copy-backs),
+   * for a caller that looks at an output in between: a train step whose steps before `stop`
+   * write none of the caller's arrays is refused there (its loss not finite) having changed
+   * nothing, by not calling runFrom.
+   */
+  runUntil(stop: number): void {
+    this.runSteps(0, stop);
+  }
+
+  runFrom(stop: number): void {
+    this.runSteps(stop);
+    this.finish(this.timing !== null);
+  }
+
+  /** Steps [from, to), timed when timing. */
+  private runSteps(from: number, to = this.calls.length): void {
+    const calls = this.calls, times = this.timing;
+    if (times === null) {
+      for (let i = from; i < to; i++) calls[i]!();
+      return;
+    }
+    for (let i = from; i < to; i++) {
+      const t0 = performance.now();
+      calls[i]!();
+      times[i]! += performance.now() - t0;
+    }
   }
 
   /** After a run's kernels: the copy-backs of updated inputs, and a timed run counted. */
@@ -241,14 +269,6 @@ export class Executor implements ProgramInfo {
     return { ms: Array.from(this.timing ?? [], (t) => (runs ? t / runs : 0)), runs };
   }
 
-  private runTimed(times: Float64Array): void {
-    for (let i = 0; i < this.calls.length; i++) {
-      const t0 = performance.now();
-      this.calls[i]!();
-      times[i]! += performance.now() - t0;
-    }
-    this.finish(true);
-  }
 
   /** Resolve each call's buffer indices to arrays once, so `run` is a flat loop. */
   private relink(): void {

@@ -10,7 +10,7 @@ import { mixesSamples } from "../compiler/ir/samples.js";
 import type { Executor } from "../runtime/executor.js";
 import type { ProgramInfo } from "../runtime/steps.js";
 import type { AnyArray } from "../runtime/kernels/index.js";
-import { CheckedProgram } from "./numerics.js";
+import { CheckedProgram, lossNotFinite } from "./numerics.js";
 import { backwardGraph, evalGraph, gradientGraph } from "./programs.js";
 import type { NetParts } from "./net-parts.js";
 
@@ -68,24 +68,52 @@ export class NetPrograms {
     return this.mixing ??= mixesSamples(evalGraph(this.parts.model, { ...this.parts.trace, batch }));
   }
 
-  /** Run a program, checked when compiled with checkNumerics (predict: its chunk of samples). */
+  /**
+   * Run a program, checked when compiled with checkNumerics (predict: its chunk of samples). A
+   * train step stops after its loss when the loss is not finite, before anything is written
+   * (see trainGuard): a NumericsError, and nothing changed.
+   */
   run(exec: Executor, step: number, start = 0, count = 0): void {
     const checked = this.checks.get(exec);
     if (checked) checked.run(this.parts.model, step, start, count);
-    else exec.run();
+    else if (exec !== this.train || this.trainGuard === undefined) exec.run();
+    else {
+      exec.runUntil(this.trainGuard);
+      const loss = exec.output("loss")[0]!;
+      if (!Number.isFinite(loss)) throw lossNotFinite(loss, step, this.parts.loss.name ?? this.parts.loss.kind);
+      exec.runFrom(this.trainGuard);
+    }
   }
+
+  /**
+   * The train program's steps before this index write none of the net's arrays, and its loss is
+   * made among them (compiler/passes/lossFirst.ts orders it so); undefined where it is not so.
+   */
+  private trainGuard: number | undefined;
 
   /** Lower a graph and bind its parameter, state and optimizer inputs to the net's arrays. */
   private executor(g: Graph, label: string): Executor {
     const exec = prepare(g, this.parts.arena, label).executor;
     const arrays = this.arrays();
     exec.bindAll(g.inputs.filter((i) => i.kind === "param" || i.kind === "state" || i.kind === "optim").map((i) => [i.name, arrays[i.name]!] as const));
+    // The caller's arrays the program updates (in place, or copied back after its last step).
+    const inputKeys = new Set(g.inputs.map((i) => `${i.kind}:${i.name}`));
+    const written = g.outputs.filter((o) => UPDATABLE.has(o.kind) && inputKeys.has(`${o.kind}:${o.name}`)).map((o) => arrays[o.name] as Float32Array);
     if (this.parts.checkNumerics) {
-      const inputKeys = new Set(g.inputs.map((i) => `${i.kind}:${i.name}`));
-      const written = g.outputs.filter((o) => UPDATABLE.has(o.kind) && inputKeys.has(`${o.kind}:${o.name}`));
       const program = label.startsWith("eval") ? "eval" : label.startsWith("backward") ? "backward" : label;
-      this.checks.set(exec, new CheckedProgram(g, exec, program, written.map((o) => arrays[o.name] as Float32Array)));
+      this.checks.set(exec, new CheckedProgram(g, exec, program, written));
     }
+    if (label === "train") this.trainGuard = guardStep(g, exec, written);
     return exec;
   }
+}
+
+/** The first step that writes one of `written` in place, when the loss is made before it (see trainGuard). */
+function guardStep(g: Graph, exec: Executor, written: readonly Float32Array[]): number | undefined {
+  const same = (a: ArrayBufferView, b: ArrayBufferView) => a.buffer === b.buffer && a.byteOffset === b.byteOffset;
+  const first = g.nodes.findIndex((n) => n.outputs.some((v) => written.some((w) => same(exec.buffer(v), w))));
+  const stop = first < 0 ? g.nodes.length : first;
+  const loss = g.outputs.find((o) => o.name === "loss")?.value;
+  const made = g.nodes.findIndex((n) => loss !== undefined && n.outputs.includes(loss));
+  return made >= 0 && made < stop ? stop : undefined;
 }

@@ -204,7 +204,8 @@ export class Net {
 
   /**
    * One training step on a batch: forward, backward, optimizer update, running statistics.
-   * Returns the loss before the update.
+   * Returns the loss before the update. A step whose loss is NaN or ±∞ is not taken: a
+   * NumericsError, and parameters, state, optimizer buffers and `step` stay as they were.
    * @example const loss = net.trainStep(x, labels);
    */
   trainStep(x: ArrayLike<number>, labels: ArrayLike<number>): number {

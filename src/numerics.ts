@@ -124,6 +124,37 @@ function whereFrom(model: LayerNode | null, origins: readonly string[]): { path:
   return { path: parts[0]!.path, text: parts[0]!.text + (rest.length ? ` (fused with ${rest.join("; ")})` : "") };
 }
 
+/**
+ * A train step refused because its loss is not finite (without checkNumerics: the step stops
+ * after the loss, before any array is written). `loss` is the loss's name (Loss.name).
+ */
+export function lossNotFinite(value: number, step: number, loss: string): NumericsError {
+  const bad = Number.isNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
+  const probabilities = loss === "binaryCrossEntropy"
+    ? " binaryCrossEntropy() reads probabilities: outputs outside [0, 1] make its loss NaN (PyTorch's BCELoss refuses them); for raw scores use binaryCrossEntropy({ logits: true })."
+    : "";
+  return new NumericsError(
+    `train step ${step}: the loss is ${bad}; the step was not taken: parameters, state and optimizer state are as they were before it, and net.step is still ${step}.${probabilities}` +
+    " Compile with checkNumerics: true (or KILN_CHECK_NUMERICS=1) to name the op and layer that made the first non-finite value.",
+    "train", step, "loss", "", "loss", [], null, `the loss ${loss}`, bad, 0);
+}
+
+/** Whether an error is lossNotFinite's refusal of a train step. */
+export const isLossRefusal = (e: unknown): e is NumericsError => e instanceof NumericsError && e.value === "loss" && e.equation === "";
+
+/**
+ * A training loop's step: the loss, or for a step refused because its loss is not finite, that
+ * loss (NaN or ±∞), for the loop to stop on — the step changed nothing. Other errors propagate.
+ */
+export function lossOfStep(net: { trainStep(x: ArrayLike<number>, labels: ArrayLike<number>): number }, x: ArrayLike<number>, labels: ArrayLike<number>): number {
+  try {
+    return net.trainStep(x, labels);
+  } catch (e) {
+    if (isLossRefusal(e)) return Number(e.bad);
+    throw e;
+  }
+}
+
 export interface Located {
   readonly step: number;
   readonly buffer: number;

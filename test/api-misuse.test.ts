@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  accuracy, adam, adamw, argmax, compile, cosine, huber, KilnError, layerNorm, leakyRelu, linear, relu, seq, sgd, stepDecay, warmup, type Net,
+  accuracy, adam, adamw, argmax, batchNorm, binaryCrossEntropy, compile, cosine, dropout, huber, KilnError, layerNorm, leakyRelu, linear, relu,
+  residual, seq, sgd, stepDecay, warmup, type Net,
 } from "../src/index.js";
 
 const X = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i));
@@ -100,5 +101,43 @@ describe("options that are not objects", () => {
     bad(() => (argmax as (a: unknown, c: unknown) => unknown)(null, 3), /^argmax: expected an array of logits, got null$/);
     bad(() => (argmax as (a: unknown, c: unknown) => unknown)(new Float32Array(6), "3"), /^argmax: classes must be a positive integer, got 3$/);
     bad(() => (accuracy as (a: unknown, l: unknown, c: number) => unknown)(new Float32Array(6), null, 3), /^accuracy: expected an array of labels, got null$/);
+  });
+});
+
+describe("a train step whose loss is not finite", () => {
+  const models = () => [
+    seq(linear(4, 8), relu, linear(8, 3)),
+    seq(linear(4, 8), batchNorm(8), relu, dropout(0.2), linear(8, 3)),
+    seq(linear(4, 8), layerNorm(8), relu, residual(seq(linear(8, 8), batchNorm(8), relu)), linear(8, 3)),
+  ];
+  const optimizers = () => [sgd({ lr: 0.1, momentum: 0.9, weightDecay: 1e-4 }), adam({ lr: 0.01 }), adamw({ lr: 0.01, clipGradNorm: 1 })];
+  const all = (net: Net) => JSON.stringify([net.params, net.state, net.optimizerState, net.step].map((r) =>
+    typeof r === "number" ? r : Object.entries(r).map(([k, v]) => [k, Array.from(v as ArrayLike<number | bigint>, String)])));
+
+  it("is refused before anything is written, optimized or not, with any optimizer and batchNorm's running statistics", () => {
+    for (const optimize of [true, false]) {
+      models().forEach((model, m) => optimizers().forEach((optimizer, o) => {
+        const net = compile(model, { inputs: 4, batch: 8, seed: m, threads: 1, optimize, optimizer, probes: { gradNorm: o === 2 } });
+        net.trainStep(X, Y); // running statistics and optimizer buffers that are not zeros
+        const w = net.params["0.weight"]!;
+        w[0] = 3e38; w[1] = 3e38; // the first layer's outputs overflow: an infinite or NaN loss
+        const before = all(net);
+        const e = refusal(() => net.trainStep(X, Y));
+        expect(e.name, `model ${m} optimizer ${o} optimize ${optimize}`).toBe("NumericsError");
+        expect(e.message).toMatch(/^train step 1: the loss is (NaN|-?Infinity); the step was not taken: parameters, state and optimizer state are as they were before it, and net.step is still 1\. Compile with checkNumerics: true/);
+        expect(all(net)).toBe(before);
+        w[0] = 0.1; w[1] = -0.1; // and the net trains on
+        expect(Number.isFinite(net.trainStep(X, Y))).toBe(true);
+        expect(net.step).toBe(2);
+      }));
+    }
+  });
+
+  it("binaryCrossEntropy() of outputs outside [0, 1] (no sigmoid) says so and changes nothing, as PyTorch's BCELoss refuses them", () => {
+    const net = compile(seq(linear(4, 2)), { inputs: 4, batch: 2, seed: 0, loss: binaryCrossEntropy(), optimizer: sgd({ lr: 0.1, momentum: 0.9 }) });
+    const x = Float32Array.of(0, 0.84, 0.91, 0.14, -0.76, -0.96, -0.28, 0.66);
+    const before = all(net);
+    expect(refusal(() => net.trainStep(x, Float32Array.of(0, 1, 1, 0))).message).toMatch(/the loss is NaN; .* binaryCrossEntropy\(\) reads probabilities: outputs outside \[0, 1\] make its loss NaN \(PyTorch's BCELoss refuses them\); for raw scores use binaryCrossEntropy\(\{ logits: true \}\)\./);
+    expect(all(net)).toBe(before);
   });
 });

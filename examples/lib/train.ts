@@ -8,6 +8,7 @@
 import { Batcher } from "../../src/data/batches.js";
 import type { Dataset } from "../../src/data/dataset.js";
 import type { Net } from "../../src/index.js";
+import { lossOfStep } from "../../src/numerics.js";
 import { Progress } from "./progress.js";
 
 /** Endless batches: epoch 0, 1, 2, … of a seeded Batcher (the buffers are reused, see Batcher). */
@@ -91,7 +92,7 @@ export function trainLoop(o: TrainOptions): TrainResult {
   while (!stop && losses.length < steps) {
     const { x, labels } = stream.next().value!;
     const step = net.step;
-    const loss = net.trainStep(x, labels);
+    const loss = lossOfStep(net, x, labels); // NaN or ±∞: the step was refused, and the run stops
     losses.push(loss);
     sum += loss;
     n++;

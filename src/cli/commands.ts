@@ -17,6 +17,7 @@ import { Batcher } from "../data/batches.js";
 import type { Dataset } from "../data/dataset.js";
 import { loadData } from "../data/select.js";
 import { evaluate } from "../metrics.js";
+import { lossOfStep } from "../numerics.js";
 import type { Net } from "../net.js";
 import type { Loaded } from "./load.js";
 import { modelTree } from "./tree.js";
@@ -92,8 +93,8 @@ export async function train(loaded: Loaded, o: { data?: string; epochs: number; 
     const t0 = performance.now();
     let sum = 0, n = 0;
     for (const { x, labels } of batcher.epoch(e)) {
-      const step = net.step, loss = net.trainStep(x, labels);
-      // A diverged run stops here: every later step would train on NaN.
+      const step = net.step, loss = lossOfStep(net, x, labels);
+      // A diverged run stops here (the step with the non-finite loss was not taken).
       if (!Number.isFinite(loss)) {
         throw new KilnError(`the loss is ${loss} at step ${step} (epoch ${e + 1}); stopped without writing ${o.out} (run again with --check-numerics to find the layer and op that made the first non-finite value)`);
       }
