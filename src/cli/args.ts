@@ -41,7 +41,8 @@ export function parseOptions(args: readonly string[], options: OptionSpec, help:
     const err = e as Error & { code?: string };
     if (typeof err.code !== "string" || !err.code.startsWith("ERR_PARSE_ARGS")) throw e;
     // parseArgs' own advice ("To specify a positional argument starting with a '-', …") is cut.
-    const first = err.message.split(/\. (?=To specify|Did you)/)[0]!.replace(/\.$/, "");
+    const said = err.message.split(/\. (?=To specify|Did you)/)[0]!.replace(/\.$/, "");
+    const first = said.charAt(0).toLowerCase() + said.slice(1); // "unknown option …", as kiln's own messages
     throw new UsageError(`${first} (${help} --help lists the options)`);
   }
 }

@@ -62,7 +62,7 @@ export function inspect(loaded: Loaded, o: { graph?: string; after?: string; dot
 /** The forward computation of a program: train-mode forward without the loss, or eval. */
 function forwardOnly(ir: Net["ir"], name: string): Graph {
   if (name === "eval") return ir.eval;
-  if (name !== "train" && name !== "forward") throw new UsageError(`kiln diff compares "train" and "eval", got ${JSON.stringify(name)}`);
+  if (name !== "train" && name !== "forward") throw new UsageError(`kiln diff: compares "train" and "eval", got ${JSON.stringify(name)}`);
   const b = new GraphBuilder(ir.forward);
   b.filterOutputs((out) => out.kind !== "loss");
   return dce(b.build());

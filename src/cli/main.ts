@@ -30,7 +30,7 @@ A model file exports a model expression and its compile options:
   export const options = { inputs: 784, batch: 128, optimizer: sgd({ lr: 0.05, momentum: 0.9 }) };
 
 Run "kiln <command> --help" for a command's options.`,
-  inspect: `usage: kiln inspect <file.ts> [--export NAME] [--graph forward|backward|train|eval] [--after PASS] [--dot] [--out FILE]
+  inspect: `usage: kiln inspect <model.ts|model.mjs|model.onnx> [--export NAME] [--graph forward|backward|train|eval] [--after PASS] [--dot] [--out FILE]
 
   --export NAME   the export holding { model, options } or the model (default: default export, or "model")
   --graph G       print only this program (default: all four)
@@ -153,7 +153,7 @@ export async function run(argv: string[]): Promise<number> {
     const err = e as Error;
     const usage = e instanceof UsageError;
     const message = err.message ?? String(e);
-    console.error(message.startsWith("kiln ") ? message : `kiln: ${message}`); // not "kiln: kiln inspect: …"
+    console.error(/^kiln \w+: /.test(message) ? message : `kiln: ${message}`); // not "kiln: kiln inspect: …"
     if (debugLevel() > 0) console.error(err.stack);
     return usage ? 2 : 1;
   }
