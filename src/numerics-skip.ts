@@ -9,8 +9,10 @@
  *
  * A value that reaches the program only through the kept side of a selection (where(c, a, b),
  * keep in the IR) may be non-finite where it is not kept: where(x.gt(0), x.log(), 0) computes
- * log of x ≤ 0 by design. Such a guarded value, and the elementwise ops before it, are not
- * checked; the selection's output is, so a non-finite value that is kept is still reported.
+ * log of x ≤ 0 by design. So may one read only by a comparison (x.exp().gt(1e30) is 1 at ∞) or
+ * a sign. Such a guarded value, and the elementwise ops before it, are not checked; what reads
+ * them is, so a non-finite value that is kept is still reported. (A fused loop checks only its
+ * outputs: the reference program, one kernel per primitive, then raises where it does.)
  */
 import type { Graph, Node } from "../compiler/ir/graph.js";
 import type { ElementInstr } from "../compiler/ops/elementwise_codegen.js";
@@ -23,9 +25,11 @@ const FINITE_FROM_FINITE = new Set([
   "relu", "neg", "abs", "detach", "maximum", "minimum", "max", "tanh", "sigmoid", "erf",
   "reshape", "transpose", "tril", "broadcast_to", "slice", "pad", "concat", "keep",
 ]);
+/** Elementwise ops whose output is 0 or ±1 whatever they read (a comparison is step(x − y)·…). */
+const ABSORBING = new Set(["step", "sign"]);
 /**
- * Values read only as the kept side of a selection (keep's first input), directly or through
- * elementwise ops whose outputs are all so read; never a program output. Decided from the last
+ * Values read only as the kept side of a selection (keep's first input) or by a comparison or a
+ * sign, directly or through elementwise ops whose outputs are all so read; never a program output. Decided from the last
  * node back, since every reader follows what it reads.
  */
 function guardedValues(g: Graph): Set<number> {
@@ -36,7 +40,8 @@ function guardedValues(g: Graph): Set<number> {
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     for (const v of g.nodes[i]!.outputs) {
       const rs = readers.get(v) ?? [];
-      const kept = (r: Node) => (r.op === "keep" && r.inputs[0] === v && r.inputs[1] !== v) || (isElementwise(r.op) && r.op !== "keep" && r.outputs.every((o) => guarded.has(o)));
+      const kept = (r: Node) => (r.op === "keep" && r.inputs[0] === v && r.inputs[1] !== v) || ABSORBING.has(r.op)
+        || (isElementwise(r.op) && r.op !== "keep" && r.outputs.every((o) => guarded.has(o)));
       if (!outputs.has(v) && rs.length > 0 && rs.every(kept)) guarded.add(v);
     }
   }

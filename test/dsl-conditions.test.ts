@@ -81,6 +81,11 @@ describe("where", () => {
       expect(Number.isFinite(safe.trainStep(x, t))).toBe(true);
       const kept = compile(seq(fn("kept-log", (h) => where(h.gt(-5), h.log(), 0))), { inputs: 3, batch: 2, loss: mse(), checkNumerics: true, optimize });
       expect(() => kept.predict(x)).toThrow(/the first non-finite value is NaN[\s\S]*kept-log/);
+      // ∞ read only by a comparison (or a sign) is no error either: e^100 > 1e30 is 1, as in PyTorch.
+      const big = Float32Array.of(100, -2, 3, -1, 200, -3);
+      const compared = compile(seq(fn("compared-exp", (h) => where(h.exp().mul(h.sign()).gt(1e30), 1, h))), { inputs: 3, batch: 2, loss: mse(), checkNumerics: true, optimize });
+      expect([...compared.predict(big)]).toEqual([1, -2, 3, -1, 1, -3]);
+      expect(Number.isFinite(compared.trainStep(big, t))).toBe(true);
     }
   });
 

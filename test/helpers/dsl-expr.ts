@@ -24,9 +24,9 @@ interface Env {
   readonly p?: Readonly<Record<string, T>>; readonly s?: Readonly<Record<string, T>>;
 }
 
-type Unary = "neg" | "exp" | "log" | "tanh" | "sigmoid" | "relu" | "sqrt" | "rsqrt" | "abs" | "erf" | "square" | "sign";
+type Unary = "neg" | "exp" | "log" | "tanh" | "sigmoid" | "relu" | "sqrt" | "rsqrt" | "abs" | "erf" | "square" | "sign" | "detach";
 type Binary = "add" | "sub" | "mul" | "div" | "maximum" | "minimum";
-const UNARY = new Set<string>(["neg", "exp", "log", "tanh", "sigmoid", "relu", "sqrt", "rsqrt", "abs", "erf", "square", "sign"]);
+const UNARY = new Set<string>(["neg", "exp", "log", "tanh", "sigmoid", "relu", "sqrt", "rsqrt", "abs", "erf", "square", "sign", "detach"]);
 const BINARY = new Set<string>(["add", "sub", "mul", "div", "maximum", "minimum"]);
 
 function need<V>(v: V | undefined, what: string): V {
