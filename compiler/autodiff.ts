@@ -56,9 +56,10 @@ export function differentiate(g: Graph, loss: string, wrt: readonly string[]): G
 
 /**
  * Ops whose output carries no gradient in PyTorch's sense: a comparison's 0 or 1 (step), labels'
- * one-hot, dropout's and max's masks. (sign and x⁰ have a gradient of zeros there, not none.)
+ * one-hot, dropout's and max's masks, and detach (torch's cuts the graph). (sign and x⁰ have a
+ * gradient of zeros there, not none.)
  */
-const NO_GRADIENT = new Set<string>(["step", "one_hot", "dropout_mask", "max_mask"]);
+const NO_GRADIENT = new Set<string>(["step", "one_hot", "dropout_mask", "max_mask", "detach"]);
 
 /**
  * The values the output `loss` depends on through ops that carry a gradient: a parameter outside

@@ -4,7 +4,7 @@
  * a sigmoid rounds to exactly 0 or 1 — where the derivative of the clamped logs is 0·∞ = NaN.
  */
 import { describe, expect, it } from "vitest";
-import { binaryCrossEntropy, compile, fn, linear, mse, seq, sgd, sigmoid } from "../src/index.js";
+import { adamw, binaryCrossEntropy, compile, fn, layer, linear, mse, seq, sgd, sigmoid } from "../src/index.js";
 import { fromOnnx } from "../src/onnx/import.js";
 
 const sig = (z: number) => Math.fround(1 / (1 + Math.exp(-z)));
@@ -24,6 +24,21 @@ describe("detach", () => {
     const dz = z.map((v, i) => (2 * ((v > 0 ? 1 : 0) - t[i]!)) / 4);
     expect(grads["0.bias"]![0]).toBeCloseTo(dz[0]! + dz[2]!, 6);
     expect(grads["0.bias"]![1]).toBeCloseTo(dz[1]! + dz[3]!, 6);
+  });
+
+  it("a parameter read only through detach has PyTorch's grad None: adamw leaves it alone (no decay); one read through sign decays", () => {
+    const gated = (cut: "detach" | "sign") => layer({
+      name: "gated", in: 2, out: 2, params: { w: { shape: [2, 2] }, v: { shape: [2, 2] } },
+      apply: (p, x) => { const h = x.matmul(p.w); return x.matmul(p.v).mul(cut === "detach" ? h.detach() : h.sign()); },
+    });
+    for (const cut of ["detach", "sign"] as const) {
+      const net = compile(seq(gated(cut)), { inputs: 2, batch: 2, seed: 3, threads: 1, loss: mse(), optimizer: adamw({ lr: 0.1, weightDecay: 0.5 }) });
+      const w0 = net.params["0.w"]!.slice();
+      net.trainStep(Float32Array.of(1, 2, -1, 0.5), Float32Array.of(0, 1, 1, 0));
+      const w = net.params["0.w"]!;
+      if (cut === "detach") expect(w).toEqual(w0);
+      else expect(Array.from(w)).toEqual(Array.from(w0, (v) => Math.fround(v - Math.fround(Math.fround(0.1 * 0.5) * v))));
+    }
   });
 
   it("exports as an ONNX Identity and comes back computing the same values", () => {
