@@ -8,7 +8,7 @@
  */
 import { fillNormal, fillUniform } from "../runtime/rng.js";
 import { ModelError } from "../runtime/errors.js";
-import { knownOptions } from "./options.js";
+import { isFloat32, knownOptions } from "./options.js";
 
 export type Distribution = "normal" | "uniform";
 export type FanMode = "fanIn" | "fanOut";
@@ -111,11 +111,14 @@ export function normal(opts: { variance: number | ((fanIn: number) => number) })
   }
   const variance = typeof v === "number" ? () => v : v;
   const label = typeof v === "number" ? `normal(variance=${v})` : "normal(variance=f(fanIn))";
+  // The weights are float32: a standard deviation beyond its range would make them ±∞.
+  const bad = (s: unknown) => typeof s !== "number" || !(s >= 0) || !isFloat32(Math.sqrt(s));
+  const why = (s: unknown) => `init.normal variance must be a finite number ≥ 0, got ${String(s)}` +
+    (typeof s === "number" && s > 0 && Number.isFinite(s) ? " (its square root, the weights' scale, is beyond float32's range)" : "");
+  if (typeof v === "number" && bad(v)) throw new ModelError(why(v));
   return make("normal", label, (out, fanIn, _fanOut, k0, k1) => {
     const s = variance(fanIn);
-    if (!Number.isFinite(s) || s < 0) {
-      throw new ModelError(`init.normal variance must be a finite number ≥ 0, got ${s} for fan-in ${fanIn}`);
-    }
+    if (bad(s)) throw new ModelError(`${why(s)} for fan-in ${fanIn}`);
     scaled(out, "normal", s, k0, k1);
   }, { variance: v });
 }

@@ -77,6 +77,10 @@ describe("decodeIdx", () => {
       .toMatch(/g\.gz \(after gunzip\): truncated/);
     expect(decodeError(() => decodeIdx(gzipSync(concat(full, Uint8Array.of(1))), "g.gz", "images")))
       .toMatch(/expected 34 bytes, found more/);
+    // Bytes after the gzip stream that start no new member (Node's gunzip stops there, silently).
+    expect(decodeError(() => decodeIdx(concat(gzipSync(full), Uint8Array.of(0, 1, 2, 3)), "j.gz", "images")))
+      .toMatch(/^j\.gz: 4 bytes of trailing data after the gzip stream; expected the stream to end the file$/);
+    expect(decodeIdx(concat(gzipSync(full.subarray(0, 20)), gzipSync(full.subarray(20))), "two.gz", "images").count).toBe(3); // two members: valid gzip
   });
 
   it("rejects corrupt gzip streams", () => {
@@ -205,6 +209,11 @@ describe("loadIdxDir", () => {
     const ten = await write({ ...good(), "train-labels-idx1-ubyte": labels([0, 1, 10, 2]) });
     await expect(loadIdxDir(ten, "toy")).rejects.toThrow(DecodeError);
     await expect(loadIdxDir(ten, "toy")).rejects.toThrow(/expected labels 0–9, found 10 at sample 2/);
+  });
+
+  it("compares train and test images by rows and columns, not only their product", async () => {
+    const other = await write({ ...good(), "t10k-images-idx3-ubyte.gz": gzipSync(images(2, 14, 56)) });
+    await expect(loadIdxDir(other, "toy")).rejects.toThrow(/t10k-images-idx3-ubyte\.gz: expected images of 28×28 pixels like .*train-images-idx3-ubyte, found 14×56/);
   });
 
   it("says how to get Fashion-MNIST when files are missing", async () => {

@@ -7,7 +7,7 @@ import { GraphError } from "../../runtime/errors.js";
 import type { Emitter } from "../ops/def.js";
 import { ops, type AttrsOf, type OpName } from "../ops/index.js";
 import { MAX_CONCAT_INPUTS } from "../ops/concat.js";
-import { checkGraph, type Graph, type Input, type InputKind, type Node, type Output, type OutputKind } from "./graph.js";
+import { checkGraph, MAX_RANK, type Graph, type Input, type InputKind, type Node, type Output, type OutputKind } from "./graph.js";
 import { sameShape, type V, type ValueType } from "./types.js";
 
 export class GraphBuilder implements Emitter {
@@ -78,6 +78,7 @@ export class GraphBuilder implements Emitter {
     const def = ops[op];
     if (def.arity !== null && inputs.length !== def.arity) throw new GraphError(`${op}: expected ${def.arity} inputs, got ${inputs.length}`);
     const types = def.shapes(inputs.map((v) => this.type(v)), attrs);
+    for (const t of types) if (t.shape.length > MAX_RANK) throw new GraphError(`${op} gives a rank-${t.shape.length} tensor; kiln's tensors have at most ${MAX_RANK} axes`);
     const outputs = types.map((t) => this.values.push(t) - 1);
     this.nodes.push((this.origin ? { op, inputs: [...inputs], outputs, attrs, at: this.origin } : { op, inputs: [...inputs], outputs, attrs }) as Node);
     return outputs;

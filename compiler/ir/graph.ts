@@ -42,6 +42,11 @@ export interface Graph {
 
 /** Largest tensor a graph may declare: 2²⁸ elements (1 GiB of float32). */
 export const MAX_ELEMENTS = 2 ** 28;
+/**
+ * Most axes a tensor may have (numpy's limit was 32): a kernel's index arithmetic is unrolled
+ * per axis, and thousands of axes of 1 (a hostile ONNX file) overflowed the generated code.
+ */
+export const MAX_RANK = 32;
 
 const Index = t.refinement(t.number, (n) => Number.isInteger(n) && n >= 0, "non-negative integer");
 const Dim = t.refinement(t.number, (n) => Number.isInteger(n) && n >= 1 && n <= MAX_ELEMENTS, "positive integer dimension");
@@ -106,7 +111,10 @@ export function checkGraph(g: Graph, inferredFrom = Infinity): Graph {
     if (v >= g.values.length) fail(`${where()}: value ${v} does not exist (graph has ${g.values.length})`);
     return v;
   };
-  g.values.forEach((v, i) => { if (size(v.shape) > MAX_ELEMENTS) fail(`values[${i}]: ${fmtType(v)} exceeds ${MAX_ELEMENTS} elements`); });
+  g.values.forEach((v, i) => {
+    if (v.shape.length > MAX_RANK) fail(`values[${i}]: a rank-${v.shape.length} tensor; at most ${MAX_RANK} axes`);
+    if (size(v.shape) > MAX_ELEMENTS) fail(`values[${i}]: ${fmtType(v)} exceeds ${MAX_ELEMENTS} elements`);
+  });
   const unique = (names: readonly string[], what: string) => {
     const seen = new Set<string>();
     for (const n of names) { if (seen.has(n)) fail(`${what} name ${JSON.stringify(n)} appears twice`); seen.add(n); }

@@ -49,13 +49,14 @@ export async function loadIdxDir(dir: string, name: string, hint = ""): Promise<
   }
   const [trainImages, trainLabels, testImages, testLabels] = found as [string, string, string, string];
   // Sequential on purpose: each decode holds a full copy of its file; one at a time bounds the peak.
-  const train = pair(`${name}/train`, await readIdx(trainImages, "images"), trainImages,
-    await readIdx(trainLabels, "labels"), trainLabels);
-  const test = pair(`${name}/test`, await readIdx(testImages, "images"), testImages,
-    await readIdx(testLabels, "labels"), testLabels);
-  if (train.features !== test.features) {
-    throw new DecodeError(`${testImages}: expected images of ${train.features} pixels like ${trainImages}, ` +
-      `found ${test.features}`);
+  const trainImg = await readIdx(trainImages, "images");
+  const train = pair(`${name}/train`, trainImg, trainImages, await readIdx(trainLabels, "labels"), trainLabels);
+  const testImg = await readIdx(testImages, "images");
+  const test = pair(`${name}/test`, testImg, testImages, await readIdx(testLabels, "labels"), testLabels);
+  // Rows and columns, not only their product: 1×4 images are not 2×2 ones.
+  if (trainImg.rows !== testImg.rows || trainImg.cols !== testImg.cols) {
+    throw new DecodeError(`${testImages}: expected images of ${trainImg.rows}×${trainImg.cols} pixels like ${trainImages}, ` +
+      `found ${testImg.rows}×${testImg.cols}`);
   }
   return { train, test };
 }

@@ -204,8 +204,11 @@ function gunzipHead(gz: Uint8Array, file: string): Uint8Array {
 
 /** Decompress the whole stream, refusing to produce more than the `total` bytes the header justifies. */
 function gunzipExact(gz: Uint8Array, total: number, file: string, shape: string): Uint8Array {
+  let out: { buffer: Uint8Array; engine: { bytesWritten: number } };
   try {
-    return gunzipSync(gz, { maxOutputLength: total });
+    // info: how many input bytes the stream took. Node stops at bytes after the last member that
+    // start no new one (it ignored [0, 1, 2, 3] after a member): those are trailing data too.
+    out = gunzipSync(gz, { maxOutputLength: total, info: true } as Parameters<typeof gunzipSync>[1]) as unknown as typeof out;
   } catch (e) {
     if (e instanceof RangeError) {
       throw new DecodeError(`${file} (after gunzip): header declares ${shape}, expected ${total} bytes, ` +
@@ -213,6 +216,9 @@ function gunzipExact(gz: Uint8Array, total: number, file: string, shape: string)
     }
     throw gzipError(e, file);
   }
+  const rest = gz.length - out.engine.bytesWritten;
+  if (rest > 0) throw new DecodeError(`${file}: ${rest} bytes of trailing data after the gzip stream; expected the stream to end the file`);
+  return out.buffer;
 }
 
 function gzipError(e: unknown, file: string): DecodeError {

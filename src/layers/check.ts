@@ -18,8 +18,9 @@ export function checkRange(what: string, x: unknown, lo: number, hi: number, hiO
 }
 
 export function checkPositive(what: string, x: unknown): number {
-  if (!isFloat32(x) || x <= 0) {
-    throw new ModelError(`${what} must be a finite number > 0, got ${numberText(x)}`);
+  // > 0 as float32 too: an eps of 1e-46 would be stored as 0.
+  if (!isFloat32(x) || Math.fround(x) <= 0) {
+    throw new ModelError(`${what} must be a finite number > 0, got ${numberText(x)}${typeof x === "number" && x > 0 && Math.fround(x) === 0 ? " (0 as float32)" : ""}`);
   }
   return x;
 }

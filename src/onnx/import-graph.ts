@@ -186,6 +186,12 @@ export function attrFloat(node: Node, name: string, dflt: number): number {
   if (!Number.isFinite(a.f)) throw new DecodeError(`ONNX: attribute ${name} of ${nodeLabel(node)} must be a finite float, got ${a.f}`);
   return a.f;
 }
+/** A normalization's epsilon attribute (default 1e-5): > 0 as float32, as kiln's norms need (√(var + ε) of a constant row). */
+export function attrEpsilon(node: Node): number {
+  const eps = attrFloat(node, "epsilon", 1e-5);
+  if (!(Math.fround(eps) > 0)) throw new DecodeError(`ONNX: attribute epsilon of ${nodeLabel(node)} must be > 0, got ${eps}`);
+  return eps;
+}
 const text = new TextDecoder();
 /** A STRING attribute (Pad's mode, Gelu's approximate) as text. */
 export function attrString(node: Node, name: string, dflt: string): string {

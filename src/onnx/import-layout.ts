@@ -4,6 +4,7 @@
  * with the integer tensors evaluated at import (./import-ints.ts). Used as ./import-ops.ts's
  * rules are.
  */
+import { MAX_RANK } from "../../compiler/ir/graph.js";
 import { inferShape, size } from "../../compiler/ir/types.js";
 import { attrFloat, attrInt, attrInts, attrString } from "./import-graph.js";
 import { axisOf, type Ctx, type Rule } from "./import-ops.js";
@@ -11,6 +12,7 @@ import type { Node } from "./proto.js";
 
 /** A shape for Reshape: 0 copies the input's dimension (unless allowzero), one −1 is inferred. */
 export function reshapeTarget(c: Ctx, from: readonly number[], want: readonly number[], allowZero: boolean): number[] {
+  if (want.length > MAX_RANK) c.fail(`reshapes to ${want.length} axes; kiln's tensors have at most ${MAX_RANK}`);
   const total = size(from);
   const dims = want.map((d, k) => {
     if (d === 0 && !allowZero) {

@@ -9,7 +9,7 @@
  * Split has several outputs: each a slice of its input along the axis (torch's chunk, GLU).
  */
 import type { V } from "../../compiler/ir/types.js";
-import { attrInt, attrInts } from "./import-graph.js";
+import { attr, attrInt, attrInts } from "./import-graph.js";
 import { axisOf, type Ctx } from "./import-ops.js";
 import type { Node } from "./proto.js";
 
@@ -35,6 +35,9 @@ export function split(c: Ctx, n: Node): V[] {
   const axis = axisOf(c, attrInt(n, "axis", 0), shape.length);
   if (axis === 0) c.fail("splits the batch axis; kiln keeps every sample of a batch together");
   const dim = shape[axis]!, parts = n.output.length;
+  // Opset 18's num_outputs, when given, must be the outputs' count (as ONNX Runtime holds it).
+  const declared = c.opset >= 18 && attr(n, "num_outputs") ? attrInt(n, "num_outputs", parts) : parts;
+  if (declared !== parts) c.fail(`declares num_outputs ${declared} but has ${parts} outputs`);
   let sizes = c.opset < 13 ? attrInts(n, "split") : c.has(1) ? [...c.ints(1)] : undefined;
   if (sizes === undefined || sizes.length === 0) {
     // Equal parts (the last smaller when they do not divide, from opset 18).

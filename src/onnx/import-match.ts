@@ -18,7 +18,7 @@ import { linear } from "../layers/linear.js";
 import type { LayerNode } from "../layers/node.js";
 import { relu } from "../layers/relu.js";
 import { gelu, leakyRelu, sigmoid, silu, tanh } from "../layers/activations.js";
-import { attrFloat, attrInt, attrInts, nodeLabel, type OnnxGraph } from "./import-graph.js";
+import { attrEpsilon, attrFloat, attrInt, attrInts, nodeLabel, type OnnxGraph } from "./import-graph.js";
 import type { Node } from "./proto.js";
 
 export interface Matched {
@@ -161,7 +161,7 @@ const layerNormNode: Matcher = (s, v, width) => {
   const what = nodeLabel(m.n);
   const gamma = vectorOf(s, m.n.input[1]!, width, `the scale of ${what}`);
   const beta = m.n.input[2] ? vectorOf(s, m.n.input[2], width, `the bias of ${what}`) : new Float32Array(width);
-  return { layer: layerNorm(width, { eps: nice(attrFloat(m.n, "epsilon", 1e-5)) }), params: [gamma, beta], state: [], nodes: [m.k], out: m.n.output[0]! };
+  return { layer: layerNorm(width, { eps: nice(attrEpsilon(m.n)) }), params: [gamma, beta], state: [], nodes: [m.k], out: m.n.output[0]! };
 };
 
 const batchNormNode: Matcher = (s, v, width) => {
@@ -174,7 +174,7 @@ const batchNormNode: Matcher = (s, v, width) => {
   const negative = variance!.findIndex((v) => v < 0);
   if (negative >= 0) throw new DecodeError(`ONNX: the variance of ${what} is ${variance![negative]} at element ${negative}; expected values ≥ 0 (a variance; √(var + ε) of a negative one is NaN)`);
   const momentum = nice(1 - nice(attrFloat(m.n, "momentum", 0.9))); // ONNX keeps (1 − PyTorch's momentum)
-  return { layer: batchNorm(width, { eps: nice(attrFloat(m.n, "epsilon", 1e-5)), momentum }), params: [gamma!, beta!], state: [mean!, variance!], nodes: [m.k], out: m.n.output[0]! };
+  return { layer: batchNorm(width, { eps: nice(attrEpsilon(m.n)), momentum }), params: [gamma!, beta!], state: [mean!, variance!], nodes: [m.k], out: m.n.output[0]! };
 };
 
 /** ReduceMean over the last axis of [batch, n], keeping it (axes as attribute, or input from opset 18). */
@@ -199,6 +199,7 @@ const layerNormDecomposed: Matcher = (s, v, width) => {
   const sqrt = add && s.g.isConstant(add.n.input[1]!) ? sole(s, add.n.output[0]!, "Sqrt") : null;
   if (!add || !sqrt || s.free(sqrt.n.output[0]!).length !== 1 || div.n.input[1] !== sqrt.n.output[0]) return null;
   const eps = nice(s.g.scalar(add.n.input[1]!, `the epsilon of ${nodeLabel(add.n)}`));
+  if (!(Math.fround(eps) > 0)) return null; // not a layerNorm's: its primitives come in as they are
   const nodes = [mean.k, sub.k, pow.k, vmean!.k, add.k, sqrt.k, div.k];
   const mul = sole(s, div.n.output[0]!, "Mul");
   if (!mul || !s.g.isConstant(mul.n.input[1]!)) {

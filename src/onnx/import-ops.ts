@@ -15,7 +15,7 @@
  */
 import type { GraphBuilder } from "../../compiler/ir/builder.js";
 import type { V } from "../../compiler/ir/types.js";
-import { attr, attrFloat, attrInt, attrInts } from "./import-graph.js";
+import { attr, attrEpsilon, attrFloat, attrInt, attrInts } from "./import-graph.js";
 import { nice } from "./import-match.js";
 import type { Tracing } from "../dsl/scope.js";
 import { batchNormTrain } from "../trace.js";
@@ -164,7 +164,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   LogSoftmax: softmaxLike(false),
   LayerNormalization: (c, n) => {
     const x = c.data(0), rank = c.shape(x).length;
-    let y = normalizeFrom(c, x, axisOf(c, attrInt(n, "axis", -1), rank), nice(attrFloat(n, "epsilon", 1e-5)));
+    let y = normalizeFrom(c, x, axisOf(c, attrInt(n, "axis", -1), rank), nice(attrEpsilon(n)));
     y = c.b.mul(y, c.data(1));
     return c.has(2) ? c.b.add(y, c.data(2)) : y;
   },
@@ -177,7 +177,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
     const x = c.data(0), shape = c.shape(x), { b } = c;
     if (shape.length < 2) c.fail(`normalizes a tensor of rank ${shape.length}; expected [batch, channels, …]`);
     const per = (k: number) => (shape.length === 2 ? c.data(k) : b.reshape(c.data(k), [shape[1]!, ...shape.slice(2).map(() => 1)]));
-    const eps = nice(attrFloat(n, "epsilon", 1e-5));
+    const eps = nice(attrEpsilon(n));
     if (!c.tracing.training) return b.add(b.mul(b.mul(b.sub(x, per(3)), b.rsqrt(b.add(per(4), s(c, eps)))), per(1)), per(2));
     const momentum = attrFloat(n, "momentum", 0.9);
     if (!(momentum >= 0 && momentum <= 1)) c.fail(`has momentum ${momentum}; expected a number in [0, 1]`);

@@ -21,7 +21,7 @@
  * op's form — is a KilnError from fromOnnx naming the node, before anything is compiled.
  */
 import { GraphBuilder } from "../../compiler/ir/builder.js";
-import { MAX_ELEMENTS } from "../../compiler/ir/graph.js";
+import { MAX_ELEMENTS, MAX_RANK } from "../../compiler/ir/graph.js";
 import { size, type V } from "../../compiler/ir/types.js";
 import { KilnError } from "../../runtime/errors.js";
 import { zeros } from "../init.js";
@@ -175,7 +175,10 @@ function run(g: OnnxGraph, part: Part, b: GraphBuilder, x: V, env: Env): V {
       const known = ints.get(name);
       if (known) return known;
       if (!g.isConstant(name)) fail(`input ${k} (${quoteName(name)}) must be known at import (a constant or computed from shapes)`);
-      return g.intTensor(name, `input ${k} of ${nodeLabel(n)}`);
+      const t = g.intTensor(name, `input ${k} of ${nodeLabel(n)}`);
+      // Shapes of shapes: their rank bounds the work of every op on them (./import-ints.ts).
+      if (t.dims.length > MAX_RANK) fail(`input ${k} (${quoteName(name)}) is a rank-${t.dims.length} integer tensor; kiln's tensors have at most ${MAX_RANK} axes`);
+      return t;
     };
     const c: Ctx = {
       b, opset: g.opset, fail,

@@ -28,6 +28,9 @@ function refuseExternal(t: Tensor, what: string): void {
     const where = t.external_data.find((e) => e.key === "location")?.value;
     throw new DecodeError(`ONNX: ${what} keeps its data in an external file${where === undefined ? "" : ` (${quoteName(where)})`}; kiln reads only the bytes it is given — save the model with its data inside`);
   }
+  // One place for the values, as the ONNX checker and ONNX Runtime require: which would be meant?
+  const fields = (["raw_data", "float_data", "double_data", "int32_data", "int64_data"] as const).filter((f) => t[f].length > 0);
+  if (fields.length > 1) throw new DecodeError(`ONNX: ${what} carries its values twice, in ${fields.join(" and ")}; expected one of them`);
 }
 
 const elements = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
