@@ -10,7 +10,8 @@
  * A value that reaches the program only through the kept side of a selection (where(c, a, b),
  * keep in the IR) may be non-finite where it is not kept: where(x.gt(0), x.log(), 0) computes
  * log of x ≤ 0 by design. So may one read only by a comparison (x.exp().gt(1e30) is 1 at ∞) or
- * a sign. Such a guarded value, and the elementwise ops before it, are not checked; what reads
+ * a sign, or −x² read only by exp (erf's gradient e^{−x²} of an x beyond 1.8e19 is 0). Such a
+ * guarded value, and the elementwise ops before it, are not checked; what reads
  * them is, so a non-finite value that is kept is still reported. (A fused loop checks only its
  * outputs: the reference program, one kernel per primitive, then raises where it does.)
  */
@@ -35,12 +36,19 @@ const ABSORBING = new Set(["step", "sign"]);
 function guardedValues(g: Graph): Set<number> {
   const readers = new Map<number, Node[]>();
   for (const n of g.nodes) for (const v of n.inputs) (readers.get(v) ?? readers.set(v, []).get(v)!).push(n);
+  const maker = new Map<number, Node>();
+  for (const n of g.nodes) for (const v of n.outputs) maker.set(v, n);
+  // −x² (erf's gradient e^{−x²}): +∞ squared is e^{−∞} = 0 — read only by exp, it makes nothing non-finite.
+  const negSquare = (v: number) => {
+    const n = maker.get(v), sq = n?.op === "neg" ? maker.get(n.inputs[0]!) : undefined;
+    return sq?.op === "mul" && sq.inputs[0] === sq.inputs[1];
+  };
   const outputs = new Set(g.outputs.map((o) => o.value));
   const guarded = new Set<number>();
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     for (const v of g.nodes[i]!.outputs) {
       const rs = readers.get(v) ?? [];
-      const kept = (r: Node) => (r.op === "keep" && r.inputs[0] === v && r.inputs[1] !== v) || ABSORBING.has(r.op)
+      const kept = (r: Node) => (r.op === "keep" && r.inputs[0] === v && r.inputs[1] !== v) || ABSORBING.has(r.op) || (r.op === "exp" && negSquare(v))
         || (isElementwise(r.op) && r.op !== "keep" && r.outputs.every((o) => guarded.has(o)));
       if (!outputs.has(v) && rs.length > 0 && rs.every(kept)) guarded.add(v);
     }

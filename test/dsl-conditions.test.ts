@@ -86,6 +86,9 @@ describe("where", () => {
       const compared = compile(seq(fn("compared-exp", (h) => where(h.exp().mul(h.sign()).gt(1e30), 1, h))), { inputs: 3, batch: 2, loss: mse(), checkNumerics: true, optimize });
       expect([...compared.predict(big)]).toEqual([1, -2, 3, -1, 1, -3]);
       expect(Number.isFinite(compared.trainStep(big, t))).toBe(true);
+      // Nor is −x² = −∞ inside erf's gradient e^{−x²} = 0, at x = e^50.
+      const erfExp = compile(seq(fn("erf-exp", (h) => h.exp().erf())), { inputs: 3, batch: 2, loss: mse(), checkNumerics: true, optimize });
+      expect(erfExp.gradients(Float32Array.of(50, -2, 0, 1, 2, -50), t, { input: true }).inputGrad.every(Number.isFinite)).toBe(true);
     }
   });
 
