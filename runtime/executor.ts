@@ -269,7 +269,6 @@ export class Executor implements ProgramInfo {
     return { ms: Array.from(this.timing ?? [], (t) => (runs ? t / runs : 0)), runs };
   }
 
-
   /** Resolve each call's buffer indices to arrays once, so `run` is a flat loop. */
   private relink(): void {
     this.checked.invalidate();

@@ -96,7 +96,7 @@ export class Net {
     if (this.busy !== undefined) throw new KilnError(`${what}: called while this net's ${this.busy} is running (from a learning-rate schedule, or a getter or Proxy of the arrays it reads); call it after ${this.busy} returns`);
   }
 
-  /** Start a call that runs a program: live and idle, then busy until `done`. */
+  /** Start a call that runs a program: live and idle, then busy (the caller's finally clears it). */
   private begin(what: string): void {
     this.live(what);
     this.idle(what);

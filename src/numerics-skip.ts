@@ -29,9 +29,10 @@ const FINITE_FROM_FINITE = new Set([
 /** Elementwise ops whose output is 0 or ±1 whatever they read (a comparison is step(x − y)·…). */
 const ABSORBING = new Set(["step", "sign"]);
 /**
- * Values read only as the kept side of a selection (keep's first input) or by a comparison or a
- * sign, directly or through elementwise ops whose outputs are all so read; never a program output. Decided from the last
- * node back, since every reader follows what it reads.
+ * Values read only as the kept side of a selection (keep's first input), by a comparison or a
+ * sign, or as −x² by exp, directly or through elementwise ops whose outputs are all so read;
+ * never a program output. Decided from the last node back, since every reader follows what it
+ * reads.
  */
 function guardedValues(g: Graph): Set<number> {
   const readers = new Map<number, Node[]>();

@@ -46,6 +46,10 @@ describe("ONNX shapes of shapes", () => {
     const e = refusedFast(() => fromOnnx(many));
     expect(e.message).toMatch(/reshapes to 32768 axes; kiln's tensors have at most 32/);
     expect(e.message.length).toBeLessThan(1000);
+    // An empty integer tensor with a long axis: nothing to place, at once.
+    const empty = graph([{ op_type: "Concat", input: ["e", "e"], output: ["s"], attribute: [{ name: "axis", type: 2, i: 1 }] },
+      { op_type: "Reshape", input: ["x", "s"], output: ["y"] }], [{ name: "e", dims: [0, 1e9], data_type: 7, int64_data: [] }]);
+    refusedFast(() => fromOnnx(empty));
   });
 
   it("a reshape to 2,002 axes is refused by fromOnnx, and by compile from a user fn (a RangeError from the generated kernel before)", () => {

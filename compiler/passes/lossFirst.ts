@@ -22,7 +22,7 @@ export function lossFirst(g: Graph): Graph {
     const i = maker.get(stack.pop()!);
     if (i === undefined || needed[i]) continue; // a program input, or already taken
     needed[i] = 1;
-    stack.push(...g.nodes[i]!.inputs);
+    for (const v of g.nodes[i]!.inputs) stack.push(v); // not push(...): an imported Sum may read 10⁵ values
   }
   const first = g.nodes.filter((_, i) => needed[i]), rest = g.nodes.filter((_, i) => !needed[i]);
   return first.length === g.nodes.length || rest.length === 0 ? g : { ...g, nodes: [...first, ...rest] };

@@ -90,6 +90,7 @@ function evaluate(c: Ctx, n: Node, ints: (k: number) => Ints): Ints {
       const dims = [...x.dims];
       dims[axis] = parts.reduce((s, p) => s + p.dims[axis]!, 0);
       if (count(dims) > LIMIT) c.fail(`computes an integer tensor of shape [${dims.join(",")}]; kiln evaluates those of at most ${LIMIT} numbers`);
+      if (count(dims) === 0) return { dims, data: [] }; // (its axis may still be long: nothing to place)
       // Which part each position along the axis comes from, and where in it: linear in the
       // parts (a Concat of 65,536 one-number inputs took 72 s with a search per element).
       const owner: number[] = [], within: number[] = [];
