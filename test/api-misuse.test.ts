@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  accuracy, adam, adamw, argmax, batchNorm, binaryCrossEntropy, compile, cosine, dropout, huber, KilnError, layerNorm, leakyRelu, linear, relu,
-  residual, seq, sgd, stepDecay, warmup, type Net,
+  accuracy, adam, adamw, argmax, batchNorm, binaryCrossEntropy, compile, cosine, dropout, fn, huber, KilnError, layerNorm, leakyRelu, linear, mse,
+  relu, residual, seq, sgd, stepDecay, warmup, type Net,
 } from "../src/index.js";
 
 const X = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i));
@@ -78,6 +78,9 @@ describe("hyper-parameters beyond float32's range", () => {
       () => adam({ lr: 0.1, eps: 1e39 }), () => adamw({ lr: 0.1, weightDecay: 1e39 }), () => sgd({ lr: 0.1, clipGradNorm: 1e39 }),
       () => huber({ delta: 1e39 }), () => leakyRelu(1e39), () => layerNorm(4, { eps: 1e39 }), () => cosine({ from: 1e39 }),
     ]) expect(refusal(f).message).toMatch(beyond);
+    // A tensor expression's number too (x.add(1e39) was stored as ∞; x.add(Infinity) was refused).
+    expect(refusal(() => compile(seq(fn("big", (x) => x.add(1e39))), { inputs: 4, batch: 2, loss: mse(), optimizer: sgd({ lr: 0.1 }) })).message)
+      .toMatch(/^fn "big" at 0: add: expected a finite number, got 1e\+39 \(beyond float32's range, ±3\.4e38\)$/);
     const net = make(() => 1e39);
     const before = snapshot(net);
     expect(refusal(() => net.trainStep(X, Y)).message).toMatch(/^learning-rate schedule gave 1e\+39 \(beyond float32's range/);

@@ -7,6 +7,7 @@ import type { GraphBuilder } from "../../compiler/ir/builder.js";
 import { MAX_ELEMENTS } from "../../compiler/ir/graph.js";
 import { fmtShape, size, type V } from "../../compiler/ir/types.js";
 import { KilnError, ModelError } from "../../runtime/errors.js";
+import { isFloat32, numberText } from "../options.js";
 import { describe, isTensor, T } from "./tensor.js";
 
 /**
@@ -45,7 +46,8 @@ export class Scope {
   /** A tensor argument of an op: a T of this scope, or a number made a scalar constant. */
   operand(op: string, x: unknown): V {
     if (typeof x === "number") {
-      if (!Number.isFinite(x)) this.fail(`${op}: expected a finite number, got ${x}`);
+      // Finite as float32 too: a constant of 1e39 would be stored as ∞.
+      if (!isFloat32(x)) this.fail(`${op}: expected a finite number, got ${numberText(x)}`);
       return this.b.scalar(x);
     }
     if (!isTensor(x)) this.fail(`${op}: expected a tensor expression or a number, got ${describe(x)}`);

@@ -12,7 +12,7 @@
 import type { GraphBuilder } from "../../compiler/ir/builder.js";
 import { fmtShape, inferShape, size, type V } from "../../compiler/ir/types.js";
 import { describeValue } from "../validate.js";
-import { unknownOption } from "../options.js";
+import { isFloat32, numberText, unknownOption } from "../options.js";
 import type { Scope } from "./scope.js";
 
 /**
@@ -106,7 +106,7 @@ export class T {
   detach(): T { return this.unary("detach", (b, x) => b.detach(x)); }
   /** x^k for a number k (x > 0 unless k is an integer). */
   pow(k: number): T {
-    if (typeof k !== "number" || !Number.isFinite(k)) this.scope.fail(`pow: expected a finite number exponent, got ${describe(k)}`);
+    if (!isFloat32(k)) this.scope.fail(`pow: expected a finite number exponent, got ${typeof k === "number" ? numberText(k) : describe(k)}`);
     return this.unary("pow", (b, x) => b.pow(x, k));
   }
 
