@@ -11,8 +11,9 @@ import type { ProgramInfo } from "../runtime/steps.js";
 import type { AnyArray } from "../runtime/kernels/index.js";
 import { NetPrograms } from "./net-programs.js";
 import type { ProbeKind, Probes } from "./probes.js";
-import { batchOf, describeValue, floatsOnce, overlaps, readOnlyRecord } from "./validate.js";
-import { writeBatch, writeSamples } from "./batch-input.js";
+import { readOnlyRecord } from "./validate.js";
+import { writeBatch } from "./batch-input.js";
+import { predictSamples } from "./net-predict.js";
 import { writeFileAtomic } from "./io/atomic.js";
 import { toOnnx, type OnnxExportOptions } from "./onnx/export.js";
 import { checkGradientsOut, ownMemory, type GradientsOut } from "./net-out.js";
@@ -20,9 +21,6 @@ import type { IR, NetParts } from "./net-parts.js";
 import { isFloat32, knownOptions, numberText } from "./options.js";
 export type { IR } from "./net-parts.js";
 export type { GradientsOut } from "./net-out.js";
-
-/** Largest eval chunk: bigger inputs to `predict` are processed in pieces of this many samples. */
-const EVAL_CHUNK = 1024;
 
 export class Net {
   readonly ir: IR;
@@ -289,42 +287,10 @@ export class Net {
   predict(x: ArrayLike<number>, out?: Float32Array): Float32Array {
     this.begin("predict");
     try {
-      return this.predictOnce(x, out);
+      return predictSamples(this.parts, this.programsMade, this.isOwnMemory, this.stepCount, x, out);
     } finally {
       this.busy = undefined;
     }
-  }
-
-  private predictOnce(x: ArrayLike<number>, out?: Float32Array): Float32Array {
-    const { inputs } = this.parts.trace, width = this.parts.outputs;
-    const n = batchOf(x, inputs);
-    if (out !== undefined && (!(out instanceof Float32Array) || out.length !== n * width)) {
-      throw new InputError(`predict: out must be a Float32Array of ${n * width} values (${n} samples × ${width} outputs), got ${describeValue(out)}`);
-    }
-    if (out !== undefined && this.isOwnMemory(out)) throw new InputError("predict: out is a view of the network's own memory (net.params, net.state, net.optimizerState); pass an array of your own");
-    // A Float32Array is checked after the copy, in the program's buffer (allFinite); anything else
-    // first, read once (floatsOnce). Either way a non-finite value is named by its index.
-    // Messages are built only on failure.
-    const f32 = x instanceof Float32Array;
-    let xs = f32 ? x : floatsOnce(x, n * inputs, "x", `${n}×${inputs}`);
-    // An out over x's own bytes (predict(x, x)) would overwrite the samples of later chunks
-    // before they are read: x is read into a copy first.
-    if (out !== undefined && ArrayBuffer.isView(xs) && overlaps(xs, out)) xs = (xs as unknown as Float32Array).slice();
-    const result = out ?? new Float32Array(n * width);
-    // A model whose user code mixes the samples (compiler/ir/samples.ts) sees all of them at once.
-    const chunk = n > EVAL_CHUNK && this.programsMade.mixesSamples(EVAL_CHUNK) ? n : EVAL_CHUNK;
-    // Several chunks of a Float32Array: each copied and checked before any is run, so a bad value
-    // in a later chunk leaves `out` untouched (one more copy: a JavaScript pass over all of x
-    // cost 11 of 62 ms for 10,000 MNIST-sized samples).
-    if (f32 && n > chunk) for (let start = 0; start < n; start += chunk) writeSamples(this.programsMade.eval(Math.min(chunk, n - start)), xs, start, Math.min(chunk, n - start), n, inputs);
-    for (let start = 0; start < n; start += chunk) {
-      const count = Math.min(chunk, n - start);
-      const exec = this.programsMade.eval(count);
-      writeSamples(exec, xs, start, count, n, inputs);
-      this.run(exec, start, count);
-      result.set(exec.output("logits") as Float32Array, start * width);
-    }
-    return result;
   }
 
   /**
