@@ -149,8 +149,7 @@ export class Executor implements ProgramInfo {
   }
 
   run(): void {
-    this.runSteps(0);
-    this.finish(this.timing !== null);
+    this.runFrom(0);
   }
 
   /**

@@ -26,11 +26,9 @@ const FINITE_FROM_FINITE = new Set([
   "relu", "neg", "abs", "detach", "maximum", "minimum", "max", "tanh", "sigmoid", "erf",
   "reshape", "transpose", "tril", "broadcast_to", "slice", "pad", "concat", "keep",
 ]);
-/** Elementwise ops whose output is 0 or ±1 whatever they read (a comparison is step(x − y)·…). */
-const ABSORBING = new Set(["step", "sign"]);
 /**
- * Values read only as the kept side of a selection (keep's first input), by a comparison or a
- * sign, or as −x² by exp, directly or through elementwise ops whose outputs are all so read;
+ * Values read only as the kept side of a selection (keep's first input), by an ALWAYS_FINITE op
+ * (a comparison, a sign, a mask), or as −x² by exp, directly or through elementwise ops whose outputs are all so read;
  * never a program output. Decided from the last node back, since every reader follows what it
  * reads.
  */
@@ -49,7 +47,7 @@ function guardedValues(g: Graph): Set<number> {
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     for (const v of g.nodes[i]!.outputs) {
       const rs = readers.get(v) ?? [];
-      const kept = (r: Node) => (r.op === "keep" && r.inputs[0] === v && r.inputs[1] !== v) || ABSORBING.has(r.op) || (r.op === "exp" && negSquare(v))
+      const kept = (r: Node) => (r.op === "keep" && r.inputs[0] === v && r.inputs[1] !== v) || ALWAYS_FINITE.has(r.op) || (r.op === "exp" && negSquare(v))
         || (isElementwise(r.op) && r.op !== "keep" && r.outputs.every((o) => guarded.has(o)));
       if (!outputs.has(v) && rs.length > 0 && rs.every(kept)) guarded.add(v);
     }

@@ -1,5 +1,6 @@
 /** Checks on the arrays users pass to compiled programs: lengths and finite values. */
 import { InputError } from "../runtime/errors.js";
+import { isFloat32 } from "./options.js";
 
 export const describeValue = (a: unknown): string =>
   a === null ? "null" : a === undefined ? "undefined"
@@ -25,7 +26,7 @@ const shapeText = (shape: string | (() => string)): string => (typeof shape === 
  */
 export function badFloat(v: unknown): string | null {
   if (typeof v !== "number" || !Number.isFinite(v)) return valueText(v);
-  if (!Number.isFinite(Math.fround(v))) return `${v} (beyond float32's range: it would be stored as ${Math.fround(v)})`;
+  if (!isFloat32(v)) return `${v} (beyond float32's range: it would be stored as ${Math.fround(v)})`;
   return null;
 }
 
